@@ -1,0 +1,310 @@
+"""Entry points only: parse arguments, load the config, call one function."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__, config, secrets
+from .channels.render import line
+from .extract.numbers import format_delta, format_number
+
+log = logging.getLogger("tallywatch")
+
+
+def setup_logging(level: str) -> None:
+    # under journald (JOURNAL_STREAM set) the journal adds its own timestamps
+    stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
+    logging.basicConfig(level=level.upper(), format=stamp + "%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for name in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date like 2025-06-12, got {text!r}") from None
+
+
+def cmd_config_check(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    data = cfg.model_dump(mode="json")
+    data["storage"]["path"] = str(cfg.storage.resolved())
+    for source in data["sources"]:
+        source["url"] = config.masked_url(source["url"])
+    data["secrets"] = {}
+    for name in secrets.KNOWN:
+        value, where = secrets.lookup(name)
+        data["secrets"][name] = f"{secrets.mask(value)} ({where})" if value else where
+    print(f"# {origin}: valid", file=sys.stderr)
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _pipeline(cfg: config.Config):
+    from .pipeline import Pipeline
+
+    return Pipeline(cfg)
+
+
+def cmd_poll(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    async def once() -> list:
+        pipeline = _pipeline(cfg)
+        try:
+            return await pipeline.poll_all(force=args.force)
+        finally:
+            await pipeline.aclose()
+
+    results = asyncio.run(once())
+    for r in results:
+        extra = (
+            r.error or f"{r.documents} items, {r.ingested.count('new')} new figures, {len(r.ingested.events)} events"
+        )
+        print(f"# {r.source}: {r.status} — {extra}", file=sys.stderr)
+    attempted = [r for r in results if r.status != "skipped"]
+    if attempted and all(r.status == "failed" for r in attempted):
+        print("tallywatch poll: every source failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_run(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    from . import daemon
+
+    log.info("config: %s", origin)
+    asyncio.run(daemon.run(cfg))
+    return 0
+
+
+def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    from .store import Store
+
+    path = cfg.storage.resolved()
+    if not path.exists():
+        print(f"tallywatch status: no database at {path} yet; run `tallywatch poll` first", file=sys.stderr)
+        return 1
+    store = Store(path)
+    try:
+        rows = store.latest()
+    finally:
+        store.close()
+    if args.json:
+        out = [
+            {"metric": r.metric, "as_of": r.as_of.isoformat(), "value": r.value, "delta": r.delta, "source": r.source}
+            for r in rows
+        ]
+        print(json.dumps(out, indent=2))
+        return 0
+    table = [("metric", "as of", "value", "change", "source")]
+    table += [
+        (
+            r.metric,
+            r.as_of.isoformat(),
+            format_number(r.value),
+            "" if r.delta is None else format_delta(r.delta),
+            r.source,
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(5)]
+    for row in table:
+        cells = [
+            row[0].ljust(widths[0]),
+            row[1].ljust(widths[1]),
+            row[2].rjust(widths[2]),
+            row[3].rjust(widths[3]),
+            row[4],
+        ]
+        print("  ".join(cells).rstrip())
+    return 0
+
+
+def cmd_events(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    from .store import Store
+
+    path = cfg.storage.resolved()
+    if not path.exists():
+        print(f"tallywatch events: no database at {path} yet", file=sys.stderr)
+        return 1
+    store = Store(path)
+    try:
+        rows = store.events()
+    finally:
+        store.close()
+    fields = ("key", "rule", "metric", "as_of", "value", "message", "severity", "source")
+    if args.json:
+        print(
+            json.dumps(
+                [{k: r[k] for k in fields} | {"notified": bool(r["notify"])} for r in rows],
+                indent=2,
+                ensure_ascii=False,
+            )
+        )
+        return 0
+    for r in rows:
+        quiet = "" if r["notify"] else "  (recorded quietly: first import)"
+        print(f"{r['as_of']}  {r['key']:<36}  {r['message']}{quiet}")
+    return 0
+
+
+def cmd_replay(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    from .replay import replay
+
+    events = replay(cfg, args.start, args.end)
+    if args.json:
+        out = [
+            {
+                "key": e.key,
+                "rule": e.rule,
+                "metric": e.metric,
+                "as_of": e.as_of.isoformat(),
+                "value": e.value,
+                "message": e.message,
+            }
+            for e in events
+        ]
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    counts: dict[tuple[str, str], int] = {}
+    for e in events:
+        counts[(e.rule, e.metric)] = counts.get((e.rule, e.metric), 0) + 1
+    print(f"# replay of the bundled history: {len(events)} events", file=sys.stderr)
+    for (rule, metric), n in sorted(counts.items()):
+        print(f"#   {rule:<10} {metric:<18} {n}", file=sys.stderr)
+    for e in events:
+        print(line(e))
+    return 0
+
+
+def cmd_demo(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    if args.until <= args.start:
+        print("tallywatch demo: --until must come after --start", file=sys.stderr)
+        return 2
+    run_demo(cfg, args.start, args.until, args.seconds_per_day, args.db)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tallywatch",
+        description="Watch running tallies in feeds (the General Staff's daily loss report first) and alert on what matters.",
+    )
+    parser.add_argument("--version", action="version", version=f"tallywatch {__version__}")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        help="TOML config (default: $TALLYWATCH_CONFIG, else ./config/tallywatch.toml, else built-in defaults)",
+    )
+    common.add_argument(
+        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default: info"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    cfg = sub.add_parser("config", help="configuration commands", description="Configuration commands.")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    check = cfg_sub.add_parser(
+        "check",
+        parents=[common],
+        help="validate the config and print the effective settings (secrets masked)",
+        description="Validate the config and print the effective settings as JSON, secrets masked.",
+    )
+    check.set_defaults(func=cmd_config_check)
+
+    poll = sub.add_parser(
+        "poll",
+        parents=[common],
+        help="poll every source once, store, detect, alert, then exit",
+        description="Poll every enabled source once through the whole pipeline, then exit. "
+        "Exits 1 if every source that was tried failed.",
+    )
+    poll.add_argument("--force", action="store_true", help="poll sources that are backing off after failures too")
+    poll.set_defaults(func=cmd_poll)
+
+    run = sub.add_parser(
+        "run",
+        parents=[common],
+        help="run the daemon: poll each source on its interval until stopped",
+        description="Run the daemon: each source is polled at its interval (with jitter) until SIGINT or SIGTERM.",
+    )
+    run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser(
+        "status",
+        parents=[common],
+        help="latest value, daily change and date per metric",
+        description="Show the latest stored value, its daily change, date and source for every metric.",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object per metric")
+    status.set_defaults(func=cmd_status)
+
+    events = sub.add_parser(
+        "events",
+        parents=[common],
+        help="list stored events",
+        description="List stored events: key, rule, metric, date, value and message.",
+    )
+    events.add_argument("--json", action="store_true", help="JSON output")
+    events.set_defaults(func=cmd_events)
+
+    replay = sub.add_parser(
+        "replay",
+        parents=[common],
+        help="run the bundled real history through the rules and print what would have fired",
+        description="Replay the bundled General Staff history (2022-02-25 … 2026-08-08) through the same "
+        "store → detect path, in a throwaway database, and print what would have fired.",
+    )
+    replay.add_argument(
+        "--from", dest="start", type=_date, metavar="DATE", help="first day to report (earlier days warm up quietly)"
+    )
+    replay.add_argument("--to", dest="end", type=_date, metavar="DATE", help="last day to replay")
+    replay.add_argument("--json", action="store_true", help="JSON output")
+    replay.set_defaults(func=cmd_replay)
+
+    demo = sub.add_parser(
+        "demo",
+        parents=[common],
+        help="watch the daemon catch the 1,000,000 milestone live, offline",
+        description="Start a loopback feed that replays the real daily reports, one day a second, and run the "
+        "daemon on it with its embedded defaults: personnel passes 1,000,000 on 2025-06-12 within a minute.",
+    )
+    demo.add_argument(
+        "--start", type=_date, default=dt.date(2025, 5, 25), help="first replayed day (default 2025-05-25)"
+    )
+    demo.add_argument(
+        "--until", type=_date, default=dt.date(2025, 6, 15), help="last replayed day (default 2025-06-15)"
+    )
+    demo.add_argument("--seconds-per-day", type=float, default=1.0, help="replay speed (default 1.0)")
+    demo.add_argument("--db", type=Path, help="keep the demo database here (default: a temporary folder)")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        if args.command == "demo" and not args.config and not os.environ.get("TALLYWATCH_CONFIG"):
+            cfg, origin = config.defaults(), "built-in defaults"
+        else:
+            cfg, origin = config.load(args.config)
+    except config.ConfigError as exc:
+        print(f"config error: {exc}".replace("\n", "\nconfig error: "), file=sys.stderr)
+        return 2
+    try:
+        return args.func(cfg, origin, args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""The daemon: the pipeline on a schedule, in one asyncio loop.
+
+APScheduler's AsyncIOScheduler polls each source at its own interval with jitter; a job never
+overlaps itself (``max_instances=1``, and the pipeline's per-source lock) and missed runs are
+coalesced. SIGINT / SIGTERM stop it: no new polls start, polls in flight get a few seconds to
+finish, then the database is closed. Whatever was queued and not yet sent stays in the outbox.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import signal
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .config import Config
+from .pipeline import Pipeline
+
+log = logging.getLogger("tallywatch.daemon")
+STOP_GRACE = 4.0  # seconds in-flight polls get after a stop signal
+
+
+async def run(config: Config, stop: asyncio.Event | None = None, pipeline: Pipeline | None = None) -> None:
+    stop = stop or asyncio.Event()
+    pipeline = pipeline or Pipeline(config)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    scheduler = AsyncIOScheduler(timezone=dt.UTC, event_loop=loop)
+    sources = [s for s in config.sources if s.enabled]
+    now = dt.datetime.now(dt.UTC)
+    for source in sources:
+        scheduler.add_job(
+            pipeline.poll,
+            IntervalTrigger(seconds=source.interval, jitter=source.interval * source.jitter, timezone=dt.UTC),
+            args=[source],
+            id=f"poll:{source.name}",
+            name=f"poll {source.name}",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(source.interval)),
+            # first poll right away, spread a little so sources do not all start at once
+            next_run_time=now + dt.timedelta(seconds=random.uniform(0, min(2.0, source.interval / 4))),
+        )
+    scheduler.start()
+    log.info(
+        "tallywatch running: %d sources, database %s; Ctrl-C or SIGTERM stops",
+        len(sources),
+        pipeline.store.path,
+    )
+    try:
+        await stop.wait()
+    finally:
+        log.info("stopping")
+        scheduler.pause()  # no new polls
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        if pipeline.inflight:
+            await asyncio.wait(list(pipeline.inflight), timeout=STOP_GRACE)
+        scheduler.shutdown(wait=False)  # cancels what still runs; a batch is stored whole or not at all
+        await pipeline.deliver()
+        await pipeline.aclose()
+        log.info("stopped")

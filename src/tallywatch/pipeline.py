@@ -1,0 +1,256 @@
+"""The one way through: fetch → extract → store → detect → outbox → channel.
+
+``poll`` runs it for one source; ``ingest`` is its store-and-detect step, shared with ``replay``,
+which feeds it the bundled history instead of fetched documents. The daemon, ``poll`` and
+``replay`` all go through here; there is no second implementation.
+
+SQLite work runs on one dedicated thread (the store's), feed parsing on worker threads, so the
+event loop stays free for the scheduler and, later, the Telegram bot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import hashlib
+import json
+import logging
+import random
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from . import detect, outbox
+from .channels import Channel, enabled_channels
+from .config import Config, Source
+from .extract import EXTRACTORS
+from .models import Change, Document, Figure
+from .sources import ACCEPT, PARSERS, mapping_for
+from .sources.http import FetchError, PoliteClient
+from .store import Store, StoredEvent, utcnow
+
+log = logging.getLogger("tallywatch.poll")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Item:
+    """One document's figures, ready for the store; ``digest`` tells an edited post from a seen one."""
+
+    guid: str
+    digest: str
+    figures: list[Figure]
+
+
+@dataclass
+class Ingested:
+    items: int = 0
+    changes: list[Change] = field(default_factory=list)
+    events: list[StoredEvent] = field(default_factory=list)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for c in self.changes if c.kind == kind)
+
+
+@dataclass
+class PollResult:
+    source: str
+    status: str  # ok | not_modified | failed | skipped
+    documents: int = 0
+    ingested: Ingested = field(default_factory=Ingested)
+    error: str | None = None
+
+
+def digest(document: Document) -> str:
+    body = json.dumps([document.title, document.text, document.payload], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def extract_items(documents: Iterable[Document], source: Source) -> list[Item]:
+    extractor = EXTRACTORS[source.extractor_name]
+    mapping = mapping_for(source)
+    return [Item(doc.guid, digest(doc), extractor(doc, mapping)) for doc in documents]
+
+
+def ingest(
+    store: Store,
+    config: Config,
+    channels: Sequence[Channel],
+    source: str,
+    items: Iterable[Item],
+    *,
+    quiet: bool = False,
+) -> Ingested:
+    """Record figures, detect, store events and queue their deliveries: one transaction.
+
+    Items already seen with the same content are skipped. On the first import of a metric
+    (nothing stored for it before this batch) events are recorded without notifying, unless
+    ``[detect] first_import = "notify"``; ``quiet`` records every event without notifying.
+    """
+    result = Ingested()
+    with store.transaction():
+        fresh_items = [it for it in items if store.item_digest(source, it.guid) != it.digest]
+        fresh_items.sort(key=lambda it: min((f.as_of for f in it.figures), default=dt.date.min))
+        metrics = {f.metric for it in fresh_items for f in it.figures}
+        first_import = (
+            {m for m in metrics if not store.has_history(m)} if config.detect.first_import == "quiet" else set()
+        )
+        for it in fresh_items:
+            result.changes.extend(store.record(source, it.guid, it.figures))
+            store.mark_item(source, it.guid, it.digest, len(it.figures))
+        result.items = len(fresh_items)
+        for event in detect.evaluate(result.changes, config):
+            notify = not quiet and event.metric not in first_import
+            stored = store.add_event(event, source, notify)
+            if stored is not None:
+                result.events.append(stored)
+        outbox.enqueue(store, result.events, channels)
+    return result
+
+
+def backoff_seconds(failures: int, base: float, cap: float, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter; a server's ``Retry-After`` is a floor."""
+    delay = random.uniform(0, min(cap, base * 2 ** max(0, failures - 1)))
+    return max(delay, retry_after or 0.0)
+
+
+class Pipeline:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Store | None = None,
+        channels: Sequence[Channel] | None = None,
+        transport: Any = None,
+    ) -> None:
+        self.config = config
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="tallywatch-store")
+        self.store = store or self._db.submit(Store, config.storage.resolved()).result()
+        self.channels = list(enabled_channels(config) if channels is None else channels)
+        self.client = PoliteClient(config.http.user_agent, transport)
+        self._busy: dict[str, asyncio.Lock] = {}
+        self.inflight: set[asyncio.Task] = set()
+
+    async def in_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` on the store's own thread (SQLite work stays off the event loop)."""
+        return await asyncio.get_running_loop().run_in_executor(self._db, functools.partial(fn, *args, **kwargs))
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+        await self.in_store(self.store.close)
+        self._db.shutdown(wait=True)
+
+    async def poll_all(self, force: bool = False) -> list[PollResult]:
+        sources = [s for s in self.config.sources if s.enabled]
+        return list(await asyncio.gather(*(self.poll(s, force=force) for s in sources)))
+
+    async def poll(self, source: Source, force: bool = False) -> PollResult:
+        """One poll of one source, start to finish; never raises for a bad source."""
+        lock = self._busy.setdefault(source.name, asyncio.Lock())
+        if lock.locked():
+            return PollResult(source.name, "skipped", error="previous poll still running")
+        task = asyncio.current_task()
+        if task is not None:
+            self.inflight.add(task)
+        try:
+            async with lock:
+                result = await self._poll(source, force)
+            await self.deliver()
+            return result
+        finally:
+            self.inflight.discard(task)
+
+    async def _poll(self, source: Source, force: bool) -> PollResult:
+        state = await self.in_store(self.store.source_state, source.name)
+        wait_until = state.get("next_poll_after")
+        if not force and wait_until and dt.datetime.fromisoformat(wait_until) > utcnow():
+            log.debug("source %s: backing off until %s", source.name, wait_until)
+            return PollResult(source.name, "skipped", error=f"backing off until {wait_until}")
+        http = self.config.http
+        try:
+            fetched = await self.client.get(
+                source.url,
+                etag=state.get("etag"),
+                last_modified=state.get("last_modified"),
+                timeout=source.timeout or http.timeout,
+                max_bytes=source.max_bytes or http.max_bytes,
+                accept=ACCEPT[source.kind],
+            )
+            if fetched.not_modified:
+                await self.in_store(
+                    self.store.note_success,
+                    source.name,
+                    etag=None,
+                    last_modified=None,
+                    new_report=False,
+                    keep_validators=True,
+                )
+                log.debug("source %s: not modified", source.name)
+                return PollResult(source.name, "not_modified")
+            documents = await asyncio.to_thread(PARSERS[source.kind], fetched.content, source)
+            items = await asyncio.to_thread(extract_items, documents, source)
+            ingested = await self.in_store(
+                self._ingest_and_note, source.name, items, fetched.etag, fetched.last_modified
+            )
+        except FetchError as exc:
+            return await self._failed(source, str(exc), exc.retry_after)
+        except Exception as exc:  # a bug must not stop the other sources or the daemon
+            log.exception("source %s: unexpected error", source.name)
+            return await self._failed(source, f"unexpected error: {type(exc).__name__}: {exc}", None)
+        self._log_ingested(source.name, len(documents), ingested)
+        return PollResult(source.name, "ok", len(documents), ingested)
+
+    def _ingest_and_note(self, source: str, items: list[Item], etag: str | None, last_modified: str | None) -> Ingested:
+        ingested = ingest(self.store, self.config, self.channels, source, items)
+        self.store.note_success(
+            source,
+            etag=etag,
+            last_modified=last_modified,
+            new_report=ingested.count("new") > 0,
+            keep_validators=False,
+        )
+        return ingested
+
+    async def _failed(self, source: Source, error: str, retry_after: float | None) -> PollResult:
+        state = await self.in_store(self.store.source_state, source.name)
+        failures = state.get("consecutive_failures", 0) + 1
+        delay = backoff_seconds(failures, self.config.http.backoff_base, self.config.http.backoff_max, retry_after)
+        when = utcnow() + dt.timedelta(seconds=delay)
+        await self.in_store(self.store.note_failure, source.name, error, when)
+        log.error(
+            "source %s failed (%d in a row): %s; next try not before %s",
+            source.name,
+            failures,
+            error,
+            when.isoformat(timespec="seconds"),
+        )
+        return PollResult(source.name, "failed", error=error)
+
+    @staticmethod
+    def _log_ingested(source: str, documents: int, ingested: Ingested) -> None:
+        if not ingested.changes:
+            log.debug("source %s: %d items, nothing new", source, documents)
+            return
+        days = sorted({c.figure.as_of for c in ingested.changes if c.kind != "unchanged"})
+        alerts = sum(1 for e in ingested.events if e.notify)
+        quiet = len(ingested.events) - alerts
+        log.info(
+            "source %s: %d items, %d new figures, %d revised%s, %d alerts%s",
+            source,
+            documents,
+            ingested.count("new"),
+            ingested.count("revised"),
+            f" ({days[0]}{' … ' + str(days[-1]) if len(days) > 1 else ''})" if days else "",
+            alerts,
+            f" ({quiet} past events recorded quietly)" if quiet else "",
+        )
+
+    async def deliver(self) -> int:
+        return await self.in_store(outbox.deliver, self.store, self.channels)
+
+
+def open_store(config: Config, path: Path | None = None) -> Store:
+    return Store(path or config.storage.resolved())

@@ -1,0 +1,51 @@
+"""Secrets come from the environment or a credentials file, never from the config file.
+
+``secret("telegram_token")`` looks, in order, at ``$TALLYWATCH_TELEGRAM_TOKEN``, at
+``$CREDENTIALS_DIRECTORY/telegram_token`` (systemd's ``LoadCredential=``), and at the file named
+by ``$TALLYWATCH_CREDENTIALS`` (``name = value`` lines). Values are never logged or printed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+KNOWN = ("telegram_token", "smtp_password", "webhook_secret")
+
+
+def _from_file(path: Path, name: str) -> str | None:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == name:
+            return value.strip().strip("\"'") or None
+    return None
+
+
+def lookup(name: str) -> tuple[str | None, str]:
+    """(value, where it came from) — where is safe to print, the value is not."""
+    env = f"TALLYWATCH_{name.upper()}"
+    if os.environ.get(env):
+        return os.environ[env].strip(), f"environment ${env}"
+    creds = os.environ.get("CREDENTIALS_DIRECTORY")
+    if creds:
+        path = Path(creds) / name
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip() or None, f"credential {path}"
+    file = os.environ.get("TALLYWATCH_CREDENTIALS")
+    if file:
+        value = _from_file(Path(file), name)
+        if value:
+            return value, f"credentials file {file}"
+    return None, "not set"
+
+
+def secret(name: str) -> str | None:
+    return lookup(name)[0]
+
+
+def mask(value: str) -> str:
+    return "*" * 8 if value else ""

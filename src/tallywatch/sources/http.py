@@ -1,0 +1,113 @@
+"""The one polite HTTP client every source fetches through.
+
+Timeouts on connect and read, a response size cap (the download is aborted past it),
+conditional GET with the saved ETag / Last-Modified (a 304 costs no parsing), ``Retry-After``
+read from 429/503 answers, and a User-Agent naming the project. The transport is injectable
+(httpx's own design), so tests can run it against a real local server or a handler.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+from dataclasses import dataclass
+
+import httpx
+
+# httpx logs every request URL at INFO; a bot token travels in Telegram's URLs. Keep them quiet.
+for _name in ("httpx", "httpcore"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+
+
+class FetchError(Exception):
+    """A fetch that failed; the message says what happened, for the log and ``status``."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Fetched:
+    status: int
+    content: bytes
+    etag: str | None
+    last_modified: str | None
+    content_type: str
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+
+def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> float | None:
+    """``Retry-After: 120`` or ``Retry-After: Wed, 21 Oct 2026 07:28:00 GMT`` → seconds from now."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+class PoliteClient:
+    def __init__(self, user_agent: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._client = httpx.AsyncClient(
+            headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
+            follow_redirects=True,
+            max_redirects=5,
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    async def get(
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        timeout: float = 20.0,
+        max_bytes: int = 5_000_000,
+        accept: str = "*/*",
+    ) -> Fetched:
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        limits = httpx.Timeout(timeout, connect=min(timeout, 10.0))
+        try:
+            async with self._client.stream("GET", url, headers=headers, timeout=limits) as response:
+                if response.status_code == 304:
+                    return Fetched(304, b"", etag, last_modified, "")
+                if response.status_code >= 400:
+                    wait = retry_after_seconds(response.headers.get("Retry-After"))
+                    raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}".strip(), wait)
+                declared = response.headers.get("Content-Length")
+                if declared and declared.isdigit() and int(declared) > max_bytes:
+                    raise FetchError(f"response too large: {int(declared):,} bytes declared, limit {max_bytes:,}")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body.extend(chunk)
+                    if len(body) > max_bytes:
+                        raise FetchError(f"response too large: over {max_bytes:,} bytes, download aborted")
+                return Fetched(
+                    response.status_code,
+                    bytes(body),
+                    response.headers.get("ETag"),
+                    response.headers.get("Last-Modified"),
+                    response.headers.get("Content-Type", ""),
+                )
+        except httpx.TimeoutException as exc:
+            raise FetchError(f"timed out ({type(exc).__name__}, limit {timeout:g} s)") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(f"{type(exc).__name__}: {exc}") from None

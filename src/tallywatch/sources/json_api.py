@@ -1,0 +1,33 @@
+"""JSON APIs: each record the mapping's ``records`` path finds becomes one ``Document``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ..extract.json_fields import lookup
+from ..models import Document
+from .http import FetchError
+
+
+def parse(content: bytes, source: str, records: Sequence[str], date_key: str) -> list[Document]:
+    if not content.strip():
+        raise FetchError("empty response body, expected JSON")
+    try:
+        data = json.loads(content)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FetchError(f"not valid JSON: {exc}") from None
+    found = None
+    for path in records:
+        found = lookup(data, path)
+        if found is not None:
+            break
+    if found is None:
+        raise FetchError(f"no records in the response at {' or '.join(records)}")
+    items = found if isinstance(found, list) else [found]
+    documents = []
+    for index, record in enumerate(items):
+        key = lookup(record, date_key) if isinstance(record, dict) else None
+        guid = str(key) if key is not None else f"record-{index}"
+        documents.append(Document(source=source, guid=guid, payload=record))
+    return documents

@@ -1,0 +1,373 @@
+"""All of tallywatch's state in one SQLite file; the only module that speaks SQL.
+
+WAL journal, a busy timeout, and a schema versioned with ``PRAGMA user_version``: each entry of
+``MIGRATIONS`` moves the file one version up, inside a transaction, so an old file is upgraded in
+place on open. ``record`` diffs figures against what is stored; events and their deliveries are
+written in the same transaction as the figures that caused them (see ``pipeline.ingest``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from .models import Change, Event, Figure
+
+MIGRATIONS: list[str] = [
+    # 1: the walking skeleton
+    """
+    CREATE TABLE observations (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        item TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        as_of TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        reported_delta INTEGER,
+        observed_at TEXT NOT NULL
+    );
+    CREATE INDEX observations_metric ON observations (metric, as_of);
+    -- the current figure per source, metric and day: what "revised" is measured against
+    CREATE TABLE figures (
+        source TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        as_of TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        reported_delta INTEGER,
+        item TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (metric, as_of, source)
+    ) WITHOUT ROWID;
+    CREATE TABLE items (
+        source TEXT NOT NULL,
+        guid TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        figures INTEGER NOT NULL,
+        first_seen TEXT NOT NULL,
+        last_seen TEXT NOT NULL,
+        PRIMARY KEY (source, guid)
+    ) WITHOUT ROWID;
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        last_attempt TEXT,
+        last_success TEXT,
+        last_new_report TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        next_poll_after TEXT,
+        polls INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE events (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        rule TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        as_of TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        severity TEXT NOT NULL,
+        message TEXT NOT NULL,
+        data TEXT NOT NULL,
+        source TEXT NOT NULL,
+        notify INTEGER NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id INTEGER PRIMARY KEY,
+        event_id INTEGER NOT NULL REFERENCES events (id),
+        channel TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL DEFAULT 'pending',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        last_error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT
+    );
+    CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _ts(when: dt.datetime | None = None) -> str:
+    return (when or utcnow()).isoformat(timespec="seconds")
+
+
+class SchemaTooNew(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Latest:
+    metric: str
+    as_of: dt.date
+    value: int
+    delta: int | None
+    source: str
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    id: int
+    event: Event
+    notify: bool
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    channel: str
+    recipient: str
+    attempts: int
+    event: Event
+
+
+class Store:
+    def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        if str(path) != ":memory:":
+            self.db.enable_wal()
+        self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        current = self.version
+        if current > SCHEMA_VERSION:
+            raise SchemaTooNew(
+                f"{self.path}: schema version {current} is newer than this tallywatch ({SCHEMA_VERSION})"
+            )
+        for number in range(current, SCHEMA_VERSION):
+            with self.db.atomic():
+                for statement in MIGRATIONS[number].split(";"):
+                    if statement.strip():
+                        self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Store]:
+        with self.db.atomic():
+            yield self
+
+    # -- figures --------------------------------------------------------------------------------
+
+    def has_history(self, metric: str) -> bool:
+        return self.db.execute("SELECT 1 FROM figures WHERE metric = ? LIMIT 1", [metric]).fetchone() is not None
+
+    def _prior(self, metric: str, as_of: str) -> tuple[int, str] | None:
+        """The metric's total on the latest day before ``as_of`` (the highest if sources differ)."""
+        row = self.db.execute(
+            "SELECT max(value), as_of FROM figures WHERE metric = ? AND as_of = "
+            "(SELECT max(as_of) FROM figures WHERE metric = ? AND as_of < ?)",
+            [metric, metric, as_of],
+        ).fetchone()
+        return None if row is None or row[0] is None else (row[0], row[1])
+
+    def record(self, source: str, item: str, figures: Iterable[Figure]) -> list[Change]:
+        """Store figures from one item; say per figure whether it is new, unchanged or revised."""
+        now = _ts()
+        changes = []
+        for fig in sorted(figures, key=lambda f: (f.as_of, f.metric)):
+            day = fig.as_of.isoformat()
+            row = self.db.execute(
+                "SELECT value FROM figures WHERE metric = ? AND as_of = ? AND source = ?",
+                [fig.metric, day, source],
+            ).fetchone()
+            prior = self._prior(fig.metric, day)
+            prior_value, prior_day = (prior[0], dt.date.fromisoformat(prior[1])) if prior else (None, None)
+            if row is not None and row[0] == fig.value:
+                changes.append(Change(fig, "unchanged", source, None, prior_value, prior_day))
+                continue
+            self.db.execute(
+                "INSERT INTO observations (source, item, metric, as_of, value, reported_delta, observed_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [source, item, fig.metric, day, fig.value, fig.reported_delta, now],
+            )
+            self.db.execute(
+                "INSERT INTO figures (source, metric, as_of, value, reported_delta, item, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (metric, as_of, source) DO UPDATE SET"
+                " value = excluded.value, reported_delta = excluded.reported_delta,"
+                " item = excluded.item, updated_at = excluded.updated_at",
+                [source, fig.metric, day, fig.value, fig.reported_delta, item, now],
+            )
+            kind, previous = ("new", None) if row is None else ("revised", row[0])
+            changes.append(Change(fig, kind, source, previous, prior_value, prior_day))
+        return changes
+
+    def latest(self) -> list[Latest]:
+        """Per metric: the newest day's figure and its change from the day before."""
+        rows = self.db.execute(
+            """
+            WITH newest AS (SELECT metric, max(as_of) AS as_of FROM figures GROUP BY metric)
+            SELECT f.metric, f.as_of, max(f.value), f.source,
+                   (SELECT max(p.value) FROM figures p WHERE p.metric = f.metric AND p.as_of =
+                       (SELECT max(as_of) FROM figures q WHERE q.metric = f.metric AND q.as_of < f.as_of))
+            FROM figures f JOIN newest n ON f.metric = n.metric AND f.as_of = n.as_of
+            GROUP BY f.metric ORDER BY f.metric
+            """
+        ).fetchall()
+        return [Latest(m, dt.date.fromisoformat(d), v, None if p is None else v - p, s) for m, d, v, s, p in rows]
+
+    def observation_count(self) -> int:
+        return self.db.execute("SELECT count(*) FROM observations").fetchone()[0]
+
+    # -- items ----------------------------------------------------------------------------------
+
+    def item_digest(self, source: str, guid: str) -> str | None:
+        row = self.db.execute("SELECT digest FROM items WHERE source = ? AND guid = ?", [source, guid]).fetchone()
+        return row[0] if row else None
+
+    def mark_item(self, source: str, guid: str, digest: str, figures: int) -> None:
+        now = _ts()
+        self.db.execute(
+            "INSERT INTO items (source, guid, digest, figures, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (source, guid) DO UPDATE SET digest = excluded.digest,"
+            " figures = excluded.figures, last_seen = excluded.last_seen",
+            [source, guid, digest, figures, now, now],
+        )
+
+    # -- sources --------------------------------------------------------------------------------
+
+    def source_state(self, name: str) -> dict[str, Any]:
+        rows = list(self.db.query("SELECT * FROM sources WHERE name = ?", [name]))
+        return rows[0] if rows else {"name": name, "consecutive_failures": 0}
+
+    def sources(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM sources ORDER BY name"))
+
+    def _ensure_source(self, name: str) -> None:
+        self.db.execute("INSERT OR IGNORE INTO sources (name) VALUES (?)", [name])
+
+    def note_success(
+        self, name: str, *, etag: str | None, last_modified: str | None, new_report: bool, keep_validators: bool
+    ) -> None:
+        self._ensure_source(name)
+        now = _ts()
+        self.db.execute(
+            "UPDATE sources SET last_attempt = ?, last_success = ?, consecutive_failures = 0, last_error = NULL,"
+            " next_poll_after = NULL, polls = polls + 1,"
+            " etag = CASE WHEN ? THEN etag ELSE ? END, last_modified = CASE WHEN ? THEN last_modified ELSE ? END,"
+            " last_new_report = CASE WHEN ? THEN ? ELSE last_new_report END WHERE name = ?",
+            [now, now, keep_validators, etag, keep_validators, last_modified, new_report, now, name],
+        )
+
+    def note_failure(self, name: str, error: str, next_poll_after: dt.datetime) -> int:
+        """Count a failed poll; returns the number of failures in a row."""
+        self._ensure_source(name)
+        self.db.execute(
+            "UPDATE sources SET last_attempt = ?, consecutive_failures = consecutive_failures + 1,"
+            " failures = failures + 1, polls = polls + 1, last_error = ?, next_poll_after = ? WHERE name = ?",
+            [_ts(), error, _ts(next_poll_after), name],
+        )
+        return self.source_state(name)["consecutive_failures"]
+
+    # -- events and the outbox -----------------------------------------------------------------
+
+    def add_event(self, event: Event, source: str, notify: bool) -> StoredEvent | None:
+        """Store an event once ever: None if one with the same key exists already."""
+        cur = self.db.execute(
+            "INSERT INTO events (key, rule, metric, as_of, value, severity, message, data, source, notify, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
+            [
+                event.key,
+                event.rule,
+                event.metric,
+                event.as_of.isoformat(),
+                event.value,
+                event.severity,
+                event.message,
+                json.dumps(event.data, sort_keys=True),
+                source,
+                notify,
+                _ts(),
+            ],
+        )
+        if cur.rowcount == 0:
+            return None
+        return StoredEvent(cur.lastrowid, event, notify)
+
+    def events(self, *, notify_only: bool = False) -> list[dict[str, Any]]:
+        where = "WHERE notify" if notify_only else ""
+        return list(self.db.query(f"SELECT * FROM events {where} ORDER BY as_of, id"))
+
+    def enqueue(self, event_id: int, channel: str, recipient: str, key: str) -> None:
+        now = _ts()
+        self.db.execute(
+            "INSERT INTO deliveries (event_id, channel, recipient, idempotency_key, next_attempt_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            [event_id, channel, recipient, key, now, now],
+        )
+
+    def due_deliveries(self, channel: str, limit: int = 100) -> list[Delivery]:
+        rows = self.db.query(
+            "SELECT d.id, d.channel, d.recipient, d.attempts, e.key, e.rule, e.metric, e.as_of, e.value,"
+            " e.message, e.severity, e.data FROM deliveries d JOIN events e ON e.id = d.event_id"
+            " WHERE d.channel = ? AND d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.id LIMIT ?",
+            [channel, _ts(), limit],
+        )
+        return [
+            Delivery(
+                r["id"],
+                r["channel"],
+                r["recipient"],
+                r["attempts"],
+                Event(
+                    r["key"],
+                    r["rule"],
+                    r["metric"],
+                    dt.date.fromisoformat(r["as_of"]),
+                    r["value"],
+                    r["message"],
+                    r["severity"],
+                    json.loads(r["data"]),
+                ),
+            )
+            for r in rows
+        ]
+
+    def mark_sent(self, delivery_id: int) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL"
+            " WHERE id = ?",
+            [_ts(), delivery_id],
+        )
+
+    def mark_retry(self, delivery_id: int, error: str, when: dt.datetime, dead: bool) -> None:
+        self.db.execute(
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+            " status = CASE WHEN ? THEN 'dead' ELSE 'pending' END WHERE id = ?",
+            [error, _ts(when), dead, delivery_id],
+        )
+
+    def delivery_counts(self) -> dict[str, int]:
+        return dict(self.db.execute("SELECT status, count(*) FROM deliveries GROUP BY status").fetchall())
