@@ -1,0 +1,200 @@
+"""The commands as a user runs them: real processes, a loopback feed server, a real SQLite file."""
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tallywatch import history
+from tallywatch.demo import rss as history_rss
+
+D = dt.date
+SERIES = history.daily()
+MILLION_LINE = "2025-06-12  personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
+MILLION = {
+    "key": "milestone:personnel:1000000",
+    "rule": "milestone",
+    "metric": "personnel",
+    "as_of": "2025-06-12",
+    "value": 1_000_340,
+    "message": "personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)",
+}
+
+
+def feed_of(last_day, days=5):
+    return rss_days([last_day - dt.timedelta(days=i) for i in range(days - 1, -1, -1)])
+
+
+def rss_days(days):
+    return history_rss(days, SERIES)
+
+
+def tallywatch(*args, cfg=None, timeout=120):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("TALLYWATCH_CONFIG", None)
+    extra = ["--config", str(cfg)] if cfg else []
+    return subprocess.run(
+        [sys.executable, "-m", "tallywatch", *args, *extra], capture_output=True, text=True, env=env, timeout=timeout
+    )
+
+
+@pytest.fixture
+def cfg(tmp_path, feed_server):
+    path = tmp_path / "tallywatch.toml"
+    path.write_text(
+        f"""
+[storage]
+path = "{tmp_path / "state" / "tw.db"}"
+
+[[sources]]
+name = "mod"
+kind = "rss"
+url = "{feed_server.url}/mod.rss"
+interval = "1s"
+jitter = 0
+
+[milestones.personnel]
+step = 100_000
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_poll_end_to_end_then_status_and_events(cfg, feed_server, tmp_path):
+    feed_server.routes["/mod.rss"] = (200, {}, feed_of(D(2025, 6, 11)))
+    first = tallywatch("poll", cfg=cfg)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == ""  # the first import is recorded quietly
+    assert (tmp_path / "state" / "tw.db").exists()
+
+    feed_server.routes["/mod.rss"] = (200, {}, feed_of(D(2025, 6, 14)))
+    second = tallywatch("poll", cfg=cfg)
+    assert second.returncode == 0, second.stderr
+    assert second.stdout == MILLION_LINE + "\n"
+    assert tallywatch("poll", cfg=cfg).stdout == ""  # nothing twice
+
+    status = json.loads(tallywatch("status", "--json", cfg=cfg).stdout)
+    personnel = next(row for row in status if row["metric"] == "personnel")
+    assert personnel == {
+        "metric": "personnel",
+        "as_of": "2025-06-14",
+        "value": 1_002_690,
+        "delta": 1_130,
+        "source": "mod",
+    }
+    assert {row["metric"] for row in status} >= {"tanks", "uav", "submarines", "special_equipment"}
+    table = tallywatch("status", cfg=cfg).stdout.splitlines()
+    assert table[0].split() == ["metric", "as", "of", "value", "change", "source"]
+    assert "personnel          2025-06-14  1,002,690  +1,130  mod" in table
+
+    events = json.loads(tallywatch("events", "--json", cfg=cfg).stdout)
+    million = [e for e in events if e["key"] == "milestone:personnel:1000000"]
+    assert million == [MILLION | {"severity": "critical", "source": "mod", "notified": True}]
+    assert sum(1 for e in events if not e["notified"]) == 9  # 100k … 900k, recorded on the first import
+
+
+def test_poll_exits_1_when_every_source_fails(cfg, feed_server):
+    feed_server.routes["/mod.rss"] = (503, {"Retry-After": "1"}, b"")
+    done = tallywatch("poll", cfg=cfg)
+    assert done.returncode == 1
+    assert "source mod failed (1 in a row): HTTP 503 Service Unavailable" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_status_before_any_poll(cfg):
+    done = tallywatch("status", cfg=cfg)
+    assert done.returncode == 1 and "no database" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [[], ["config", "check"], ["poll"], ["run"], ["status"], ["events"], ["replay"], ["demo"]]
+)
+def test_help_says_what_each_command_does(command):
+    done = tallywatch(*command, "--help")
+    assert done.returncode == 0 and "usage: tallywatch" in done.stdout
+    assert len(done.stdout.splitlines()) > 4
+
+
+def test_replay_json_has_the_million_on_its_date():
+    done = tallywatch("replay", "--from", "2025-06-01", "--to", "2025-06-30", "--json")
+    events = json.loads(done.stdout)
+    assert MILLION in events
+    text = tallywatch("replay", "--from", "2025-06-01", "--to", "2025-06-30")
+    assert MILLION_LINE in text.stdout.splitlines()
+    assert "milestone  personnel" in text.stderr
+
+
+def _start_daemon(cfg):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("TALLYWATCH_CONFIG", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tallywatch", "run", "--config", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _wait_for(predicate, limit=30.0):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_daemon_polls_on_schedule_and_stops_cleanly(cfg, feed_server, sig):
+    day = {"last": D(2025, 6, 10)}
+    feed_server.routes["/mod.rss"] = lambda headers: (200, {}, feed_of(day["last"]))
+    proc = _start_daemon(cfg)
+    try:
+        assert _wait_for(lambda: len(feed_server.hits("/mod.rss")) >= 1), "the daemon never polled"
+        day["last"] = D(2025, 6, 13)  # the next reports appear
+        polls = len(feed_server.hits("/mod.rss"))
+        assert _wait_for(lambda: len(feed_server.hits("/mod.rss")) >= polls + 2), "no polls on the interval"
+    finally:
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=5)  # must stop within 5 s
+    assert proc.returncode == 0, err
+    assert out == MILLION_LINE + "\n"
+    assert "tallywatch.daemon: stopped" in err
+    assert "Traceback" not in err
+
+
+def test_daemon_keeps_going_when_a_feed_breaks(cfg, feed_server):
+    state = {"broken": True}
+    feed_server.routes["/mod.rss"] = lambda headers: (
+        (200, {}, b"<html>maintenance</html>") if state["broken"] else (200, {}, feed_of(D(2025, 6, 12)))
+    )
+    text = cfg.read_text().replace(
+        "[milestones.personnel]", "[http]\nbackoff_base = 0.01\nbackoff_max = 0.02\n\n[milestones.personnel]"
+    )
+    cfg.write_text(text)
+    proc = _start_daemon(cfg)
+    try:
+        assert _wait_for(lambda: len(feed_server.hits("/mod.rss")) >= 2)
+        state["broken"] = False
+        polls = len(feed_server.hits("/mod.rss"))
+        assert _wait_for(lambda: len(feed_server.hits("/mod.rss")) >= polls + 2)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=5)
+    assert proc.returncode == 0
+    assert "source mod failed (1 in a row): not an RSS or Atom feed" in err
+    assert "source mod: 5 items, 70 new figures" in err  # it recovered and stored the reports
+
+
+def test_demo_shows_the_million_live():
+    done = tallywatch("demo", "--start", "2025-06-09", "--until", "2025-06-13", "--seconds-per-day", "0.4", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == MILLION_LINE + "\n"
+    assert "the replay reached 2025-06-13: demo over" in done.stderr

@@ -1,0 +1,128 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tallywatch import config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path, text):
+    path = tmp_path / "tw.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_example_config_is_the_embedded_defaults():
+    example, _origin = config.load(ROOT / "config" / "tallywatch.example.toml")
+    assert example == config.defaults()
+
+
+def test_defaults_list_real_public_sources():
+    cfg = config.defaults()
+    assert {s.kind for s in cfg.sources} == {"json", "rss"}
+    assert all(s.url.startswith("https://") for s in cfg.sources)
+    assert cfg.console.enabled and cfg.milestones["personnel"].step == 100_000
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("[storage]\npth = 'x'\n", "storage.pth: unknown key"),
+        (
+            "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'http://x/'\ninterval = 'soon'\n",
+            "sources[0].interval: expected a duration such as 90, 30s, 15m, 1h or 1d",
+        ),
+        (
+            "[[sources]]\nname = 'a'\nkind = 'xml'\nurl = 'http://x/'\n",
+            "sources[0].kind: input should be 'rss', 'atom' or 'json', got 'xml'",
+        ),
+        ("[[sources]]\nkind = 'rss'\nurl = 'http://x/'\n", "sources[0].name: missing value (required)"),
+        ("[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'ftp://x/'\n", "sources[0].url: string should match pattern"),
+        (
+            "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'http://x/'\nextractor = 'magic'\n",
+            "sources[0].extractor: expected one of genstaff, json_fields, russianwarship",
+        ),
+        (
+            "[[sources]]\nname='a'\nkind='rss'\nurl='http://x/'\n[[sources]]\nname='a'\nkind='rss'\nurl='http://y/'\n",
+            "sources: source names must be unique; repeated: a",
+        ),
+        ("[console]\nenabled = 'yes'\n", "console.enabled: input should be a valid boolean, got 'yes'"),
+        ("[milestones.personnel]\n", "milestones.personnel: expected `step` or `levels` (or both)"),
+        ("[milestones.personnel]\nstep = -5\n", "milestones.personnel.step: input should be greater than 0, got -5"),
+        ("[storage\n", "not valid TOML"),
+    ],
+)
+def test_config_errors_name_file_key_and_expectation(tmp_path, text, line):
+    path = write(tmp_path, text)
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert str(err.value).startswith(f"{path}: ")
+    assert line in str(err.value)
+
+
+def test_every_problem_gets_its_own_line(tmp_path):
+    path = write(tmp_path, "typo = 1\n[console]\nenabled = 3\n")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    assert sorted(str(err.value).splitlines()) == [
+        f"{path}: console.enabled: input should be a valid boolean, got 3",
+        f"{path}: typo: unknown key",
+    ]
+
+
+def test_where_the_config_comes_from(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("TALLYWATCH_CONFIG", raising=False)
+    assert config.load()[1] == "built-in defaults"
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "tallywatch.toml").write_text("[console]\nenabled = false\n")
+    assert config.load()[1] == "config/tallywatch.toml" and not config.load()[0].console.enabled
+    env = write(tmp_path, "[detect]\nfirst_import = 'notify'\n")
+    monkeypatch.setenv("TALLYWATCH_CONFIG", str(env))
+    assert config.load()[0].detect.first_import == "notify"
+    assert config.load(tmp_path / "config" / "tallywatch.toml")[0].detect.first_import == "quiet"  # --config wins
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(config.ConfigError, match="no such config file"):
+        config.load(tmp_path / "nope.toml")
+
+
+def tallywatch(*args, env=None, cwd=None):
+    return subprocess.run(
+        [sys.executable, "-m", "tallywatch", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=60
+    )
+
+
+def test_config_check_masks_secrets(tmp_path, monkeypatch):
+    token = "123456:AAF-very-secret-token"
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "smtp_password").write_text("hunter2-secret\n")
+    cfg = write(tmp_path, "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'https://reader:pa55@feeds.example/x.rss'\n")
+    env = {**__import__("os").environ, "TALLYWATCH_TELEGRAM_TOKEN": token, "CREDENTIALS_DIRECTORY": str(creds)}
+    env.pop("TALLYWATCH_CONFIG", None)
+    done = tallywatch("config", "check", "--config", str(cfg), env=env)
+    assert done.returncode == 0, done.stderr
+    assert token not in done.stdout + done.stderr and "hunter2" not in done.stdout + done.stderr
+    assert "pa55" not in done.stdout
+    data = json.loads(done.stdout)
+    assert data["secrets"]["telegram_token"] == "******** (environment $TALLYWATCH_TELEGRAM_TOKEN)"
+    assert data["secrets"]["smtp_password"].startswith("******** (credential ")
+    assert data["secrets"]["webhook_secret"] == "not set"
+    assert data["sources"][0]["url"] == "https://***@feeds.example/x.rss"
+
+
+def test_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path):
+    cfg = write(tmp_path, "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'http://x/'\ninterval = 'soon'\n")
+    for command in (["config", "check"], ["poll"], ["status"], ["run"]):
+        done = tallywatch(*command, "--config", str(cfg))
+        assert done.returncode == 2
+        assert (
+            done.stderr
+            == f"config error: {cfg}: sources[0].interval: expected a duration such as 90, 30s, 15m, 1h or 1d\n"
+        )

@@ -1,0 +1,234 @@
+"""The whole pipeline for real: a loopback HTTP server, feedparser, SQLite files, the console."""
+
+import asyncio
+import datetime as dt
+import io
+import logging
+
+import httpx
+import pytest
+from feeds import atom, post, rss, slow
+from genstaff_cases import FIXTURES
+
+from tallywatch.channels.console import ConsoleChannel
+from tallywatch.config import Config, Http, Milestone, Source, Storage
+from tallywatch.pipeline import Pipeline, backoff_seconds
+from tallywatch.sources.http import FetchError, PoliteClient, retry_after_seconds
+from tallywatch.store import utcnow
+
+UTC = dt.UTC
+AUG = [
+    ("mil-67990", "losses to 03.08", post("en_mil_gov_ua_2022-08-03.txt"), dt.datetime(2022, 8, 3, 6, tzinfo=UTC)),
+    ("mil-68100", "losses to 09.08", post("en_mil_gov_ua_2022-08-09.txt"), dt.datetime(2022, 8, 9, 6, tzinfo=UTC)),
+    ("mil-68101", "Minister's visit", "The minister met soldiers in Kharkiv.", dt.datetime(2022, 8, 9, 9, tzinfo=UTC)),
+]
+
+
+def config(tmp_path, *sources, **http):
+    return Config(
+        storage=Storage(path=tmp_path / "tw.db"),
+        http=Http(**http),
+        sources=list(sources),
+        milestones={"personnel": Milestone(step=10_000), "tanks": Milestone(step=1_000)},
+    )
+
+
+def source(server, path, name=None, kind="rss", **extra):
+    return Source(name=name or path.strip("/").replace(".", "-"), kind=kind, url=server.url + path, **extra)
+
+
+def run(cfg, force=False, rounds=1):
+    out = io.StringIO()
+
+    async def go():
+        pipeline = Pipeline(cfg, channels=[ConsoleChannel(out)])
+        try:
+            return [await pipeline.poll_all(force=force) for _ in range(rounds)], pipeline.store.latest()
+        finally:
+            await pipeline.aclose()
+
+    results, latest = asyncio.run(go())
+    return results, {r.metric: r for r in latest}, out.getvalue()
+
+
+def test_rss_and_json_sources_end_to_end(tmp_path, feed_server):
+    feed_server.routes["/mod.rss"] = (200, {"Content-Type": "application/rss+xml"}, rss(AUG))
+    feed_server.routes["/api"] = (
+        200,
+        {"Content-Type": "application/json"},
+        (FIXTURES / "russianwarship_api_v2" / "statistics_2022-10-03.json").read_bytes(),
+    )
+    cfg = config(tmp_path, source(feed_server, "/mod.rss"), source(feed_server, "/api", kind="json"))
+    [results], latest, _ = run(cfg)
+    assert [(r.source, r.status, r.documents) for r in results] == [("mod-rss", "ok", 3), ("api", "ok", 1)]
+    assert [r.ingested.count("new") for r in results] == [26, 14]
+    assert latest["personnel"].value == 60430 and latest["personnel"].as_of == dt.date(2022, 10, 3)
+    assert latest["personnel"].source == "api" and latest["personnel"].delta == 60430 - 42640
+    assert latest["srbm_launchers"].value == 4
+
+
+def test_new_report_alerts_on_the_console(tmp_path, feed_server):
+    feed_server.routes["/mod.rss"] = (200, {}, rss(AUG[:1]))
+    cfg = config(tmp_path, source(feed_server, "/mod.rss"))
+    cfg = cfg.model_copy(
+        update={"milestones": {"personnel": Milestone(step=1_000), "tanks": Milestone(levels=[1_800])}}
+    )
+    [[first]], _, out = run(cfg)
+    assert first.ingested.count("new") == 13 and out == ""  # first import: recorded quietly
+    feed_server.routes["/mod.rss"] = (200, {}, rss(AUG))
+    [[second]], _latest, out = run(cfg)
+    assert second.ingested.count("new") == 13  # the 03.08 post is not read again
+    assert out == (
+        "2022-08-09  personnel passed 42,000 — now 42,640 (+1,290 since 2022-08-03)\n"
+        "2022-08-09  tanks passed 1,800 — now 1,817 (+43 since 2022-08-03)\n"
+    )
+    [[third]], _, out = run(cfg)  # polling again repeats nothing
+    assert third.ingested.changes == [] and out == ""
+
+
+def test_conditional_get_answers_304_and_costs_no_parsing(tmp_path, feed_server):
+    body = rss(AUG)
+
+    def answer(headers):
+        if (
+            headers.get("if-none-match") == '"v1"'
+            and headers.get("if-modified-since") == "Tue, 09 Aug 2022 06:00:00 GMT"
+        ):
+            return 304, {"ETag": '"v1"'}, b""
+        return 200, {"ETag": '"v1"', "Last-Modified": "Tue, 09 Aug 2022 06:00:00 GMT"}, body
+
+    feed_server.routes["/mod.rss"] = answer
+    cfg = config(tmp_path, source(feed_server, "/mod.rss"))
+    [first, second], _, _ = run(cfg, rounds=2)
+    assert first[0].status == "ok" and first[0].documents == 3
+    assert second[0].status == "not_modified" and second[0].documents == 0
+    hits = feed_server.hits("/mod.rss")
+    assert "if-none-match" not in hits[0]
+    assert hits[1]["if-none-match"] == '"v1"'
+    assert hits[1]["user-agent"].startswith("tallywatch/")
+
+
+def test_edited_post_is_a_revision(tmp_path, feed_server):
+    feed_server.routes["/mod.rss"] = (200, {}, rss(AUG[:1]))
+    cfg = config(tmp_path, source(feed_server, "/mod.rss"))
+    run(cfg)
+    guid, title, text, published = AUG[0]
+    feed_server.routes["/mod.rss"] = (200, {}, rss([(guid, title, text.replace("41350", "41360"), published)]))
+    [results], latest, _ = run(cfg)
+    assert [(c.kind, c.previous, c.figure.value) for c in results[0].ingested.changes if c.kind != "unchanged"] == [
+        ("revised", 41350, 41360)
+    ]
+    assert latest["personnel"].value == 41360
+
+
+def test_atom_feed(tmp_path, feed_server):
+    feed_server.routes["/gs.atom"] = (200, {"Content-Type": "application/atom+xml"}, atom(AUG))
+    cfg = config(tmp_path, source(feed_server, "/gs.atom", kind="atom"))
+    [results], latest, _ = run(cfg)
+    assert results[0].status == "ok"
+    assert latest["personnel"].value == 42640
+
+
+BROKEN = {
+    "html": (
+        (200, {"Content-Type": "text/html"}, b"<!doctype html><html><body><h1>Site maintenance</h1></body></html>"),
+        "not a well-formed feed",
+    ),
+    "truncated": ((200, {}, rss(AUG)[:900]), "not a well-formed feed"),
+    "empty": ((200, {}, b""), "empty response body"),
+    "http500": ((500, {}, b"oops"), "HTTP 500 Internal Server Error"),
+    "timeout": (slow(2.0, (200, {}, rss(AUG))), "timed out"),
+    "oversized": (
+        (200, {}, b"<rss>" + b" " * 300_000 + b"</rss>"),
+        "response too large: 300,011 bytes declared, limit 100,000",
+    ),
+    "refused": (None, "ConnectError"),
+}
+
+
+@pytest.mark.parametrize("case", BROKEN)
+def test_a_broken_source_is_one_clear_error_and_the_others_go_on(tmp_path, feed_server, caplog, case):
+    response, message = BROKEN[case]
+    feed_server.routes["/good.rss"] = (200, {}, rss(AUG))
+    if response is not None:
+        feed_server.routes["/bad"] = response
+        bad = source(feed_server, "/bad", name="bad", timeout=0.5, max_bytes=100_000)
+    else:
+        bad = Source(name="bad", kind="rss", url="http://127.0.0.1:9/feed.rss")  # nothing listens on port 9
+    cfg = config(tmp_path, bad, source(feed_server, "/good.rss", name="good"))
+    with caplog.at_level(logging.WARNING):
+        [results], latest, _ = run(cfg)
+    by_name = {r.source: r for r in results}
+    assert by_name["good"].status == "ok" and latest["personnel"].value == 42640
+    assert by_name["bad"].status == "failed" and message in by_name["bad"].error
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1
+    assert errors[0].getMessage().startswith("source bad failed (1 in a row): ")
+    assert message in errors[0].getMessage()
+
+
+def test_retry_after_is_honoured(tmp_path, feed_server):
+    feed_server.routes["/busy"] = (429, {"Retry-After": "120"}, b"slow down")
+    cfg = config(tmp_path, source(feed_server, "/busy", name="busy"))
+    [first, second], _, _ = run(cfg, rounds=2)
+    assert first[0].status == "failed" and "HTTP 429" in first[0].error
+    assert second[0].status == "skipped" and "backing off" in second[0].error
+    assert len(feed_server.hits("/busy")) == 1  # the second round did not knock
+    from tallywatch.store import Store
+
+    store = Store(tmp_path / "tw.db")
+    state = store.source_state("busy")
+    store.close()
+    wait = dt.datetime.fromisoformat(state["next_poll_after"]) - utcnow()
+    assert dt.timedelta(seconds=110) < wait <= dt.timedelta(seconds=121)
+    assert state["consecutive_failures"] == 1 and state["last_error"] == "HTTP 429 Too Many Requests"
+    [[forced]], _, _ = run(cfg, force=True)
+    assert forced.status == "failed" and len(feed_server.hits("/busy")) == 2
+
+
+def test_failures_back_off_and_success_resets(tmp_path, feed_server):
+    feed_server.routes["/flaky"] = (503, {}, b"")
+    cfg = config(tmp_path, source(feed_server, "/flaky", name="flaky"), backoff_base=0.001, backoff_max=0.002)
+    run(cfg, rounds=3)
+    from tallywatch.store import Store
+
+    store = Store(tmp_path / "tw.db")
+    assert store.source_state("flaky")["consecutive_failures"] == 3
+    store.close()
+    feed_server.routes["/flaky"] = (200, {}, rss(AUG))
+    [[ok]], _, _ = run(cfg)
+    store = Store(tmp_path / "tw.db")
+    state = store.source_state("flaky")
+    store.close()
+    assert ok.status == "ok" and state["consecutive_failures"] == 0 and state["last_error"] is None
+
+
+def test_backoff_is_exponential_with_full_jitter():
+    samples = [backoff_seconds(5, base=60, cap=3600) for _ in range(200)]
+    assert all(0 <= s <= 960 for s in samples) and max(samples) > 480  # uniform over [0, 60·2⁴]
+    assert all(backoff_seconds(30, base=60, cap=3600) <= 3600 for _ in range(50))
+    assert backoff_seconds(1, base=60, cap=3600, retry_after=300) >= 300
+
+
+def test_retry_after_as_http_date():
+    now = dt.datetime(2026, 10, 21, 7, 26, tzinfo=UTC)
+    assert retry_after_seconds("Wed, 21 Oct 2026 07:28:00 GMT", now) == 120
+    assert retry_after_seconds("soon", now) is None
+
+
+def test_size_cap_aborts_a_stream_without_content_length():
+    async def chunks():
+        for _ in range(100):
+            yield b"x" * 10_000
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, content=chunks()))
+
+    async def go():
+        client = PoliteClient("tallywatch-test", transport)
+        try:
+            await client.get("http://feeds.test/big", max_bytes=50_000)
+        finally:
+            await client.aclose()
+
+    with pytest.raises(FetchError, match="over 50,000 bytes, download aborted"):
+        asyncio.run(go())
