@@ -232,3 +232,13 @@ def test_size_cap_aborts_a_stream_without_content_length():
 
     with pytest.raises(FetchError, match="over 50,000 bytes, download aborted"):
         asyncio.run(go())
+
+
+def test_a_body_that_names_a_local_file_is_not_read_from_disk(tmp_path, feed_server):
+    """feedparser opens bare bytes as a file name if it can; the body must be parsed as a body."""
+    local = tmp_path / "local.rss"
+    local.write_bytes(rss(AUG))
+    feed_server.routes["/evil"] = (200, {}, str(local).encode())
+    [[result]], latest, _ = run(config(tmp_path, source(feed_server, "/evil", name="evil")))
+    assert result.status == "failed" and "not a well-formed feed" in result.error
+    assert latest == {}

@@ -1,6 +1,8 @@
 """RSS 2.0 and Atom, parsed by feedparser from the bytes the polite client fetched.
 
-feedparser is never given a URL: it would fetch by itself, with no timeout and no size cap.
+feedparser is never given a URL: it would fetch by itself, with no timeout and no size cap. Nor
+is it given bare bytes: it tries those as a local file name first, so a hostile body such as
+``/etc/passwd`` would be read from disk. It gets a file-like object, which it only reads.
 A document that is not well-formed XML (an HTML error page, a truncated download) is rejected
 whole, not half-read: a number cut in the middle would be a wrong figure.
 """
@@ -10,6 +12,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import hashlib
+import io
 from xml.sax import SAXException
 
 import feedparser
@@ -37,7 +40,7 @@ def _text(entry: dict) -> str:
 def parse(content: bytes, source: str) -> list[Document]:
     if not content.strip():
         raise FetchError("empty response body, expected an RSS or Atom feed")
-    parsed = feedparser.parse(content)
+    parsed = feedparser.parse(io.BytesIO(content))
     problem = parsed.get("bozo_exception")
     if parsed.get("bozo") and isinstance(problem, SAXException):
         raise FetchError(f"not a well-formed feed: {problem}")
