@@ -10,9 +10,10 @@ import pytest
 from feeds import atom, post, rss, slow
 from genstaff_cases import FIXTURES
 
+from tallywatch.backoff import backoff_seconds
 from tallywatch.channels.console import ConsoleChannel
 from tallywatch.config import Config, Http, Milestone, Source, Storage
-from tallywatch.pipeline import Pipeline, backoff_seconds
+from tallywatch.pipeline import Pipeline
 from tallywatch.sources.http import FetchError, PoliteClient, retry_after_seconds
 from tallywatch.store import utcnow
 
@@ -207,7 +208,7 @@ def test_backoff_is_exponential_with_full_jitter():
     samples = [backoff_seconds(5, base=60, cap=3600) for _ in range(200)]
     assert all(0 <= s <= 960 for s in samples) and max(samples) > 480  # uniform over [0, 60·2⁴]
     assert all(backoff_seconds(30, base=60, cap=3600) <= 3600 for _ in range(50))
-    assert backoff_seconds(1, base=60, cap=3600, retry_after=300) >= 300
+    assert backoff_seconds(1, base=60, cap=3600, floor=300) >= 300
 
 
 def test_retry_after_as_http_date():

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import random
 from collections.abc import Iterable
 
+from .backoff import backoff_seconds
 from .channels import Channel, Gone, Retry
 from .store import Store, StoredEvent, utcnow
 
@@ -34,9 +34,8 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
 
 
 def retry_at(attempts: int, floor: float | None = None, base: float = 30.0, cap: float = 3600.0) -> dt.datetime:
-    """Exponential backoff with full jitter, never sooner than ``floor`` seconds."""
-    delay = random.uniform(0, min(cap, base * 2 ** max(0, attempts - 1)))
-    return utcnow() + dt.timedelta(seconds=max(delay, floor or 0.0))
+    """When to try a failed delivery again: backoff with full jitter, never sooner than ``floor``."""
+    return utcnow() + dt.timedelta(seconds=backoff_seconds(attempts, base, cap, floor))
 
 
 def deliver(store: Store, channels: Iterable[Channel]) -> int:

@@ -16,14 +16,13 @@ import functools
 import hashlib
 import json
 import logging
-import random
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TypeVar
 
 from . import detect, outbox
+from .backoff import backoff_seconds
 from .channels import Channel, enabled_channels
 from .config import Config, Source
 from .extract import EXTRACTORS
@@ -109,12 +108,6 @@ def ingest(
                 result.events.append(stored)
         outbox.enqueue(store, result.events, channels)
     return result
-
-
-def backoff_seconds(failures: int, base: float, cap: float, retry_after: float | None = None) -> float:
-    """Exponential backoff with full jitter; a server's ``Retry-After`` is a floor."""
-    delay = random.uniform(0, min(cap, base * 2 ** max(0, failures - 1)))
-    return max(delay, retry_after or 0.0)
 
 
 class Pipeline:
@@ -250,7 +243,3 @@ class Pipeline:
 
     async def deliver(self) -> int:
         return await self.in_store(outbox.deliver, self.store, self.channels)
-
-
-def open_store(config: Config, path: Path | None = None) -> Store:
-    return Store(path or config.storage.resolved())

@@ -262,9 +262,6 @@ class Store:
         rows = list(self.db.query("SELECT * FROM sources WHERE name = ?", [name]))
         return rows[0] if rows else {"name": name, "consecutive_failures": 0}
 
-    def sources(self) -> list[dict[str, Any]]:
-        return list(self.db.query("SELECT * FROM sources ORDER BY name"))
-
     def _ensure_source(self, name: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO sources (name) VALUES (?)", [name])
 
@@ -368,6 +365,3 @@ class Store:
             " status = CASE WHEN ? THEN 'dead' ELSE 'pending' END WHERE id = ?",
             [error, _ts(when), dead, delivery_id],
         )
-
-    def delivery_counts(self) -> dict[str, int]:
-        return dict(self.db.execute("SELECT status, count(*) FROM deliveries GROUP BY status").fetchall())

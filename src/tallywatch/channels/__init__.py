@@ -28,7 +28,6 @@ class Gone(Exception):
 @dataclass(frozen=True)
 class ChannelLimits:
     max_attempts: int = 10
-    max_length: int | None = None
 
 
 class Channel(Protocol):

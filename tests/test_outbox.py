@@ -1,0 +1,83 @@
+"""Deliveries are queued with their events and leave exactly once, even after a failure or a crash."""
+
+import datetime as dt
+import io
+
+from tallywatch import outbox
+from tallywatch.channels.console import ConsoleChannel
+from tallywatch.config import Config, Milestone
+from tallywatch.models import Figure
+from tallywatch.pipeline import Item, ingest
+from tallywatch.store import Store
+
+D = dt.date
+CONFIG = Config(milestones={"personnel": Milestone(step=100_000)})
+LINE = "2025-06-12  personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)\n"
+
+
+class FlakyStream(io.StringIO):
+    def __init__(self, failures):
+        super().__init__()
+        self.failures = failures
+
+    def write(self, text):
+        if self.failures:
+            self.failures -= 1
+            raise OSError("disk full")
+        return super().write(text)
+
+
+def crossing(store, channels):
+    ingest(store, CONFIG, channels, "mod", [Item("a", "a", [Figure("personnel", D(2025, 6, 11), 999_200)])])
+    return ingest(store, CONFIG, channels, "mod", [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340)])])
+
+
+def test_queued_in_the_transaction_and_sent_after_a_crash(tmp_path):
+    path = tmp_path / "o.db"
+    store = Store(path)
+    crossing(store, [ConsoleChannel()])
+    store.close()  # the process dies before delivering
+    out = io.StringIO()
+    store = Store(path)  # a restart sends what was queued, once
+    console = ConsoleChannel(out)
+    assert outbox.deliver(store, [console]) == 1
+    assert outbox.deliver(store, [console]) == 0
+    assert out.getvalue() == LINE
+    store.close()
+
+
+def test_a_failed_send_is_retried_later_not_lost(tmp_path):
+    store = Store(tmp_path / "o.db")
+    stream = FlakyStream(failures=1)
+    console = ConsoleChannel(stream)
+    crossing(store, [console])
+    assert outbox.deliver(store, [console]) == 0
+    (row,) = store.db.query("SELECT status, attempts, last_error, next_attempt_at FROM deliveries")
+    assert (row["status"], row["attempts"]) == ("pending", 1) and "disk full" in row["last_error"]
+    assert outbox.deliver(store, [console]) == 0  # not due yet: it backs off
+    store.db.execute("UPDATE deliveries SET next_attempt_at = '2000-01-01T00:00:00+00:00'")  # time passes
+    assert outbox.deliver(store, [console]) == 1
+    assert stream.getvalue() == LINE
+    store.close()
+
+
+def test_a_delivery_gives_up_after_its_channel_limit(tmp_path):
+    store = Store(tmp_path / "o.db")
+    console = ConsoleChannel(FlakyStream(failures=99))
+    crossing(store, [console])
+    for _ in range(console.limits.max_attempts):
+        store.db.execute("UPDATE deliveries SET next_attempt_at = '2000-01-01T00:00:00+00:00' WHERE status = 'pending'")
+        outbox.deliver(store, [console])
+    (row,) = store.db.query("SELECT status, attempts FROM deliveries")
+    assert (row["status"], row["attempts"]) == ("dead", console.limits.max_attempts)
+    store.close()
+
+
+def test_idempotency_key_keeps_one_row_per_event_channel_recipient(tmp_path):
+    store = Store(tmp_path / "o.db")
+    result = crossing(store, [ConsoleChannel()])
+    outbox.enqueue(store, result.events, [ConsoleChannel()])  # the same again
+    assert store.db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 1
+    (key,) = store.db.execute("SELECT idempotency_key FROM deliveries").fetchone()
+    assert key == "milestone:personnel:1000000|console|stdout"
+    store.close()
