@@ -196,5 +196,8 @@ def test_daemon_keeps_going_when_a_feed_breaks(cfg, feed_server):
 def test_demo_shows_the_million_live():
     done = tallywatch("demo", "--start", "2025-06-09", "--until", "2025-06-13", "--seconds-per-day", "0.4", timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == MILLION_LINE + "\n"
+    assert (
+        done.stdout
+        == "2025-06-09  personnel will pass 1,000,000 in about 3 days (≈ 2025-06-12)\n" + MILLION_LINE + "\n"
+    )
     assert "the replay reached 2025-06-13: demo over" in done.stderr

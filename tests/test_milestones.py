@@ -3,12 +3,12 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tally import Tally, alerts
 
 from tallywatch.config import Config, Milestone
-from tallywatch.detect.milestones import levels_between
+from tallywatch.detect.milestones import levels_between, next_level
 from tallywatch.models import Figure
-from tallywatch.pipeline import Item, ingest
-from tallywatch.store import Store
+from tallywatch.pipeline import Item
 
 D = dt.date
 CONFIG = Config(milestones={"personnel": Milestone(step=100_000, levels=[1_000_000, 1_234_567])})
@@ -16,10 +16,6 @@ CONFIG = Config(milestones={"personnel": Milestone(step=100_000, levels=[1_000_0
 
 def item(day, value, metric="personnel"):
     return Item(f"post-{day}-{value}", f"{day}-{value}", [Figure(metric, day, value)])
-
-
-def alerts(result):
-    return [(s.event.key, s.event.as_of) for s in result.events if s.notify]
 
 
 def test_levels_between():
@@ -30,89 +26,89 @@ def test_levels_between():
     assert levels_between(rule, 1_190_000, 1_300_000) == [1_200_000, 1_234_567, 1_300_000]  # several in one day
     assert levels_between(rule, None, 250_000) == [100_000, 200_000]
     assert levels_between(Milestone(levels=[500]), 400, 450) == []
+    assert next_level(rule, 999_200) == 1_000_000
+    assert next_level(rule, 1_200_000) == 1_234_567
+    assert next_level(Milestone(levels=[500]), 600) is None
 
 
 def test_first_import_is_quiet_then_a_crossing_alerts(tmp_path):
-    store = Store(tmp_path / "m.db")
-    first = ingest(store, CONFIG, [], "mod", [item(D(2025, 6, 10), 998_100), item(D(2025, 6, 11), 999_200)])
+    tally = Tally(tmp_path / "m.db", CONFIG)
+    first = tally.feed("mod", item(D(2025, 6, 10), 998_100), item(D(2025, 6, 11), 999_200))
     assert alerts(first) == []  # nine past milestones recorded, nobody flooded
     assert len(first.events) == 9
-    crossing = ingest(store, CONFIG, [], "mod", [item(D(2025, 6, 12), 1_000_340)])
+    crossing = tally.feed("mod", item(D(2025, 6, 12), 1_000_340))
     assert alerts(crossing) == [("milestone:personnel:1000000", D(2025, 6, 12))]
     (event,) = [s.event for s in crossing.events]
     assert event.message == "personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
-    store.close()
+    tally.close()
 
 
 def test_first_import_can_notify(tmp_path):
-    store = Store(tmp_path / "m.db")
     config = CONFIG.model_copy(update={"detect": CONFIG.detect.model_copy(update={"first_import": "notify"})})
-    result = ingest(store, config, [], "mod", [item(D(2022, 12, 22), 100_400)])
-    assert alerts(result) == [("milestone:personnel:100000", D(2022, 12, 22))]
-    store.close()
+    tally = Tally(tmp_path / "m.db", config)
+    assert alerts(tally.feed("mod", item(D(2022, 12, 22), 100_400))) == [
+        ("milestone:personnel:100000", D(2022, 12, 22))
+    ]
+    tally.close()
 
 
 def test_milestone_fires_once_across_restart_and_repoll(tmp_path):
-    path = tmp_path / "m.db"
-    store = Store(path)
-    ingest(store, CONFIG, [], "mod", [item(D(2025, 6, 11), 999_200)])
-    assert len(alerts(ingest(store, CONFIG, [], "mod", [item(D(2025, 6, 12), 1_000_340)]))) == 1
-    store.close()
-    store = Store(path)  # a restart
-    assert alerts(ingest(store, CONFIG, [], "mod", [item(D(2025, 6, 12), 1_000_340)])) == []  # re-poll
-    # the same report again under another item id, and a revision of the day: still nothing
-    assert (
-        alerts(ingest(store, CONFIG, [], "rss", [Item("other", "x", [Figure("personnel", D(2025, 6, 12), 1_000_340)])]))
-        == []
-    )
-    assert (
-        alerts(
-            ingest(store, CONFIG, [], "mod", [Item("post-fix", "y", [Figure("personnel", D(2025, 6, 12), 1_000_400)])])
-        )
-        == []
-    )
-    assert [e["key"] for e in store.events(notify_only=True)] == ["milestone:personnel:1000000"]
-    assert [e["key"] for e in store.events()].count("milestone:personnel:1000000") == 1
-    store.close()
+    tally = Tally(tmp_path / "m.db", CONFIG)
+    tally.feed("mod", item(D(2025, 6, 11), 999_200))
+    assert len(alerts(tally.feed("mod", item(D(2025, 6, 12), 1_000_340)))) == 1
+    tally.restart()
+    assert alerts(tally.feed("mod", item(D(2025, 6, 12), 1_000_340))) == []  # re-poll
+    # the same report again under another item id and source: nothing; a revision of the day: only the correction
+    assert alerts(tally.feed("rss", Item("other", "x", [Figure("personnel", D(2025, 6, 12), 1_000_340)]))) == []
+    revised = tally.feed("mod", Item("post-fix", "y", [Figure("personnel", D(2025, 6, 12), 1_000_400)]))
+    assert alerts(revised) == [("correction:personnel:2025-06-12:1000340:1000400", D(2025, 6, 12))]
+    assert [e["key"] for e in tally.store.events(notify_only=True)] == [
+        "milestone:personnel:1000000",
+        "correction:personnel:2025-06-12:1000340:1000400",
+    ]
+    assert [e["key"] for e in tally.store.events()].count("milestone:personnel:1000000") == 1
+    tally.close()
 
 
 def test_seen_item_with_same_content_is_skipped(tmp_path):
-    store = Store(tmp_path / "m.db")
-    ingest(store, CONFIG, [], "mod", [item(D(2025, 6, 11), 999_200)])
-    again = ingest(store, CONFIG, [], "mod", [item(D(2025, 6, 11), 999_200)])
+    tally = Tally(tmp_path / "m.db", CONFIG)
+    tally.feed("mod", item(D(2025, 6, 11), 999_200))
+    again = tally.feed("mod", item(D(2025, 6, 11), 999_200))
     assert again.items == 0 and again.changes == []
-    store.close()
+    tally.close()
 
 
 @settings(max_examples=40, deadline=None)
 @given(order=st.permutations(range(6)), repeats=st.lists(st.integers(0, 5), max_size=6))
 def test_any_order_and_repetition_fires_each_milestone_at_most_once(tmp_path_factory, order, repeats):
     days = [(D(2025, 6, 9 + i), v) for i, v in enumerate([997_000, 998_100, 999_200, 1_000_340, 1_001_560, 1_002_690])]
-    store = Store(tmp_path_factory.mktemp("p") / "m.db")
-    ingest(store, CONFIG, [], "seed", [item(D(2025, 6, 1), 990_000)])
+    tally = Tally(tmp_path_factory.mktemp("p") / "m.db", CONFIG)
+    tally.feed("seed", item(D(2025, 6, 1), 990_000))
     fired = []
     for index in [*order, *repeats]:
         day, value = days[index]
-        fired += alerts(ingest(store, CONFIG, [], "mod", [item(day, value)]))
+        fired += alerts(tally.feed("mod", item(day, value)))
     keys = [k for k, _ in fired]
     assert keys.count("milestone:personnel:1000000") <= 1
     assert len(keys) == len(set(keys))
-    store.close()
+    tally.close()
 
 
 @pytest.mark.parametrize("metric", ["tanks", "unknown_metric"])
-def test_metrics_without_a_rule_fire_nothing(tmp_path, metric):
-    store = Store(tmp_path / "m.db")
-    ingest(store, CONFIG, [], "mod", [item(D(2025, 6, 11), 100, metric)])
-    assert ingest(store, CONFIG, [], "mod", [item(D(2025, 6, 12), 100_000_000, metric)]).events == []
-    store.close()
+def test_metrics_without_a_rule_fire_no_milestone(tmp_path, metric):
+    tally = Tally(tmp_path / "m.db", CONFIG)
+    tally.feed("mod", item(D(2025, 6, 11), 100, metric))
+    assert [
+        e for e in tally.feed("mod", item(D(2025, 6, 12), 100_000, metric)).events if e.event.rule == "milestone"
+    ] == []
+    tally.close()
 
 
 def test_replay_fires_every_personnel_step_on_its_true_date():
     from tallywatch import config, replay
 
     events = replay.replay(config.defaults())
-    personnel = [(e.key, e.as_of, e.value) for e in events if e.metric == "personnel"]
+    personnel = [(e.key, e.as_of, e.value) for e in events if e.metric == "personnel" and e.rule == "milestone"]
     assert personnel == [
         ("milestone:personnel:100000", D(2022, 12, 22), 100_400),
         ("milestone:personnel:200000", D(2023, 5, 17), 200_590),
@@ -138,6 +134,7 @@ def test_replay_window_warms_up_quietly():
 
     events = replay.replay(config.defaults(), D(2025, 6, 1), D(2025, 6, 30))
     assert [(e.key, e.as_of) for e in events if e.metric == "personnel"] == [
-        ("milestone:personnel:1000000", D(2025, 6, 12))
+        ("approaching:personnel:1000000", D(2025, 6, 9)),
+        ("milestone:personnel:1000000", D(2025, 6, 12)),
     ]
     assert all(D(2025, 6, 1) <= e.as_of <= D(2025, 6, 30) for e in events)

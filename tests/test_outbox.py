@@ -3,11 +3,11 @@
 import datetime as dt
 import io
 
+from tally import Tally
+
 from tallywatch import outbox
 from tallywatch.channels.console import ConsoleChannel
 from tallywatch.config import Config, Milestone
-from tallywatch.models import Figure
-from tallywatch.pipeline import Item, ingest
 from tallywatch.store import Store
 
 D = dt.date
@@ -27,16 +27,16 @@ class FlakyStream(io.StringIO):
         return super().write(text)
 
 
-def crossing(store, channels):
-    ingest(store, CONFIG, channels, "mod", [Item("a", "a", [Figure("personnel", D(2025, 6, 11), 999_200)])])
-    return ingest(store, CONFIG, channels, "mod", [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340)])])
+def crossing(path, channels):
+    tally = Tally(path, CONFIG, channels)
+    tally.report("mod", D(2025, 6, 11), 999_200)
+    return tally, tally.report("mod", D(2025, 6, 12), 1_000_340)
 
 
 def test_queued_in_the_transaction_and_sent_after_a_crash(tmp_path):
     path = tmp_path / "o.db"
-    store = Store(path)
-    crossing(store, [ConsoleChannel()])
-    store.close()  # the process dies before delivering
+    tally, _ = crossing(path, [ConsoleChannel()])
+    tally.close()  # the process dies before delivering
     out = io.StringIO()
     store = Store(path)  # a restart sends what was queued, once
     console = ConsoleChannel(out)
@@ -47,10 +47,10 @@ def test_queued_in_the_transaction_and_sent_after_a_crash(tmp_path):
 
 
 def test_a_failed_send_is_retried_later_not_lost(tmp_path):
-    store = Store(tmp_path / "o.db")
     stream = FlakyStream(failures=1)
     console = ConsoleChannel(stream)
-    crossing(store, [console])
+    tally, _ = crossing(tmp_path / "o.db", [console])
+    store = tally.store
     assert outbox.deliver(store, [console]) == 0
     (row,) = store.db.query("SELECT status, attempts, last_error, next_attempt_at FROM deliveries")
     assert (row["status"], row["attempts"]) == ("pending", 1) and "disk full" in row["last_error"]
@@ -62,9 +62,9 @@ def test_a_failed_send_is_retried_later_not_lost(tmp_path):
 
 
 def test_a_delivery_gives_up_after_its_channel_limit(tmp_path):
-    store = Store(tmp_path / "o.db")
     console = ConsoleChannel(FlakyStream(failures=99))
-    crossing(store, [console])
+    tally, _ = crossing(tmp_path / "o.db", [console])
+    store = tally.store
     for _ in range(console.limits.max_attempts):
         store.db.execute("UPDATE deliveries SET next_attempt_at = '2000-01-01T00:00:00+00:00' WHERE status = 'pending'")
         outbox.deliver(store, [console])
@@ -74,8 +74,8 @@ def test_a_delivery_gives_up_after_its_channel_limit(tmp_path):
 
 
 def test_idempotency_key_keeps_one_row_per_event_channel_recipient(tmp_path):
-    store = Store(tmp_path / "o.db")
-    result = crossing(store, [ConsoleChannel()])
+    tally, result = crossing(tmp_path / "o.db", [ConsoleChannel()])
+    store = tally.store
     outbox.enqueue(store, result.events, [ConsoleChannel()])  # the same again
     assert store.db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 1
     (key,) = store.db.execute("SELECT idempotency_key FROM deliveries").fetchone()

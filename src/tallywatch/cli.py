@@ -25,6 +25,9 @@ def setup_logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format=stamp + "%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     for name in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    # "job skipped: maximum number of running instances reached" is by design (a slow poll is not
+    # run twice at once); the executor still logs a failing job at ERROR
+    logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
 
 
 def _date(text: str) -> dt.date:

@@ -15,13 +15,14 @@ import re
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
     StrictInt,
     ValidationError,
@@ -91,6 +92,7 @@ class Source(Strict):
     timeout: Seconds | None = None
     max_bytes: StrictInt | None = Field(None, gt=0)
     mapping: JsonMapping | None = None
+    stale_after: Seconds | None = None  # default: [rules.stale] after
 
     @field_validator("extractor")
     @classmethod
@@ -119,6 +121,110 @@ class Detect(Strict):
     first_import: Literal["quiet", "notify"] = "quiet"
 
 
+Days = Annotated[StrictInt, Field(gt=0)]
+
+
+class RuleSettings(Strict):
+    """A rule family's settings; ``[rules.<family>.metric.<name>]`` overrides any of them per metric."""
+
+    enabled: StrictBool = True
+    metric: dict[str, dict[str, Any]] = {}
+    _merged: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_overrides(self) -> RuleSettings:
+        base = self.model_dump(exclude={"metric"})
+        for name, override in self.metric.items():
+            try:
+                type(self).model_validate({**base, **override})
+            except ValidationError as exc:
+                first = exc.errors()[0]
+                where = ".".join(str(p) for p in first["loc"])
+                raise ValueError(f"metric.{name}.{where}: {_explain(first)}") from None
+        return self
+
+    def for_metric(self, name: str) -> Self:
+        """These settings with the metric's overrides applied (cached)."""
+        if name not in self._merged:
+            override = self.metric.get(name)
+            self._merged[name] = (
+                type(self).model_validate({**self.model_dump(exclude={"metric"}), **override}) if override else self
+            )
+        return self._merged[name]
+
+
+class Spike(RuleSettings):
+    """An unusual daily change against a trailing robust baseline."""
+
+    window: Days = 28  # days of daily changes the median and MAD are taken over
+    min_history: Days = 14  # fewer daily changes than this: no verdict
+    ratio: float = Field(2.0, gt=1)  # at least this many times the median
+    z: float = Field(5.0, gt=0)  # and this many robust standard deviations (1.4826 · MAD) above it
+    floor: StrictInt = Field(5, ge=0)  # never for a change smaller than this
+    steady_median: float = Field(3.0, ge=0)  # a median below this makes the metric "bursty"
+    bursty_window: Days = 365  # bursty metrics: compare with a high quantile over a long window
+    bursty_min_history: Days = 60
+    bursty_quantile: float = Field(0.99, gt=0, lt=1)
+    bursty_factor: float = Field(1.5, gt=1)
+    drops: StrictBool = False  # also alert on unusually small daily changes
+
+
+class Record(RuleSettings):
+    """The largest daily rise in a rolling window (or ever)."""
+
+    window: Days | None = 365  # days; leave out for "ever"
+    min_history: Days = 90
+    floor: StrictInt = Field(5, ge=0)
+
+
+class Approaching(RuleSettings):
+    """The next milestone is near at the recent rate."""
+
+    days: float = Field(3.0, gt=0)  # alert when the next milestone is this close
+    rate_window: Days = 7  # trailing days for the average daily rate
+
+
+class Guard(RuleSettings):
+    """Implausible values are held as suspect until confirmed or contradicted."""
+
+    factor: float = Field(5.0, gt=1)  # a rise above factor × the largest daily rise of the window is suspect
+    window: Days = 90
+    floor: StrictInt = Field(50, ge=0)  # rises up to this are always plausible
+    min_history: Days = 7  # with fewer days known only decreases are suspect
+
+
+class Correction(RuleSettings):
+    """A source revises a figure, or a running total goes down."""
+
+
+class ReportedDelta(RuleSettings):
+    """The printed "(+N)" disagrees with the difference of the totals."""
+
+
+class Stale(RuleSettings):
+    """A source brings no new report for longer than expected."""
+
+    after: Seconds = 30 * 3600.0
+
+
+class Disagreement(RuleSettings):
+    """Two sources give different values for the same metric and day."""
+
+    tolerance: StrictInt = Field(0, ge=0)  # absolute difference always tolerated
+    tolerance_ratio: float = Field(0.001, ge=0)  # relative difference tolerated (0.1 %)
+
+
+class Rules(Strict):
+    spike: Spike = Spike()
+    record: Record = Record()
+    approaching: Approaching = Approaching()
+    guard: Guard = Guard()
+    correction: Correction = Correction()
+    reported_delta: ReportedDelta = ReportedDelta()
+    stale: Stale = Stale()
+    disagreement: Disagreement = Disagreement()
+
+
 class Console(Strict):
     enabled: StrictBool = True
 
@@ -129,6 +235,7 @@ class Config(Strict):
     sources: list[Source] = []
     milestones: dict[str, Milestone] = {}
     detect: Detect = Detect()
+    rules: Rules = Rules()
     console: Console = Console()
 
     @field_validator("sources")

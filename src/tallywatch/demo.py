@@ -25,6 +25,7 @@ from . import daemon, history
 from .config import Config, Source, Storage
 from .models import Figure
 from .pipeline import Pipeline
+from .replay import seed
 
 log = logging.getLogger("tallywatch.demo")
 
@@ -141,7 +142,7 @@ def rss(days: list[dt.date], series: dict[dt.date, tuple[Figure, ...]]) -> bytes
 
 
 class ReplayFeed:
-    """Serves ``/genstaff.rss``: the last ``window`` days up to today's demo day."""
+    """Serves ``/genstaff.rss``: the last ``window`` days up to the demo's today."""
 
     def __init__(self, start: dt.date, until: dt.date, seconds_per_day: float, window: int = 7) -> None:
         self.series = history.between(start - dt.timedelta(days=window + 1), until)
@@ -171,6 +172,11 @@ def demo_config(base: Config, url: str, seconds_per_day: float, db: Path) -> Con
 async def _run(config: Config, feed: ReplayFeed) -> None:
     stop = asyncio.Event()
     pipeline = Pipeline(config)
+    before = feed.start - dt.timedelta(days=1)
+    days = await pipeline.in_store(seed, pipeline.store, pipeline.detector, before)
+    log.info(
+        "demo: the bundled history up to %s (%d days) is stored quietly: the rules have their baselines", before, days
+    )
     deadline = time.monotonic() + ((feed.until - feed.start).days + 15) * feed.seconds_per_day
 
     async def watch() -> None:
@@ -200,5 +206,5 @@ def run_demo(base: Config, start: dt.date, until: dt.date, seconds_per_day: floa
             start,
             until,
         )
-        log.info("demo: the reports before %s are imported quietly; alerts from then on print below", start)
+        log.info("demo: alerts for the days from %s print below", start)
         asyncio.run(_run(demo_config(base, url, seconds_per_day, path), feed))

@@ -24,7 +24,7 @@ class Document:
     payload: Any = None  # structured data (JSON sources); text sources leave it None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Figure:
     """One number a report states: the running total of ``metric`` on ``as_of``."""
 
@@ -34,23 +34,38 @@ class Figure:
     reported_delta: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
-    """What storing a figure did: ``new``, ``unchanged`` or ``revised``."""
+    """What storing a figure did for its source: ``new``, ``unchanged`` or ``revised``."""
 
     figure: Figure
     kind: str
     source: str
-    previous: int | None = None  # the stored value this one replaced (revised only)
-    prior_value: int | None = None  # the metric's latest total before ``as_of``
-    prior_as_of: dt.date | None = None
+    previous: int | None = None  # the value this source had given for the day (revised only)
 
-    @property
-    def delta(self) -> int | None:
-        """Change since the previous stored day, computed (not the printed ``(+N)``)."""
-        if self.prior_value is None:
-            return None
-        return self.figure.value - self.prior_value
+
+@dataclass(slots=True)
+class Step:
+    """A figure accepted into a metric's series, with the accepted point before it."""
+
+    metric: str
+    as_of: dt.date
+    value: int
+    source: str
+    prior_as_of: dt.date | None = None
+    prior_value: int | None = None
+    reported_delta: int | None = None
+    latest: bool = True  # False for a day filled in behind newer ones
+    # derived from the above (computed once: every rule reads them)
+    delta: int | None = field(init=False)  # change since the prior accepted day, computed, not the printed (+N)
+    gap: int | None = field(init=False)  # days since the prior accepted day
+    daily: bool = field(init=False)  # the day right after the last one, at the head of the series
+
+    def __post_init__(self) -> None:
+        known = self.prior_value is not None and self.prior_as_of is not None
+        self.gap = gap = (self.as_of - self.prior_as_of).days if known else None
+        self.delta = self.value - self.prior_value if known else None
+        self.daily = self.latest and gap == 1
 
 
 @dataclass(frozen=True)
@@ -65,3 +80,8 @@ class Event:
     message: str
     severity: str = "info"
     data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def about(cls, step: Step, key: str, rule: str, severity: str, message: str, **data: Any) -> Event:
+        """An event about an accepted figure: its metric, day and value come from the step."""
+        return cls(key, rule, step.metric, step.as_of, step.value, message, severity, data)

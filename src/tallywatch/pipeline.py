@@ -21,10 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from . import detect, outbox
+from . import outbox
 from .backoff import backoff_seconds
 from .channels import Channel, enabled_channels
 from .config import Config, Source
+from .detect import Detector
 from .extract import EXTRACTORS
 from .models import Change, Document, Figure
 from .sources import ACCEPT, PARSERS, mapping_for
@@ -76,7 +77,7 @@ def extract_items(documents: Iterable[Document], source: Source) -> list[Item]:
 
 def ingest(
     store: Store,
-    config: Config,
+    detector: Detector,
     channels: Sequence[Channel],
     source: str,
     items: Iterable[Item],
@@ -90,18 +91,40 @@ def ingest(
     ``[detect] first_import = "notify"``; ``quiet`` records every event without notifying.
     """
     result = Ingested()
+    config = detector.config
+    try:
+        return _ingest(store, detector, config, channels, source, items, quiet, result)
+    except BaseException:
+        detector.forget()  # the transaction was rolled back: rebuild the windows from the store
+        store.discard_staged()
+        raise
+
+
+def _ingest(
+    store: Store,
+    detector: Detector,
+    config: Config,
+    channels: Sequence[Channel],
+    source: str,
+    items: Iterable[Item],
+    quiet: bool,
+    result: Ingested,
+) -> Ingested:
     with store.transaction():
         fresh_items = [it for it in items if store.item_digest(source, it.guid) != it.digest]
         fresh_items.sort(key=lambda it: min((f.as_of for f in it.figures), default=dt.date.min))
         metrics = {f.metric for it in fresh_items for f in it.figures}
-        first_import = (
-            {m for m in metrics if not store.has_history(m)} if config.detect.first_import == "quiet" else set()
-        )
+        first_import = {m for m in metrics if not detector.known(m)} if config.detect.first_import == "quiet" else set()
+        events = []
         for it in fresh_items:
-            result.changes.extend(store.record(source, it.guid, it.figures))
+            changes = store.record(source, it.guid, it.figures)
+            result.changes.extend(changes)
+            for change in changes:
+                events.extend(detector.observe(change))
             store.mark_item(source, it.guid, it.digest, len(it.figures))
+        store.flush()
         result.items = len(fresh_items)
-        for event in detect.evaluate(result.changes, config):
+        for event in events:
             notify = not quiet and event.metric not in first_import
             stored = store.add_event(event, source, notify)
             if stored is not None:
@@ -122,6 +145,7 @@ class Pipeline:
         self.config = config
         self._db = ThreadPoolExecutor(1, thread_name_prefix="tallywatch-store")
         self.store = store or self._db.submit(Store, config.storage.resolved()).result()
+        self.detector = Detector(config, self.store)  # used on the store's thread only
         self.channels = list(enabled_channels(config) if channels is None else channels)
         self.client = PoliteClient(config.http.user_agent, transport)
         self._busy: dict[str, asyncio.Lock] = {}
@@ -197,7 +221,7 @@ class Pipeline:
         return PollResult(source.name, "ok", len(documents), ingested)
 
     def _ingest_and_note(self, source: str, items: list[Item], etag: str | None, last_modified: str | None) -> Ingested:
-        ingested = ingest(self.store, self.config, self.channels, source, items)
+        ingested = ingest(self.store, self.detector, self.channels, source, items)
         self.store.note_success(
             source,
             etag=etag,

@@ -97,6 +97,32 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX deliveries_due ON deliveries (status, next_attempt_at);
     """,
+    # 2: the series the rules see is the figures' status: per metric and day at most one source's
+    #    figure is 'accepted' or 'suspect'; 'discarded' ones were found implausible, NULL ones are
+    #    other sources' figures. The observations log keeps only values later revised.
+    """
+    ALTER TABLE figures ADD COLUMN status TEXT CHECK (status IN ('accepted', 'suspect', 'discarded'));
+    UPDATE figures SET status = 'accepted' WHERE source =
+        (SELECT min(f.source) FROM figures f WHERE f.metric = figures.metric AND f.as_of = figures.as_of);
+    CREATE TABLE revisions (
+        id INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        item TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        as_of TEXT NOT NULL,
+        value INTEGER NOT NULL,
+        reported_delta INTEGER,
+        observed_at TEXT NOT NULL,
+        revised_at TEXT
+    );
+    INSERT INTO revisions (source, item, metric, as_of, value, reported_delta, observed_at)
+        SELECT o.source, o.item, o.metric, o.as_of, o.value, o.reported_delta, o.observed_at FROM observations o
+        WHERE NOT EXISTS (SELECT 1 FROM figures f WHERE f.metric = o.metric AND f.as_of = o.as_of
+                          AND f.source = o.source AND f.value = o.value);
+    DROP TABLE observations;
+    CREATE INDEX revisions_metric ON revisions (metric, as_of);
+    CREATE INDEX events_rule ON events (rule, source)
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -144,10 +170,15 @@ class Store:
         if str(path) != ":memory:":
             self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False)
+        self.conn = conn  # the hot paths (record, flush) use it directly
         self.db = sqlite_utils.Database(conn)
+        self._staged: dict[tuple[str, dt.date, str], list[Any]] = {}  # figures waiting for flush()
+        self._status: dict[tuple[str, dt.date, str], str | None] = {}  # status changes of stored figures
         self.db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute("PRAGMA cache_size = -16384")  # 16 MiB of page cache
+        self.db.execute("PRAGMA temp_store = MEMORY")  # savepoint journals stay in memory
         if str(path) != ":memory:":
             self.db.enable_wal()
         self._migrate()
@@ -176,80 +207,144 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
-        with self.db.atomic():
+        """One write transaction (BEGIN IMMEDIATE: the writer's lock up front, no upgrade deadlock).
+
+        Inside another one it joins it: an error rolls the whole outer transaction back, which is
+        what every caller wants (a replay or a batch is stored whole or not at all), and it costs
+        no savepoint per batch.
+        """
+        if self.conn.in_transaction:
             yield self
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self
+        except BaseException:
+            self.conn.rollback()
+            raise
+        self.conn.commit()
 
     # -- figures --------------------------------------------------------------------------------
 
-    def has_history(self, metric: str) -> bool:
-        return self.db.execute("SELECT 1 FROM figures WHERE metric = ? LIMIT 1", [metric]).fetchone() is not None
-
-    def _prior(self, metric: str, as_of: str) -> tuple[int, str] | None:
-        """The metric's total on the latest day before ``as_of`` (the highest if sources differ)."""
-        row = self.db.execute(
-            "SELECT max(value), as_of FROM figures WHERE metric = ? AND as_of = "
-            "(SELECT max(as_of) FROM figures WHERE metric = ? AND as_of < ?)",
-            [metric, metric, as_of],
-        ).fetchone()
-        return None if row is None or row[0] is None else (row[0], row[1])
-
     def record(self, source: str, item: str, figures: Iterable[Figure]) -> list[Change]:
-        """Store figures from one item; say per figure whether it is new, unchanged or revised."""
+        """Diff figures from one item against what the source said before: new, unchanged or revised.
+
+        New and revised figures are staged and written by ``flush`` (one statement for the batch),
+        with the status the rules engine gives them (``set_status``); a revised figure's old value
+        goes to the revisions log right away.
+        """
+        figures = sorted(figures, key=lambda f: (f.as_of, f.metric))
+        if not figures:
+            return []
+        days = sorted({f.as_of.isoformat() for f in figures})
+        metrics = sorted({f.metric for f in figures})
+        held = {
+            (metric, day): value
+            for metric, day, value in self.conn.execute(
+                f"SELECT metric, as_of, value FROM figures WHERE metric IN ({','.join('?' * len(metrics))})"
+                f" AND as_of IN ({','.join('?' * len(days))}) AND source = ?",
+                [*metrics, *days, source],
+            )
+        }
         now = _ts()
         changes = []
-        for fig in sorted(figures, key=lambda f: (f.as_of, f.metric)):
+        for fig in figures:
             day = fig.as_of.isoformat()
-            row = self.db.execute(
-                "SELECT value FROM figures WHERE metric = ? AND as_of = ? AND source = ?",
-                [fig.metric, day, source],
-            ).fetchone()
-            prior = self._prior(fig.metric, day)
-            prior_value, prior_day = (prior[0], dt.date.fromisoformat(prior[1])) if prior else (None, None)
-            if row is not None and row[0] == fig.value:
-                changes.append(Change(fig, "unchanged", source, None, prior_value, prior_day))
+            old = held.get((fig.metric, day))
+            if old == fig.value:
+                changes.append(Change(fig, "unchanged", source))
                 continue
-            self.db.execute(
-                "INSERT INTO observations (source, item, metric, as_of, value, reported_delta, observed_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [source, item, fig.metric, day, fig.value, fig.reported_delta, now],
-            )
-            self.db.execute(
-                "INSERT INTO figures (source, metric, as_of, value, reported_delta, item, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (metric, as_of, source) DO UPDATE SET"
-                " value = excluded.value, reported_delta = excluded.reported_delta,"
-                " item = excluded.item, updated_at = excluded.updated_at",
-                [source, fig.metric, day, fig.value, fig.reported_delta, item, now],
-            )
-            kind, previous = ("new", None) if row is None else ("revised", row[0])
-            changes.append(Change(fig, kind, source, previous, prior_value, prior_day))
+            if old is not None:
+                self.conn.execute(
+                    "INSERT INTO revisions (source, item, metric, as_of, value, reported_delta, observed_at, revised_at)"
+                    " SELECT source, item, metric, as_of, value, reported_delta, updated_at, ? FROM figures"
+                    " WHERE metric = ? AND as_of = ? AND source = ?",
+                    [now, fig.metric, day, source],
+                )
+            self._staged[(fig.metric, fig.as_of, source)] = [
+                source,
+                item,
+                fig.metric,
+                day,
+                fig.value,
+                fig.reported_delta,
+                now,
+                None,
+            ]
+            changes.append(Change(fig, "new", source) if old is None else Change(fig, "revised", source, old))
         return changes
 
+    def set_status(self, metric: str, as_of: dt.date, source: str, status: str | None) -> None:
+        """Place a figure in the series (accepted / suspect), take it out (discarded) or leave it beside (None)."""
+        key = (metric, as_of, source)
+        row = self._staged.get(key)
+        if row is not None:
+            row[7] = status
+        else:
+            self._status[key] = status
+
+    def flush(self) -> None:
+        """Write the staged figures and status changes (inside the caller's transaction)."""
+        if self._staged:
+            self.conn.executemany(
+                "INSERT INTO figures (source, item, metric, as_of, value, reported_delta, updated_at, status)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (metric, as_of, source) DO UPDATE SET"
+                " value = excluded.value, reported_delta = excluded.reported_delta, item = excluded.item,"
+                " updated_at = excluded.updated_at, status = excluded.status",
+                list(self._staged.values()),
+            )
+            self._staged.clear()
+        if self._status:
+            self.conn.executemany(
+                "UPDATE figures SET status = ? WHERE metric = ? AND as_of = ? AND source = ?",
+                [(status, m, d.isoformat(), src) for (m, d, src), status in self._status.items()],
+            )
+            self._status.clear()
+
+    def discard_staged(self) -> None:
+        self._staged.clear()
+        self._status.clear()
+
+    def series(self, metric: str) -> list[tuple[dt.date, int, str, str, int | None]]:
+        """(as_of, value, source, status, reported_delta) of a metric's accepted and suspect points."""
+        self.flush()
+        rows = self.conn.execute(
+            "SELECT as_of, value, source, status, reported_delta FROM figures"
+            " WHERE metric = ? AND status IN ('accepted', 'suspect') ORDER BY as_of",
+            [metric],
+        ).fetchall()
+        return [(dt.date.fromisoformat(d), v, s, st, r) for d, v, s, st, r in rows]
+
     def latest(self) -> list[Latest]:
-        """Per metric: the newest day's figure and its change from the day before."""
+        """Per metric: the newest accepted day's figure and its change from the accepted day before."""
         rows = self.db.execute(
             """
-            WITH newest AS (SELECT metric, max(as_of) AS as_of FROM figures GROUP BY metric)
-            SELECT f.metric, f.as_of, max(f.value), f.source,
-                   (SELECT max(p.value) FROM figures p WHERE p.metric = f.metric AND p.as_of =
-                       (SELECT max(as_of) FROM figures q WHERE q.metric = f.metric AND q.as_of < f.as_of))
-            FROM figures f JOIN newest n ON f.metric = n.metric AND f.as_of = n.as_of
-            GROUP BY f.metric ORDER BY f.metric
+            WITH newest AS (SELECT metric, max(as_of) AS as_of FROM figures WHERE status = 'accepted' GROUP BY metric)
+            SELECT s.metric, s.as_of, s.value, s.source,
+                   (SELECT p.value FROM figures p WHERE p.metric = s.metric AND p.status = 'accepted'
+                    AND p.as_of < s.as_of ORDER BY p.as_of DESC LIMIT 1)
+            FROM figures s JOIN newest n ON s.metric = n.metric AND s.as_of = n.as_of
+            WHERE s.status = 'accepted'
+            ORDER BY s.metric
             """
         ).fetchall()
         return [Latest(m, dt.date.fromisoformat(d), v, None if p is None else v - p, s) for m, d, v, s, p in rows]
 
     def observation_count(self) -> int:
-        return self.db.execute("SELECT count(*) FROM observations").fetchone()[0]
+        """Every value a source has given: the current figures and the revised ones before them."""
+        return self.conn.execute("SELECT (SELECT count(*) FROM figures) + (SELECT count(*) FROM revisions)").fetchone()[
+            0
+        ]
 
     # -- items ----------------------------------------------------------------------------------
 
     def item_digest(self, source: str, guid: str) -> str | None:
-        row = self.db.execute("SELECT digest FROM items WHERE source = ? AND guid = ?", [source, guid]).fetchone()
+        row = self.conn.execute("SELECT digest FROM items WHERE source = ? AND guid = ?", [source, guid]).fetchone()
         return row[0] if row else None
 
     def mark_item(self, source: str, guid: str, digest: str, figures: int) -> None:
         now = _ts()
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO items (source, guid, digest, figures, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (source, guid) DO UPDATE SET digest = excluded.digest,"
             " figures = excluded.figures, last_seen = excluded.last_seen",

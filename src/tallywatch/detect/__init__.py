@@ -1,28 +1,12 @@
-"""Rules: pure functions from a stored ``Change`` (and the config) to ``Event``s.
+"""Rules: from stored changes to ``Event``s, each with a stable key, a severity and a reason.
 
-Each rule family is one module with one job, registered here by name. A rule reads only what the
-change carries (the figure, the stored total before it) and its own settings; it never touches
-the database, so it can be tested on hand-made values and replayed over the bundled history.
+Each rule family is one module with one job: ``milestones``, ``spikes``, ``records``,
+``approaching``, ``corrections`` (revisions, decreases, discarded values, wrong "(+N)"),
+``disagreement``, ``stale``, and ``guard`` (plausibility). The rules are pure functions of the
+values they are handed; ``engine.Detector`` keeps each metric's series in memory, decides which
+figure is accepted, and asks the rules registered in ``engine.STEP_RULES`` about it.
 """
 
-from __future__ import annotations
+from .engine import STEP_RULES, Detector
 
-from collections.abc import Callable, Iterable
-
-from ..config import Config
-from ..models import Change, Event
-from . import milestones
-
-Rule = Callable[[Change, Config], list[Event]]
-
-RULES: dict[str, Rule] = {
-    "milestone": milestones.evaluate,
-}
-
-
-def evaluate(changes: Iterable[Change], config: Config) -> list[Event]:
-    events: list[Event] = []
-    for change in changes:
-        for rule in RULES.values():
-            events.extend(rule(change, config))
-    return events
+__all__ = ["STEP_RULES", "Detector"]

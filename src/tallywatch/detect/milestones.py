@@ -6,9 +6,10 @@ second event with the same key, whatever order or how often reports arrive.
 
 from __future__ import annotations
 
-from ..config import Config, Milestone
+from ..config import Milestone
 from ..extract.numbers import format_number
-from ..models import Change, Event
+from ..models import Event, Step
+from .window import Window
 from .wording import change_phrase, metric_label
 
 
@@ -22,22 +23,33 @@ def levels_between(rule: Milestone, low: int | None, high: int) -> list[int]:
     return sorted(found)
 
 
-def evaluate(change: Change, config: Config) -> list[Event]:
-    rule = config.milestones.get(change.figure.metric)
-    if rule is None or change.kind == "unchanged":
+def next_level(rule: Milestone, value: int) -> int | None:
+    """The lowest level above ``value``."""
+    if not rule.levels:
+        return (value // rule.step + 1) * rule.step if rule.step else None
+    candidates = [level for level in rule.levels if level > value]
+    if rule.step:
+        candidates.append((value // rule.step + 1) * rule.step)
+    return min(candidates, default=None)
+
+
+def evaluate(step: Step, window: Window) -> list[Event]:
+    rule = window.rules.milestone
+    if rule is None or (step.prior_value is not None and step.value <= step.prior_value):
         return []
-    fig = change.figure
-    name = metric_label(fig.metric)
+    if step.prior_value is not None and (next_level(rule, step.prior_value) or step.value + 1) > step.value:
+        return []  # the usual day: no level between yesterday and today
+    name = metric_label(step.metric)
     return [
-        Event(
-            key=f"milestone:{fig.metric}:{level}",
-            rule="milestone",
-            metric=fig.metric,
-            as_of=fig.as_of,
-            value=fig.value,
-            severity="critical",
-            message=f"{name} passed {format_number(level)} — now {format_number(fig.value)}{change_phrase(change)}",
-            data={"level": level, "delta": change.delta, "prior_as_of": str(change.prior_as_of or "")},
+        Event.about(
+            step,
+            f"milestone:{step.metric}:{level}",
+            "milestone",
+            "critical",
+            f"{name} passed {format_number(level)} — now {format_number(step.value)}{change_phrase(step)}",
+            level=level,
+            delta=step.delta,
+            prior_as_of=str(step.prior_as_of or ""),
         )
-        for level in levels_between(rule, change.prior_value, fig.value)
+        for level in levels_between(rule, step.prior_value, step.value)
     ]

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from ..extract.numbers import format_delta
-from ..models import Change
+from ..extract.numbers import format_delta, format_number
+from ..models import Step
 
 _LABELS = {
     "uav": "UAVs",
@@ -20,11 +18,20 @@ def metric_label(metric: str) -> str:
     return _LABELS.get(metric, metric.replace("_", " "))
 
 
-def change_phrase(change: Change) -> str:
+def change_phrase(step: Step) -> str:
     """`` (+1,140 in a day)`` or `` (+2,300 since 2025-06-10)``; empty when nothing came before."""
-    delta = change.delta
-    if delta is None or change.prior_as_of is None:
+    delta = step.delta
+    if delta is None or step.prior_as_of is None:
         return ""
-    if change.figure.as_of - change.prior_as_of == dt.timedelta(days=1):
+    if step.gap == 1:
         return f" ({format_delta(delta)} in a day)"
-    return f" ({format_delta(delta)} since {change.prior_as_of.isoformat()})"
+    return f" ({format_delta(delta)} since {step.prior_as_of.isoformat()})"
+
+
+def times(ratio: float) -> str:
+    """2.2×, 20×, 310× — one decimal only where it says something."""
+    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×"
+
+
+def number(value: float) -> str:
+    return format_number(round(value))

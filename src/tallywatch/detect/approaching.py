@@ -1,0 +1,46 @@
+"""Approaching milestone: at the trailing average rate, the next milestone is only days away."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+from ..extract.numbers import format_number
+from ..models import Event, Step
+from .milestones import next_level
+from .window import Window
+from .wording import metric_label
+
+
+def evaluate(step: Step, window: Window) -> list[Event]:
+    rule, s = window.rules.milestone, window.rules.approaching
+    if rule is None or not s.enabled or not step.latest:
+        return []
+    level = next_level(rule, step.value)
+    fastest = window.rises(window.rules.spike.window).largest()
+    if level is None or fastest is None or level - step.value > s.days * fastest[0]:
+        return []  # out of reach even at the fastest recent day: no need for the average
+    start = window.before(step.as_of - dt.timedelta(days=s.rate_window - 1))
+    if start is None or start.as_of < step.as_of - dt.timedelta(days=s.rate_window + 3):
+        return []  # not enough recent history for a rate
+    rate = (step.value - start.value) / (step.as_of - start.as_of).days
+    if rate <= 0:
+        return []
+    days = (level - step.value) / rate
+    if days > s.days:
+        return []
+    whole = max(1, math.ceil(days))
+    when = step.as_of + dt.timedelta(days=whole)
+    plural = "day" if whole == 1 else "days"
+    return [
+        Event.about(
+            step,
+            f"approaching:{step.metric}:{level}",
+            "approaching",
+            "info",
+            f"{metric_label(step.metric)} will pass {format_number(level)} in about {whole} {plural} (≈ {when})",
+            level=level,
+            rate=round(rate, 1),
+            expected=str(when),
+        )
+    ]

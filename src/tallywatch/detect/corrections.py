@@ -1,0 +1,83 @@
+"""Corrections and doubts: revised figures, totals that go down, discarded values, wrong "(+N)"."""
+
+from __future__ import annotations
+
+from ..extract.numbers import format_delta, format_number
+from ..models import Event, Step
+from .window import Point, Window
+from .wording import metric_label
+
+
+def revised(step: Step, old: int, window: Window) -> list[Event]:
+    """A source changed a figure it had already given for that day."""
+    if not window.rules.correction.enabled:
+        return []
+    name = metric_label(step.metric)
+    return [
+        Event.about(
+            step,
+            f"correction:{step.metric}:{step.as_of}:{old}:{step.value}",
+            "correction",
+            "warning",
+            f"{name} for {step.as_of} revised by {step.source}: {format_number(old)} → "
+            f"{format_number(step.value)} ({format_delta(step.value - old)})",
+            old=old,
+            new=step.value,
+            kind="revised",
+        )
+    ]
+
+
+def went_down(step: Step, window: Window) -> list[Event]:
+    """A running total lower than the day before: the source corrected its count."""
+    if step.delta is None or step.delta >= 0 or not window.rules.correction.enabled:
+        return []
+    name = metric_label(step.metric)
+    return [
+        Event.about(
+            step,
+            f"correction:{step.metric}:{step.as_of}:{step.prior_value}:{step.value}",
+            "correction",
+            "warning",
+            f"{name} went down: {format_number(step.prior_value or 0)} → {format_number(step.value)} "
+            f"({format_delta(step.delta)}) — the source corrected its count",
+            old=step.prior_value,
+            new=step.value,
+            kind="decrease",
+        )
+    ]
+
+
+def discarded(metric: str, point: Point, reason: str) -> Event:
+    return Event(
+        key=f"discarded:{metric}:{point.as_of}:{point.value}",
+        rule="guard",
+        metric=metric,
+        as_of=point.as_of,
+        value=point.value,
+        severity="warning",
+        message=f"{metric_label(metric)} {format_number(point.value)} for {point.as_of} from {point.source} "
+        f"discarded as implausible: {reason}",
+        data={"source": point.source},
+    )
+
+
+def reported_delta(step: Step, window: Window) -> list[Event]:
+    """The report's printed "(+N)" is not the difference of the totals (it happens on correction days)."""
+    if not window.rules.reported_delta.enabled:
+        return []
+    if step.reported_delta is None or step.delta is None or step.gap != 1 or step.reported_delta == step.delta:
+        return []
+    return [
+        Event.about(
+            step,
+            f"reported_delta:{step.metric}:{step.as_of}",
+            "reported_delta",
+            "info",
+            f"{metric_label(step.metric)}: the report says {format_delta(step.reported_delta)}, but the total "
+            f"changed by {format_delta(step.delta)} ({format_number(step.prior_value or 0)} → "
+            f"{format_number(step.value)}); the rules use {format_delta(step.delta)}",
+            reported=step.reported_delta,
+            computed=step.delta,
+        )
+    ]

@@ -1,0 +1,35 @@
+"""Disagreement: two sources give the same metric and day values further apart than tolerated."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from ..config import Disagreement as DisagreementSettings
+from ..extract.numbers import format_number
+from ..models import Event
+from .wording import metric_label
+
+
+def agree(a: int, b: int, s: DisagreementSettings) -> bool:
+    return abs(a - b) <= max(s.tolerance, s.tolerance_ratio * max(abs(a), abs(b)))
+
+
+def evaluate(
+    metric: str, as_of: dt.date, first: tuple[str, int], second: tuple[str, int], s: DisagreementSettings
+) -> list[Event]:
+    if not s.enabled or agree(first[1], second[1], s):
+        return []
+    (a_src, a_val), (b_src, b_val) = sorted([first, second])
+    return [
+        Event(
+            key=f"disagreement:{metric}:{as_of}:{a_src}:{b_src}",
+            rule="disagreement",
+            metric=metric,
+            as_of=as_of,
+            value=second[1],
+            severity="warning",
+            message=f"{metric_label(metric)} for {as_of}: {a_src} says {format_number(a_val)}, "
+            f"{b_src} says {format_number(b_val)}",
+            data={a_src: a_val, b_src: b_val},
+        )
+    ]

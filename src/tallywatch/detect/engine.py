@@ -1,0 +1,208 @@
+"""The rule engine: decides which figure enters a metric's series, and asks the rules about it.
+
+Each stored ``Change`` goes through here (inside the ingest transaction):
+
+* another source's figure for a day already in the series → the disagreement rule, and, if it
+  agrees with a suspect value, that value is confirmed;
+* a source revising its own figure → the old point is taken out and the new value placed as a
+  new one (a correction event once it is accepted);
+* a new day at the head of the series → the plausibility guard: an impossible change (a total
+  going down, a rise far beyond anything recent) is held as *suspect*; the next report confirms
+  it (it continues from it) or contradicts it (it continues from the last accepted value, and
+  the suspect is discarded with one warning event). Only accepted points reach the step rules
+  (milestone, spike, record, approaching, reported delta), so a typo never fires a milestone —
+  the suspect state is stored, so not after a restart either;
+* a day filled in behind newer ones → accepted if it fits between its neighbours, else
+  discarded; only the milestone rule looks at it.
+
+Windows are kept in memory per metric (``Window``) and rebuilt from the store after a revision
+or a fill; ``forget()`` drops them all, e.g. when a transaction was rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from ..config import Config
+from ..models import Change, Event, Step
+from ..store import Store
+from . import approaching, corrections, disagreement, milestones, records, spikes
+from .guard import plausible
+from .window import Point, Window
+
+log = logging.getLogger("tallywatch.detect")
+
+StepRule = Callable[[Step, Window], list[Event]]
+
+# Rules that look at each accepted point, by name; adding one is adding one module and a line.
+STEP_RULES: dict[str, StepRule] = {
+    "reported_delta": corrections.reported_delta,
+    "correction": corrections.went_down,
+    "milestone": milestones.evaluate,
+    "spike": spikes.evaluate,
+    "record": records.evaluate,
+    "approaching": approaching.evaluate,
+}
+
+
+class Detector:
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        self._windows: dict[str, Window] = {}
+        self._rules = list(STEP_RULES.values())
+
+    def forget(self) -> None:
+        self._windows.clear()
+
+    def _put(self, metric: str, point: Point, status: str) -> None:
+        self.store.set_status(metric, point.as_of, point.source, status)
+
+    def window(self, metric: str) -> Window:
+        window = self._windows.get(metric)
+        if window is None:
+            window = Window(metric, self.config)
+            for as_of, value, source, status, reported in self.store.series(metric):
+                point = Point(as_of, value, source, reported)
+                if status == "accepted":
+                    window.push(point)
+                else:
+                    window.suspect = point
+            self._windows[metric] = window
+        return window
+
+    def known(self, metric: str) -> bool:
+        """Whether anything of the metric is stored yet (else this is its first import)."""
+        window = self.window(metric)
+        return bool(window.days) or window.suspect is not None
+
+    def _rebuild(self, metric: str) -> Window:
+        self._windows.pop(metric, None)
+        return self.window(metric)
+
+    # -- entry point ------------------------------------------------------------------------------
+
+    def observe(self, change: Change) -> list[Event]:
+        if change.kind == "unchanged":
+            return []
+        fig = change.figure
+        window = self._windows.get(fig.metric) or self.window(fig.metric)
+        point = Point(fig.as_of, fig.value, change.source, fig.reported_delta)
+        held = window.points.get(fig.as_of) or (
+            window.suspect if window.suspect and window.suspect.as_of == fig.as_of else None
+        )
+        if held is not None and held.source != change.source:
+            return self._second_source(window, held, point)
+        if held is not None:  # the same source revised its figure for the day
+            return self._revision(window, held, point)
+        return self._place(window, point)
+
+    # -- the cases --------------------------------------------------------------------------------
+
+    def _second_source(self, window: Window, held: Point, point: Point) -> list[Event]:
+        metric = window.metric
+        events = disagreement.evaluate(
+            metric, point.as_of, (held.source, held.value), (point.source, point.value), window.rules.disagreement
+        )
+        if window.suspect is held and disagreement.agree(held.value, point.value, window.rules.disagreement):
+            log.info("%s %s: %s confirmed by %s", metric, held.as_of, f"{held.value:,}", point.source)
+            window.suspect = None
+            events += self._accept(window, held)
+        return events
+
+    def _revision(self, window: Window, held: Point, point: Point) -> list[Event]:
+        """The source's figure for the day is now ``point`` (the store keeps the old one as a revision)."""
+        metric = window.metric
+        if window.suspect is held:
+            window.suspect = None
+            return self._place(window, point)
+        window = self._rebuild(metric)  # the revised figure has left the series until placed again
+        events = self._place(window, point)
+        placed = self._windows[metric]
+        accepted = placed.points.get(point.as_of)
+        if accepted is not None and accepted.value == point.value:
+            events = corrections.revised(placed.step_for(accepted), held.value, placed) + events
+        return events
+
+    def _place(self, window: Window, point: Point) -> list[Event]:
+        metric = window.metric
+        guard = window.rules.guard
+        last = window.last
+        if last is not None and point.as_of < last.as_of:
+            return self._fill(window, point)
+        events: list[Event] = []
+        suspect = window.suspect
+        if suspect is not None and suspect.as_of < point.as_of:
+            window.suspect = None
+            if plausible(suspect, point, window, guard):
+                log.debug("%s %s: %s confirmed by the next report", metric, suspect.as_of, f"{suspect.value:,}")
+                events += self._accept(window, suspect)
+            else:
+                reason = f"the next report ({point.value:,} for {point.as_of}) contradicts it"
+                self._put(metric, suspect, "discarded")
+                events.append(corrections.discarded(metric, suspect, reason))
+        if not plausible(window.last, point, window, guard):
+            log.info(
+                "%s %s: %s from %s held as suspect (last accepted %s on %s)",
+                metric,
+                point.as_of,
+                f"{point.value:,}",
+                point.source,
+                f"{window.last.value:,}",
+                window.last.as_of,
+            )
+            if window.suspect is not None:  # an older suspect is superseded by this report
+                old = window.suspect
+                self._put(metric, old, "discarded")
+                events.append(corrections.discarded(metric, old, f"a later report ({point.value:,}) replaced it"))
+            window.suspect = point
+            self._put(metric, point, "suspect")
+            return events
+        return events + self._accept(window, point)
+
+    def _fill(self, window: Window, point: Point) -> list[Event]:
+        """A day behind the head of the series: accepted only if it fits between its neighbours."""
+        metric = window.metric
+        guard = window.rules.guard
+        before, after = window.before(point.as_of), window.after(point.as_of)
+        if not (plausible(before, point, window, guard) and plausible(point, after, window, guard)):
+            self._put(metric, point, "discarded")
+            reason = f"it does not fit between the reports around it ({after.value:,} for {after.as_of})"
+            return [corrections.discarded(metric, point, reason)]
+        step = window.step_for(point)
+        self._put(metric, point, "accepted")
+        self._rebuild(metric)
+        return milestones.evaluate(step, window)
+
+    def _accept(self, window: Window, point: Point) -> list[Event]:
+        step = window.step_for(point)
+        events: list[Event] = []
+        for rule in self._rules:
+            found = rule(step, window)
+            if found:
+                events += found
+        self.store.set_status(window.metric, point.as_of, point.source, "accepted")
+        window.push(point)
+        return _merge_spike_and_record(events) if len(events) > 1 else events
+
+
+def _merge_spike_and_record(events: list[Event]) -> list[Event]:
+    """A day that is both a spike and a record is one alert: the spike, saying it is a record."""
+    if len(events) < 2:
+        return events
+    spike = next((e for e in events if e.rule == "spike" and e.data.get("direction") == "spike"), None)
+    record = next((e for e in events if e.rule == "record"), None)
+    if spike is None or record is None:
+        return events
+    merged = Event(
+        spike.key,
+        spike.rule,
+        spike.metric,
+        spike.as_of,
+        spike.value,
+        spike.message + f"; the largest daily rise {record.data['span']}",
+        spike.severity,
+        {**spike.data, "record": record.data},
+    )
+    return [merged if e is spike else e for e in events if e is not record]

@@ -1,0 +1,194 @@
+"""A metric's accepted series in memory, with sliding windows of its daily rises.
+
+Built once from the store, then kept up to date one accepted day at a time, so a new day costs
+O(window) at most (a bisect into a sorted list) instead of re-reading the history. Only
+consecutive days count as daily rises; decreases (corrections) are kept out of the baselines.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections import deque
+from dataclasses import dataclass
+
+from ..config import Approaching, Config, Correction, Disagreement, Guard, Milestone, Record, ReportedDelta, Spike
+from ..models import Step
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    as_of: dt.date
+    value: int
+    source: str
+    reported_delta: int | None = None
+
+
+@dataclass(frozen=True)
+class MetricRules:
+    """A metric's settings for every rule, resolved once (per-metric overrides applied)."""
+
+    milestone: Milestone | None
+    spike: Spike
+    record: Record
+    approaching: Approaching
+    guard: Guard
+    correction: Correction
+    reported_delta: ReportedDelta
+    disagreement: Disagreement
+
+    @classmethod
+    def resolve(cls, metric: str, config: Config) -> MetricRules:
+        r = config.rules
+        return cls(
+            config.milestones.get(metric),
+            r.spike.for_metric(metric),
+            r.record.for_metric(metric),
+            r.approaching.for_metric(metric),
+            r.guard.for_metric(metric),
+            r.correction.for_metric(metric),
+            r.reported_delta.for_metric(metric),
+            r.disagreement.for_metric(metric),
+        )
+
+
+class SortedWindow:
+    """The daily rises of the last ``days`` days, kept sorted: O(1) max, median and quantiles.
+
+    The sorted copy is built the first time a rule asks for it and maintained from then on, so a
+    window only some metrics need (the long one of bursty metrics) costs the others a deque append.
+    """
+
+    def __init__(self, days: int) -> None:
+        self.days = days
+        self._span = dt.timedelta(days=days)
+        self._arrival: deque[tuple[dt.date, int]] = deque()
+        self._sorted: list[tuple[int, dt.date]] | None = None
+
+    def __len__(self) -> int:
+        return len(self._arrival)
+
+    def add(self, day: dt.date, rise: int) -> None:
+        arrival, ordered = self._arrival, self._sorted
+        arrival.append((day, rise))
+        if ordered is not None:
+            bisect.insort(ordered, (rise, day))
+        limit = day - self._span
+        while arrival[0][0] <= limit:
+            old_day, old_rise = arrival.popleft()
+            if ordered is not None:
+                del ordered[bisect.bisect_left(ordered, (old_rise, old_day))]
+
+    def _ordered(self) -> list[tuple[int, dt.date]]:
+        if self._sorted is None:
+            self._sorted = sorted((rise, day) for day, rise in self._arrival)
+        return self._sorted
+
+    def values(self) -> list[int]:
+        return [rise for rise, _ in self._ordered()]
+
+    def largest(self) -> tuple[int, dt.date] | None:
+        ordered = self._ordered()
+        return ordered[-1] if ordered else None
+
+    def quantile(self, q: float) -> int:
+        ordered = self._ordered()
+        return ordered[int(q * (len(ordered) - 1))][0]
+
+    def median(self) -> float:
+        ordered = self._ordered()
+        n = len(ordered)
+        mid = n // 2
+        return float(ordered[mid][0]) if n % 2 else (ordered[mid - 1][0] + ordered[mid][0]) / 2
+
+
+class SlidingMax:
+    """The largest daily rise of the last ``days`` days: a monotonic deque, O(1) amortised."""
+
+    def __init__(self, days: int) -> None:
+        self.days = days
+        self._span = dt.timedelta(days=days)
+        self._deque: deque[tuple[dt.date, int]] = deque()  # rises strictly decreasing
+
+    def __len__(self) -> int:
+        return len(self._deque)
+
+    def add(self, day: dt.date, rise: int) -> None:
+        q = self._deque
+        while q and q[-1][1] <= rise:
+            q.pop()
+        q.append((day, rise))
+        limit = day - self._span
+        while q[0][0] <= limit:
+            q.popleft()
+
+    def largest(self) -> tuple[int, dt.date] | None:
+        return (self._deque[0][1], self._deque[0][0]) if self._deque else None
+
+
+class Window:
+    def __init__(self, metric: str, config: Config) -> None:
+        self.metric = metric
+        self.rules = rules = MetricRules.resolve(metric, config)
+        self.days: list[dt.date] = []
+        self.points: dict[dt.date, Point] = {}
+        self.last: Point | None = None  # the newest accepted point
+        self.suspect: Point | None = None
+        # sorted windows where a median or quantile is needed; sliding maxima where the largest is
+        self._sorted = {days: SortedWindow(days) for days in (rules.spike.window, rules.spike.bursty_window)}
+        self._maxima = {days: SlidingMax(days) for days in (rules.guard.window, rules.record.window) if days}
+        self._windows: list[SortedWindow | SlidingMax] = [*self._sorted.values(), *self._maxima.values()]
+        self.largest_ever: tuple[int, dt.date] | None = None
+        self.daily_rises = 0  # how many daily rises are known (history for the rules)
+
+    def covered(self, day: dt.date, days: int) -> int:
+        """How many of the ``days`` days before ``day`` the series covers (for honest wording)."""
+        return min(days, (day - self.days[0]).days) if self.days else 0
+
+    def rises(self, days: int) -> SortedWindow:
+        """The daily rises of the last ``days`` days, sorted (a window the spike rule asked for)."""
+        return self._sorted[days]
+
+    def largest(self, days: int) -> tuple[int, dt.date] | None:
+        """The largest daily rise of the last ``days`` days (a window the guard or record rule asked for)."""
+        return self._maxima[days].largest()
+
+    def before(self, day: dt.date) -> Point | None:
+        i = bisect.bisect_left(self.days, day)
+        return self.points[self.days[i - 1]] if i else None
+
+    def after(self, day: dt.date) -> Point | None:
+        i = bisect.bisect_right(self.days, day)
+        return self.points[self.days[i]] if i < len(self.days) else None
+
+    def step_for(self, point: Point) -> Step:
+        last = self.last
+        latest = last is None or point.as_of > last.as_of
+        prior = last if latest else self.before(point.as_of)
+        return Step(
+            self.metric,
+            point.as_of,
+            point.value,
+            point.source,
+            prior.as_of if prior else None,
+            prior.value if prior else None,
+            point.reported_delta,
+            latest,
+        )
+
+    def push(self, point: Point) -> None:
+        """Add an accepted point at the head of the series (the newest day)."""
+        prior = self.last
+        self.days.append(point.as_of)
+        self.points[point.as_of] = point
+        self.last = point
+        if prior is None or (point.as_of - prior.as_of).days != 1:
+            return
+        rise = point.value - prior.value
+        if rise < 0:
+            return
+        self.daily_rises += 1
+        for window in self._windows:
+            window.add(point.as_of, rise)
+        if self.largest_ever is None or rise > self.largest_ever[0]:
+            self.largest_ever = (rise, point.as_of)

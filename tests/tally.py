@@ -1,0 +1,58 @@
+"""A store and a rules engine on a real SQLite file, fed like the pipeline feeds them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from tallywatch.config import Config
+from tallywatch.detect import Detector
+from tallywatch.models import Figure
+from tallywatch.pipeline import Ingested, Item, ingest
+from tallywatch.store import Store
+
+
+class Tally:
+    def __init__(self, path: Path, config: Config, channels=()) -> None:
+        self.path, self.config, self.channels = path, config, list(channels)
+        self.store = Store(path)
+        self.detector = Detector(config, self.store)
+
+    def feed(self, source: str, *items: Item, quiet: bool = False) -> Ingested:
+        return ingest(self.store, self.detector, self.channels, source, list(items), quiet=quiet)
+
+    def report(
+        self,
+        source: str,
+        day: dt.date,
+        value: int,
+        metric: str = "personnel",
+        delta: int | None = None,
+        item: str | None = None,
+    ) -> Ingested:
+        """One figure, as one item of its own (the item id changes with the value: an edited post)."""
+        guid = item or f"{source}:{metric}:{day}"
+        return self.feed(source, Item(guid, f"{guid}={value}", [Figure(metric, day, value, delta)]))
+
+    def restart(self) -> None:
+        self.store.close()
+        self.store = Store(self.path)
+        self.detector = Detector(self.config, self.store)
+
+    def close(self) -> None:
+        self.store.close()
+
+    def point(self, metric: str, day: dt.date) -> tuple[int, str, str] | None:
+        row = self.store.conn.execute(
+            "SELECT value, source, status FROM figures WHERE metric = ? AND as_of = ? AND status IS NOT NULL",
+            [metric, day.isoformat()],
+        ).fetchone()
+        return tuple(row) if row else None
+
+
+def alerts(result: Ingested) -> list[tuple[str, dt.date]]:
+    return [(s.event.key, s.event.as_of) for s in result.events if s.notify]
+
+
+def keys(result: Ingested) -> list[str]:
+    return [s.event.key for s in result.events]
