@@ -124,10 +124,12 @@ def test_help_says_what_each_command_does(command):
 def test_replay_json_has_the_million_on_its_date():
     done = tallywatch("replay", "--from", "2025-06-01", "--to", "2025-06-30", "--json")
     events = json.loads(done.stdout)
-    assert MILLION in events
-    text = tallywatch("replay", "--from", "2025-06-01", "--to", "2025-06-30")
-    assert MILLION_LINE in text.stdout.splitlines()
-    assert "milestone  personnel" in text.stderr
+    assert MILLION | {"severity": "critical"} in events
+    text = tallywatch("replay", "--from", "2025-06-01", "--to", "2025-06-30").stdout.splitlines()
+    assert text[0] == f"# replay of the bundled history 2025-06-01 … 2025-06-30: {len(events)} events"
+    assert text[1].split() == ["metric", "milestone", "approaching", "spike", "record", "total"]
+    assert ["personnel", "1", "1", "0", "0", "2"] in [row.split() for row in text]
+    assert MILLION_LINE in text
 
 
 def _start_daemon(cfg):

@@ -158,7 +158,8 @@ def cmd_events(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
 
 
 def cmd_replay(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
-    from .replay import replay
+    from .history import daily
+    from .replay import counts_table, replay
 
     events = replay(cfg, args.start, args.end)
     if args.json:
@@ -169,18 +170,18 @@ def cmd_replay(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
                 "metric": e.metric,
                 "as_of": e.as_of.isoformat(),
                 "value": e.value,
+                "severity": e.severity,
                 "message": e.message,
             }
             for e in events
         ]
         print(json.dumps(out, indent=2, ensure_ascii=False))
         return 0
-    counts: dict[tuple[str, str], int] = {}
-    for e in events:
-        counts[(e.rule, e.metric)] = counts.get((e.rule, e.metric), 0) + 1
-    print(f"# replay of the bundled history: {len(events)} events", file=sys.stderr)
-    for (rule, metric), n in sorted(counts.items()):
-        print(f"#   {rule:<10} {metric:<18} {n}", file=sys.stderr)
+    days = daily().keys()
+    first, last = args.start or min(days), args.end or max(days)
+    print(f"# replay of the bundled history {first} … {last}: {len(events)} events")
+    print(counts_table(events))
+    print()
     for e in events:
         print(line(e))
     return 0
@@ -307,6 +308,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.func(cfg, origin, args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `tallywatch replay | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

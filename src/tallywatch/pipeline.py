@@ -25,7 +25,7 @@ from . import outbox
 from .backoff import backoff_seconds
 from .channels import Channel, enabled_channels
 from .config import Config, Source
-from .detect import Detector
+from .detect import Detector, stale
 from .extract import EXTRACTORS
 from .models import Change, Document, Figure
 from .sources import ACCEPT, PARSERS, mapping_for
@@ -175,6 +175,8 @@ class Pipeline:
         try:
             async with lock:
                 result = await self._poll(source, force)
+                if result.status != "skipped":
+                    await self.in_store(self.check_stale, source)
             await self.deliver()
             return result
         finally:
@@ -219,6 +221,27 @@ class Pipeline:
             return await self._failed(source, f"unexpected error: {type(exc).__name__}: {exc}", None)
         self._log_ingested(source.name, len(documents), ingested)
         return PollResult(source.name, "ok", len(documents), ingested)
+
+    def check_stale(self, source: Source, now: dt.datetime | None = None) -> list[StoredEvent]:
+        """Raise ``stale`` once when a source has brought no new report for too long, ``recovered`` after."""
+        settings = self.config.rules.stale
+        if not settings.enabled:
+            return []
+        state = self.store.source_state(source.name)
+        last = state.get("last_new_report")
+        with self.store.transaction():
+            events = stale.evaluate(
+                source.name,
+                dt.datetime.fromisoformat(last) if last else None,
+                now or utcnow(),
+                source.stale_after or settings.after,
+                self.store.open_stale(source.name),
+            )
+            stored = [s for s in (self.store.add_event(e, source.name, True) for e in events) if s is not None]
+            outbox.enqueue(self.store, stored, self.channels)
+        for event in stored:
+            log.log(logging.WARNING if event.event.rule == "stale" else logging.INFO, "%s", event.event.message)
+        return stored
 
     def _ingest_and_note(self, source: str, items: list[Item], etag: str | None, last_modified: str | None) -> Ingested:
         ingested = ingest(self.store, self.detector, self.channels, source, items)

@@ -71,3 +71,28 @@ def replay(config: Config, start: dt.date | None = None, end: dt.date | None = N
             return feed_history(store, Detector(config, store), end, quiet_before=start or dt.date.min)
         finally:
             store.close()
+
+
+RULE_ORDER = ("milestone", "approaching", "spike", "record", "correction", "guard", "reported_delta", "disagreement")
+
+
+def counts_table(events: Sequence[Event]) -> str:
+    """Events per metric (rows) and rule (columns), with totals: what ``replay`` prints first."""
+    counts: dict[tuple[str, str], int] = {}
+    for e in events:
+        counts[(e.metric, e.rule)] = counts.get((e.metric, e.rule), 0) + 1
+    rules = [r for r in RULE_ORDER if any(rule == r for _, rule in counts)]
+    rules += sorted({rule for _, rule in counts} - set(rules))
+    metrics = sorted({metric for metric, _ in counts})
+    width = max([len("metric"), len("total"), *map(len, metrics)])
+    rows = [["metric".ljust(width), *(r.rjust(max(len(r), 5)) for r in rules), "total".rjust(5)]]
+    for metric in [*metrics, "total"]:
+        cells = [sum(n for (m, r), n in counts.items() if r == rule and (metric in ("total", m))) for rule in rules]
+        rows.append(
+            [
+                metric.ljust(width),
+                *(str(n).rjust(max(len(r), 5)) for n, r in zip(cells, rules, strict=True)),
+                str(sum(cells)).rjust(5),
+            ]
+        )
+    return "\n".join("  ".join(row) for row in rows)

@@ -408,6 +408,14 @@ class Store:
             return None
         return StoredEvent(cur.lastrowid, event, notify)
 
+    def open_stale(self, source: str) -> str | None:
+        """The key of the source's last stale event, unless a recovery followed it."""
+        row = self.conn.execute(
+            "SELECT rule, key FROM events WHERE source = ? AND rule IN ('stale', 'recovered') ORDER BY id DESC LIMIT 1",
+            [source],
+        ).fetchone()
+        return row[1] if row and row[0] == "stale" else None
+
     def events(self, *, notify_only: bool = False) -> list[dict[str, Any]]:
         where = "WHERE notify" if notify_only else ""
         return list(self.db.query(f"SELECT * FROM events {where} ORDER BY as_of, id"))
