@@ -287,10 +287,8 @@ class Store:
         """Write the staged figures and status changes (inside the caller's transaction)."""
         if self._staged:
             self.conn.executemany(
-                "INSERT INTO figures (source, item, metric, as_of, value, reported_delta, updated_at, status)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (metric, as_of, source) DO UPDATE SET"
-                " value = excluded.value, reported_delta = excluded.reported_delta, item = excluded.item,"
-                " updated_at = excluded.updated_at, status = excluded.status",
+                "INSERT OR REPLACE INTO figures (source, item, metric, as_of, value, reported_delta, updated_at, status)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 list(self._staged.values()),
             )
             self._staged.clear()
