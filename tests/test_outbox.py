@@ -3,6 +3,7 @@
 import datetime as dt
 import io
 
+import pytest
 from tally import Tally
 
 from tallywatch import outbox
@@ -81,3 +82,22 @@ def test_idempotency_key_keeps_one_row_per_event_channel_recipient(tmp_path):
     (key,) = store.db.execute("SELECT idempotency_key FROM deliveries").fetchone()
     assert key == "milestone:personnel:1000000|console|stdout"
     store.close()
+
+
+class BrokenChannel(ConsoleChannel):
+    def recipients(self):
+        raise RuntimeError("recipient list unavailable")
+
+
+def test_a_batch_that_fails_midway_stores_nothing_and_the_retry_fires_once(tmp_path):
+    tally = Tally(tmp_path / "o.db", CONFIG, [BrokenChannel()])
+    tally.report("mod", D(2025, 6, 11), 999_200)  # first import: nothing to enqueue
+    with pytest.raises(RuntimeError, match="recipient list unavailable"):
+        tally.report("mod", D(2025, 6, 12), 1_000_340)
+    assert tally.store.series("personnel") == [(D(2025, 6, 11), 999_200, "mod", "accepted", None)]
+    assert tally.store.events(notify_only=True) == []
+    tally.channels = [ConsoleChannel(io.StringIO())]
+    retried = tally.report("mod", D(2025, 6, 12), 1_000_340)
+    assert [s.event.key for s in retried.events] == ["milestone:personnel:1000000"]
+    assert tally.store.db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 1
+    tally.close()

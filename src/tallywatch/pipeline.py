@@ -91,45 +91,31 @@ def ingest(
     ``[detect] first_import = "notify"``; ``quiet`` records every event without notifying.
     """
     result = Ingested()
-    config = detector.config
+    quiet_first = detector.config.detect.first_import == "quiet"
     try:
-        return _ingest(store, detector, config, channels, source, items, quiet, result)
+        with store.transaction():
+            fresh = [it for it in items if store.item_digest(source, it.guid) != it.digest]
+            fresh.sort(key=lambda it: min((f.as_of for f in it.figures), default=dt.date.min))
+            metrics = {f.metric for it in fresh for f in it.figures}
+            first_import = {m for m in metrics if not detector.known(m)} if quiet_first else set()
+            events = []
+            for it in fresh:
+                changes = store.record(source, it.guid, it.figures)
+                result.changes.extend(changes)
+                for change in changes:
+                    events.extend(detector.observe(change))
+                store.mark_item(source, it.guid, it.digest, len(it.figures))
+            store.flush()
+            result.items = len(fresh)
+            for event in events:
+                stored = store.add_event(event, source, notify=not quiet and event.metric not in first_import)
+                if stored is not None:
+                    result.events.append(stored)
+            outbox.enqueue(store, result.events, channels)
     except BaseException:
         detector.forget()  # the transaction was rolled back: rebuild the windows from the store
         store.discard_staged()
         raise
-
-
-def _ingest(
-    store: Store,
-    detector: Detector,
-    config: Config,
-    channels: Sequence[Channel],
-    source: str,
-    items: Iterable[Item],
-    quiet: bool,
-    result: Ingested,
-) -> Ingested:
-    with store.transaction():
-        fresh_items = [it for it in items if store.item_digest(source, it.guid) != it.digest]
-        fresh_items.sort(key=lambda it: min((f.as_of for f in it.figures), default=dt.date.min))
-        metrics = {f.metric for it in fresh_items for f in it.figures}
-        first_import = {m for m in metrics if not detector.known(m)} if config.detect.first_import == "quiet" else set()
-        events = []
-        for it in fresh_items:
-            changes = store.record(source, it.guid, it.figures)
-            result.changes.extend(changes)
-            for change in changes:
-                events.extend(detector.observe(change))
-            store.mark_item(source, it.guid, it.digest, len(it.figures))
-        store.flush()
-        result.items = len(fresh_items)
-        for event in events:
-            notify = not quiet and event.metric not in first_import
-            stored = store.add_event(event, source, notify)
-            if stored is not None:
-                result.events.append(stored)
-        outbox.enqueue(store, result.events, channels)
     return result
 
 
