@@ -56,3 +56,13 @@ def alerts(result: Ingested) -> list[tuple[str, dt.date]]:
 
 def keys(result: Ingested) -> list[str]:
     return [s.event.key for s in result.events]
+
+
+def deliver(store: Store, channel) -> int:
+    """Send what is due on ``channel`` now, as the daemon's worker would."""
+    import asyncio
+
+    from tallywatch import outbox
+    from tallywatch.channels.limits import FloodGate
+
+    return asyncio.run(outbox.deliver(outbox.direct, store, channel, FloodGate(channel.limits)))

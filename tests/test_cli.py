@@ -203,3 +203,22 @@ def test_demo_shows_the_million_live():
         == "2025-06-09  personnel will pass 1,000,000 in about 3 days (≈ 2025-06-12)\n" + MILLION_LINE + "\n"
     )
     assert "the replay reached 2025-06-13: demo over" in done.stderr
+
+
+def test_outbox_shows_and_requeues_dead_deliveries(cfg, feed_server):
+    from tallywatch.store import Store
+
+    feed_server.routes["/mod.rss"] = (200, {}, feed_of(D(2025, 6, 11)))
+    tallywatch("poll", cfg=cfg)
+    feed_server.routes["/mod.rss"] = (200, {}, feed_of(D(2025, 6, 12)))
+    tallywatch("poll", cfg=cfg)
+    db = cfg.parent / "state" / "tw.db"
+    store = Store(db)
+    store.db.execute("UPDATE deliveries SET status = 'dead', attempts = 3, last_error = 'stdout closed'")
+    store.close()
+    shown = tallywatch("outbox", cfg=cfg).stdout.splitlines()
+    assert shown[0] == "pending 0  retrying 0  sending 0  sent 0  dead 1"
+    assert any(row.startswith("dead      console   stdout") and "stdout closed" in row for row in shown[1:])
+    assert tallywatch("outbox", "retry", cfg=cfg).stdout == "1 dead deliveries queued again\n"
+    counts = json.loads(tallywatch("outbox", "--json", cfg=cfg).stdout)["counts"]
+    assert counts == {"pending": 1, "retrying": 0, "sending": 0, "sent": 0, "dead": 0}

@@ -4,7 +4,7 @@ import datetime as dt
 import io
 
 import pytest
-from tally import Tally
+from tally import Tally, deliver
 
 from tallywatch import outbox
 from tallywatch.channels.console import ConsoleChannel
@@ -41,8 +41,8 @@ def test_queued_in_the_transaction_and_sent_after_a_crash(tmp_path):
     out = io.StringIO()
     store = Store(path)  # a restart sends what was queued, once
     console = ConsoleChannel(out)
-    assert outbox.deliver(store, [console]) == 1
-    assert outbox.deliver(store, [console]) == 0
+    assert deliver(store, console) == 1
+    assert deliver(store, console) == 0
     assert out.getvalue() == LINE
     store.close()
 
@@ -52,12 +52,12 @@ def test_a_failed_send_is_retried_later_not_lost(tmp_path):
     console = ConsoleChannel(stream)
     tally, _ = crossing(tmp_path / "o.db", [console])
     store = tally.store
-    assert outbox.deliver(store, [console]) == 0
+    assert deliver(store, console) == 0
     (row,) = store.db.query("SELECT status, attempts, last_error, next_attempt_at FROM deliveries")
     assert (row["status"], row["attempts"]) == ("pending", 1) and "disk full" in row["last_error"]
-    assert outbox.deliver(store, [console]) == 0  # not due yet: it backs off
+    assert deliver(store, console) == 0  # not due yet: it backs off
     store.db.execute("UPDATE deliveries SET next_attempt_at = '2000-01-01T00:00:00+00:00'")  # time passes
-    assert outbox.deliver(store, [console]) == 1
+    assert deliver(store, console) == 1
     assert stream.getvalue() == LINE
     store.close()
 
@@ -68,7 +68,7 @@ def test_a_delivery_gives_up_after_its_channel_limit(tmp_path):
     store = tally.store
     for _ in range(console.limits.max_attempts):
         store.db.execute("UPDATE deliveries SET next_attempt_at = '2000-01-01T00:00:00+00:00' WHERE status = 'pending'")
-        outbox.deliver(store, [console])
+        deliver(store, console)
     (row,) = store.db.query("SELECT status, attempts FROM deliveries")
     assert (row["status"], row["attempts"]) == ("dead", console.limits.max_attempts)
     store.close()
@@ -85,7 +85,7 @@ def test_idempotency_key_keeps_one_row_per_event_channel_recipient(tmp_path):
 
 
 class BrokenChannel(ConsoleChannel):
-    def recipients(self):
+    def recipients(self, event, store):
         raise RuntimeError("recipient list unavailable")
 
 

@@ -86,14 +86,20 @@ def cmd_run(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+def _open_store(cfg: config.Config, command: str):
     from .store import Store
 
     path = cfg.storage.resolved()
     if not path.exists():
-        print(f"tallywatch status: no database at {path} yet; run `tallywatch poll` first", file=sys.stderr)
+        print(f"tallywatch {command}: no database at {path} yet; run `tallywatch poll` first", file=sys.stderr)
+        return None
+    return Store(path)
+
+
+def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    store = _open_store(cfg, "status")
+    if store is None:
         return 1
-    store = Store(path)
     try:
         rows = store.latest()
     finally:
@@ -130,13 +136,9 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
 
 
 def cmd_events(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
-    from .store import Store
-
-    path = cfg.storage.resolved()
-    if not path.exists():
-        print(f"tallywatch events: no database at {path} yet", file=sys.stderr)
+    store = _open_store(cfg, "events")
+    if store is None:
         return 1
-    store = Store(path)
     try:
         rows = store.events()
     finally:
@@ -154,6 +156,29 @@ def cmd_events(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
     for r in rows:
         quiet = "" if r["notify"] else "  (recorded quietly: first import)"
         print(f"{r['as_of']}  {r['key']:<36}  {r['message']}{quiet}")
+    return 0
+
+
+def cmd_outbox(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    store = _open_store(cfg, "outbox")
+    if store is None:
+        return 1
+    try:
+        if args.action == "retry":
+            print(f"{store.requeue_dead()} dead deliveries queued again")
+            return 0
+        counts = store.outbox_counts()
+        rows = store.outbox_rows()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps({"counts": counts, "deliveries": rows}, indent=2, ensure_ascii=False))
+        return 0
+    print("  ".join(f"{name} {n:,}" for name, n in counts.items()))
+    for r in rows:
+        state = "retrying" if r["status"] == "pending" and r["attempts"] else r["status"]
+        error = f"  — {r['last_error']}" if r["last_error"] else ""
+        print(f"{state:<9} {r['channel']:<9} {r['recipient']:<16} {r['key']}  next {r['next_attempt_at']}{error}")
     return 0
 
 
@@ -259,6 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     events.add_argument("--json", action="store_true", help="JSON output")
     events.set_defaults(func=cmd_events)
+
+    box = sub.add_parser(
+        "outbox",
+        parents=[common],
+        help="deliveries waiting, retrying or dead; `outbox retry` queues the dead ones again",
+        description="Show the outbox: how many deliveries are pending, retrying, being sent, sent and dead, "
+        "and every one not yet sent. `tallywatch outbox retry` queues the dead ones again.",
+    )
+    box.add_argument("action", nargs="?", choices=["show", "retry"], default="show", help="default: show")
+    box.add_argument("--json", action="store_true", help="JSON output")
+    box.set_defaults(func=cmd_outbox)
 
     replay = sub.add_parser(
         "replay",

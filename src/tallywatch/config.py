@@ -229,6 +229,12 @@ class Console(Strict):
     enabled: StrictBool = True
 
 
+class Outbox(Strict):
+    retry_base: Seconds = 30.0  # first retry within this (full jitter), doubling per attempt…
+    retry_max: Seconds = 3600.0  # …up to this; a server's retry_after is always honoured
+    batch: StrictInt = Field(200, gt=0)  # deliveries claimed at once per channel
+
+
 class Config(Strict):
     storage: Storage = Storage()
     http: Http = Http()
@@ -237,6 +243,7 @@ class Config(Strict):
     detect: Detect = Detect()
     rules: Rules = Rules()
     console: Console = Console()
+    outbox: Outbox = Outbox()
 
     @field_validator("sources")
     @classmethod

@@ -21,7 +21,7 @@ from .config import Config
 from .pipeline import Pipeline
 
 log = logging.getLogger("tallywatch.daemon")
-STOP_GRACE = 4.0  # seconds in-flight polls get after a stop signal
+STOP_GRACE = 4.0  # seconds in-flight polls and sends get after a stop signal
 
 
 async def run(config: Config, stop: asyncio.Event | None = None, pipeline: Pipeline | None = None) -> None:
@@ -47,6 +47,8 @@ async def run(config: Config, stop: asyncio.Event | None = None, pipeline: Pipel
             next_run_time=now + dt.timedelta(seconds=random.uniform(0, min(2.0, source.interval / 4))),
         )
     scheduler.start()
+    pipeline.workers = True
+    workers = [asyncio.create_task(pipeline.delivery_worker(c), name=f"deliver:{c.kind}") for c in pipeline.channels]
     log.info(
         "tallywatch running: %d sources, database %s; Ctrl-C or SIGTERM stops",
         len(sources),
@@ -59,9 +61,14 @@ async def run(config: Config, stop: asyncio.Event | None = None, pipeline: Pipel
         scheduler.pause()  # no new polls
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
+        deadline = loop.time() + STOP_GRACE
         if pipeline.inflight:
             await asyncio.wait(list(pipeline.inflight), timeout=STOP_GRACE)
         scheduler.shutdown(wait=False)  # cancels what still runs; a batch is stored whole or not at all
-        await pipeline.deliver()
+        pipeline.stopping.set()  # senders finish what is in flight and take nothing new
+        if workers:
+            _, late = await asyncio.wait(workers, timeout=max(0.5, deadline - loop.time()))
+            for task in late:
+                task.cancel()
         await pipeline.aclose()
         log.info("stopped")

@@ -1,66 +1,138 @@
 """The outbox: deliveries written with their events, sent afterwards, marked when done.
 
 ``enqueue`` runs inside the transaction that stores the figures and events, so a crash either
-loses both or keeps both; ``deliver`` sends what is due and marks each row. A delivery's
-idempotency key (event × channel × recipient) is UNIQUE: the same alert is never queued twice.
+loses both or keeps both. ``deliver`` claims due rows (status 'sending'), sends each through the
+channel's flood gate, and marks it sent, to retry (exponential backoff with full jitter, never
+sooner than the server's ``retry_after``), or dead (the recipient is gone, the message was
+refused, or the attempts ran out). Rows a killed process was sending are released on the next
+start, so a message can arrive twice only if the kill fell between the server accepting it and
+the row being marked — at most one per recipient per kill, since a recipient never has two in
+flight. Every delivery's idempotency key (event × channel × recipient) is UNIQUE: the same alert
+is never queued twice.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
-from collections.abc import Iterable
+from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
 
 from .backoff import backoff_seconds
-from .channels import Channel, Gone, Retry
-from .store import Store, StoredEvent, utcnow
+from .channels import Channel, Gone, Rejected, Retry
+from .channels.limits import FloodGate
+from .store import Delivery, Store, StoredEvent, utcnow
 
 log = logging.getLogger("tallywatch.outbox")
+
+Run = Callable[..., Awaitable[Any]]  # runs a store method on the store's thread
+
+
+async def direct(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A ``Run`` for code that already is on the store's thread (tests, one-shot tools)."""
+    return fn(*args, **kwargs)
 
 
 def idempotency_key(event_key: str, channel: str, recipient: str) -> str:
     return f"{event_key}|{channel}|{recipient}"
 
 
-def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Channel]) -> None:
+def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Channel]) -> int:
+    """Queue a delivery per notifying event and recipient; returns how many rows were added."""
     channels = list(channels)
+    added = 0
     for stored in events:
         if not stored.notify:
             continue
         for channel in channels:
-            for recipient in channel.recipients():
+            for recipient, not_before in channel.recipients(stored.event, store):
                 key = idempotency_key(stored.event.key, channel.kind, recipient)
-                store.enqueue(stored.id, channel.kind, recipient, key)
+                store.enqueue(stored.id, channel.kind, recipient, key, not_before)
+                added += 1
+    return added
 
 
-def retry_at(attempts: int, floor: float | None = None, base: float = 30.0, cap: float = 3600.0) -> dt.datetime:
-    """When to try a failed delivery again: backoff with full jitter, never sooner than ``floor``."""
-    return utcnow() + dt.timedelta(seconds=backoff_seconds(attempts, base, cap, floor))
+def _interleave(deliveries: list[Delivery]) -> list[Delivery]:
+    """Round-robin over recipients, so one chat's backlog does not hold up everyone else."""
+    by_recipient: defaultdict[str, deque[Delivery]] = defaultdict(deque)
+    for d in deliveries:
+        by_recipient[d.recipient].append(d)
+    order, queues = [], deque(by_recipient.values())
+    while queues:
+        q = queues.popleft()
+        order.append(q.popleft())
+        if q:
+            queues.append(q)
+    return order
 
 
-def deliver(store: Store, channels: Iterable[Channel]) -> int:
-    """Send every due delivery; returns how many were sent."""
+def _outcome(
+    store: Store, channel: Channel, d: Delivery, error: Exception | None, retry_base: float, retry_max: float
+) -> None:
+    if error is None:
+        store.mark_sent(d.id)
+        return
+    attempts = d.attempts + 1
+    if isinstance(error, Gone | Rejected):
+        what = "recipient gone" if isinstance(error, Gone) else "message refused"
+        log.warning("%s %s: %s: %s; not retried", channel.kind, d.recipient, what, error)
+        store.mark_retry(d.id, str(error), utcnow(), dead=True)
+        if isinstance(error, Gone):
+            store.deactivate(channel.kind, d.recipient, str(error))
+        return
+    after = error.after if isinstance(error, Retry) else None
+    dead = attempts >= channel.limits.max_attempts
+    when = utcnow() + dt.timedelta(seconds=backoff_seconds(attempts, retry_base, retry_max, after))
+    log.warning(
+        "%s %s: %s (attempt %d%s)",
+        channel.kind,
+        d.recipient,
+        error,
+        attempts,
+        ", giving up" if dead else f", next try not before {when.isoformat(timespec='seconds')}",
+    )
+    store.mark_retry(d.id, str(error), when, dead=dead)
+
+
+async def deliver(
+    run: Run,
+    store: Store,
+    channel: Channel,
+    gate: FloodGate,
+    *,
+    retry_base: float = 30.0,
+    retry_max: float = 3600.0,
+    batch: int = 200,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Send everything of ``channel`` that is due now; returns how many were sent.
+
+    Once ``stop`` is set no new send starts; sends in flight finish and are marked, and what was
+    claimed but not sent stays 'sending' until ``Store.release_claims`` puts it back.
+    """
     sent = 0
-    for channel in channels:
-        for delivery in store.due_deliveries(channel.kind):
-            try:
-                channel.send(delivery.event, delivery.recipient)
-            except Gone as exc:
-                log.warning("%s %s: recipient gone: %s", channel.kind, delivery.recipient, exc)
-                store.mark_retry(delivery.id, str(exc), utcnow(), dead=True)
-            except Retry as exc:
-                attempts = delivery.attempts + 1
-                dead = attempts >= channel.limits.max_attempts
-                log.warning(
-                    "%s %s: %s (attempt %d%s)",
-                    channel.kind,
-                    delivery.recipient,
-                    exc,
-                    attempts,
-                    ", giving up" if dead else "",
-                )
-                store.mark_retry(delivery.id, str(exc), retry_at(attempts, exc.after), dead=dead)
-            else:
-                store.mark_sent(delivery.id)
-                sent += 1
+    while not (stop and stop.is_set()) and (claimed := await run(store.claim, channel.kind, batch)):
+        queue = deque(_interleave(claimed))
+
+        async def worker(queue: deque[Delivery] = queue) -> None:
+            nonlocal sent
+            while queue and not (stop and stop.is_set()):
+                d = queue.popleft()
+                await gate.acquire(d.recipient, channel.is_group(d.recipient))
+                error: Exception | None = None
+                try:
+                    await channel.send(d.event, d.recipient)
+                    sent += 1
+                except (Retry, Gone, Rejected) as exc:
+                    error = exc
+                    if isinstance(exc, Retry) and exc.after:
+                        gate.pause(d.recipient, exc.after)
+                except Exception as exc:  # a bug or an unforeseen answer: retry later, never lose
+                    log.exception("%s %s: unexpected error while sending", channel.kind, d.recipient)
+                    error = Retry(f"unexpected error: {type(exc).__name__}: {exc}")
+                await run(_outcome, store, channel, d, error, retry_base, retry_max)
+
+        await asyncio.gather(*(worker() for _ in range(max(1, channel.limits.concurrency))))
     return sent

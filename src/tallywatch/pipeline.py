@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from . import outbox
 from .backoff import backoff_seconds
 from .channels import Channel, enabled_channels
+from .channels.limits import FloodGate
 from .config import Config, Source
 from .detect import Detector, stale
 from .extract import EXTRACTORS
@@ -133,9 +134,16 @@ class Pipeline:
         self.store = store or self._db.submit(Store, config.storage.resolved()).result()
         self.detector = Detector(config, self.store)  # used on the store's thread only
         self.channels = list(enabled_channels(config) if channels is None else channels)
+        self.gates = {c.kind: FloodGate(c.limits) for c in self.channels}
         self.client = PoliteClient(config.http.user_agent, transport)
         self._busy: dict[str, asyncio.Lock] = {}
         self.inflight: set[asyncio.Task] = set()
+        self.wakes = {c.kind: asyncio.Event() for c in self.channels}  # set when deliveries are queued
+        self.stopping = asyncio.Event()  # set at shutdown: senders take no new delivery
+        self.workers = False  # the daemon runs delivery workers; one-shot commands deliver inline
+        released = self._db.submit(self.store.release_claims).result()
+        if released:
+            log.info("%d deliveries a previous run was sending are queued again", released)
 
     async def in_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the store's own thread (SQLite work stays off the event loop)."""
@@ -143,6 +151,7 @@ class Pipeline:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        await self.in_store(self.store.release_claims)  # what was taken and not sent waits for the next run
         await self.in_store(self.store.close)
         self._db.shutdown(wait=True)
 
@@ -163,7 +172,10 @@ class Pipeline:
                 result = await self._poll(source, force)
                 if result.status != "skipped":
                     await self.in_store(self.check_stale, source)
-            await self.deliver()
+            if self.workers:
+                self.notify()
+            else:
+                await self.deliver()
             return result
         finally:
             self.inflight.discard(task)
@@ -274,5 +286,39 @@ class Pipeline:
             f" ({quiet} past events recorded quietly)" if quiet else "",
         )
 
-    async def deliver(self) -> int:
-        return await self.in_store(outbox.deliver, self.store, self.channels)
+    def notify(self) -> None:
+        """Wake the delivery workers: something was queued."""
+        for wake in self.wakes.values():
+            wake.set()
+
+    async def deliver(self, channel: Channel | None = None) -> int:
+        """Send what is due on one channel (or all); returns how many were sent."""
+        sent = 0
+        for c in [channel] if channel else self.channels:
+            sent += await outbox.deliver(
+                self.in_store,
+                self.store,
+                c,
+                self.gates[c.kind],
+                retry_base=self.config.outbox.retry_base,
+                retry_max=self.config.outbox.retry_max,
+                batch=self.config.outbox.batch,
+                stop=self.stopping,
+            )
+        return sent
+
+    async def delivery_worker(self, channel: Channel) -> None:
+        """The daemon's loop for one channel: send what is due, then sleep until woken or due."""
+        stop, wake = self.stopping, self.wakes[channel.kind]
+        while not stop.is_set():
+            wake.clear()
+            try:
+                await self.deliver(channel)
+            except Exception:  # the store or a channel failed: log, wait, go on
+                log.exception("%s: delivery round failed", channel.kind)
+            due = await self.in_store(self.store.next_due, channel.kind)
+            pause = 1.0 if due is None else min(1.0, max(0.0, (due - utcnow()).total_seconds()))
+            waits = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
+            await asyncio.wait(waits, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()

@@ -123,6 +123,27 @@ MIGRATIONS: list[str] = [
     CREATE INDEX revisions_metric ON revisions (metric, as_of);
     CREATE INDEX events_rule ON events (rule, source)
     """,
+    # 3: subscribers and claimed deliveries (status 'sending' while a worker holds the row)
+    """
+    CREATE TABLE subscribers (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        address TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'private',
+        name TEXT NOT NULL DEFAULT '',
+        choice TEXT NOT NULL DEFAULT 'all' CHECK (choice IN ('all', 'milestones', 'metrics')),
+        metrics TEXT NOT NULL DEFAULT '[]',
+        language TEXT NOT NULL DEFAULT 'en' CHECK (language IN ('en', 'uk')),
+        quiet_from INTEGER,
+        quiet_to INTEGER,
+        active INTEGER NOT NULL DEFAULT 1,
+        reason TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        UNIQUE (channel, address)
+    );
+    ALTER TABLE deliveries ADD COLUMN claimed_at TEXT
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -133,6 +154,9 @@ def utcnow() -> dt.datetime:
 
 def _ts(when: dt.datetime | None = None) -> str:
     return (when or utcnow()).isoformat(timespec="seconds")
+
+
+_SUBSCRIBER_FIELDS = {"kind", "name", "choice", "metrics", "language", "quiet_from", "quiet_to", "active", "reason"}
 
 
 class SchemaTooNew(Exception):
@@ -418,20 +442,36 @@ class Store:
         where = "WHERE notify" if notify_only else ""
         return list(self.db.query(f"SELECT * FROM events {where} ORDER BY as_of, id"))
 
-    def enqueue(self, event_id: int, channel: str, recipient: str, key: str) -> None:
+    def enqueue(
+        self, event_id: int, channel: str, recipient: str, key: str, not_before: dt.datetime | None = None
+    ) -> None:
         now = _ts()
-        self.db.execute(
+        self.conn.execute(
             "INSERT INTO deliveries (event_id, channel, recipient, idempotency_key, next_attempt_at, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-            [event_id, channel, recipient, key, now, now],
+            [event_id, channel, recipient, key, _ts(not_before) if not_before else now, now],
         )
 
-    def due_deliveries(self, channel: str, limit: int = 100) -> list[Delivery]:
+    def claim(self, channel: str, limit: int = 100) -> list[Delivery]:
+        """Take up to ``limit`` due deliveries for sending (status 'sending'), oldest first."""
+        now = _ts()
+        with self.transaction():
+            ids = [
+                row[0]
+                for row in self.conn.execute(
+                    "UPDATE deliveries SET status = 'sending', claimed_at = ? WHERE id IN (SELECT id FROM deliveries"
+                    " WHERE channel = ? AND status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?)"
+                    " RETURNING id",
+                    [now, channel, now, limit],
+                ).fetchall()
+            ]
+        if not ids:
+            return []
         rows = self.db.query(
             "SELECT d.id, d.channel, d.recipient, d.attempts, e.key, e.rule, e.metric, e.as_of, e.value,"
-            " e.message, e.severity, e.data FROM deliveries d JOIN events e ON e.id = d.event_id"
-            " WHERE d.channel = ? AND d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.id LIMIT ?",
-            [channel, _ts(), limit],
+            f" e.message, e.severity, e.data FROM deliveries d JOIN events e ON e.id = d.event_id"
+            f" WHERE d.id IN ({','.join('?' * len(ids))}) ORDER BY d.id",
+            ids,
         )
         return [
             Delivery(
@@ -453,16 +493,99 @@ class Store:
             for r in rows
         ]
 
+    def release_claims(self) -> int:
+        """Give rows a previous process was sending back to the queue (it died holding them)."""
+        return self.db.execute("UPDATE deliveries SET status = 'pending' WHERE status = 'sending'").rowcount
+
+    def next_due(self, channel: str) -> dt.datetime | None:
+        row = self.conn.execute(
+            "SELECT min(next_attempt_at) FROM deliveries WHERE channel = ? AND status = 'pending'", [channel]
+        ).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def mark_sent(self, delivery_id: int) -> None:
         self.db.execute(
-            "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL"
-            " WHERE id = ?",
+            "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL,"
+            " claimed_at = NULL WHERE id = ?",
             [_ts(), delivery_id],
         )
 
+    def outbox_counts(self) -> dict[str, int]:
+        """pending (never tried), retrying (tried, will try again), sending, sent, dead."""
+        counts = dict.fromkeys(("pending", "retrying", "sending", "sent", "dead"), 0)
+        for status, tried, n in self.conn.execute(
+            "SELECT status, attempts > 0, count(*) FROM deliveries GROUP BY status, attempts > 0"
+        ):
+            counts["retrying" if status == "pending" and tried else status] += n
+        return counts
+
+    def outbox_rows(self, statuses: tuple[str, ...] = ("pending", "sending", "dead")) -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "SELECT d.id, d.channel, d.recipient, d.status, d.attempts, d.next_attempt_at, d.last_error, e.key"
+                f" FROM deliveries d JOIN events e ON e.id = d.event_id WHERE d.status IN ({','.join('?' * len(statuses))})"
+                " ORDER BY d.id",
+                list(statuses),
+            )
+        )
+
+    def requeue_dead(self) -> int:
+        return self.db.execute(
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE status = 'dead'", [_ts()]
+        ).rowcount
+
+    # -- subscribers ---------------------------------------------------------------------------
+
+    def subscriber(self, channel: str, address: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT * FROM subscribers WHERE channel = ? AND address = ?", [channel, address]))
+        if not rows:
+            return None
+        row = rows[0]
+        row["metrics"] = json.loads(row["metrics"])
+        return row
+
+    def save_subscriber(self, channel: str, address: str, **fields: Any) -> dict[str, Any]:
+        """Create or update a subscriber; ``fields`` are columns (metrics as a list)."""
+        unknown = set(fields) - _SUBSCRIBER_FIELDS
+        if unknown:
+            raise ValueError(f"not subscriber fields: {', '.join(sorted(unknown))}")
+        if "metrics" in fields:
+            fields["metrics"] = json.dumps(sorted(set(fields["metrics"])))
+        now = _ts()
+        with self.transaction():
+            self.conn.execute(
+                "INSERT INTO subscribers (channel, address, created_at, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (channel, address) DO NOTHING",
+                [channel, address, now, now],
+            )
+            if fields:
+                assignments = ", ".join(f"{column} = ?" for column in fields)
+                self.conn.execute(
+                    f"UPDATE subscribers SET {assignments}, updated_at = ? WHERE channel = ? AND address = ?",
+                    [*fields.values(), now, channel, address],
+                )
+        return self.subscriber(channel, address) or {}
+
+    def deactivate(self, channel: str, address: str, reason: str) -> bool:
+        """Stop sending to a subscriber (blocked us, left the chat); False if there is none."""
+        return (
+            self.db.execute(
+                "UPDATE subscribers SET active = 0, reason = ?, updated_at = ? WHERE channel = ? AND address = ?",
+                [reason, _ts(), channel, address],
+            ).rowcount
+            > 0
+        )
+
+    def subscribers(self, channel: str, *, active: bool | None = True) -> list[dict[str, Any]]:
+        where = "" if active is None else f" AND active = {int(active)}"
+        rows = list(self.db.query(f"SELECT * FROM subscribers WHERE channel = ?{where} ORDER BY id", [channel]))
+        for row in rows:
+            row["metrics"] = json.loads(row["metrics"])
+        return rows
+
     def mark_retry(self, delivery_id: int, error: str, when: dt.datetime, dead: bool) -> None:
         self.db.execute(
-            "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?,"
+            "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, claimed_at = NULL,"
             " status = CASE WHEN ? THEN 'dead' ELSE 'pending' END WHERE id = ?",
             [error, _ts(when), dead, delivery_id],
         )

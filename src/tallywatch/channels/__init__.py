@@ -1,16 +1,23 @@
 """Channels: where deliveries leave tallywatch. Each is one module, registered by ``kind``.
 
-A channel declares its limits as data (``ChannelLimits``) and answers ``send`` with nothing
-(sent) or raises ``Retry`` (try again later) or ``Gone`` (the recipient is gone for good).
+A channel declares its limits as data (``ChannelLimits``: the send rate overall, per chat and
+per group, the message length, how many attempts, how many sends in flight) instead of burying
+them in branches; ``limits.FloodGate`` enforces the rates for every channel alike. ``send``
+returns when the message was accepted, or raises ``Retry`` (try again later, not sooner than
+``after`` seconds) or ``Gone`` (the recipient blocked us or no longer exists: never again).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from ..config import Config
 from ..models import Event
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..store import Store
 
 
 class Retry(Exception):
@@ -25,18 +32,31 @@ class Gone(Exception):
     """The recipient cannot be reached any more; do not try again."""
 
 
+class Rejected(Exception):
+    """The message itself was refused (malformed); trying again would not help."""
+
+
 @dataclass(frozen=True)
 class ChannelLimits:
+    per_second: float | None = None  # sends started in any one second, all recipients together
+    per_chat_interval: float | None = None  # seconds between two sends to one recipient
+    per_group_per_minute: int | None = None  # sends to one group chat in any 60 seconds
+    max_length: int | None = None  # characters in one message
     max_attempts: int = 10
+    concurrency: int = 1  # sends in flight at once (each recipient has at most one)
 
 
 class Channel(Protocol):
     kind: str
     limits: ChannelLimits
 
-    def recipients(self) -> list[str]: ...
+    def recipients(self, event: Event, store: Store) -> list[tuple[str, dt.datetime | None]]:
+        """Who gets this event: (recipient, not before) — called inside the ingest transaction."""
+        ...
 
-    def send(self, event: Event, recipient: str) -> None: ...
+    async def send(self, event: Event, recipient: str) -> None: ...
+
+    def is_group(self, recipient: str) -> bool: ...
 
 
 def enabled_channels(config: Config) -> list[Channel]:

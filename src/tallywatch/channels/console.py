@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from ..models import Event
 from . import ChannelLimits, Retry
 from .render import line
+
+if TYPE_CHECKING:
+    from ..store import Store
 
 
 class ConsoleChannel:
@@ -17,10 +21,13 @@ class ConsoleChannel:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
 
-    def recipients(self) -> list[str]:
-        return ["stdout"]
+    def recipients(self, event: Event, store: Store) -> list[tuple[str, dt.datetime | None]]:
+        return [("stdout", None)]
 
-    def send(self, event: Event, recipient: str) -> None:
+    def is_group(self, recipient: str) -> bool:
+        return False
+
+    async def send(self, event: Event, recipient: str) -> None:
         stream = self._stream or sys.stdout
         try:
             stream.write(line(event) + "\n")

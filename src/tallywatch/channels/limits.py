@@ -1,0 +1,61 @@
+"""The flood gate: a channel's declared rates, enforced before each send.
+
+Telegram allows about 30 messages a second overall, one a second to one chat and 20 a minute to
+one group; python-telegram-bot's own limiter has no per-chat limit. ``acquire`` waits until a
+send to ``recipient`` fits all three, then books it. A 429's ``retry_after`` pauses that chat.
+A small margin under each limit absorbs the jitter between our clock and the server's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import defaultdict, deque
+
+from . import ChannelLimits
+
+MARGIN = 0.97  # use 97 % of a rate: 29.1 of 30 per second, 1.03 s between messages to one chat
+
+
+class FloodGate:
+    def __init__(self, limits: ChannelLimits, clock=time.monotonic) -> None:
+        self.limits = limits
+        self.clock = clock
+        self._recent: deque[float] = deque()  # send times in the last second, all recipients
+        self._last: dict[str, float] = {}  # last send time per recipient
+        self._group: defaultdict[str, deque[float]] = defaultdict(deque)  # send times per group, last minute
+        self._paused: dict[str, float] = {}  # recipient → not before (after a 429)
+
+    def pause(self, recipient: str, seconds: float) -> None:
+        self._paused[recipient] = max(self._paused.get(recipient, 0.0), self.clock() + seconds)
+
+    def wait_for(self, recipient: str, group: bool, now: float) -> float:
+        """Seconds until a send to ``recipient`` fits every limit (0: now)."""
+        limits, waits = self.limits, [self._paused.get(recipient, 0.0) - now]
+        if limits.per_second:
+            window = 1.0 / MARGIN
+            while self._recent and self._recent[0] <= now - window:
+                self._recent.popleft()
+            if len(self._recent) >= int(limits.per_second):
+                waits.append(self._recent[0] + window - now)
+        if limits.per_chat_interval and recipient in self._last:
+            waits.append(self._last[recipient] + limits.per_chat_interval / MARGIN - now)
+        if group and limits.per_group_per_minute:
+            sent = self._group[recipient]
+            while sent and sent[0] <= now - 60.0 / MARGIN:
+                sent.popleft()
+            if len(sent) >= limits.per_group_per_minute:
+                waits.append(sent[0] + 60.0 / MARGIN - now)
+        return max(0.0, *waits)
+
+    async def acquire(self, recipient: str, group: bool = False) -> None:
+        while True:
+            now = self.clock()
+            wait = self.wait_for(recipient, group, now)
+            if wait <= 0:
+                self._recent.append(now)
+                self._last[recipient] = now
+                if group:
+                    self._group[recipient].append(now)
+                return
+            await asyncio.sleep(wait)
