@@ -16,6 +16,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -229,6 +230,26 @@ class Console(Strict):
     enabled: StrictBool = True
 
 
+class Telegram(Strict):
+    """The Telegram bot and channel posts. Off unless a token is set (never here: see secrets)."""
+
+    base_url: str = Field("https://api.telegram.org/bot", pattern=r"^https?://\S+$")  # the token is appended
+    channels: list[Annotated[str, Field(pattern=r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)$")]] = []  # get every alert
+    admins: list[StrictInt] = []  # numeric user ids allowed /stats and /broadcast
+    timezone: str = "Europe/Kyiv"  # for subscribers' quiet hours
+    concurrency: StrictInt = Field(4, ge=1, le=32)  # messages in flight at once
+    polling: StrictBool = True  # answer commands (getUpdates); off: post alerts only
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
 class Outbox(Strict):
     retry_base: Seconds = 30.0  # first retry within this (full jitter), doubling per attempt…
     retry_max: Seconds = 3600.0  # …up to this; a server's retry_after is always honoured
@@ -244,6 +265,7 @@ class Config(Strict):
     rules: Rules = Rules()
     console: Console = Console()
     outbox: Outbox = Outbox()
+    telegram: Telegram = Telegram()
 
     @field_validator("sources")
     @classmethod

@@ -47,9 +47,9 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
         if not stored.notify:
             continue
         for channel in channels:
-            for recipient, not_before in channel.recipients(stored.event, store):
-                key = idempotency_key(stored.event.key, channel.kind, recipient)
-                store.enqueue(stored.id, channel.kind, recipient, key, not_before)
+            for r in channel.recipients(stored.event, store):
+                key = idempotency_key(stored.event.key, channel.kind, r.address)
+                store.enqueue(stored.id, channel.kind, r.address, key, r.not_before, r.language)
                 added += 1
     return added
 
@@ -113,6 +113,7 @@ async def deliver(
     claimed but not sent stays 'sending' until ``Store.release_claims`` puts it back.
     """
     sent = 0
+    gone: set[str] = set()  # recipients found gone in this round: their other deliveries are not tried
     while not (stop and stop.is_set()) and (claimed := await run(store.claim, channel.kind, batch)):
         queue = deque(_interleave(claimed))
 
@@ -120,13 +121,20 @@ async def deliver(
             nonlocal sent
             while queue and not (stop and stop.is_set()):
                 d = queue.popleft()
+                if d.recipient in gone:
+                    await run(
+                        _outcome, store, channel, d, Gone("recipient gone (found earlier)"), retry_base, retry_max
+                    )
+                    continue
                 await gate.acquire(d.recipient, channel.is_group(d.recipient))
                 error: Exception | None = None
                 try:
-                    await channel.send(d.event, d.recipient)
+                    await channel.send(d.event, d.recipient, d.language)
                     sent += 1
                 except (Retry, Gone, Rejected) as exc:
                     error = exc
+                    if isinstance(exc, Gone):
+                        gone.add(d.recipient)
                     if isinstance(exc, Retry) and exc.after:
                         gate.pause(d.recipient, exc.after)
                 except Exception as exc:  # a bug or an unforeseen answer: retry later, never lose

@@ -142,7 +142,8 @@ MIGRATIONS: list[str] = [
         updated_at TEXT NOT NULL,
         UNIQUE (channel, address)
     );
-    ALTER TABLE deliveries ADD COLUMN claimed_at TEXT
+    ALTER TABLE deliveries ADD COLUMN claimed_at TEXT;
+    ALTER TABLE deliveries ADD COLUMN language TEXT NOT NULL DEFAULT 'en'
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -185,6 +186,7 @@ class Delivery:
     channel: str
     recipient: str
     attempts: int
+    language: str
     event: Event
 
 
@@ -443,13 +445,19 @@ class Store:
         return list(self.db.query(f"SELECT * FROM events {where} ORDER BY as_of, id"))
 
     def enqueue(
-        self, event_id: int, channel: str, recipient: str, key: str, not_before: dt.datetime | None = None
+        self,
+        event_id: int,
+        channel: str,
+        recipient: str,
+        key: str,
+        not_before: dt.datetime | None = None,
+        language: str = "en",
     ) -> None:
         now = _ts()
         self.conn.execute(
-            "INSERT INTO deliveries (event_id, channel, recipient, idempotency_key, next_attempt_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-            [event_id, channel, recipient, key, _ts(not_before) if not_before else now, now],
+            "INSERT INTO deliveries (event_id, channel, recipient, idempotency_key, next_attempt_at, created_at, language)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            [event_id, channel, recipient, key, _ts(not_before) if not_before else now, now, language],
         )
 
     def claim(self, channel: str, limit: int = 100) -> list[Delivery]:
@@ -468,7 +476,7 @@ class Store:
         if not ids:
             return []
         rows = self.db.query(
-            "SELECT d.id, d.channel, d.recipient, d.attempts, e.key, e.rule, e.metric, e.as_of, e.value,"
+            "SELECT d.id, d.channel, d.recipient, d.attempts, d.language, e.key, e.rule, e.metric, e.as_of, e.value,"
             f" e.message, e.severity, e.data FROM deliveries d JOIN events e ON e.id = d.event_id"
             f" WHERE d.id IN ({','.join('?' * len(ids))}) ORDER BY d.id",
             ids,
@@ -479,6 +487,7 @@ class Store:
                 r["channel"],
                 r["recipient"],
                 r["attempts"],
+                r["language"],
                 Event(
                     r["key"],
                     r["rule"],
@@ -570,7 +579,7 @@ class Store:
         """Stop sending to a subscriber (blocked us, left the chat); False if there is none."""
         return (
             self.db.execute(
-                "UPDATE subscribers SET active = 0, reason = ?, updated_at = ? WHERE channel = ? AND address = ?",
+                "UPDATE subscribers SET active = 0, reason = ?, updated_at = ? WHERE channel = ? AND address = ? AND active = 1",
                 [reason, _ts(), channel, address],
             ).rowcount
             > 0

@@ -37,6 +37,15 @@ class Rejected(Exception):
 
 
 @dataclass(frozen=True)
+class Recipient:
+    """Who gets a delivery, in which language, and not before when (quiet hours)."""
+
+    address: str
+    not_before: dt.datetime | None = None
+    language: str = "en"
+
+
+@dataclass(frozen=True)
 class ChannelLimits:
     per_second: float | None = None  # sends started in any one second, all recipients together
     per_chat_interval: float | None = None  # seconds between two sends to one recipient
@@ -50,19 +59,25 @@ class Channel(Protocol):
     kind: str
     limits: ChannelLimits
 
-    def recipients(self, event: Event, store: Store) -> list[tuple[str, dt.datetime | None]]:
-        """Who gets this event: (recipient, not before) — called inside the ingest transaction."""
+    def recipients(self, event: Event, store: Store) -> list[Recipient]:
+        """Who gets this event — called inside the ingest transaction."""
         ...
 
-    async def send(self, event: Event, recipient: str) -> None: ...
+    async def send(self, event: Event, recipient: str, language: str) -> None: ...
 
     def is_group(self, recipient: str) -> bool: ...
 
 
 def enabled_channels(config: Config) -> list[Channel]:
+    from .. import secrets
     from .console import ConsoleChannel
 
     channels: list[Channel] = []
     if config.console.enabled:
         channels.append(ConsoleChannel())
+    token = secrets.secret("telegram_token")
+    if token:
+        from .telegram import TelegramChannel
+
+        channels.append(TelegramChannel(token, config.telegram))
     return channels

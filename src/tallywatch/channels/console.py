@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from typing import TYPE_CHECKING, TextIO
 
 from ..models import Event
-from . import ChannelLimits, Retry
+from . import ChannelLimits, Recipient, Retry
 from .render import line
 
 if TYPE_CHECKING:
@@ -21,13 +20,13 @@ class ConsoleChannel:
     def __init__(self, stream: TextIO | None = None) -> None:
         self._stream = stream
 
-    def recipients(self, event: Event, store: Store) -> list[tuple[str, dt.datetime | None]]:
-        return [("stdout", None)]
+    def recipients(self, event: Event, store: Store) -> list[Recipient]:
+        return [Recipient("stdout")]
 
     def is_group(self, recipient: str) -> bool:
         return False
 
-    async def send(self, event: Event, recipient: str) -> None:
+    async def send(self, event: Event, recipient: str, language: str = "en") -> None:
         stream = self._stream or sys.stdout
         try:
             stream.write(line(event) + "\n")

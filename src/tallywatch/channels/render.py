@@ -1,10 +1,129 @@
-"""Events as text for people."""
+"""Events as text for people: a console line, and Telegram HTML in English or Ukrainian.
+
+Rules write their message in English; for Ukrainian readers the common alerts are put in
+Ukrainian from the event's data, and numbers are grouped the Ukrainian way (1 002 690). Every
+piece of text that came from a feed or a user is HTML-escaped; a message never exceeds the
+channel's length (``split``).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import html
+import re
+
+from ..extract.numbers import format_delta, format_number
 from ..models import Event
+
+LANGUAGES = ("en", "uk")
+
+METRICS_UK = {
+    "personnel": "особовий склад",
+    "tanks": "танки",
+    "armoured_vehicles": "бойові броньовані машини",
+    "artillery": "артилерійські системи",
+    "mlrs": "РСЗВ",
+    "air_defense": "засоби ППО",
+    "aircraft": "літаки",
+    "helicopters": "гелікоптери",
+    "uav": "БПЛА",
+    "cruise_missiles": "крилаті ракети",
+    "warships": "кораблі / катери",
+    "submarines": "підводні човни",
+    "vehicles": "автомобільна техніка",
+    "special_equipment": "спеціальна техніка",
+    "ground_robots": "наземні робототехнічні комплекси",
+    "srbm_launchers": "пускові установки ОТРК",
+}
+
+ICONS = {
+    "milestone": "🏁",
+    "approaching": "⏳",
+    "spike": "📈",
+    "record": "🏆",
+    "correction": "✏️",
+    "guard": "⚠️",
+    "reported_delta": "ℹ️",
+    "stale": "🔕",
+    "recovered": "🔔",
+    "disagreement": "⚖️",
+    "broadcast": "📣",
+}
 
 
 def line(event: Event) -> str:
     """``2025-06-12  personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)``"""
     return f"{event.as_of.isoformat()}  {event.message}"
+
+
+def metric_name(metric: str, language: str) -> str:
+    if language == "uk":
+        return METRICS_UK.get(metric, metric.replace("_", " "))
+    from ..detect.wording import metric_label
+
+    return metric_label(metric)
+
+
+def localize_numbers(text: str, language: str) -> str:
+    """1,002,690 → 1 002 690 for Ukrainian readers (only digit groups, not other commas)."""
+    if language != "uk":
+        return text
+    return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", " ", text)
+
+
+def _uk_date(day: dt.date) -> str:
+    return day.strftime("%d.%m.%Y")
+
+
+def _uk(event: Event) -> str | None:
+    """The common alerts in Ukrainian, from the event's data; None: use the English message."""
+    d, name = event.data, metric_name(event.metric, "uk")
+    num = lambda n: format_number(n, "uk")  # noqa: E731
+    delta = d.get("delta")
+    if event.rule == "milestone":
+        day = " за добу" if delta is not None else ""
+        change = f" ({format_delta(delta, 'uk')}{day})" if delta is not None else ""
+        return f"{name}: перейдено позначку {num(d['level'])} — тепер {num(event.value)}{change}"
+    if event.rule == "approaching":
+        expected = dt.date.fromisoformat(d["expected"])
+        return f"{name}: позначку {num(d['level'])} буде перейдено орієнтовно {_uk_date(expected)}"
+    if event.rule == "spike" and d.get("direction") == "spike" and delta is not None:
+        base = d.get("baseline") or 0
+        times = f", у {delta / base:.1f} раза більше за звичайне".replace(".", ",") if base else ""
+        record = "; найбільше зростання за рік" if d.get("record") else ""
+        return f"{name}: {format_delta(delta, 'uk')} за добу{times}{record}"
+    if event.rule == "record" and delta is not None:
+        return f"{name}: {format_delta(delta, 'uk')} за добу — найбільше зростання за рік"
+    if event.rule == "correction" and d.get("old") is not None:
+        return f"{name}: виправлення — {num(d['old'])} → {num(d['new'])}"
+    return None
+
+
+def telegram_html(event: Event, language: str = "en") -> str:
+    """The alert as Telegram HTML: an icon and the date in bold, then the sentence (escaped)."""
+    body = (_uk(event) if language == "uk" else None) or localize_numbers(event.message, language)
+    when = _uk_date(event.as_of) if language == "uk" else event.as_of.isoformat()
+    icon = ICONS.get(event.rule, "•")
+    return f"{icon} <b>{when}</b>\n{html.escape(body, quote=False)}"
+
+
+def split(text: str, limit: int) -> list[str]:
+    """Cut a message into pieces of at most ``limit`` characters, at line breaks where possible."""
+    pieces: list[str] = []
+    current = ""
+    for para in text.split("\n"):
+        while len(para) > limit:  # a single line longer than a message
+            head, para = para[:limit], para[limit:]
+            if current:
+                pieces.append(current)
+                current = ""
+            pieces.append(head)
+        candidate = para if not current else f"{current}\n{para}"
+        if len(candidate) > limit:
+            pieces.append(current)
+            current = para
+        else:
+            current = candidate
+    if current or not pieces:
+        pieces.append(current)
+    return pieces

@@ -1,0 +1,152 @@
+"""Telegram: alerts to subscribers in private chats, groups, and configured channels.
+
+Sends through python-telegram-bot's ``Bot`` with HTML parse mode. Telegram's limits are data
+(``LIMITS``) enforced by the flood gate: about 30 messages a second overall, one a second to one
+chat, 20 a minute to one group. Errors map onto the outbox's three answers: a 429 is ``Retry``
+after its ``retry_after``; a 403 (blocked, kicked) or "chat not found" is ``Gone`` and the
+subscriber is deactivated; network errors and 5xx are ``Retry``; any other 400 is ``Rejected``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import warnings
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from telegram import Bot, LinkPreviewOptions
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.request import HTTPXRequest
+from telegram.warnings import PTBDeprecationWarning
+
+from ..models import Event
+from . import ChannelLimits, Gone, Recipient, Rejected, Retry
+from .render import split, telegram_html
+
+if TYPE_CHECKING:
+    from ..config import Telegram as TelegramSettings
+    from ..store import Store
+
+log = logging.getLogger("tallywatch.telegram")
+# python-telegram-bot 22 warns on every 429 that retry_after will become a timedelta; we read both
+warnings.filterwarnings("ignore", message=".*`retry_after` will be of type", category=PTBDeprecationWarning)
+
+LIMITS = ChannelLimits(
+    per_second=30,
+    per_chat_interval=1.0,
+    per_group_per_minute=20,
+    max_length=4096,
+    max_attempts=12,
+    concurrency=4,
+)
+ADMIN_ONLY = {"stale", "recovered"}  # about the daemon, not the figures
+
+
+def wants(subscriber: dict, event: Event) -> bool:
+    """Whether a subscriber's choice covers an event."""
+    if event.rule == "broadcast":
+        return True
+    if event.rule in ADMIN_ONLY:
+        return False
+    choice = subscriber["choice"]
+    if choice == "milestones":
+        return event.rule == "milestone"
+    if choice == "metrics":
+        return event.metric in subscriber["metrics"]
+    return True
+
+
+def quiet_until(subscriber: dict, event: Event, now: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
+    """The end of the subscriber's quiet hours if ``now`` falls in them (critical alerts never wait)."""
+    start, end = subscriber.get("quiet_from"), subscriber.get("quiet_to")
+    if start is None or end is None or start == end or event.severity == "critical":
+        return None
+    local = now.astimezone(zone)
+    hour = local.hour
+    inside = start <= hour < end if start < end else (hour >= start or hour < end)
+    if not inside:
+        return None
+    wake = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if wake <= local:
+        wake += dt.timedelta(days=1)
+    return wake.astimezone(dt.UTC)
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    """``retry_after`` in seconds: an int today, a timedelta in a later python-telegram-bot."""
+    value = exc.retry_after
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
+
+
+class TelegramChannel:
+    kind = "telegram"
+
+    def __init__(self, token: str, settings: TelegramSettings, clock=lambda: dt.datetime.now(dt.UTC)) -> None:
+        self.settings = settings
+        self.limits = ChannelLimits(**{**LIMITS.__dict__, "concurrency": settings.concurrency})
+        self.zone = ZoneInfo(settings.timezone)
+        self.clock = clock
+        pool = settings.concurrency + 4
+        self.bot = Bot(token, base_url=settings.base_url, request=HTTPXRequest(connection_pool_size=pool))
+        self._ready = False
+        self._starting = asyncio.Lock()
+
+    def is_group(self, recipient: str) -> bool:
+        return recipient.startswith(("-", "@"))
+
+    def recipients(self, event: Event, store: Store) -> list[Recipient]:
+        if event.rule in ADMIN_ONLY:
+            return [Recipient(str(admin)) for admin in self.settings.admins]
+        out = [Recipient(channel) for channel in self.settings.channels]
+        now = self.clock()
+        for sub in store.subscribers(self.kind):
+            if wants(sub, event):
+                out.append(Recipient(sub["address"], quiet_until(sub, event, now, self.zone), sub["language"]))
+        return out
+
+    async def start(self) -> None:
+        async with self._starting:
+            if not self._ready:
+                await self.bot.initialize()
+                self._ready = True
+
+    async def stop(self) -> None:
+        if self._ready:
+            await self.bot.shutdown()
+            self._ready = False
+
+    async def send(self, event: Event, recipient: str, language: str = "en") -> None:
+        text = telegram_html(event, language)
+        await self.send_text(recipient, text)
+
+    async def send_text(self, recipient: str, text: str) -> None:
+        """Send HTML text (already escaped), in pieces of at most 4,096 characters."""
+        chat: int | str = int(recipient) if recipient.lstrip("-").isdigit() else recipient
+        try:
+            if not self._ready:
+                await self.start()
+            for piece in split(text, self.limits.max_length or 4096):
+                await self.bot.send_message(
+                    chat_id=chat,
+                    text=piece,
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+        except RetryAfter as exc:
+            wait = retry_seconds(exc)
+            raise Retry(f"Telegram flood control: retry after {wait:g} s", wait) from None
+        except Forbidden as exc:
+            raise Gone(f"Telegram: {exc.message}") from None
+        except ChatMigrated as exc:
+            raise Gone(f"Telegram: the group moved to chat {exc.new_chat_id}") from None
+        except BadRequest as exc:
+            if "chat not found" in exc.message.lower() or "user is deactivated" in exc.message.lower():
+                raise Gone(f"Telegram: {exc.message}") from None
+            raise Rejected(f"Telegram refused the message: {exc.message}") from None
+        except InvalidToken:
+            raise Retry("Telegram: the bot token was refused (check TALLYWATCH_TELEGRAM_TOKEN)") from None
+        except (NetworkError, TelegramError) as exc:  # TimedOut is a NetworkError; 5xx arrive as NetworkError
+            raise Retry(f"Telegram: {type(exc).__name__}: {exc.message}") from None

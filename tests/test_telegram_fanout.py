@@ -1,0 +1,151 @@
+"""Telegram fan-out through the real outbox, against the local fake Bot API with Telegram's limits."""
+
+import asyncio
+import datetime as dt
+
+import pytest
+from fake_telegram import TOKEN, FakeTelegram
+from tally import Tally
+
+from tallywatch import outbox
+from tallywatch.channels.limits import FloodGate
+from tallywatch.channels.telegram import TelegramChannel
+from tallywatch.config import Config
+from tallywatch.models import Figure
+from tallywatch.pipeline import Item
+from tallywatch.store import utcnow
+
+D = dt.date
+CONFIG = Config.model_validate({"milestones": {"personnel": {"step": 100_000}, "tanks": {"step": 1_000}}})
+CROSSING_DAY = D(2025, 6, 12)
+
+
+@pytest.fixture
+def fake():
+    with FakeTelegram() as server:
+        yield server
+
+
+def seeded(tmp_path, channel) -> Tally:
+    """Ten quiet days of history: personnel 990,000 … 999,000, tanks 10,885 … 10,966."""
+    tally = Tally(tmp_path / "tg.db", CONFIG, [channel])
+    for i in range(10):
+        day = CROSSING_DAY - dt.timedelta(days=10 - i)
+        figures = [Figure("personnel", day, 990_000 + 1_000 * i), Figure("tanks", day, 10_885 + 9 * i)]
+        tally.feed("mod", Item(f"d{i}", f"d{i}", figures), quiet=True)
+    return tally
+
+
+def crossing(tally: Tally):
+    """The day personnel passes 1,000,000 and tanks come within three days of 11,000."""
+    return tally.feed(
+        "mod", Item("d10", "d10", [Figure("personnel", CROSSING_DAY, 1_000_340), Figure("tanks", CROSSING_DAY, 10_977)])
+    )
+
+
+async def drain(store, channel, gate, timeout=60.0):
+    end = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < end:
+        await outbox.deliver(outbox.direct, store, channel, gate, retry_base=0.2, retry_max=1.0)
+        counts = store.outbox_counts()
+        if counts["pending"] + counts["retrying"] + counts["sending"] == 0:
+            return counts
+        due = store.next_due(channel.kind)
+        await asyncio.sleep(0.05 if due is None else min(1.0, max(0.02, (due - utcnow()).total_seconds())))
+    raise AssertionError(f"outbox not drained: {store.outbox_counts()}")
+
+
+def run_fanout(tally, channel):
+    async def go():
+        try:
+            return await drain(tally.store, channel, FloodGate(channel.limits))
+        finally:
+            await channel.stop()
+
+    return asyncio.run(go())
+
+
+def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_path, fake):
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    tally = seeded(tmp_path, channel)
+    choices = {}
+    for i in range(200):
+        chat = str(5_000 + i)
+        kind = ("all", "milestones", "metrics", "metrics")[i % 4]
+        metrics = ["tanks"] if i % 4 == 2 else ["personnel"] if i % 4 == 3 else []
+        tally.store.save_subscriber(
+            "telegram", chat, choice=kind, metrics=metrics, language="uk" if i % 5 == 0 else "en"
+        )
+        choices[chat] = (kind, metrics)
+    result = crossing(tally)
+    assert sorted(e.event.key for e in result.events) == ["approaching:tanks:11000", "milestone:personnel:1000000"]
+    counts = run_fanout(tally, channel)
+    assert counts["sent"] == 50 * 2 + 50 + 50 + 50 and counts["dead"] == 0
+    assert fake.calls("sendMessage", 429) == []
+    for chat, (kind, metrics) in choices.items():
+        texts = [c.params["text"] for c in fake.sent(chat)]
+        million = [t for t in texts if "1,000,000" in t or "1 000 000" in t]
+        tanks = [t for t in texts if "11,000" in t or "11 000" in t]
+        wants_million = kind in ("all", "milestones") or "personnel" in metrics
+        wants_tanks = kind == "all" or "tanks" in metrics
+        assert (len(million), len(tanks), len(texts)) == (
+            int(wants_million),
+            int(wants_tanks),
+            int(wants_million) + int(wants_tanks),
+        ), chat
+    english = fake.sent("5001")[0].params["text"]
+    assert english == "🏁 <b>2025-06-12</b>\npersonnel passed 1,000,000 — now 1,000,340 (+1,340 in a day)"
+    ukrainian = next(c.params["text"] for c in fake.sent("5000") if "000 000" in c.params["text"])
+    assert (
+        ukrainian
+        == "🏁 <b>12.06.2025</b>\nособовий склад: перейдено позначку 1 000 000 — тепер 1 000 340 (+1 340 за добу)"
+    )
+    rate = fake.sent()
+    span = rate[-1].at - rate[0].at
+    assert len(rate) / span <= 30.5  # never faster than Telegram allows
+    tally.close()
+
+
+@pytest.mark.parametrize(("code", "count"), [(429, 25), (500, 25)])
+def test_a_storm_of_429s_or_500s_is_survived_with_nothing_lost(tmp_path, fake, code, count):
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    tally = seeded(tmp_path, channel)
+    for i in range(20):
+        tally.store.save_subscriber("telegram", str(7_000 + i), choice="milestones")
+    crossing(tally)
+    fake.storm(code, count, retry_after=1)
+    counts = run_fanout(tally, channel)
+    assert counts["sent"] == 20 and counts["dead"] == 0
+    assert len(fake.calls("sendMessage", code)) >= count
+    assert all(len(fake.sent(str(7_000 + i))) == 1 for i in range(20))  # each exactly once
+    tally.close()
+
+
+def test_blocked_users_are_deactivated_not_retried(tmp_path, fake):
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    tally = seeded(tmp_path, channel)
+    for i in range(6):
+        tally.store.save_subscriber("telegram", str(8_000 + i), choice="all")
+    fake.fail_chat(8_001, 403, "Forbidden: bot was blocked by the user")
+    fake.fail_chat(8_002, 400, "Bad Request: chat not found")
+    crossing(tally)
+    counts = run_fanout(tally, channel)
+    assert counts["dead"] == 4 and counts["sent"] == 8  # two events each
+    assert len(fake.calls("sendMessage", 403)) == 1  # the first refusal ends it: the second event is not tried
+    blocked = tally.store.subscriber("telegram", "8001")
+    assert (blocked["active"], blocked["reason"]) == (0, "Telegram: Forbidden: bot was blocked by the user")
+    assert tally.store.subscriber("telegram", "8002")["active"] == 0
+    assert tally.store.subscriber("telegram", "8003")["active"] == 1
+    tally.close()
+
+
+def test_configured_channels_get_every_alert(tmp_path, fake):
+    settings = CONFIG.telegram.model_copy(
+        update={"base_url": fake.base_url, "channels": ["@losses_feed", "-1001234567890"]}
+    )
+    channel = TelegramChannel(TOKEN, settings)
+    tally = seeded(tmp_path, channel)
+    crossing(tally)
+    run_fanout(tally, channel)
+    assert len(fake.sent("@losses_feed")) == 2 and len(fake.sent("-1001234567890")) == 2
+    tally.close()
