@@ -254,6 +254,9 @@ class FakeTelegram:
         params["_message"] = message
         return self._record(method, params, 200, {"ok": True, "result": message})
 
+    def api_editMessageReplyMarkup(self, method: str, params: dict) -> tuple[int, dict]:
+        return self.api_editMessageText(method, params)
+
     def api_sendMessage(self, method: str, params: dict) -> tuple[int, dict]:
         return self._send(method, params)
 

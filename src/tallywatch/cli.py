@@ -22,7 +22,9 @@ log = logging.getLogger("tallywatch")
 def setup_logging(level: str) -> None:
     # under journald (JOURNAL_STREAM set) the journal adds its own timestamps
     stamp = "" if os.environ.get("JOURNAL_STREAM") else "%(asctime)s "
-    logging.basicConfig(level=level.upper(), format=stamp + "%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(secrets.RedactingFormatter(stamp + "%(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     for name in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
     # "job skipped: maximum number of running instances reached" is by design (a slow poll is not

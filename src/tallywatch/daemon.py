@@ -9,6 +9,7 @@ finish, then the database is closed. Whatever was queued and not yet sent stays 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import random
@@ -47,6 +48,7 @@ async def run(config: Config, stop: asyncio.Event | None = None, pipeline: Pipel
             next_run_time=now + dt.timedelta(seconds=random.uniform(0, min(2.0, source.interval / 4))),
         )
     scheduler.start()
+    bot = await _start_bot(config, pipeline)
     pipeline.workers = True
     workers = [asyncio.create_task(pipeline.delivery_worker(c), name=f"deliver:{c.kind}") for c in pipeline.channels]
     log.info(
@@ -59,6 +61,8 @@ async def run(config: Config, stop: asyncio.Event | None = None, pipeline: Pipel
     finally:
         log.info("stopping")
         scheduler.pause()  # no new polls
+        if bot is not None:
+            await bot.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         deadline = loop.time() + STOP_GRACE
@@ -70,5 +74,28 @@ async def run(config: Config, stop: asyncio.Event | None = None, pipeline: Pipel
             _, late = await asyncio.wait(workers, timeout=max(0.5, deadline - loop.time()))
             for task in late:
                 task.cancel()
+        for channel in pipeline.channels:
+            if hasattr(channel, "stop"):
+                await channel.stop()
         await pipeline.aclose()
         log.info("stopped")
+
+
+async def _start_bot(config: Config, pipeline: Pipeline):
+    """The bot answers commands when a token is set and ``[telegram] polling`` is on."""
+    from . import secrets
+
+    token = secrets.secret("telegram_token")
+    if not token or not config.telegram.polling:
+        return None
+    from .bot import TelegramBot
+
+    bot = TelegramBot(pipeline, token, config.telegram)
+    try:
+        await bot.start()
+    except Exception as exc:  # Telegram unreachable or the token refused: alerts still queue, polls go on
+        log.error("Telegram bot could not start: %s: %s; alerts stay queued in the outbox", type(exc).__name__, exc)
+        with contextlib.suppress(Exception):
+            await bot.stop()
+        return None
+    return bot

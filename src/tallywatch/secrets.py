@@ -7,7 +7,9 @@ by ``$TALLYWATCH_CREDENTIALS`` (``name = value`` lines). Values are never logged
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 from pathlib import Path
 
 KNOWN = ("telegram_token", "smtp_password", "webhook_secret")
@@ -49,3 +51,24 @@ def secret(name: str) -> str | None:
 
 def mask(value: str) -> str:
     return "*" * 8 if value else ""
+
+
+_BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+
+
+def redact(text: str, values: list[str]) -> str:
+    """Hide the given secret values and anything shaped like a bot token (``bot123:ABC…`` in URLs)."""
+    for value in values:
+        text = text.replace(value, "<redacted>")
+    return _BOT_TOKEN.sub("<redacted>", text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """Formats a record, traceback included, then removes secrets from the whole text."""
+
+    def __init__(self, fmt: str) -> None:
+        super().__init__(fmt)
+        self.values = [v for v in (secret(name) for name in KNOWN) if v and len(v) >= 6]
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record), self.values)

@@ -381,6 +381,9 @@ class Store:
         rows = list(self.db.query("SELECT * FROM sources WHERE name = ?", [name]))
         return rows[0] if rows else {"name": name, "consecutive_failures": 0}
 
+    def source_states(self) -> list[dict[str, Any]]:
+        return list(self.db.query("SELECT * FROM sources ORDER BY name"))
+
     def _ensure_source(self, name: str) -> None:
         self.db.execute("INSERT OR IGNORE INTO sources (name) VALUES (?)", [name])
 

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from ..store import Store
 
 log = logging.getLogger("tallywatch.telegram")
+# python-telegram-bot's DEBUG records carry the token in the API URL ("Set Bot API URL: …/bot<token>"):
+# never emit them; what it logs from INFO up goes through the redacting formatter as well
+logging.getLogger("telegram").setLevel(logging.INFO)
 # python-telegram-bot 22 warns on every 429 that retry_after will become a timedelta; we read both
 warnings.filterwarnings("ignore", message=".*`retry_after` will be of type", category=PTBDeprecationWarning)
 

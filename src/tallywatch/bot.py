@@ -1,0 +1,428 @@
+"""The Telegram bot's commands, inside the daemon's one asyncio loop.
+
+python-telegram-bot's ``Application`` is started by hand (``initialize`` / ``start`` /
+``updater.start_polling``), never with ``run_polling``, which would take over the loop the
+scheduler and the delivery workers share. Every database call goes to the store's thread
+through ``Pipeline.in_store``. Everything a user typed is escaped before it is echoed; buttons
+carry only data we offered, and anything else is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import logging
+from typing import TYPE_CHECKING
+
+from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from . import outbox
+from .channels.render import metric_name
+from .extract.genstaff import METRICS
+from .extract.numbers import format_delta, format_number
+from .models import Event
+
+if TYPE_CHECKING:
+    from .config import Telegram as TelegramSettings
+    from .pipeline import Pipeline
+
+log = logging.getLogger("tallywatch.bot")
+CHANNEL = "telegram"
+QUIET_CHOICES = {"off": (None, None), "22-7": (22, 7), "23-8": (23, 8)}
+
+TEXTS = {
+    "en": {
+        "start": "Hello! I watch the General Staff of Ukraine's daily report of Russian losses and tell you when "
+        "something matters: a milestone passed or near, an unusual day, a record, a correction.\n\n"
+        "/subscribe to get alerts, /latest for today's figures, /settings for language and quiet hours, /help for more.",
+        "help": "/subscribe — choose what to receive\n/unsubscribe — stop all alerts\n/latest — the latest figures\n"
+        "/settings — language and quiet hours\n/help — this list",
+        "choose": "What would you like to receive?",
+        "all": "Every alert",
+        "milestones": "Milestones only",
+        "metrics": "Chosen metrics",
+        "pick": "Tap the metrics you want, then Done.",
+        "done": "Done",
+        "subscribed_all": "Subscribed: every alert. /unsubscribe stops them.",
+        "subscribed_milestones": "Subscribed: milestones only. /unsubscribe stops them.",
+        "subscribed_metrics": "Subscribed: alerts about {metrics}. /unsubscribe stops them.",
+        "no_metrics": "Pick at least one metric first.",
+        "unsubscribed": "Unsubscribed: no more alerts. /subscribe brings them back.",
+        "not_subscribed": "You are not subscribed. /subscribe to start.",
+        "settings": "Language and quiet hours (non-critical alerts wait until the quiet hours end; milestones never wait).",
+        "quiet_off": "Quiet hours: off",
+        "quiet": "Quiet {a}:00–{b}:00",
+        "saved": "Saved.",
+        "stale_button": "This button is no longer valid.",
+        "unknown": "I don't know {command}. /help lists what I can do.",
+        "plain": "I answer commands only. /help lists them.",
+        "admins_only": "Sorry, this command is for the bot's administrators.",
+        "no_figures": "No figures yet.",
+        "broadcast_usage": "Usage: /broadcast TEXT",
+        "broadcast_done": "Broadcast queued for {n} recipients.",
+        "latest": "Latest figures, {date}",
+    },
+    "uk": {
+        "start": "Вітаю! Я стежу за щоденним звітом Генштабу ЗСУ про втрати росії і повідомляю, коли стається "
+        "щось важливе: пройдено чи наближається позначка, незвичний день, рекорд, виправлення.\n\n"
+        "/subscribe — підписатися, /latest — останні дані, /settings — мова й тихі години, /help — довідка.",
+        "help": "/subscribe — обрати, що отримувати\n/unsubscribe — відписатися\n/latest — останні дані\n"
+        "/settings — мова й тихі години\n/help — цей список",
+        "choose": "Що ви хочете отримувати?",
+        "all": "Усі сповіщення",
+        "milestones": "Лише позначки",
+        "metrics": "Обрані показники",
+        "pick": "Оберіть показники, потім «Готово».",
+        "done": "Готово",
+        "subscribed_all": "Підписку оформлено: усі сповіщення. /unsubscribe — відписатися.",
+        "subscribed_milestones": "Підписку оформлено: лише позначки. /unsubscribe — відписатися.",
+        "subscribed_metrics": "Підписку оформлено: {metrics}. /unsubscribe — відписатися.",
+        "no_metrics": "Спершу оберіть хоча б один показник.",
+        "unsubscribed": "Підписку скасовано. /subscribe — підписатися знову.",
+        "not_subscribed": "Ви не підписані. /subscribe — підписатися.",
+        "settings": "Мова й тихі години (звичайні сповіщення чекають до кінця тихих годин, позначки — ні).",
+        "quiet_off": "Тихі години: вимкнено",
+        "quiet": "Тихо {a}:00–{b}:00",
+        "saved": "Збережено.",
+        "stale_button": "Ця кнопка вже не діє.",
+        "unknown": "Я не знаю команди {command}. /help — що я вмію.",
+        "plain": "Я відповідаю лише на команди. /help — їх перелік.",
+        "admins_only": "Вибачте, ця команда лише для адміністраторів бота.",
+        "no_figures": "Даних ще немає.",
+        "broadcast_usage": "Використання: /broadcast ТЕКСТ",
+        "broadcast_done": "Розсилку поставлено в чергу: {n} одержувачів.",
+        "latest": "Останні дані, {date}",
+    },
+}
+
+COMMANDS = {
+    "en": [
+        ("subscribe", "Choose what to receive"),
+        ("unsubscribe", "Stop all alerts"),
+        ("latest", "The latest figures"),
+        ("settings", "Language and quiet hours"),
+        ("help", "What I can do"),
+    ],
+    "uk": [
+        ("subscribe", "Обрати, що отримувати"),
+        ("unsubscribe", "Відписатися"),
+        ("latest", "Останні дані"),
+        ("settings", "Мова й тихі години"),
+        ("help", "Що я вмію"),
+    ],
+}
+
+
+def esc(text: str) -> str:
+    """Text for HTML parse mode: <, > and & escaped (quotes may stay: they are not in a tag)."""
+    return html.escape(text, quote=False)
+
+
+def _clip(text: str, limit: int = 64) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+class TelegramBot:
+    def __init__(self, pipeline: Pipeline, token: str, settings: TelegramSettings) -> None:
+        self.pipeline = pipeline
+        self.settings = settings
+        self.app: Application = ApplicationBuilder().token(token).base_url(settings.base_url).build()
+        add = self.app.add_handler
+        for name, handler in {
+            "start": self.on_start,
+            "help": self.on_help,
+            "subscribe": self.on_subscribe,
+            "unsubscribe": self.on_unsubscribe,
+            "latest": self.on_latest,
+            "settings": self.on_settings,
+            "stats": self.on_stats,
+            "broadcast": self.on_broadcast,
+        }.items():
+            add(CommandHandler(name, handler))
+        add(CallbackQueryHandler(self.on_button))
+        add(MessageHandler(filters.COMMAND, self.on_unknown))
+        add(MessageHandler(filters.ALL & ~filters.COMMAND & filters.ChatType.PRIVATE, self.on_plain))
+        self.app.add_error_handler(self.on_error)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        await self.app.initialize()
+        for language, commands in COMMANDS.items():
+            await self.app.bot.set_my_commands(
+                [BotCommand(name, description) for name, description in commands],
+                language_code=None if language == "en" else language,
+            )
+        await self.app.start()
+        await self.app.updater.start_polling(allowed_updates=["message", "callback_query"], timeout=10)
+        log.info("Telegram bot @%s answering commands", self.app.bot.username)
+
+    async def stop(self) -> None:
+        if self.app.updater and self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+
+    # -- helpers ----------------------------------------------------------------------------------
+
+    async def _subscriber(self, chat_id: int) -> dict | None:
+        return await self.pipeline.in_store(self.pipeline.store.subscriber, CHANNEL, str(chat_id))
+
+    async def _save(self, chat_id: int, **fields: object) -> dict:
+        return await self.pipeline.in_store(self.pipeline.store.save_subscriber, CHANNEL, str(chat_id), **fields)
+
+    async def _language(self, update: Update) -> str:
+        chat = update.effective_chat
+        if chat is not None:
+            sub = await self._subscriber(chat.id)
+            if sub is not None:
+                return sub["language"]
+        user = update.effective_user
+        return "uk" if user is not None and (user.language_code or "").startswith("uk") else "en"
+
+    async def _reply(self, update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        gate = self.pipeline.gates.get(CHANNEL)
+        if gate is not None:  # replies and alerts share Telegram's per-chat and overall limits
+            await gate.acquire(str(chat.id), chat.id < 0)
+        await chat.send_message(
+            text,
+            parse_mode=ParseMode.HTML,
+            reply_markup=markup,
+            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        )
+
+    def _is_admin(self, update: Update) -> bool:
+        user = update.effective_user
+        return user is not None and user.id in self.settings.admins
+
+    # -- commands ---------------------------------------------------------------------------------
+
+    async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._reply(update, esc(TEXTS[await self._language(update)]["start"]))
+
+    async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._reply(update, esc(TEXTS[await self._language(update)]["help"]))
+
+    def _choice_keyboard(self, language: str) -> InlineKeyboardMarkup:
+        t = TEXTS[language]
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(t["all"], callback_data="sub:all")],
+                [InlineKeyboardButton(t["milestones"], callback_data="sub:milestones")],
+                [InlineKeyboardButton(t["metrics"], callback_data="sub:metrics")],
+            ]
+        )
+
+    def _metrics_keyboard(self, language: str, chosen: list[str]) -> InlineKeyboardMarkup:
+        rows, row = [], []
+        for metric in METRICS:
+            mark = "✓ " if metric in chosen else ""
+            row.append(InlineKeyboardButton(mark + metric_name(metric, language), callback_data=f"m:{metric}"))
+            if len(row) == 2:
+                rows.append(row)
+                row = []
+        if row:
+            rows.append(row)
+        rows.append([InlineKeyboardButton(TEXTS[language]["done"], callback_data="m:done")])
+        return InlineKeyboardMarkup(rows)
+
+    def _settings_keyboard(self, language: str) -> InlineKeyboardMarkup:
+        t = TEXTS[language]
+        quiet = [
+            InlineKeyboardButton(
+                t["quiet_off"] if key == "off" else t["quiet"].format(a=a, b=b), callback_data=f"quiet:{key}"
+            )
+            for key, (a, b) in QUIET_CHOICES.items()
+        ]
+        return InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton("English", callback_data="lang:en"),
+                    InlineKeyboardButton("Українська", callback_data="lang:uk"),
+                ],
+                quiet,
+            ]
+        )
+
+    async def on_subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        language = await self._language(update)
+        await self._reply(update, esc(TEXTS[language]["choose"]), self._choice_keyboard(language))
+
+    async def on_unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        language = await self._language(update)
+        chat = update.effective_chat
+        sub = await self._subscriber(chat.id) if chat else None
+        if sub is None or not sub["active"]:
+            await self._reply(update, esc(TEXTS[language]["not_subscribed"]))
+            return
+        await self._save(chat.id, active=0, reason="unsubscribed")
+        await self._reply(update, esc(TEXTS[language]["unsubscribed"]))
+
+    async def on_settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        language = await self._language(update)
+        await self._reply(update, esc(TEXTS[language]["settings"]), self._settings_keyboard(language))
+
+    async def on_latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        language = await self._language(update)
+        rows = await self.pipeline.in_store(self.pipeline.store.latest)
+        if not rows:
+            await self._reply(update, esc(TEXTS[language]["no_figures"]))
+            return
+        names = [metric_name(r.metric, language) for r in rows]
+        values = [format_number(r.value, language) for r in rows]
+        changes = ["" if r.delta is None else format_delta(r.delta, language) for r in rows]
+        width = (max(map(len, names)), max(map(len, values)), max(map(len, changes)))
+        lines = [
+            f"{n.ljust(width[0])}  {v.rjust(width[1])}  {c.rjust(width[2])}".rstrip()
+            for n, v, c in zip(names, values, changes, strict=True)
+        ]
+        newest = max(r.as_of for r in rows)
+        date = newest.strftime("%d.%m.%Y") if language == "uk" else newest.isoformat()
+        title = esc(TEXTS[language]["latest"].format(date=date))
+        await self._reply(update, f"<b>{title}</b>\n<pre>{esc(chr(10).join(lines))}</pre>")
+
+    async def on_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        language = await self._language(update)
+        if not self._is_admin(update):
+            await self._reply(update, esc(TEXTS[language]["admins_only"]))
+            return
+        store = self.pipeline.store
+
+        def gather() -> tuple[list[dict], dict[str, int], list[dict]]:
+            return store.subscribers(CHANNEL, active=None), store.outbox_counts(), store.source_states()
+
+        subscribers, counts, sources = await self.pipeline.in_store(gather)
+        active = sum(1 for s in subscribers if s["active"])
+        lines = [
+            f"subscribers: {active} active, {len(subscribers) - active} inactive",
+            "deliveries: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
+        ]
+        for s in sources:
+            health = (
+                "ok" if not s["consecutive_failures"] else f"{s['consecutive_failures']} failures: {s['last_error']}"
+            )
+            lines.append(f"source {s['name']}: last success {s['last_success'] or 'never'}, {health}")
+        await self._reply(update, f"<pre>{esc(chr(10).join(lines))}</pre>")
+
+    async def on_broadcast(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        language = await self._language(update)
+        if not self._is_admin(update):
+            await self._reply(update, esc(TEXTS[language]["admins_only"]))
+            return
+        text = (update.effective_message.text or "").partition(" ")[2].strip() if update.effective_message else ""
+        if not text:
+            await self._reply(update, esc(TEXTS[language]["broadcast_usage"]))
+            return
+        event = Event(
+            key=f"broadcast:{update.update_id}:{update.effective_user.id}",
+            rule="broadcast",
+            metric="",
+            as_of=dt.datetime.now(dt.UTC).date(),
+            value=0,
+            message=text,
+            severity="critical",
+            data={"by": update.effective_user.id},
+        )
+        count = await self.pipeline.in_store(self._queue_broadcast, event)
+        self.pipeline.notify()
+        await self._reply(update, esc(TEXTS[language]["broadcast_done"].format(n=count)))
+
+    def _queue_broadcast(self, event: Event) -> int:
+        store = self.pipeline.store
+        with store.transaction():
+            stored = store.add_event(event, "admin", True)
+            return outbox.enqueue(
+                store, [stored] if stored else [], [c for c in self.pipeline.channels if c.kind == CHANNEL]
+            )
+
+    async def on_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        language = await self._language(update)
+        command = (update.effective_message.text or "").split()[0] if update.effective_message else ""
+        await self._reply(update, esc(TEXTS[language]["unknown"].format(command=_clip(command))))
+
+    async def on_plain(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._reply(update, esc(TEXTS[await self._language(update)]["plain"]))
+
+    # -- buttons ----------------------------------------------------------------------------------
+
+    async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or query.message is None:
+            return
+        language = await self._language(update)
+        t = TEXTS[language]
+        chat_id = query.message.chat.id
+        kind, _, value = (query.data or "").partition(":")
+        if kind == "sub" and value in ("all", "milestones"):
+            await self._save(
+                chat_id, active=1, reason=None, choice=value, kind=query.message.chat.type, language=language
+            )
+            await query.answer(t["saved"])
+            await query.edit_message_text(esc(t[f"subscribed_{value}"]), parse_mode=ParseMode.HTML)
+        elif kind == "sub" and value == "metrics":
+            sub = await self._subscriber(chat_id)
+            chosen = sub["metrics"] if sub else []
+            await query.answer()
+            await query.edit_message_text(esc(t["pick"]), reply_markup=self._metrics_keyboard(language, chosen))
+        elif kind == "m" and (value in METRICS or value == "done"):
+            await self._metric_button(query, chat_id, value, language)
+        elif kind == "lang" and value in TEXTS:
+            await self._save(chat_id, language=value)
+            await query.answer(TEXTS[value]["saved"])
+            await query.edit_message_text(esc(TEXTS[value]["settings"]), reply_markup=self._settings_keyboard(value))
+        elif kind == "quiet" and value in QUIET_CHOICES:
+            start, end = QUIET_CHOICES[value]
+            await self._save(chat_id, quiet_from=start, quiet_to=end)
+            await query.answer(t["saved"])
+        else:  # data we never offered (or from an old keyboard): refuse, change nothing
+            log.info(
+                "refused callback data %r from %s",
+                _clip(query.data or ""),
+                query.from_user.id if query.from_user else "?",
+            )
+            await query.answer(t["stale_button"], show_alert=True)
+
+    async def _metric_button(self, query, chat_id: int, value: str, language: str) -> None:
+        t = TEXTS[language]
+        sub = await self._subscriber(chat_id)
+        chosen = list(sub["metrics"]) if sub else []
+        if value == "done":
+            if not chosen:
+                await query.answer(t["no_metrics"], show_alert=True)
+                return
+            await self._save(
+                chat_id, active=1, reason=None, choice="metrics", kind=query.message.chat.type, language=language
+            )
+            await query.answer(t["saved"])
+            listed = ", ".join(metric_name(m, language) for m in chosen)
+            await query.edit_message_text(esc(t["subscribed_metrics"].format(metrics=listed)))
+            return
+        chosen = [m for m in chosen if m != value] if value in chosen else [*chosen, value]
+        if sub is None:  # keep the choice without subscribing yet: Done subscribes
+            await self._save(chat_id, active=0, reason="choosing", metrics=chosen, language=language)
+        else:
+            await self._save(chat_id, metrics=chosen)
+        await query.answer()
+        await query.edit_message_reply_markup(self._metrics_keyboard(language, chosen))
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        error = context.error
+        if isinstance(error, TelegramError):
+            log.warning("Telegram: %s: %s", type(error).__name__, error)
+        else:
+            log.error("bot handler failed: %s: %s", type(error).__name__, error, exc_info=error)

@@ -1,0 +1,241 @@
+"""The Telegram bot's commands and buttons, in one asyncio loop with the pipeline, against the fake Bot API."""
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+
+import pytest
+from fake_telegram import TOKEN, FakeTelegram
+
+from tallywatch.bot import TelegramBot
+from tallywatch.channels.telegram import TelegramChannel
+from tallywatch.config import Config
+from tallywatch.models import Figure
+from tallywatch.pipeline import Item, Pipeline, ingest
+
+USER, ADMIN, OTHER = 1001, 4242, 1002
+D = dt.date
+
+
+@pytest.fixture
+def fake():
+    with FakeTelegram() as server:
+        yield server
+
+
+def make_config(tmp_path, fake):
+    return Config.model_validate(
+        {
+            "storage": {"path": str(tmp_path / "bot.db")},
+            "console": {"enabled": False},
+            "telegram": {"base_url": fake.base_url, "admins": [ADMIN]},
+            "milestones": {"personnel": {"step": 100_000}},
+        }
+    )
+
+
+async def until(predicate, timeout=10.0):
+    end = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < end:
+        if predicate():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("timed out waiting")
+
+
+@contextlib.asynccontextmanager
+async def running(tmp_path, fake):
+    config = make_config(tmp_path, fake)
+    channel = TelegramChannel(TOKEN, config.telegram)
+    pipeline = Pipeline(config, channels=[channel])
+    bot = TelegramBot(pipeline, TOKEN, config.telegram)
+    await bot.start()
+    try:
+        yield pipeline
+    finally:
+        await bot.stop()
+        await channel.stop()
+        await pipeline.aclose()
+
+
+async def deliver_all(pipeline, timeout=15.0):
+    """Deliver until the outbox is empty (a reply the bot just sent to a chat can delay an alert by a second)."""
+    end = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < end:
+        await pipeline.deliver()
+        counts = await pipeline.in_store(pipeline.store.outbox_counts)
+        if counts["pending"] + counts["retrying"] + counts["sending"] == 0:
+            return counts
+        await asyncio.sleep(0.2)
+    raise AssertionError("outbox not drained")
+
+
+def texts(fake, chat):
+    return [c.params.get("text", "") for c in fake.sent(chat)]
+
+
+async def ask(fake, user, text, expect=1, chat=None):
+    """A user sends ``text``; wait until the bot has answered ``expect`` more messages."""
+    before = len(fake.sent(chat or user))
+    fake.send_command(user, text, chat)
+    await until(lambda: len(fake.sent(chat or user)) >= before + expect)
+    return texts(fake, chat or user)[-1]
+
+
+async def press(fake, user, data):
+    answered = len(fake.calls("answerCallbackQuery"))
+    fake.press(user, data)
+    await until(lambda: len(fake.calls("answerCallbackQuery")) > answered)
+    await asyncio.sleep(0.1)  # the edit that follows the answer
+
+
+def test_commands_are_registered_in_both_languages(tmp_path, fake):
+    async def go():
+        async with running(tmp_path, fake):
+            reply = await ask(fake, USER, "/start")
+            assert reply.startswith("Hello! I watch the General Staff")
+
+    asyncio.run(go())
+    assert {"", "uk"} <= set(fake.state.commands)
+    assert [c["command"] for c in fake.state.commands[""]] == ["subscribe", "unsubscribe", "latest", "settings", "help"]
+    assert fake.state.commands["uk"][0]["description"] == "Обрати, що отримувати"
+
+
+def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, fake):
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            store = pipeline.store
+            await pipeline.in_store(
+                ingest,
+                store,
+                pipeline.detector,
+                pipeline.channels,
+                "mod",
+                [Item("a", "a", [Figure("personnel", D(2025, 6, 11), 999_200)])],
+            )
+            reply = await ask(fake, USER, "/subscribe")
+            assert reply == "What would you like to receive?"
+            buttons = [
+                b["callback_data"] for row in fake.sent(USER)[-1].params["reply_markup"]["inline_keyboard"] for b in row
+            ]
+            assert buttons == ["sub:all", "sub:milestones", "sub:metrics"]
+            await press(fake, USER, "sub:milestones")
+            sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
+            assert (sub["active"], sub["choice"]) == (1, "milestones")
+            await pipeline.in_store(
+                ingest,
+                store,
+                pipeline.detector,
+                pipeline.channels,
+                "mod",
+                [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340)])],
+            )
+            await deliver_all(pipeline)
+            alerts = [t for t in texts(fake, USER) if "1,000,000" in t]
+            assert alerts == ["🏁 <b>2025-06-12</b>\npersonnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"]
+
+    asyncio.run(go())
+
+
+def test_chosen_metrics_and_settings(tmp_path, fake):
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            store = pipeline.store
+            await ask(fake, USER, "/subscribe")
+            await press(fake, USER, "sub:metrics")
+            await press(fake, USER, "m:tanks")
+            await press(fake, USER, "m:uav")
+            await press(fake, USER, "m:uav")  # pressed again: off
+            await press(fake, USER, "m:done")
+            sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
+            assert (sub["active"], sub["choice"], sub["metrics"]) == (1, "metrics", ["tanks"])
+            await ask(fake, USER, "/settings")
+            await press(fake, USER, "lang:uk")
+            await press(fake, USER, "quiet:22-7")
+            sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
+            assert (sub["language"], sub["quiet_from"], sub["quiet_to"]) == ("uk", 22, 7)
+            assert (
+                await ask(fake, USER, "/help")
+                == "/subscribe — обрати, що отримувати\n/unsubscribe — відписатися\n/latest — останні дані\n/settings — мова й тихі години\n/help — цей список"
+            )
+            assert (await ask(fake, USER, "/unsubscribe")).startswith("Підписку скасовано")
+            sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
+            assert sub["active"] == 0
+
+    asyncio.run(go())
+
+
+def test_latest_is_a_monospace_table(tmp_path, fake):
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            figures = [
+                [Figure("personnel", D(2025, 6, 13), 1_001_560), Figure("tanks", D(2025, 6, 13), 10_934)],
+                [Figure("personnel", D(2025, 6, 14), 1_002_690), Figure("tanks", D(2025, 6, 14), 10_937)],
+            ]
+            for i, figs in enumerate(figures):
+                await pipeline.in_store(
+                    ingest, pipeline.store, pipeline.detector, [], "mod", [Item(str(i), str(i), figs)]
+                )
+            return await ask(fake, USER, "/latest")
+
+    reply = asyncio.run(go())
+    assert (
+        reply
+        == "<b>Latest figures, 2025-06-14</b>\n<pre>personnel  1,002,690  +1,130\ntanks         10,937      +3</pre>"
+    )
+
+
+def test_hostile_input_is_answered_safely(tmp_path, fake):
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            store = pipeline.store
+            assert await ask(fake, USER, "/subscribe <b>x</b>") == "What would you like to receive?"
+            unknown = await ask(fake, USER, "/<script>alert(1)</script>")
+            assert "<script>" not in unknown and "&lt;script&gt;" in unknown
+            huge = await ask(fake, USER, "x" * 10_000)
+            assert huge == "I answer commands only. /help lists them."
+            weird = await ask(fake, USER, "/frobnicate " + "y" * 10_000)
+            assert weird == "I don't know /frobnicate. /help lists what I can do."
+            for data in ("sub:everything", "m:nuclear_weapons", "lang:fr", "quiet:1-2", "drop table", ""):
+                await press(fake, USER, data)
+            refusals = [c.params.get("text") for c in fake.calls("answerCallbackQuery")]
+            assert refusals[-6:] == ["This button is no longer valid."] * 6
+            assert await pipeline.in_store(store.subscriber, "telegram", str(USER)) is None  # nothing was changed
+
+    asyncio.run(go())
+
+
+def test_admin_commands_only_for_admins(tmp_path, fake):
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            store = pipeline.store
+            for chat in (5001, 5002):
+                await pipeline.in_store(store.save_subscriber, "telegram", str(chat), choice="milestones")
+            assert await ask(fake, OTHER, "/stats") == "Sorry, this command is for the bot's administrators."
+            assert await ask(fake, OTHER, "/broadcast hi all") == "Sorry, this command is for the bot's administrators."
+            stats = await ask(fake, ADMIN, "/stats")
+            assert stats.startswith("<pre>subscribers: 2 active, 0 inactive\ndeliveries: ")
+            done = await ask(fake, ADMIN, "/broadcast Maintenance <tonight> & tomorrow")
+            assert done == "Broadcast queued for 2 recipients."
+            await deliver_all(pipeline)
+            assert len(fake.sent(5001)) == 1 and len(fake.sent(5002)) == 1
+            assert texts(fake, 5001)[0].endswith("\nMaintenance &lt;tonight&gt; &amp; tomorrow")
+
+    asyncio.run(go())
+
+
+def test_the_token_never_reaches_the_logs(tmp_path, fake, caplog):
+    fake.storm(500, 1)
+
+    async def go():
+        async with running(tmp_path, fake):
+            fake.send_command(USER, "/start")  # its answer meets a 500
+            await until(lambda: fake.calls("sendMessage", 500))
+            await ask(fake, USER, "/help")
+
+    with caplog.at_level(logging.DEBUG):
+        asyncio.run(go())
+    assert caplog.records
+    assert TOKEN not in caplog.text
+    assert TOKEN.split(":")[1] not in caplog.text
