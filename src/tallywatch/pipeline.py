@@ -144,6 +144,11 @@ class Pipeline:
         released = self._db.submit(self.store.release_claims).result()
         if released:
             log.info("%d deliveries a previous run was sending are queued again", released)
+        for channel in self.channels:
+            last = self._db.submit(self.store.last_sent, channel.kind).result()
+            if channel.limits.per_second and last and utcnow() - last < dt.timedelta(seconds=2):
+                # a previous process was sending a moment ago: its sends still count against the limits
+                self.gates[channel.kind].hold_all(1.1)
 
     async def in_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the store's own thread (SQLite work stays off the event loop)."""

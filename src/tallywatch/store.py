@@ -509,6 +509,10 @@ class Store:
         """Give rows a previous process was sending back to the queue (it died holding them)."""
         return self.db.execute("UPDATE deliveries SET status = 'pending' WHERE status = 'sending'").rowcount
 
+    def last_sent(self, channel: str) -> dt.datetime | None:
+        row = self.conn.execute("SELECT max(sent_at) FROM deliveries WHERE channel = ?", [channel]).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+
     def next_due(self, channel: str) -> dt.datetime | None:
         row = self.conn.execute(
             "SELECT min(next_attempt_at) FROM deliveries WHERE channel = ? AND status = 'pending'", [channel]

@@ -26,12 +26,17 @@ class FloodGate:
         self._group: defaultdict[str, deque[float]] = defaultdict(deque)  # send times per group, last minute
         self._paused: dict[str, float] = {}  # recipient → not before (after a 429)
 
+    def hold_all(self, seconds: float) -> None:
+        """No send at all for ``seconds`` (a previous process may have used this second's allowance)."""
+        self._paused[""] = max(self._paused.get("", 0.0), self.clock() + seconds)
+
     def pause(self, recipient: str, seconds: float) -> None:
         self._paused[recipient] = max(self._paused.get(recipient, 0.0), self.clock() + seconds)
 
     def wait_for(self, recipient: str, group: bool, now: float) -> float:
         """Seconds until a send to ``recipient`` fits every limit (0: now)."""
-        limits, waits = self.limits, [self._paused.get(recipient, 0.0) - now]
+        limits = self.limits
+        waits = [self._paused.get(recipient, 0.0) - now, self._paused.get("", 0.0) - now]
         if limits.per_second:
             window = 1.0 / MARGIN
             while self._recent and self._recent[0] <= now - window:
