@@ -121,12 +121,12 @@ async def deliver(
             nonlocal sent
             while queue and not (stop and stop.is_set()):
                 d = queue.popleft()
-                if d.recipient in gone:
-                    await run(
-                        _outcome, store, channel, d, Gone("recipient gone (found earlier)"), retry_base, retry_max
-                    )
+                if d.recipient not in gone:
+                    await gate.acquire(d.recipient, channel.is_group(d.recipient))
+                if d.recipient in gone:  # found gone by another send (also while we waited for the gate)
+                    earlier = Gone("recipient gone (found earlier)")
+                    await run(_outcome, store, channel, d, earlier, retry_base, retry_max)
                     continue
-                await gate.acquire(d.recipient, channel.is_group(d.recipient))
                 error: Exception | None = None
                 try:
                     await channel.send(d.event, d.recipient, d.language)

@@ -14,7 +14,7 @@ from collections import defaultdict, deque
 
 from . import ChannelLimits
 
-MARGIN = 0.97  # use 97 % of a rate: 29.1 of 30 per second, 1.03 s between messages to one chat
+MARGIN = 0.97  # use 97 % of a rate: 29 of 30 a second, 1.03 s between two messages to one chat
 
 
 class FloodGate:
@@ -38,11 +38,14 @@ class FloodGate:
         limits = self.limits
         waits = [self._paused.get(recipient, 0.0) - now, self._paused.get("", 0.0) - now]
         if limits.per_second:
-            window = 1.0 / MARGIN
-            while self._recent and self._recent[0] <= now - window:
+            # at most 29 sends in any second, and evenly paced: the server counts arrivals, which
+            # jitter; a burst of 29 then a pause would let jitter push a 31st into its window
+            while self._recent and self._recent[0] <= now - 1.0:
                 self._recent.popleft()
-            if len(self._recent) >= int(limits.per_second):
-                waits.append(self._recent[0] + window - now)
+            if len(self._recent) >= int(limits.per_second * MARGIN):
+                waits.append(self._recent[0] + 1.0 - now)
+            if self._recent:
+                waits.append(self._recent[-1] + 1.0 / limits.per_second - now)
         if limits.per_chat_interval and recipient in self._last:
             waits.append(self._last[recipient] + limits.per_chat_interval / MARGIN - now)
         if group and limits.per_group_per_minute:
