@@ -240,6 +240,16 @@ class Telegram(Strict):
     concurrency: StrictInt = Field(4, ge=1, le=32)  # messages in flight at once
     polling: StrictBool = True  # answer commands (getUpdates); off: post alerts only
 
+    @model_validator(mode="before")
+    @classmethod
+    def _no_token_here(cls, data: Any) -> Any:
+        if isinstance(data, dict) and {"token", "bot_token"} & set(data):
+            raise ValueError(
+                "the bot token is never read from the config file: set TALLYWATCH_TELEGRAM_TOKEN, or "
+                "telegram_token in $CREDENTIALS_DIRECTORY or the $TALLYWATCH_CREDENTIALS file"
+            )
+        return data
+
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:

@@ -1,0 +1,106 @@
+"""Rendering for people and the flood gate's arithmetic, with a clock we control."""
+
+import asyncio
+import datetime as dt
+import itertools
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tallywatch import config
+from tallywatch.channels import ChannelLimits
+from tallywatch.channels.limits import FloodGate
+from tallywatch.channels.render import localize_numbers, split, telegram_html
+from tallywatch.channels.telegram import LIMITS, quiet_until, wants
+from tallywatch.models import Event
+
+KYIV = ZoneInfo("Europe/Kyiv")
+
+
+def event(rule="spike", metric="tanks", message="tanks +55 in a day", severity="warning"):
+    return Event(f"{rule}:{metric}", rule, metric, dt.date(2023, 10, 20), 5_047, message, severity, {})
+
+
+def test_html_escapes_everything_from_outside():
+    html = telegram_html(event("broadcast", "", "<b>hi</b> & <script>x</script>"))
+    assert html == "📣 <b>2023-10-20</b>\n&lt;b&gt;hi&lt;/b&gt; &amp; &lt;script&gt;x&lt;/script&gt;"
+
+
+def test_numbers_for_the_reader():
+    assert localize_numbers("now 1,002,690 (+1,130), up 3,5%", "uk") == "now 1 002 690 (+1 130), up 3,5%"
+    assert localize_numbers("now 1,002,690", "en") == "now 1,002,690"
+
+
+def test_split_keeps_every_piece_within_the_limit():
+    text = "\n".join(f"line {i} " + "x" * 90 for i in range(100))  # ~10 kB
+    pieces = split(text, 4096)
+    assert all(len(p) <= 4096 for p in pieces) and len(pieces) == 3
+    assert "\n".join(pieces) == text
+    long_line = "y" * 9000
+    assert [len(p) for p in split(long_line, 4096)] == [4096, 4096, 808]
+    assert split("short", 4096) == ["short"]
+
+
+def test_quiet_hours_delay_only_non_critical_alerts():
+    sub = {"quiet_from": 22, "quiet_to": 7}
+    late = dt.datetime(2025, 6, 12, 21, 30, tzinfo=dt.UTC)  # 00:30 on 13 June in Kyiv (UTC+3)
+    wake = quiet_until(sub, event(), late, KYIV)
+    assert wake == dt.datetime(2025, 6, 13, 4, 0, tzinfo=dt.UTC)  # 07:00 Kyiv, the next morning
+    assert quiet_until(sub, event(severity="critical"), late, KYIV) is None
+    noon = dt.datetime(2025, 6, 12, 9, 0, tzinfo=dt.UTC)
+    assert quiet_until(sub, event(), noon, KYIV) is None
+    assert quiet_until({"quiet_from": None, "quiet_to": None}, event(), late, KYIV) is None
+
+
+def test_choices():
+    assert wants({"choice": "all", "metrics": []}, event())
+    assert not wants({"choice": "milestones", "metrics": []}, event())
+    assert wants({"choice": "milestones", "metrics": []}, event("milestone"))
+    assert wants({"choice": "metrics", "metrics": ["tanks"]}, event())
+    assert not wants({"choice": "metrics", "metrics": ["uav"]}, event())
+    assert not wants({"choice": "all", "metrics": []}, event("stale", ""))  # the daemon's own health: admins only
+    assert wants({"choice": "metrics", "metrics": ["uav"]}, event("broadcast", ""))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_gate_rates_with_a_clock():
+    clock = Clock()
+    gate = FloodGate(LIMITS, clock)
+    # one chat: the second message waits about a second
+    assert gate.wait_for("1", False, clock.now) == 0
+    asyncio.run(gate.acquire("1"))
+    assert gate.wait_for("1", False, clock.now) == pytest.approx(1.0 / 0.97)
+    # overall: paced at 1/30 s, and at most 29 in any second
+    waits = []
+    for chat in range(2, 40):
+        wait = gate.wait_for(str(chat), False, clock.now)
+        clock.now += wait
+        asyncio.run(gate.acquire(str(chat)))
+        waits.append(wait)
+    starts = [1000.0 + sum(waits[: i + 1]) for i in range(len(waits))]
+    assert all(b - a >= 1 / 30 - 1e-9 for a, b in itertools.pairwise(starts))
+    assert max(sum(1 for t in starts if s <= t < s + 1.0) for s in starts) <= 29
+
+
+def test_gate_groups_twenty_a_minute():
+    clock = Clock()
+    gate = FloodGate(ChannelLimits(per_group_per_minute=20), clock)
+    for _ in range(20):
+        asyncio.run(gate.acquire("-100", group=True))
+        clock.now += 0.5
+    assert gate.wait_for("-100", True, clock.now) > 40  # the 21st waits for the first to leave the minute
+    assert gate.wait_for("-200", True, clock.now) == 0
+
+
+def test_a_token_in_the_config_file_is_refused(tmp_path):
+    path = tmp_path / "t.toml"
+    path.write_text('[telegram]\ntoken = "123:abc"\n')
+    with pytest.raises(config.ConfigError, match="the bot token is never read from the config file"):
+        config.load(path)
