@@ -25,7 +25,9 @@ log = logging.getLogger("tallywatch.daemon")
 STOP_GRACE = 4.0  # seconds in-flight polls and sends get after a stop signal
 
 
-async def run(config: Config, stop: asyncio.Event | None = None, pipeline: Pipeline | None = None) -> None:
+async def run(
+    config: Config, stop: asyncio.Event | None = None, pipeline: Pipeline | None = None, *, bot: bool = True
+) -> None:
     stop = stop or asyncio.Event()
     pipeline = pipeline or Pipeline(config)
     loop = asyncio.get_running_loop()
@@ -48,7 +50,7 @@ async def run(config: Config, stop: asyncio.Event | None = None, pipeline: Pipel
             next_run_time=now + dt.timedelta(seconds=random.uniform(0, min(2.0, source.interval / 4))),
         )
     scheduler.start()
-    bot = await _start_bot(config, pipeline)
+    bot_app = await _start_bot(config, pipeline) if bot else None
     pipeline.workers = True
     workers = [asyncio.create_task(pipeline.delivery_worker(c), name=f"deliver:{c.kind}") for c in pipeline.channels]
     log.info(
@@ -61,8 +63,8 @@ async def run(config: Config, stop: asyncio.Event | None = None, pipeline: Pipel
     finally:
         log.info("stopping")
         scheduler.pause()  # no new polls
-        if bot is not None:
-            await bot.stop()
+        if bot_app is not None:
+            await bot_app.stop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         deadline = loop.time() + STOP_GRACE

@@ -22,6 +22,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from . import daemon, history
+from .channels.console import ConsoleChannel
 from .config import Config, Source, Storage
 from .models import Figure
 from .pipeline import Pipeline
@@ -171,7 +172,7 @@ def demo_config(base: Config, url: str, seconds_per_day: float, db: Path) -> Con
 
 async def _run(config: Config, feed: ReplayFeed) -> None:
     stop = asyncio.Event()
-    pipeline = Pipeline(config)
+    pipeline = Pipeline(config, channels=[ConsoleChannel()])  # the demo never posts to a real chat
     before = feed.start - dt.timedelta(days=1)
     days = await pipeline.in_store(seed, pipeline.store, pipeline.detector, before)
     log.info(
@@ -189,7 +190,7 @@ async def _run(config: Config, feed: ReplayFeed) -> None:
 
     watcher = asyncio.create_task(watch())
     try:
-        await daemon.run(config, stop, pipeline)
+        await daemon.run(config, stop, pipeline, bot=False)
     finally:
         watcher.cancel()
 
