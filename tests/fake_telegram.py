@@ -32,6 +32,11 @@ class Call:
     at: float
     status: int  # 200, 429, 403, 500, …
 
+    @property
+    def text(self) -> str:
+        """A message's text, or a photo's caption."""
+        return str(self.params.get("text") or self.params.get("caption") or "")
+
 
 @dataclass
 class FakeState:

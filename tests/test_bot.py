@@ -72,7 +72,7 @@ async def deliver_all(pipeline, timeout=15.0):
 
 
 def texts(fake, chat):
-    return [c.params.get("text", "") for c in fake.sent(chat)]
+    return [c.text for c in fake.sent(chat)]
 
 
 async def ask(fake, user, text, expect=1, chat=None):
@@ -98,7 +98,14 @@ def test_commands_are_registered_in_both_languages(tmp_path, fake):
 
     asyncio.run(go())
     assert {"", "uk"} <= set(fake.state.commands)
-    assert [c["command"] for c in fake.state.commands[""]] == ["subscribe", "unsubscribe", "latest", "settings", "help"]
+    assert [c["command"] for c in fake.state.commands[""]] == [
+        "subscribe",
+        "unsubscribe",
+        "latest",
+        "chart",
+        "settings",
+        "help",
+    ]
     assert fake.state.commands["uk"][0]["description"] == "Обрати, що отримувати"
 
 
@@ -157,7 +164,7 @@ def test_chosen_metrics_and_settings(tmp_path, fake):
             assert (sub["language"], sub["quiet_from"], sub["quiet_to"]) == ("uk", 22, 7)
             assert (
                 await ask(fake, USER, "/help")
-                == "/subscribe — обрати, що отримувати\n/unsubscribe — відписатися\n/latest — останні дані\n/settings — мова й тихі години\n/help — цей список"
+                == "/subscribe — обрати, що отримувати\n/unsubscribe — відписатися\n/latest — останні дані\n/chart ПОКАЗНИК [ДНІВ] — графік\n/settings — мова й тихі години\n/help — цей список"
             )
             assert (await ask(fake, USER, "/unsubscribe")).startswith("Підписку скасовано")
             sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
@@ -199,7 +206,7 @@ def test_hostile_input_is_answered_safely(tmp_path, fake):
             assert weird == "I don't know /frobnicate. /help lists what I can do."
             for data in ("sub:everything", "m:nuclear_weapons", "lang:fr", "quiet:1-2", "drop table", ""):
                 await press(fake, USER, data)
-            refusals = [c.params.get("text") for c in fake.calls("answerCallbackQuery")]
+            refusals = [c.text for c in fake.calls("answerCallbackQuery")]
             assert refusals[-6:] == ["This button is no longer valid."] * 6
             assert await pipeline.in_store(store.subscriber, "telegram", str(USER)) is None  # nothing was changed
 
@@ -239,3 +246,23 @@ def test_the_token_never_reaches_the_logs(tmp_path, fake, caplog):
     assert caplog.records
     assert TOKEN not in caplog.text
     assert TOKEN.split(":")[1] not in caplog.text
+
+
+def test_chart_command_sends_a_photo(tmp_path, fake):
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            for i in range(30):
+                figs = [Figure("personnel", D(2025, 5, 20) + dt.timedelta(days=i), 970_000 + 1_100 * i)]
+                await pipeline.in_store(
+                    ingest, pipeline.store, pipeline.detector, [], "mod", [Item(str(i), str(i), figs)]
+                )
+            usage = await ask(fake, USER, "/chart nukes 90")
+            assert usage.startswith("Usage: /chart METRIC [DAYS]")
+            before = len(fake.calls("sendPhoto", 200))
+            fake.send_command(USER, "/chart personnel 30")
+            await until(lambda: len(fake.calls("sendPhoto", 200)) > before, timeout=20)
+            photo = fake.calls("sendPhoto", 200)[-1]
+            assert photo.params["caption"] == "personnel"
+            assert photo.params["photo"][:8] == b"\x89PNG\r\n\x1a\n"
+
+    asyncio.run(go())

@@ -83,7 +83,7 @@ def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_pa
     assert counts["sent"] == 50 * 2 + 50 + 50 + 50 and counts["dead"] == 0
     assert fake.calls("sendMessage", 429) == []
     for chat, (kind, metrics) in choices.items():
-        texts = [c.params["text"] for c in fake.sent(chat)]
+        texts = [c.text for c in fake.sent(chat)]
         million = [t for t in texts if "1,000,000" in t or "1 000 000" in t]
         tanks = [t for t in texts if "11,000" in t or "11 000" in t]
         wants_million = kind in ("all", "milestones") or "personnel" in metrics
@@ -93,9 +93,9 @@ def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_pa
             int(wants_tanks),
             int(wants_million) + int(wants_tanks),
         ), chat
-    english = fake.sent("5001")[0].params["text"]
+    english = fake.sent("5001")[0].text
     assert english == "🏁 <b>2025-06-12</b>\npersonnel passed 1,000,000 — now 1,000,340 (+1,340 in a day)"
-    ukrainian = next(c.params["text"] for c in fake.sent("5000") if "000 000" in c.params["text"])
+    ukrainian = next(c.text for c in fake.sent("5000") if "000 000" in c.text)
     assert (
         ukrainian
         == "🏁 <b>12.06.2025</b>\nособовий склад: перейдено позначку 1 000 000 — тепер 1 000 340 (+1 340 за добу)"

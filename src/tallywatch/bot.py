@@ -9,6 +9,7 @@ carry only data we offered, and anything else is refused.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import html
 import logging
@@ -27,7 +28,7 @@ from telegram.ext import (
     filters,
 )
 
-from . import outbox
+from . import charts, outbox
 from .channels.render import metric_name
 from .extract.genstaff import METRICS
 from .extract.numbers import format_delta, format_number
@@ -47,7 +48,7 @@ TEXTS = {
         "something matters: a milestone passed or near, an unusual day, a record, a correction.\n\n"
         "/subscribe to get alerts, /latest for today's figures, /settings for language and quiet hours, /help for more.",
         "help": "/subscribe — choose what to receive\n/unsubscribe — stop all alerts\n/latest — the latest figures\n"
-        "/settings — language and quiet hours\n/help — this list",
+        "/chart METRIC [DAYS] — a chart\n/settings — language and quiet hours\n/help — this list",
         "choose": "What would you like to receive?",
         "all": "Every alert",
         "milestones": "Milestones only",
@@ -72,13 +73,15 @@ TEXTS = {
         "broadcast_usage": "Usage: /broadcast TEXT",
         "broadcast_done": "Broadcast queued for {n} recipients.",
         "latest": "Latest figures, {date}",
+        "chart_usage": "Usage: /chart METRIC [DAYS], e.g. /chart personnel 90. Metrics: {metrics}",
+        "chart_empty": "No figures for {metric} yet.",
     },
     "uk": {
         "start": "Вітаю! Я стежу за щоденним звітом Генштабу ЗСУ про втрати росії і повідомляю, коли стається "
         "щось важливе: пройдено чи наближається позначка, незвичний день, рекорд, виправлення.\n\n"
         "/subscribe — підписатися, /latest — останні дані, /settings — мова й тихі години, /help — довідка.",
         "help": "/subscribe — обрати, що отримувати\n/unsubscribe — відписатися\n/latest — останні дані\n"
-        "/settings — мова й тихі години\n/help — цей список",
+        "/chart ПОКАЗНИК [ДНІВ] — графік\n/settings — мова й тихі години\n/help — цей список",
         "choose": "Що ви хочете отримувати?",
         "all": "Усі сповіщення",
         "milestones": "Лише позначки",
@@ -103,6 +106,8 @@ TEXTS = {
         "broadcast_usage": "Використання: /broadcast ТЕКСТ",
         "broadcast_done": "Розсилку поставлено в чергу: {n} одержувачів.",
         "latest": "Останні дані, {date}",
+        "chart_usage": "Використання: /chart ПОКАЗНИК [ДНІВ], напр. /chart personnel 90. Показники: {metrics}",
+        "chart_empty": "Даних про {metric} ще немає.",
     },
 }
 
@@ -111,6 +116,7 @@ COMMANDS = {
         ("subscribe", "Choose what to receive"),
         ("unsubscribe", "Stop all alerts"),
         ("latest", "The latest figures"),
+        ("chart", "A chart: /chart METRIC [DAYS]"),
         ("settings", "Language and quiet hours"),
         ("help", "What I can do"),
     ],
@@ -118,6 +124,7 @@ COMMANDS = {
         ("subscribe", "Обрати, що отримувати"),
         ("unsubscribe", "Відписатися"),
         ("latest", "Останні дані"),
+        ("chart", "Графік: /chart ПОКАЗНИК [ДНІВ]"),
         ("settings", "Мова й тихі години"),
         ("help", "Що я вмію"),
     ],
@@ -148,6 +155,7 @@ class TelegramBot:
             "settings": self.on_settings,
             "stats": self.on_stats,
             "broadcast": self.on_broadcast,
+            "chart": self.on_chart,
         }.items():
             add(CommandHandler(name, handler))
         add(CallbackQueryHandler(self.on_button))
@@ -295,6 +303,26 @@ class TelegramBot:
         date = newest.strftime("%d.%m.%Y") if language == "uk" else newest.isoformat()
         title = esc(TEXTS[language]["latest"].format(date=date))
         await self._reply(update, f"<b>{title}</b>\n<pre>{esc(chr(10).join(lines))}</pre>")
+
+    async def on_chart(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        language = await self._language(update)
+        t = TEXTS[language]
+        args = context.args or []
+        metric = args[0].lower() if args else ""
+        days = args[1] if len(args) > 1 else "90"
+        if metric not in METRICS or not days.isdigit() or not 7 <= int(days) <= 2000 or len(args) > 2:
+            await self._reply(update, esc(t["chart_usage"].format(metrics=", ".join(METRICS))))
+            return
+        points, events = await self.pipeline.in_store(self.pipeline.store.chart_data, metric, int(days))
+        if len(points) < 2:
+            await self._reply(update, esc(t["chart_empty"].format(metric=metric_name(metric, language))))
+            return
+        png = await asyncio.to_thread(charts.render, metric, points, charts.marks_from(events, language), language)
+        chat = update.effective_chat
+        gate = self.pipeline.gates.get(CHANNEL)
+        if gate is not None:
+            await gate.acquire(str(chat.id), chat.id < 0)
+        await chat.send_photo(photo=png, caption=esc(metric_name(metric, language)))
 
     async def on_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)

@@ -184,6 +184,112 @@ def cmd_outbox(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
     return 0
 
 
+def valid_email(text: str) -> str:
+    """A bare address (no display name), normalised; ValueError naming what is wrong."""
+    from email_validator import EmailNotValidError, validate_email
+
+    if any(c in text for c in '\r\n<>",;'):
+        raise ValueError(f"{text!r} is not a bare email address (no line breaks, names, <>, quotes or lists)")
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"{text!r} is not a valid email address: {exc}") from None
+
+
+def cmd_subscribers(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    import secrets as tokens
+
+    from .store import Store
+
+    store = Store(cfg.storage.resolved())
+    try:
+        if args.action in ("add", "remove"):
+            if not args.email:
+                print(f"tallywatch subscribers {args.action}: --email ADDRESS is required", file=sys.stderr)
+                return 2
+            try:
+                address = valid_email(args.email)
+            except ValueError as exc:
+                print(f"tallywatch subscribers {args.action}: {exc}", file=sys.stderr)
+                return 2
+            if args.action == "remove":
+                found = store.remove_subscriber("email", address)
+                print(f"removed {address}" if found else f"{address} was not subscribed")
+                return 0 if found else 1
+            if not args.digest and not args.instant:
+                print("tallywatch subscribers add: choose --digest daily|weekly and/or --instant", file=sys.stderr)
+                return 2
+            old = store.subscriber("email", address)
+            token = (old or {}).get("token") or tokens.token_urlsafe(18)
+            sub = store.save_subscriber(
+                "email", address, digest=args.digest, instant=int(args.instant), token=token, active=1, reason=None
+            )
+            print(
+                f"subscribed {address}: digest {sub['digest'] or 'none'}, instant {'yes' if sub['instant'] else 'no'}"
+            )
+            return 0
+        if args.action == "unsubscribe":
+            sub = store.subscriber_by_token(args.token or "")
+            if sub is None:
+                print("tallywatch subscribers unsubscribe: no subscriber has that token", file=sys.stderr)
+                return 1
+            store.deactivate(sub["channel"], sub["address"], "unsubscribed by link")
+            print(f"unsubscribed {sub['address']}")
+            return 0
+        rows = store.all_subscribers()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    for r in rows:
+        if r["channel"] == "email":
+            choice = f"digest {r['digest'] or 'none'}, instant {'yes' if r['instant'] else 'no'}"
+        else:
+            choice = r["choice"] + (f" ({', '.join(r['metrics'])})" if r["choice"] == "metrics" else "")
+        state = "active" if r["active"] else f"inactive: {r['reason'] or ''}"
+        print(f"{r['channel']:<9} {r['address']:<32} {r['language']}  {choice:<34} {state}")
+    return 0
+
+
+def cmd_digest(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    from . import digest
+
+    async def once() -> tuple[int, int]:
+        pipeline = _pipeline(cfg)
+        try:
+            queued = await pipeline.in_store(digest.queue, pipeline.store, cfg, pipeline.channels, args.period)
+            return queued, await pipeline.deliver()
+        finally:
+            await pipeline.aclose()
+
+    queued, sent = asyncio.run(once())
+    print(
+        f"{args.period} digest: {queued} queued, {sent} sent"
+        if queued
+        else f"{args.period} digest: nothing to send for this period"
+    )
+    return 0
+
+
+def cmd_chart(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    from . import charts
+
+    store = _open_store(cfg, "chart")
+    if store is None:
+        return 1
+    try:
+        png = charts.chart_for(store, args.metric, args.days, args.language)
+    except ValueError as exc:
+        print(f"tallywatch chart: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    args.out.write_bytes(png)
+    print(f"{args.out}: {len(png):,} bytes")
+    return 0
+
+
 def cmd_replay(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     from .history import daily
     from .replay import counts_table, replay
@@ -297,6 +403,44 @@ def build_parser() -> argparse.ArgumentParser:
     box.add_argument("action", nargs="?", choices=["show", "retry"], default="show", help="default: show")
     box.add_argument("--json", action="store_true", help="JSON output")
     box.set_defaults(func=cmd_outbox)
+
+    subs = sub.add_parser(
+        "subscribers",
+        parents=[common],
+        help="email subscribers: add, remove, list (all channels), unsubscribe TOKEN",
+        description="Manage subscribers. `add --email ADDR [--digest daily|weekly] [--instant]`, "
+        "`remove --email ADDR`, `list` (every channel, with choices and state), `unsubscribe TOKEN` "
+        "(the token in each mail's unsubscribe link).",
+    )
+    subs.add_argument("action", choices=["add", "remove", "list", "unsubscribe"])
+    subs.add_argument("token", nargs="?", help="with unsubscribe: the token from the mail")
+    subs.add_argument("--email", metavar="ADDR")
+    subs.add_argument("--digest", choices=["daily", "weekly"])
+    subs.add_argument("--instant", action="store_true", help="one mail per critical alert (milestones)")
+    subs.add_argument("--json", action="store_true", help="JSON output (list)")
+    subs.set_defaults(func=cmd_subscribers)
+
+    dig = sub.add_parser(
+        "digest",
+        parents=[common],
+        help="send the daily or weekly digest now (once per period)",
+        description="Make this period's digest and send it to its subscribers. A period's digest goes out once: "
+        "running it again (or the daemon's schedule) sends nothing more.",
+    )
+    dig.add_argument("period", choices=["daily", "weekly"])
+    dig.set_defaults(func=cmd_digest)
+
+    chart = sub.add_parser(
+        "chart",
+        parents=[common],
+        help="draw one metric's chart as a PNG",
+        description="Draw the running total and the daily changes of a metric, milestones and spikes marked.",
+    )
+    chart.add_argument("metric")
+    chart.add_argument("--days", type=int, default=90, help="default 90")
+    chart.add_argument("--out", type=Path, required=True, metavar="FILE")
+    chart.add_argument("--language", choices=["en", "uk"], default="en")
+    chart.set_defaults(func=cmd_chart)
 
     replay = sub.add_parser(
         "replay",

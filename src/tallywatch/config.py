@@ -260,6 +260,50 @@ class Telegram(Strict):
         return value
 
 
+Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]  # 07:30
+
+
+class Email(Strict):
+    """Email over SMTP: instant alerts and daily / weekly digests. Password only from secrets."""
+
+    enabled: StrictBool = False
+    host: str = "localhost"
+    port: StrictInt = Field(587, gt=0, lt=65536)
+    security: Literal["starttls", "ssl", "none"] = "starttls"  # none: only for a relay on this machine
+    user: str | None = None  # password: TALLYWATCH_SMTP_PASSWORD or the smtp_password credential
+    ca_file: Path | None = None  # extra CA to trust (a private relay); certificates are always verified
+    timeout: Seconds = 30.0
+    from_addr: str = Field("tallywatch@localhost", pattern=r"^[^@\s<>\r\n]+@[^@\s<>\r\n]+$")
+    from_name: str = Field("tallywatch", pattern=r"^[^\r\n<>\"]*$")
+    instant_rules: list[str] = ["milestone"]  # which alerts go out as one mail each
+    daily_at: Clock = "07:30"
+    weekly_on: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    weekly_at: Clock = "07:30"
+    timezone: str = "Europe/Kyiv"
+    send_empty: StrictBool = False  # a digest for a period with nothing new
+    chart_metric: str = "personnel"  # the chart in digests
+    unsubscribe_url: str | None = Field(None, pattern=r"^https://\S*\{token\}\S*$")  # https://…?t={token}
+    unsubscribe_mailto: str | None = Field(None, pattern=r"^[^@\s<>]+@[^@\s<>]+$")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return Telegram._known_zone(value)
+
+    @model_validator(mode="after")
+    def _plain_only_locally(self) -> Email:
+        if self.security == "none" and self.host not in ("localhost", "127.0.0.1", "::1"):
+            raise ValueError('security = "none" is only for a relay on this machine; use starttls or ssl')
+        return self
+
+
+class Webhook(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    url: str = Field(pattern=r"^https?://\S+$")
+    rules: list[str] = []  # only these rules (empty: every alert)
+    timeout: Seconds = 10.0
+
+
 class Outbox(Strict):
     retry_base: Seconds = 30.0  # first retry within this (full jitter), doubling per attempt…
     retry_max: Seconds = 3600.0  # …up to this; a server's retry_after is always honoured
@@ -276,6 +320,8 @@ class Config(Strict):
     console: Console = Console()
     outbox: Outbox = Outbox()
     telegram: Telegram = Telegram()
+    email: Email = Email()
+    webhooks: list[Webhook] = []
 
     @field_validator("sources")
     @classmethod

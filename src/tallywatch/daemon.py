@@ -14,6 +14,7 @@ import datetime as dt
 import logging
 import random
 import signal
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -49,6 +50,26 @@ async def run(
             # first poll right away, spread a little so sources do not all start at once
             next_run_time=now + dt.timedelta(seconds=random.uniform(0, min(2.0, source.interval / 4))),
         )
+    if config.email.enabled:
+        from apscheduler.triggers.cron import CronTrigger
+
+        zone = ZoneInfo(config.email.timezone)
+        daily_h, daily_m = map(int, config.email.daily_at.split(":"))
+        weekly_h, weekly_m = map(int, config.email.weekly_at.split(":"))
+        triggers = {
+            "daily": CronTrigger(hour=daily_h, minute=daily_m, timezone=zone),
+            "weekly": CronTrigger(day_of_week=config.email.weekly_on, hour=weekly_h, minute=weekly_m, timezone=zone),
+        }
+        for kind, trigger in triggers.items():
+            scheduler.add_job(
+                pipeline.queue_digest,
+                trigger,
+                args=[kind],
+                id=f"digest:{kind}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=3600,
+            )
     scheduler.start()
     bot_app = await _start_bot(config, pipeline) if bot else None
     pipeline.workers = True

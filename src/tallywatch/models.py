@@ -80,6 +80,7 @@ class Event:
     message: str
     severity: str = "info"
     data: dict[str, Any] = field(default_factory=dict)
+    source: str = ""  # the source whose report caused it (set when read back from the store)
 
     @classmethod
     def about(cls, step: Step, key: str, rule: str, severity: str, message: str, **data: Any) -> Event:

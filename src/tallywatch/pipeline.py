@@ -135,6 +135,10 @@ class Pipeline:
         self.detector = Detector(config, self.store)  # used on the store's thread only
         self.channels = list(enabled_channels(config) if channels is None else channels)
         self.gates = {c.kind: FloodGate(c.limits) for c in self.channels}
+        for channel in self.channels:
+            bind = getattr(channel, "bind", None)
+            if bind is not None:  # channels that read the store when sending (email: tokens, charts)
+                bind(self)
         self.client = PoliteClient(config.http.user_agent, transport)
         self._busy: dict[str, asyncio.Lock] = {}
         self.inflight: set[asyncio.Task] = set()
@@ -290,6 +294,18 @@ class Pipeline:
             alerts,
             f" ({quiet} past events recorded quietly)" if quiet else "",
         )
+
+    async def queue_digest(self, kind: str) -> int:
+        """Queue this period's digest (at most once per period) and wake the senders."""
+        from . import digest
+
+        queued = await self.in_store(digest.queue, self.store, self.config, self.channels, kind)
+        log.info("%s digest: %s", kind, f"{queued} deliveries queued" if queued else "nothing new to send")
+        if self.workers:
+            self.notify()
+        else:
+            await self.deliver()
+        return queued
 
     def notify(self) -> None:
         """Wake the delivery workers: something was queued."""

@@ -145,6 +145,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE deliveries ADD COLUMN claimed_at TEXT;
     ALTER TABLE deliveries ADD COLUMN language TEXT NOT NULL DEFAULT 'en'
     """,
+    # 4: email subscribers: digests, instant alerts, an unsubscribe token
+    """
+    ALTER TABLE subscribers ADD COLUMN digest TEXT CHECK (digest IN ('daily', 'weekly'));
+    ALTER TABLE subscribers ADD COLUMN instant INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE subscribers ADD COLUMN token TEXT;
+    CREATE UNIQUE INDEX subscribers_token ON subscribers (token)
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -157,7 +164,20 @@ def _ts(when: dt.datetime | None = None) -> str:
     return (when or utcnow()).isoformat(timespec="seconds")
 
 
-_SUBSCRIBER_FIELDS = {"kind", "name", "choice", "metrics", "language", "quiet_from", "quiet_to", "active", "reason"}
+_SUBSCRIBER_FIELDS = {
+    "kind",
+    "name",
+    "choice",
+    "metrics",
+    "language",
+    "quiet_from",
+    "quiet_to",
+    "active",
+    "reason",
+    "digest",
+    "instant",
+    "token",
+}
 
 
 class SchemaTooNew(Exception):
@@ -339,6 +359,29 @@ class Store:
         ).fetchall()
         return [(dt.date.fromisoformat(d), v, s, st, r) for d, v, s, st, r in rows]
 
+    def chart_data(self, metric: str, days: int) -> tuple[list[tuple[dt.date, int]], list[tuple[dt.date, str, dict]]]:
+        """The accepted points of the last ``days`` days and the events about them (for a chart)."""
+        last = self.conn.execute(
+            "SELECT max(as_of) FROM figures WHERE metric = ? AND status = 'accepted'", [metric]
+        ).fetchone()[0]
+        if last is None:
+            return [], []
+        since = (dt.date.fromisoformat(last) - dt.timedelta(days=days)).isoformat()
+        points = [
+            (dt.date.fromisoformat(d), v)
+            for d, v in self.conn.execute(
+                "SELECT as_of, value FROM figures WHERE metric = ? AND status = 'accepted' AND as_of >= ? ORDER BY as_of",
+                [metric, since],
+            )
+        ]
+        events = [
+            (dt.date.fromisoformat(d), rule, json.loads(data))
+            for d, rule, data in self.conn.execute(
+                "SELECT as_of, rule, data FROM events WHERE metric = ? AND as_of >= ? ORDER BY as_of", [metric, since]
+            )
+        ]
+        return points, events
+
     def latest(self) -> list[Latest]:
         """Per metric: the newest accepted day's figure and its change from the accepted day before."""
         rows = self.db.execute(
@@ -480,7 +523,7 @@ class Store:
             return []
         rows = self.db.query(
             "SELECT d.id, d.channel, d.recipient, d.attempts, d.language, e.key, e.rule, e.metric, e.as_of, e.value,"
-            f" e.message, e.severity, e.data FROM deliveries d JOIN events e ON e.id = d.event_id"
+            f" e.message, e.severity, e.data, e.source FROM deliveries d JOIN events e ON e.id = d.event_id"
             f" WHERE d.id IN ({','.join('?' * len(ids))}) ORDER BY d.id",
             ids,
         )
@@ -500,6 +543,7 @@ class Store:
                     r["message"],
                     r["severity"],
                     json.loads(r["data"]),
+                    r["source"],
                 ),
             )
             for r in rows
@@ -581,6 +625,43 @@ class Store:
                     [*fields.values(), now, channel, address],
                 )
         return self.subscriber(channel, address) or {}
+
+    def subscriber_by_token(self, token: str) -> dict[str, Any] | None:
+        rows = list(self.db.query("SELECT channel, address FROM subscribers WHERE token = ?", [token]))
+        return self.subscriber(rows[0]["channel"], rows[0]["address"]) if rows else None
+
+    def remove_subscriber(self, channel: str, address: str) -> bool:
+        return (
+            self.db.execute("DELETE FROM subscribers WHERE channel = ? AND address = ?", [channel, address]).rowcount
+            > 0
+        )
+
+    def all_subscribers(self) -> list[dict[str, Any]]:
+        rows = list(self.db.query("SELECT * FROM subscribers ORDER BY channel, id"))
+        for row in rows:
+            row["metrics"] = json.loads(row["metrics"])
+        return rows
+
+    def value_before(self, metric: str, day: dt.date) -> int | None:
+        """The accepted total on the last day on or before ``day``."""
+        row = self.conn.execute(
+            "SELECT value FROM figures WHERE metric = ? AND status = 'accepted' AND as_of <= ? ORDER BY as_of DESC LIMIT 1",
+            [metric, day.isoformat()],
+        ).fetchone()
+        return row[0] if row else None
+
+    def events_since(self, since: dt.datetime) -> list[dict[str, Any]]:
+        """Events that notified someone, stored since ``since`` (digests themselves left out)."""
+        return list(
+            self.db.query(
+                "SELECT * FROM events WHERE notify AND created_at >= ? AND rule NOT IN ('digest', 'broadcast')"
+                " ORDER BY as_of, id",
+                [_ts(since)],
+            )
+        )
+
+    def figures_since(self, since: dt.datetime) -> int:
+        return self.conn.execute("SELECT count(*) FROM figures WHERE updated_at >= ?", [_ts(since)]).fetchone()[0]
 
     def deactivate(self, channel: str, address: str, reason: str) -> bool:
         """Stop sending to a subscriber (blocked us, left the chat); False if there is none."""

@@ -80,4 +80,12 @@ def enabled_channels(config: Config) -> list[Channel]:
         from .telegram import TelegramChannel
 
         channels.append(TelegramChannel(token, config.telegram))
+    if config.email.enabled:
+        from .email import EmailChannel
+
+        channels.append(EmailChannel(config.email))
+    if config.webhooks:
+        from .webhook import WebhookChannel
+
+        channels.append(WebhookChannel(config.webhooks, config.http.user_agent))
     return channels

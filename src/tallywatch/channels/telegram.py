@@ -22,6 +22,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, Ne
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
+from .. import charts
 from ..models import Event
 from . import ChannelLimits, Gone, Recipient, Rejected, Retry
 from .render import split, telegram_html
@@ -45,7 +46,8 @@ LIMITS = ChannelLimits(
     max_attempts=12,
     concurrency=4,
 )
-ADMIN_ONLY = {"stale", "recovered"}  # about the daemon, not the figures
+ADMIN_ONLY = {"stale", "recovered"}
+CAPTION_LIMIT = 1024  # a photo's caption  # about the daemon, not the figures
 
 
 def wants(subscriber: dict, event: Event) -> bool:
@@ -96,6 +98,10 @@ class TelegramChannel:
         self.bot = Bot(token, base_url=settings.base_url, request=HTTPXRequest(connection_pool_size=pool))
         self._ready = False
         self._starting = asyncio.Lock()
+        self._pipeline = None
+
+    def bind(self, pipeline) -> None:
+        self._pipeline = pipeline
 
     def is_group(self, recipient: str) -> bool:
         return recipient.startswith(("-", "@"))
@@ -123,14 +129,27 @@ class TelegramChannel:
 
     async def send(self, event: Event, recipient: str, language: str = "en") -> None:
         text = telegram_html(event, language)
-        await self.send_text(recipient, text)
+        chart = await self._chart(event.metric, language) if event.rule == "milestone" else None
+        await self.send_text(recipient, text, chart)
 
-    async def send_text(self, recipient: str, text: str) -> None:
-        """Send HTML text (already escaped), in pieces of at most 4,096 characters."""
+    async def _chart(self, metric: str, language: str) -> bytes | None:
+        pipeline = self._pipeline
+        if pipeline is None or not metric:
+            return None
+        points, events = await pipeline.in_store(pipeline.store.chart_data, metric, 90)
+        if len(points) < 2:
+            return None
+        return await asyncio.to_thread(charts.render, metric, points, charts.marks_from(events, language), language)
+
+    async def send_text(self, recipient: str, text: str, photo: bytes | None = None) -> None:
+        """Send HTML text (already escaped) in pieces of at most 4,096 characters, or a photo with it as caption."""
         chat: int | str = int(recipient) if recipient.lstrip("-").isdigit() else recipient
         try:
             if not self._ready:
                 await self.start()
+            if photo is not None and len(text) <= CAPTION_LIMIT:
+                await self.bot.send_photo(chat_id=chat, photo=photo, caption=text, parse_mode=ParseMode.HTML)
+                return
             for piece in split(text, self.limits.max_length or 4096):
                 await self.bot.send_message(
                     chat_id=chat,

@@ -1,0 +1,211 @@
+"""Email: one mail per instant alert (milestones by default) and daily / weekly digests.
+
+Messages are built with ``email.message.EmailMessage`` and the default policy, which refuses a
+CR or LF in any header: nothing a feed or a user wrote can add a header. Every mail is plain
+text plus HTML (inline styles, no external images or scripts) with the chart inline as a PNG
+(Content-ID), a ``List-Unsubscribe`` header with one-click ``List-Unsubscribe-Post`` (RFC 8058)
+and a visible unsubscribe line. SMTP runs off the event loop; certificates are always verified
+with a default SSL context (plus ``ca_file`` for a private relay).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import html
+import logging
+import smtplib
+import ssl
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from typing import TYPE_CHECKING, Any
+
+from .. import charts, secrets
+from ..extract.numbers import format_delta, format_number
+from ..models import Event
+from . import ChannelLimits, Gone, Recipient, Rejected, Retry
+from .render import metric_name
+
+if TYPE_CHECKING:
+    from ..config import Email as EmailSettings
+    from ..pipeline import Pipeline
+    from ..store import Store
+
+log = logging.getLogger("tallywatch.email")
+
+LIMITS = ChannelLimits(per_second=5, max_attempts=20, concurrency=1)
+
+
+def _unsubscribe(settings: EmailSettings, token: str) -> tuple[str | None, str]:
+    """(List-Unsubscribe header value or None, the visible line)."""
+    targets = []
+    if settings.unsubscribe_url:
+        targets.append(f"<{settings.unsubscribe_url.format(token=token)}>")
+    if settings.unsubscribe_mailto:
+        targets.append(f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe%20{token}>")
+    if settings.unsubscribe_url:
+        line = f"Unsubscribe: {settings.unsubscribe_url.format(token=token)}"
+    elif settings.unsubscribe_mailto:
+        line = f"Unsubscribe: write to {settings.unsubscribe_mailto} with the subject 'unsubscribe {token}'"
+    else:
+        line = f"Unsubscribe: ask the sender to run `tallywatch subscribers unsubscribe {token}`"
+    return (", ".join(targets) or None), line
+
+
+def _html_page(title: str, body: str, footer: str) -> str:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width'></head>"
+        "<body style='margin:0;padding:16px;background:#f4f5f7;font-family:Arial,Helvetica,sans-serif;color:#1d2733'>"
+        "<div style='max-width:640px;margin:0 auto;background:#ffffff;border-radius:8px;padding:20px'>"
+        f"<h1 style='font-size:20px;margin:0 0 12px'>{title}</h1>{body}"
+        f"<p style='font-size:12px;color:#6b7785;margin-top:24px'>{footer}</p>"
+        "</div></body></html>"
+    )
+
+
+def build_message(
+    settings: EmailSettings, to: str, token: str, subject: str, text: str, html_body: str, chart: bytes | None
+) -> EmailMessage:
+    """A multipart/alternative mail (text, then HTML with the chart related by Content-ID)."""
+    header, line = _unsubscribe(settings, token)
+    message = EmailMessage()
+    message["From"] = Address(display_name=settings.from_name, addr_spec=settings.from_addr)
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
+    message["Message-ID"] = make_msgid(domain=settings.from_addr.partition("@")[2] or None)
+    if header:
+        message["List-Unsubscribe"] = header
+        if settings.unsubscribe_url:
+            message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message.set_content(f"{text}\n\n--\n{line}\n")
+    cid = make_msgid(domain="tallywatch.local")
+    image = (
+        f"<p><img src='cid:{cid[1:-1]}' alt='chart' width='600' style='max-width:100%;height:auto'></p>"
+        if chart
+        else ""
+    )
+    message.add_alternative(_html_page(html.escape(subject), html_body + image, html.escape(line)), subtype="html")
+    if chart:
+        message.get_payload()[1].add_related(chart, "image", "png", cid=cid, filename="chart.png")
+    return message
+
+
+def instant(event: Event, settings: EmailSettings, to: str, token: str, chart: bytes | None) -> EmailMessage:
+    subject = f"tallywatch: {event.message}"
+    text = f"{event.as_of}  {event.message}"
+    body = f"<p style='font-size:16px'><b>{event.as_of}</b><br>{html.escape(event.message)}</p>"
+    return build_message(settings, to, token, subject, text, body, chart)
+
+
+def digest_subject(data: dict[str, Any]) -> str:
+    end = dt.date.fromisoformat(data["as_of"])
+    lead = next(
+        (m for m in data["metrics"] if m["metric"] == "personnel"), data["metrics"][0] if data["metrics"] else None
+    )
+    headline = ""
+    if lead:
+        change = f" ({format_delta(lead['change'])})" if lead["change"] is not None else ""
+        headline = f" — {metric_name(lead['metric'], 'en')} {format_number(lead['value'])}{change}"
+    return f"tallywatch {data['kind']}, {end.day} {end:%b %Y}{headline}"
+
+
+def digest(event: Event, settings: EmailSettings, to: str, token: str, chart: bytes | None) -> EmailMessage:
+    data = event.data
+    span = "the day" if data["kind"] == "daily" else "the week"
+    rows = [
+        (
+            metric_name(m["metric"], "en"),
+            format_number(m["value"]),
+            "" if m["change"] is None else format_delta(m["change"]),
+        )
+        for m in data["metrics"]
+    ]
+    width = (max((len(r[0]) for r in rows), default=6), max((len(r[1]) for r in rows), default=5))
+    text_lines = [f"Figures of {data['as_of']}, change over {span}:", ""]
+    text_lines += [f"{n.ljust(width[0])}  {v.rjust(width[1])}  {c}" for n, v, c in rows]
+    if data["events"]:
+        text_lines += ["", f"Alerts of {span}:"] + [f"{e['as_of']}  {e['message']}" for e in data["events"]]
+    cells = "".join(
+        f"<tr><td style='padding:3px 12px 3px 0'>{html.escape(n)}</td>"
+        f"<td style='padding:3px 12px;text-align:right;font-variant-numeric:tabular-nums'>{v}</td>"
+        f"<td style='padding:3px 0;text-align:right;color:#1f5fa8'>{c}</td></tr>"
+        for n, v, c in rows
+    )
+    body = (
+        f"<p>Figures of <b>{data['as_of']}</b>, change over {span}:</p>"
+        f"<table style='border-collapse:collapse;font-size:15px'>{cells}</table>"
+    )
+    if data["events"]:
+        items = "".join(f"<li><b>{e['as_of']}</b> {html.escape(e['message'])}</li>" for e in data["events"])
+        body += f"<p style='margin-top:18px'>Alerts of {span}:</p><ul style='padding-left:18px'>{items}</ul>"
+    return build_message(settings, to, token, digest_subject(data), "\n".join(text_lines), body, chart)
+
+
+def smtp_send(settings: EmailSettings, message: EmailMessage) -> None:
+    """Deliver one message (blocking: run it in a thread). Raises the outbox's Retry / Gone / Rejected."""
+    context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
+    try:
+        if settings.security == "ssl":
+            smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+        else:
+            smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        with smtp:
+            if settings.security == "starttls":
+                smtp.starttls(context=context)
+            if settings.user:
+                smtp.login(settings.user, secrets.secret("smtp_password") or "")
+            smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused as exc:
+        code, reply = next(iter(exc.recipients.values()))
+        reason = f"SMTP {code} {reply.decode(errors='replace')}"
+        raise (Gone(reason) if code >= 500 else Retry(reason)) from None
+    except smtplib.SMTPDataError as exc:
+        reason = f"SMTP {exc.smtp_code} {exc.smtp_error.decode(errors='replace')}"
+        raise (Rejected(reason) if exc.smtp_code >= 500 else Retry(reason)) from None
+    except (smtplib.SMTPException, OSError) as exc:  # refused, timed out, TLS, authentication
+        raise Retry(f"SMTP {settings.host}:{settings.port}: {type(exc).__name__}: {exc}") from None
+
+
+class EmailChannel:
+    kind = "email"
+    limits = LIMITS
+
+    def __init__(self, settings: EmailSettings) -> None:
+        self.settings = settings
+        self._pipeline: Pipeline | None = None
+
+    def bind(self, pipeline: Pipeline) -> None:
+        self._pipeline = pipeline
+
+    def is_group(self, recipient: str) -> bool:
+        return False
+
+    def recipients(self, event: Event, store: Store) -> list[Recipient]:
+        subs = store.subscribers(self.kind)
+        if event.rule == "digest":
+            return [Recipient(s["address"]) for s in subs if s["digest"] == event.data["kind"]]
+        if event.rule in self.settings.instant_rules:
+            return [Recipient(s["address"]) for s in subs if s["instant"]]
+        return []
+
+    async def send(self, event: Event, recipient: str, language: str = "en") -> None:
+        pipeline = self._pipeline
+        if pipeline is None:
+            raise Retry("email channel not bound to a pipeline")
+        sub = await pipeline.in_store(pipeline.store.subscriber, self.kind, recipient)
+        if sub is None or not sub["active"]:
+            raise Gone("no longer subscribed")
+        metric = event.data.get("chart_metric") if event.rule == "digest" else event.metric
+        chart = await self._chart(pipeline, metric) if metric else None
+        build = digest if event.rule == "digest" else instant
+        message = build(event, self.settings, recipient, sub["token"] or "", chart)
+        await asyncio.to_thread(smtp_send, self.settings, message)
+
+    async def _chart(self, pipeline: Pipeline, metric: str) -> bytes | None:
+        points, events = await pipeline.in_store(pipeline.store.chart_data, metric, 90)
+        if len(points) < 2:
+            return None
+        return await asyncio.to_thread(charts.render, metric, points, charts.marks_from(events))

@@ -1,0 +1,87 @@
+"""Digests: every metric's latest value and its change over the day or week, with the period's alerts.
+
+A digest is an event like any other (``digest:daily:2025-06-14``, ``digest:weekly:2025-W24``), so
+the store's UNIQUE key makes it go out at most once per period, across restarts, and the outbox
+delivers it. A period with nothing new — no figure stored, no alert — sends nothing unless
+``[email] send_empty`` says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from zoneinfo import ZoneInfo
+
+from . import outbox
+from .channels import Channel
+from .config import Config
+from .extract.numbers import format_delta, format_number
+from .models import Event
+from .store import Store, StoredEvent, utcnow
+
+SPANS = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
+
+
+def period_label(kind: str, local_day: dt.date) -> str:
+    if kind == "daily":
+        return local_day.isoformat()
+    year, week, _ = local_day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def make(store: Store, config: Config, kind: str, now: dt.datetime | None = None) -> Event | None:
+    """The digest event for the period ending ``now``; None when there is nothing to tell."""
+    now = now or utcnow()
+    since = now - SPANS[kind]
+    latest = store.latest()
+    alerts = store.events_since(since)
+    if not config.email.send_empty and not alerts and store.figures_since(since) == 0:
+        return None
+    if not latest:
+        return None
+    newest = max(r.as_of for r in latest)
+    span = SPANS[kind].days
+    metrics = []
+    for row in sorted(latest, key=lambda r: r.metric != "personnel"):
+        before = store.value_before(row.metric, row.as_of - dt.timedelta(days=span))
+        metrics.append(
+            {
+                "metric": row.metric,
+                "as_of": str(row.as_of),
+                "value": row.value,
+                "change": None if before is None else row.value - before,
+            }
+        )
+    local_day = now.astimezone(ZoneInfo(config.email.timezone)).date()
+    label = period_label(kind, local_day)
+    lead = metrics[0]
+    change = f" ({format_delta(lead['change'])})" if lead["change"] is not None else ""
+    return Event(
+        key=f"digest:{kind}:{label}",
+        rule="digest",
+        metric="",
+        as_of=newest,
+        value=0,
+        message=f"{kind} digest {label}: {lead['metric'].replace('_', ' ')} {format_number(lead['value'])}{change}",
+        severity="info",
+        data={
+            "kind": kind,
+            "label": label,
+            "as_of": str(newest),
+            "since": since.isoformat(timespec="seconds"),
+            "metrics": metrics,
+            "events": [{"as_of": e["as_of"], "rule": e["rule"], "message": e["message"]} for e in alerts],
+            "chart_metric": config.email.chart_metric,
+        },
+    )
+
+
+def queue(store: Store, config: Config, channels: Sequence[Channel], kind: str, now: dt.datetime | None = None) -> int:
+    """Make the period's digest and queue its deliveries (once per period); returns how many."""
+    event = make(store, config, kind, now)
+    if event is None:
+        return 0
+    with store.transaction():
+        stored = store.add_event(event, "digest", True)
+        events: list[StoredEvent] = [stored] if stored else []
+        return outbox.enqueue(store, events, channels)
