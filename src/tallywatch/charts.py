@@ -30,7 +30,7 @@ def render(
 ) -> bytes:
     """PNG bytes: the cumulative curve above, the daily changes below, milestones and spikes marked."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DateFormatter
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DateFormatter, DayLocator
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter
 
@@ -78,7 +78,8 @@ def render(
     bottom.yaxis.set_major_formatter(thousands)
     bottom.set_ylabel("per day" if language == "en" else "за добу", fontsize=12)
     bottom.grid(True, axis="y", alpha=0.3)
-    locator = AutoDateLocator(maxticks=8)
+    short = (days[-1] - days[0]).days <= 10
+    locator = DayLocator() if short else AutoDateLocator(maxticks=8)
     bottom.xaxis.set_major_locator(locator)
     # month names would be English whatever the reader's language: Ukrainian charts use 14.06 dates
     bottom.xaxis.set_major_formatter(DateFormatter("%d.%m") if language == "uk" else ConciseDateFormatter(locator))

@@ -220,7 +220,7 @@ def cmd_subscribers(cfg: config.Config, origin: str, args: argparse.Namespace) -
                 print("tallywatch subscribers add: choose --digest daily|weekly and/or --instant", file=sys.stderr)
                 return 2
             old = store.subscriber("email", address)
-            token = (old or {}).get("token") or tokens.token_urlsafe(18)
+            token = (old or {}).get("token") or tokens.token_hex(16)  # no leading "-" for the command line
             sub = store.save_subscriber(
                 "email", address, digest=args.digest, instant=int(args.instant), token=token, active=1, reason=None
             )

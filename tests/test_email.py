@@ -1,0 +1,340 @@
+"""Email through a real SMTP server (aiosmtpd) on 127.0.0.1: instant mails, digests, outages, TLS."""
+
+import asyncio
+import datetime as dt
+import email
+import os
+import socket
+import ssl
+import subprocess
+import sys
+from email.policy import default as email_policy
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+
+from tallywatch import digest
+from tallywatch.channels.email import build_message
+from tallywatch.config import Config
+from tallywatch.models import Figure
+from tallywatch.pipeline import Item, Pipeline, ingest
+from tallywatch.store import Store
+
+D = dt.date
+
+
+class Sink:
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email_policy))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp():
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, sink
+    controller.stop()
+
+
+def config(tmp_path, port, **email_settings):
+    return Config.model_validate(
+        {
+            "storage": {"path": str(tmp_path / "mail.db")},
+            "console": {"enabled": False},
+            "milestones": {"personnel": {"step": 100_000}},
+            "email": {
+                "enabled": True,
+                "host": "127.0.0.1",
+                "port": port,
+                "security": "none",
+                "from_addr": "alerts@tallywatch.example",
+                "unsubscribe_url": "https://tallywatch.example/unsubscribe?t={token}",
+                "unsubscribe_mailto": "unsubscribe@tallywatch.example",
+                **email_settings,
+            },
+        }
+    )
+
+
+DAYS = [
+    (D(2025, 6, 10), 998_100, 10_926),
+    (D(2025, 6, 11), 999_200, 10_929),
+    (D(2025, 6, 12), 1_000_340, 10_931),
+    (D(2025, 6, 13), 1_001_560, 10_934),
+    (D(2025, 6, 14), 1_002_690, 10_937),
+]
+
+
+def feed(pipeline, days):
+    async def go():
+        for day, people, tanks in days:
+            item = Item(str(day), str(day), [Figure("personnel", day, people), Figure("tanks", day, tanks)])
+            await pipeline.in_store(ingest, pipeline.store, pipeline.detector, pipeline.channels, "mod", [item])
+
+    return go()
+
+
+def run(cfg, steps):
+    async def go():
+        pipeline = Pipeline(cfg)
+        try:
+            return await steps(pipeline)
+        finally:
+            await pipeline.aclose()
+
+    return asyncio.run(go())
+
+
+def subscribe(cfg, address, **fields):
+    store = Store(cfg.storage.resolved())
+    store.save_subscriber("email", address, token=f"tok-{address.split('@')[0]}", active=1, **fields)
+    store.close()
+
+
+def parts(message):
+    return {part.get_content_type(): part for part in message.walk()}
+
+
+def test_instant_mail_for_a_milestone(tmp_path, smtp):
+    controller, sink = smtp
+    cfg = config(tmp_path, controller.port)
+    subscribe(cfg, "reader@example.org", instant=1)
+
+    async def steps(pipeline):
+        await feed(pipeline, DAYS[:2])
+        await feed(pipeline, DAYS[2:3])
+        return await pipeline.deliver()
+
+    assert run(cfg, steps) == 1
+    (mail,) = sink.messages
+    assert mail["Subject"] == "tallywatch: personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
+    assert mail["From"] == "tallywatch <alerts@tallywatch.example>"
+    assert mail["To"] == "reader@example.org"
+    assert mail["List-Unsubscribe"] == (
+        "<https://tallywatch.example/unsubscribe?t=tok-reader>, "
+        "<mailto:unsubscribe@tallywatch.example?subject=unsubscribe%20tok-reader>"
+    )
+    assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    found = parts(mail)
+    assert set(found) >= {"multipart/alternative", "multipart/related", "text/plain", "text/html", "image/png"}
+    text = found["text/plain"].get_content()
+    assert "2025-06-12  personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
+    assert "Unsubscribe: https://tallywatch.example/unsubscribe?t=tok-reader" in text
+    page = found["text/html"].get_content()
+    cid = found["image/png"]["Content-ID"].strip("<>")
+    assert f"src='cid:{cid}'" in page
+    assert "<script" not in page and "http://" not in page.replace("https://tallywatch.example", "")
+    assert found["image/png"].get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_daily_digest_once_per_period(tmp_path, smtp):
+    controller, sink = smtp
+    cfg = config(tmp_path, controller.port)
+    subscribe(cfg, "daily@example.org", digest="daily")
+    subscribe(cfg, "weekly@example.org", digest="weekly")
+
+    async def steps(pipeline):
+        await feed(pipeline, DAYS)
+        first = await pipeline.queue_digest("daily")
+        again = await pipeline.queue_digest("daily")
+        return first, again
+
+    assert run(cfg, steps) == (1, 0)
+    (mail,) = sink.messages
+    assert mail["To"] == "daily@example.org"
+    assert mail["Subject"] == "tallywatch daily, 14 Jun 2025 — personnel 1,002,690 (+1,130)"
+    text = parts(mail)["text/plain"].get_content()
+    assert "personnel  1,002,690  +1,130" in text
+    assert "tanks         10,937  +3" in text
+    assert "2025-06-12  personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
+    page = parts(mail)["text/html"].get_content()
+    assert "1,002,690" in page and "cid:" in page
+
+
+def test_nothing_new_sends_nothing(tmp_path, smtp):
+    controller, sink = smtp
+    cfg = config(tmp_path, controller.port)
+    subscribe(cfg, "daily@example.org", digest="daily")
+
+    async def steps(pipeline):
+        return await pipeline.queue_digest("daily")  # an empty database: nothing stored in the period
+
+    assert run(cfg, steps) == 0 and sink.messages == []
+
+
+def test_smtp_down_then_up_the_mail_arrives_once(tmp_path):
+    port = free_port()  # nothing listens yet
+    cfg = config(tmp_path, port, timeout="3s")
+    subscribe(cfg, "reader@example.org", instant=1)
+
+    async def down(pipeline):
+        await feed(pipeline, DAYS[:3])
+        sent = await pipeline.deliver()
+        return sent, await pipeline.in_store(pipeline.store.outbox_counts)
+
+    sent, counts = run(cfg, down)
+    assert sent == 0 and counts["retrying"] == 1 and counts["dead"] == 0
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        store = Store(cfg.storage.resolved())
+        store.db.execute("UPDATE deliveries SET next_attempt_at = '2000-01-01T00:00:00+00:00'")  # its retry is due
+        store.close()
+
+        async def up(pipeline):
+            return await pipeline.deliver(), await pipeline.deliver()
+
+        assert run(cfg, up) == (1, 0)
+    finally:
+        controller.stop()
+    assert len(sink.messages) == 1
+
+
+def test_starttls_verifies_the_certificate(tmp_path):
+    ca = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    sink = Sink()
+    controller = Controller(
+        sink, hostname="127.0.0.1", port=free_port(), tls_context=server_context, require_starttls=True
+    )
+    controller.start()
+    try:
+        untrusted = config(tmp_path, controller.port, security="starttls", host="127.0.0.1")
+        subscribe(untrusted, "reader@example.org", instant=1)
+
+        async def attempt(pipeline):
+            await feed(pipeline, DAYS[:3])
+            await pipeline.deliver()
+            return await pipeline.in_store(pipeline.store.outbox_rows)
+
+        (row,) = run(untrusted, attempt)
+        assert row["status"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in row["last_error"]
+        assert sink.messages == []
+        trusted = untrusted.model_copy(update={"email": untrusted.email.model_copy(update={"ca_file": ca_file})})
+        store = Store(trusted.storage.resolved())
+        store.db.execute("UPDATE deliveries SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
+        store.close()
+
+        async def again(pipeline):
+            return await pipeline.deliver()
+
+        assert run(trusted, again) == 1
+        assert len(sink.messages) == 1
+    finally:
+        controller.stop()
+
+
+def tallywatch(*args, cfg_path):
+    env = {k: v for k, v in os.environ.items() if k != "TALLYWATCH_CONFIG"}
+    return subprocess.run(
+        [sys.executable, "-m", "tallywatch", *args, "--config", str(cfg_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+
+
+def write_config(tmp_path, port, feed_url=None):
+    path = tmp_path / "tw.toml"
+    path.write_text(
+        f"""
+[storage]
+path = "{tmp_path / "cli.db"}"
+
+[console]
+enabled = false
+
+[email]
+enabled = true
+host = "127.0.0.1"
+port = {port}
+security = "none"
+from_addr = "alerts@tallywatch.example"
+unsubscribe_mailto = "unsubscribe@tallywatch.example"
+"""
+    )
+    return path
+
+
+def test_subscribers_cli_and_the_digest_once_across_restarts(tmp_path, smtp):
+    controller, sink = smtp
+    path = write_config(tmp_path, controller.port)
+    add = tallywatch(
+        "subscribers", "add", "--email", "Reader@Example.org", "--digest", "daily", "--instant", cfg_path=path
+    )
+    assert add.returncode == 0 and add.stdout == "subscribed Reader@example.org: digest daily, instant yes\n"
+    store = Store(tmp_path / "cli.db")
+    run_days = Config.model_validate({"storage": {"path": str(tmp_path / "cli.db")}, "console": {"enabled": False}})
+    store.close()
+
+    async def steps(pipeline):
+        await feed(pipeline, DAYS)
+
+    run(run_days, steps)
+    first = tallywatch("digest", "daily", cfg_path=path)
+    second = tallywatch("digest", "daily", cfg_path=path)  # another process: a restart
+    assert first.stdout == "daily digest: 1 queued, 1 sent\n", first.stderr
+    assert second.stdout == "daily digest: nothing to send for this period\n" or second.stdout.startswith(
+        "daily digest: 0"
+    )
+    assert len(sink.messages) == 1
+    listed = tallywatch("subscribers", "list", cfg_path=path).stdout
+    assert listed.split() == ["email", "Reader@example.org", "en", "digest", "daily,", "instant", "yes", "active"]
+    store = Store(tmp_path / "cli.db")
+    token = store.subscriber("email", "Reader@example.org")["token"]
+    store.close()
+    gone = tallywatch("subscribers", "unsubscribe", token, cfg_path=path)
+    assert gone.stdout == "unsubscribed Reader@example.org\n"
+    assert "inactive: unsubscribed by link" in tallywatch("subscribers", "list", cfg_path=path).stdout
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a@example.org\r\nBcc: evil@example.com",
+        "Evil <a@example.org>",
+        "a@example.org, b@example.org",
+        "not-an-address",
+        "a@example.org\nX: y",
+    ],
+)
+def test_header_injection_and_bad_addresses_are_refused(tmp_path, address):
+    path = write_config(tmp_path, 25)
+    done = tallywatch("subscribers", "add", "--email", address, "--instant", cfg_path=path)
+    assert done.returncode == 2
+    assert done.stderr.startswith("tallywatch subscribers add: ")
+    assert "Traceback" not in done.stderr
+
+
+def test_a_header_with_a_line_break_cannot_be_built(tmp_path):
+    cfg = config(tmp_path, 25)
+    with pytest.raises(ValueError):
+        build_message(
+            cfg.email, "a@example.org\r\nBcc: evil@example.com", "t", "s", "text", "<p>x</p>", None
+        ).as_bytes()
+    with pytest.raises(ValueError):
+        build_message(
+            cfg.email, "a@example.org", "t", "subject\r\nBcc: evil@example.com", "text", "<p>x</p>", None
+        ).as_bytes()
+
+
+def test_digest_period_labels():
+    assert digest.period_label("daily", D(2025, 6, 14)) == "2025-06-14"
+    assert digest.period_label("weekly", D(2025, 6, 14)) == "2025-W24"
