@@ -98,6 +98,15 @@ def test_poll_end_to_end_then_status_and_events(cfg, feed_server, tmp_path):
     assert million == [MILLION | {"severity": "critical", "source": "mod", "notified": True}]
     assert sum(1 for e in events if not e["notified"]) == 9  # 100k … 900k, recorded on the first import
 
+    chart = tmp_path / "personnel.png"
+    drawn = tallywatch("chart", "personnel", "--days", "30", "--out", str(chart), cfg=cfg)
+    assert drawn.returncode == 0, drawn.stderr
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 10_000
+    assert (
+        tallywatch("chart", "nukes", "--out", str(chart), cfg=cfg).stderr
+        == "tallywatch chart: no figures for nukes to draw\n"
+    )
+
 
 def test_poll_exits_1_when_every_source_fails(cfg, feed_server):
     feed_server.routes["/mod.rss"] = (503, {"Retry-After": "1"}, b"")

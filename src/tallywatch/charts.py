@@ -55,16 +55,19 @@ def render(
     top.yaxis.set_major_formatter(thousands)
     top.set_ylabel("total" if language == "en" else "усього", fontsize=12)
     top.grid(True, alpha=0.3)
+    span = max(1, (days[-1] - days[0]).days)
     for mark in marks:
         if mark.rule == "milestone" and days[0] <= mark.as_of <= days[-1]:
             top.axvline(mark.as_of, color="#c0392b", linestyle="--", linewidth=1.4)
-            top.annotate(  # at the top, left of the line, on white: never over the curve's label-free end
+            # at the top on white, left of the line — or right of it near the left edge (the y labels)
+            right = (mark.as_of - days[0]).days < span * 0.25
+            top.annotate(
                 mark.label,
                 xy=(mark.as_of, 0.98),
                 xycoords=("data", "axes fraction"),
-                xytext=(-5, 0),
+                xytext=(5 if right else -5, 0),
                 textcoords="offset points",
-                ha="right",
+                ha="left" if right else "right",
                 va="top",
                 fontsize=12,
                 fontweight="bold",

@@ -42,7 +42,8 @@ def make(store: Store, config: Config, kind: str, now: dt.datetime | None = None
     newest = max(r.as_of for r in latest)
     span = SPANS[kind].days
     metrics = []
-    for row in sorted(latest, key=lambda r: r.metric != "personnel"):
+    current = [r for r in latest if (newest - r.as_of).days <= 7]  # not categories the report dropped long ago
+    for row in sorted(current, key=lambda r: r.metric != "personnel"):
         before = store.value_before(row.metric, row.as_of - dt.timedelta(days=span))
         metrics.append(
             {
