@@ -84,7 +84,7 @@ def cmd_run(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     from . import daemon
 
     log.info("config: %s", origin)
-    asyncio.run(daemon.run(cfg))
+    asyncio.run(daemon.run(cfg, reload=lambda: config.load(args.config)[0]))
     return 0
 
 
@@ -104,6 +104,7 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
         return 1
     try:
         rows = store.latest()
+        sources = {row["name"]: row for row in store.source_states()}
     finally:
         store.close()
     if args.json:
@@ -134,6 +135,19 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
             row[4],
         ]
         print("  ".join(cells).rstrip())
+    print()
+    for source in cfg.sources:
+        row = sources.get(source.name, {})
+        failures = row.get("consecutive_failures") or 0
+        health = "ok" if not failures else f"{failures} failures in a row: {row.get('last_error')}"
+        if not row:
+            health = "not polled yet"
+        backoff = row.get("next_poll_after")
+        nxt = f"not before {backoff}" if backoff else f"every {source.interval:g} s"
+        state = "" if source.enabled else " (disabled)"
+        print(
+            f"source {source.name}{state}: {health}; last success {row.get('last_success') or 'never'}; next poll {nxt}"
+        )
     return 0
 
 

@@ -304,6 +304,15 @@ class Webhook(Strict):
     timeout: Seconds = 10.0
 
 
+class Health(Strict):
+    """``/healthz`` and ``/metrics`` for the daemon; bound to this machine by default."""
+
+    enabled: StrictBool = True
+    host: str = "127.0.0.1"
+    port: StrictInt = Field(9467, ge=0, lt=65536)
+    allowance: float = Field(3.0, gt=1)  # unhealthy after this many intervals without a successful poll
+
+
 class Outbox(Strict):
     retry_base: Seconds = 30.0  # first retry within this (full jitter), doubling per attempt…
     retry_max: Seconds = 3600.0  # …up to this; a server's retry_after is always honoured
@@ -322,6 +331,7 @@ class Config(Strict):
     telegram: Telegram = Telegram()
     email: Email = Email()
     webhooks: list[Webhook] = []
+    health: Health = Health()
 
     @field_validator("sources")
     @classmethod

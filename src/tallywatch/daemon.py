@@ -2,8 +2,14 @@
 
 APScheduler's AsyncIOScheduler polls each source at its own interval with jitter; a job never
 overlaps itself (``max_instances=1``, and the pipeline's per-source lock) and missed runs are
-coalesced. SIGINT / SIGTERM stop it: no new polls start, polls in flight get a few seconds to
-finish, then the database is closed. Whatever was queued and not yet sent stays in the outbox.
+coalesced. Digests run on cron triggers; a delivery worker per channel sends what the polls
+queue; the Telegram bot answers in the same loop. Blocking work (SQLite, feedparser,
+matplotlib, SMTP) runs on threads.
+
+Signals: SIGINT / SIGTERM stop it — no new polls, in-flight polls and sends get a few seconds,
+what was taken and not sent goes back to the outbox, the database is closed, exit 0 within 10 s.
+SIGHUP reloads the configuration: a valid one replaces the running session (RELOADING=1 …
+READY=1 to systemd); a broken one is logged with the reason and the old one keeps running.
 """
 
 from __future__ import annotations
@@ -14,26 +20,58 @@ import datetime as dt
 import logging
 import random
 import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from .config import Config
+from . import sdnotify
+from .config import Config, ConfigError
+from .health import OUTBOX, HealthServer
 from .pipeline import Pipeline
 
 log = logging.getLogger("tallywatch.daemon")
 STOP_GRACE = 4.0  # seconds in-flight polls and sends get after a stop signal
 
 
-async def run(
-    config: Config, stop: asyncio.Event | None = None, pipeline: Pipeline | None = None, *, bot: bool = True
-) -> None:
-    stop = stop or asyncio.Event()
+@dataclass
+class Session:
+    """One configuration's running parts (a reload replaces the whole session)."""
+
+    config: Config
+    pipeline: Pipeline
+    scheduler: AsyncIOScheduler
+    workers: list[asyncio.Task]
+    bot: object | None
+
+    async def close(self) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_GRACE
+        self.scheduler.pause()  # no new polls
+        if self.bot is not None:
+            with contextlib.suppress(Exception):
+                await self.bot.stop()
+        if self.pipeline.inflight:
+            await asyncio.wait(list(self.pipeline.inflight), timeout=STOP_GRACE)
+        self.scheduler.shutdown(wait=False)  # cancels what still runs; a batch is stored whole or not at all
+        self.pipeline.stopping.set()  # senders finish what is in flight and take nothing new
+        if self.workers:
+            _, late = await asyncio.wait(self.workers, timeout=max(0.5, deadline - loop.time()))
+            for task in late:
+                task.cancel()
+        for channel in self.pipeline.channels:
+            if hasattr(channel, "stop"):
+                with contextlib.suppress(Exception):
+                    await channel.stop()
+        await self.pipeline.aclose()
+
+
+async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -> Session:
     pipeline = pipeline or Pipeline(config)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     scheduler = AsyncIOScheduler(timezone=dt.UTC, event_loop=loop)
     sources = [s for s in config.sources if s.enabled]
     now = dt.datetime.now(dt.UTC)
@@ -75,33 +113,11 @@ async def run(
     pipeline.workers = True
     workers = [asyncio.create_task(pipeline.delivery_worker(c), name=f"deliver:{c.kind}") for c in pipeline.channels]
     log.info(
-        "tallywatch running: %d sources, database %s; Ctrl-C or SIGTERM stops",
+        "tallywatch running: %d sources, database %s; Ctrl-C or SIGTERM stops, SIGHUP reloads",
         len(sources),
         pipeline.store.path,
     )
-    try:
-        await stop.wait()
-    finally:
-        log.info("stopping")
-        scheduler.pause()  # no new polls
-        if bot_app is not None:
-            await bot_app.stop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
-        deadline = loop.time() + STOP_GRACE
-        if pipeline.inflight:
-            await asyncio.wait(list(pipeline.inflight), timeout=STOP_GRACE)
-        scheduler.shutdown(wait=False)  # cancels what still runs; a batch is stored whole or not at all
-        pipeline.stopping.set()  # senders finish what is in flight and take nothing new
-        if workers:
-            _, late = await asyncio.wait(workers, timeout=max(0.5, deadline - loop.time()))
-            for task in late:
-                task.cancel()
-        for channel in pipeline.channels:
-            if hasattr(channel, "stop"):
-                await channel.stop()
-        await pipeline.aclose()
-        log.info("stopped")
+    return Session(config, pipeline, scheduler, workers, bot_app)
 
 
 async def _start_bot(config: Config, pipeline: Pipeline):
@@ -122,3 +138,136 @@ async def _start_bot(config: Config, pipeline: Pipeline):
             await bot.stop()
         return None
     return bot
+
+
+def status_line(session: Session, state: list[dict], counts: dict[str, int]) -> str:
+    sources = [s for s in session.config.sources if s.enabled]
+    ok = sum(
+        1
+        for s in sources
+        for row in state
+        if row["name"] == s.name and row["consecutive_failures"] == 0 and row["last_success"]
+    )
+    reports = [row["last_new_report"] for row in state if row.get("last_new_report")]
+    last = max(reports)[:10] if reports else "none yet"
+    waiting = counts["pending"] + counts["retrying"] + counts["sending"]
+    return f"{ok} of {len(sources)} sources ok · last report {last} · {waiting} pending deliveries"
+
+
+async def _tick(session_ref: list[Session], health: HealthServer | None, stop: asyncio.Event) -> None:
+    """The loop's heartbeat: watchdog pings, the health snapshot, the systemd status line."""
+    watchdog = sdnotify.watchdog_interval()
+    last_ping = last_read = 0.0
+    last_status = ""
+    while not stop.is_set():
+        now = time.monotonic()
+        if watchdog and now - last_ping >= watchdog:
+            sdnotify.notify("WATCHDOG=1")
+            last_ping = now
+        if health is not None:
+            health.snapshot.heartbeat = now
+        if now - last_read >= 2.0:
+            last_read = now
+            session = session_ref[0]
+            with contextlib.suppress(Exception):
+                state, counts = await session.pipeline.in_store(_read_state, session.pipeline.store)
+                OUTBOX.set(counts["pending"] + counts["retrying"] + counts["sending"])
+                if health is not None:
+                    health.snapshot.sources = _ages(session.config, state, health.snapshot)
+                line = status_line(session, state, counts)
+                if line != last_status:
+                    sdnotify.status(line)
+                    last_status = line
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=min(1.0, watchdog or 1.0))
+
+
+def _read_state(store) -> tuple[list[dict], dict[str, int]]:
+    return store.source_states(), store.outbox_counts()
+
+
+def _ages(config: Config, state: list[dict], snapshot) -> dict[str, tuple[float | None, float]]:
+    by_name = {row["name"]: row for row in state}
+    now = dt.datetime.now(dt.UTC)
+    out = {}
+    for source in config.sources:
+        if not source.enabled:
+            continue
+        row = by_name.get(source.name) or {}
+        last = row.get("last_success")
+        age = (now - dt.datetime.fromisoformat(last)).total_seconds() if last else None
+        out[source.name] = (age, max(source.interval * config.health.allowance, 5.0))
+    return out
+
+
+async def run(
+    config: Config,
+    stop: asyncio.Event | None = None,
+    pipeline: Pipeline | None = None,
+    *,
+    bot: bool = True,
+    reload: Callable[[], Config] | None = None,
+) -> None:
+    """Run until SIGINT / SIGTERM (or ``stop``); SIGHUP reloads through ``reload``."""
+    stop = stop or asyncio.Event()
+    hup = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, hup.set)
+    health = None
+    if config.health.enabled and pipeline is None:
+        try:
+            health = HealthServer(config.health.host, config.health.port)
+            health.start()
+        except OSError as exc:
+            log.error("health server on %s:%d: %s; running without it", config.health.host, config.health.port, exc)
+            health = None
+    started = time.monotonic()
+    if health is not None:  # every source starts unproven: healthy until its allowance runs out
+        health.snapshot.sources = _ages(config, [], health.snapshot)
+    session_ref = [await _start_session(config, pipeline, bot)]
+    ticker = asyncio.create_task(_tick(session_ref, health, stop))
+    sdnotify.ready(f"started in {time.monotonic() - started:.1f} s")
+    try:
+        while True:
+            waits = [asyncio.create_task(stop.wait()), asyncio.create_task(hup.wait())]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for w in waits:
+                w.cancel()
+            if stop.is_set():
+                break
+            hup.clear()
+            new = _reload(reload)
+            if new is None:
+                continue
+            sdnotify.reloading()
+            log.info("reloading the configuration")
+            await session_ref[0].close()
+            session_ref[0] = await _start_session(new, None, bot)
+            sdnotify.ready("configuration reloaded")
+            log.info("configuration reloaded")
+    finally:
+        log.info("stopping")
+        sdnotify.stopping()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        stop.set()
+        await session_ref[0].close()
+        ticker.cancel()
+        if health is not None:
+            health.stop()
+        log.info("stopped")
+
+
+def _reload(reload: Callable[[], Config] | None) -> Config | None:
+    if reload is None:
+        log.warning("SIGHUP: nothing to reload (no configuration file)")
+        return None
+    try:
+        return reload()
+    except ConfigError as exc:
+        reason = str(exc).replace("\n", "; ")
+        log.error("configuration reload failed, still running on the previous configuration: %s", reason)
+        sdnotify.status(f"reload failed: {reason[:200]}")
+        return None

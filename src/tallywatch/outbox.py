@@ -23,6 +23,7 @@ from typing import Any
 from .backoff import backoff_seconds
 from .channels import Channel, Gone, Rejected, Retry
 from .channels.limits import FloodGate
+from .health import DELIVERIES
 from .store import Delivery, Store, StoredEvent, utcnow
 
 log = logging.getLogger("tallywatch.outbox")
@@ -73,12 +74,14 @@ def _outcome(
 ) -> None:
     if error is None:
         store.mark_sent(d.id)
+        DELIVERIES.labels(channel.kind, "sent").inc()
         return
     attempts = d.attempts + 1
     if isinstance(error, Gone | Rejected):
         what = "recipient gone" if isinstance(error, Gone) else "message refused"
         log.warning("%s %s: %s: %s; not retried", channel.kind, d.recipient, what, error)
         store.mark_retry(d.id, str(error), utcnow(), dead=True)
+        DELIVERIES.labels(channel.kind, "dead").inc()
         if isinstance(error, Gone):
             store.deactivate(channel.kind, d.recipient, str(error))
         return
@@ -94,6 +97,7 @@ def _outcome(
         ", giving up" if dead else f", next try not before {when.isoformat(timespec='seconds')}",
     )
     store.mark_retry(d.id, str(error), when, dead=dead)
+    DELIVERIES.labels(channel.kind, "dead" if dead else "retry").inc()
 
 
 async def deliver(

@@ -28,6 +28,7 @@ from .channels.limits import FloodGate
 from .config import Config, Source
 from .detect import Detector, stale
 from .extract import EXTRACTORS
+from .health import EVENTS, FIGURES, POLLS
 from .models import Change, Document, Figure
 from .sources import ACCEPT, PARSERS, mapping_for
 from .sources.http import FetchError, PoliteClient
@@ -170,6 +171,14 @@ class Pipeline:
 
     async def poll(self, source: Source, force: bool = False) -> PollResult:
         """One poll of one source, start to finish; never raises for a bad source."""
+        result = await self._poll_once(source, force)
+        POLLS.labels(source.name, result.status).inc()
+        FIGURES.inc(result.ingested.count("new") + result.ingested.count("revised"))
+        for stored in result.ingested.events:
+            EVENTS.labels(stored.event.rule).inc()
+        return result
+
+    async def _poll_once(self, source: Source, force: bool) -> PollResult:
         lock = self._busy.setdefault(source.name, asyncio.Lock())
         if lock.locked():
             return PollResult(source.name, "skipped", error="previous poll still running")

@@ -23,6 +23,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from .. import charts
+from ..health import TELEGRAM_429
 from ..models import Event
 from . import ChannelLimits, Gone, Recipient, Rejected, Retry
 from .render import split, telegram_html
@@ -158,6 +159,7 @@ class TelegramChannel:
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
         except RetryAfter as exc:
+            TELEGRAM_429.inc()
             wait = retry_seconds(exc)
             raise Retry(f"Telegram flood control: retry after {wait:g} s", wait) from None
         except Forbidden as exc:

@@ -1,0 +1,267 @@
+"""The daemon as systemd runs it: notify socket, watchdog, SIGHUP reloads, health and metrics, deploy files."""
+
+import datetime as dt
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from test_telegram_daemon import feed_until
+
+from tallywatch import sdnotify
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class NotifySocket:
+    """A datagram socket standing in for systemd's: records every notification."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.2)
+        self.messages: list[str] = []
+        self.running = True
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self):
+        while self.running:
+            try:
+                self.messages.append(self.sock.recv(4096).decode())
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+
+    def lines(self) -> list[str]:
+        return [line for m in list(self.messages) for line in m.split("\n")]
+
+    def close(self):
+        self.running = False
+        self.sock.close()
+
+
+def wait(predicate, limit=30.0):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def write_config(path: Path, db: Path, feed_url: str, health_port: int, interval: str = "1s", extra: str = ""):
+    path.write_text(
+        f"""
+[storage]
+path = "{db}"
+
+[health]
+port = {health_port}
+allowance = 3
+
+[[sources]]
+name = "mod"
+kind = "rss"
+url = "{feed_url}"
+interval = "{interval}"
+jitter = 0
+
+[milestones.personnel]
+step = 100_000
+{extra}
+"""
+    )
+
+
+def get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except (urllib.error.URLError, OSError):
+        return 0, ""  # not listening yet
+
+
+@pytest.fixture
+def daemon_env(tmp_path):
+    notify = NotifySocket(str(tmp_path / "notify.sock"))
+    env = {**os.environ, "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000", "PYTHONUNBUFFERED": "1"}
+    env.pop("TALLYWATCH_CONFIG", None)
+    env.pop("TALLYWATCH_TELEGRAM_TOKEN", None)
+    yield notify, env
+    notify.close()
+
+
+def start(cfg: Path, env: dict) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tallywatch", "run", "--config", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def test_notify_watchdog_reload_and_a_broken_reload(tmp_path, feed_server, daemon_env):
+    notify, env = daemon_env
+    feed_server.routes["/mod.rss"] = (200, {}, feed_until(dt.date(2025, 6, 11)))
+    cfg, port = tmp_path / "tw.toml", free_port()
+    write_config(cfg, tmp_path / "tw.db", f"{feed_server.url}/mod.rss", port)
+    proc = start(cfg, env)
+    try:
+        assert wait(lambda: "READY=1" in notify.lines()), notify.messages
+        assert wait(lambda: any(line.startswith("STATUS=1 of 1 sources ok · last report ") for line in notify.lines()))
+        assert wait(lambda: notify.lines().count("WATCHDOG=1") >= 2)  # every half of WATCHDOG_USEC
+
+        # a valid new configuration: RELOADING=1, then READY=1 again, running on the new one
+        write_config(cfg, tmp_path / "tw.db", f"{feed_server.url}/mod.rss", port, interval="2s")
+        before = len(notify.messages)
+        proc.send_signal(signal.SIGHUP)
+        assert wait(lambda: any("RELOADING=1" in m for m in notify.messages[before:]))
+        reloading = next(i for i, m in enumerate(notify.messages) if i >= before and "RELOADING=1" in m)
+        assert "MONOTONIC_USEC=" in notify.messages[reloading]
+        assert wait(lambda: any("READY=1" in m for m in notify.messages[reloading:]))
+
+        # a broken one: logged, and the daemon goes on with the previous configuration
+        cfg.write_text(cfg.read_text().replace('interval = "2s"', 'interval = "soon"'))
+        polls = len(feed_server.hits("/mod.rss"))
+        proc.send_signal(signal.SIGHUP)
+        assert wait(lambda: len(feed_server.hits("/mod.rss")) >= polls + 2), "polling stopped after a broken reload"
+        assert proc.poll() is None
+        assert wait(lambda: any(line.startswith("STATUS=reload failed: ") for line in notify.lines()))
+        pings = notify.lines().count("WATCHDOG=1")
+        assert wait(lambda: notify.lines().count("WATCHDOG=1") > pings)
+    finally:
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0 and time.monotonic() - started < 10
+    assert "configuration reload failed, still running on the previous configuration: " in err
+    assert "sources[0].interval: expected a duration" in err
+    assert "STOPPING=1" in notify.lines()
+
+
+def test_healthz_follows_the_sources_and_metrics_count(tmp_path, feed_server, daemon_env):
+    _, env = daemon_env
+    state = {"up": True, "day": dt.date(2025, 6, 11)}
+    feed_server.routes["/mod.rss"] = lambda headers: (
+        (200, {}, feed_until(state["day"])) if state["up"] else (503, {}, b"down")
+    )
+    cfg, port = tmp_path / "tw.toml", free_port()
+    write_config(
+        cfg,
+        tmp_path / "tw.db",
+        f"{feed_server.url}/mod.rss",
+        port,
+        extra="[http]\nbackoff_base = 0.1\nbackoff_max = 0.2\n",
+    )
+    proc = start(cfg, env)
+    health = f"http://127.0.0.1:{port}"
+    try:
+        assert wait(lambda: 'tallywatch_polls_total{outcome="ok",source="mod"}' in get(f"{health}/metrics")[1])
+        assert get(f"{health}/healthz") == (200, "ok\n")
+        state["up"] = False  # the feed server goes away
+        assert wait(lambda: get(f"{health}/healthz")[0] == 503, limit=20)
+        code, body = get(f"{health}/healthz")
+        assert re.fullmatch(r"source mod: last success \d+ s ago \(allowance 5 s\)\n", body), body
+        state["up"], state["day"] = True, dt.date(2025, 6, 12)  # back, with a new report: the million
+        assert wait(lambda: get(f"{health}/healthz") == (200, "ok\n"), limit=20)
+        assert wait(lambda: re.search(r'channel="console",outcome="sent"\} [1-9]', get(f"{health}/metrics")[1]))
+        code, metrics = get(f"{health}/metrics")
+        assert code == 200
+        ok_polls = float(re.search(r'tallywatch_polls_total\{outcome="ok",source="mod"\} (\S+)', metrics).group(1))
+        failed = float(re.search(r'tallywatch_polls_total\{outcome="failed",source="mod"\} (\S+)', metrics).group(1))
+        assert ok_polls >= 2 and failed >= 1
+        assert (
+            float(re.search(r"^tallywatch_figures_stored_total (\S+)$", metrics, re.M).group(1)) == 84
+        )  # 6 days × 14 metrics
+        assert re.search(r'tallywatch_events_total\{rule="milestone"\} \d', metrics)
+        assert re.search(r'tallywatch_source_last_success_age_seconds\{source="mod"\} \d', metrics)
+        assert re.search(r"^tallywatch_outbox_depth 0\.0$", metrics, re.M)
+        assert re.search(r'tallywatch_deliveries_total\{channel="console",outcome="sent"\} [1-9]', metrics)
+        assert get(f"{health}/nothing")[0] == 404
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=10)
+    assert proc.returncode == 0
+
+
+def test_sd_notify_abstract_socket_names(tmp_path, monkeypatch):
+    name = f"tallywatch-test-{os.getpid()}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name)
+    sock.settimeout(2)
+    try:
+        monkeypatch.setenv("NOTIFY_SOCKET", "@" + name)
+        assert sdnotify.ready("started")
+        assert sock.recv(100) == b"READY=1\nSTATUS=started"
+    finally:
+        sock.close()
+    monkeypatch.delenv("NOTIFY_SOCKET")
+    assert sdnotify.notify("READY=1") is False  # not under systemd: nothing to do
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed here")
+def test_the_unit_is_hardened():
+    done = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", str(ROOT / "deploy" / "tallywatch.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    found = re.search(r"Overall exposure level for tallywatch\.service: (\d+\.\d+)", done.stdout + done.stderr)
+    assert found, done.stdout + done.stderr
+    assert float(found.group(1)) <= 2.0
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", str(ROOT / "deploy" / "tallywatch.service")], capture_output=True, text=True
+    )
+    assert "Unknown key" not in verify.stderr and "Unknown section" not in verify.stderr
+
+
+def test_install_script_is_idempotent_and_uninstalls(tmp_path):
+    env = {
+        **os.environ,
+        "ROOT": str(tmp_path / "root"),
+        "PIP": "true",  # no download in the tests: the package is the one under test
+        "TALLYWATCH": str(Path(sys.executable).parent / "tallywatch"),
+    }
+    script = str(ROOT / "deploy" / "install.sh")
+    for _ in range(2):
+        done = subprocess.run(["bash", script, "--no-systemd"], capture_output=True, text=True, env=env, timeout=120)
+        assert done.returncode == 0, done.stderr
+    root = tmp_path / "root"
+    assert (root / "opt/tallywatch/.venv/bin/python").exists()
+    assert (root / "opt/tallywatch/src/tallywatch/daemon.py").exists()
+    assert (root / "etc/systemd/system/tallywatch.service").read_text() == (
+        ROOT / "deploy/tallywatch.service"
+    ).read_text()
+    config = root / "etc/tallywatch/tallywatch.toml"
+    assert oct(config.stat().st_mode & 0o777) == "0o640"
+    assert oct((root / "etc/tallywatch/credentials").stat().st_mode & 0o777) == "0o700"
+    config.write_text(config.read_text() + "\n# edited by the admin\n")
+    subprocess.run(["bash", script, "--no-systemd"], check=True, capture_output=True, env=env, timeout=120)
+    assert config.read_text().endswith("# edited by the admin\n")  # an upgrade never overwrites the config
+    subprocess.run(["bash", script, "--uninstall", "--no-systemd"], check=True, capture_output=True, env=env)
+    assert not (root / "opt/tallywatch").exists() and config.exists()
+    subprocess.run(["bash", script, "--uninstall", "--purge", "--no-systemd"], check=True, capture_output=True, env=env)
+    assert not (root / "etc/tallywatch").exists()
+    bad = subprocess.run(["bash", script, "--frobnicate"], capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "unknown option --frobnicate" in bad.stderr
