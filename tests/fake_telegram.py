@@ -205,14 +205,6 @@ class FakeTelegram:
         last = max(sent, key=lambda c: c.at)
         return last.params["_message"]
 
-    def wait_for(self, predicate, timeout: float = 10.0) -> bool:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if predicate():
-                return True
-            time.sleep(0.02)
-        return False
-
     # -- the Bot API -------------------------------------------------------------------------------
 
     def handle(self, path: str, params: dict[str, Any]) -> tuple[int, dict]:
@@ -247,7 +239,7 @@ class FakeTelegram:
 
     def api_getUpdates(self, params: dict) -> list[dict]:
         offset = int(params.get("offset") or 0)
-        wait = min(float(params.get("timeout") or 0), 0.5)
+        wait = min(float(params.get("timeout") or 0), 10.0)  # long polling, as Telegram does
         with self.lock:
             self.state.updates = [u for u in self.state.updates if u["update_id"] >= offset]
             if not self.state.updates and wait:

@@ -6,9 +6,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+from waiting import wait
 
 from tallywatch import history
 from tallywatch.demo import rss as history_rss
@@ -153,25 +153,16 @@ def _start_daemon(cfg):
     )
 
 
-def _wait_for(predicate, limit=30.0):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_daemon_polls_on_schedule_and_stops_cleanly(cfg, feed_server, sig):
     day = {"last": D(2025, 6, 10)}
     feed_server.routes["/mod.rss"] = lambda headers: (200, {}, feed_of(day["last"]))
     proc = _start_daemon(cfg)
     try:
-        assert _wait_for(lambda: len(feed_server.hits("/mod.rss")) >= 1), "the daemon never polled"
+        assert wait(lambda: len(feed_server.hits("/mod.rss")) >= 1), "the daemon never polled"
         day["last"] = D(2025, 6, 13)  # the next reports appear
         polls = len(feed_server.hits("/mod.rss"))
-        assert _wait_for(lambda: len(feed_server.hits("/mod.rss")) >= polls + 2), "no polls on the interval"
+        assert wait(lambda: len(feed_server.hits("/mod.rss")) >= polls + 2), "no polls on the interval"
     finally:
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=5)  # must stop within 5 s
@@ -192,10 +183,10 @@ def test_daemon_keeps_going_when_a_feed_breaks(cfg, feed_server):
     cfg.write_text(text)
     proc = _start_daemon(cfg)
     try:
-        assert _wait_for(lambda: len(feed_server.hits("/mod.rss")) >= 2)
+        assert wait(lambda: len(feed_server.hits("/mod.rss")) >= 2)
         state["broken"] = False
         polls = len(feed_server.hits("/mod.rss"))
-        assert _wait_for(lambda: len(feed_server.hits("/mod.rss")) >= polls + 2)
+        assert wait(lambda: len(feed_server.hits("/mod.rss")) >= polls + 2)
     finally:
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=5)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from test_telegram_daemon import feed_until
+from waiting import wait
 
 from tallywatch import sdnotify
 
@@ -55,15 +56,6 @@ class NotifySocket:
     def close(self):
         self.running = False
         self.sock.close()
-
-
-def wait(predicate, limit=30.0):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def write_config(path: Path, db: Path, feed_url: str, health_port: int, interval: str = "1s", extra: str = ""):
@@ -176,7 +168,8 @@ def test_healthz_follows_the_sources_and_metrics_count(tmp_path, feed_server, da
     proc = start(cfg, env)
     health = f"http://127.0.0.1:{port}"
     try:
-        assert wait(lambda: 'tallywatch_polls_total{outcome="ok",source="mod"}' in get(f"{health}/metrics")[1])
+        # the loop's snapshot (read every few seconds) knows the first successful poll
+        assert wait(lambda: 'last_success_age_seconds{source="mod"}' in get(f"{health}/metrics")[1])
         assert get(f"{health}/healthz") == (200, "ok\n")
         state["up"] = False  # the feed server goes away
         assert wait(lambda: get(f"{health}/healthz")[0] == 503, limit=20)

@@ -9,6 +9,7 @@ import time
 
 import pytest
 from fake_telegram import TOKEN, FakeTelegram
+from waiting import wait
 
 from tallywatch import history
 from tallywatch.demo import rss
@@ -44,15 +45,6 @@ def start(cfg):
         text=True,
         env=env(),
     )
-
-
-def wait(predicate, limit=60.0):
-    end = time.monotonic() + limit
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])

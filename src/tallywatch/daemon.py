@@ -166,7 +166,7 @@ async def _tick(session_ref: list[Session], health: HealthServer | None, stop: a
             last_ping = now
         if health is not None:
             health.snapshot.heartbeat = now
-        if now - last_read >= 2.0:
+        if now - last_read >= 5.0:
             last_read = now
             session = session_ref[0]
             with contextlib.suppress(Exception):
@@ -179,7 +179,7 @@ async def _tick(session_ref: list[Session], health: HealthServer | None, stop: a
                     sdnotify.status(line)
                     last_status = line
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=min(1.0, watchdog or 1.0))
+            await asyncio.wait_for(stop.wait(), timeout=min(2.0, watchdog or 2.0))
 
 
 def _read_state(store) -> tuple[list[dict], dict[str, int]]:

@@ -347,7 +347,8 @@ class Pipeline:
             except Exception:  # the store or a channel failed: log, wait, go on
                 log.exception("%s: delivery round failed", channel.kind)
             due = await self.in_store(self.store.next_due, channel.kind)
-            pause = 1.0 if due is None else min(1.0, max(0.0, (due - utcnow()).total_seconds()))
+            # idle: sleep until something is queued (notify) or a retry falls due; 30 s at most
+            pause = 30.0 if due is None else min(30.0, max(0.0, (due - utcnow()).total_seconds()))
             waits = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
             await asyncio.wait(waits, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
             for w in waits:

@@ -11,15 +11,32 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import sqlite_utils
-
 from .models import Change, Event, Figure
+
+
+def _import_sqlite_utils():
+    """sqlite-utils imports numpy and pandas when they are installed (matplotlib brings numpy), only
+    to map their types; tallywatch stores none, and an idle daemon need not carry ~15 MB of numpy.
+    They are hidden for that one import and importable again right after (charts need numpy)."""
+    hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
+    for name in hidden:
+        sys.modules[name] = None  # type: ignore[assignment] # makes `import numpy` raise ImportError
+    try:
+        import sqlite_utils
+    finally:
+        for name in hidden:
+            sys.modules.pop(name, None)
+    return sqlite_utils
+
+
+sqlite_utils = _import_sqlite_utils()
 
 MIGRATIONS: list[str] = [
     # 1: the walking skeleton

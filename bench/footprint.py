@@ -1,0 +1,118 @@
+"""Benchmark: the daemon's footprint with Telegram and email enabled, on its own.
+
+Starts ``tallywatch run`` as a subprocess (a loopback feed, the fake Bot API from the tests, an
+SMTP host that is never needed while idle), then prints: the time from process start to READY=1
+on the notify socket, resident memory when idle, and CPU used while idle over a minute.
+Targets: READY <= 1.5 s, RSS <= 60 MB, idle CPU <= 0.5 % of one core.
+Run: .venv/bin/python bench/footprint.py [--idle SECONDS]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from fake_telegram import TOKEN, FakeTelegram
+
+from tallywatch import history
+from tallywatch.demo import LoopbackServer, rss
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_stat(pid: int) -> tuple[float, int, int]:
+    """(CPU seconds used, resident kB, peak resident kB)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = int(fields[11]) + int(fields[12])  # utime + stime
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    return ticks / os.sysconf("SC_CLK_TCK"), int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle to measure (default 60)")
+    args = parser.parse_args()
+    series = history.daily()
+    days = [dt.date(2025, 6, 14) - dt.timedelta(days=i) for i in range(6, -1, -1)]
+    body = rss(days, series)
+    with (
+        FakeTelegram() as fake,
+        LoopbackServer(lambda path, headers: (200, {}, body)) as feed,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
+        cfg = Path(tmp) / "tw.toml"
+        cfg.write_text(
+            f"""
+[storage]
+path = "{tmp}/tw.db"
+
+[console]
+enabled = false
+
+[telegram]
+base_url = "{fake.base_url}"
+
+[email]
+enabled = true
+host = "127.0.0.1"
+port = {free_port()}
+security = "none"
+
+[health]
+port = {free_port()}
+
+[[sources]]
+name = "mod"
+kind = "rss"
+url = "{feed.url}/mod.rss"
+interval = "30m"
+"""
+        )
+        notify_path = f"{tmp}/notify.sock"
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        notify.bind(notify_path)
+        notify.settimeout(20)
+        env = {**os.environ, "NOTIFY_SOCKET": notify_path, "TALLYWATCH_TELEGRAM_TOKEN": TOKEN}
+        env.pop("TALLYWATCH_CONFIG", None)
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tallywatch", "run", "--config", str(cfg)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            while b"READY=1" not in notify.recv(4096):
+                pass
+            ready = time.monotonic() - started
+            time.sleep(5)  # the first poll and the bot's start-up are over: idle from here
+            cpu0, _, _ = proc_stat(proc.pid)
+            time.sleep(args.idle)
+            cpu1, resident, peak = proc_stat(proc.pid)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+            notify.close()
+    print(f"start to READY=1        {ready:>8.2f} s    (target <= 1.5)")
+    print(f"idle resident memory    {resident / 1024:>8.1f} MB   (target <= 60; peak {peak / 1024:.1f} MB)")
+    print(
+        f"idle CPU over {args.idle:.0f} s     {100 * (cpu1 - cpu0) / args.idle:>8.2f} %    (target <= 0.5 % of one core)"
+    )
+
+
+if __name__ == "__main__":
+    main()
