@@ -62,10 +62,6 @@ class Session:
             _, late = await asyncio.wait(self.workers, timeout=max(0.5, deadline - loop.time()))
             for task in late:
                 task.cancel()
-        for channel in self.pipeline.channels:
-            if hasattr(channel, "stop"):
-                with contextlib.suppress(Exception):
-                    await channel.stop()
         await self.pipeline.aclose()
 
 

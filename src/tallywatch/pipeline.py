@@ -11,6 +11,7 @@ event loop stays free for the scheduler and, later, the Telegram bot.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -160,6 +161,11 @@ class Pipeline:
         return await asyncio.get_running_loop().run_in_executor(self._db, functools.partial(fn, *args, **kwargs))
 
     async def aclose(self) -> None:
+        for channel in self.channels:  # Telegram's and the webhooks' HTTP clients
+            stop = getattr(channel, "stop", None)
+            if stop is not None:
+                with contextlib.suppress(Exception):
+                    await stop()
         await self.client.aclose()
         await self.in_store(self.store.release_claims)  # what was taken and not sent waits for the next run
         await self.in_store(self.store.close)
