@@ -101,3 +101,30 @@ def test_a_batch_that_fails_midway_stores_nothing_and_the_retry_fires_once(tmp_p
     assert [s.event.key for s in retried.events] == ["milestone:personnel:1000000"]
     assert tally.store.db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 1
     tally.close()
+
+
+def test_only_the_daemon_takes_back_rows_left_sending(tmp_path):
+    """A one-shot command beside a running daemon must not requeue what the daemon is sending."""
+    import asyncio
+
+    from tallywatch.config import Storage
+    from tallywatch.pipeline import Pipeline
+
+    path = tmp_path / "o.db"
+    tally, _ = crossing(path, [ConsoleChannel()])
+    (claimed,) = tally.store.claim("console")
+    tally.close()
+    cfg = CONFIG.model_copy(
+        update={"storage": Storage(path=path), "console": CONFIG.console.model_copy(update={"enabled": False})}
+    )
+
+    async def counts(recover):
+        pipeline = Pipeline(cfg, channels=[], recover=recover)
+        try:
+            return await pipeline.in_store(pipeline.store.outbox_counts)
+        finally:
+            await pipeline.aclose()
+
+    assert asyncio.run(counts(False))["sending"] == 1  # `tallywatch poll` while the daemon sends
+    assert asyncio.run(counts(True))["pending"] == 1  # the daemon starting after a kill
+    assert claimed.recipient == "stdout"

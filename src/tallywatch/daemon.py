@@ -66,7 +66,7 @@ class Session:
 
 
 async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -> Session:
-    pipeline = pipeline or Pipeline(config)
+    pipeline = pipeline or Pipeline(config, recover=True)
     loop = asyncio.get_running_loop()
     scheduler = AsyncIOScheduler(timezone=dt.UTC, event_loop=loop)
     sources = [s for s in config.sources if s.enabled]

@@ -172,7 +172,7 @@ def demo_config(base: Config, url: str, seconds_per_day: float, db: Path) -> Con
 
 async def _run(config: Config, feed: ReplayFeed) -> None:
     stop = asyncio.Event()
-    pipeline = Pipeline(config, channels=[ConsoleChannel()])  # the demo never posts to a real chat
+    pipeline = Pipeline(config, channels=[ConsoleChannel()], recover=True)  # the demo never posts to a real chat
     before = feed.start - dt.timedelta(days=1)
     days = await pipeline.in_store(seed, pipeline.store, pipeline.detector, before)
     log.info(

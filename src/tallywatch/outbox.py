@@ -114,7 +114,7 @@ async def deliver(
     """Send everything of ``channel`` that is due now; returns how many were sent.
 
     Once ``stop`` is set no new send starts; sends in flight finish and are marked, and what was
-    claimed but not sent stays 'sending' until ``Store.release_claims`` puts it back.
+    claimed but not sent is released back to the queue.
     """
     sent = 0
     gone: set[str] = set()  # recipients found gone in this round: their other deliveries are not tried
@@ -147,4 +147,6 @@ async def deliver(
                 await run(_outcome, store, channel, d, error, retry_base, retry_max)
 
         await asyncio.gather(*(worker() for _ in range(max(1, channel.limits.concurrency))))
+        if queue:  # stopped: what was taken and not sent goes back to the queue
+            await run(store.release, [d.id for d in queue])
     return sent

@@ -130,7 +130,10 @@ class Pipeline:
         store: Store | None = None,
         channels: Sequence[Channel] | None = None,
         transport: Any = None,
+        recover: bool = False,
     ) -> None:
+        """``recover``: this is the daemon starting — deliveries a killed run left 'sending' are queued
+        again. One-shot commands must not: a daemon running beside them may be sending those."""
         self.config = config
         self._db = ThreadPoolExecutor(1, thread_name_prefix="tallywatch-store")
         self.store = store or self._db.submit(Store, config.storage.resolved()).result()
@@ -147,7 +150,7 @@ class Pipeline:
         self.wakes = {c.kind: asyncio.Event() for c in self.channels}  # set when deliveries are queued
         self.stopping = asyncio.Event()  # set at shutdown: senders take no new delivery
         self.workers = False  # the daemon runs delivery workers; one-shot commands deliver inline
-        released = self._db.submit(self.store.release_claims).result()
+        released = self._db.submit(self.store.release_claims).result() if recover else 0
         if released:
             log.info("%d deliveries a previous run was sending are queued again", released)
         for channel in self.channels:
@@ -167,7 +170,6 @@ class Pipeline:
                 with contextlib.suppress(Exception):
                     await stop()
         await self.client.aclose()
-        await self.in_store(self.store.release_claims)  # what was taken and not sent waits for the next run
         await self.in_store(self.store.close)
         self._db.shutdown(wait=True)
 

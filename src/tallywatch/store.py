@@ -566,6 +566,14 @@ class Store:
             for r in rows
         ]
 
+    def release(self, ids: list[int]) -> None:
+        """Put claimed deliveries that were not sent back in the queue."""
+        self.db.execute(
+            f"UPDATE deliveries SET status = 'pending', claimed_at = NULL WHERE status = 'sending'"
+            f" AND id IN ({','.join('?' * len(ids))})",
+            ids,
+        )
+
     def release_claims(self) -> int:
         """Give rows a previous process was sending back to the queue (it died holding them)."""
         return self.db.execute("UPDATE deliveries SET status = 'pending' WHERE status = 'sending'").rowcount
