@@ -99,6 +99,7 @@ interval = "30m"
             while b"READY=1" not in notify.recv(4096):
                 pass
             ready = time.monotonic() - started
+            _, at_ready, _ = proc_stat(proc.pid)
             time.sleep(5)  # the first poll and the bot's start-up are over: idle from here
             cpu0, _, _ = proc_stat(proc.pid)
             time.sleep(args.idle)
@@ -108,7 +109,9 @@ interval = "30m"
             proc.wait(timeout=15)
             notify.close()
     print(f"start to READY=1        {ready:>8.2f} s    (target <= 1.5)")
-    print(f"idle resident memory    {resident / 1024:>8.1f} MB   (target <= 60; peak {peak / 1024:.1f} MB)")
+    print(
+        f"idle resident memory    {resident / 1024:>8.1f} MB   (target <= 60; at READY {at_ready / 1024:.1f}, peak {peak / 1024:.1f} MB)"
+    )
     print(
         f"idle CPU over {args.idle:.0f} s     {100 * (cpu1 - cpu0) / args.idle:>8.2f} %    (target <= 0.5 % of one core)"
     )

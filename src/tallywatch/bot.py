@@ -27,12 +27,14 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import HTTPXRequest
 
 from . import charts, outbox
 from .channels.render import metric_name
 from .extract.genstaff import METRICS
 from .extract.numbers import format_delta, format_number
 from .models import Event
+from .sources.http import tls_context
 
 if TYPE_CHECKING:
     from .config import Telegram as TelegramSettings
@@ -144,7 +146,15 @@ class TelegramBot:
     def __init__(self, pipeline: Pipeline, token: str, settings: TelegramSettings) -> None:
         self.pipeline = pipeline
         self.settings = settings
-        self.app: Application = ApplicationBuilder().token(token).base_url(settings.base_url).build()
+        tls = {"verify": tls_context()}  # one TLS context for the process (see sources.http.tls_context)
+        self.app: Application = (
+            ApplicationBuilder()
+            .token(token)
+            .base_url(settings.base_url)
+            .request(HTTPXRequest(connection_pool_size=8, httpx_kwargs=tls))
+            .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs=tls))
+            .build()
+        )
         add = self.app.add_handler
         for name, handler in {
             "start": self.on_start,

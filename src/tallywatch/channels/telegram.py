@@ -25,6 +25,7 @@ from telegram.warnings import PTBDeprecationWarning
 from .. import charts
 from ..health import TELEGRAM_429
 from ..models import Event
+from ..sources.http import tls_context
 from . import ChannelLimits, Gone, Recipient, Rejected, Retry
 from .render import split, telegram_html
 
@@ -96,7 +97,12 @@ class TelegramChannel:
         self.zone = ZoneInfo(settings.timezone)
         self.clock = clock
         pool = settings.concurrency + 4
-        self.bot = Bot(token, base_url=settings.base_url, request=HTTPXRequest(connection_pool_size=pool))
+        self.bot = Bot(
+            token,
+            base_url=settings.base_url,
+            request=HTTPXRequest(connection_pool_size=pool, httpx_kwargs={"verify": tls_context()}),
+            get_updates_request=HTTPXRequest(connection_pool_size=1, httpx_kwargs={"verify": tls_context()}),
+        )
         self._ready = False
         self._starting = asyncio.Lock()
         self._pipeline = None

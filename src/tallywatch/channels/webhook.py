@@ -24,7 +24,7 @@ import httpx
 
 from .. import secrets
 from ..models import Event
-from ..sources.http import retry_after_seconds
+from ..sources.http import retry_after_seconds, tls_context
 from . import ChannelLimits, Recipient, Retry
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class WebhookChannel:
         secret = secrets.secret("webhook_secret")
         if secret:
             headers["X-Tallywatch-Signature"] = signature(body, secret)
-        self._client = self._client or httpx.AsyncClient()
+        self._client = self._client or httpx.AsyncClient(verify=tls_context())
         try:
             response = await self._client.post(hook.url, content=body, headers=headers, timeout=hook.timeout)
         except httpx.HTTPError as exc:

@@ -10,10 +10,27 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
 import logging
+import os
+import ssl
 from dataclasses import dataclass
 
+import certifi
 import httpx
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verifying TLS context for every HTTP client in the process (the polite client, Telegram's,
+    the webhooks'): each httpx client would otherwise load the CA bundle again, ~1.2 MB apiece.
+    Same trust as httpx's default: $SSL_CERT_FILE or $SSL_CERT_DIR if set, else certifi's bundle."""
+    if os.environ.get("SSL_CERT_FILE"):
+        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    if os.environ.get("SSL_CERT_DIR"):
+        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    return ssl.create_default_context(cafile=certifi.where())
+
 
 # httpx logs every request URL at INFO; a bot token travels in Telegram's URLs. Keep them quiet.
 for _name in ("httpx", "httpcore"):
@@ -64,6 +81,7 @@ class PoliteClient:
             follow_redirects=True,
             max_redirects=5,
             transport=transport,
+            verify=tls_context(),
         )
 
     async def aclose(self) -> None:
