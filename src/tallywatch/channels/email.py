@@ -14,11 +14,6 @@ import asyncio
 import datetime as dt
 import html
 import logging
-import smtplib
-import ssl
-from email.headerregistry import Address
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
 from typing import TYPE_CHECKING, Any
 
 from .. import charts, secrets
@@ -28,6 +23,8 @@ from . import ChannelLimits, Gone, Recipient, Rejected, Retry
 from .render import metric_name
 
 if TYPE_CHECKING:
+    from email.message import EmailMessage
+
     from ..config import Email as EmailSettings
     from ..pipeline import Pipeline
     from ..store import Store
@@ -69,6 +66,11 @@ def build_message(
     settings: EmailSettings, to: str, token: str, subject: str, text: str, html_body: str, chart: bytes | None
 ) -> EmailMessage:
     """A multipart/alternative mail (text, then HTML with the chart related by Content-ID)."""
+    # the email package is imported when a mail is built, not by an idle daemon
+    from email.headerregistry import Address
+    from email.message import EmailMessage
+    from email.utils import format_datetime, make_msgid
+
     header, line = _unsubscribe(settings, token)
     message = EmailMessage()
     message["From"] = Address(display_name=settings.from_name, addr_spec=settings.from_addr)
@@ -146,6 +148,9 @@ def digest(event: Event, settings: EmailSettings, to: str, token: str, chart: by
 
 def smtp_send(settings: EmailSettings, message: EmailMessage) -> None:
     """Deliver one message (blocking: run it in a thread). Raises the outbox's Retry / Gone / Rejected."""
+    import smtplib
+    import ssl
+
     context = ssl.create_default_context(cafile=str(settings.ca_file) if settings.ca_file else None)
     try:
         if settings.security == "ssl":
