@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
-from telegram.error import TelegramError
+from telegram.error import RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -31,6 +31,7 @@ from telegram.request import HTTPXRequest
 
 from . import charts, outbox
 from .channels.render import metric_name
+from .channels.telegram import retry_seconds
 from .extract.genstaff import METRICS
 from .extract.numbers import format_delta, format_number
 from .models import Event
@@ -214,15 +215,32 @@ class TelegramBot:
         chat = update.effective_chat
         if chat is None:
             return
-        gate = self.pipeline.gates.get(CHANNEL)
-        if gate is not None:  # replies and alerts share Telegram's per-chat and overall limits
-            await gate.acquire(str(chat.id), chat.id < 0)
-        await chat.send_message(
-            text,
-            parse_mode=ParseMode.HTML,
-            reply_markup=markup,
-            link_preview_options=LinkPreviewOptions(is_disabled=True),
+        await self._within_limits(
+            chat,
+            lambda: chat.send_message(
+                text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            ),
         )
+
+    async def _within_limits(self, chat, send) -> None:
+        """Send through the flood gate alerts use too; after a 429, wait as told and try once more."""
+        gate = self.pipeline.gates.get(CHANNEL)
+        for attempt in (1, 2):
+            if gate is not None:  # replies and alerts share Telegram's per-chat and overall limits
+                await gate.acquire(str(chat.id), chat.id < 0)
+            try:
+                await send()
+                return
+            except RetryAfter as exc:
+                if attempt == 2:
+                    raise
+                if gate is not None:
+                    gate.pause(str(chat.id), retry_seconds(exc))
+                else:
+                    await asyncio.sleep(retry_seconds(exc))
 
     def _is_admin(self, update: Update) -> bool:
         user = update.effective_user
@@ -329,10 +347,7 @@ class TelegramBot:
             return
         png = await asyncio.to_thread(charts.render, metric, points, charts.marks_from(events, language), language)
         chat = update.effective_chat
-        gate = self.pipeline.gates.get(CHANNEL)
-        if gate is not None:
-            await gate.acquire(str(chat.id), chat.id < 0)
-        await chat.send_photo(photo=png, caption=esc(metric_name(metric, language)))
+        await self._within_limits(chat, lambda: chat.send_photo(photo=png, caption=esc(metric_name(metric, language))))
 
     async def on_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)

@@ -14,7 +14,9 @@ from collections import defaultdict, deque
 
 from . import ChannelLimits
 
-MARGIN = 0.97  # use 97 % of a rate: 29 of 30 a second, 1.03 s between two messages to one chat
+MARGIN = 0.97  # use 97 % of the overall rate: 29 of 30 a second
+CHAT_SPACING = 1.15  # × the per-chat interval: 1.15 s between two messages to one chat, since a
+# reply and an alert to the same chat may leave from different connections and arrive out of step
 
 
 class FloodGate:
@@ -47,7 +49,7 @@ class FloodGate:
             if self._recent:
                 waits.append(self._recent[-1] + 1.0 / limits.per_second - now)
         if limits.per_chat_interval and recipient in self._last:
-            waits.append(self._last[recipient] + limits.per_chat_interval / MARGIN - now)
+            waits.append(self._last[recipient] + limits.per_chat_interval * CHAT_SPACING - now)
         if group and limits.per_group_per_minute:
             sent = self._group[recipient]
             while sent and sent[0] <= now - 60.0 / MARGIN:
