@@ -28,7 +28,7 @@ from tallywatch.pipeline import Item, Pipeline, ingest
 D = dt.date
 
 
-async def run(subscribers: int, fake: FakeTelegram, db: Path) -> dict:
+async def run(subscribers: int, fake: FakeTelegram, db: Path, text_only: bool = False) -> dict:
     config = Config.model_validate(
         {
             "storage": {"path": str(db)},
@@ -38,6 +38,12 @@ async def run(subscribers: int, fake: FakeTelegram, db: Path) -> dict:
         }
     )
     channel = TelegramChannel(TOKEN, config.telegram)
+    if text_only:  # the alert as a text message, without the milestone's chart
+
+        async def no_chart(metric, language):
+            return None
+
+        channel._chart = no_chart
     pipeline = Pipeline(config, channels=[channel])
     store = pipeline.store
 
@@ -88,9 +94,10 @@ async def run(subscribers: int, fake: FakeTelegram, db: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", type=int, default=3_000)
+    parser.add_argument("--text", action="store_true", help="send the milestone as text, without its chart")
     args = parser.parse_args()
     with FakeTelegram() as fake, tempfile.TemporaryDirectory() as tmp:
-        r = asyncio.run(run(args.subscribers, fake, Path(tmp) / "fanout.db"))
+        r = asyncio.run(run(args.subscribers, fake, Path(tmp) / "fanout.db", args.text))
     print(f"subscribers              {r['subscribers']:>10,}")
     print(f"messages accepted        {r['sent']:>10,}")
     print(f"fan-out took             {r['seconds']:>10.1f} s")
