@@ -50,6 +50,7 @@ class FakeState:
     fail_chats: dict = field(default_factory=dict)  # chat id → (code, description)
     storm: list = field(default_factory=list)  # the next sends answer these (code, retry_after)
     commands: dict = field(default_factory=dict)  # language → commands from setMyCommands
+    files: dict = field(default_factory=dict)  # file_id → the bytes uploaded under it
 
 
 def _params(handler: BaseHTTPRequestHandler, body: bytes) -> dict[str, Any]:
@@ -258,7 +259,15 @@ class FakeTelegram:
         return self._send(method, params)
 
     def api_sendPhoto(self, method: str, params: dict) -> tuple[int, dict]:
+        photo = params.get("photo")
+        if isinstance(photo, str) and photo not in self.state.files:  # a file id Telegram never issued
+            self.state.calls.append(Call(method, params, time.monotonic(), 400))
+            return 400, {"ok": False, "error_code": 400, "description": "Bad Request: wrong file identifier"}
         return self._send(method, params)
+
+    def uploads(self) -> int:
+        """How many photos were uploaded as bytes (a re-send by file id is not an upload)."""
+        return sum(1 for c in self.sent() if c.method == "sendPhoto" and isinstance(c.params.get("photo"), bytes))
 
     def _message(self, params: dict, message_id: int) -> dict:
         chat_id = params.get("chat_id")
@@ -274,6 +283,11 @@ class FakeTelegram:
             message["caption"] = params["caption"]
         if "reply_markup" in params:
             message["reply_markup"] = params["reply_markup"]
+        photo = params.get("photo")
+        if photo is not None:  # Telegram answers with the sizes it made, each with a file id to re-send by
+            file_id = photo if isinstance(photo, str) else f"AgAC{message_id}"
+            self.state.files.setdefault(file_id, photo)
+            message["photo"] = [{"file_id": file_id, "file_unique_id": f"u{file_id}", "width": 1280, "height": 720}]
         return message
 
     def _send(self, method: str, params: dict) -> tuple[int, dict]:

@@ -103,10 +103,11 @@ step = 100_000
     daemon = start(cfg)
     try:
         got = lambda: {str(c.params["chat_id"]) for c in fake.sent() if MILLION in c.text}  # noqa: E731
-        assert wait(lambda: len(got()) == SUBSCRIBERS), f"only {len(got())} of {SUBSCRIBERS} got the alert"
+        everyone = wait(lambda: len(got()) == SUBSCRIBERS)
     finally:
         daemon.send_signal(signal.SIGTERM)
         _, err2 = daemon.communicate(timeout=10)
+    assert everyone, f"only {len(got())} of {SUBSCRIBERS} got the alert; the daemon said:\n{err2[-4000:]}"
     assert daemon.returncode == 0, err2
 
     per_chat: dict[str, int] = {}

@@ -7,12 +7,12 @@ import pytest
 from fake_telegram import TOKEN, FakeTelegram
 from tally import Tally
 
-from tallywatch import outbox
+from tallywatch import charts, outbox
 from tallywatch.channels.limits import FloodGate
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config
 from tallywatch.models import Figure
-from tallywatch.pipeline import Item
+from tallywatch.pipeline import Item, Pipeline
 from tallywatch.store import utcnow
 
 D = dt.date
@@ -149,3 +149,34 @@ def test_configured_channels_get_every_alert(tmp_path, fake):
     run_fanout(tally, channel)
     assert len(fake.sent("@losses_feed")) == 2 and len(fake.sent("-1001234567890")) == 2
     tally.close()
+
+
+def test_a_milestone_chart_is_drawn_once_per_language_then_sent_by_file_id(tmp_path, fake, monkeypatch):
+    drawn = []
+    render = charts.render
+    monkeypatch.setattr(charts, "render", lambda *a: drawn.append(a[0]) or render(*a))
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    tally = seeded(tmp_path, channel)
+    pipeline = Pipeline(CONFIG, store=tally.store, channels=[channel])  # binds the channel: charts read the store
+    for i in range(40):
+        tally.store.save_subscriber("telegram", str(9_000 + i), choice="milestones", language="uk" if i % 2 else "en")
+    event = next(s.event for s in crossing(tally).events if s.event.rule == "milestone")
+    counts = run_fanout(tally, channel)
+    assert counts["sent"] == 40 and counts["dead"] == 0
+    photos = fake.calls("sendPhoto", 200)
+    assert len(photos) == 40 and fake.sent() == photos  # every subscriber got the chart with the alert as caption
+    assert drawn == ["personnel", "personnel"]  # once in English, once in Ukrainian
+    uploads = [c for c in photos if isinstance(c.params["photo"], bytes)]
+    # the sends in flight before Telegram answered the first upload upload too; the rest go by file id
+    assert 2 <= len(uploads) <= 2 * channel.limits.concurrency
+    assert all(c.params["photo"][:8] == b"\x89PNG\r\n\x1a\n" for c in uploads)
+    file_ids = {c.params["_message"]["photo"][-1]["file_id"]: "000 000" in c.text for c in uploads}
+    assert all(file_ids[c.params["photo"]] == ("000 000" in c.text) for c in photos if c not in uploads)
+
+    fake.state.files.clear()  # Telegram forgot the file: the next recipient gets the bytes again, not an error
+    tally.store.save_subscriber("telegram", "9999", choice="milestones")
+    asyncio.run(channel.send(event, "9999", "en"))
+    last = fake.sent("9999")[-1]
+    assert last.method == "sendPhoto" and isinstance(last.params["photo"], bytes)
+    assert [c.status for c in fake.calls("sendPhoto") if str(c.params["chat_id"]) == "9999"] == [400, 200]
+    asyncio.run(pipeline.aclose())

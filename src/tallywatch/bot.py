@@ -29,7 +29,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from . import charts, outbox
+from . import outbox
 from .channels.render import metric_name
 from .channels.telegram import retry_seconds
 from .extract.genstaff import METRICS
@@ -341,11 +341,10 @@ class TelegramBot:
         if metric not in METRICS or not days.isdigit() or not 7 <= int(days) <= 2000 or len(args) > 2:
             await self._reply(update, esc(t["chart_usage"].format(metrics=", ".join(METRICS))))
             return
-        points, events = await self.pipeline.in_store(self.pipeline.store.chart_data, metric, int(days))
-        if len(points) < 2:
+        png = await self.pipeline.chart(metric, language, int(days))
+        if png is None:
             await self._reply(update, esc(t["chart_empty"].format(metric=metric_name(metric, language))))
             return
-        png = await asyncio.to_thread(charts.render, metric, points, charts.marks_from(events, language), language)
         chat = update.effective_chat
         await self._within_limits(chat, lambda: chat.send_photo(photo=png, caption=esc(metric_name(metric, language))))
 

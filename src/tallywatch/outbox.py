@@ -117,6 +117,7 @@ async def deliver(
     claimed but not sent is released back to the queue.
     """
     sent = 0
+    prepare = getattr(channel, "prepare", None)  # slow work for a send (a chart), done before the gate books it
     gone: set[str] = set()  # recipients found gone in this round: their other deliveries are not tried
     while not (stop and stop.is_set()) and (claimed := await run(store.claim, channel.kind, batch)):
         queue = deque(_interleave(claimed))
@@ -126,6 +127,8 @@ async def deliver(
             while queue and not (stop and stop.is_set()):
                 d = queue.popleft()
                 if d.recipient not in gone:
+                    if prepare is not None:
+                        await prepare(d.event, d.language)
                     await gate.acquire(d.recipient, channel.is_group(d.recipient))
                 if d.recipient in gone:  # found gone by another send (also while we waited for the gate)
                     earlier = Gone("recipient gone (found earlier)")

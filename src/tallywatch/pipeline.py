@@ -17,12 +17,13 @@ import functools
 import hashlib
 import json
 import logging
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from . import outbox
+from . import charts, outbox
 from .backoff import backoff_seconds
 from .channels import Channel, enabled_channels
 from .channels.limits import FloodGate
@@ -36,6 +37,7 @@ from .sources.http import FetchError, PoliteClient
 from .store import Store, StoredEvent, utcnow
 
 log = logging.getLogger("tallywatch.poll")
+CHARTS_KEPT = 16  # charts drawn for an event's fan-out, kept while its recipients are served
 T = TypeVar("T")
 
 
@@ -156,6 +158,7 @@ class Pipeline:
         self.wakes = {c.kind: asyncio.Event() for c in self.channels}  # set when deliveries are queued
         self.stopping = asyncio.Event()  # set at shutdown: senders take no new delivery
         self.workers = False  # the daemon runs delivery workers; one-shot commands deliver inline
+        self._charts: OrderedDict[tuple, tuple[asyncio.Lock, list[bytes | None]]] = OrderedDict()
         released = self._db.submit(self.store.release_claims).result() if recover else 0
         if released:
             log.info("%d deliveries a previous run was sending are queued again", released)
@@ -168,6 +171,35 @@ class Pipeline:
     async def in_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the store's own thread (SQLite work stays off the event loop)."""
         return await asyncio.get_running_loop().run_in_executor(self._db, functools.partial(fn, *args, **kwargs))
+
+    async def chart(
+        self, metric: str, language: str = "en", days: int = 90, *, once: str | None = None
+    ) -> bytes | None:
+        """A metric's chart as PNG, drawn off the event loop (``None``: fewer than two points to draw).
+
+        With ``once`` (an event's key) it is drawn once and kept for every recipient of that event;
+        a drawing that fails is then logged once and the event goes out without a chart.
+        """
+        if once is None:
+            points, events = await self.in_store(self.store.chart_data, metric, days)
+            if len(points) < 2:
+                return None
+            return await asyncio.to_thread(charts.render, metric, points, charts.marks_from(events, language), language)
+        key = (once, metric, language, days)
+        if key not in self._charts:
+            self._charts[key] = (asyncio.Lock(), [])
+            while len(self._charts) > CHARTS_KEPT:
+                self._charts.popitem(last=False)
+        self._charts.move_to_end(key)
+        lock, drawn = self._charts[key]
+        async with lock:  # the first caller draws; the others wait for its drawing
+            if not drawn:
+                try:
+                    drawn.append(await self.chart(metric, language, days))
+                except Exception:
+                    log.exception("the chart of %s for %s could not be drawn; it goes without one", metric, once)
+                    drawn.append(None)
+        return drawn[0]
 
     async def aclose(self) -> None:
         for channel in self.channels:  # Telegram's and the webhooks' HTTP clients

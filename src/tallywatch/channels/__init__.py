@@ -5,6 +5,8 @@ per group, the message length, how many attempts, how many sends in flight) inst
 them in branches; ``limits.FloodGate`` enforces the rates for every channel alike. ``send``
 returns when the message was accepted, or raises ``Retry`` (try again later, not sooner than
 ``after`` seconds) or ``Gone`` (the recipient blocked us or no longer exists: never again).
+A channel may also have ``prepare(event, language)``: a send's slow work (drawing a chart, once
+per event), which the outbox awaits before the flood gate books the send.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import html
 import logging
 from typing import TYPE_CHECKING, Any
 
-from .. import charts, secrets
+from .. import secrets
 from ..extract.numbers import format_delta, format_number
 from ..models import Event
 from . import ChannelLimits, Gone, Recipient, Rejected, Retry
@@ -203,14 +203,14 @@ class EmailChannel:
         sub = await pipeline.in_store(pipeline.store.subscriber, self.kind, recipient)
         if sub is None or not sub["active"]:
             raise Gone("no longer subscribed")
-        metric = event.data.get("chart_metric") if event.rule == "digest" else event.metric
-        chart = await self._chart(pipeline, metric) if metric else None
+        chart = await self.prepare(event, "en")
         build = digest if event.rule == "digest" else instant
         message = build(event, self.settings, recipient, sub["token"] or "", chart)
         await asyncio.to_thread(smtp_send, self.settings, message)
 
-    async def _chart(self, pipeline: Pipeline, metric: str) -> bytes | None:
-        points, events = await pipeline.in_store(pipeline.store.chart_data, metric, 90)
-        if len(points) < 2:
+    async def prepare(self, event: Event, language: str = "en") -> bytes | None:
+        """The event's chart, drawn once for all its recipients (the outbox calls this before sending)."""
+        metric = event.data.get("chart_metric") if event.rule == "digest" else event.metric
+        if not metric or self._pipeline is None:
             return None
-        return await asyncio.to_thread(charts.render, metric, points, charts.marks_from(events))
+        return await self._pipeline.chart(metric, once=event.key)

@@ -13,16 +13,16 @@ import asyncio
 import datetime as dt
 import logging
 import warnings
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from telegram import Bot, LinkPreviewOptions
+from telegram import Bot, LinkPreviewOptions, Message
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
-from .. import charts
 from ..health import TELEGRAM_429
 from ..models import Event
 from ..sources.http import tls_context
@@ -49,7 +49,8 @@ LIMITS = ChannelLimits(
     concurrency=4,
 )
 ADMIN_ONLY = {"stale", "recovered"}
-CAPTION_LIMIT = 1024  # a photo's caption  # about the daemon, not the figures
+CAPTION_LIMIT = 1024  # a photo's caption
+FILE_IDS_KEPT = 64  # file ids of charts uploaded, to re-send them without uploading again
 
 
 def wants(subscriber: dict, event: Event) -> bool:
@@ -106,6 +107,7 @@ class TelegramChannel:
         self._ready = False
         self._starting = asyncio.Lock()
         self._pipeline = None
+        self._file_ids: OrderedDict[tuple[str, str], str] = OrderedDict()  # (event key, language) → file id
 
     def bind(self, pipeline) -> None:
         self._pipeline = pipeline
@@ -134,36 +136,56 @@ class TelegramChannel:
             await self.bot.shutdown()
             self._ready = False
 
+    async def prepare(self, event: Event, language: str = "en") -> bytes | None:
+        """A milestone's chart, drawn once for all its recipients in one language.
+
+        The outbox calls this before the flood gate books the send, so a slow drawing never
+        bunches the sends booked after it into more than Telegram allows in one second.
+        """
+        if event.rule != "milestone" or not event.metric or self._pipeline is None:
+            return None
+        return await self._pipeline.chart(event.metric, language, once=event.key)
+
     async def send(self, event: Event, recipient: str, language: str = "en") -> None:
         text = telegram_html(event, language)
-        chart = await self._chart(event.metric, language) if event.rule == "milestone" else None
-        await self.send_text(recipient, text, chart)
+        photo = await self.prepare(event, language) if len(text) <= CAPTION_LIMIT else None
+        if photo is None:
+            await self.send_text(recipient, text)
+            return
+        key = (event.key, language)
+        file_id = self._file_ids.get(key)
+        if file_id is not None:  # uploaded once already: Telegram re-sends it by its id
+            try:
+                await self.send_text(recipient, text, file_id)
+                return
+            except Rejected:  # Telegram no longer knows the file id: upload the bytes again
+                self._file_ids.pop(key, None)
+        message = await self.send_text(recipient, text, photo)
+        if message is not None and message.photo:
+            self._file_ids[key] = message.photo[-1].file_id
+            while len(self._file_ids) > FILE_IDS_KEPT:
+                self._file_ids.popitem(last=False)
 
-    async def _chart(self, metric: str, language: str) -> bytes | None:
-        pipeline = self._pipeline
-        if pipeline is None or not metric:
-            return None
-        points, events = await pipeline.in_store(pipeline.store.chart_data, metric, 90)
-        if len(points) < 2:
-            return None
-        return await asyncio.to_thread(charts.render, metric, points, charts.marks_from(events, language), language)
+    async def send_text(self, recipient: str, text: str, photo: bytes | str | None = None) -> Message | None:
+        """Send HTML text (already escaped) in pieces of at most 4,096 characters, or a photo with it as caption.
 
-    async def send_text(self, recipient: str, text: str, photo: bytes | None = None) -> None:
-        """Send HTML text (already escaped) in pieces of at most 4,096 characters, or a photo with it as caption."""
+        ``photo`` is the image's bytes or the file id of one sent before; the answer is the last message sent.
+        """
         chat: int | str = int(recipient) if recipient.lstrip("-").isdigit() else recipient
         try:
             if not self._ready:
                 await self.start()
             if photo is not None and len(text) <= CAPTION_LIMIT:
-                await self.bot.send_photo(chat_id=chat, photo=photo, caption=text, parse_mode=ParseMode.HTML)
-                return
+                return await self.bot.send_photo(chat_id=chat, photo=photo, caption=text, parse_mode=ParseMode.HTML)
+            message = None
             for piece in split(text, self.limits.max_length or 4096):
-                await self.bot.send_message(
+                message = await self.bot.send_message(
                     chat_id=chat,
                     text=piece,
                     parse_mode=ParseMode.HTML,
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
+            return message
         except RetryAfter as exc:
             TELEGRAM_429.inc()
             wait = retry_seconds(exc)
