@@ -2,12 +2,10 @@
 
 import datetime as dt
 import json
-import os
 import signal
-import subprocess
-import sys
 
 import pytest
+from processes import run_tallywatch, start_daemon
 from waiting import wait
 
 from tallywatch import history
@@ -35,12 +33,7 @@ def rss_days(days):
 
 
 def tallywatch(*args, cfg=None, timeout=120):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("TALLYWATCH_CONFIG", None)
-    extra = ["--config", str(cfg)] if cfg else []
-    return subprocess.run(
-        [sys.executable, "-m", "tallywatch", *args, *extra], capture_output=True, text=True, env=env, timeout=timeout
-    )
+    return run_tallywatch(*args, *(["--config", str(cfg)] if cfg else []), timeout=timeout)
 
 
 @pytest.fixture
@@ -141,23 +134,11 @@ def test_replay_json_has_the_million_on_its_date():
     assert MILLION_LINE in text
 
 
-def _start_daemon(cfg):
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    env.pop("TALLYWATCH_CONFIG", None)
-    return subprocess.Popen(
-        [sys.executable, "-m", "tallywatch", "run", "--config", str(cfg)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-
-
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_daemon_polls_on_schedule_and_stops_cleanly(cfg, feed_server, sig):
     day = {"last": D(2025, 6, 10)}
     feed_server.routes["/mod.rss"] = lambda headers: (200, {}, feed_of(day["last"]))
-    proc = _start_daemon(cfg)
+    proc = start_daemon(cfg)
     try:
         assert wait(lambda: len(feed_server.hits("/mod.rss")) >= 1), "the daemon never polled"
         day["last"] = D(2025, 6, 13)  # the next reports appear
@@ -181,7 +162,7 @@ def test_daemon_keeps_going_when_a_feed_breaks(cfg, feed_server):
         "[milestones.personnel]", "[http]\nbackoff_base = 0.01\nbackoff_max = 0.02\n\n[milestones.personnel]"
     )
     cfg.write_text(text)
-    proc = _start_daemon(cfg)
+    proc = start_daemon(cfg)
     try:
         assert wait(lambda: len(feed_server.hits("/mod.rss")) >= 2)
         state["broken"] = False

@@ -1,9 +1,8 @@
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from processes import run_tallywatch, tallywatch_env
 
 from tallywatch import config
 
@@ -92,21 +91,14 @@ def test_missing_config_file(tmp_path):
         config.load(tmp_path / "nope.toml")
 
 
-def tallywatch(*args, env=None, cwd=None):
-    return subprocess.run(
-        [sys.executable, "-m", "tallywatch", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=60
-    )
-
-
 def test_config_check_masks_secrets(tmp_path, monkeypatch):
     token = "123456:AAF-very-secret-token"
     creds = tmp_path / "creds"
     creds.mkdir()
     (creds / "smtp_password").write_text("hunter2-secret\n")
     cfg = write(tmp_path, "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'https://reader:pa55@feeds.example/x.rss'\n")
-    env = {**__import__("os").environ, "TALLYWATCH_TELEGRAM_TOKEN": token, "CREDENTIALS_DIRECTORY": str(creds)}
-    env.pop("TALLYWATCH_CONFIG", None)
-    done = tallywatch("config", "check", "--config", str(cfg), env=env)
+    env = tallywatch_env(TALLYWATCH_TELEGRAM_TOKEN=token, CREDENTIALS_DIRECTORY=str(creds))
+    done = run_tallywatch("config", "check", "--config", str(cfg), env=env)
     assert done.returncode == 0, done.stderr
     assert token not in done.stdout + done.stderr and "hunter2" not in done.stdout + done.stderr
     assert "pa55" not in done.stdout
@@ -120,7 +112,7 @@ def test_config_check_masks_secrets(tmp_path, monkeypatch):
 def test_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path):
     cfg = write(tmp_path, "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'http://x/'\ninterval = 'soon'\n")
     for command in (["config", "check"], ["poll"], ["status"], ["run"]):
-        done = tallywatch(*command, "--config", str(cfg))
+        done = run_tallywatch(*command, "--config", str(cfg))
         assert done.returncode == 2
         assert (
             done.stderr

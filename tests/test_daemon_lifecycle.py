@@ -15,6 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from processes import start_daemon, tallywatch_env
 from test_telegram_daemon import feed_until
 from waiting import wait
 
@@ -95,21 +96,8 @@ def get(url: str) -> tuple[int, str]:
 @pytest.fixture
 def daemon_env(tmp_path):
     notify = NotifySocket(str(tmp_path / "notify.sock"))
-    env = {**os.environ, "NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "1000000", "PYTHONUNBUFFERED": "1"}
-    env.pop("TALLYWATCH_CONFIG", None)
-    env.pop("TALLYWATCH_TELEGRAM_TOKEN", None)
-    yield notify, env
+    yield notify, tallywatch_env(NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="1000000")
     notify.close()
-
-
-def start(cfg: Path, env: dict) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tallywatch", "run", "--config", str(cfg)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
 
 
 def test_notify_watchdog_reload_and_a_broken_reload(tmp_path, feed_server, daemon_env):
@@ -117,7 +105,7 @@ def test_notify_watchdog_reload_and_a_broken_reload(tmp_path, feed_server, daemo
     feed_server.routes["/mod.rss"] = (200, {}, feed_until(dt.date(2025, 6, 11)))
     cfg, port = tmp_path / "tw.toml", free_port()
     write_config(cfg, tmp_path / "tw.db", f"{feed_server.url}/mod.rss", port)
-    proc = start(cfg, env)
+    proc = start_daemon(cfg, env)
     try:
         assert wait(lambda: "READY=1" in notify.lines()), notify.messages
         assert wait(lambda: any(line.startswith("STATUS=1 of 1 sources ok · last report ") for line in notify.lines()))
@@ -165,7 +153,7 @@ def test_healthz_follows_the_sources_and_metrics_count(tmp_path, feed_server, da
         port,
         extra="[http]\nbackoff_base = 0.1\nbackoff_max = 0.2\n",
     )
-    proc = start(cfg, env)
+    proc = start_daemon(cfg, env)
     health = f"http://127.0.0.1:{port}"
     try:
         # the loop's snapshot (read every few seconds) knows the first successful poll

@@ -3,16 +3,14 @@
 import asyncio
 import datetime as dt
 import email
-import os
 import socket
 import ssl
-import subprocess
-import sys
 from email.policy import default as email_policy
 
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
+from processes import run_tallywatch
 
 from tallywatch import digest
 from tallywatch.channels.email import build_message
@@ -151,7 +149,7 @@ def test_daily_digest_once_per_period(tmp_path, smtp):
         again = await pipeline.queue_digest("daily")
         return first, again
 
-    assert run(cfg, steps) == (1, 0)
+    assert run(cfg, steps) == ((1, 1), (0, 0))  # (queued, sent): the second call finds it sent already
     (mail,) = sink.messages
     assert mail["To"] == "daily@example.org"
     assert mail["Subject"] == "tallywatch daily, 14 Jun 2025 — personnel 1,002,690 (+1,130)"
@@ -171,7 +169,7 @@ def test_nothing_new_sends_nothing(tmp_path, smtp):
     async def steps(pipeline):
         return await pipeline.queue_digest("daily")  # an empty database: nothing stored in the period
 
-    assert run(cfg, steps) == 0 and sink.messages == []
+    assert run(cfg, steps) == (0, 0) and sink.messages == []
 
 
 def test_smtp_down_then_up_the_mail_arrives_once(tmp_path):
@@ -241,14 +239,7 @@ def test_starttls_verifies_the_certificate(tmp_path):
 
 
 def tallywatch(*args, cfg_path):
-    env = {k: v for k, v in os.environ.items() if k != "TALLYWATCH_CONFIG"}
-    return subprocess.run(
-        [sys.executable, "-m", "tallywatch", *args, "--config", str(cfg_path)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    return run_tallywatch(*args, "--config", str(cfg_path))
 
 
 def write_config(tmp_path, port, feed_url=None):

@@ -1,14 +1,12 @@
 """The daemon as a subprocess with Telegram on: SIGKILL or SIGTERM in the middle of a fan-out loses nothing."""
 
 import datetime as dt
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import pytest
 from fake_telegram import TOKEN, FakeTelegram
+from processes import run_tallywatch, start_daemon, tallywatch_env
 from waiting import wait
 
 from tallywatch import history
@@ -29,22 +27,6 @@ def feed_until(day, days=5):
 def fake():
     with FakeTelegram() as server:
         yield server
-
-
-def env():
-    e = {**os.environ, "TALLYWATCH_TELEGRAM_TOKEN": TOKEN, "PYTHONUNBUFFERED": "1"}
-    e.pop("TALLYWATCH_CONFIG", None)
-    return e
-
-
-def start(cfg):
-    return subprocess.Popen(
-        [sys.executable, "-m", "tallywatch", "run", "--config", str(cfg)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env(),
-    )
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
@@ -74,13 +56,8 @@ step = 100_000
 """
     )
     feed_server.routes["/mod.rss"] = (200, {}, feed_until(D(2025, 6, 11)))
-    first = subprocess.run(
-        [sys.executable, "-m", "tallywatch", "poll", "--config", str(cfg)],
-        env=env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    with_token = tallywatch_env(TALLYWATCH_TELEGRAM_TOKEN=TOKEN)
+    first = run_tallywatch("poll", "--config", str(cfg), env=with_token)
     assert first.returncode == 0, first.stderr
     store = Store(db)
     for i in range(SUBSCRIBERS):
@@ -88,7 +65,7 @@ step = 100_000
     store.close()
 
     feed_server.routes["/mod.rss"] = (200, {}, feed_until(D(2025, 6, 12)))
-    daemon = start(cfg)
+    daemon = start_daemon(cfg, with_token)
     try:
         assert wait(lambda: len([c for c in fake.sent() if MILLION in c.text]) >= 30), "fan-out never started"
     finally:
@@ -100,7 +77,7 @@ step = 100_000
     killed_at = len([c for c in fake.sent() if MILLION in c.text])
     assert killed_at < SUBSCRIBERS  # the kill fell in the middle of the fan-out
 
-    daemon = start(cfg)
+    daemon = start_daemon(cfg, with_token)
     try:
         got = lambda: {str(c.params["chat_id"]) for c in fake.sent() if MILLION in c.text}  # noqa: E731
         everyone = wait(lambda: len(got()) == SUBSCRIBERS)

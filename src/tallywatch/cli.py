@@ -267,13 +267,11 @@ def cmd_subscribers(cfg: config.Config, origin: str, args: argparse.Namespace) -
 
 
 def cmd_digest(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
-    from . import digest
 
     async def once() -> tuple[int, int]:
         pipeline = _pipeline(cfg)
         try:
-            queued = await pipeline.in_store(digest.queue, pipeline.store, cfg, pipeline.channels, args.period)
-            return queued, await pipeline.deliver()
+            return await pipeline.queue_digest(args.period)
         finally:
             await pipeline.aclose()
 

@@ -349,17 +349,19 @@ class Pipeline:
             f" ({quiet} past events recorded quietly)" if quiet else "",
         )
 
-    async def queue_digest(self, kind: str) -> int:
-        """Queue this period's digest (at most once per period) and wake the senders."""
+    async def queue_digest(self, kind: str) -> tuple[int, int]:
+        """Queue this period's digest (at most once per period) and send it: (queued, sent).
+
+        In the daemon the delivery workers send it (sent is 0 here); a one-shot command sends inline.
+        """
         from . import digest
 
         queued = await self.in_store(digest.queue, self.store, self.config, self.channels, kind)
         log.info("%s digest: %s", kind, f"{queued} deliveries queued" if queued else "nothing new to send")
         if self.workers:
             self.notify()
-        else:
-            await self.deliver()
-        return queued
+            return queued, 0
+        return queued, await self.deliver()
 
     def notify(self) -> None:
         """Wake the delivery workers: something was queued."""

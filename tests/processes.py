@@ -1,0 +1,37 @@
+"""The real ``tallywatch`` as a subprocess: one command to completion, or the daemon left running."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def tallywatch_env(**extra: str) -> dict[str, str]:
+    """This environment without the caller's tallywatch settings, plus ``extra`` (a token, a socket)."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for name in ("TALLYWATCH_CONFIG", "TALLYWATCH_TELEGRAM_TOKEN"):
+        env.pop(name, None)
+    return {**env, **extra}
+
+
+def run_tallywatch(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tallywatch", *args],
+        capture_output=True,
+        text=True,
+        env=env or tallywatch_env(),
+        timeout=timeout,
+    )
+
+
+def start_daemon(cfg: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """``tallywatch run --config cfg``; stop it with a signal and ``communicate()`` for its output."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tallywatch", "run", "--config", str(cfg)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env or tallywatch_env(),
+    )
