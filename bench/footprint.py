@@ -1,7 +1,9 @@
 """Benchmark: the daemon's footprint with Telegram and email enabled, on its own.
 
 Starts ``tallywatch run`` as a subprocess (a loopback feed, the fake Bot API from the tests, an
-SMTP host that is never needed while idle), then prints: the time from process start to READY=1
+SMTP host that is never needed while idle) the way ``deploy/tallywatch.service`` runs it: with the
+unit's ``PYTHON*`` environment (``PYTHONOPTIMIZE=2``) and the bytecode compiled for it, as
+``deploy/install.sh`` does (``--as-is``: plain ``python -m tallywatch run``). Then prints: the time from process start to READY=1
 on the notify socket, resident memory when idle, and CPU used while idle over a minute.
 Targets: READY <= 1.5 s, RSS <= 60 MB, idle CPU <= 0.5 % of one core.
 Run: .venv/bin/python bench/footprint.py [--idle SECONDS]
@@ -23,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from fake_telegram import TOKEN, FakeTelegram
+from processes import unit_environment
 
 from tallywatch import history
 from tallywatch.demo import LoopbackServer, rss
@@ -42,10 +45,23 @@ def proc_stat(pid: int) -> tuple[float, int, int]:
     return ticks / os.sysconf("SC_CLK_TCK"), int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0])
 
 
+def compile_like_install(env: dict[str, str]) -> None:
+    """What install.sh does after pip: bytecode at the unit's optimisation level (incl. an editable source)."""
+    import tallywatch
+
+    level = {"1": "-O", "2": "-OO"}.get(env.get("PYTHONOPTIMIZE", ""))
+    if level:
+        paths = [str(Path(sys.prefix) / "lib"), *tallywatch.__path__]
+        subprocess.run([sys.executable, level, "-m", "compileall", "-q", *paths], check=True, stdout=subprocess.DEVNULL)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle to measure (default 60)")
+    parser.add_argument("--as-is", action="store_true", help="without the unit's PYTHON* environment")
     args = parser.parse_args()
+    unit = {} if args.as_is else unit_environment()
+    compile_like_install(unit)
     series = history.daily()
     days = [dt.date(2025, 6, 14) - dt.timedelta(days=i) for i in range(6, -1, -1)]
     body = rss(days, series)
@@ -86,7 +102,7 @@ interval = "30m"
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(notify_path)
         notify.settimeout(20)
-        env = {**os.environ, "NOTIFY_SOCKET": notify_path, "TALLYWATCH_TELEGRAM_TOKEN": TOKEN}
+        env = {**os.environ, **unit, "NOTIFY_SOCKET": notify_path, "TALLYWATCH_TELEGRAM_TOKEN": TOKEN}
         env.pop("TALLYWATCH_CONFIG", None)
         started = time.monotonic()
         proc = subprocess.Popen(
@@ -108,6 +124,7 @@ interval = "30m"
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=15)
             notify.close()
+    print(f"environment             {' '.join(f'{k}={v}' for k, v in unit.items()) or 'as is'}")
     print(f"start to READY=1        {ready:>8.2f} s    (target <= 1.5)")
     print(
         f"idle resident memory    {resident / 1024:>8.1f} MB   (target <= 60; at READY {at_ready / 1024:.1f}, peak {peak / 1024:.1f} MB)"

@@ -7,6 +7,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+UNIT = Path(__file__).resolve().parents[1] / "deploy" / "tallywatch.service"
+
+
+def unit_environment() -> dict[str, str]:
+    """The systemd unit's Environment= settings for Python itself (PYTHONOPTIMIZE=2, …)."""
+    out = {}
+    for line in UNIT.read_text().splitlines():
+        if line.startswith("Environment=PYTHON"):
+            name, _, value = line.removeprefix("Environment=").partition("=")
+            out[name] = value
+    return out
+
 
 def tallywatch_env(**extra: str) -> dict[str, str]:
     """This environment without the caller's tallywatch settings, plus ``extra`` (a token, a socket)."""

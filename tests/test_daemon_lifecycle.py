@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from processes import start_daemon, tallywatch_env
+from processes import start_daemon, tallywatch_env, unit_environment
 from test_telegram_daemon import feed_until
 from waiting import wait
 
@@ -95,8 +95,9 @@ def get(url: str) -> tuple[int, str]:
 
 @pytest.fixture
 def daemon_env(tmp_path):
+    """The daemon as the unit runs it (PYTHONOPTIMIZE=2: no docstrings, no asserts), with a notify socket."""
     notify = NotifySocket(str(tmp_path / "notify.sock"))
-    yield notify, tallywatch_env(NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="1000000")
+    yield notify, tallywatch_env(**unit_environment(), NOTIFY_SOCKET=notify.path, WATCHDOG_USEC="1000000")
     notify.close()
 
 
