@@ -22,7 +22,7 @@ def test_example_config_is_the_embedded_defaults():
 
 def test_defaults_list_real_public_sources():
     cfg = config.defaults()
-    assert {s.kind for s in cfg.sources} == {"json", "rss"}
+    assert {s.kind for s in cfg.sources} == {"json", "rss", "html", "telegram_channel"}
     assert all(s.url.startswith("https://") for s in cfg.sources)
     assert cfg.console.enabled and cfg.milestones["personnel"].step == 100_000
 
@@ -37,7 +37,7 @@ def test_defaults_list_real_public_sources():
         ),
         (
             "[[sources]]\nname = 'a'\nkind = 'xml'\nurl = 'http://x/'\n",
-            "sources[0].kind: input should be 'rss', 'atom' or 'json', got 'xml'",
+            "sources[0].kind: input should be 'rss', 'atom', 'json', 'html' or 'telegram_channel', got 'xml'",
         ),
         ("[[sources]]\nkind = 'rss'\nurl = 'http://x/'\n", "sources[0].name: missing value (required)"),
         ("[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'ftp://x/'\n", "sources[0].url: string should match pattern"),

@@ -10,12 +10,14 @@ the key and what was expected, one line per problem. Secrets never live here (se
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import tomllib
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -82,10 +84,20 @@ class JsonMapping(Strict):
     metrics: dict[str, str | list[tuple[str, str]]] = {}
 
 
+def _css(selector: str) -> None:
+    """A selector Lexbor cannot parse is a config error, not a failure at the first poll."""
+    from selectolax.lexbor import LexborHTMLParser
+
+    try:
+        LexborHTMLParser("<p></p>").css(selector)
+    except Exception as exc:  # selectolax raises its own errors, or ValueError, by version
+        raise ValueError(f"selector {selector!r} is not valid CSS: {exc}") from None
+
+
 class Source(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    kind: Literal["rss", "atom", "json"]
-    url: str = Field(pattern=r"^https?://\S+$")
+    kind: Literal["rss", "atom", "json", "html", "telegram_channel"]
+    url: str = Field(pattern=r"^https?://\S+$")  # html: may hold {date:%d%m%Y}, one page per day
     interval: Seconds = 3600.0
     jitter: float = Field(0.1, ge=0, le=1)  # fraction of the interval
     extractor: str | None = None  # default: genstaff for feeds, russianwarship for json
@@ -94,6 +106,46 @@ class Source(Strict):
     max_bytes: StrictInt | None = Field(None, gt=0)
     mapping: JsonMapping | None = None
     stale_after: Seconds | None = None  # default: [rules.stale] after
+    selector: str | None = None  # html: the CSS selector of the element holding the report
+    follow: str | None = None  # html: the url is a listing; follow its links matching this regex
+    max_pages: StrictInt = Field(3, ge=1, le=50)  # html: pages (or days) per poll; telegram_channel: pages back
+
+    @field_validator("follow")
+    @classmethod
+    def _follow_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _fits_its_kind(self) -> Self:
+        dated = "{date" in self.url
+        if self.kind == "html":
+            if not self.selector:
+                raise ValueError("an html source needs selector, the CSS selector of the report's element")
+            if dated and self.follow:
+                raise ValueError("follow (a listing page) and a {date:…} url (one page per day) exclude each other")
+            if dated:
+                try:
+                    formatted = self.url.format(date=dt.date(2025, 6, 14))
+                except (KeyError, IndexError, ValueError) as exc:
+                    raise ValueError(f"url: only {{date:FORMAT}} may be templated ({exc})") from None
+                if formatted == self.url.format(date=dt.date(2025, 6, 15)):
+                    raise ValueError("url: the {date:…} format must name the day, e.g. {date:%d%m%Y}")
+        else:
+            for key in ("selector", "follow"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"{key} is for html sources only")
+            if dated:
+                raise ValueError("a {date:…} url is for html sources only")
+        if self.kind == "telegram_channel" and not re.fullmatch(r"/s/[A-Za-z0-9_]{4,64}/?", urlsplit(self.url).path):
+            raise ValueError("a telegram_channel url is the channel's public preview, https://t.me/s/<channel>")
+        if self.selector is not None:
+            _css(self.selector)
+        return self
 
     @field_validator("extractor")
     @classmethod

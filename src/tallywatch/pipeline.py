@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from . import charts, outbox
 from .backoff import backoff_seconds
@@ -32,11 +33,12 @@ from .detect import Detector, stale
 from .extract import EXTRACTORS
 from .health import EVENTS, FIGURES, POLLS
 from .models import Change, Document, Figure
-from .sources import ACCEPT, PARSERS, mapping_for
+from .sources import harvest, mapping_for
 from .sources.http import FetchError, PoliteClient
 from .store import Store, StoredEvent, utcnow
 
 log = logging.getLogger("tallywatch.poll")
+REPORT_ZONE = ZoneInfo("Europe/Kyiv")  # the calendar of the reports (a dated page's "today")
 CHARTS_KEPT = 16  # charts drawn for an event's fan-out, kept while its recipients are served
 T = TypeVar("T")
 
@@ -78,12 +80,6 @@ def extract_items(documents: Iterable[Document], source: Source) -> list[Item]:
     extractor = EXTRACTORS[source.extractor_name]
     mapping = mapping_for(source)
     return [Item(doc.guid, digest(doc), extractor(doc, mapping)) for doc in documents]
-
-
-def parse_and_extract(content: bytes, source: Source) -> tuple[list[Document], list[Item]]:
-    """The CPU part of a poll, in one call off the event loop: the bytes to documents to items."""
-    documents = PARSERS[source.kind](content, source)
-    return documents, extract_items(documents, source)
 
 
 def ingest(
@@ -250,17 +246,14 @@ class Pipeline:
         if not force and wait_until and dt.datetime.fromisoformat(wait_until) > utcnow():
             log.debug("source %s: backing off until %s", source.name, wait_until)
             return PollResult(source.name, "skipped", error=f"backing off until {wait_until}")
-        http = self.config.http
+
+        async def seen(guid: str) -> bool:
+            return await self.in_store(self.store.item_digest, source.name, guid) is not None
+
         try:
-            fetched = await self.client.get(
-                source.url,
-                etag=state.get("etag"),
-                last_modified=state.get("last_modified"),
-                timeout=source.timeout or http.timeout,
-                max_bytes=source.max_bytes or http.max_bytes,
-                accept=ACCEPT[source.kind],
-            )
-            if fetched.not_modified:
+            today = utcnow().astimezone(REPORT_ZONE).date()
+            got = await harvest(self.client, source, self.config.http, state, seen, today)
+            if got.not_modified:
                 await self.in_store(
                     self.store.note_success,
                     source.name,
@@ -271,10 +264,9 @@ class Pipeline:
                 )
                 log.debug("source %s: not modified", source.name)
                 return PollResult(source.name, "not_modified")
-            documents, items = await asyncio.to_thread(parse_and_extract, fetched.content, source)
-            ingested = await self.in_store(
-                self._ingest_and_note, source.name, items, fetched.etag, fetched.last_modified
-            )
+            documents = got.documents
+            items = await asyncio.to_thread(extract_items, documents, source)
+            ingested = await self.in_store(self._ingest_and_note, source.name, items, got.etag, got.last_modified)
         except FetchError as exc:
             return await self._failed(source, str(exc), exc.retry_after)
         except Exception as exc:  # a bug must not stop the other sources or the daemon

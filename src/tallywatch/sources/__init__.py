@@ -1,13 +1,26 @@
-"""Sources: bytes a source published → ``Document``s. One parser per ``kind``, registered here."""
+"""Sources: what a source published → ``Document``s. One way of reading per ``kind``, registered here.
+
+``harvest`` does the fetching (one conditional GET for a feed, an API or a page; a listing page
+and the report pages it links to; one page per day from a dated URL; a Telegram channel preview
+and, after downtime, the pages before it) and hands the bytes to the parsers off the event loop.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import datetime as dt
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
-from ..config import JsonMapping, Source
+from ..config import Http, JsonMapping, Source
 from ..extract.json_fields import RUSSIANWARSHIP_V2
 from ..models import Document
 from . import feed, json_api
+from .http import Fetched, FetchError, PoliteClient
+
+log = logging.getLogger("tallywatch.poll")
 
 
 def mapping_for(source: Source) -> dict:
@@ -27,13 +40,158 @@ def _feed(content: bytes, source: Source) -> list[Document]:
     return feed.parse(content, source.name)
 
 
+def _page(content: bytes, source: Source) -> list[Document]:
+    from . import html  # selectolax (1.8 MB) only where a source reads web pages
+
+    return [html.page_document(content, source.name, source.selector or "body", source.url)]
+
+
+def _channel(content: bytes, source: Source) -> list[Document]:
+    from . import telegram_channel
+
+    return telegram_channel.parse(content, source.name, source.url).posts
+
+
 PARSERS: dict[str, Callable[[bytes, Source], list[Document]]] = {
     "rss": _feed,
     "atom": _feed,
     "json": _json,
+    "html": _page,
+    "telegram_channel": _channel,
 }
+PAGE = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 ACCEPT = {
     "rss": "application/rss+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
     "atom": "application/atom+xml, application/xml;q=0.9, text/xml;q=0.8, */*;q=0.5",
     "json": "application/json, */*;q=0.5",
+    "html": PAGE,
+    "telegram_channel": PAGE,
 }
+
+Seen = Callable[[str], Awaitable[bool]]  # has this item id been stored for the source before?
+
+
+@dataclass
+class Harvest:
+    documents: list[Document] = field(default_factory=list)
+    etag: str | None = None
+    last_modified: str | None = None
+    not_modified: bool = False
+    pages: int = 0  # documents fetched (HTTP requests made)
+
+
+class Reader:
+    """One poll's fetching for one source: its limits, its validators, and a count of requests."""
+
+    def __init__(self, client: PoliteClient, source: Source, http: Http, state: dict) -> None:
+        self.client, self.source, self.http, self.state = client, source, http, state
+        self.requests = 0
+
+    async def get(self, url: str, conditional: bool = False) -> Fetched:
+        self.requests += 1
+        return await self.client.get(
+            url,
+            etag=self.state.get("etag") if conditional else None,
+            last_modified=self.state.get("last_modified") if conditional else None,
+            timeout=self.source.timeout or self.http.timeout,
+            max_bytes=self.source.max_bytes or self.http.max_bytes,
+            accept=ACCEPT[self.source.kind],
+        )
+
+    async def page(self, url: str, published: dt.datetime | None = None) -> Document:
+        from . import html
+
+        fetched = await self.get(url)
+        source = self.source
+        return await asyncio.to_thread(
+            html.page_document, fetched.content, source.name, source.selector or "body", url, published
+        )
+
+
+async def harvest(client: PoliteClient, source: Source, http: Http, state: dict, seen: Seen, today: dt.date) -> Harvest:
+    """Everything new this source offers now, as documents (newest first where the kind has an order)."""
+    reader = Reader(client, source, http, state)
+    if source.kind == "html" and "{date" in source.url:
+        out = Harvest(await _dated(reader, seen, today))
+    elif source.kind == "html" and source.follow:
+        out = await _listing(reader, seen)
+    elif source.kind == "telegram_channel":
+        out = Harvest(await _preview(reader, seen))
+    else:
+        fetched = await reader.get(source.url, conditional=True)
+        if fetched.not_modified:
+            return Harvest(not_modified=True, pages=reader.requests)
+        documents = await asyncio.to_thread(PARSERS[source.kind], fetched.content, source)
+        out = Harvest(documents, fetched.etag, fetched.last_modified)
+    out.pages = reader.requests
+    return out
+
+
+async def _dated(reader: Reader, seen: Seen, today: dt.date) -> list[Document]:
+    """One page per day: today's, then the days before it not read yet (a 404 is a day not published)."""
+    documents = []
+    for back in range(reader.source.max_pages):
+        day = today - dt.timedelta(days=back)
+        url = reader.source.url.format(date=day)
+        if back and await seen(url):
+            continue
+        try:
+            documents.append(await reader.page(url, dt.datetime.combine(day, dt.time(), dt.UTC)))
+        except FetchError as exc:
+            if exc.status not in (404, 410):
+                raise
+            log.debug("source %s: no page for %s yet (%s)", reader.source.name, day, exc)
+    return documents
+
+
+async def _listing(reader: Reader, seen: Seen) -> Harvest:
+    """A listing page, then the report pages it links to: the newest, and those not read yet."""
+    from . import html
+
+    source = reader.source
+    fetched = await reader.get(source.url, conditional=True)
+    if fetched.not_modified:
+        return Harvest(not_modified=True)
+    pattern = re.compile(source.follow or "")
+    urls = await asyncio.to_thread(html.links, fetched.content, source.url, pattern)
+    if not urls:
+        raise FetchError(f"no link on {source.url} matches follow {source.follow!r} (has the page layout changed?)")
+    documents = []
+    for i, url in enumerate(urls[: source.max_pages]):
+        if i and await seen(url):
+            continue
+        documents.append(await reader.page(url))
+    return Harvest(documents, fetched.etag, fetched.last_modified)
+
+
+async def _preview(reader: Reader, seen: Seen) -> list[Document]:
+    """The channel's newest posts; after downtime, the pages before them until a post read before.
+
+    A failure on a page further back ends the catch-up, keeping what was read; the first poll of
+    a channel reads ``max_pages`` pages, its first import.
+    """
+    from . import telegram_channel
+
+    source = reader.source
+    fetched = await reader.get(source.url)
+    page = await asyncio.to_thread(telegram_channel.parse, fetched.content, source.name, source.url)
+    documents = list(page.posts)
+    while page.before is not None and not any([await seen(d.guid) for d in page.posts]):
+        if reader.requests >= source.max_pages:
+            if reader.state.get("last_success"):  # a catch-up, not the channel's first import
+                log.warning(
+                    "source %s: %d pages read back without reaching a post read before (max_pages); "
+                    "posts before %s skipped",
+                    source.name,
+                    reader.requests,
+                    page.oldest,
+                )
+            break
+        try:
+            fetched = await reader.get(page.before)
+            page = await asyncio.to_thread(telegram_channel.parse, fetched.content, source.name, page.before)
+        except FetchError as exc:
+            log.warning("source %s: catching up stopped at %s: %s", source.name, page.before, exc)
+            break
+        documents.extend(page.posts)
+    return documents

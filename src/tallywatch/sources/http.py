@@ -40,9 +40,10 @@ for _name in ("httpx", "httpcore"):
 class FetchError(Exception):
     """A fetch that failed; the message says what happened, for the log and ``status``."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, retry_after: float | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status  # the HTTP status, when the server answered with an error
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,8 @@ class PoliteClient:
                     return Fetched(304, b"", etag, last_modified, "")
                 if response.status_code >= 400:
                     wait = retry_after_seconds(response.headers.get("Retry-After"))
-                    raise FetchError(f"HTTP {response.status_code} {response.reason_phrase}".strip(), wait)
+                    reason = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+                    raise FetchError(reason, wait, response.status_code)
                 declared = response.headers.get("Content-Length")
                 if declared and declared.isdigit() and int(declared) > max_bytes:
                     raise FetchError(f"response too large: {int(declared):,} bytes declared, limit {max_bytes:,}")
