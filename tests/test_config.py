@@ -43,7 +43,7 @@ def test_defaults_list_real_public_sources():
         ("[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'ftp://x/'\n", "sources[0].url: string should match pattern"),
         (
             "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'http://x/'\nextractor = 'magic'\n",
-            "sources[0].extractor: expected one of genstaff, json_fields, russianwarship",
+            "sources[0].extractor: expected one of genstaff, json_fields, none, russianwarship",
         ),
         (
             "[[sources]]\nname='a'\nkind='rss'\nurl='http://x/'\n[[sources]]\nname='a'\nkind='rss'\nurl='http://y/'\n",

@@ -11,6 +11,7 @@ the key and what was expected, one line per problem. Secrets never live here (se
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import tomllib
@@ -371,6 +372,56 @@ class Outbox(Strict):
     batch: StrictInt = Field(200, gt=0)  # deliveries claimed at once per channel
 
 
+def _compile(pattern: str, groups: set[str], what: str) -> Any:
+    """A pattern for the ``regex`` engine (it can stop a search that runs too long), checked now."""
+    import regex
+
+    try:
+        compiled = regex.compile(pattern)
+    except regex.error as exc:
+        raise ValueError(f"{what}: not a regular expression: {exc}") from None
+    if set(compiled.groupindex) != groups:
+        named = ", ".join(sorted(compiled.groupindex)) or "none"
+        wanted = " and ".join(f"(?P<{g}>…)" for g in sorted(groups))
+        raise ValueError(f"{what}: needs exactly the named group {wanted}; it has: {named}")
+    return compiled
+
+
+class PatternMetric(Strict):
+    """A figure that arrives as a sentence: "220 combat clashes", "the names of 111,387 …"."""
+
+    pattern: str  # one named group, value: the number, whatever its separators
+    kind: Literal["total", "daily"]  # a running total, or a count for one day (spikes and records, no milestones)
+    sources: list[str] = []  # the sources whose documents it is applied to (default: all)
+    date_pattern: str | None = None  # a named group, date; else the item's publication date (Kyiv)
+    date_format: str = "%d.%m.%Y"  # strptime format of the date group (English month names: %B)
+    timeout: Seconds = 0.25  # a search that takes longer on a (hostile) document is cut off
+
+    @field_validator("pattern")
+    @classmethod
+    def _value_group(cls, value: str) -> str:
+        _compile(value, {"value"}, "pattern")
+        return value
+
+    @field_validator("date_pattern")
+    @classmethod
+    def _date_group(cls, value: str | None) -> str | None:
+        if value is not None:
+            _compile(value, {"date"}, "date_pattern")
+        return value
+
+    @functools.cached_property
+    def compiled(self) -> Any:
+        return _compile(self.pattern, {"value"}, "pattern")
+
+    @functools.cached_property
+    def compiled_date(self) -> Any:
+        return _compile(self.date_pattern, {"date"}, "date_pattern") if self.date_pattern else None
+
+    def applies_to(self, source: str) -> bool:
+        return not self.sources or source in self.sources
+
+
 class Config(Strict):
     storage: Storage = Storage()
     http: Http = Http()
@@ -384,6 +435,31 @@ class Config(Strict):
     email: Email = Email()
     webhooks: list[Webhook] = []
     health: Health = Health()
+    metrics: dict[str, PatternMetric] = {}
+
+    @field_validator("metrics")
+    @classmethod
+    def _metric_names(cls, metrics: dict[str, PatternMetric]) -> dict[str, PatternMetric]:
+        for name in metrics:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
+                raise ValueError(f"metric name {name!r}: lowercase letters, digits and _, starting with a letter")
+        return metrics
+
+    @model_validator(mode="after")
+    def _metric_sources_exist(self) -> Self:
+        names = {s.name for s in self.sources}
+        for metric, spec in self.metrics.items():
+            unknown = [s for s in spec.sources if s not in names]
+            if unknown:
+                raise ValueError(f"metrics.{metric}.sources: no source named {', '.join(unknown)}")
+            if spec.kind == "daily" and metric in self.milestones:
+                raise ValueError(f"milestones.{metric}: {metric} is a count per day; milestones are for running totals")
+        return self
+
+    def per_day(self, metric: str) -> bool:
+        """Whether the metric is a count for each day (not a running total)."""
+        spec = self.metrics.get(metric)
+        return spec is not None and spec.kind == "daily"
 
     @field_validator("sources")
     @classmethod

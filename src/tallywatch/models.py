@@ -56,6 +56,7 @@ class Step:
     prior_value: int | None = None
     reported_delta: int | None = None
     latest: bool = True  # False for a day filled in behind newer ones
+    per_day: bool = False  # the value is a count for the day itself, not a running total
     # derived from the above (computed once: every rule reads them)
     delta: int | None = field(init=False)  # change since the prior accepted day, computed, not the printed (+N)
     gap: int | None = field(init=False)  # days since the prior accepted day
@@ -64,6 +65,9 @@ class Step:
     def __post_init__(self) -> None:
         known = self.prior_value is not None and self.prior_as_of is not None
         self.gap = gap = (self.as_of - self.prior_as_of).days if known else None
+        if self.per_day:  # the day's count is its "rise": spikes and records read it as such
+            self.delta, self.daily = self.value, self.latest
+            return
         self.delta = self.value - self.prior_value if known else None
         self.daily = self.latest and gap == 1
 

@@ -18,7 +18,7 @@ import hashlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -28,7 +28,7 @@ from . import charts, outbox
 from .backoff import backoff_seconds
 from .channels import Channel, enabled_channels
 from .channels.limits import FloodGate
-from .config import Config, Source
+from .config import Config, PatternMetric, Source
 from .detect import Detector, stale
 from .extract import EXTRACTORS
 from .health import EVENTS, FIGURES, POLLS
@@ -76,10 +76,22 @@ def digest(document: Document) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def extract_items(documents: Iterable[Document], source: Source) -> list[Item]:
+def extract_items(
+    documents: Iterable[Document], source: Source, metrics: Mapping[str, PatternMetric] | None = None
+) -> list[Item]:
+    """Each document's figures: the source's extractor's, and those of the pattern metrics that apply to it."""
     extractor = EXTRACTORS[source.extractor_name]
     mapping = mapping_for(source)
-    return [Item(doc.guid, digest(doc), extractor(doc, mapping)) for doc in documents]
+    applied = [(name, spec) for name, spec in (metrics or {}).items() if spec.applies_to(source.name)]
+    if applied:
+        from .extract import patterns
+    items = []
+    for doc in documents:
+        figures = extractor(doc, mapping)
+        for name, spec in applied:
+            figures = [*figures, *patterns.extract(doc, name, spec)]
+        items.append(Item(doc.guid, digest(doc), figures))
+    return items
 
 
 def ingest(
@@ -265,7 +277,7 @@ class Pipeline:
                 log.debug("source %s: not modified", source.name)
                 return PollResult(source.name, "not_modified")
             documents = got.documents
-            items = await asyncio.to_thread(extract_items, documents, source)
+            items = await asyncio.to_thread(extract_items, documents, source, self.config.metrics)
             ingested = await self.in_store(self._ingest_and_note, source.name, items, got.etag, got.last_modified)
         except FetchError as exc:
             return await self._failed(source, str(exc), exc.retry_after)

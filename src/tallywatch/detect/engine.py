@@ -45,6 +45,10 @@ STEP_RULES: dict[str, StepRule] = {
     "approaching": approaching.evaluate,
 }
 
+# A count per day (a pattern metric of kind "daily") has no milestones, corrections or approaching
+# levels of its own: only these rules look at it.
+PER_DAY_RULES = ("spike", "record")
+
 
 class Detector:
     def __init__(self, config: Config, store: Store) -> None:
@@ -52,6 +56,7 @@ class Detector:
         self.store = store
         self._windows: dict[str, Window] = {}
         self._rules = list(STEP_RULES.values())
+        self._per_day_rules = [STEP_RULES[name] for name in PER_DAY_RULES]
 
     def forget(self) -> None:
         self._windows.clear()
@@ -173,12 +178,12 @@ class Detector:
         step = window.step_for(point)
         self._put(metric, point, "accepted")
         self._rebuild(metric)
-        return milestones.evaluate(step, window)
+        return [] if window.per_day else milestones.evaluate(step, window)
 
     def _accept(self, window: Window, point: Point) -> list[Event]:
         step = window.step_for(point)
         events: list[Event] = []
-        for rule in self._rules:
+        for rule in self._per_day_rules if window.per_day else self._rules:
             found = rule(step, window)
             if found:
                 events += found
@@ -201,7 +206,7 @@ def _merge_spike_and_record(events: list[Event]) -> list[Event]:
         spike.metric,
         spike.as_of,
         spike.value,
-        spike.message + f"; the largest daily rise {record.data['span']}",
+        spike.message + f"; {record.data['largest']} {record.data['span']}",
         spike.severity,
         {**spike.data, "record": record.data},
     )

@@ -3,7 +3,8 @@
 A tally never goes down, and does not rise far beyond anything seen recently: a rise above
 ``factor`` × the largest daily rise of the last ``window`` days (times the days between) is
 implausible. Such a value is held as suspect by the engine until a later report or a second
-source confirms it; a typo such as 10,002,690 for 1,002,690 never reaches the rules.
+source confirms it; a typo such as 10,002,690 for 1,002,690 never reaches the rules. A count
+per day (a pattern metric of kind "daily") may fall; only a count far above recent days is held.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ def limit(window: Window, settings: Guard, days: int) -> float | None:
 def plausible(before: Point | None, after: Point | None, window: Window, settings: Guard) -> bool:
     if before is None or after is None or not settings.enabled:
         return True
+    if window.per_day:  # a count for one day may fall; only an implausibly large one is held
+        most = limit(window, settings, 1)
+        return most is None or after.value <= most
     rise = after.value - before.value
     if rise < 0:
         return False

@@ -20,16 +20,20 @@ def evaluate(step: Step, window: Window) -> list[Event]:
     if best is not None and step.delta <= best[0]:
         return []
     span = f"in {s.window} days" if s.window else "ever"
-    before = f" (previous +{best[0]:,} on {best[1]})" if best else ""
+    sign = "" if step.per_day else "+"  # a count per day is not a rise
+    before = f" (previous {sign}{best[0]:,} on {best[1]})" if best else ""
+    shown = f"{step.delta:,}" if step.per_day else format_delta(step.delta)
+    largest = "the largest count in a day" if step.per_day else "the largest daily rise"
     return [
         Event.about(
             step,
             f"record:{step.metric}:{step.as_of}",
             "record",
             "info",
-            f"{metric_label(step.metric)} {format_delta(step.delta)} in a day — the largest daily rise {span}{before}",
+            f"{metric_label(step.metric)} {shown} in a day — {largest} {span}{before}",
             delta=step.delta,
             previous=best[0] if best else None,
             span=span,
+            largest=largest,
         )
     ]

@@ -28,6 +28,8 @@ def evaluate(step: Step, window: Window) -> list[Event]:
         return []
     median = recent.median()
     name = metric_label(step.metric)
+    sign = "" if step.per_day else "+"  # a count per day is not a rise
+    shown = number(rise) if step.per_day else format_delta(rise)
     if median >= s.steady_median:
         high = rise >= s.floor and rise >= s.ratio * median  # cheap tests first: most days are neither
         low = s.drops and rise <= median / s.ratio
@@ -36,11 +38,11 @@ def evaluate(step: Step, window: Window) -> list[Event]:
         mad = statistics.median([abs(v - median) for v in recent.values()]) or 1.0
         score = (rise - median) / (1.4826 * mad)
         if high and score >= s.z:
-            why = f"{window.covered(step.as_of, s.window)}-day median +{number(median)}, {times(rise / median)} usual"
-            return [_event(step, "spike", f"{name} {format_delta(rise)} in a day — {why}", median, score)]
+            why = f"{window.covered(step.as_of, s.window)}-day median {sign}{number(median)}, {times(rise / median)} usual"
+            return [_event(step, "spike", f"{name} {shown} in a day — {why}", median, score)]
         if low and score <= -s.z:
-            why = f"{window.covered(step.as_of, s.window)}-day median +{number(median)}, only {rise / median:.0%} of usual"
-            return [_event(step, "drop", f"{name} only {format_delta(rise)} in a day — {why}", median, score)]
+            why = f"{window.covered(step.as_of, s.window)}-day median {sign}{number(median)}, only {rise / median:.0%} of usual"
+            return [_event(step, "drop", f"{name} only {shown} in a day — {why}", median, score)]
         return []
     long = window.rises(s.bursty_window)
     if len(long) < s.bursty_min_history or rise < s.floor:
@@ -49,8 +51,8 @@ def evaluate(step: Step, window: Window) -> list[Event]:
     if rise <= s.bursty_factor * high:
         return []
     pct = f"{s.bursty_quantile * 100:g}th percentile"
-    why = f"{window.covered(step.as_of, s.bursty_window)}-day {pct} +{number(high)}, {times(rise / high)} that"
-    return [_event(step, "spike", f"{name} {format_delta(rise)} in a day — {why}", high, None)]
+    why = f"{window.covered(step.as_of, s.bursty_window)}-day {pct} {sign}{number(high)}, {times(rise / high)} that"
+    return [_event(step, "spike", f"{name} {shown} in a day — {why}", high, None)]
 
 
 def _event(step: Step, kind: str, message: str, baseline: float, score: float | None) -> Event:

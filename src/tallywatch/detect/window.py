@@ -129,6 +129,7 @@ class SlidingMax:
 class Window:
     def __init__(self, metric: str, config: Config) -> None:
         self.metric = metric
+        self.per_day = config.per_day(metric)  # a count per day (pattern metrics), not a running total
         self.rules = rules = MetricRules.resolve(metric, config)
         self.days: list[dt.date] = []
         self.points: dict[dt.date, Point] = {}
@@ -174,6 +175,7 @@ class Window:
             prior.value if prior else None,
             point.reported_delta,
             latest,
+            self.per_day,
         )
 
     def push(self, point: Point) -> None:
@@ -182,9 +184,12 @@ class Window:
         self.days.append(point.as_of)
         self.points[point.as_of] = point
         self.last = point
-        if prior is None or (point.as_of - prior.as_of).days != 1:
+        if self.per_day:
+            rise = point.value  # each day's count is the day's "rise"
+        elif prior is None or (point.as_of - prior.as_of).days != 1:
             return
-        rise = point.value - prior.value
+        else:
+            rise = point.value - prior.value
         if rise < 0:
             return
         self.daily_rises += 1

@@ -17,4 +17,5 @@ EXTRACTORS: dict[str, Extractor] = {
     "genstaff": lambda doc, _mapping: genstaff.extract(doc),
     "russianwarship": lambda doc, _mapping: json_fields.extract(doc, json_fields.RUSSIANWARSHIP_V2),
     "json_fields": json_fields.extract,
+    "none": lambda _doc, _mapping: [],  # a source read only for its pattern metrics ([metrics.NAME])
 }
