@@ -257,6 +257,38 @@ def test_sources_that_disagree_beyond_the_tolerance(tally):
     assert only(again, "disagreement") == []
 
 
+def prioritised(tmp_path) -> Tally:
+    """The official page (priority 1) before the news feed (priority 5); "api" keeps the default 100."""
+    sources = [
+        {"name": "kmu", "kind": "html", "url": "https://www.kmu.gov.ua/", "selector": "main", "priority": 1},
+        {"name": "news", "kind": "rss", "url": "https://news.example/rss", "priority": 5},
+    ]
+    cfg = Config.model_validate({"milestones": {"personnel": {"step": 100_000}}, "sources": sources})
+    return Tally(tmp_path / "priority.db", cfg)
+
+
+@pytest.mark.parametrize("order", [("news", "kmu"), ("kmu", "news")])
+def test_the_series_takes_the_figure_of_the_source_with_priority_whatever_the_order(tmp_path, order):
+    t = prioritised(tmp_path)
+    history(t, steady(start=990_000, rise=1_000, days=9), source="api")  # 990,000 … 998,000
+    values = {"news": 998_700, "kmu": 1_000_340}  # the news feed has a typo; the official page crosses a million
+    results = {source: t.report(source, day(9), values[source]) for source in order}
+    assert t.point("personnel", day(9)) == (1_000_340, "kmu", "accepted")
+    events = [s.event for r in results.values() for s in r.events]
+    assert [e.key for e in events if e.rule == "milestone"] == ["milestone:personnel:1000000"]  # once, from kmu
+    assert [e.message for e in events if e.rule == "disagreement"] == [
+        f"personnel for {day(9)}: kmu says 1,000,340, news says 998,700"
+    ]
+    row = t.store.conn.execute(
+        "SELECT value, status FROM figures WHERE metric = 'personnel' AND as_of = ? AND source = 'news'", [str(day(9))]
+    ).fetchone()
+    assert tuple(row) == (998_700, None)  # kept, with its source, beside the series
+    t.restart()  # the choice is stored: the next day continues from kmu's figure
+    after = t.report("api", day(10), 1_001_400)
+    assert only(after, "correction") == [] and t.point("personnel", day(10))[2] == "accepted"
+    t.close()
+
+
 # -- stale sources -------------------------------------------------------------------------------
 
 

@@ -85,6 +85,9 @@ class JsonMapping(Strict):
     metrics: dict[str, str | list[tuple[str, str]]] = {}
 
 
+DEFAULT_PRIORITY = 100
+
+
 def _css(selector: str) -> None:
     """A selector Lexbor cannot parse is a config error, not a failure at the first poll."""
     from selectolax.lexbor import LexborHTMLParser
@@ -109,7 +112,11 @@ class Source(Strict):
     stale_after: Seconds | None = None  # default: [rules.stale] after
     selector: str | None = None  # html: the CSS selector of the element holding the report
     follow: str | None = None  # html: the url is a listing; follow its links matching this regex
-    max_pages: StrictInt = Field(3, ge=1, le=50)  # html: pages (or days) per poll; telegram_channel: pages back
+    max_pages: StrictInt = Field(3, ge=1, le=50)
+    # when sources give one metric for one day: the lowest priority's figure is the one the rules see
+    priority: StrictInt = Field(
+        DEFAULT_PRIORITY, ge=0, le=1000
+    )  # html: pages (or days) per poll; telegram_channel: pages back
 
     @field_validator("follow")
     @classmethod

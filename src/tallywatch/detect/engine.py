@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from ..config import Config
+from ..config import DEFAULT_PRIORITY, Config
 from ..models import Change, Event, Step
 from ..store import Store
 from . import approaching, corrections, disagreement, milestones, records, spikes
@@ -57,6 +57,7 @@ class Detector:
         self._windows: dict[str, Window] = {}
         self._rules = list(STEP_RULES.values())
         self._per_day_rules = [STEP_RULES[name] for name in PER_DAY_RULES]
+        self._priorities = {source.name: source.priority for source in config.sources}
 
     def forget(self) -> None:
         self._windows.clear()
@@ -113,16 +114,36 @@ class Detector:
         if window.suspect is held and disagreement.agree(held.value, point.value, window.rules.disagreement):
             log.info("%s %s: %s confirmed by %s", metric, held.as_of, f"{held.value:,}", point.source)
             window.suspect = None
-            events += self._accept(window, held)
+            return events + self._accept(window, held)
+        if point.value != held.value and self._rank(point.source) < self._rank(held.source):
+            log.info(
+                "%s %s: %s from %s replaces %s from %s (a source of higher priority)",
+                metric,
+                point.as_of,
+                f"{point.value:,}",
+                point.source,
+                f"{held.value:,}",
+                held.source,
+            )
+            self._put(metric, held, None)  # kept beside the series, as a second source's figure
+            return events + self._replace(window, held, point)
         return events
+
+    def _rank(self, source: str) -> int:
+        """A source's priority: the lower, the more its figure is the one the rules see."""
+        return self._priorities.get(source, DEFAULT_PRIORITY)
 
     def _revision(self, window: Window, held: Point, point: Point) -> list[Event]:
         """The source's figure for the day is now ``point`` (the store keeps the old one as a revision)."""
+        return self._replace(window, held, point)
+
+    def _replace(self, window: Window, held: Point, point: Point) -> list[Event]:
+        """The day's figure in the series is ``point`` now, no longer ``held``."""
         metric = window.metric
         if window.suspect is held:
             window.suspect = None
             return self._place(window, point)
-        window = self._rebuild(metric)  # the revised figure has left the series until placed again
+        window = self._rebuild(metric)  # the old figure has left the series until the new one is placed
         events = self._place(window, point)
         placed = self._windows[metric]
         accepted = placed.points.get(point.as_of)
