@@ -12,10 +12,10 @@ from genstaff_cases import FIXTURES
 
 from tallywatch.backoff import backoff_seconds
 from tallywatch.channels.console import ConsoleChannel
-from tallywatch.config import Config, Http, Milestone, Source, Storage
+from tallywatch.config import Config, Http, Milestone, Source, SourceHealth, Storage
 from tallywatch.pipeline import Pipeline
 from tallywatch.sources.http import FetchError, PoliteClient, retry_after_seconds
-from tallywatch.store import utcnow
+from tallywatch.store import Store, utcnow
 
 UTC = dt.UTC
 AUG = [
@@ -197,11 +197,39 @@ def test_failures_back_off_and_success_resets(tmp_path, feed_server):
     assert store.source_state("flaky")["consecutive_failures"] == 3
     store.close()
     feed_server.routes["/flaky"] = (200, {}, rss(AUG))
-    [[ok]], _, _ = run(cfg)
+    [[slowed]], _, _ = run(cfg)  # three failures in a row: polled every 4 × 1 h until it works again
+    assert slowed.status == "skipped" and slowed.error.startswith("backing off until ")
+    [[ok]], _, _ = run(cfg, force=True)
     store = Store(tmp_path / "tw.db")
     state = store.source_state("flaky")
     store.close()
     assert ok.status == "ok" and state["consecutive_failures"] == 0 and state["last_error"] is None
+
+
+def test_a_source_failing_for_long_is_slowed_then_marked_broken_until_it_works(tmp_path, feed_server, caplog):
+    feed_server.routes["/down"] = (503, {}, b"")
+    cfg = config(tmp_path, source(feed_server, "/down", name="down", interval="30m"), backoff_base=0.001)
+    cfg = cfg.model_copy(update={"source_health": SourceHealth(slow_after=2, slow_factor=4, broken_after=4)})
+    with caplog.at_level(logging.WARNING, logger="tallywatch.poll"):
+        rounds, _, out = run(cfg, force=True, rounds=5)
+    assert [r.status for [r] in rounds] == ["failed"] * 5
+    assert "source down: 2 failures in a row; polled every 2h instead of every 30m until it works again" in caplog.text
+    assert caplog.text.count("polled every 2h") == 1  # said once, when it happens
+    message = "source down is broken: 4 polls in a row failed, the last with: HTTP 503 Service Unavailable"
+    assert message in caplog.text and out.count(message) == 1  # one admin alert, not one per failure
+    store = Store(tmp_path / "tw.db")
+    since = store.source_state("down")["broken_since"]
+    assert since and store.source_state("down")["next_poll_after"] > utcnow().isoformat()
+    store.close()
+
+    feed_server.routes["/down"] = (200, {}, rss(AUG))
+    [[ok]], _, out = run(cfg, force=True)
+    assert ok.status == "ok"
+    assert "source down works again, after 0 h marked broken" in out
+    store = Store(tmp_path / "tw.db")
+    assert store.source_state("down")["broken_since"] is None
+    assert [e["rule"] for e in store.events() if e["rule"] in ("broken", "repaired")] == ["broken", "repaired"]
+    store.close()
 
 
 def test_backoff_is_exponential_with_full_jitter():

@@ -1,11 +1,13 @@
 """Web pages and Telegram channel previews as sources: saved pages served on 127.0.0.1, the real pipeline."""
 
 import datetime as dt
+import json
 import logging
 import tomllib
 from pathlib import Path
 
 import pytest
+from processes import run_tallywatch
 from test_poll import config, run
 
 from tallywatch.config import ConfigError, Source, parse
@@ -162,3 +164,88 @@ def test_bad_web_source_settings_are_config_errors(extra, message):
     with pytest.raises(ConfigError) as err:
         parse(tomllib.loads(text), "tw.toml")
     assert message in str(err.value)
+
+
+def write_config(tmp_path, server) -> Path:
+    cfg = tmp_path / "tw.toml"
+    cfg.write_text(
+        f"""
+[storage]
+path = "{tmp_path / "tw.db"}"
+
+[[sources]]
+name = "kmu"
+kind = "html"
+url = "{server.url}/report"
+selector = "div.news-body"
+priority = 1
+
+[[sources]]
+name = "gs-ops"
+kind = "html"
+url = "{server.url}/ops"
+selector = "article"
+extractor = "none"
+
+[[sources]]
+name = "gs-channel"
+kind = "telegram_channel"
+url = "{server.url}{CHANNEL}"
+
+[metrics.combat_clashes]
+kind = "daily"
+pattern = '(?P<value>\\d[\\d ,]*) combat clashes'
+date_pattern = 'as of \\d\\d:\\d\\d on (?P<date>[A-Z][a-z]+ \\d{{1,2}}, \\d{{4}})'
+date_format = "%B %d, %Y"
+sources = ["gs-ops"]
+"""
+    )
+    return cfg
+
+
+def test_sources_test_fetches_once_and_shows_what_it_extracts_storing_nothing(tmp_path, feed_server):
+    feed_server.routes["/report"] = page("kmu_report_2025-06-14.html")
+    feed_server.routes["/ops"] = page("genstaff_operational_update_2025-06-14.html")
+    feed_server.routes[CHANNEL] = page("tme_page.html")
+    cfg = write_config(tmp_path, feed_server)
+
+    done = run_tallywatch("sources", "test", "kmu", "--config", str(cfg))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("# kmu: 1 requests, 1 items, 14 figures (nothing stored)\n")
+    assert "  personnel            2025-06-14     1,002,690  (+1,130)" in done.stdout
+    ops = run_tallywatch("sources", "test", "gs-ops", "--config", str(cfg))
+    assert "  combat_clashes       2025-06-14           220" in ops.stdout, ops.stderr
+    channel = run_tallywatch("sources", "test", "gs-channel", "--config", str(cfg))
+    assert channel.stdout.startswith("# gs-channel: 1 requests, 4 items, 39 figures (nothing stored)\n"), channel.stdout
+    assert "GeneralStaffZSU/21004  2022-08-20T15:12+00:00\n  Оперативна інформація" in channel.stdout
+    assert "  (no figures)" in channel.stdout
+    assert not (tmp_path / "tw.db").exists()
+
+    feed_server.routes["/report"] = page("kmu_report_changed_layout.html")
+    broken = run_tallywatch("sources", "test", "kmu", "--config", str(cfg))
+    assert broken.returncode == 1
+    assert broken.stderr == (
+        f"tallywatch sources test kmu: selector 'div.news-body' matched nothing on {feed_server.url}/report "
+        "(has the page layout changed?)\n"
+    )
+    unknown = run_tallywatch("sources", "test", "nope", "--config", str(cfg))
+    assert unknown.returncode == 2
+    assert "no source named 'nope' (configured: kmu, gs-ops, gs-channel)" in unknown.stderr
+
+
+def test_sources_lists_each_sources_health(tmp_path, feed_server):
+    feed_server.routes["/report"] = page("kmu_report_changed_layout.html")  # failing
+    feed_server.routes["/ops"] = page("genstaff_operational_update_2025-06-14.html")
+    feed_server.routes[CHANNEL] = page("tme_page.html")
+    cfg = write_config(tmp_path, feed_server)
+    before = run_tallywatch("sources", "--config", str(cfg))
+    assert "kmu  (html, priority 1)  not polled yet" in before.stdout, before.stderr
+    run_tallywatch("poll", "--config", str(cfg))
+    listed = run_tallywatch("sources", "--config", str(cfg))
+    assert "kmu  (html, priority 1)  failing: 1 in a row" in listed.stdout
+    assert "    last error: selector 'div.news-body' matched nothing on" in listed.stdout
+    assert "gs-channel  (telegram_channel, priority 100)  ok" in listed.stdout
+    assert "    next poll every 1h" in listed.stdout
+    health = {h["name"]: h for h in json.loads(run_tallywatch("sources", "--json", "--config", str(cfg)).stdout)}
+    assert health["gs-ops"]["state"] == "ok" and health["gs-ops"]["last_new_report"]
+    assert health["kmu"]["consecutive_failures"] == 1 and health["kmu"]["next_poll"].startswith("not before ")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__, config, secrets
 from .channels.render import line
-from .extract.numbers import format_delta, format_number
+from .extract.numbers import format_delta, format_duration, format_number
 
 log = logging.getLogger("tallywatch")
 
@@ -137,17 +137,101 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
         print("  ".join(cells).rstrip())
     print()
     for source in cfg.sources:
-        row = sources.get(source.name, {})
-        failures = row.get("consecutive_failures") or 0
-        health = "ok" if not failures else f"{failures} failures in a row: {row.get('last_error')}"
-        if not row:
-            health = "not polled yet"
-        backoff = row.get("next_poll_after")
-        nxt = f"not before {backoff}" if backoff else f"every {source.interval:g} s"
-        state = "" if source.enabled else " (disabled)"
+        h = source_health(cfg, source, sources.get(source.name))
         print(
-            f"source {source.name}{state}: {health}; last success {row.get('last_success') or 'never'}; next poll {nxt}"
+            f"source {source.name}: {h['state']}; last success {h['last_success'] or 'never'}; next poll {h['next_poll']}"
         )
+    return 0
+
+
+def source_health(cfg: config.Config, source: config.Source, row: dict | None) -> dict:
+    """One source's health as ``status`` and ``sources`` show it."""
+    row = row or {}
+    failures = row.get("consecutive_failures") or 0
+    if not source.enabled:
+        state = "disabled"
+    elif not row:
+        state = "not polled yet"
+    elif row.get("broken_since"):
+        state = f"broken since {row['broken_since']} ({failures} failures in a row)"
+    elif failures >= cfg.source_health.slow_after:
+        state = f"slowed: {failures} failures in a row"
+    elif failures:
+        state = f"failing: {failures} in a row"
+    else:
+        state = "ok"
+    backoff = row.get("next_poll_after")
+    return {
+        "name": source.name,
+        "kind": source.kind,
+        "state": state,
+        "last_success": row.get("last_success"),
+        "last_new_report": row.get("last_new_report"),
+        "consecutive_failures": failures,
+        "last_error": row.get("last_error"),
+        "next_poll": f"not before {backoff}" if backoff else f"every {format_duration(source.interval)}",
+        "priority": source.priority,
+    }
+
+
+def cmd_sources(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    if args.action == "test":
+        return _test_source(cfg, args)
+    from .store import Store
+
+    path = cfg.storage.resolved()
+    rows: dict[str, dict] = {}
+    if path.exists():
+        store = Store(path)
+        try:
+            rows = {row["name"]: row for row in store.source_states()}
+        finally:
+            store.close()
+    health = [source_health(cfg, source, rows.get(source.name)) for source in cfg.sources]
+    if args.json:
+        print(json.dumps(health, indent=2, ensure_ascii=False))
+        return 0
+    if not health:
+        print(f"no sources in {origin}")
+        return 0
+    for h in health:
+        print(f"{h['name']}  ({h['kind']}, priority {h['priority']})  {h['state']}")
+        print(f"    last success {h['last_success'] or 'never'} · last new report {h['last_new_report'] or 'never'}")
+        print(f"    next poll {h['next_poll']}")
+        if h["last_error"]:
+            print(f"    last error: {h['last_error']}")
+    return 0
+
+
+def _test_source(cfg: config.Config, args: argparse.Namespace) -> int:
+    from .pipeline import try_source
+    from .sources.http import FetchError
+
+    if not args.name:
+        print("tallywatch sources test: name the source to test", file=sys.stderr)
+        return 2
+    try:
+        source = cfg.source(args.name)
+    except KeyError:
+        known = ", ".join(s.name for s in cfg.sources) or "none"
+        print(f"tallywatch sources test: no source named {args.name!r} (configured: {known})", file=sys.stderr)
+        return 2
+    try:
+        requests, documents, items = asyncio.run(try_source(cfg, source))
+    except FetchError as exc:
+        print(f"tallywatch sources test {source.name}: {exc}", file=sys.stderr)
+        return 1
+    figures = sum(len(item.figures) for item in items)
+    print(f"# {source.name}: {requests} requests, {len(documents)} items, {figures} figures (nothing stored)")
+    for document, item in zip(documents, items, strict=True):
+        when = document.published.isoformat(timespec="minutes") if document.published else "no date"
+        first = next((line for line in document.text.splitlines() if line.strip()), "")
+        print(f"\n{document.guid}  {when}\n  {document.title or first[:100]}")
+        for f in item.figures:
+            delta = "" if f.reported_delta is None else f"  ({format_delta(f.reported_delta)})"
+            print(f"  {f.metric:<20} {f.as_of}  {format_number(f.value):>12}{delta}")
+        if not item.figures:
+            print("  (no figures)")
     return 0
 
 
@@ -415,6 +499,19 @@ def build_parser() -> argparse.ArgumentParser:
     box.add_argument("action", nargs="?", choices=["show", "retry"], default="show", help="default: show")
     box.add_argument("--json", action="store_true", help="JSON output")
     box.set_defaults(func=cmd_outbox)
+
+    srcs = sub.add_parser(
+        "sources",
+        parents=[common],
+        help="each source's health; `sources test NAME` fetches one and shows what it extracts",
+        description="List the configured sources with their health (last success, last new report, failures "
+        "in a row, last error, next poll). `tallywatch sources test NAME` fetches one source once and prints "
+        "what it extracted, storing nothing: the tool for writing a new source.",
+    )
+    srcs.add_argument("action", nargs="?", choices=["list", "test"], default="list", help="default: list")
+    srcs.add_argument("name", nargs="?", help="the source to test")
+    srcs.add_argument("--json", action="store_true", help="JSON output (list)")
+    srcs.set_defaults(func=cmd_sources)
 
     subs = sub.add_parser(
         "subscribers",

@@ -373,6 +373,14 @@ class Health(Strict):
     allowance: float = Field(3.0, gt=1)  # unhealthy after this many intervals without a successful poll
 
 
+class SourceHealth(Strict):
+    """What a run of failed polls of one source does."""
+
+    slow_after: StrictInt = Field(3, ge=1)  # failures in a row before the source is polled less often…
+    slow_factor: float = Field(4.0, ge=1)  # …every slow_factor × its interval, until it works again
+    broken_after: StrictInt = Field(10, ge=1)  # failures in a row before it is marked broken (an admin alert)
+
+
 class Outbox(Strict):
     retry_base: Seconds = 30.0  # first retry within this (full jitter), doubling per attempt…
     retry_max: Seconds = 3600.0  # …up to this; a server's retry_after is always honoured
@@ -442,6 +450,7 @@ class Config(Strict):
     email: Email = Email()
     webhooks: list[Webhook] = []
     health: Health = Health()
+    source_health: SourceHealth = SourceHealth()
     metrics: dict[str, PatternMetric] = {}
 
     @field_validator("metrics")

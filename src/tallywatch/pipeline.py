@@ -29,10 +29,11 @@ from .backoff import backoff_seconds
 from .channels import Channel, enabled_channels
 from .channels.limits import FloodGate
 from .config import Config, PatternMetric, Source
-from .detect import Detector, stale
+from .detect import Detector, broken, stale
 from .extract import EXTRACTORS
+from .extract.numbers import format_duration
 from .health import EVENTS, FIGURES, POLLS
-from .models import Change, Document, Figure
+from .models import Change, Document, Event, Figure
 from .sources import harvest, mapping_for
 from .sources.http import FetchError, PoliteClient
 from .store import Store, StoredEvent, utcnow
@@ -136,6 +137,27 @@ def ingest(
         store.discard_staged()
         raise
     return result
+
+
+async def try_source(config: Config, source: Source, transport: Any = None) -> tuple[int, list[Document], list[Item]]:
+    """Fetch one source once and extract its figures, storing nothing (``tallywatch sources test``).
+
+    The same fetching and extraction as a poll; nothing counts as read before, and a channel
+    preview is read one page deep. Returns (requests made, documents, items).
+    """
+    client = PoliteClient(config.http.user_agent, transport)
+
+    async def never(_guid: str) -> bool:
+        return False
+
+    probe = source.model_copy(update={"max_pages": 1}) if source.kind == "telegram_channel" else source
+    try:
+        today = utcnow().astimezone(REPORT_ZONE).date()
+        got = await harvest(client, probe, config.http, {}, never, today)
+    finally:
+        await client.aclose()
+    items = await asyncio.to_thread(extract_items, got.documents, source, config.metrics)
+    return got.pages, got.documents, items
 
 
 class Pipeline:
@@ -266,14 +288,7 @@ class Pipeline:
             today = utcnow().astimezone(REPORT_ZONE).date()
             got = await harvest(self.client, source, self.config.http, state, seen, today)
             if got.not_modified:
-                await self.in_store(
-                    self.store.note_success,
-                    source.name,
-                    etag=None,
-                    last_modified=None,
-                    new_report=False,
-                    keep_validators=True,
-                )
+                await self.in_store(self._note_success, source.name, None, None, False, True)
                 log.debug("source %s: not modified", source.name)
                 return PollResult(source.name, "not_modified")
             documents = got.documents
@@ -310,21 +325,49 @@ class Pipeline:
 
     def _ingest_and_note(self, source: str, items: list[Item], etag: str | None, last_modified: str | None) -> Ingested:
         ingested = ingest(self.store, self.detector, self.channels, source, items)
-        self.store.note_success(
-            source,
-            etag=etag,
-            last_modified=last_modified,
-            new_report=ingested.count("new") > 0,
-            keep_validators=False,
-        )
+        self._note_success(source, etag, last_modified, ingested.count("new") > 0, False)
         return ingested
+
+    def _note_success(
+        self, source: str, etag: str | None, last_modified: str | None, new_report: bool, keep_validators: bool
+    ) -> None:
+        """A poll worked (store thread): the source's health is reset; a broken one is repaired, once."""
+        since = self.store.source_state(source).get("broken_since")
+        with self.store.transaction():
+            self.store.note_success(
+                source, etag=etag, last_modified=last_modified, new_report=new_report, keep_validators=keep_validators
+            )
+            if since:
+                self.store.set_broken(source, None)
+                self._admin_event(broken.repaired(source, dt.datetime.fromisoformat(since), utcnow()), source)
+
+    def _note_failure(self, source: Source, error: str, when: dt.datetime) -> int:
+        """A poll failed (store thread): count it; at ``broken_after`` in a row the source is marked broken."""
+        health = self.config.source_health
+        with self.store.transaction():
+            failures = self.store.note_failure(source.name, error, when)
+            if failures >= health.broken_after and not self.store.source_state(source.name).get("broken_since"):
+                now = utcnow()
+                self.store.set_broken(source.name, now)
+                self._admin_event(broken.broken(source.name, failures, error, now), source.name)
+        return failures
+
+    def _admin_event(self, event: Event, source: str) -> None:
+        """Store an event about a source and queue it (inside the caller's transaction), and log it."""
+        stored = self.store.add_event(event, source, True)
+        if stored is not None:
+            outbox.enqueue(self.store, [stored], self.channels)
+            log.log(logging.ERROR if event.rule == "broken" else logging.INFO, "%s", event.message)
 
     async def _failed(self, source: Source, error: str, retry_after: float | None) -> PollResult:
         state = await self.in_store(self.store.source_state, source.name)
         failures = state.get("consecutive_failures", 0) + 1
+        health = self.config.source_health
         delay = backoff_seconds(failures, self.config.http.backoff_base, self.config.http.backoff_max, retry_after)
+        if failures >= health.slow_after:  # failing for a while: polled less often until it works again
+            delay = max(delay, source.interval * health.slow_factor)
         when = utcnow() + dt.timedelta(seconds=delay)
-        await self.in_store(self.store.note_failure, source.name, error, when)
+        await self.in_store(self._note_failure, source, error, when)
         log.error(
             "source %s failed (%d in a row): %s; next try not before %s",
             source.name,
@@ -332,6 +375,14 @@ class Pipeline:
             error,
             when.isoformat(timespec="seconds"),
         )
+        if failures == health.slow_after:
+            log.warning(
+                "source %s: %d failures in a row; polled every %s instead of every %s until it works again",
+                source.name,
+                failures,
+                format_duration(source.interval * health.slow_factor),
+                format_duration(source.interval),
+            )
         return PollResult(source.name, "failed", error=error)
 
     @staticmethod

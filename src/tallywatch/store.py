@@ -169,6 +169,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE subscribers ADD COLUMN token TEXT;
     CREATE UNIQUE INDEX subscribers_token ON subscribers (token)
     """,
+    # 5: source health: a source failing for long is marked broken until it works again
+    """
+    ALTER TABLE sources ADD COLUMN broken_since TEXT
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -459,6 +463,11 @@ class Store:
             " last_new_report = CASE WHEN ? THEN ? ELSE last_new_report END WHERE name = ?",
             [now, now, keep_validators, etag, keep_validators, last_modified, new_report, now, name],
         )
+
+    def set_broken(self, name: str, since: dt.datetime | None) -> None:
+        """Mark a source broken since ``since``, or working again (None)."""
+        self._ensure_source(name)
+        self.db.execute("UPDATE sources SET broken_since = ? WHERE name = ?", [_ts(since) if since else None, name])
 
     def note_failure(self, name: str, error: str, next_poll_after: dt.datetime) -> int:
         """Count a failed poll; returns the number of failures in a row."""

@@ -46,6 +46,8 @@ ICONS = {
     "reported_delta": "ℹ️",
     "stale": "🔕",
     "recovered": "🔔",
+    "broken": "⛔",
+    "repaired": "🔧",
     "disagreement": "⚖️",
     "broadcast": "📣",
 }

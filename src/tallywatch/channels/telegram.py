@@ -48,7 +48,7 @@ LIMITS = ChannelLimits(
     max_attempts=12,
     concurrency=4,
 )
-ADMIN_ONLY = {"stale", "recovered"}
+ADMIN_ONLY = {"stale", "recovered", "broken", "repaired"}  # about the daemon, not the figures
 CAPTION_LIMIT = 1024  # a photo's caption
 FILE_IDS_KEPT = 64  # file ids of charts uploaded, to re-send them without uploading again
 

@@ -77,3 +77,12 @@ def format_delta(value: int, lang: str = "en") -> str:
         return "±0"
     sign = "+" if value > 0 else "−"
     return sign + format_number(abs(value), lang)
+
+
+def format_duration(seconds: float) -> str:
+    """90 → ``90s``, 1800 → ``30m``, 7200 → ``2h``, 5400 → ``1.5h``, 86400 → ``1d`` (as the config writes them)."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            count = seconds / size
+            return f"{count:g}{unit}" if count == int(count) else f"{count:.1f}{unit}"
+    return f"{seconds:g}s"
