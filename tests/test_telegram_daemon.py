@@ -6,7 +6,7 @@ import time
 
 import pytest
 from fake_telegram import TOKEN, FakeTelegram
-from processes import run_tallywatch, start_daemon, tallywatch_env
+from processes import run_tallywatch, start_daemon, tallywatch_env, unit_environment
 from waiting import wait
 
 from tallywatch import history
@@ -56,7 +56,7 @@ step = 100_000
 """
     )
     feed_server.routes["/mod.rss"] = (200, {}, feed_until(D(2025, 6, 11)))
-    with_token = tallywatch_env(TALLYWATCH_TELEGRAM_TOKEN=TOKEN)
+    with_token = tallywatch_env(**unit_environment(), TALLYWATCH_TELEGRAM_TOKEN=TOKEN)  # as the unit runs it
     first = run_tallywatch("poll", "--config", str(cfg), env=with_token)
     assert first.returncode == 0, first.stderr
     store = Store(db)
