@@ -11,7 +11,7 @@ from processes import run_tallywatch
 from test_poll import config, run
 
 from tallywatch.config import ConfigError, Source, parse
-from tallywatch.pipeline import REPORT_ZONE
+from tallywatch.models import REPORT_ZONE
 from tallywatch.store import Store
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"

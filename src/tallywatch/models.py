@@ -9,6 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
+
+# The reports' calendar: a report "for 14.06" is Kyiv's 14 June (a dated page's "today", an item's day).
+REPORT_ZONE = ZoneInfo("Europe/Kyiv")
 
 
 @dataclass(frozen=True)

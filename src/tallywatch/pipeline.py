@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from zoneinfo import ZoneInfo
 
 from . import charts, outbox
 from .backoff import backoff_seconds
@@ -39,7 +38,6 @@ from .sources.http import FetchError, PoliteClient
 from .store import Store, StoredEvent, utcnow
 
 log = logging.getLogger("tallywatch.poll")
-REPORT_ZONE = ZoneInfo("Europe/Kyiv")  # the calendar of the reports (a dated page's "today")
 CHARTS_KEPT = 16  # charts drawn for an event's fan-out, kept while its recipients are served
 T = TypeVar("T")
 
@@ -152,8 +150,7 @@ async def try_source(config: Config, source: Source, transport: Any = None) -> t
 
     probe = source.model_copy(update={"max_pages": 1}) if source.kind == "telegram_channel" else source
     try:
-        today = utcnow().astimezone(REPORT_ZONE).date()
-        got = await harvest(client, probe, config.http, {}, never, today)
+        got = await harvest(client, probe, config.http, {}, never)
     finally:
         await client.aclose()
     items = await asyncio.to_thread(extract_items, got.documents, source, config.metrics)
@@ -285,8 +282,7 @@ class Pipeline:
             return await self.in_store(self.store.item_digest, source.name, guid) is not None
 
         try:
-            today = utcnow().astimezone(REPORT_ZONE).date()
-            got = await harvest(self.client, source, self.config.http, state, seen, today)
+            got = await harvest(self.client, source, self.config.http, state, seen)
             if got.not_modified:
                 await self.in_store(self._note_success, source.name, None, None, False, True)
                 log.debug("source %s: not modified", source.name)
@@ -345,8 +341,9 @@ class Pipeline:
         """A poll failed (store thread): count it; at ``broken_after`` in a row the source is marked broken."""
         health = self.config.source_health
         with self.store.transaction():
-            failures = self.store.note_failure(source.name, error, when)
-            if failures >= health.broken_after and not self.store.source_state(source.name).get("broken_since"):
+            row = self.store.note_failure(source.name, error, when)
+            failures = row["consecutive_failures"]
+            if failures >= health.broken_after and not row["broken_since"]:
                 now = utcnow()
                 self.store.set_broken(source.name, now)
                 self._admin_event(broken.broken(source.name, failures, error, now), source.name)

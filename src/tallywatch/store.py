@@ -469,15 +469,15 @@ class Store:
         self._ensure_source(name)
         self.db.execute("UPDATE sources SET broken_since = ? WHERE name = ?", [_ts(since) if since else None, name])
 
-    def note_failure(self, name: str, error: str, next_poll_after: dt.datetime) -> int:
-        """Count a failed poll; returns the number of failures in a row."""
+    def note_failure(self, name: str, error: str, next_poll_after: dt.datetime) -> dict[str, Any]:
+        """Count a failed poll; returns the source's state after it (failures in a row, broken since)."""
         self._ensure_source(name)
         self.db.execute(
             "UPDATE sources SET last_attempt = ?, consecutive_failures = consecutive_failures + 1,"
             " failures = failures + 1, polls = polls + 1, last_error = ?, next_poll_after = ? WHERE name = ?",
             [_ts(), error, _ts(next_poll_after), name],
         )
-        return self.source_state(name)["consecutive_failures"]
+        return self.source_state(name)
 
     # -- events and the outbox -----------------------------------------------------------------
 

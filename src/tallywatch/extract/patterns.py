@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from zoneinfo import ZoneInfo
 
 from ..config import PatternMetric
-from ..models import Document, Figure
+from ..models import REPORT_ZONE, Document, Figure
 from .numbers import clean_text, parse_int
 
 log = logging.getLogger("tallywatch.extract")
-KYIV = ZoneInfo("Europe/Kyiv")
 
 
 def extract(document: Document, metric: str, spec: PatternMetric) -> list[Figure]:
@@ -61,5 +59,5 @@ def _day(when, spec: PatternMetric, document: Document) -> dt.date | None:
         published = document.published
         if published.tzinfo is None:
             published = published.replace(tzinfo=dt.UTC)
-        return published.astimezone(KYIV).date()
+        return published.astimezone(REPORT_ZONE).date()
     return None

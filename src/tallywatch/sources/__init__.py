@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from ..config import Http, JsonMapping, Source
 from ..extract.json_fields import RUSSIANWARSHIP_V2
-from ..models import Document
+from ..models import REPORT_ZONE, Document
 from . import feed, json_api
 from .http import Fetched, FetchError, PoliteClient
 
@@ -108,11 +108,11 @@ class Reader:
         )
 
 
-async def harvest(client: PoliteClient, source: Source, http: Http, state: dict, seen: Seen, today: dt.date) -> Harvest:
+async def harvest(client: PoliteClient, source: Source, http: Http, state: dict, seen: Seen) -> Harvest:
     """Everything new this source offers now, as documents (newest first where the kind has an order)."""
     reader = Reader(client, source, http, state)
     if source.kind == "html" and "{date" in source.url:
-        out = Harvest(await _dated(reader, seen, today))
+        out = Harvest(await _dated(reader, seen, dt.datetime.now(REPORT_ZONE).date()))
     elif source.kind == "html" and source.follow:
         out = await _listing(reader, seen)
     elif source.kind == "telegram_channel":
