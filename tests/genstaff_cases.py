@@ -1,20 +1,47 @@
-"""The one table of real report texts and the figures they must give (see fixtures/SOURCE.md).
+"""The one table of report texts and pages and the figures they must give (see fixtures/SOURCE.md).
 
-Each case: (name, text or fixture file, publication date for year-less headers, expected) where
-expected maps an as_of date to {metric: (value, reported_delta)}. Every extractor test reads it.
+Each case (``Case``): a text, or a saved page read through the html source with a selector; the
+publication date (for year-less headers and headerless lists); and what it must give: per as_of
+date, {metric: (value, reported_delta)}. Every extractor test reads this table, as urlwatch keeps
+its filter cases. Cases are real material as the publishers served it (``origin = "real"``); the
+few written by us (``origin = "ours"``) cover forms no saved sample shows, and say where their
+wording comes from.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 FIXTURES = Path(__file__).parent / "fixtures"
+REAL = FIXTURES / "real"
 D = dt.date
+Expected = dict[dt.date, dict[str, tuple[int, int | None]]]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    text: str | None  # the document's text (markup or plain); None for a saved page
+    published: dt.date | None
+    expected: Expected
+    page: Path | None = None  # a saved page, read from the element ``selector`` names
+    selector: str | None = None
+    origin: str = "real"  # real: as published; ours: written for a form no saved sample shows
+    coverage: str = "complete"
 
 
 def _f(name: str) -> str:
     return (FIXTURES / "genstaff_posts" / name).read_text(encoding="utf-8")
+
+
+# The shipped kmu source's selector (src/tallywatch/default.toml), and mil.gov.ua's article body.
+KMU_SELECTOR = "div.news__item--inner"
+MIL_SELECTOR = "#aticle-content"
+# {day: the report's item lines as published}, header not kept (fixtures/real/SOURCE.md)
+_DAYS = json.loads((REAL / "texts" / "item_lines_by_day.json").read_text(encoding="utf-8"))
 
 
 # The 2025 wording quoted in the news: one line, thousands separators, "(+N)" only where non-zero.
@@ -63,7 +90,8 @@ JUNE_14_2025 = {
     "special_equipment": (3_914, 0),
 }
 
-CASES = [
+# Real posts (fixtures/genstaff_posts): (name, text, publication date, expected)
+_POSTS = [
     (
         "mil.gov.ua EN 2022-04-12: Ukrainian unit words, split vehicles / fuel tanks, no deltas",
         _f("en_mil_gov_ua_2022-04-12.txt"),
@@ -327,6 +355,618 @@ CASES = [
         {D(2025, 6, 14): JUNE_14_2025},
     ),
 ]
+
+# Pages and texts as the publishers served them (fixtures/real): every page and every day there.
+REAL_CASES = [
+    Case(
+        "kmu.gov.ua EN 2023-05-08: <li> per category in a <div dir=auto>, 'persons were liquidated'",
+        None,
+        None,
+        {
+            D(2023, 5, 8): {
+                "personnel": (194970, 540),
+                "tanks": (3730, 7),
+                "armoured_vehicles": (7253, 5),
+                "artillery": (3018, 8),
+                "mlrs": (554, 0),
+                "air_defense": (306, 0),
+                "aircraft": (308, 0),
+                "helicopters": (294, 0),
+                "uav": (2614, 42),
+                "cruise_missiles": (947, 0),
+                "warships": (18, 0),
+                "vehicles": (5958, 6),
+                "special_equipment": (384, 4),
+            },
+        },
+        page=REAL / "kmu/ukraine_stats_2023-05-08.html",
+        selector=KMU_SELECTOR,
+    ),
+    Case(
+        "kmu.gov.ua EN 2023-08-16: <li> per category, a full-year header",
+        None,
+        None,
+        {
+            D(2023, 8, 16): {
+                "personnel": (255570, 650),
+                "tanks": (4324, 11),
+                "armoured_vehicles": (8380, 10),
+                "artillery": (5152, 24),
+                "mlrs": (714, 0),
+                "air_defense": (485, 3),
+                "aircraft": (315, 0),
+                "helicopters": (314, 0),
+                "uav": (4248, 6),
+                "cruise_missiles": (1404, 17),
+                "warships": (18, 0),
+                "vehicles": (7614, 30),
+                "special_equipment": (773, 4),
+            },
+        },
+        page=REAL / "kmu/ukraine_stats_2023-08-16.html",
+        selector=KMU_SELECTOR,
+    ),
+    Case(
+        "kmu.gov.ua EN 2023-11-05: submarines listed, no full stop on the last line",
+        None,
+        None,
+        {
+            D(2023, 11, 5): {
+                "personnel": (305090, 990),
+                "tanks": (5284, 8),
+                "armoured_vehicles": (9953, 14),
+                "artillery": (7375, 12),
+                "mlrs": (867, 6),
+                "air_defense": (570, 2),
+                "aircraft": (322, 0),
+                "helicopters": (324, 0),
+                "uav": (5534, 0),
+                "cruise_missiles": (1554, 3),
+                "warships": (20, 0),
+                "submarines": (1, 0),
+                "vehicles": (9730, 14),
+                "special_equipment": (1047, 9),
+            },
+        },
+        page=REAL / "kmu/ukraine_stats_2023-11-05.html",
+        selector=KMU_SELECTOR,
+    ),
+    Case(
+        "kmu.gov.ua EN 2023-12-15",
+        None,
+        None,
+        {
+            D(2023, 12, 15): {
+                "personnel": (343890, 1090),
+                "tanks": (5706, 14),
+                "armoured_vehicles": (10654, 38),
+                "artillery": (8099, 11),
+                "mlrs": (920, 0),
+                "air_defense": (605, 0),
+                "aircraft": (324, 0),
+                "helicopters": (324, 0),
+                "uav": (6226, 20),
+                "cruise_missiles": (1608, 2),
+                "warships": (22, 0),
+                "submarines": (1, 0),
+                "vehicles": (10699, 24),
+                "special_equipment": (1189, 4),
+            },
+        },
+        page=REAL / "kmu/ukraine_stats_2023-12-15.html",
+        selector=KMU_SELECTOR,
+    ),
+    Case(
+        "mil.gov.ua EN 2022-05-10 page: year-less header, the year from the page's date, 'boats / cutters'",
+        None,
+        None,
+        {
+            D(2022, 5, 10): {
+                "personnel": (26000, 350),
+                "tanks": (1170, 25),
+                "armoured_vehicles": (2808, 44),
+                "artillery": (519, 6),
+                "mlrs": (185, 0),
+                "air_defense": (87, 0),
+                "aircraft": (199, 0),
+                "helicopters": (158, 0),
+                "uav": (380, 3),
+                "cruise_missiles": (94, 0),
+                "warships": (12, 0),
+                "vehicles": (1980, 10),
+                "special_equipment": (41, 0),
+            },
+        },
+        page=REAL / "mil/mil_2022-05-10.html",
+        selector=MIL_SELECTOR,
+    ),
+    Case(
+        "mil.gov.ua EN 2022-07-18 page: 'од' after the deltas, the greatest-losses sentence after the list",
+        None,
+        None,
+        {
+            D(2022, 7, 18): {
+                "personnel": (38450, 150),
+                "tanks": (1687, 3),
+                "armoured_vehicles": (3886, 7),
+                "artillery": (849, 3),
+                "mlrs": (248, 0),
+                "air_defense": (113, 3),
+                "aircraft": (220, 0),
+                "helicopters": (188, 0),
+                "uav": (690, 2),
+                "cruise_missiles": (166, 0),
+                "warships": (15, 0),
+                "vehicles": (2753, 7),
+                "special_equipment": (70, 2),
+            },
+        },
+        page=REAL / "mil/mil_2022-07-18.html",
+        selector=MIL_SELECTOR,
+    ),
+    Case(
+        "bilingual repost 2024-01-26 (cripo.com.ua): 'особового складу / personnel ‒ близько/ about', no header kept",
+        _DAYS["2024-01-26"],
+        D(2024, 1, 26),
+        {
+            D(2024, 1, 26): {
+                "personnel": (380600, 990),
+                "tanks": (6265, 8),
+                "armoured_vehicles": (11637, 16),
+                "artillery": (9082, 15),
+                "mlrs": (972, 0),
+                "air_defense": (660, 0),
+                "aircraft": (331, 0),
+                "helicopters": (324, 0),
+                "uav": (7033, 0),
+                "cruise_missiles": (1845, 1),
+                "warships": (23, 0),
+                "submarines": (1, 0),
+                "vehicles": (12064, 20),
+                "special_equipment": (1425, 5),
+            },
+        },
+    ),
+    Case(
+        "bilingual repost 2024-02-10: long bilingual labels ('БПЛА оперативно-тактичного рівня / UAV …')",
+        _DAYS["2024-02-10"],
+        D(2024, 2, 10),
+        {
+            D(2024, 2, 10): {
+                "personnel": (394270, 980),
+                "tanks": (6394, 9),
+                "armoured_vehicles": (11942, 21),
+                "artillery": (9459, 24),
+                "mlrs": (981, 0),
+                "air_defense": (666, 0),
+                "aircraft": (332, 0),
+                "helicopters": (325, 0),
+                "uav": (7235, 26),
+                "cruise_missiles": (1881, 0),
+                "warships": (24, 0),
+                "submarines": (1, 0),
+                "vehicles": (12579, 28),
+                "special_equipment": (1512, 3),
+            },
+        },
+    ),
+    Case(
+        "bilingual repost 2024-03-10",
+        _DAYS["2024-03-10"],
+        D(2024, 3, 10),
+        {
+            D(2024, 3, 10): {
+                "personnel": (424060, 900),
+                "tanks": (6731, 19),
+                "armoured_vehicles": (12850, 27),
+                "artillery": (10466, 38),
+                "mlrs": (1015, 3),
+                "air_defense": (709, 2),
+                "aircraft": (347, 0),
+                "helicopters": (325, 0),
+                "uav": (8082, 41),
+                "cruise_missiles": (1919, 0),
+                "warships": (26, 0),
+                "submarines": (1, 0),
+                "vehicles": (13752, 69),
+                "special_equipment": (1672, 6),
+            },
+        },
+    ),
+    Case(
+        "kmu.gov.ua EN 2023-06-05 text: one <p> with <br> lines, header and trailer inside",
+        _DAYS["2023-06-05"],
+        D(2023, 6, 5),
+        {
+            D(2023, 6, 5): {
+                "personnel": (210350, 410),
+                "tanks": (3848, 11),
+                "armoured_vehicles": (7523, 11),
+                "artillery": (3567, 12),
+                "mlrs": (584, 1),
+                "air_defense": (349, 5),
+                "aircraft": (313, 0),
+                "helicopters": (298, 0),
+                "uav": (3189, 14),
+                "cruise_missiles": (1136, 4),
+                "warships": (18, 0),
+                "vehicles": (6312, 7),
+                "special_equipment": (484, 5),
+            },
+        },
+    ),
+    Case(
+        "mil.gov.ua EN 2022-10-15 text: <p> lines, no header kept (dated by publication)",
+        _DAYS["2022-10-15"],
+        D(2022, 10, 15),
+        {
+            D(2022, 10, 15): {
+                "personnel": (64700, 400),
+                "tanks": (2524, 3),
+                "armoured_vehicles": (5179, 7),
+                "artillery": (1582, 16),
+                "mlrs": (365, 3),
+                "air_defense": (186, 0),
+                "aircraft": (268, 0),
+                "helicopters": (242, 2),
+                "uav": (1210, 11),
+                "cruise_missiles": (316, 0),
+                "warships": (16, 0),
+                "vehicles": (3951, 7),
+                "special_equipment": (142, 0),
+            },
+        },
+    ),
+]
+
+# --- Forms no saved sample shows: written by us (origin "ours"). The wording of each odd line and
+# title is quoted from the published texts as issue #11 lists them (and, for the 2026 mod.gov.ua
+# pages, from a public scraper's test of them); the rest of each report is that period's list
+# with the bundled dataset's figures for the day, so the expected values are the reference's.
+MOD_2026_04_12_EN = """Total russian combat losses in Ukraine as of April 12, 2026
+12 April, 2026, 7:32 AM EEST
+Total russian military losses on April 11, 2026: 1,070 personnel, 2,081 UAVs.
+Personnel:
+approximately 1 311 180 (+1 070) persons.
+Tanks:
+11 859 (+8)
+Armoured combat vehicles:
+24 384 (+3)
+Artillery systems:
+39 871 (+73)
+MLRS:
+1 727 (+1)
+Air defence systems:
+1 345 (+1)
+Aircraft:
+435
+Helicopters:
+351
+UAVs operational-tactical level:
+233 866 (+2 081)
+Cruise missiles:
+4 517
+Warships / boats:
+33
+Submarines:
+2
+Vehicles and fuel tanks:
+88 914 (+216)
+Special equipment:
+4 121
+"""
+MOD_2026_01_18_EN = """<h1>The estimated combat losses of the enemy as of January 18, 2026</h1>
+<p>18 January, 2026, 7:00 AM EEST</p>
+<ul>
+<li>personnel: about 1 226 420 (+830) persons;</li>
+<li>tanks: 11 571 (+2);</li>
+<li>armoured combat vehicles: 23 919 (+5);</li>
+<li>artillery systems: 36 294 (+33);</li>
+<li>MLRS: 1 616 (+1);</li>
+<li>air defence systems: 1 278;</li>
+<li>aircraft: 434;</li>
+<li>helicopters: 347;</li>
+<li>UAVs operational-tactical level: 109 450 (+845);</li>
+<li>cruise missiles: 4 163;</li>
+<li>warships / boats: 28;</li>
+<li>submarines: 2;</li>
+<li>vehicles and fuel tanks: 74 706 (+105);</li>
+<li>special equipment: 4 044.</li>
+</ul>"""
+MOD_2026_02_05_UK = """<h1>Бойові втрати ворога на 5 лютого 2026 року</h1>
+<p>Загальні бойові втрати противника орієнтовно склали:</p>
+<ul>
+<li>військовослужбовців — близько 1 243 840 (+770) осіб</li>
+<li>танків — 11 642 (+5)</li>
+<li>бойових броньованих машин — 23 996 (+4)</li>
+<li>артилерійських систем — 36 975 (+60)</li>
+<li>РСЗВ — 1 636 (+2)</li>
+<li>засобів ППО — 1 293</li>
+<li>літаків — 435</li>
+<li>гелікоптерів — 347</li>
+<li>БПЛА оперативно-тактичного рівня — 125 094 (+1 351)</li>
+<li>крилатих ракет — 4 245</li>
+<li>кораблів / катерів — 28</li>
+<li>підводних човнів — 2</li>
+<li>автомобільної техніки та автоцистерн — 77 149 (+200)</li>
+<li>спеціальної техніки — 4 062</li>
+</ul>"""
+STANOM_NA_2026_05_05_UK = """Загальні бойові втрати противника станом на 05.05.2026 орієнтовно склали:
+особового складу: близько 1 336 120 (+970) осіб;
+танків: 11 917 (+3);
+бойових броньованих машин: 24 510 (+3);
+артилерійських систем: 41 386 (+80);
+РСЗВ: 1 770 (+3);
+засобів ППО: 1 361 (+4);
+літаків: 435;
+гелікоптерів: 352;
+БПЛА оперативно-тактичного рівня: 274 030 (+1 968);
+крилатих ракет: 4 584;
+кораблів / катерів: 33;
+підводних човнів: 2;
+автомобільної техніки та автоцистерн: 94 030 (+206);
+спеціальної техніки: 4 170 (+2);
+Наземні робототехнічні комплекси: 1 320 (+3).
+"""
+TWO_ON_ONE_LINE_2022_09_24 = """The total combat losses of the enemy from 24.02 to 24.09 were approximately:
+personnel ‒ about 56300 (+240) persons were liquidated,
+tanks ‒ 2262 (+8),
+APV ‒ 4807 (+11),
+artillery systems – 1361 (+6),
+MLRS – 327 (+1),
+Anti-aircraft warfare systems ‒ 170 (+0),
+aircraft – 255 (+1),
+helicopters – 220 (+1),
+UAV operational-tactical level – 956 (+6),
+cruise missiles ‒ 240 (+0),
+warships / boats ‒ 15 (+0) vehicles and fuel tanks – 3681 (+22),
+special equipment ‒ 126 (+0).
+Data are being updated.
+"""
+STRAY_CHARACTER_2024_01_07 = """<p>The total combat losses of the enemy from 24.02.2022 to 07.01.2024 were approximately:</p>
+<ul>
+<li>personnel ‒ about 364730 (+860) persons,</li>
+<li>tanks ‒ 6022 (+4),</li>
+<li>APV ‒ 11180 (+22),</li>
+<li>artillery systems – 8653 (+36),</li>
+<li>MLRS – 951 (+1),</li>
+<li>-aircraft warfare systems ‒ 637 (+4),</li>
+<li>aircraft – 329 (+0),</li>
+<li>helicopters – 324 (+0),</li>
+<li>UAV operational-tactical level – 6811 (+24),</li>
+<li>cruise missiles ‒ 1786 (+0),</li>
+<li>warships / boats ‒ 23 (+0),</li>
+<li>submarines – 1 (+0),</li>
+<li>vehicles and fuel tanks – 11523 (+45),</li>
+<li>special equipment ‒ 1327 (+10)</li>
+</ul>"""
+BOATS_AND_BLANK_DELTA_2023_06_10 = """The total combat losses of the enemy from 24.02.2022 to 10.06.2023 were approximately:
+personnel ‒ about 214660 (+890) persons were liquidated,
+tanks ‒ 3909 (+8),
+APV ‒ 7607 (+7),
+artilery systems – 3717 (+15),
+MLRS – 600 (+1),
+Anti-aircraft warfare systems ‒ 362 (+3),
+aircraft – 314 (+0),
+helicopers – 299 (+0),
+UAV operational-tactical level – 3263 (+16),
+cruise missiles ‒ 1176 (+),
+boats ‒ 18 (+0),
+vehicles and fuel tanks – 6428 (+18),
+special equipment ‒ 507 (+5).
+"""
+TRAILING_CLAUSE_2022_04_03_UK = """Загальні бойові втрати противника з 24.02 по 03.04 орієнтовно склали:
+особового складу - близько 18000 осіб, 460 полонених,
+танків ‒ 644 од,
+бойових броньованих машин ‒ 1830 од,
+артилерійських систем – 325 од,
+РСЗВ - 105 од,
+засоби ППО - 54 од,
+літаків – 143 од,
+гелікоптерів – 134 од,
+автомобільної техніки - 1249 од,
+кораблі /катери - 7 од,
+цистерн з ПММ - 76,
+БПЛА оперативно-тактичного рівня - 89,
+спеціальна техніка - 24,
+пускові установки ОТРК/ТРК - 4.
+"""
+
+
+OURS = [
+    Case(
+        "ours: mod.gov.ua EN 2026-04-12: 'as of April 12, 2026', the label on its own line and the figure under it",
+        MOD_2026_04_12_EN,
+        D(2026, 4, 12),
+        {
+            D(2026, 4, 12): {
+                "personnel": (1_311_180, 1070),
+                "tanks": (11_859, 8),
+                "armoured_vehicles": (24_384, 3),
+                "artillery": (39_871, 73),
+                "mlrs": (1_727, 1),
+                "air_defense": (1_345, 1),
+                "aircraft": (435, 0),
+                "helicopters": (351, 0),
+                "uav": (233_866, 2081),
+                "cruise_missiles": (4_517, 0),
+                "warships": (33, 0),
+                "submarines": (2, 0),
+                "vehicles": (88_914, 216),
+                "special_equipment": (4_121, 0),
+            }
+        },
+        origin="ours",
+    ),
+    Case(
+        "ours: mod.gov.ua EN 2026-01-18: 'The estimated combat losses of the enemy as of …', 'label: figure;'",
+        MOD_2026_01_18_EN,
+        D(2026, 1, 18),
+        {
+            D(2026, 1, 18): {
+                "personnel": (1_226_420, 830),
+                "tanks": (11_571, 2),
+                "armoured_vehicles": (23_919, 5),
+                "artillery": (36_294, 33),
+                "mlrs": (1_616, 1),
+                "air_defense": (1_278, 0),
+                "aircraft": (434, 0),
+                "helicopters": (347, 0),
+                "uav": (109_450, 845),
+                "cruise_missiles": (4_163, 0),
+                "warships": (28, 0),
+                "submarines": (2, 0),
+                "vehicles": (74_706, 105),
+                "special_equipment": (4_044, 0),
+            }
+        },
+        origin="ours",
+    ),
+    Case(
+        "ours: mod.gov.ua UK 2026-02-05: 'Бойові втрати ворога на 5 лютого 2026 року', 'військовослужбовців'",
+        MOD_2026_02_05_UK,
+        D(2026, 2, 5),
+        {
+            D(2026, 2, 5): {
+                "personnel": (1_243_840, 770),
+                "tanks": (11_642, 5),
+                "armoured_vehicles": (23_996, 4),
+                "artillery": (36_975, 60),
+                "mlrs": (1_636, 2),
+                "air_defense": (1_293, 0),
+                "aircraft": (435, 0),
+                "helicopters": (347, 0),
+                "uav": (125_094, 1351),
+                "cruise_missiles": (4_245, 0),
+                "warships": (28, 0),
+                "submarines": (2, 0),
+                "vehicles": (77_149, 200),
+                "special_equipment": (4_062, 0),
+            }
+        },
+        origin="ours",
+    ),
+    Case(
+        "ours: UK 2026-05-05: 'станом на 05.05.2026', colons, 'Наземні робототехнічні комплекси'",
+        STANOM_NA_2026_05_05_UK,
+        D(2026, 5, 5),
+        {
+            D(2026, 5, 5): {
+                "personnel": (1_336_120, 970),
+                "tanks": (11_917, 3),
+                "armoured_vehicles": (24_510, 3),
+                "artillery": (41_386, 80),
+                "mlrs": (1_770, 3),
+                "air_defense": (1_361, 4),
+                "aircraft": (435, 0),
+                "helicopters": (352, 0),
+                "uav": (274_030, 1968),
+                "cruise_missiles": (4_584, 0),
+                "warships": (33, 0),
+                "submarines": (2, 0),
+                "vehicles": (94_030, 206),
+                "special_equipment": (4_170, 2),
+                "ground_robots": (1_320, 3),
+            }
+        },
+        origin="ours",
+    ),
+    Case(
+        "ours: EN 2022-09-24: two items on one line ('warships / boats ‒ 15 (+0) vehicles and fuel tanks – 3681 (+22),')",
+        TWO_ON_ONE_LINE_2022_09_24,
+        D(2022, 9, 24),
+        {
+            D(2022, 9, 24): {
+                "personnel": (56_300, 240),
+                "tanks": (2_262, 8),
+                "armoured_vehicles": (4_807, 11),
+                "artillery": (1_361, 6),
+                "mlrs": (327, 1),
+                "air_defense": (170, 0),
+                "aircraft": (255, 1),
+                "helicopters": (220, 1),
+                "uav": (956, 6),
+                "cruise_missiles": (240, 0),
+                "warships": (15, 0),
+                "vehicles": (3_681, 22),
+                "special_equipment": (126, 0),
+            }
+        },
+        origin="ours",
+    ),
+    Case(
+        "ours: EN 2024-01-07: a label with a stray leading character ('-aircraft warfare systems ‒ 637 (+4)')",
+        STRAY_CHARACTER_2024_01_07,
+        D(2024, 1, 7),
+        {
+            D(2024, 1, 7): {
+                "personnel": (364_730, 860),
+                "tanks": (6_022, 4),
+                "armoured_vehicles": (11_180, 22),
+                "artillery": (8_653, 36),
+                "mlrs": (951, 1),
+                "air_defense": (637, 4),
+                "aircraft": (329, 0),
+                "helicopters": (324, 0),
+                "uav": (6_811, 24),
+                "cruise_missiles": (1_786, 0),
+                "warships": (23, 0),
+                "submarines": (1, 0),
+                "vehicles": (11_523, 45),
+                "special_equipment": (1_327, 10),
+            }
+        },
+        origin="ours",
+    ),
+    Case(
+        "ours: EN 2023-06-10: 'boats ‒ 18', '(+)' with no number (unknown, not 0), slips 'artilery', 'helicopers'",
+        BOATS_AND_BLANK_DELTA_2023_06_10,
+        D(2023, 6, 10),
+        {
+            D(2023, 6, 10): {
+                "personnel": (214_660, 890),
+                "tanks": (3_909, 8),
+                "armoured_vehicles": (7_607, 7),
+                "artillery": (3_717, 15),
+                "mlrs": (600, 1),
+                "air_defense": (362, 3),
+                "aircraft": (314, 0),
+                "helicopters": (299, 0),
+                "uav": (3_263, 16),
+                "cruise_missiles": (1_176, None),
+                "warships": (18, 0),
+                "vehicles": (6_428, 18),
+                "special_equipment": (507, 5),
+            }
+        },
+        origin="ours",
+    ),
+    Case(
+        "ours: UK 2022-04-03: a clause after the figure ('близько 18000 осіб, 460 полонених'), year-less header",
+        TRAILING_CLAUSE_2022_04_03_UK,
+        D(2022, 4, 3),
+        {
+            D(2022, 4, 3): {
+                "personnel": (18_000, None),
+                "tanks": (644, None),
+                "armoured_vehicles": (1_830, None),
+                "artillery": (325, None),
+                "mlrs": (105, None),
+                "air_defense": (54, None),
+                "aircraft": (143, None),
+                "helicopters": (134, None),
+                "vehicles": (1_249 + 76, None),
+                "warships": (7, None),
+                "uav": (89, None),
+                "special_equipment": (24, None),
+                "srbm_launchers": (4, None),
+            }
+        },
+        origin="ours",
+    ),
+]
+
+CASES = [Case(*post) for post in _POSTS] + REAL_CASES + OURS
 
 # Posts that are not loss reports: they yield nothing, and that is not an error.
 NOT_REPORTS = [

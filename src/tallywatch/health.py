@@ -23,6 +23,12 @@ log = logging.getLogger("tallywatch.health")
 REGISTRY = CollectorRegistry(auto_describe=True)
 POLLS = Counter("tallywatch_polls", "Polls per source and outcome", ["source", "outcome"], registry=REGISTRY)
 FIGURES = Counter("tallywatch_figures_stored", "Figures stored (new or revised)", registry=REGISTRY)
+REPORTS = Counter(
+    "tallywatch_reports_read",
+    "Report documents read, by source and how much of each: complete, partial or unread",
+    ["source", "coverage"],
+    registry=REGISTRY,
+)
 EVENTS = Counter("tallywatch_events", "Events stored, by rule", ["rule"], registry=REGISTRY)
 DELIVERIES = Counter(
     "tallywatch_deliveries", "Delivery attempts by channel and outcome", ["channel", "outcome"], registry=REGISTRY

@@ -1,6 +1,6 @@
 """Plain values passed from one pipeline stage to the next.
 
-fetch → ``Document`` → extract → ``Figure`` → store → ``Change`` → detect → ``Event``.
+fetch → ``Document`` → extract → ``Reading`` (``Figure``s and a verdict) → store → ``Change`` → detect → ``Event``.
 No stage keeps a reference to another's internals; these dataclasses are the contract.
 """
 
@@ -36,6 +36,28 @@ class Figure:
     as_of: dt.date
     value: int
     reported_delta: int | None = None
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What extraction made of one document: its figures and a verdict on it.
+
+    ``verdict``: ``report`` (a loss report, read), ``not_report`` (any other item: fine, silent)
+    or ``broken`` (it looks like a loss report — a header or title and category lines, or several
+    category lines — but gave fewer than the core metrics: a source failure, never "nothing new").
+    ``coverage`` says how much of a report was read: ``complete``, ``partial`` (a line skipped, or
+    a core metric missing) or ``unread`` (no figure at all); empty for anything not a report.
+    """
+
+    figures: list[Figure]
+    verdict: str = "report"
+    coverage: str = "complete"
+    problems: tuple[str, ...] = ()  # what was missing or skipped, for the log and the source's health
+
+    @classmethod
+    def of(cls, figures: list[Figure]) -> Reading:
+        """A structured record (JSON): a report if it gave figures, else not one."""
+        return cls(figures) if figures else cls([], "not_report", "")
 
 
 @dataclass(frozen=True, slots=True)

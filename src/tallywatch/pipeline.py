@@ -31,7 +31,7 @@ from .config import Config, PatternMetric, Source
 from .detect import Detector, broken, stale
 from .extract import EXTRACTORS
 from .extract.numbers import format_duration
-from .health import EVENTS, FIGURES, POLLS
+from .health import EVENTS, FIGURES, POLLS, REPORTS
 from .models import Change, Document, Event, Figure
 from .sources import harvest, mapping_for
 from .sources.http import FetchError, PoliteClient
@@ -44,11 +44,18 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Item:
-    """One document's figures, ready for the store; ``digest`` tells an edited post from a seen one."""
+    """One document's figures, ready for the store; ``digest`` tells an edited post from a seen one.
+
+    ``verdict``, ``coverage`` and ``problems`` are the extractor's reading of the document
+    (``models.Reading``); items made from structured history leave them at their defaults.
+    """
 
     guid: str
     digest: str
     figures: list[Figure]
+    verdict: str = "report"
+    coverage: str = ""
+    problems: tuple[str, ...] = ()
 
 
 @dataclass
@@ -56,6 +63,8 @@ class Ingested:
     items: int = 0
     changes: list[Change] = field(default_factory=list)
     events: list[StoredEvent] = field(default_factory=list)
+    coverage: list[str] = field(default_factory=list)  # of each new report document read
+    problems: list[str] = field(default_factory=list)  # broken reports among the new documents
 
     def count(self, kind: str) -> int:
         return sum(1 for c in self.changes if c.kind == kind)
@@ -86,11 +95,25 @@ def extract_items(
         from .extract import patterns
     items = []
     for doc in documents:
-        figures = extractor(doc, mapping)
+        reading = extractor(doc, mapping)
+        figures = reading.figures
         for name, spec in applied:
             figures = [*figures, *patterns.extract(doc, name, spec)]
-        items.append(Item(doc.guid, digest(doc), figures))
+        items.append(Item(doc.guid, digest(doc), figures, reading.verdict, reading.coverage, reading.problems))
     return items
+
+
+def page_problems(documents: Sequence[Document], items: Sequence[Item]) -> list[str]:
+    """A fetched page is read for its figures: one that gives none is a failure naming what was found.
+
+    (A bot wall is already refused by ``sources.html``; this is a page of another kind — an
+    unrelated article, a search page — where a report should be.)
+    """
+    return [
+        f"no report on the page {doc.link or doc.guid} (found {doc.title or 'a page without a title'!r})"
+        for doc, item in zip(documents, items, strict=True)
+        if not item.figures and item.verdict != "broken"
+    ]
 
 
 def ingest(
@@ -122,7 +145,11 @@ def ingest(
                 result.changes.extend(changes)
                 for change in changes:
                     events.extend(detector.observe(change))
-                store.mark_item(source, it.guid, it.digest, len(it.figures))
+                store.mark_item(source, it.guid, it.digest, len(it.figures), it.coverage)
+                if it.coverage:
+                    result.coverage.append(it.coverage)
+                if it.verdict == "broken":
+                    result.problems.append(f"broken report in {it.guid}: {'; '.join(it.problems)}")
             store.flush()
             result.items = len(fresh)
             for event in events:
@@ -249,6 +276,8 @@ class Pipeline:
         FIGURES.inc(result.ingested.count("new") + result.ingested.count("revised"))
         for stored in result.ingested.events:
             EVENTS.labels(stored.event.rule).inc()
+        for coverage in result.ingested.coverage:
+            REPORTS.labels(source.name, coverage).inc()
         return result
 
     async def _poll_once(self, source: Source, force: bool) -> PollResult:
@@ -289,13 +318,20 @@ class Pipeline:
                 return PollResult(source.name, "not_modified")
             documents = got.documents
             items = await asyncio.to_thread(extract_items, documents, source, self.config.metrics)
-            ingested = await self.in_store(self._ingest_and_note, source.name, items, got.etag, got.last_modified)
+            problems = page_problems(documents, items) if source.kind == "html" else []
+            readable = [it for it in items if it.figures or it.verdict == "broken"] if problems else items
+            ingested = await self.in_store(
+                self._ingest_and_note, source.name, readable, got.etag, got.last_modified, problems
+            )
         except FetchError as exc:
             return await self._failed(source, str(exc), exc.retry_after)
         except Exception as exc:  # a bug must not stop the other sources or the daemon
             log.exception("source %s: unexpected error", source.name)
             return await self._failed(source, f"unexpected error: {type(exc).__name__}: {exc}", None)
         self._log_ingested(source.name, len(documents), ingested)
+        problems = problems + ingested.problems
+        if problems:  # what was read is stored, and the source is failing: never a quiet "nothing new"
+            return await self._failed(source, "; ".join(problems), None, len(documents), ingested)
         return PollResult(source.name, "ok", len(documents), ingested)
 
     def check_stale(self, source: Source, now: dt.datetime | None = None) -> list[StoredEvent]:
@@ -319,9 +355,13 @@ class Pipeline:
             log.log(logging.WARNING if event.event.rule == "stale" else logging.INFO, "%s", event.event.message)
         return stored
 
-    def _ingest_and_note(self, source: str, items: list[Item], etag: str | None, last_modified: str | None) -> Ingested:
+    def _ingest_and_note(
+        self, source: str, items: list[Item], etag: str | None, last_modified: str | None, problems: list[str]
+    ) -> Ingested:
+        """Store what was read; the poll is a success unless a page or a report in it could not be read."""
         ingested = ingest(self.store, self.detector, self.channels, source, items)
-        self._note_success(source, etag, last_modified, ingested.count("new") > 0, False)
+        if not problems and not ingested.problems:
+            self._note_success(source, etag, last_modified, ingested.count("new") > 0, False)
         return ingested
 
     def _note_success(
@@ -356,7 +396,14 @@ class Pipeline:
             outbox.enqueue(self.store, [stored], self.channels)
             log.log(logging.ERROR if event.rule == "broken" else logging.INFO, "%s", event.message)
 
-    async def _failed(self, source: Source, error: str, retry_after: float | None) -> PollResult:
+    async def _failed(
+        self,
+        source: Source,
+        error: str,
+        retry_after: float | None,
+        documents: int = 0,
+        ingested: Ingested | None = None,
+    ) -> PollResult:
         state = await self.in_store(self.store.source_state, source.name)
         failures = state.get("consecutive_failures", 0) + 1
         health = self.config.source_health
@@ -380,7 +427,7 @@ class Pipeline:
                 format_duration(source.interval * health.slow_factor),
                 format_duration(source.interval),
             )
-        return PollResult(source.name, "failed", error=error)
+        return PollResult(source.name, "failed", documents, ingested or Ingested(), error=error)
 
     @staticmethod
     def _log_ingested(source: str, documents: int, ingested: Ingested) -> None:

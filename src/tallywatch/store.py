@@ -173,6 +173,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE sources ADD COLUMN broken_since TEXT
     """,
+    # 6: how much of each report document was read: complete, partial, unread (NULL: not a report)
+    """
+    ALTER TABLE items ADD COLUMN coverage TEXT CHECK (coverage IN ('complete', 'partial', 'unread'))
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -430,14 +434,27 @@ class Store:
         row = self.conn.execute("SELECT digest FROM items WHERE source = ? AND guid = ?", [source, guid]).fetchone()
         return row[0] if row else None
 
-    def mark_item(self, source: str, guid: str, digest: str, figures: int) -> None:
+    def mark_item(self, source: str, guid: str, digest: str, figures: int, coverage: str = "") -> None:
+        """An item read: its content's digest, its figure count and, for a report, how much was read."""
         now = _ts()
         self.conn.execute(
-            "INSERT INTO items (source, guid, digest, figures, first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)"
+            "INSERT INTO items (source, guid, digest, figures, first_seen, last_seen, coverage)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (source, guid) DO UPDATE SET digest = excluded.digest,"
-            " figures = excluded.figures, last_seen = excluded.last_seen",
-            [source, guid, digest, figures, now, now],
+            " figures = excluded.figures, last_seen = excluded.last_seen, coverage = excluded.coverage",
+            [source, guid, digest, figures, now, now, coverage or None],
         )
+
+    def coverage(self, since: dt.datetime) -> dict[str, dict[str, int]]:
+        """Per source, the report documents read since ``since``: how many completely, partly, not at all."""
+        out: dict[str, dict[str, int]] = {}
+        for source, coverage, count in self.conn.execute(
+            "SELECT source, coverage, count(*) FROM items WHERE coverage IS NOT NULL AND last_seen >= ?"
+            " GROUP BY source, coverage",
+            [_ts(since)],
+        ):
+            out.setdefault(source, {"complete": 0, "partial": 0, "unread": 0})[coverage] = count
+        return out
 
     # -- sources --------------------------------------------------------------------------------
 

@@ -1,8 +1,21 @@
 """The General Staff's daily "total combat losses of the enemy" report, English and Ukrainian.
 
-Reads every published variant we have seen: mil.gov.ua posts (one ``<p>`` per line), the
-Telegram reposts (emoji, bullets, hashtags), aggregator lists with a date line per day, and the
-2025 one-line news form with thousands separators. See ``tests/fixtures/genstaff_posts``.
+Reads every form the report has taken (``tests/genstaff_cases.py`` holds one case of each, most
+of them as the publishers served them):
+
+* 2022 mil.gov.ua posts, one ``<p>`` per line, "from 24.02 to DD.MM" (no year);
+* 2023 kmu.gov.ua pages, a ``<li>`` per category, "from 24.02.2022 to DD.MM.YYYY";
+* the early-2024 bilingual form: ``особового складу / personnel ‒ близько/ about 403720(+1290) осіб / persons,``;
+* Telegram reposts (emoji, bullets, hashtags, zero deltas left out) and aggregator lists with a
+  date line per day;
+* the 2025 one-line news form with thousands separators (``1,002,690``, ``1 002 690``);
+* the 2025–26 mod.gov.ua forms: "… as of April 12, 2026", "Бойові втрати ворога на 5 лютого
+  2026 року", "станом на 12.04.2026"; ``personnel: about 1 226 420 (+830) persons;`` with a
+  colon, or the label on its own line (``Personnel:``) and the figure on the next.
+
+A line that cannot be read is skipped and logged; it never ends the report. Each document gets
+a verdict (``models.Reading``): a report, not a report, or a broken report — one that looks like
+a loss report but gives fewer than the core metrics.
 
 Metric names are stable across the years although the report's categories changed:
 
@@ -13,17 +26,21 @@ Metric names are stable across the years although the report's categories change
   merged into cruise missiles, so it keeps a name of its own.
 * ``ground_robots`` — "ground robotic systems", new in May 2026.
 
-A category we do not know yet is kept under a name derived from its label (``laser_weapons``).
+A label is matched against each metric's synonyms (``LABELS``), then by a close match for small
+slips ("artilery systems"); only a label like none of them is a new category, kept under a
+name derived from it (``laser_weapons``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from ..models import Document, Figure
+from ..models import REPORT_ZONE, Document, Figure, Reading
+from . import dates
 from .numbers import NUMBER_PATTERN, clean_text, parse_int
 
 log = logging.getLogger("tallywatch.extract")
@@ -54,72 +71,141 @@ class _Label:
     pattern: re.Pattern[str]
     metric: str
     part: bool = False  # one of several lines that add up to the metric (the 2022 split categories)
+    words: tuple[str, ...] = ()  # the plain spellings, for the close-match rule
 
 
-def _label(pattern: str, metric: str, part: bool = False) -> _Label:
-    return _Label(re.compile(pattern, re.I), metric, part)
+def _label(pattern: str, metric: str, *words: str, part: bool = False) -> _Label:
+    return _Label(re.compile(pattern, re.I), metric, part, words)
 
 
-# Labels after normalisation (lower case, single spaces, no spaces around "/"). First match wins,
-# so compound labels ("vehicles and fuel tanks") come before their parts ("tanks").
+# Each metric's labels, after normalisation (lower case, single spaces, no spaces around "/"),
+# English and Ukrainian. First match wins, so compound labels ("vehicles and fuel tanks") come
+# before their parts ("tanks"). ``words`` are what a slip is measured against.
 LABELS = (
-    _label(r"personnel|особов\w* склад\w*", "personnel"),
-    _label(r"vehicles and fuel tanks|automotive (?:equipment|vehicles) and fuel tanks", "vehicles"),
-    _label(r"автомоб\w*(?: техн\w*)? (?:та|і) автоцистерн\w*", "vehicles"),
-    _label(r"vehicles|automotive (?:equipment|vehicles)|military auto|автомоб\w*(?: техн\w*)?", "vehicles", part=True),
-    _label(r"fuel tanks?|цистерн\w* з пмм|автоцистерн\w*", "vehicles", part=True),
-    _label(r"tanks?|танк\w*", "tanks"),
+    _label(
+        r"personnel|особов\w* склад\w*|військовослужбовц\w*|особовий склад",
+        "personnel",
+        "personnel",
+        "особового складу",
+        "особовий склад",
+        "військовослужбовців",
+    ),
+    _label(
+        r"vehicles and fuel tanks|automotive (?:equipment|vehicles) and fuel tanks|cars and (?:fuel )?(?:tanks|cisterns)",
+        "vehicles",
+        "vehicles and fuel tanks",
+    ),
+    _label(
+        r"автомоб\w*(?: техн\w*)? (?:та|і) автоцистерн\w*",
+        "vehicles",
+        "автомобільної техніки та автоцистерн",
+        "автомобілі та автоцистерни",
+    ),
+    _label(
+        r"vehicles|automotive (?:equipment|vehicles)|military auto|автомоб\w*(?: техн\w*)?",
+        "vehicles",
+        "vehicles",
+        "автомобільної техніки",
+        part=True,
+    ),
+    _label(r"fuel tanks?|цистерн\w* з пмм|автоцистерн\w*", "vehicles", "fuel tanks", "цистерн з ПММ", part=True),
+    _label(r"tanks?|танк\w*", "tanks", "tanks", "танків"),
     _label(
         r"apv|apc|afv|armou?red (?:combat|fighting|personnel) vehicles?|armou?red vehicles"
         r"|бойов\w* броньован\w* машин\w*|ббм",
         "armoured_vehicles",
+        "armoured combat vehicles",
+        "armored combat vehicles",
+        "бойових броньованих машин",
     ),
-    _label(r"artillery(?: systems?)?|артилерійськ\w* систем\w*|артсистем\w*|гармат\w*", "artillery"),
-    _label(r"mlrs|multiple launch rocket systems?|рсзв", "mlrs"),
     _label(
-        r"anti-aircraft warfare(?: systems?)?|air defen[cs]e(?: systems?| means)?|засоб\w* ппо|ппо",
+        r"artillery(?: systems?)?|артилерійськ\w* систем\w*|артсистем\w*|гармат\w*",
+        "artillery",
+        "artillery systems",
+        "артилерійських систем",
+    ),
+    _label(
+        r"mlrs|multiple launch rocket systems?|рсзв",
+        "mlrs",
+        "multiple launch rocket systems",
+    ),
+    _label(
+        r"(?:anti-?)?aircraft warfare(?: systems?)?|air defen[cs]e(?: systems?| means)?|засоб\w* ппо|ппо",
         "air_defense",
+        "anti-aircraft warfare systems",
+        "air defense systems",
+        "air defence systems",
+        "засоби ППО",
     ),
-    _label(r"aircraft|(?:war)?planes?|літак\w*", "aircraft"),
-    _label(r"helicopters?|гелікоптер\w*|вертол\w*", "helicopters"),
+    _label(r"aircraft|(?:war)?planes?|літак\w*", "aircraft", "aircraft", "літаків"),
+    _label(r"helicopters?|гелікоптер\w*|вертол\w*", "helicopters", "helicopters", "гелікоптерів"),
     _label(
-        r"(?:uavs?|drones?)(?: of)?(?: operational[- ]tactical level)?|бпла(?: оперативно-тактичного рівня)?",
+        r"(?:uavs?|drones?|unmanned aerial vehicles?)(?: of)?(?: operational[- ]tactical level)?"
+        r"|бпла(?: оперативно-тактичного рівня)?",
         "uav",
+        "uav operational-tactical level",
+        "uavs",
+        "бпла оперативно-тактичного рівня",
     ),
-    _label(r"cruise missiles?|крилат\w* ракет\w*", "cruise_missiles"),
+    _label(r"cruise missiles?|крилат\w* ракет\w*", "cruise_missiles", "cruise missiles", "крилаті ракети"),
     _label(
-        r"(?:war)?ships?(?:/| and | \()?(?:boats?|cutters?)?\)?|boats?/cutters?"
+        r"(?:war)?ships?(?:/| and | \()?(?:boats?|cutters?)?\)?|boats?(?:/cutters?)?"
         r"|кораб\w*(?:/| \(| та )катер\w*\)?|кораб\w*",
         "warships",
+        "warships",
+        "кораблі",
     ),
-    _label(r"submarines?|підводн\w* човн\w*", "submarines"),
-    _label(r"special (?:military )?equipment|спеціальн\w* техн\w*", "special_equipment"),
-    _label(r"mobile srbm systems?|пускові установки отрк/трк|пускових установок отрк/трк", "srbm_launchers"),
-    _label(r"ground robotic (?:systems|complexes)|наземн\w* робот\w* комплекс\w*", "ground_robots"),
+    _label(r"submarines?|підводн\w* човн\w*", "submarines", "submarines", "підводні човни"),
+    _label(
+        r"special (?:military )?equipment|спеціальн\w* техн\w*",
+        "special_equipment",
+        "special equipment",
+        "спеціальна техніка",
+    ),
+    _label(
+        r"mobile srbm systems?|пускові установки отрк/трк|пускових установок отрк/трк",
+        "srbm_launchers",
+        "mobile srbm system",
+    ),
+    _label(
+        r"ground robotic (?:systems|complexes)|ground robots?|наземн\w* робот\w* комплекс\w*",
+        "ground_robots",
+        "ground robotic systems",
+        "наземні робототехнічні комплекси",
+    ),
 )
+_SPELLINGS = {word: entry for entry in LABELS for word in entry.words}
+CLOSE_MATCH = 0.85  # how alike a slip must be to a known label (difflib's ratio)
 
+# "combat losses" / "бойові втрати" and the date they run to: "from 24.02[.22] to DD.MM[.YY]",
+# "as of April 12, 2026", "на 5 лютого 2026 року", "станом на 12.04.2026".
+_LOSSES = r"(?:combat\s+losses|losses\s+of\s+the\s+enemy|бойов\w*\s+#?втрат\w*|втрат\w*\s+(?:ворога|противника))"
 _HEADER = re.compile(
-    r"(?:combat losses of the enemy|бойові\s+#?втрати\s+(?:противника|ворога))"
-    r"[^\n:]*?\b(?:from|з)\s+24\.02(?:\.(?:20)?22)?\s+(?:to|по)\s+"
-    r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})(?:\.(?P<y>\d{4}|\d{2}))?"
-    r"[^\n:]*:?",
+    _LOSSES + r"[^\n]*?(?:"
+    r"\b(?:from|з)\s+24\.02(?:\.(?:20)?22)?\s+(?:to|по)\s+(?P<span>" + dates.DATE + r")"
+    r"|(?:\bas\s+of|\bстаном\s+на|\bна)\s+(?P<asof>" + dates.DATE + r"))"
+    r"(?:[^\n:]{0,40}:)?",  # "… were approximately:"
     re.I,
 )
 _DATE_LINE = re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})")
-_SEPARATOR = r"\s*(?:[‒–—]|(?<=\s)-|-(?=\s))\s*"
-_QUALIFIERS = (
-    r"(?:(?:about|approximately|approx\.|more than|over|nearly|близько|понад|майже|приблизно|ліквідовано)\s*)*"
-)
-_ITEM = re.compile(
-    r"[\W_]*?(?P<label>[^\W\d_][^\d:]*?)" + _SEPARATOR + _QUALIFIERS + r"(?P<num>" + NUMBER_PATTERN + r")(?P<tail>.*)",
-    re.I,
-)
-_DELTA = re.compile(r"\(\s*(?P<delta>[+\-−–]?\s*" + NUMBER_PATTERN + r")\s*\)")
+_SEPARATOR = r"\s*(?:[‒–—:]|(?<=\s)-|-(?=\s))\s*"
+_QUALIFIER = r"(?:about|approximately|approx\.|more than|over|nearly|близько|понад|майже|приблизно|ліквідовано)"
+_QUALIFIERS = rf"(?:{_QUALIFIER}\s*(?:/\s*)?)*"
+_LABEL = r"[\W_]*?(?P<label>[^\W\d_][^\d:‒–—]*?)"
+_FIGURE = _QUALIFIERS + r"(?P<num>" + NUMBER_PATTERN + r")(?P<tail>.*)"
+_ITEM = re.compile(_LABEL + _SEPARATOR + _FIGURE, re.I)
+_VALUE_LINE = re.compile(r"[\W_]*?" + _FIGURE, re.I)  # the figure alone, under a label line
+_LABEL_LINE = re.compile(_LABEL + r"\s*(?P<colon>:)?", re.I)  # "Personnel:" alone on its line
+# "(+1,130)", "(-2)", and "(+)": a delta printed without its number is unknown, not 0.
+_DELTA = re.compile(r"\(\s*(?:(?P<delta>[+\-−–]?\s*" + NUMBER_PATTERN + r")|(?P<blank>[+\-−–]?))\s*\)")
 # A line shaped like a category ("vehicles and fuel tanks ‒ (+2).") whose number is missing.
-_ITEM_LIKE = re.compile(r"[\W_]*?[^\W\d_][^\d:]{0,60}?" + _SEPARATOR + r".{0,30}")
-# Items on one line ("personnel ‒ about 1,002,690 (+1,130) persons, tanks ‒ 10,937 (+3), …")
-# are split after a comma, semicolon or full stop followed by a space and a letter.
-_ITEM_SPLIT = re.compile(r"(?<=[,;.])\s+(?=[^\W\d_])")
+_ITEM_LIKE = re.compile(_LABEL + _SEPARATOR + r".{0,30}", re.I)
+# Items on one line ("personnel ‒ about 1,002,690 (+1,130) persons, tanks ‒ 10,937 (+3), …") are
+# split after a comma, semicolon or full stop followed by a space and a letter, and after a
+# closing bracket followed by another category ("warships / boats ‒ 15 (+0) vehicles … – 3681").
+_ITEM_SPLIT = re.compile(
+    r"(?<=[,;.])\s+(?=[^\W\d_])|(?<=\))\s+(?=[^\W\d_][^\d,;:‒–—]{0,60}?" + _SEPARATOR + _QUALIFIERS + r"\d)", re.I
+)
 
 
 @dataclass
@@ -128,6 +214,8 @@ class _Item:
     value: int
     delta: int | None
     part: bool
+    known: bool  # a category of LABELS, not a name derived from a new label
+    delta_blank: bool = False  # printed "(+)": the day's change is unknown
 
 
 # Ukrainian → Latin by the official 2010 table (Cabinet of Ministers resolution 55), for derived names.
@@ -152,14 +240,40 @@ _TRANSLIT = str.maketrans(
 )
 
 
-def _metric_for(label: str) -> tuple[str, bool]:
-    norm = re.sub(r"\s*/\s*", "/", " ".join(label.lower().split())).strip(" .,:;*#•")
-    for candidate in (norm, *norm.split("/")):  # "особового складу / personnel": either side
+def _normalise(label: str) -> str:
+    return re.sub(r"\s*/\s*", "/", " ".join(label.lower().split())).strip(" .,:;*#•-")
+
+
+def known_label(label: str) -> _Label | None:
+    """The category a label names: by its synonyms, either side of a bilingual "uk / en" label, or a close match."""
+    norm = _normalise(label)
+    candidates = [norm, *(part.strip() for part in norm.split("/"))]
+    for candidate in candidates:
         for entry in LABELS:
             if entry.pattern.fullmatch(candidate):
-                return entry.metric, entry.part
-    derived = re.sub(r"[^a-z0-9]+", "_", norm.translate(_TRANSLIT)).strip("_")
-    return derived, False
+                return entry
+    for candidate in candidates:
+        if len(candidate) < 5:
+            continue
+        close = difflib.get_close_matches(candidate, _SPELLINGS, n=1, cutoff=CLOSE_MATCH)
+        if close:
+            return _SPELLINGS[close[0]]
+    return None
+
+
+def _metric_for(label: str) -> tuple[str, bool, bool]:
+    """(metric, part of a sum, known category) for a label."""
+    entry = known_label(label)
+    if entry is not None:
+        return entry.metric, entry.part, True
+    derived = re.sub(r"[^a-z0-9]+", "_", _normalise(label).translate(_TRANSLIT)).strip("_")
+    return derived, False, False
+
+
+def _label_shaped(label: str) -> bool:
+    """Short enough to be a category, not a sentence: each side of a bilingual label at most 7 words."""
+    sides = label.split("/")
+    return len(label) <= 140 and all(len(side) <= 60 and len(side.split()) <= 7 for side in sides)
 
 
 def _parse_item(text: str) -> _Item | None:
@@ -167,115 +281,190 @@ def _parse_item(text: str) -> _Item | None:
     if not m:
         return None
     label = m["label"].strip()
-    if len(label) > 60 or len(label.split()) > 7:
-        return None  # a sentence, not a category
+    if not _label_shaped(label):
+        return None
     tail = m["tail"]
-    delta = None
+    delta, blank = None, False
     d = _DELTA.search(tail)
     if d:
-        delta = parse_int(d["delta"])
+        if d["delta"] is not None:
+            delta = parse_int(d["delta"])
+        else:
+            blank = True
         tail = tail[: d.start()] + tail[d.end() :]
-    if re.search(r"\d", tail) or len(tail) > 60:
-        return None  # more numbers after the figure: not a report line
-    metric, part = _metric_for(label)
+    metric, part, known = _metric_for(label)
     if not metric:
         return None
-    return _Item(metric, parse_int(m["num"]), delta, part)
+    # What follows the figure: a unit ("осіб", "од", "persons were liquidated"), and for a known
+    # category perhaps a clause after a comma ("близько 18000 осіб, 460 полонених").
+    head = re.split(r"[,;]", tail, maxsplit=1)[0] if known else tail
+    if re.search(r"\d", head) or len(head) > 60:
+        return None  # more numbers right after the figure: not a report line
+    return _Item(metric, parse_int(m["num"]), delta, part, known, blank)
 
 
-def _resolve_date(d: str, m: str, y: str | None, reference: dt.date) -> dt.date:
-    day, month = int(d), int(m)
-    if y:
-        year = int(y) + (2000 if len(y) == 2 else 0)
-        return dt.date(year, month, day)
-    candidate = dt.date(reference.year, month, day)
-    if candidate > reference + dt.timedelta(days=2):  # "to 31.12" published on 1 January
-        candidate = dt.date(reference.year - 1, month, day)
-    return candidate
-
-
+@dataclass
 class _Report:
-    def __init__(self, as_of: dt.date) -> None:
-        self.as_of = as_of
-        self.items: dict[str, list[_Item]] = {}
+    as_of: dt.date | None  # None: no header; dated by the publication if it proves to be a full report
+    headed: bool = True
+    items: dict[str, list[_Item]] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # lines that look like categories but could not be read
+    categories: int = 0  # category lines seen, read or not
+
+    @property
+    def name(self) -> str:
+        return f"report of {self.as_of}" if self.as_of else "a list without a report header"
 
     def add(self, item: _Item, where: str) -> None:
         seen = self.items.setdefault(item.metric, [])
         if seen and not (item.part and all(i.part for i in seen)):
-            log.warning("%s: report of %s names %s twice; kept the first", where, self.as_of, item.metric)
+            log.warning("%s: %s names %s twice; kept the first", where, self.name, item.metric)
             return
         seen.append(item)
 
-    def figures(self, where: str) -> list[Figure]:
-        missing = [m for m in CORE_METRICS if m not in self.items]
-        if missing and self.items:
-            log.warning(
-                "%s: report of %s parsed only partly: missing %s",
-                where,
-                self.as_of,
-                ", ".join(missing),
-            )
+    @property
+    def missing(self) -> list[str]:
+        return [m for m in CORE_METRICS if m not in self.items]
+
+    def looks_like_report(self) -> bool:
+        return (self.headed and self.categories >= 1) or self.categories >= 3
+
+    def figures(self) -> list[Figure]:
+        assert self.as_of is not None
         # Reports that print "(+N)" leave it out where N is 0 (the Telegram and aggregator form).
         printed = any(i.delta is not None for parts in self.items.values() for i in parts)
         figures = []
         for metric, parts in self.items.items():
-            deltas = [0 if i.delta is None and printed else i.delta for i in parts]
+            deltas = [0 if i.delta is None and printed and not i.delta_blank else i.delta for i in parts]
             delta = None if None in deltas else sum(deltas)
             figures.append(Figure(metric, self.as_of, sum(i.value for i in parts), delta))
         return figures
 
 
-def extract_text(text: str, published: dt.date | None = None, where: str = "text") -> list[Figure]:
-    """All figures of every report in ``text``; [] when it is not a loss report."""
-    reference = published or dt.datetime.now(dt.UTC).date()
+def _header_date(line: str, reference: dt.date, where: str) -> tuple[re.Match | None, dt.date | None]:
+    header = _HEADER.search(line)
+    if not header:
+        return None, None
+    try:
+        return header, dates.parse(header["span"] or header["asof"], reference)
+    except ValueError:
+        log.warning("%s: report header with an impossible date: %r", where, header.group(0))
+        return header, None
+
+
+def _reports(text: str, reference: dt.date, where: str) -> list[_Report]:
+    """The report blocks of a text: each header or date line starts one; lines before any, a headerless one."""
     reports: list[_Report] = []
-    current: _Report | None = None
+    current: _Report | None = _Report(None, headed=False)
+    reports.append(current)
+    ended = False  # trailer text follows the list: only known categories count from here on
+    pending: str | None = None  # a label alone on its line ("Personnel:"); its figure is on the next
     for line in clean_text(text).splitlines():
         body = line
-        header = _HEADER.search(line)
-        if header:
-            try:
-                current = _Report(_resolve_date(header["d"], header["m"], header["y"], reference))
-            except ValueError:
-                log.warning("%s: report header with an impossible date: %r", where, header.group(0))
-                current = None
+        header, day = _header_date(line, reference, where)
+        date_line = None if header else _DATE_LINE.fullmatch(line)
+        if header or date_line:
+            if date_line:
+                try:
+                    day = dates.resolve(int(date_line["d"]), int(date_line["m"]), date_line["y"], reference)
+                except ValueError:
+                    day = None
+            if day is None:
+                current = None  # an impossible date: its lines are nobody's
                 continue
+            current = _Report(day)
             reports.append(current)
-            body = line[header.end() :]
-        elif _DATE_LINE.fullmatch(line):
-            dm = _DATE_LINE.fullmatch(line)
-            try:
-                current = _Report(_resolve_date(dm["d"], dm["m"], dm["y"], reference))
-            except ValueError:
-                current = None
-                continue
-            reports.append(current)
-            continue
+            ended, pending = False, None
+            body = line[header.end() :] if header else ""
         if current is None or not body.strip():
             continue
-        items = [_parse_item(part) for part in _ITEM_SPLIT.split(body.strip())]
-        parsed = [i for i in items if i is not None]
-        if not parsed:
-            if header:
-                continue
-            if _ITEM_LIKE.fullmatch(body):
-                log.warning("%s: report of %s has a line without a figure: %r", where, current.as_of, body)
-                continue
-            current = None  # the list has ended: trailer lines follow
+        if pending is not None and _VALUE_LINE.fullmatch(body):
+            body = f"{pending} ‒ {body}"
+        pending = None
+        parts = _ITEM_SPLIT.split(body.strip())
+        parsed = [i for i in (_parse_item(part) for part in parts) if i is not None]
+        if ended:
+            parsed = [i for i in parsed if i.known and i.metric not in current.items]
+        if parsed:
+            for item in parsed:
+                current.categories += 1
+                current.add(item, where)
             continue
-        for item in parsed:
-            current.add(item, where)
+        if header:
+            continue
+        label_line = _LABEL_LINE.fullmatch(body)
+        if label_line and (label_line["colon"] or known_label(label_line["label"])):
+            label = label_line["label"].strip()
+            if _label_shaped(label) and (not ended or known_label(label)):
+                pending = label
+                continue
+        like = _ITEM_LIKE.fullmatch(body)
+        if like and (known_label(like["label"]) or not (ended or not current.items)):
+            current.categories += 1 if known_label(like["label"]) else 0
+            current.skipped.append(body)
+            log.warning("%s: %s has a line that could not be read: %r", where, current.name, body)
+            continue
+        if current.items:
+            ended = True  # trailer text: what follows is not the list, unless it names a known category
+    return reports
+
+
+def read_text(text: str, published: dt.date | None = None, where: str = "text") -> Reading:
+    """The figures of every report in ``text``, and the verdict on it (see ``models.Reading``)."""
+    reference = published or dt.datetime.now(REPORT_ZONE).date()
     figures: list[Figure] = []
-    for report in reports:
-        figures.extend(report.figures(where))
-    return figures
+    problems: list[str] = []
+    coverage = "complete"
+    found = broken = False
+    for report in _reports(text, reference, where):
+        if not report.looks_like_report():
+            continue
+        if not report.headed:
+            if report.missing:
+                continue  # a few category-like lines in an ordinary text: not a report
+            if published is None:
+                problems.append("a list of losses without a date")
+                broken = True
+                continue
+            report.as_of = published  # the header is elsewhere (an image, a title in another form)
+        found = True
+        missing = report.missing
+        if missing:
+            broken = True
+            problems.append(f"report of {report.as_of}: missing {', '.join(missing)}")
+            log.warning("%s: report of %s parsed only partly: missing %s", where, report.as_of, ", ".join(missing))
+        if report.skipped:
+            problems.append(f"report of {report.as_of}: {len(report.skipped)} line(s) not read")
+        if not report.items:
+            coverage = "unread"
+        elif (missing or report.skipped) and coverage == "complete":
+            coverage = "partial"
+        figures.extend(report.figures())
+    if broken:
+        return Reading(figures, "broken", coverage if found else "unread", tuple(problems))
+    if not found:
+        return Reading([], "not_report", "")
+    return Reading(figures, "report", coverage, tuple(problems))
 
 
-def extract(document: Document) -> list[Figure]:
-    """Figures of a General Staff report in a feed item; [] for any other post."""
-    published = document.published.date() if document.published else None
+def extract_text(text: str, published: dt.date | None = None, where: str = "text") -> list[Figure]:
+    """All figures of every report in ``text``; [] when it is not a loss report."""
+    return read_text(text, published, where).figures
+
+
+def read(document: Document) -> Reading:
+    """A feed item, page or post: its report, if it is one. The date may be only in its title."""
+    published = None
+    if document.published is not None:
+        when = document.published if document.published.tzinfo else document.published.replace(tzinfo=dt.UTC)
+        published = when.astimezone(REPORT_ZONE).date()
     where = f"{document.source} item {document.guid}"
     text = document.text
     if not _HEADER.search(clean_text(text)) and _HEADER.search(clean_text(document.title)):
         text = document.title + "\n" + text  # the date is only in the title
-    return extract_text(text, published, where)
+    return read_text(text, published, where)
+
+
+def extract(document: Document) -> list[Figure]:
+    """Figures of a General Staff report in a feed item; [] for any other post."""
+    return read(document).figures

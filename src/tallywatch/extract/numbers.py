@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from html import unescape
-from html.parser import HTMLParser
+
+from ..markup import to_text
 
 # Spaces a report may put inside or around numbers: no-break, thin, narrow no-break, figure.
 _ODD_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u202f\u2002\u2003\u2004\u2005\u2006\u200a"), " ")
@@ -15,39 +15,10 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f"
 _NUMBER = re.compile(r"\d{1,3}(?:[ ,.'’]\d{3})+(?!\d)|\d+")
 NUMBER_PATTERN = f"(?:{_NUMBER.pattern})"
 
-_BLOCK_TAGS = {"p", "br", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "section"}
-
-
-class _TextOfHTML(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        self.parts.append(re.sub(r"\s+", " ", data))  # in HTML a line break inside text is a space
-
-
-def html_to_text(markup: str) -> str:
-    """Text of an HTML fragment with one line per paragraph, ``<br>`` or list item."""
-    if "<" not in markup:
-        return unescape(markup)
-    parser = _TextOfHTML()
-    parser.feed(markup)
-    parser.close()
-    return "".join(parser.parts)
-
 
 def clean_text(text: str) -> str:
     """Markup to lines, odd spaces to plain ones, invisible characters dropped, lines trimmed."""
-    text = unicodedata.normalize("NFC", html_to_text(text))
+    text = unicodedata.normalize("NFC", to_text(text))
     text = text.translate(_ODD_SPACES).translate(_INVISIBLE)
     lines = (re.sub(r"[ \t]+", " ", line).strip() for line in text.splitlines())
     return "\n".join(lines)

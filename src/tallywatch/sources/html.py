@@ -1,8 +1,7 @@
 """Web pages: the text of one element (a CSS selector), and the links of a listing page.
 
-Parsed by selectolax (the Lexbor HTML5 engine), never by regular expressions over markup. The
-text keeps the page's lines — a ``<p>``, ``<li>``, ``<div>`` or ``<br>`` ends one — because the
-extractors read a report line by line ("танків ‒ 1912 (+5)"). A selector that matches nothing
+Parsed by selectolax (the Lexbor HTML5 engine), never by regular expressions over markup; the
+text is ``markup.node_text``'s, the one way markup becomes lines. A selector that matches nothing
 is an error naming the selector and the page: a changed layout must not read as "no figures".
 """
 
@@ -12,55 +11,96 @@ import datetime as dt
 import re
 from urllib.parse import urldefrag, urljoin
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborHTMLParser
 
-from ..models import Document
+from .. import markup
+from ..models import REPORT_ZONE, Document
 from .http import FetchError
-
-BLOCKS = "p, li, div, h1, h2, h3, h4, h5, h6, tr, blockquote, section, article, header, footer, pre"
-HIDDEN = ["script", "style", "noscript", "template", "svg"]
-SPACES = re.compile(r"[ \t\r\f\v\u00a0\u2009\u202f]+")
 
 
 def parse(content: bytes) -> LexborHTMLParser:
     if not content.strip():
         raise FetchError("empty response body, expected an HTML page")
-    return LexborHTMLParser(content.decode("utf-8", errors="replace"))
-
-
-def element_text(node: LexborNode) -> str:
-    """The element's visible text, one line per block element or ``<br>``, spaces squeezed."""
-    node = node.clone()
-    node.strip_tags(HIDDEN)
-    for br in node.css("br"):
-        br.replace_with("\n")
-    for block in node.css(BLOCKS):
-        block.insert_after("\n")
-    lines = (SPACES.sub(" ", line).strip() for line in node.text(deep=True).splitlines())
-    return "\n".join(line for line in lines if line)
+    return markup.parse(content)
 
 
 def select_text(tree: LexborHTMLParser, selector: str, url: str) -> str:
     nodes = tree.css(selector)
     if not nodes:
         raise FetchError(f"selector {selector!r} matched nothing on {url} (has the page layout changed?)")
-    return "\n".join(text for text in (element_text(n) for n in nodes) if text)
+    return "\n".join(text for text in (markup.node_text(n) for n in nodes) if text)
 
 
 def title(tree: LexborHTMLParser) -> str:
     for selector in ("h1", "title"):
         node = tree.css_first(selector)
-        if node is not None and node.text(strip=True):
-            return SPACES.sub(" ", node.text(strip=True))
+        text = " ".join(markup.node_text(node).split()) if node is not None else ""
+        if text:
+            return text
     return ""
+
+
+# What a bot wall or captcha page carries instead of the page asked for (kmu.gov.ua served a
+# ShieldSquare one: tests/fixtures/real/kmu/bot_ukraine_stats_2023-09-30.html).
+BOT_CHECK_MARKS = ".h-captcha, .g-recaptcha, .cf-turnstile, #challenge-form, #cf-challenge-running, form#captcha-form"
+BOT_CHECK_TITLE = re.compile(r"captcha|just a moment|attention required|are you a (?:ro)?bot|access denied|ddos", re.I)
+BOT_CHECK_TEXT = re.compile(r"you are a bot|not a robot|verify you are human|solve this captcha", re.I)
+
+
+def bot_check(tree: LexborHTMLParser) -> str | None:
+    """A description of the bot wall this page is, or None for an ordinary page."""
+    head = tree.css_first("title")
+    name = " ".join(head.text().split()) if head is not None else ""
+    body = tree.body
+    if (
+        BOT_CHECK_TITLE.search(name)
+        or tree.css_first(BOT_CHECK_MARKS) is not None
+        or (body is not None and BOT_CHECK_TEXT.search(markup.node_text(body)[:5000]))
+    ):
+        return f"bot check page ({name or 'a captcha'})"
+    return None
+
+
+# Where a page says when it was published: standard metadata first, then a date-classed element
+# whose text starts with an ISO date (mil.gov.ua: <span class="aticle-date">2022-07-18 09:10:00 | …).
+_PUBLISHED_META = (
+    'meta[property="article:published_time"], meta[itemprop="datePublished"], meta[name="pubdate"],'
+    ' meta[name="date"], meta[name="dc.date"]'
+)
+_ISO_START = re.compile(r"\s*(\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?(?:Z|[+-]\d{2}:?\d{2})?)")
+
+
+def published_time(tree: LexborHTMLParser) -> dt.datetime | None:
+    """When the page says it was published (a naive time is Kyiv's), or None."""
+    candidates = [n.attributes.get("content") or "" for n in tree.css(_PUBLISHED_META)]
+    candidates += [n.attributes.get("datetime") or "" for n in tree.css("article time[datetime], time[datetime]")[:1]]
+    candidates += [n.text() for n in tree.css('[class*="date"]')]
+    for text in candidates:
+        m = _ISO_START.match(text)
+        if not m:
+            continue
+        try:
+            when = dt.datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+        except ValueError:
+            continue
+        return when if when.tzinfo else when.replace(tzinfo=REPORT_ZONE)
+    return None
 
 
 def page_document(
     content: bytes, source: str, selector: str, url: str, published: dt.datetime | None = None
 ) -> Document:
-    """A report page as one document, its URL as the item id (an edited page is a new version)."""
+    """A report page as one document, its URL as the item id (an edited page is a new version).
+
+    A bot wall or captcha instead of the page is an error saying so. The page's own publication
+    time, where it states one, wins over ``published`` (a dated URL's day).
+    """
     tree = parse(content)
-    return Document(source, url, select_text(tree, selector, url), title(tree), url, published)
+    wall = bot_check(tree)
+    if wall:
+        raise FetchError(f"{wall} instead of the page at {url}")
+    text = select_text(tree, selector, url)
+    return Document(source, url, text, title(tree), url, published_time(tree) or published)
 
 
 def links(content: bytes, base_url: str, pattern: re.Pattern[str]) -> list[str]:

@@ -12,6 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+from .. import markup
 from ..models import Document
 from . import html
 from .http import FetchError
@@ -50,7 +51,7 @@ def parse(content: bytes, source: str, url: str) -> Page:
             except (KeyError, TypeError, ValueError):
                 published = None
         link = f"https://t.me/{guid}"
-        posts.append(Document(source, guid, html.element_text(text_node), "", link, published))
+        posts.append(Document(source, guid, markup.node_text(text_node), "", link, published))
     posts.sort(key=lambda d: post_number(d.guid), reverse=True)
     more = tree.css_first("a.tme_messages_more[data-before]")
     before = None

@@ -1,0 +1,87 @@
+"""Calendar dates as the reports print them, in English and Ukrainian.
+
+``14.06.2025``, ``14.06.25``, ``14.06`` (no year), ``June 14, 2025``, ``14 June 2025``,
+``5 лютого 2026 року`` (a Ukrainian month name, any case form). A date without a year takes the
+year that puts it nearest before the document's publication: a report "to 31.12" read on
+1 January is last year's.
+
+Only two languages' twelve month names are needed, inside patterns anchored on the report's
+own wording, so they are a table here rather than a general date-parsing library (which would
+add megabytes and guess at formats these reports never use).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+_UK = ("січ", "лют", "берез", "квіт", "трав", "черв", "лип", "серп", "верес", "жовт", "листопад", "груд")
+MONTH = r"(?:[a-z]{3,9}\.?|[а-яіїєґ]{3,10})"
+_MONTH_WORD = re.compile(MONTH, re.I)
+
+NUMERIC = r"\d{1,2}\.\d{1,2}(?:\.(?:\d{4}|\d{2}))?(?!\.?\d)"
+WORDS = rf"(?:{MONTH}\s+\d{{1,2}},?\s+\d{{4}}|\d{{1,2}}\s+{MONTH},?\s+\d{{4}}(?:\s+(?:року|р\.))?)"
+DATE = rf"(?:{NUMERIC}|{WORDS})"
+
+_NUMERIC_PARTS = re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})(?:\.(?P<y>\d{4}|\d{2}))?")
+_MONTH_FIRST = re.compile(rf"(?P<mon>{MONTH})\s+(?P<d>\d{{1,2}}),?\s+(?P<y>\d{{4}})", re.I)
+_DAY_FIRST = re.compile(rf"(?P<d>\d{{1,2}})\s+(?P<mon>{MONTH}),?\s+(?P<y>\d{{4}})", re.I)
+
+
+_EN = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+
+
+def month_number(word: str) -> int | None:
+    """1–12 for an English or Ukrainian month name (full, abbreviated or inflected); else None."""
+    w = word.lower().rstrip(".")
+    if len(w) < 3:
+        return None
+    names = _EN if w.isascii() else _UK
+    for i, name in enumerate(names, 1):
+        if name.startswith(w) if w.isascii() else w.startswith(name):
+            return i
+    return None
+
+
+def parse(text: str, reference: dt.date) -> dt.date:
+    """The date ``text`` (one of the forms of ``DATE``) names; ValueError if it names none."""
+    text = " ".join(text.split())
+    numeric = _NUMERIC_PARTS.fullmatch(text)
+    if numeric:
+        return resolve(int(numeric["d"]), int(numeric["m"]), numeric["y"], reference)
+    for pattern in (_MONTH_FIRST, _DAY_FIRST):
+        m = pattern.match(text)
+        if m:
+            month = month_number(m["mon"])
+            if month is None:
+                raise ValueError(f"not a month: {m['mon']!r}")
+            return resolve(int(m["d"]), month, m["y"], reference)
+    raise ValueError(f"not a date: {text!r}")
+
+
+def resolve(day: int, month: int, year: str | None, reference: dt.date) -> dt.date:
+    """The date; without a year, the latest one not after ``reference`` (a day's grace for time zones)."""
+    if year:
+        return dt.date(int(year) + (2000 if len(year) == 2 else 0), month, day)
+    latest = reference + dt.timedelta(days=1)
+    for y in (latest.year, latest.year - 1, latest.year - 2):
+        try:
+            candidate = dt.date(y, month, day)
+        except ValueError:  # 29 February in a year without it
+            continue
+        if candidate <= latest:
+            return candidate
+    raise ValueError(f"no year puts {day:02d}.{month:02d} before {reference}")
