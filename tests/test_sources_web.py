@@ -10,23 +10,31 @@ import pytest
 from processes import run_tallywatch
 from test_poll import config, run
 
-from tallywatch.config import ConfigError, Source, parse
+from tallywatch.config import ConfigError, Source, defaults, parse
 from tallywatch.models import REPORT_ZONE
 from tallywatch.store import Store
 
-PAGES = Path(__file__).parent / "fixtures" / "pages"
+FIXTURES = Path(__file__).parent / "fixtures"
+PAGES = FIXTURES / "pages"
 D = dt.date
 HTML = {"Content-Type": "text/html; charset=utf-8"}
-REPORT = "/news/zahalni-boiovi-vtraty-protyvnyka-z-24022022-po-{:%d%m%Y}"
+REPORT = "/en/news/zahalni-boiovi-vtraty-protyvnyka-z-24022022-po-{:%d%m%Y}"
 CHANNEL = "/s/GeneralStaffZSU"
+KMU = defaults().source("kmu")  # the shipped source: its selector is what these tests read real pages with
 
 
 def page(name: str) -> tuple[int, dict, bytes]:
-    return 200, HTML, (PAGES / name).read_bytes()
+    """A saved page: ``real/…`` as the publisher served it, else one of ours in pages/."""
+    path = FIXTURES / name if name.startswith("real/") else PAGES / name
+    return 200, HTML, path.read_bytes()
+
+
+def kmu_page(day: str) -> tuple[int, dict, bytes]:
+    return page(f"real/kmu/ukraine_stats_{day}.html")
 
 
 def html_source(server, path, **extra):
-    return Source(name="kmu", kind="html", url=server.url + path, selector="div.news-body", **extra)
+    return Source(**{"name": "kmu", "kind": "html", "url": server.url + path, "selector": KMU.selector, **extra})
 
 
 def channel_source(server, **extra):
@@ -44,30 +52,68 @@ def stored(cfg, metric="personnel"):
         store.close()
 
 
+def test_the_shipped_kmu_source_is_enabled_and_reads_real_kmu_pages(tmp_path, feed_server):
+    """The shipped source as it is (its URL moved to 127.0.0.1), serving real pages for today and yesterday."""
+    assert KMU.enabled and KMU.selector == "div.news__item--inner"
+    assert KMU.url == "https://www.kmu.gov.ua" + REPORT.replace("{:%d%m%Y}", "{date:%d%m%Y}")
+    today = dt.datetime.now(REPORT_ZONE).date()
+    feed_server.routes[REPORT.format(today)] = kmu_page("2023-12-15")
+    feed_server.routes[REPORT.format(today - dt.timedelta(days=1))] = kmu_page("2023-11-05")
+    cfg = config(tmp_path, KMU.model_copy(update={"url": KMU.url.replace("https://www.kmu.gov.ua", feed_server.url)}))
+    [[result]], _, _ = run(cfg)
+    assert (result.status, result.documents) == ("ok", 2)
+    assert stored(cfg) == {D(2023, 11, 5): 305_090, D(2023, 12, 15): 343_890}
+    assert {m: v for m, v in stored_row(cfg, D(2023, 12, 15)).items()} == {
+        "personnel": 343_890,
+        "tanks": 5_706,
+        "armoured_vehicles": 10_654,
+        "artillery": 8_099,
+        "mlrs": 920,
+        "air_defense": 605,
+        "aircraft": 324,
+        "helicopters": 324,
+        "uav": 6_226,
+        "cruise_missiles": 1_608,
+        "warships": 22,
+        "submarines": 1,
+        "vehicles": 10_699,
+        "special_equipment": 1_189,
+    }
+
+
+def stored_row(cfg, day):
+    store = Store(cfg.storage.path)
+    try:
+        rows = store.conn.execute("SELECT metric, value FROM figures WHERE as_of = ?", [day.isoformat()]).fetchall()
+        return dict(rows)
+    finally:
+        store.close()
+
+
 def test_a_report_page_is_read_from_the_element_its_selector_names(tmp_path, feed_server):
-    feed_server.routes["/report"] = page("kmu_report_2025-06-14.html")
+    feed_server.routes["/report"] = kmu_page("2023-12-15")
     cfg = config(tmp_path, html_source(feed_server, "/report"))
     [results], latest, _ = run(cfg)
     assert results[0].status == "ok" and results[0].documents == 1
-    assert latest["personnel"].value == 1_002_690 and latest["personnel"].as_of == D(2025, 6, 14)
-    assert latest["tanks"].value == 10_937 and latest["special_equipment"].value == 3_914
-    assert len(latest) == 14  # the hotline number, the address and the related news are outside the element
+    assert latest["personnel"].value == 343_890 and latest["personnel"].as_of == D(2023, 12, 15)
+    assert latest["tanks"].value == 5_706 and latest["special_equipment"].value == 1_189
+    assert len(latest) == 14  # the menus, the sidebar's news and the footer are outside the element
 
 
 def test_a_listing_page_is_followed_to_at_most_max_pages_report_pages(tmp_path, feed_server):
     feed_server.routes["/news"] = page("kmu_listing.html")
-    for day in (D(2025, 6, 12), D(2025, 6, 13), D(2025, 6, 14)):
-        feed_server.routes[REPORT.format(day)] = page(f"kmu_report_{day}.html")
+    for day in (D(2023, 8, 16), D(2023, 11, 5), D(2023, 12, 15)):
+        feed_server.routes[REPORT.format(day)] = kmu_page(day.isoformat())
     cfg = config(tmp_path, html_source(feed_server, "/news", follow=r"zahalni-boiovi-vtraty-protyvnyka", max_pages=2))
     [[first]], _, _ = run(cfg)
     assert first.status == "ok" and first.documents == 2
-    assert stored(cfg) == {D(2025, 6, 13): 1_001_560, D(2025, 6, 14): 1_002_690}  # the two newest, not the third
-    assert feed_server.hits(REPORT.format(D(2025, 6, 12))) == []
+    assert stored(cfg) == {D(2023, 11, 5): 305_090, D(2023, 12, 15): 343_890}  # the two newest, not the third
+    assert feed_server.hits(REPORT.format(D(2023, 8, 16))) == []
 
     [[again]], _, _ = run(cfg)  # the newest page is read again (it may be edited); a page read before is not
     assert again.status == "ok"
-    assert len(feed_server.hits(REPORT.format(D(2025, 6, 14)))) == 2
-    assert len(feed_server.hits(REPORT.format(D(2025, 6, 13)))) == 1
+    assert len(feed_server.hits(REPORT.format(D(2023, 12, 15)))) == 2
+    assert len(feed_server.hits(REPORT.format(D(2023, 11, 5)))) == 1
     assert feed_server.hits("/news")[-1].get("if-none-match") is None  # the loopback server sends no ETag
 
 
@@ -75,13 +121,13 @@ def test_a_dated_url_template_reads_one_page_per_day_and_skips_days_not_publishe
     today = dt.datetime.now(REPORT_ZONE).date()
     yesterday, before = today - dt.timedelta(days=1), today - dt.timedelta(days=2)
     # today's page is not out yet (404); the two days before have theirs
-    feed_server.routes[REPORT.format(yesterday)] = page("kmu_report_2025-06-14.html")
-    feed_server.routes[REPORT.format(before)] = page("kmu_report_2025-06-13.html")
-    src = html_source(feed_server, "/news/zahalni-boiovi-vtraty-protyvnyka-z-24022022-po-{date:%d%m%Y}")
+    feed_server.routes[REPORT.format(yesterday)] = kmu_page("2023-12-15")
+    feed_server.routes[REPORT.format(before)] = kmu_page("2023-11-05")
+    src = html_source(feed_server, "/en/news/zahalni-boiovi-vtraty-protyvnyka-z-24022022-po-{date:%d%m%Y}")
     cfg = config(tmp_path, src)
     [[first]], _, _ = run(cfg)
     assert first.status == "ok" and first.documents == 2
-    assert stored(cfg) == {D(2025, 6, 13): 1_001_560, D(2025, 6, 14): 1_002_690}
+    assert stored(cfg) == {D(2023, 11, 5): 305_090, D(2023, 12, 15): 343_890}
     assert len(feed_server.hits(REPORT.format(today))) == 1
 
     [[again]], _, _ = run(cfg)  # today is tried again; the days already read are not
@@ -91,12 +137,14 @@ def test_a_dated_url_template_reads_one_page_per_day_and_skips_days_not_publishe
 
 
 def test_a_changed_layout_is_a_clear_source_error_not_a_silent_zero(tmp_path, feed_server, caplog):
-    feed_server.routes["/report"] = page("kmu_report_changed_layout.html")
+    feed_server.routes["/report"] = page("real/mil/mil_2022-07-18.html")  # a real report page of another layout
     cfg = config(tmp_path, html_source(feed_server, "/report"))
     with caplog.at_level(logging.ERROR, logger="tallywatch.poll"):
         [results], latest, _ = run(cfg)
     assert results[0].status == "failed" and latest == {}
-    message = f"selector 'div.news-body' matched nothing on {feed_server.url}/report (has the page layout changed?)"
+    message = (
+        f"selector 'div.news__item--inner' matched nothing on {feed_server.url}/report (has the page layout changed?)"
+    )
     assert results[0].error == message
     assert any(message in r.getMessage() and "source kmu failed (1 in a row)" in r.getMessage() for r in caplog.records)
     store = Store(cfg.storage.path)
@@ -177,7 +225,7 @@ path = "{tmp_path / "tw.db"}"
 name = "kmu"
 kind = "html"
 url = "{server.url}/report"
-selector = "div.news-body"
+selector = "div.news__item--inner"
 priority = 1
 
 [[sources]]
@@ -204,7 +252,7 @@ sources = ["gs-ops"]
 
 
 def test_sources_test_fetches_once_and_shows_what_it_extracts_storing_nothing(tmp_path, feed_server):
-    feed_server.routes["/report"] = page("kmu_report_2025-06-14.html")
+    feed_server.routes["/report"] = kmu_page("2023-12-15")
     feed_server.routes["/ops"] = page("genstaff_operational_update_2025-06-14.html")
     feed_server.routes[CHANNEL] = page("tme_page.html")
     cfg = write_config(tmp_path, feed_server)
@@ -212,21 +260,21 @@ def test_sources_test_fetches_once_and_shows_what_it_extracts_storing_nothing(tm
     done = run_tallywatch("sources", "test", "kmu", "--config", str(cfg))
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("# kmu: 1 requests, 1 items, 14 figures (nothing stored)\n")
-    assert "  personnel            2025-06-14     1,002,690  (+1,130)" in done.stdout
+    assert "  personnel            2023-12-15       343,890  (+1,090)" in done.stdout
     ops = run_tallywatch("sources", "test", "gs-ops", "--config", str(cfg))
     assert "  combat_clashes       2025-06-14           220" in ops.stdout, ops.stderr
     channel = run_tallywatch("sources", "test", "gs-channel", "--config", str(cfg))
     assert channel.stdout.startswith("# gs-channel: 1 requests, 4 items, 39 figures (nothing stored)\n"), channel.stdout
     assert "GeneralStaffZSU/21004  2022-08-20T15:12+00:00\n  Оперативна інформація" in channel.stdout
-    assert "  (no figures)" in channel.stdout
+    assert "  (no figures: not a report)" in channel.stdout
     assert not (tmp_path / "tw.db").exists()
 
-    feed_server.routes["/report"] = page("kmu_report_changed_layout.html")
+    feed_server.routes["/report"] = page("real/kmu/bot_ukraine_stats_2023-09-30.html")
     broken = run_tallywatch("sources", "test", "kmu", "--config", str(cfg))
     assert broken.returncode == 1
     assert broken.stderr == (
-        f"tallywatch sources test kmu: selector 'div.news-body' matched nothing on {feed_server.url}/report "
-        "(has the page layout changed?)\n"
+        f"tallywatch sources test kmu: bot check page (ShieldSquare Captcha) instead of the page at "
+        f"{feed_server.url}/report\n"
     )
     unknown = run_tallywatch("sources", "test", "nope", "--config", str(cfg))
     assert unknown.returncode == 2
@@ -234,7 +282,7 @@ def test_sources_test_fetches_once_and_shows_what_it_extracts_storing_nothing(tm
 
 
 def test_sources_lists_each_sources_health(tmp_path, feed_server):
-    feed_server.routes["/report"] = page("kmu_report_changed_layout.html")  # failing
+    feed_server.routes["/report"] = page("real/mil/mil_2022-07-18.html")  # another layout: failing
     feed_server.routes["/ops"] = page("genstaff_operational_update_2025-06-14.html")
     feed_server.routes[CHANNEL] = page("tme_page.html")
     cfg = write_config(tmp_path, feed_server)
@@ -243,9 +291,77 @@ def test_sources_lists_each_sources_health(tmp_path, feed_server):
     run_tallywatch("poll", "--config", str(cfg))
     listed = run_tallywatch("sources", "--config", str(cfg))
     assert "kmu  (html, priority 1)  failing: 1 in a row" in listed.stdout
-    assert "    last error: selector 'div.news-body' matched nothing on" in listed.stdout
+    assert "    last error: selector 'div.news__item--inner' matched nothing on" in listed.stdout
     assert "gs-channel  (telegram_channel, priority 100)  ok" in listed.stdout
     assert "    next poll every 1h" in listed.stdout
     health = {h["name"]: h for h in json.loads(run_tallywatch("sources", "--json", "--config", str(cfg)).stdout)}
     assert health["gs-ops"]["state"] == "ok" and health["gs-ops"]["last_new_report"]
     assert health["kmu"]["consecutive_failures"] == 1 and health["kmu"]["next_poll"].startswith("not before ")
+
+
+def test_a_bot_wall_where_the_report_should_be_is_a_source_failure_saying_so(tmp_path, feed_server):
+    feed_server.routes["/report"] = page("real/kmu/bot_ukraine_stats_2023-09-30.html")
+    cfg = config(tmp_path, html_source(feed_server, "/report"))
+    [[result]], latest, _ = run(cfg)
+    expected = f"bot check page (ShieldSquare Captcha) instead of the page at {feed_server.url}/report"
+    assert (result.status, result.error, latest) == ("failed", expected, {})
+    store = Store(cfg.storage.path)
+    assert store.source_state("kmu")["last_error"] == expected
+    store.close()
+
+
+def test_a_page_that_is_not_a_report_is_a_source_failure_never_zero_figures(tmp_path, feed_server):
+    """A real page of another kind (a t.me preview) where a report page should be."""
+    feed_server.routes["/report"] = page("real/telegram/mchs_bryansk_tme_s_fragment_2024-12.html")
+    cfg = config(tmp_path, html_source(feed_server, "/report", selector="body"))
+    [[result]], latest, _ = run(cfg)
+    assert (result.status, latest) == ("failed", {})
+    assert result.error.startswith(f"no report on the page {feed_server.url}/report (found ")
+    [[again]], _, _ = run(cfg, force=True)  # nothing was taken as read: it fails again
+    assert again.status == "failed"
+    store = Store(cfg.storage.path)
+    assert store.source_state("kmu")["consecutive_failures"] == 2
+    store.close()
+
+
+def broken_kmu_page() -> tuple[int, dict, bytes]:
+    """The real 15 December 2023 page with three lines cut short (the edit is ours): a broken report."""
+    status, headers, content = kmu_page("2023-12-15")
+    for line in ("APV ‒ 10654 (+38),", "MLRS – 920 (+0),", "UAV operational-tactical level – 6226 (+20),"):
+        content = content.replace(line.encode(), line.split("‒")[0].split("–")[0].encode() + "‒ (+0),".encode())
+    return status, headers, content
+
+
+def test_a_broken_report_keeps_what_was_read_and_counts_as_a_source_failure(tmp_path, feed_server):
+    from tallywatch.health import REGISTRY
+
+    def read_counter(coverage):
+        return REGISTRY.get_sample_value("tallywatch_reports_read_total", {"source": "kmu", "coverage": coverage}) or 0
+
+    partial_before = read_counter("partial")
+    feed_server.routes["/report"] = broken_kmu_page()
+    cfg = config(tmp_path, html_source(feed_server, "/report"))
+    [[result]], latest, _ = run(cfg)
+    assert result.status == "failed"
+    assert result.error == (
+        f"broken report in {feed_server.url}/report: report of 2023-12-15: missing armoured_vehicles, mlrs, uav; "
+        "report of 2023-12-15: 3 line(s) not read"
+    )
+    assert latest["personnel"].value == 343_890 and len(latest) == 11  # the lines that were read are kept
+    assert read_counter("partial") == partial_before + 1
+
+
+def test_sources_shows_how_much_of_each_recent_report_was_read(tmp_path, feed_server):
+    feed_server.routes["/report"] = broken_kmu_page()
+    feed_server.routes["/ops"] = page("genstaff_operational_update_2025-06-14.html")
+    feed_server.routes[CHANNEL] = page("tme_page.html")
+    cfg = write_config(tmp_path, feed_server)
+    run_tallywatch("poll", "--config", str(cfg))
+    feed_server.routes["/report"] = kmu_page("2023-12-15")  # the page is mended
+    run_tallywatch("poll", "--config", str(cfg), "--force")
+    listed = run_tallywatch("sources", "--config", str(cfg))
+    assert "kmu  (html, priority 1)  ok" in listed.stdout, listed.stdout
+    assert "    reports in 30 days: 1 read completely, 0 partly, 0 not at all" in listed.stdout
+    assert "    reports in 30 days: 3 read completely, 0 partly, 0 not at all" in listed.stdout  # the channel's three
+    health = {h["name"]: h for h in json.loads(run_tallywatch("sources", "--json", "--config", str(cfg)).stdout)}
+    assert health["kmu"]["reports"] == {"complete": 1, "partial": 0, "unread": 0}

@@ -144,8 +144,14 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
     return 0
 
 
-def source_health(cfg: config.Config, source: config.Source, row: dict | None) -> dict:
-    """One source's health as ``status`` and ``sources`` show it."""
+COVERAGE_DAYS = 30  # `tallywatch sources` counts the report documents read in this many days
+
+
+def source_health(
+    cfg: config.Config, source: config.Source, row: dict | None, coverage: dict[str, int] | None = None
+) -> dict:
+    """One source's health as ``status`` and ``sources`` show it; ``coverage``: its recent reports read
+    completely, partly or not at all."""
     row = row or {}
     failures = row.get("consecutive_failures") or 0
     if not source.enabled:
@@ -171,23 +177,26 @@ def source_health(cfg: config.Config, source: config.Source, row: dict | None) -
         "last_error": row.get("last_error"),
         "next_poll": f"not before {backoff}" if backoff else f"every {format_duration(source.interval)}",
         "priority": source.priority,
+        "reports": coverage or {"complete": 0, "partial": 0, "unread": 0},
     }
 
 
 def cmd_sources(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     if args.action == "test":
         return _test_source(cfg, args)
-    from .store import Store
+    from .store import Store, utcnow
 
     path = cfg.storage.resolved()
     rows: dict[str, dict] = {}
+    coverage: dict[str, dict[str, int]] = {}
     if path.exists():
         store = Store(path)
         try:
             rows = {row["name"]: row for row in store.source_states()}
+            coverage = store.coverage(utcnow() - dt.timedelta(days=COVERAGE_DAYS))
         finally:
             store.close()
-    health = [source_health(cfg, source, rows.get(source.name)) for source in cfg.sources]
+    health = [source_health(cfg, s, rows.get(s.name), coverage.get(s.name)) for s in cfg.sources]
     if args.json:
         print(json.dumps(health, indent=2, ensure_ascii=False))
         return 0
@@ -198,13 +207,19 @@ def cmd_sources(cfg: config.Config, origin: str, args: argparse.Namespace) -> in
         print(f"{h['name']}  ({h['kind']}, priority {h['priority']})  {h['state']}")
         print(f"    last success {h['last_success'] or 'never'} · last new report {h['last_new_report'] or 'never'}")
         print(f"    next poll {h['next_poll']}")
+        read = h["reports"]
+        if any(read.values()):
+            print(
+                f"    reports in {COVERAGE_DAYS} days: {read['complete']} read completely, {read['partial']} partly,"
+                f" {read['unread']} not at all"
+            )
         if h["last_error"]:
             print(f"    last error: {h['last_error']}")
     return 0
 
 
 def _test_source(cfg: config.Config, args: argparse.Namespace) -> int:
-    from .pipeline import try_source
+    from .pipeline import page_problems, try_source
     from .sources.http import FetchError
 
     if not args.name:
@@ -230,9 +245,17 @@ def _test_source(cfg: config.Config, args: argparse.Namespace) -> int:
         for f in item.figures:
             delta = "" if f.reported_delta is None else f"  ({format_delta(f.reported_delta)})"
             print(f"  {f.metric:<20} {f.as_of}  {format_number(f.value):>12}{delta}")
-        if not item.figures:
-            print("  (no figures)")
-    return 0
+        if item.verdict == "broken":
+            print(f"  broken report ({item.coverage}): {'; '.join(item.problems)}")
+        elif item.problems:
+            print(f"  read {item.coverage}: {'; '.join(item.problems)}")
+        elif not item.figures:
+            print("  (no figures: not a report)")
+    problems = page_problems(documents, items) if source.kind == "html" else []
+    problems += [f"broken report in {item.guid}" for item in items if item.verdict == "broken"]
+    for problem in problems:
+        print(f"tallywatch sources test {source.name}: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def cmd_events(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
