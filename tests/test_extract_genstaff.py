@@ -121,6 +121,10 @@ def test_a_category_line_without_its_number_is_logged_and_the_rest_kept(caplog):
         figures = extract_text(posts["2022-07-31"]["html_fragment"], dt.date(2022, 7, 31), where="mil.gov.ua")
     assert {f.metric: f.value for f in figures}["warships"] == 15
     assert any("could not be read: 'vehicles and fuel tanks ‒ (+2).'" in r.getMessage() for r in caplog.records)
+    reading = read_text(posts["2022-07-31"]["html_fragment"], dt.date(2022, 7, 31))
+    # all nine core metrics are there: a report, read partly (a line skipped), not a broken one
+    assert (reading.verdict, reading.coverage) == ("report", "partial")
+    assert reading.problems == ("report of 2022-07-31: 1 line(s) not read",)
 
 
 def test_year_comes_from_the_publication_date_and_turns_over_at_new_year():
