@@ -66,7 +66,7 @@ async def run(subscribers: int, fake: FakeTelegram, db: Path, text_only: bool = 
         pipeline.detector,
         pipeline.channels,
         "mod",
-        [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340)])],
+        [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340, 1_140)])],
     )
     pipeline.notify()
     while len(fake.sent()) < subscribers:

@@ -136,7 +136,7 @@ def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, 
                 pipeline.detector,
                 pipeline.channels,
                 "mod",
-                [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340)])],
+                [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340, 1_140)])],
             )
             await deliver_all(pipeline)
             alerts = [t for t in texts(fake, USER) if "1,000,000" in t]

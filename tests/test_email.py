@@ -78,7 +78,10 @@ DAYS = [
 def feed(pipeline, days):
     async def go():
         for day, people, tanks in days:
-            item = Item(str(day), str(day), [Figure("personnel", day, people), Figure("tanks", day, tanks)])
+            before = {d: (p, t) for d, p, t in DAYS}.get(day - dt.timedelta(days=1))  # the report prints its "(+N)"
+            printed = (people - before[0], tanks - before[1]) if before else (None, None)
+            figures = [Figure("personnel", day, people, printed[0]), Figure("tanks", day, tanks, printed[1])]
+            item = Item(str(day), str(day), figures)
             await pipeline.in_store(ingest, pipeline.store, pipeline.detector, pipeline.channels, "mod", [item])
 
     return go()

@@ -14,8 +14,8 @@ D = dt.date
 CONFIG = Config(milestones={"personnel": Milestone(step=100_000, levels=[1_000_000, 1_234_567])})
 
 
-def item(day, value, metric="personnel"):
-    return Item(f"post-{day}-{value}", f"{day}-{value}", [Figure(metric, day, value)])
+def item(day, value, metric="personnel", delta=None):
+    return Item(f"post-{day}-{value}", f"{day}-{value}", [Figure(metric, day, value, delta)])
 
 
 def test_levels_between():
@@ -34,19 +34,27 @@ def test_levels_between():
 def test_first_import_is_quiet_then_a_crossing_alerts(tmp_path):
     tally = Tally(tmp_path / "m.db", CONFIG)
     first = tally.feed("mod", item(D(2025, 6, 10), 998_100), item(D(2025, 6, 11), 999_200))
-    assert alerts(first) == []  # nine past milestones recorded, nobody flooded
-    assert len(first.events) == 9
-    crossing = tally.feed("mod", item(D(2025, 6, 12), 1_000_340))
+    # the levels below the first figure were passed on days it does not tell: none is dated by the import
+    assert first.events == []
+    crossing = tally.feed("mod", item(D(2025, 6, 12), 1_000_340, delta=1_140))
     assert alerts(crossing) == [("milestone:personnel:1000000", D(2025, 6, 12))]
     (event,) = [s.event for s in crossing.events]
     assert event.message == "personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
     tally.close()
 
 
+def test_a_past_milestone_in_a_first_import_is_recorded_quietly_on_its_true_date(tmp_path):
+    tally = Tally(tmp_path / "m.db", CONFIG)
+    first = tally.feed("mod", item(D(2025, 6, 9), 899_000), item(D(2025, 6, 10), 900_100, delta=1_100))
+    assert alerts(first) == []
+    assert [(s.event.key, s.event.as_of) for s in first.events] == [("milestone:personnel:900000", D(2025, 6, 10))]
+    tally.close()
+
+
 def test_first_import_can_notify(tmp_path):
     config = CONFIG.model_copy(update={"detect": CONFIG.detect.model_copy(update={"first_import": "notify"})})
     tally = Tally(tmp_path / "m.db", config)
-    assert alerts(tally.feed("mod", item(D(2022, 12, 22), 100_400))) == [
+    assert alerts(tally.feed("mod", item(D(2022, 12, 21), 99_800), item(D(2022, 12, 22), 100_400, delta=600))) == [
         ("milestone:personnel:100000", D(2022, 12, 22))
     ]
     tally.close()
@@ -55,7 +63,7 @@ def test_first_import_can_notify(tmp_path):
 def test_milestone_fires_once_across_restart_and_repoll(tmp_path):
     tally = Tally(tmp_path / "m.db", CONFIG)
     tally.feed("mod", item(D(2025, 6, 11), 999_200))
-    assert len(alerts(tally.feed("mod", item(D(2025, 6, 12), 1_000_340)))) == 1
+    assert len(alerts(tally.feed("mod", item(D(2025, 6, 12), 1_000_340, delta=1_140)))) == 1
     tally.restart()
     assert alerts(tally.feed("mod", item(D(2025, 6, 12), 1_000_340))) == []  # re-poll
     # the same report again under another item id and source: nothing; a revision of the day: only the correction

@@ -31,7 +31,7 @@ class FlakyStream(io.StringIO):
 def crossing(path, channels):
     tally = Tally(path, CONFIG, channels)
     tally.report("mod", D(2025, 6, 11), 999_200)
-    return tally, tally.report("mod", D(2025, 6, 12), 1_000_340)
+    return tally, tally.report("mod", D(2025, 6, 12), 1_000_340, delta=1_140)
 
 
 def test_queued_in_the_transaction_and_sent_after_a_crash(tmp_path):
@@ -93,11 +93,11 @@ def test_a_batch_that_fails_midway_stores_nothing_and_the_retry_fires_once(tmp_p
     tally = Tally(tmp_path / "o.db", CONFIG, [BrokenChannel()])
     tally.report("mod", D(2025, 6, 11), 999_200)  # first import: nothing to enqueue
     with pytest.raises(RuntimeError, match="recipient list unavailable"):
-        tally.report("mod", D(2025, 6, 12), 1_000_340)
+        tally.report("mod", D(2025, 6, 12), 1_000_340, delta=1_140)
     assert tally.store.series("personnel") == [(D(2025, 6, 11), 999_200, "mod", "accepted", None)]
     assert tally.store.events(notify_only=True) == []
     tally.channels = [ConsoleChannel(io.StringIO())]
-    retried = tally.report("mod", D(2025, 6, 12), 1_000_340)
+    retried = tally.report("mod", D(2025, 6, 12), 1_000_340, delta=1_140)
     assert [s.event.key for s in retried.events] == ["milestone:personnel:1000000"]
     assert tally.store.db.execute("SELECT count(*) FROM deliveries").fetchone()[0] == 1
     tally.close()

@@ -39,7 +39,10 @@ def seeded(tmp_path, channel) -> Tally:
 def crossing(tally: Tally):
     """The day personnel passes 1,000,000 and tanks come within three days of 11,000."""
     return tally.feed(
-        "mod", Item("d10", "d10", [Figure("personnel", CROSSING_DAY, 1_000_340), Figure("tanks", CROSSING_DAY, 10_977)])
+        "mod",
+        Item(
+            "d10", "d10", [Figure("personnel", CROSSING_DAY, 1_000_340, 1_340), Figure("tanks", CROSSING_DAY, 10_977)]
+        ),
     )
 
 

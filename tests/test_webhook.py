@@ -67,8 +67,8 @@ def run(tmp_path, receiver, rounds=1):
     async def go():
         pipeline = Pipeline(cfg)
         try:
-            for day, value in [(D(2025, 6, 11), 999_200), (D(2025, 6, 12), 1_000_340)]:
-                item = Item(str(day), str(day), [Figure("personnel", day, value)])
+            for day, value, printed in [(D(2025, 6, 11), 999_200, 1_100), (D(2025, 6, 12), 1_000_340, 1_140)]:
+                item = Item(str(day), str(day), [Figure("personnel", day, value, printed)])
                 await pipeline.in_store(ingest, pipeline.store, pipeline.detector, pipeline.channels, "mod-rss", [item])
             for _ in range(rounds):
                 await pipeline.deliver()

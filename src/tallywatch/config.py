@@ -180,6 +180,10 @@ class Milestone(Strict):
 
 class Detect(Strict):
     first_import: Literal["quiet", "notify"] = "quiet"
+    # When a milestone (it goes to every subscriber) may fire: "consistent" — from a figure whose
+    # printed change agrees with the last total, else once a second source or the next report
+    # confirms it; "agreement" — always after such a confirmation; "none" — at once.
+    confirm: Literal["consistent", "agreement", "none"] = "consistent"
 
 
 Days = Annotated[StrictInt, Field(gt=0)]
@@ -251,7 +255,8 @@ class Guard(RuleSettings):
     factor: float = Field(5.0, gt=1)  # a rise above factor × the largest daily rise of the window is suspect
     window: Days = 90
     floor: StrictInt = Field(50, ge=0)  # rises up to this are always plausible
-    min_history: Days = 7  # with fewer days known only decreases are suspect
+    min_history: Days = 7  # with fewer days known, the limit is cold_ratio × the total a day
+    cold_ratio: float = Field(1.0, gt=0)
 
 
 class Correction(RuleSettings):

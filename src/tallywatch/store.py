@@ -498,6 +498,9 @@ class Store:
 
     # -- events and the outbox -----------------------------------------------------------------
 
+    def has_event(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM events WHERE key = ?", [key]).fetchone() is not None
+
     def add_event(self, event: Event, source: str, notify: bool) -> StoredEvent | None:
         """Store an event once ever: None if one with the same key exists already."""
         cur = self.db.execute(

@@ -48,18 +48,28 @@ def went_down(step: Step, window: Window) -> list[Event]:
     ]
 
 
-def discarded(metric: str, point: Point, reason: str) -> Event:
+def _out_of_series(kind: str, verb: str, metric: str, point: Point, reason: str) -> Event:
     return Event(
-        key=f"discarded:{metric}:{point.as_of}:{point.value}",
+        key=f"{kind}:{metric}:{point.as_of}:{point.value}",
         rule="guard",
         metric=metric,
         as_of=point.as_of,
         value=point.value,
         severity="warning",
         message=f"{metric_label(metric)} {format_number(point.value)} for {point.as_of} from {point.source} "
-        f"discarded as implausible: {reason}",
-        data={"source": point.source},
+        f"{verb}: {reason}",
+        data={"source": point.source, kind: True},
     )
+
+
+def discarded(metric: str, point: Point, reason: str) -> Event:
+    """A suspect value the next report contradicted never enters the series."""
+    return _out_of_series("discarded", "discarded as implausible", metric, point, reason)
+
+
+def retracted(metric: str, point: Point, reason: str) -> Event:
+    """An accepted value that later reports contradict is taken out of the series."""
+    return _out_of_series("retracted", "taken back", metric, point, reason)
 
 
 def reported_delta(step: Step, window: Window) -> list[Event]:

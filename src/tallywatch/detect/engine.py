@@ -6,12 +6,15 @@ Each stored ``Change`` goes through here (inside the ingest transaction):
   agrees with a suspect value, that value is confirmed;
 * a source revising its own figure → the old point is taken out and the new value placed as a
   new one (a correction event once it is accepted);
-* a new day at the head of the series → the plausibility guard: an impossible change (a total
-  going down, a rise far beyond anything recent) is held as *suspect*; the next report confirms
-  it (it continues from it) or contradicts it (it continues from the last accepted value, and
-  the suspect is discarded with one warning event). Only accepted points reach the step rules
-  (milestone, spike, record, approaching, reported delta), so a typo never fires a milestone —
-  the suspect state is stored, so not after a restart either;
+* a new day at the head of the series → the guard (``guard.verdict``): a figure whose printed
+  change does not continue the last total, or an impossible change (a total going down, a rise
+  far beyond anything recent), is held as *suspect*; so is, under ``[detect] confirm``, a figure
+  no check could vouch for that would cross a milestone. The next report confirms it (it
+  continues from it) or contradicts it (it continues from the last accepted value, and the
+  suspect is discarded with one warning event); when the confirming reports agree with each
+  other and contradict the last accepted value, that value is retracted. Only accepted points
+  reach the step rules (milestone, spike, record, approaching, reported delta), so a typo never
+  fires a milestone — the suspect state is stored, so not after a restart either;
 * a day filled in behind newer ones → accepted if it fits between its neighbours, else
   discarded; only the milestone rule looks at it.
 
@@ -28,7 +31,7 @@ from ..config import DEFAULT_PRIORITY, Config
 from ..models import Change, Event, Step
 from ..store import Store
 from . import approaching, corrections, disagreement, milestones, records, spikes
-from .guard import plausible
+from .guard import consistent, plausible, verdict
 from .window import Point, Window
 
 log = logging.getLogger("tallywatch.detect")
@@ -161,31 +164,97 @@ class Detector:
         suspect = window.suspect
         if suspect is not None and suspect.as_of < point.as_of:
             window.suspect = None
-            if plausible(suspect, point, window, guard):
+            if verdict(suspect, point, window, guard) is not False:
                 log.debug("%s %s: %s confirmed by the next report", metric, suspect.as_of, f"{suspect.value:,}")
-                events += self._accept(window, suspect)
+                events += self._confirmed(window, suspect, point)
+                window = self._windows[metric]
             else:
                 reason = f"the next report ({point.value:,} for {point.as_of}) contradicts it"
                 self._put(metric, suspect, "discarded")
                 events.append(corrections.discarded(metric, suspect, reason))
-        if not plausible(window.last, point, window, guard):
+        judged = verdict(window.last, point, window, guard)
+        if judged is False:
             log.info(
-                "%s %s: %s from %s held as suspect (last accepted %s on %s)",
+                "%s %s: %s from %s held as suspect (last accepted %s on %s%s)",
                 metric,
                 point.as_of,
                 f"{point.value:,}",
                 point.source,
                 f"{window.last.value:,}",
                 window.last.as_of,
+                f"; the report says {point.reported_delta:+,}" if point.reported_delta is not None else "",
             )
-            if window.suspect is not None:  # an older suspect is superseded by this report
-                old = window.suspect
-                self._put(metric, old, "discarded")
-                events.append(corrections.discarded(metric, old, f"a later report ({point.value:,}) replaced it"))
-            window.suspect = point
-            self._put(metric, point, "suspect")
-            return events
+            return events + self._hold(window, point)
+        if self._awaits_confirmation(window, point, judged):
+            log.info(
+                "%s %s: %s from %s crosses a milestone; held until a second source or the next report confirms it",
+                metric,
+                point.as_of,
+                f"{point.value:,}",
+                point.source,
+            )
+            return events + self._hold(window, point)
         return events + self._accept(window, point)
+
+    def _hold(self, window: Window, point: Point) -> list[Event]:
+        """Hold ``point`` as the metric's suspect; an older suspect is superseded by it."""
+        events = []
+        if window.suspect is not None:
+            old = window.suspect
+            self._put(window.metric, old, "discarded")
+            events.append(corrections.discarded(window.metric, old, f"a later report ({point.value:,}) replaced it"))
+        window.suspect = point
+        self._put(window.metric, point, "suspect")
+        return events
+
+    def _awaits_confirmation(self, window: Window, point: Point, vouched: bool | None) -> bool:
+        """A figure that would fire a milestone: must it wait for a second source or the next report
+        (``[detect] confirm``: unless the report agreed with itself; always; never)?"""
+        policy = self.config.detect.confirm
+        rule = window.rules.milestone
+        if policy == "none" or (policy == "consistent" and vouched):
+            return False
+        if rule is None or window.per_day or window.last is None:
+            return False
+        levels = milestones.levels_between(rule, window.last.value, point.value)
+        return any(not self.store.has_event(milestones.key(window.metric, level)) for level in levels)
+
+    def _confirmed(self, window: Window, suspect: Point, confirmer: Point) -> list[Event]:
+        """A suspect the next report continues is accepted — after the last accepted value, if the
+        two reports contradict it (``_contradicted``), is taken back."""
+        last = window.last
+        if last is not None and self._contradicted(window, last, suspect, confirmer):
+            reason = (
+                f"the next two reports ({suspect.value:,} for {suspect.as_of}, {confirmer.value:,} for "
+                f"{confirmer.as_of}) agree with each other and contradict it"
+            )
+            self._put(window.metric, last, "discarded")
+            window = self._rebuild(window.metric)
+            window.suspect = None  # (the store still holds it as suspect until it is accepted now)
+            return [corrections.retracted(window.metric, last, reason), *self._accept(window, suspect)]
+        return self._accept(window, suspect)
+
+    @staticmethod
+    def _contradicted(window: Window, last: Point, suspect: Point, confirmer: Point) -> bool:
+        """Is the last accepted value the wrong one, rather than the suspect that followed it?
+
+        Only if nothing vouches for it (its own printed change continued the value before it, or,
+        printing none, it followed that value plausibly) and the suspect was held because of it; then either the suspect's printed change, which
+        the next report's confirms, says the total before it was another, or the two values are
+        further apart than any correction (``cold_ratio`` of the total: an extra or a lost digit).
+        """
+        guard = window.rules.guard
+        if not guard.enabled or verdict(last, suspect, window, guard) is not False:
+            return False
+        before = window.before(last.as_of)
+        vouched = consistent(before, last, window, guard)
+        if vouched or (vouched is None and before is not None and plausible(before, last, window, guard)):
+            return False  # it continued the day before it: a correction followed, not a typo
+        days = (suspect.as_of - last.as_of).days
+        if suspect.reported_delta is not None and days == 1 and consistent(suspect, confirmer, window, guard):
+            return suspect.value - suspect.reported_delta != last.value
+        smaller = min(last.value, suspect.value)
+        return abs(last.value - suspect.value) > max(guard.floor, guard.cold_ratio * smaller) * max(1, days)
 
     def _fill(self, window: Window, point: Point) -> list[Event]:
         """A day behind the head of the series: accepted only if it fits between its neighbours."""

@@ -1,10 +1,18 @@
 """Plausibility: could a running total really go from ``before`` to ``after``?
 
-A tally never goes down, and does not rise far beyond anything seen recently: a rise above
-``factor`` × the largest daily rise of the last ``window`` days (times the days between) is
-implausible. Such a value is held as suspect by the engine until a later report or a second
-source confirms it; a typo such as 10,002,690 for 1,002,690 never reaches the rules. A count
-per day (a pattern metric of kind "daily") may fall; only a count far above recent days is held.
+Two checks, and either makes a value *suspect* — held by the engine until a later report or a
+second source confirms it, so a typo such as 9,921,190 for 992,119 never reaches the rules:
+
+* **the report checks itself** (``consistent``): a figure printed with its day's change ("(+1,130)")
+  must continue the last accepted total by that change — a verdict that needs no history at all;
+  across missed days the rise must be at least the day's change and not far beyond it;
+* **the history judges it** (``plausible``): a tally never goes down, and does not rise above
+  ``factor`` × the largest daily rise of the last ``window`` days (times the days between). With
+  fewer than ``min_history`` days known, a rise above ``cold_ratio`` of the total a day is
+  implausible (an extra digit multiplies a total by ten; a real day adds a fraction of a percent).
+
+A count per day (a pattern metric of kind "daily") may fall; only a count far above recent days
+is held.
 """
 
 from __future__ import annotations
@@ -13,12 +21,15 @@ from ..config import Guard
 from .window import Point, Window
 
 
-def limit(window: Window, settings: Guard, days: int) -> float | None:
-    """The largest plausible rise over ``days``; None when there is too little history to judge."""
+def limit(window: Window, settings: Guard, days: int, before: Point | None = None) -> float | None:
+    """The largest plausible rise over ``days``; None when nothing can judge it."""
+    days = max(1, days)
     if window.daily_rises < settings.min_history:
-        return None
+        if before is None or window.per_day:
+            return None
+        return max(settings.floor, settings.cold_ratio * before.value) * days
     largest = window.largest(settings.window)
-    return max(settings.floor, settings.factor * (largest[0] if largest else 0)) * max(1, days)
+    return max(settings.floor, settings.factor * (largest[0] if largest else 0)) * days
 
 
 def plausible(before: Point | None, after: Point | None, window: Window, settings: Guard) -> bool:
@@ -30,5 +41,32 @@ def plausible(before: Point | None, after: Point | None, window: Window, setting
     rise = after.value - before.value
     if rise < 0:
         return False
-    most = limit(window, settings, (after.as_of - before.as_of).days)
+    most = limit(window, settings, (after.as_of - before.as_of).days, before)
     return most is None or rise <= most
+
+
+def consistent(before: Point | None, after: Point, window: Window, settings: Guard) -> bool | None:
+    """Does ``after``'s printed change agree with the rise from ``before``? None: nothing to say
+    (no printed change, nothing before it, or a count per day)."""
+    if before is None or after.reported_delta is None or window.per_day:
+        return None
+    days = (after.as_of - before.as_of).days
+    if days <= 0:
+        return None
+    rise, printed = after.value - before.value, after.reported_delta
+    if days == 1:
+        return rise == printed
+    # missed days: the rise holds the day's own change and the missed days' (unknown, but not far beyond it)
+    return printed <= rise <= max(printed, settings.floor) * days * settings.factor
+
+
+def verdict(before: Point | None, after: Point, window: Window, settings: Guard) -> bool | None:
+    """Both checks together: False if either finds ``after`` wrong, True if the report agrees with
+    itself, None if it printed no change to check and the history does not object. With the guard
+    switched off nothing is held (never False), but only a consistent figure is vouched for."""
+    agrees = consistent(before, after, window, settings)
+    if not settings.enabled:
+        return agrees or None
+    if agrees is False or not plausible(before, after, window, settings):
+        return False
+    return agrees

@@ -1,7 +1,9 @@
 """Milestones: a running total crossing a configured level (every 100,000, or listed levels).
 
 The key ``milestone:<metric>:<level>`` makes each milestone fire once ever: the store refuses a
-second event with the same key, whatever order or how often reports arrive.
+second event with the same key, whatever order or how often reports arrive. A metric's first
+figure fires none: the levels below it were passed on days it does not tell, and an event dated
+by the import would be wrong (their true dates come with the bundled history).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ def levels_between(rule: Milestone, low: int | None, high: int) -> list[int]:
     return sorted(found)
 
 
+def key(metric: str, level: int) -> str:
+    return f"milestone:{metric}:{level}"
+
+
 def next_level(rule: Milestone, value: int) -> int | None:
     """The lowest level above ``value``."""
     if not rule.levels:
@@ -35,15 +41,15 @@ def next_level(rule: Milestone, value: int) -> int | None:
 
 def evaluate(step: Step, window: Window) -> list[Event]:
     rule = window.rules.milestone
-    if rule is None or (step.prior_value is not None and step.value <= step.prior_value):
-        return []
-    if step.prior_value is not None and (next_level(rule, step.prior_value) or step.value + 1) > step.value:
+    if rule is None or step.prior_value is None or step.value <= step.prior_value:
+        return []  # a first figure: the levels below it were passed on days it does not tell
+    if (next_level(rule, step.prior_value) or step.value + 1) > step.value:
         return []  # the usual day: no level between yesterday and today
     name = metric_label(step.metric)
     return [
         Event.about(
             step,
-            f"milestone:{step.metric}:{level}",
+            key(step.metric, level),
             "milestone",
             "critical",
             f"{name} passed {format_number(level)} — now {format_number(step.value)}{change_phrase(step)}",
