@@ -28,6 +28,7 @@ def make_config(tmp_path, fake):
     return Config.model_validate(
         {
             "storage": {"path": str(tmp_path / "bot.db")},
+            "detect": {"baseline": False},
             "console": {"enabled": False},
             "telegram": {"base_url": fake.base_url, "admins": [ADMIN]},
             "milestones": {"personnel": {"step": 100_000}},

@@ -41,6 +41,9 @@ def cfg(tmp_path, feed_server):
     path = tmp_path / "tallywatch.toml"
     path.write_text(
         f"""
+[detect]
+baseline = false  # these tests feed their own days (test_baseline.py: a first start)
+
 [storage]
 path = "{tmp_path / "state" / "tw.db"}"
 

@@ -50,6 +50,7 @@ def config(tmp_path, port, **email_settings):
     return Config.model_validate(
         {
             "storage": {"path": str(tmp_path / "mail.db")},
+            "detect": {"baseline": False},
             "console": {"enabled": False},
             "milestones": {"personnel": {"step": 100_000}},
             "email": {
@@ -249,6 +250,9 @@ def write_config(tmp_path, port, feed_url=None):
     path = tmp_path / "tw.toml"
     path.write_text(
         f"""
+[detect]
+baseline = false  # these tests feed their own days (test_baseline.py: a first start)
+
 [storage]
 path = "{tmp_path / "cli.db"}"
 
@@ -275,7 +279,9 @@ def test_subscribers_cli_and_the_digest_once_across_restarts(tmp_path, smtp):
     )
     assert add.returncode == 0 and add.stdout == "subscribed Reader@example.org: digest daily, instant yes\n"
     store = Store(tmp_path / "cli.db")
-    run_days = Config.model_validate({"storage": {"path": str(tmp_path / "cli.db")}, "console": {"enabled": False}})
+    run_days = Config.model_validate(
+        {"storage": {"path": str(tmp_path / "cli.db")}, "console": {"enabled": False}, "detect": {"baseline": False}}
+    )
     store.close()
 
     async def steps(pipeline):

@@ -224,6 +224,9 @@ def write_config(tmp_path, server) -> Path:
     cfg = tmp_path / "tw.toml"
     cfg.write_text(
         f"""
+[detect]
+baseline = false  # these tests feed their own days (test_baseline.py: a first start)
+
 [storage]
 path = "{tmp_path / "tw.db"}"
 

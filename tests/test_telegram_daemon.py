@@ -35,6 +35,9 @@ def test_a_stop_mid_fanout_then_restart_delivers_everything(tmp_path, feed_serve
     cfg = tmp_path / "tallywatch.toml"
     cfg.write_text(
         f"""
+[detect]
+baseline = false  # these tests feed their own days (test_baseline.py: a first start)
+
 [storage]
 path = "{db}"
 

@@ -57,6 +57,7 @@ def run(tmp_path, receiver, rounds=1):
     cfg = Config.model_validate(
         {
             "storage": {"path": str(tmp_path / "hook.db")},
+            "detect": {"baseline": False},
             "console": {"enabled": False},
             "milestones": {"personnel": {"step": 100_000}},
             "webhooks": [{"name": "newsroom", "url": receiver.url, "rules": ["milestone"]}],

@@ -63,6 +63,7 @@ def cmd_poll(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     async def once() -> list:
         pipeline = _pipeline(cfg)
         try:
+            await pipeline.prepare()
             return await pipeline.poll_all(force=args.force)
         finally:
             await pipeline.aclose()

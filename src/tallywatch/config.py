@@ -180,6 +180,7 @@ class Milestone(Strict):
 
 class Detect(Strict):
     first_import: Literal["quiet", "notify"] = "quiet"
+    baseline: StrictBool = True  # a first start with an empty store loads the bundled history quietly
     # When a milestone (it goes to every subscriber) may fire: "consistent" — from a figure whose
     # printed change agrees with the last total, else once a second source or the next report
     # confirms it; "agreement" — always after such a confirmation; "none" — at once.

@@ -67,6 +67,7 @@ class Session:
 
 async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -> Session:
     pipeline = pipeline or Pipeline(config, recover=True)
+    await pipeline.prepare()
     loop = asyncio.get_running_loop()
     scheduler = AsyncIOScheduler(timezone=dt.UTC, event_loop=loop)
     sources = [s for s in config.sources if s.enabled]

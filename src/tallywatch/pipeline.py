@@ -222,6 +222,15 @@ class Pipeline:
                 # a previous process was sending a moment ago: its sends still count against the limits
                 self.gates[channel.kind].hold_all(1.1)
 
+    async def prepare(self) -> int:
+        """Before the first poll: on a first start (an empty store) the bundled history, quietly
+        (``[detect] baseline``). Returns the days stored."""
+        if not self.config.detect.baseline:
+            return 0
+        from .replay import baseline
+
+        return await self.in_store(baseline, self.store, self.detector)
+
     async def in_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the store's own thread (SQLite work stays off the event loop)."""
         return await asyncio.get_running_loop().run_in_executor(self._db, functools.partial(fn, *args, **kwargs))

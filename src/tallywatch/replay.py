@@ -1,10 +1,11 @@
-"""The bundled history through the same store → detect path: ``replay`` and ``seed``."""
+"""The bundled history through the same store → detect path: ``replay``, ``seed`` and a first start's ``baseline``."""
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
 import tempfile
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +17,8 @@ from .detect import Detector
 from .models import Event
 from .pipeline import Item, ingest
 from .store import Store
+
+log = logging.getLogger("tallywatch")
 
 
 @contextmanager
@@ -58,6 +61,25 @@ def seed(store: Store, detector: Detector, until: dt.date) -> int:
     """
     feed_history(store, detector, until)
     return len(history.between(None, until))
+
+
+def baseline(store: Store, detector: Detector) -> int:
+    """A first start: an empty store gets the whole bundled history, quietly; returns the days stored."""
+    if store.observation_count():
+        return 0
+    started = time.monotonic()
+    days = seed(store, detector, None)
+    first, last = min(history.daily()), max(history.daily())
+    history.daily.cache_clear()  # the daemon keeps its figures in the store, not 22,000 of them in memory
+    log.info(
+        "first start: the bundled history %s … %s (%d days) stored quietly in %.1f s; the rules judge new "
+        "reports against it",
+        first,
+        last,
+        days,
+        time.monotonic() - started,
+    )
+    return days
 
 
 def replay(config: Config, start: dt.date | None = None, end: dt.date | None = None) -> list[Event]:
