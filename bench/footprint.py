@@ -59,6 +59,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--idle", type=float, default=60.0, help="seconds of idle to measure (default 60)")
     parser.add_argument("--as-is", action="store_true", help="without the unit's PYTHON* environment")
+    parser.add_argument(
+        "--first-start", action="store_true", help="a first start: the bundled history stored before the first poll"
+    )
     args = parser.parse_args()
     unit = {} if args.as_is else unit_environment()
     compile_like_install(unit)
@@ -75,6 +78,12 @@ def main() -> None:
             f"""
 [storage]
 path = "{tmp}/tw.db"
+
+[detect]
+baseline = {"true" if args.first_start else "false"}  # the bundled history, stored at a first start
+
+[backfill]
+enabled = false  # a benchmark never leaves this machine
 
 [console]
 enabled = false

@@ -51,9 +51,14 @@ class FeedServer(LoopbackServer):
 
     def __init__(self) -> None:
         self.routes: dict[str, Response | Callable[[dict[str, str]], Response]] = {}
+        # path prefix → a function of (path with its query, headers): an API that reads its query
+        self.prefixes: dict[str, Callable[[str, dict[str, str]], Response]] = {}
         super().__init__(self._answer)
 
     def _answer(self, path: str, headers: dict[str, str]) -> Response:
+        for prefix, answer in self.prefixes.items():
+            if path.startswith(prefix):
+                return answer(path, headers)
         route = self.routes.get(path)
         if route is None:
             return 404, {}, b"not found"

@@ -34,6 +34,9 @@ def write_config(tmp_path, server, baseline=True):
 [detect]
 baseline = {"true" if baseline else "false"}
 
+[backfill]
+enabled = false  # test_backfill.py fills the gap after the bundled history
+
 [storage]
 path = "{tmp_path / "tw.db"}"
 

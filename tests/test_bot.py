@@ -29,6 +29,7 @@ def make_config(tmp_path, fake):
         {
             "storage": {"path": str(tmp_path / "bot.db")},
             "detect": {"baseline": False},
+            "backfill": {"enabled": False},
             "console": {"enabled": False},
             "telegram": {"base_url": fake.base_url, "admins": [ADMIN]},
             "milestones": {"personnel": {"step": 100_000}},

@@ -44,6 +44,9 @@ def cfg(tmp_path, feed_server):
 [detect]
 baseline = false  # these tests feed their own days (test_baseline.py: a first start)
 
+[backfill]
+enabled = false  # never the real API from a test (test_backfill.py: a loopback one)
+
 [storage]
 path = "{tmp_path / "state" / "tw.db"}"
 

@@ -65,6 +65,9 @@ def write_config(path: Path, db: Path, feed_url: str, health_port: int, interval
 [detect]
 baseline = false  # these tests feed their own days (test_baseline.py: a first start)
 
+[backfill]
+enabled = false  # never the real API from a test (test_backfill.py: a loopback one)
+
 [storage]
 path = "{db}"
 

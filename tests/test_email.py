@@ -51,6 +51,7 @@ def config(tmp_path, port, **email_settings):
         {
             "storage": {"path": str(tmp_path / "mail.db")},
             "detect": {"baseline": False},
+            "backfill": {"enabled": False},
             "console": {"enabled": False},
             "milestones": {"personnel": {"step": 100_000}},
             "email": {
@@ -253,6 +254,9 @@ def write_config(tmp_path, port, feed_url=None):
 [detect]
 baseline = false  # these tests feed their own days (test_baseline.py: a first start)
 
+[backfill]
+enabled = false  # never the real API from a test (test_backfill.py: a loopback one)
+
 [storage]
 path = "{tmp_path / "cli.db"}"
 
@@ -280,7 +284,12 @@ def test_subscribers_cli_and_the_digest_once_across_restarts(tmp_path, smtp):
     assert add.returncode == 0 and add.stdout == "subscribed Reader@example.org: digest daily, instant yes\n"
     store = Store(tmp_path / "cli.db")
     run_days = Config.model_validate(
-        {"storage": {"path": str(tmp_path / "cli.db")}, "console": {"enabled": False}, "detect": {"baseline": False}}
+        {
+            "storage": {"path": str(tmp_path / "cli.db")},
+            "console": {"enabled": False},
+            "detect": {"baseline": False},
+            "backfill": {"enabled": False},
+        }
     )
     store.close()
 

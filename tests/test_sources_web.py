@@ -227,6 +227,9 @@ def write_config(tmp_path, server) -> Path:
 [detect]
 baseline = false  # these tests feed their own days (test_baseline.py: a first start)
 
+[backfill]
+enabled = false  # never the real API from a test (test_backfill.py: a loopback one)
+
 [storage]
 path = "{tmp_path / "tw.db"}"
 

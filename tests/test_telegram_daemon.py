@@ -38,6 +38,9 @@ def test_a_stop_mid_fanout_then_restart_delivers_everything(tmp_path, feed_serve
 [detect]
 baseline = false  # these tests feed their own days (test_baseline.py: a first start)
 
+[backfill]
+enabled = false  # never the real API from a test (test_backfill.py: a loopback one)
+
 [storage]
 path = "{db}"
 

@@ -58,6 +58,7 @@ def run(tmp_path, receiver, rounds=1):
         {
             "storage": {"path": str(tmp_path / "hook.db")},
             "detect": {"baseline": False},
+            "backfill": {"enabled": False},
             "console": {"enabled": False},
             "milestones": {"personnel": {"step": 100_000}},
             "webhooks": [{"name": "newsroom", "url": receiver.url, "rules": ["milestone"]}],

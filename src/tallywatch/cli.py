@@ -410,6 +410,29 @@ def cmd_chart(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backfill(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    from .backfill import fill
+
+    async def once():
+        pipeline = _pipeline(cfg)
+        try:
+            return await fill(pipeline, args.start, args.end)
+        finally:
+            await pipeline.aclose()
+
+    done = asyncio.run(once())
+    if done.start is not None:
+        print(
+            f"backfill {done.start} … {done.end}: {done.days} days stored from {done.windows} "
+            f"window{'' if done.windows == 1 else 's'} ({done.requests} requests); "
+            f"{done.events} event{'' if done.events == 1 else 's'} recorded quietly"
+        )
+    if done.error:
+        print(f"tallywatch backfill: {done.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def cmd_replay(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     from .history import daily
     from .replay import counts_table, replay
@@ -574,6 +597,19 @@ def build_parser() -> argparse.ArgumentParser:
     chart.add_argument("--out", type=Path, required=True, metavar="FILE")
     chart.add_argument("--language", choices=["en", "uk"], default="en")
     chart.set_defaults(func=cmd_chart)
+
+    backfill = sub.add_parser(
+        "backfill",
+        parents=[common],
+        help="fill the days missing since the last stored one from the API that offers history",
+        description="Ask the russianwarship.rip v2 API ([backfill] url) for the days from --from (default: the "
+        "day after the last one stored) to --to (default: today), a window of days per request with a pause "
+        "between two, and store them quietly: events are recorded, nobody is told. Each window is committed, so "
+        "an interrupted fill goes on from where it stopped. The daemon does the same at each start.",
+    )
+    backfill.add_argument("--from", dest="start", type=_date, metavar="DATE", help="first day to fill")
+    backfill.add_argument("--to", dest="end", type=_date, metavar="DATE", help="last day to fill (default today)")
+    backfill.set_defaults(func=cmd_backfill)
 
     replay = sub.add_parser(
         "replay",

@@ -443,9 +443,22 @@ class PatternMetric(Strict):
         return not self.sources or source in self.sources
 
 
+class Backfill(Strict):
+    """Filling a gap in the series from an API that offers history (russianwarship.rip v2's paged
+    ``/statistics``): ``tallywatch backfill``, and at each start when the last stored day is older
+    than yesterday."""
+
+    enabled: StrictBool = True
+    url: str = Field("https://russianwarship.rip/api/v2/statistics", pattern=r"^https?://\S+$")
+    source: str = Field("russianwarship", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # its figures' source
+    days_per_request: StrictInt = Field(50, ge=1, le=500)
+    pause: Seconds = 1.0  # between two requests: polite to a volunteer-run API
+
+
 class Config(Strict):
     storage: Storage = Storage()
     http: Http = Http()
+    backfill: Backfill = Backfill()
     sources: list[Source] = []
     milestones: dict[str, Milestone] = {}
     detect: Detect = Detect()

@@ -222,14 +222,18 @@ class Pipeline:
                 # a previous process was sending a moment ago: its sends still count against the limits
                 self.gates[channel.kind].hold_all(1.1)
 
-    async def prepare(self) -> int:
+    async def prepare(self) -> None:
         """Before the first poll: on a first start (an empty store) the bundled history, quietly
-        (``[detect] baseline``). Returns the days stored."""
-        if not self.config.detect.baseline:
-            return 0
-        from .replay import baseline
+        (``[detect] baseline``); then the days missing since the last stored one, from the API that
+        offers history (``[backfill]``). A fill that fails is logged; the polls go on."""
+        if self.config.detect.baseline:
+            from .replay import baseline
 
-        return await self.in_store(baseline, self.store, self.detector)
+            await self.in_store(baseline, self.store, self.detector)
+        if self.config.backfill.enabled:
+            from .backfill import at_start
+
+            await at_start(self)
 
     async def in_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the store's own thread (SQLite work stays off the event loop)."""

@@ -422,6 +422,11 @@ class Store:
         ).fetchall()
         return [Latest(m, dt.date.fromisoformat(d), v, None if p is None else v - p, s) for m, d, v, s, p in rows]
 
+    def last_day(self) -> dt.date | None:
+        """The newest day any metric has an accepted figure for."""
+        row = self.conn.execute("SELECT max(as_of) FROM figures WHERE status = 'accepted'").fetchone()
+        return dt.date.fromisoformat(row[0]) if row and row[0] else None
+
     def observation_count(self) -> int:
         """Every value a source has given: the current figures and the revised ones before them."""
         return self.conn.execute("SELECT (SELECT count(*) FROM figures) + (SELECT count(*) FROM revisions)").fetchone()[
