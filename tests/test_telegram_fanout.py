@@ -106,6 +106,19 @@ def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_pa
     rate = fake.sent()
     span = rate[-1].at - rate[0].at
     assert len(rate) / span <= 30.5  # never faster than Telegram allows
+    # every delivery keeps the id Telegram gave its message (to edit it later): the photo or the text
+    answered = {(str(c.params["chat_id"]), c.text): c.params["_message"] for c in fake.sent()}
+    rows = tally.store.conn.execute(
+        "SELECT d.recipient, d.language, d.receipt, e.key FROM deliveries d JOIN events e ON e.id = d.event_id"
+        " WHERE d.channel = 'telegram' AND d.status = 'sent'"
+    ).fetchall()
+    assert len(rows) == 250
+    for recipient, _language, receipt, _key in rows:
+        kind, message_id = receipt.split(":")
+        (message,) = [
+            m for (chat, _), m in answered.items() if chat == recipient and m["message_id"] == int(message_id)
+        ]
+        assert kind == ("photo" if "photo" in message else "text")
     tally.close()
 
 
@@ -175,6 +188,8 @@ def test_a_milestone_chart_is_drawn_once_per_language_then_sent_by_file_id(tmp_p
     assert all(c.params["photo"][:8] == b"\x89PNG\r\n\x1a\n" for c in uploads)
     file_ids = {c.params["_message"]["photo"][-1]["file_id"]: "000 000" in c.text for c in uploads}
     assert all(file_ids[c.params["photo"]] == ("000 000" in c.text) for c in photos if c not in uploads)
+    receipts = dict(tally.store.conn.execute("SELECT recipient, receipt FROM deliveries WHERE status = 'sent'"))
+    assert receipts == {str(c.params["chat_id"]): f"photo:{c.params['_message']['message_id']}" for c in photos}
 
     fake.state.files.clear()  # Telegram forgot the file: the next recipient gets the bytes again, not an error
     tally.store.save_subscriber("telegram", "9999", choice="milestones")

@@ -2,7 +2,7 @@
 
 ``enqueue`` runs inside the transaction that stores the figures and events, so a crash either
 loses both or keeps both. ``deliver`` claims due rows (status 'sending'), sends each through the
-channel's flood gate, and marks it sent, to retry (exponential backoff with full jitter, never
+channel's flood gate, and marks it sent (with the channel's receipt: Telegram's message id), to retry (exponential backoff with full jitter, never
 sooner than the server's ``retry_after``), or dead (the recipient is gone, the message was
 refused, or the attempts ran out). Rows a killed process was sending are released on the next
 start, so a message can arrive twice only if the kill fell between the server accepting it and
@@ -70,10 +70,16 @@ def _interleave(deliveries: list[Delivery]) -> list[Delivery]:
 
 
 def _outcome(
-    store: Store, channel: Channel, d: Delivery, error: Exception | None, retry_base: float, retry_max: float
+    store: Store,
+    channel: Channel,
+    d: Delivery,
+    error: Exception | None,
+    retry_base: float,
+    retry_max: float,
+    receipt: str | None = None,
 ) -> None:
     if error is None:
-        store.mark_sent(d.id)
+        store.mark_sent(d.id, receipt)
         DELIVERIES.labels(channel.kind, "sent").inc()
         return
     attempts = d.attempts + 1
@@ -135,8 +141,9 @@ async def deliver(
                     await run(_outcome, store, channel, d, earlier, retry_base, retry_max)
                     continue
                 error: Exception | None = None
+                receipt = None
                 try:
-                    await channel.send(d.event, d.recipient, d.language)
+                    receipt = await channel.send(d.event, d.recipient, d.language)
                     sent += 1
                 except (Retry, Gone, Rejected) as exc:
                     error = exc
@@ -147,7 +154,7 @@ async def deliver(
                 except Exception as exc:  # a bug or an unforeseen answer: retry later, never lose
                     log.exception("%s %s: unexpected error while sending", channel.kind, d.recipient)
                     error = Retry(f"unexpected error: {type(exc).__name__}: {exc}")
-                await run(_outcome, store, channel, d, error, retry_base, retry_max)
+                await run(_outcome, store, channel, d, error, retry_base, retry_max, receipt)
 
         await asyncio.gather(*(worker() for _ in range(max(1, channel.limits.concurrency))))
         if queue:  # stopped: what was taken and not sent goes back to the queue

@@ -177,6 +177,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE items ADD COLUMN coverage TEXT CHECK (coverage IN ('complete', 'partial', 'unread'))
     """,
+    # 7: what the recipient's service calls a sent message (Telegram: "text:<message_id>"), to edit it later
+    """
+    ALTER TABLE deliveries ADD COLUMN receipt TEXT
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -622,11 +626,12 @@ class Store:
         ).fetchone()
         return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
 
-    def mark_sent(self, delivery_id: int) -> None:
+    def mark_sent(self, delivery_id: int, receipt: str | None = None) -> None:
+        """Sent; ``receipt`` is what the recipient's service calls the message (to edit it later)."""
         self.db.execute(
             "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL,"
-            " claimed_at = NULL WHERE id = ?",
-            [_ts(), delivery_id],
+            " claimed_at = NULL, receipt = ? WHERE id = ?",
+            [_ts(), receipt, delivery_id],
         )
 
     def outbox_counts(self) -> dict[str, int]:

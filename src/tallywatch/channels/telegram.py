@@ -89,6 +89,13 @@ def retry_seconds(exc: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)
 
 
+def receipt(message: Message | None) -> str | None:
+    """What a sent message is called, to edit it later: its kind (caption or text) and its id."""
+    if message is None:
+        return None
+    return f"{'photo' if message.photo else 'text'}:{message.message_id}"
+
+
 class TelegramChannel:
     kind = "telegram"
 
@@ -146,18 +153,17 @@ class TelegramChannel:
             return None
         return await self._pipeline.chart(event.metric, language, once=event.key)
 
-    async def send(self, event: Event, recipient: str, language: str = "en") -> None:
+    async def send(self, event: Event, recipient: str, language: str = "en") -> str | None:
+        """Send the alert; the receipt is ``photo:<message_id>`` or ``text:<message_id>`` (the last piece)."""
         text = telegram_html(event, language)
         photo = await self.prepare(event, language) if len(text) <= CAPTION_LIMIT else None
         if photo is None:
-            await self.send_text(recipient, text)
-            return
+            return receipt(await self.send_text(recipient, text))
         key = (event.key, language)
         file_id = self._file_ids.get(key)
         if file_id is not None:  # uploaded once already: Telegram re-sends it by its id
             try:
-                await self.send_text(recipient, text, file_id)
-                return
+                return receipt(await self.send_text(recipient, text, file_id))
             except Rejected:  # Telegram no longer knows the file id: upload the bytes again
                 self._file_ids.pop(key, None)
         message = await self.send_text(recipient, text, photo)
@@ -165,6 +171,7 @@ class TelegramChannel:
             self._file_ids[key] = message.photo[-1].file_id
             while len(self._file_ids) > FILE_IDS_KEPT:
                 self._file_ids.popitem(last=False)
+        return receipt(message)
 
     async def send_text(self, recipient: str, text: str, photo: bytes | str | None = None) -> Message | None:
         """Send HTML text (already escaped) in pieces of at most 4,096 characters, or a photo with it as caption.
