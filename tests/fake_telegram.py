@@ -255,6 +255,9 @@ class FakeTelegram:
     def api_editMessageReplyMarkup(self, method: str, params: dict) -> tuple[int, dict]:
         return self.api_editMessageText(method, params)
 
+    def api_editMessageCaption(self, method: str, params: dict) -> tuple[int, dict]:
+        return self.api_editMessageText(method, params)
+
     def api_sendMessage(self, method: str, params: dict) -> tuple[int, dict]:
         return self._send(method, params)
 

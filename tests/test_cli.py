@@ -94,7 +94,7 @@ def test_poll_end_to_end_then_status_and_events(cfg, feed_server, tmp_path):
 
     events = json.loads(tallywatch("events", "--json", cfg=cfg).stdout)
     million = [e for e in events if e["key"] == "milestone:personnel:1000000"]
-    assert million == [MILLION | {"severity": "critical", "source": "mod", "notified": True}]
+    assert million == [MILLION | {"severity": "critical", "source": "mod", "notified": True, "retracted": False}]
     # 100k … 900k were passed before the first figure, on days it does not tell: none is dated by the import
     assert [e["key"] for e in events if e["rule"] == "milestone"] == ["milestone:personnel:1000000"]
 

@@ -205,3 +205,15 @@ def test_a_small_slip_the_printed_change_gives_away_is_not_confirmed_by_the_next
     assert [s.event.key for s in after.events] == [f"discarded:personnel:{slip_day}:997290"]
     assert tally.point("personnel", slip_day) == (997_290, "mod", "discarded")
     tally.close()
+
+
+def test_a_second_source_that_checks_out_takes_the_day_from_a_suspect_slip():
+    """999,300 printed as 999,030 (+700) by one source; another gives 999,300: within the
+    disagreement tolerance of the slip, but only the second continues yesterday's 998,600 by +700."""
+    tally = Tally(Path(tempfile.mkdtemp()) / "2.db", CONFIG)
+    tally.report("mod", START, 998_600)
+    tally.report("mod", START + dt.timedelta(days=1), 999_030, delta=700)
+    second = tally.report("api", START + dt.timedelta(days=1), 999_300, delta=700)
+    assert f"discarded:personnel:{START + dt.timedelta(days=1)}:999030" in [s.event.key for s in second.events]
+    assert tally.point("personnel", START + dt.timedelta(days=1)) == (999_300, "api", "accepted")
+    tally.close()

@@ -267,19 +267,27 @@ def cmd_events(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
         rows = store.events()
     finally:
         store.close()
-    fields = ("key", "rule", "metric", "as_of", "value", "message", "severity", "source")
+    fields = ("rule", "metric", "as_of", "value", "message", "severity", "source")
+    for r in rows:  # a retracted event's key was freed (renamed); it is shown as it was, marked
+        r["key"] = r["key"].split("~retracted:")[0]
     if args.json:
         print(
             json.dumps(
-                [{k: r[k] for k in fields} | {"notified": bool(r["notify"])} for r in rows],
+                [
+                    {"key": r["key"]}
+                    | {k: r[k] for k in fields}
+                    | {"notified": bool(r["notify"]), "retracted": r["retracted_at"] is not None}
+                    for r in rows
+                ],
                 indent=2,
                 ensure_ascii=False,
             )
         )
         return 0
     for r in rows:
-        quiet = "" if r["notify"] else "  (recorded quietly: first import)"
-        print(f"{r['as_of']}  {r['key']:<36}  {r['message']}{quiet}")
+        quiet = "" if r["notify"] else "  (recorded quietly)"
+        taken = f"  (retracted {r['retracted_at']})" if r["retracted_at"] else ""
+        print(f"{r['as_of']}  {r['key']:<36}  {r['message']}{quiet}{taken}")
     return 0
 
 

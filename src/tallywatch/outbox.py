@@ -41,10 +41,33 @@ def idempotency_key(event_key: str, channel: str, recipient: str) -> str:
 
 
 def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Channel]) -> int:
-    """Queue a delivery per notifying event and recipient; returns how many rows were added."""
+    """Queue a delivery per notifying event and recipient; returns how many rows were added.
+
+    An event that takes others back (``data["retracts"]``) goes to exactly those who received
+    them, each delivery answering the one it corrects (so a channel can edit that message).
+    """
     channels = list(channels)
     added = 0
     for stored in events:
+        retracts = stored.event.data.get("retracts")
+        if retracts:
+            kinds = {c.kind for c in channels}
+            for earlier in store.sent_deliveries(retracts):
+                if earlier["channel"] in kinds:
+                    key = idempotency_key(
+                        stored.event.key, earlier["channel"], f"{earlier['recipient']}#{earlier['id']}"
+                    )
+                    store.enqueue(
+                        stored.id,
+                        earlier["channel"],
+                        earlier["recipient"],
+                        key,
+                        None,
+                        earlier["language"],
+                        earlier["id"],
+                    )
+                    added += 1
+            continue
         if not stored.notify:
             continue
         for channel in channels:
@@ -143,7 +166,7 @@ async def deliver(
                 error: Exception | None = None
                 receipt = None
                 try:
-                    receipt = await channel.send(d.event, d.recipient, d.language)
+                    receipt = await channel.send(d.event, d.recipient, d.language, reply=d.reply)
                     sent += 1
                 except (Retry, Gone, Rejected) as exc:
                     error = exc

@@ -177,9 +177,12 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE items ADD COLUMN coverage TEXT CHECK (coverage IN ('complete', 'partial', 'unread'))
     """,
-    # 7: what the recipient's service calls a sent message (Telegram: "text:<message_id>"), to edit it later
+    # 7: what the recipient's service calls a sent message (Telegram: "text:<message_id>"), to edit it
+    #    later; a delivery that answers an earlier one (a retraction); events taken back
     """
-    ALTER TABLE deliveries ADD COLUMN receipt TEXT
+    ALTER TABLE deliveries ADD COLUMN receipt TEXT;
+    ALTER TABLE deliveries ADD COLUMN reply_to INTEGER REFERENCES deliveries (id);
+    ALTER TABLE events ADD COLUMN retracted_at TEXT
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -230,6 +233,14 @@ class StoredEvent:
 
 
 @dataclass(frozen=True)
+class Reply:
+    """The earlier message a delivery answers: its event and the channel's receipt for it."""
+
+    event: Event
+    receipt: str | None
+
+
+@dataclass(frozen=True)
 class Delivery:
     id: int
     channel: str
@@ -237,6 +248,21 @@ class Delivery:
     attempts: int
     language: str
     event: Event
+    reply: Reply | None = None  # a retraction answers the alert it takes back
+
+
+def _event(row: dict[str, Any], prefix: str = "") -> Event:
+    return Event(
+        row[f"{prefix}key"],
+        row[f"{prefix}rule"],
+        row[f"{prefix}metric"],
+        dt.date.fromisoformat(row[f"{prefix}as_of"]),
+        row[f"{prefix}value"],
+        row[f"{prefix}message"],
+        row[f"{prefix}severity"],
+        json.loads(row[f"{prefix}data"]),
+        row[f"{prefix}source"],
+    )
 
 
 class Store:
@@ -553,12 +579,47 @@ class Store:
         key: str,
         not_before: dt.datetime | None = None,
         language: str = "en",
+        reply_to: int | None = None,
     ) -> None:
         now = _ts()
         self.conn.execute(
-            "INSERT INTO deliveries (event_id, channel, recipient, idempotency_key, next_attempt_at, created_at, language)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-            [event_id, channel, recipient, key, _ts(not_before) if not_before else now, now, language],
+            "INSERT INTO deliveries (event_id, channel, recipient, idempotency_key, next_attempt_at, created_at,"
+            " language, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
+            [event_id, channel, recipient, key, _ts(not_before) if not_before else now, now, language, reply_to],
+        )
+
+    def retract_events(self, metric: str, as_of: dt.date, value: int) -> list[int]:
+        """Take back the events an accepted figure caused: marked, never deleted, and their keys
+        freed (renamed), so the true crossing of a milestone can fire once when it happens."""
+        ids = [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT id FROM events WHERE metric = ? AND as_of = ? AND value = ? AND retracted_at IS NULL"
+                " AND rule IN ('milestone', 'approaching', 'spike', 'record', 'correction', 'reported_delta')",
+                [metric, as_of.isoformat(), value],
+            )
+        ]
+        for event_id in ids:
+            self.conn.execute(
+                "UPDATE events SET retracted_at = ?, key = key || '~retracted:' || id WHERE id = ?", [_ts(), event_id]
+            )
+            self.conn.execute(  # the true event, when it comes, is delivered to the same recipients again
+                "UPDATE deliveries SET idempotency_key = idempotency_key || '~retracted:' || event_id"
+                " WHERE event_id = ?",
+                [event_id],
+            )
+        return ids
+
+    def sent_deliveries(self, event_ids: list[int]) -> list[dict[str, Any]]:
+        """Who received these events: the deliveries sent, with their channel, recipient and language."""
+        if not event_ids:
+            return []
+        return list(
+            self.db.query(
+                "SELECT id, channel, recipient, language FROM deliveries WHERE status = 'sent'"
+                f" AND event_id IN ({','.join('?' * len(event_ids))}) ORDER BY id",
+                event_ids,
+            )
         )
 
     def claim(self, channel: str, limit: int = 100) -> list[Delivery]:
@@ -578,7 +639,12 @@ class Store:
             return []
         rows = self.db.query(
             "SELECT d.id, d.channel, d.recipient, d.attempts, d.language, e.key, e.rule, e.metric, e.as_of, e.value,"
-            f" e.message, e.severity, e.data, e.source FROM deliveries d JOIN events e ON e.id = d.event_id"
+            " e.message, e.severity, e.data, e.source, o.receipt AS reply_receipt, oe.key AS reply_key,"
+            " oe.rule AS reply_rule, oe.metric AS reply_metric, oe.as_of AS reply_as_of, oe.value AS reply_value,"
+            " oe.message AS reply_message, oe.severity AS reply_severity, oe.data AS reply_data,"
+            " oe.source AS reply_source"
+            " FROM deliveries d JOIN events e ON e.id = d.event_id"
+            " LEFT JOIN deliveries o ON o.id = d.reply_to LEFT JOIN events oe ON oe.id = o.event_id"
             f" WHERE d.id IN ({','.join('?' * len(ids))}) ORDER BY d.id",
             ids,
         )
@@ -589,17 +655,8 @@ class Store:
                 r["recipient"],
                 r["attempts"],
                 r["language"],
-                Event(
-                    r["key"],
-                    r["rule"],
-                    r["metric"],
-                    dt.date.fromisoformat(r["as_of"]),
-                    r["value"],
-                    r["message"],
-                    r["severity"],
-                    json.loads(r["data"]),
-                    r["source"],
-                ),
+                _event(r),
+                Reply(_event(r, "reply_"), r["reply_receipt"]) if r["reply_key"] else None,
             )
             for r in rows
         ]

@@ -19,7 +19,7 @@ from ..models import Event
 
 if TYPE_CHECKING:
     from ..config import Config
-    from ..store import Store
+    from ..store import Reply, Store
 
 
 class Retry(Exception):
@@ -65,9 +65,10 @@ class Channel(Protocol):
         """Who gets this event — called inside the ingest transaction."""
         ...
 
-    async def send(self, event: Event, recipient: str, language: str) -> str | None:
+    async def send(self, event: Event, recipient: str, language: str, reply: Reply | None = None) -> str | None:
         """Send; returns a receipt — what the service calls the message (Telegram: ``text:<message_id>``,
-        ``photo:<message_id>``), kept with the delivery so the message can be edited later — or None."""
+        ``photo:<message_id>``), kept with the delivery so the message can be edited later — or None.
+        ``reply``: the earlier message this one corrects (a retraction), for channels that can edit it."""
         ...
 
     def is_group(self, recipient: str) -> bool: ...

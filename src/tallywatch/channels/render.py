@@ -98,6 +98,13 @@ def _uk(event: Event) -> str | None:
         return f"{name}: {format_delta(delta, 'uk')} за добу — найбільше зростання за рік"
     if event.rule == "correction" and d.get("old") is not None:
         return f"{name}: виправлення — {num(d['old'])} → {num(d['new'])}"
+    if event.rule == "guard" and d.get("retracted") and d.get("later"):
+        (a, a_day), (b, b_day) = d["later"]
+        return (
+            f"{name}: {num(event.value)} за {_uk_date(event.as_of)} від {d.get('source', '')} відкликано — "
+            f"наступні два звіти ({num(a)} за {_uk_date(dt.date.fromisoformat(a_day))}, {num(b)} за "
+            f"{_uk_date(dt.date.fromisoformat(b_day))}) узгоджуються між собою і спростовують це значення"
+        )
     return None
 
 

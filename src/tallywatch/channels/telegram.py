@@ -17,7 +17,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from telegram import Bot, LinkPreviewOptions, Message
+from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
@@ -31,7 +31,7 @@ from .render import split, telegram_html
 
 if TYPE_CHECKING:
     from ..config import Telegram as TelegramSettings
-    from ..store import Store
+    from ..store import Reply, Store
 
 log = logging.getLogger("tallywatch.telegram")
 # python-telegram-bot's DEBUG records carry the token in the API URL ("Set Bot API URL: …/bot<token>"):
@@ -153,9 +153,15 @@ class TelegramChannel:
             return None
         return await self._pipeline.chart(event.metric, language, once=event.key)
 
-    async def send(self, event: Event, recipient: str, language: str = "en") -> str | None:
-        """Send the alert; the receipt is ``photo:<message_id>`` or ``text:<message_id>`` (the last piece)."""
+    async def send(self, event: Event, recipient: str, language: str = "en", reply: Reply | None = None) -> str | None:
+        """Send the alert; the receipt is ``photo:<message_id>`` or ``text:<message_id>`` (the last piece).
+
+        With ``reply`` (a retraction of the alert sent before) the earlier message is edited first —
+        struck through, the retraction under it — and the retraction is sent as an answer to it.
+        """
         text = telegram_html(event, language)
+        if reply is not None:
+            return await self._retract(event, recipient, language, reply, text)
         photo = await self.prepare(event, language) if len(text) <= CAPTION_LIMIT else None
         if photo is None:
             return receipt(await self.send_text(recipient, text))
@@ -173,26 +179,75 @@ class TelegramChannel:
                 self._file_ids.popitem(last=False)
         return receipt(message)
 
-    async def send_text(self, recipient: str, text: str, photo: bytes | str | None = None) -> Message | None:
+    async def _retract(self, event: Event, recipient: str, language: str, reply: Reply, text: str) -> str | None:
+        kind, _, number = (reply.receipt or "").partition(":")
+        if number.isdigit():
+            struck = f"<s>{telegram_html(reply.event, language)}</s>\n\n{text}"
+            await self._call(recipient, self._edit, int(number), kind == "photo", struck)
+        return receipt(await self.send_text(recipient, text, reply_to=int(number) if number.isdigit() else None))
+
+    async def _edit(self, chat: int | str, message_id: int, caption: bool, text: str) -> None:
+        try:
+            if caption:
+                await self.bot.edit_message_caption(
+                    chat_id=chat, message_id=message_id, caption=text[:CAPTION_LIMIT], parse_mode=ParseMode.HTML
+                )
+            else:
+                await self.bot.edit_message_text(
+                    chat_id=chat,
+                    message_id=message_id,
+                    text=text[: self.limits.max_length or 4096],
+                    parse_mode=ParseMode.HTML,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():  # a retry after the edit went through
+                return
+            if "message to edit not found" in exc.message.lower() or "can't be edited" in exc.message.lower():
+                log.warning(
+                    "%s: message %s could not be edited (%s); the retraction is sent alone",
+                    chat,
+                    message_id,
+                    exc.message,
+                )
+                return
+            raise
+
+    async def send_text(
+        self, recipient: str, text: str, photo: bytes | str | None = None, reply_to: int | None = None
+    ) -> Message | None:
         """Send HTML text (already escaped) in pieces of at most 4,096 characters, or a photo with it as caption.
 
         ``photo`` is the image's bytes or the file id of one sent before; the answer is the last message sent.
         """
+        return await self._call(recipient, self._send_text, text, photo, reply_to)
+
+    async def _send_text(
+        self, chat: int | str, text: str, photo: bytes | str | None, reply_to: int | None
+    ) -> Message | None:
+        answer = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        if photo is not None and len(text) <= CAPTION_LIMIT:
+            return await self.bot.send_photo(
+                chat_id=chat, photo=photo, caption=text, parse_mode=ParseMode.HTML, reply_parameters=answer
+            )
+        message = None
+        for piece in split(text, self.limits.max_length or 4096):
+            message = await self.bot.send_message(
+                chat_id=chat,
+                text=piece,
+                parse_mode=ParseMode.HTML,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+                reply_parameters=answer,
+            )
+        return message
+
+    async def _call(self, recipient: str, action, *args):
+        """One Bot API action for ``recipient``, its errors mapped onto the outbox's three answers."""
         chat: int | str = int(recipient) if recipient.lstrip("-").isdigit() else recipient
         try:
             if not self._ready:
                 await self.start()
-            if photo is not None and len(text) <= CAPTION_LIMIT:
-                return await self.bot.send_photo(chat_id=chat, photo=photo, caption=text, parse_mode=ParseMode.HTML)
-            message = None
-            for piece in split(text, self.limits.max_length or 4096):
-                message = await self.bot.send_message(
-                    chat_id=chat,
-                    text=piece,
-                    parse_mode=ParseMode.HTML,
-                    link_preview_options=LinkPreviewOptions(is_disabled=True),
-                )
-            return message
+            return await action(chat, *args)
         except RetryAfter as exc:
             TELEGRAM_429.inc()
             wait = retry_seconds(exc)

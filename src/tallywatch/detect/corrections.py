@@ -67,9 +67,16 @@ def discarded(metric: str, point: Point, reason: str) -> Event:
     return _out_of_series("discarded", "discarded as implausible", metric, point, reason)
 
 
-def retracted(metric: str, point: Point, reason: str) -> Event:
-    """An accepted value that later reports contradict is taken out of the series."""
-    return _out_of_series("retracted", "taken back", metric, point, reason)
+def retracted(metric: str, point: Point, first: Point, second: Point, events: list[int]) -> Event:
+    """An accepted value two later reports contradict is taken out of the series; ``events`` are the
+    stored events it had caused (taken back with it: their readers are told, their messages edited)."""
+    reason = (
+        f"the next two reports ({format_number(first.value)} for {first.as_of}, {format_number(second.value)} "
+        f"for {second.as_of}) agree with each other and contradict it"
+    )
+    event = _out_of_series("retracted", "taken back", metric, point, reason)
+    event.data.update(retracts=events, later=[[first.value, str(first.as_of)], [second.value, str(second.as_of)]])
+    return event
 
 
 def reported_delta(step: Step, window: Window) -> list[Event]:

@@ -114,10 +114,26 @@ class Detector:
         events = disagreement.evaluate(
             metric, point.as_of, (held.source, held.value), (point.source, point.value), window.rules.disagreement
         )
-        if window.suspect is held and disagreement.agree(held.value, point.value, window.rules.disagreement):
-            log.info("%s %s: %s confirmed by %s", metric, held.as_of, f"{held.value:,}", point.source)
-            window.suspect = None
-            return events + self._accept(window, held)
+        if window.suspect is held:
+            guard = window.rules.guard
+            if held.value != point.value and verdict(window.last, point, window, guard) is not False:
+                # the second source's figure checks out where the suspect did not: it takes the day
+                log.info(
+                    "%s %s: %s from %s replaces the suspect %s",
+                    metric,
+                    point.as_of,
+                    f"{point.value:,}",
+                    point.source,
+                    f"{held.value:,}",
+                )
+                window.suspect = None
+                self._put(metric, held, "discarded")
+                reason = f"{point.source} gives {point.value:,}, which agrees with the reports before it"
+                return [*events, corrections.discarded(metric, held, reason), *self._place(window, point)]
+            if disagreement.agree(held.value, point.value, window.rules.disagreement):
+                log.info("%s %s: %s confirmed by %s", metric, held.as_of, f"{held.value:,}", point.source)
+                window.suspect = None
+                return events + self._accept(window, held)
         if point.value != held.value and self._rank(point.source) < self._rank(held.source):
             log.info(
                 "%s %s: %s from %s replaces %s from %s (a source of higher priority)",
@@ -224,32 +240,33 @@ class Detector:
         two reports contradict it (``_contradicted``), is taken back."""
         last = window.last
         if last is not None and self._contradicted(window, last, suspect, confirmer):
-            reason = (
-                f"the next two reports ({suspect.value:,} for {suspect.as_of}, {confirmer.value:,} for "
-                f"{confirmer.as_of}) agree with each other and contradict it"
-            )
-            self._put(window.metric, last, "discarded")
-            window = self._rebuild(window.metric)
+            metric = window.metric
+            taken = self.store.retract_events(metric, last.as_of, last.value)  # their milestone keys freed
+            self._put(metric, last, "discarded")
+            window = self._rebuild(metric)
             window.suspect = None  # (the store still holds it as suspect until it is accepted now)
-            return [corrections.retracted(window.metric, last, reason), *self._accept(window, suspect)]
+            notice = corrections.retracted(metric, last, suspect, confirmer, taken)
+            return [notice, *self._accept(window, suspect)]
         return self._accept(window, suspect)
 
     @staticmethod
     def _contradicted(window: Window, last: Point, suspect: Point, confirmer: Point) -> bool:
         """Is the last accepted value the wrong one, rather than the suspect that followed it?
 
-        Only if nothing vouches for it (its own printed change continued the value before it, or,
-        printing none, it followed that value plausibly) and the suspect was held because of it; then either the suspect's printed change, which
-        the next report's confirms, says the total before it was another, or the two values are
-        further apart than any correction (``cold_ratio`` of the total: an extra or a lost digit).
+        Only if its own report did not vouch for it (its printed change continued the value before
+        it) and, unless it is a first figure with nothing before it, the suspect could not follow
+        from it (a fall, or a jump: a suspect that only disagrees with its own printed change
+        follows a correction day, not a wrong value); then
+        either the suspect's printed change, which the next report's confirms, says the total
+        before it was another, or the two values are further apart than any correction
+        (``cold_ratio`` of the smaller: an extra or a lost digit).
         """
         guard = window.rules.guard
-        if not guard.enabled or verdict(last, suspect, window, guard) is not False:
-            return False
         before = window.before(last.as_of)
-        vouched = consistent(before, last, window, guard)
-        if vouched or (vouched is None and before is not None and plausible(before, last, window, guard)):
-            return False  # it continued the day before it: a correction followed, not a typo
+        if not guard.enabled or consistent(before, last, window, guard):
+            return False  # its report agreed with the day before it
+        if before is not None and plausible(last, suspect, window, guard):
+            return False  # the suspect follows it: only its printed change disagrees (a correction day)
         days = (suspect.as_of - last.as_of).days
         if suspect.reported_delta is not None and days == 1 and consistent(suspect, confirmer, window, guard):
             return suspect.value - suspect.reported_delta != last.value

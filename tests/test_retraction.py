@@ -1,0 +1,98 @@
+"""A wrong value accepted is taken back: its events marked, its milestone key freed, its readers
+told — and on Telegram the alert they received edited to show it was wrong (the fake Bot API)."""
+
+import asyncio
+import datetime as dt
+
+import pytest
+from fake_telegram import TOKEN, FakeTelegram
+from tally import Tally
+
+from tallywatch import outbox
+from tallywatch.channels.limits import FloodGate
+from tallywatch.channels.telegram import TelegramChannel
+from tallywatch.config import Config
+from tallywatch.store import utcnow
+
+D = dt.date
+START = D(2025, 6, 1)
+# a user who chose speed over agreement ([detect] confirm = "none") gets a milestone from a wrong figure
+CONFIG = Config.model_validate({"milestones": {"personnel": {"step": 100_000}}, "detect": {"confirm": "none"}})
+
+
+@pytest.fixture
+def fake():
+    with FakeTelegram() as server:
+        yield server
+
+
+def day(n):
+    return START + dt.timedelta(days=n)
+
+
+def send_all(tally, channel):
+    """Deliver until nothing is waiting (a send Telegram's per-chat limit deferred is sent when due)."""
+
+    async def go():
+        gate = FloodGate(channel.limits)
+        try:
+            while True:
+                await outbox.deliver(outbox.direct, tally.store, channel, gate, retry_base=0.1, retry_max=0.5)
+                counts = tally.store.outbox_counts()
+                if counts["pending"] + counts["retrying"] + counts["sending"] == 0:
+                    return counts
+                due = tally.store.next_due(channel.kind)
+                await asyncio.sleep(0.05 if due is None else max(0.02, (due - utcnow()).total_seconds()))
+        finally:
+            await channel.stop()
+
+    return asyncio.run(go())
+
+
+def test_a_wrong_milestone_is_taken_back_its_message_edited_and_the_true_one_fires_once(tmp_path, fake):
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    tally = Tally(tmp_path / "r.db", CONFIG, [channel])
+    tally.store.save_subscriber("telegram", "501", choice="milestones", language="en")
+    tally.store.save_subscriber("telegram", "502", choice="milestones", language="uk")
+    for i in range(10):  # 988,700 … 997,700, a quiet first import
+        tally.report("mod", day(i), 988_700 + 1_000 * i)
+    wrong = tally.report("mod", day(10), 1_001_000)  # a wrong figure (the truth: 998,700), no "(+N)" to check
+    assert [s.event.key for s in wrong.events if s.notify] == ["milestone:personnel:1000000"]
+    send_all(tally, channel)
+    original = {int(c.params["chat_id"]): c.params["_message"]["message_id"] for c in fake.sent()}
+    assert set(original) == {501, 502}
+
+    assert tally.report("mod", day(11), 999_800, delta=1_100).events == []  # a fall from it: held
+    agreed = tally.report("mod", day(12), 1_000_900, delta=1_100)  # agrees with the day before: 1,000,900 − 1,100
+    keys = [s.event.key for s in agreed.events]
+    assert keys == [f"retracted:personnel:{day(10)}:1001000", "milestone:personnel:1000000"]  # the key is free again
+    (true_million,) = [s.event for s in agreed.events if s.event.rule == "milestone"]
+    assert (true_million.as_of, true_million.value) == (day(12), 1_000_900)
+
+    events = tally.store.events()
+    taken = [e for e in events if e["retracted_at"]]
+    assert [(e["key"].split("~")[0], e["as_of"], e["value"]) for e in taken] == [
+        ("milestone:personnel:1000000", str(day(10)), 1_001_000)  # kept, marked, not deleted
+    ]
+    assert tally.point("personnel", day(10)) == (1_001_000, "mod", "discarded")
+
+    fake.state.calls.clear()
+    send_all(tally, channel)
+    edits = fake.calls("editMessageText", 200)
+    # (a retry after a 429 on the answer edits again: Telegram then says "not modified", taken as done)
+    assert {(int(c.params["chat_id"]), int(c.params["message_id"])) for c in edits} == set(original.items())
+    english = next(c.params["text"] for c in edits if int(c.params["chat_id"]) == 501)
+    assert english == (
+        f"<s>🏁 <b>{day(10)}</b>\npersonnel passed 1,000,000 — now 1,001,000 (+3,300 in a day)</s>\n\n"
+        f"⚠️ <b>{day(10)}</b>\npersonnel 1,001,000 for {day(10)} from mod taken back: the next two reports "
+        f"(999,800 for {day(11)}, 1,000,900 for {day(12)}) agree with each other and contradict it"
+    )
+    ukrainian = next(c.params["text"] for c in edits if int(c.params["chat_id"]) == 502)
+    assert "відкликано" in ukrainian and ukrainian.startswith("<s>🏁")
+    for chat in (501, 502):
+        notes = [c for c in fake.sent(chat) if "<s>" not in c.text]
+        retraction, million = sorted(notes, key=lambda c: "1,000,000" in c.text or "1 000 000" in c.text)
+        assert retraction.params["reply_parameters"]["message_id"] == original[chat]  # an answer to the alert
+        assert "1,000,900" in million.text or "1 000 900" in million.text  # the true crossing, once
+    assert len(fake.sent()) == 4  # per reader: the retraction and the true milestone, once each
+    tally.close()
