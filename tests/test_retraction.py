@@ -96,3 +96,41 @@ def test_a_wrong_milestone_is_taken_back_its_message_edited_and_the_true_one_fir
         assert "1,000,900" in million.text or "1 000 900" in million.text  # the true crossing, once
     assert len(fake.sent()) == 4  # per reader: the retraction and the true milestone, once each
     tally.close()
+
+
+def test_a_source_revising_its_figure_edits_the_alerts_it_caused(tmp_path, fake):
+    cfg = Config.model_validate({"milestones": {"personnel": {"step": 100_000}}})
+    channel = TelegramChannel(TOKEN, cfg.telegram.model_copy(update={"base_url": fake.base_url}))
+    tally = Tally(tmp_path / "v.db", cfg, [channel])
+    tally.store.save_subscriber("telegram", "601", choice="all")  # corrections too: it must get this one once
+    for i in range(10):  # … 998,100
+        tally.report("mod", day(i), 989_100 + 1_000 * i, delta=1_000 if i else None)
+    tally.report("mod", day(10), 1_000_340, delta=2_240, item="post-10")
+    send_all(tally, channel)
+    alert = next(c for c in fake.sent(601) if "passed 1,000,000" in c.text)
+    tally.store.save_subscriber("telegram", "602", choice="all")  # subscribed after the alert went out
+
+    revised = tally.report("mod", day(10), 1_000_400, delta=2_300, item="post-10")  # the post edited
+    assert [s.event.rule for s in revised.events] == ["correction"]  # the milestone still holds: not again
+    fake.state.calls.clear()
+    send_all(tally, channel)
+    edits = fake.calls("editMessageText", 200)  # (again after a 429 on the answer: the same edit)
+    assert {(int(e.params["chat_id"]), int(e.params["message_id"])) for e in edits} == {
+        (601, alert.params["_message"]["message_id"])
+    }
+    edit = edits[-1]
+    assert edit.params["text"] == (
+        f"<s>🏁 <b>{day(10)}</b>\npersonnel passed 1,000,000 — now 1,000,340 (+2,240 in a day)</s>\n\n"
+        f"✏️ <b>{day(10)}</b>\npersonnel for {day(10)} revised by mod: 1,000,340 → 1,000,400 (+60)"
+    )
+    (answer,) = fake.sent(601)
+    assert answer.params["reply_parameters"]["message_id"] == alert.params["_message"]["message_id"]
+    (plain,) = fake.sent(602)  # a reader who never had the alert gets the correction as a message of its own
+    assert "reply_parameters" not in plain.params and "revised by mod" in plain.text
+
+    below = tally.report("mod", day(10), 999_950, delta=1_850, item="post-10")  # revised below the level
+    assert [s.event.rule for s in below.events] == ["correction"]
+    assert [e["key"] for e in tally.store.events() if e["rule"] == "milestone" and not e["retracted_at"]] == []
+    crossing = tally.report("mod", day(11), 1_001_000, delta=1_050)
+    assert [s.event.key for s in crossing.events if s.event.rule == "milestone"] == ["milestone:personnel:1000000"]
+    tally.close()

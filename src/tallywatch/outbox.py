@@ -43,35 +43,31 @@ def idempotency_key(event_key: str, channel: str, recipient: str) -> str:
 def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Channel]) -> int:
     """Queue a delivery per notifying event and recipient; returns how many rows were added.
 
-    An event that takes others back (``data["retracts"]``) goes to exactly those who received
-    them, each delivery answering the one it corrects (so a channel can edit that message).
+    An event that takes others back (``data["retracts"]``) or corrects them (``data["answers"]``,
+    a revised figure) goes to those who received them, each delivery answering the one it
+    corrects (so a channel can edit that message); a correction also goes to its other readers
+    as usual, a retraction to no one else.
     """
     channels = list(channels)
+    kinds = {c.kind for c in channels}
     added = 0
     for stored in events:
-        retracts = stored.event.data.get("retracts")
-        if retracts:
-            kinds = {c.kind for c in channels}
-            for earlier in store.sent_deliveries(retracts):
-                if earlier["channel"] in kinds:
-                    key = idempotency_key(
-                        stored.event.key, earlier["channel"], f"{earlier['recipient']}#{earlier['id']}"
-                    )
-                    store.enqueue(
-                        stored.id,
-                        earlier["channel"],
-                        earlier["recipient"],
-                        key,
-                        None,
-                        earlier["language"],
-                        earlier["id"],
-                    )
-                    added += 1
-            continue
-        if not stored.notify:
+        data = stored.event.data
+        answered: set[tuple[str, str]] = set()
+        for earlier in store.sent_deliveries(data.get("retracts") or data.get("answers") or []):
+            if earlier["channel"] not in kinds:
+                continue
+            kind, recipient = earlier["channel"], earlier["recipient"]
+            key = idempotency_key(stored.event.key, kind, f"{recipient}#{earlier['id']}")
+            store.enqueue(stored.id, kind, recipient, key, None, earlier["language"], earlier["id"])
+            answered.add((kind, recipient))
+            added += 1
+        if not stored.notify or data.get("retracts"):
             continue
         for channel in channels:
             for r in channel.recipients(stored.event, store):
+                if (channel.kind, r.address) in answered:
+                    continue
                 key = idempotency_key(stored.event.key, channel.kind, r.address)
                 store.enqueue(stored.id, channel.kind, r.address, key, r.not_before, r.language)
                 added += 1

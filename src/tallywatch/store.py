@@ -588,27 +588,30 @@ class Store:
             [event_id, channel, recipient, key, _ts(not_before) if not_before else now, now, language, reply_to],
         )
 
-    def retract_events(self, metric: str, as_of: dt.date, value: int) -> list[int]:
-        """Take back the events an accepted figure caused: marked, never deleted, and their keys
-        freed (renamed), so the true crossing of a milestone can fire once when it happens."""
-        ids = [
-            row[0]
+    def events_caused(self, metric: str, as_of: dt.date) -> list[tuple[int, str]]:
+        """The (id, key) of the events a metric's figure for the day caused (as it stood, or as a
+        revision left it), not taken back."""
+        return [
+            (row[0], row[1])
             for row in self.conn.execute(
-                "SELECT id FROM events WHERE metric = ? AND as_of = ? AND value = ? AND retracted_at IS NULL"
+                "SELECT id, key FROM events WHERE metric = ? AND as_of = ? AND retracted_at IS NULL"
                 " AND rule IN ('milestone', 'approaching', 'spike', 'record', 'correction', 'reported_delta')",
-                [metric, as_of.isoformat(), value],
+                [metric, as_of.isoformat()],
             )
         ]
+
+    def retract_events(self, ids: list[int]) -> None:
+        """Take back events: marked, never deleted, and their keys freed (renamed), so the true
+        crossing of a milestone can fire once when it happens and reach the same readers."""
         for event_id in ids:
             self.conn.execute(
                 "UPDATE events SET retracted_at = ?, key = key || '~retracted:' || id WHERE id = ?", [_ts(), event_id]
             )
-            self.conn.execute(  # the true event, when it comes, is delivered to the same recipients again
+            self.conn.execute(
                 "UPDATE deliveries SET idempotency_key = idempotency_key || '~retracted:' || event_id"
                 " WHERE event_id = ?",
                 [event_id],
             )
-        return ids
 
     def sent_deliveries(self, event_ids: list[int]) -> list[dict[str, Any]]:
         """Who received these events: the deliveries sent, with their channel, recipient and language."""

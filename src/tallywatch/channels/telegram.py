@@ -156,12 +156,12 @@ class TelegramChannel:
     async def send(self, event: Event, recipient: str, language: str = "en", reply: Reply | None = None) -> str | None:
         """Send the alert; the receipt is ``photo:<message_id>`` or ``text:<message_id>`` (the last piece).
 
-        With ``reply`` (a retraction of the alert sent before) the earlier message is edited first —
-        struck through, the retraction under it — and the retraction is sent as an answer to it.
+        With ``reply`` (a retraction or a correction of the alert sent before) the earlier message
+        is edited first — struck through, this one under it — and this one is sent as an answer to it.
         """
         text = telegram_html(event, language)
         if reply is not None:
-            return await self._retract(event, recipient, language, reply, text)
+            return await self._answer(event, recipient, language, reply, text)
         photo = await self.prepare(event, language) if len(text) <= CAPTION_LIMIT else None
         if photo is None:
             return receipt(await self.send_text(recipient, text))
@@ -179,7 +179,7 @@ class TelegramChannel:
                 self._file_ids.popitem(last=False)
         return receipt(message)
 
-    async def _retract(self, event: Event, recipient: str, language: str, reply: Reply, text: str) -> str | None:
+    async def _answer(self, event: Event, recipient: str, language: str, reply: Reply, text: str) -> str | None:
         kind, _, number = (reply.receipt or "").partition(":")
         if number.isdigit():
             struck = f"<s>{telegram_html(reply.event, language)}</s>\n\n{text}"

@@ -153,8 +153,20 @@ class Detector:
         return self._priorities.get(source, DEFAULT_PRIORITY)
 
     def _revision(self, window: Window, held: Point, point: Point) -> list[Event]:
-        """The source's figure for the day is now ``point`` (the store keeps the old one as a revision)."""
-        return self._replace(window, held, point)
+        """The source's figure for the day is now ``point`` (the store keeps the old one as a revision).
+
+        Once the new figure is accepted, the alerts the old one caused are answered by the
+        correction (their messages edited to show it); those the new figure no longer bears out
+        — a milestone it does not pass — are taken back, their keys freed."""
+        accepted = window.points.get(held.as_of) is held
+        caused = self.store.events_caused(window.metric, held.as_of) if accepted else []
+        events = self._replace(window, held, point)
+        revised = next((e for e in events if e.rule == "correction" and e.data.get("kind") == "revised"), None)
+        if caused and revised is not None:
+            produced = {e.key for e in events}
+            self.store.retract_events([event_id for event_id, key in caused if key not in produced])
+            revised.data["answers"] = [event_id for event_id, _ in caused]
+        return events
 
     def _replace(self, window: Window, held: Point, point: Point) -> list[Event]:
         """The day's figure in the series is ``point`` now, no longer ``held``."""
@@ -241,7 +253,8 @@ class Detector:
         last = window.last
         if last is not None and self._contradicted(window, last, suspect, confirmer):
             metric = window.metric
-            taken = self.store.retract_events(metric, last.as_of, last.value)  # their milestone keys freed
+            taken = [event_id for event_id, _ in self.store.events_caused(metric, last.as_of)]
+            self.store.retract_events(taken)  # marked, their milestone keys freed
             self._put(metric, last, "discarded")
             window = self._rebuild(metric)
             window.suspect = None  # (the store still holds it as suspect until it is accepted now)
