@@ -134,3 +134,28 @@ def test_a_source_revising_its_figure_edits_the_alerts_it_caused(tmp_path, fake)
     crossing = tally.report("mod", day(11), 1_001_000, delta=1_050)
     assert [s.event.key for s in crossing.events if s.event.rule == "milestone"] == ["milestone:personnel:1000000"]
     tally.close()
+
+
+def test_a_milestone_sent_with_its_chart_has_its_caption_edited(tmp_path, fake):
+    from tallywatch.pipeline import Pipeline
+
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    tally = Tally(tmp_path / "c.db", CONFIG, [channel])
+    pipeline = Pipeline(CONFIG, store=tally.store, channels=[channel])  # binds the channel: charts are drawn
+    tally.store.save_subscriber("telegram", "701", choice="milestones")
+    for i in range(10):
+        tally.report("mod", day(i), 988_700 + 1_000 * i)
+    tally.report("mod", day(10), 1_001_000)
+    send_all(tally, channel)
+    (photo,) = fake.sent(701)
+    assert photo.method == "sendPhoto"
+    tally.report("mod", day(11), 999_800, delta=1_100)
+    tally.report("mod", day(12), 1_000_900, delta=1_100)
+    fake.state.calls.clear()
+    send_all(tally, channel)
+    captions = fake.calls("editMessageCaption", 200)
+    assert {int(c.params["message_id"]) for c in captions} == {photo.params["_message"]["message_id"]}
+    assert captions[-1].params["caption"].startswith(f"<s>🏁 <b>{day(10)}</b>\npersonnel passed 1,000,000")
+    assert "taken back" in captions[-1].params["caption"]
+    assert fake.calls("editMessageText") == []
+    asyncio.run(pipeline.aclose())
