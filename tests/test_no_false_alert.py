@@ -217,3 +217,22 @@ def test_a_second_source_that_checks_out_takes_the_day_from_a_suspect_slip():
     assert f"discarded:personnel:{START + dt.timedelta(days=1)}:999030" in [s.event.key for s in second.events]
     assert tally.point("personnel", START + dt.timedelta(days=1)) == (999_300, "api", "accepted")
     tally.close()
+
+
+def test_a_report_with_one_wrong_line_keeps_its_other_lines():
+    from tallywatch.models import Figure
+    from tallywatch.pipeline import Item
+
+    cfg = Config.model_validate({"milestones": {"personnel": {"step": 100_000}, "tanks": {"step": 1_000}}})
+    tally = Tally(Path(tempfile.mkdtemp()) / "l.db", cfg)
+    for i in range(5):
+        d = START + dt.timedelta(days=i)
+        figures = [Figure("personnel", d, 990_000 + 1_000 * i, 1_000), Figure("tanks", d, 10_990 + 2 * i, 2)]
+        tally.feed("mod", Item(f"r{i}", f"r{i}", figures))
+    d = START + dt.timedelta(days=5)  # personnel 995,000 printed 9,950,000; tanks right, crossing 11,000
+    figures = [Figure("personnel", d, 9_950_000, 1_000), Figure("tanks", d, 11_000, 2)]
+    result = tally.feed("mod", Item("r5", "r5", figures))
+    assert [s.event.key for s in result.events if s.notify] == ["milestone:tanks:11000"]
+    assert tally.point("tanks", d) == (11_000, "mod", "accepted")
+    assert tally.point("personnel", d) == (9_950_000, "mod", "suspect")
+    tally.close()
