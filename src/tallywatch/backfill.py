@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -108,10 +107,9 @@ async def _window(pipeline: Pipeline, first: dt.date, last: dt.date, done: Fille
     while url is not None and done.requests < 10_000:
         done.requests += 1
         fetched = await pipeline.client.get(url, timeout=http.timeout, max_bytes=http.max_bytes, accept=ACCEPT)
-        page = await asyncio.to_thread(
-            json_api.parse, fetched.content, settings.source, RUSSIANWARSHIP_V2["records"], "date"
-        )
+        data = await asyncio.to_thread(json_api.load, fetched.content)
+        page = json_api.documents(data, settings.source, RUSSIANWARSHIP_V2["records"], "date")
         documents += page
-        following = lookup(json.loads(fetched.content), "data.paging.next_url")  # (it parsed above)
+        following = lookup(data, "data.paging.next_url")
         url = urljoin(url, following) if isinstance(following, str) and following and page else None
     return documents

@@ -27,6 +27,14 @@ class Document:
     published: dt.datetime | None = None
     payload: Any = None  # structured data (JSON sources); text sources leave it None
 
+    @property
+    def day(self) -> dt.date | None:
+        """The Kyiv calendar day it was published (a time without a zone is UTC, as feeds give it)."""
+        if self.published is None:
+            return None
+        when = self.published if self.published.tzinfo else self.published.replace(tzinfo=dt.UTC)
+        return when.astimezone(REPORT_ZONE).date()
+
 
 @dataclass(frozen=True, slots=True)
 class Figure:

@@ -399,8 +399,9 @@ def _reports(text: str, reference: dt.date, where: str) -> list[_Report]:
                 pending = label
                 continue
         like = _ITEM_LIKE.fullmatch(body)
-        if like and (known_label(like["label"]) or not (ended or not current.items)):
-            current.categories += 1 if known_label(like["label"]) else 0
+        known = like is not None and known_label(like["label"]) is not None
+        if like and (known or not (ended or not current.items)):
+            current.categories += 1 if known else 0
             current.skipped.append(body)
             log.warning("%s: %s has a line that could not be read: %r", where, current.name, body)
             continue
@@ -454,15 +455,11 @@ def extract_text(text: str, published: dt.date | None = None, where: str = "text
 
 def read(document: Document) -> Reading:
     """A feed item, page or post: its report, if it is one. The date may be only in its title."""
-    published = None
-    if document.published is not None:
-        when = document.published if document.published.tzinfo else document.published.replace(tzinfo=dt.UTC)
-        published = when.astimezone(REPORT_ZONE).date()
     where = f"{document.source} item {document.guid}"
     text = document.text
     if not _HEADER.search(clean_text(text)) and _HEADER.search(clean_text(document.title)):
         text = document.title + "\n" + text  # the date is only in the title
-    return read_text(text, published, where)
+    return read_text(text, document.day, where)
 
 
 def extract(document: Document) -> list[Figure]:

@@ -13,7 +13,7 @@ import datetime as dt
 import logging
 
 from ..config import PatternMetric
-from ..models import REPORT_ZONE, Document, Figure
+from ..models import Document, Figure
 from .numbers import clean_text, parse_int
 
 log = logging.getLogger("tallywatch.extract")
@@ -55,9 +55,4 @@ def _day(when, spec: PatternMetric, document: Document) -> dt.date | None:
             return dt.datetime.strptime(" ".join(when.group("date").split()), spec.date_format).date()
         except ValueError:
             log.warning("%s: %r does not match date_format %r", document.source, when.group("date"), spec.date_format)
-    if document.published is not None:
-        published = document.published
-        if published.tzinfo is None:
-            published = published.replace(tzinfo=dt.UTC)
-        return published.astimezone(REPORT_ZONE).date()
-    return None
+    return document.day

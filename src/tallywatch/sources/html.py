@@ -73,7 +73,8 @@ _ISO_START = re.compile(r"\s*(\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?(?
 def published_time(tree: LexborHTMLParser) -> dt.datetime | None:
     """When the page says it was published (a naive time is Kyiv's), or None."""
     candidates = [n.attributes.get("content") or "" for n in tree.css(_PUBLISHED_META)]
-    candidates += [n.attributes.get("datetime") or "" for n in tree.css("article time[datetime], time[datetime]")[:1]]
+    first_time = tree.css_first("time[datetime]")
+    candidates += [first_time.attributes.get("datetime") or ""] if first_time is not None else []
     candidates += [n.text() for n in tree.css('[class*="date"]')]
     for text in candidates:
         m = _ISO_START.match(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from ..extract.json_fields import lookup
 from ..models import Document
@@ -11,12 +12,21 @@ from .http import FetchError
 
 
 def parse(content: bytes, source: str, records: Sequence[str], date_key: str) -> list[Document]:
+    return documents(load(content), source, records, date_key)
+
+
+def load(content: bytes) -> Any:
+    """The response's JSON; a clear FetchError for an empty or invalid body."""
     if not content.strip():
         raise FetchError("empty response body, expected JSON")
     try:
-        data = json.loads(content)
+        return json.loads(content)
     except (ValueError, UnicodeDecodeError) as exc:
         raise FetchError(f"not valid JSON: {exc}") from None
+
+
+def documents(data: Any, source: str, records: Sequence[str], date_key: str) -> list[Document]:
+    """One document per record found at the first of the ``records`` paths that holds any."""
     found = None
     for path in records:
         found = lookup(data, path)
