@@ -4,7 +4,7 @@ import sqlite3
 import pytest
 from tally import Tally
 
-from tallywatch.config import Config
+from tallywatch.config import Config, Milestone
 from tallywatch.models import Event, Figure
 from tallywatch.store import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew, Store
 
@@ -125,3 +125,76 @@ def test_a_failed_batch_leaves_nothing(tmp_path):
     tally.detector.forget()
     assert tally.store.series("personnel") == [] and tally.store.observation_count() == 0
     tally.close()
+
+
+def test_writes_outside_a_transaction_are_committed(tmp_path):
+    """The review's reproduction: a write outside ``transaction()`` (enqueue), then one inside
+    (save_subscriber); reopened, both are there."""
+    path = tmp_path / "w.db"
+    store = Store(path)
+    stored = store.add_event(Event("k", "milestone", "personnel", D(2025, 6, 12), 1, "m"), "mod", True)
+    store.enqueue(stored.id, "console", "-", "k|console|-")
+    store.save_subscriber("telegram", "42")
+    store.conn.execute("UPDATE subscribers SET name = 'raw'")  # even a bare statement commits itself
+    assert not store.conn.in_transaction
+    store.conn.close()  # no close(): a crash, nothing flushed on the way out
+    reopened = Store(path)
+    assert reopened.outbox_counts()["pending"] == 1
+    assert reopened.subscriber("telegram", "42")["name"] == "raw"
+    reopened.close()
+
+
+def test_every_write_is_inside_a_transaction(tmp_path):
+    """One way to write: every INSERT / UPDATE / DELETE runs between BEGIN IMMEDIATE and COMMIT,
+    whatever the caller did (traced at the connection while a whole life runs: polls, alerts,
+    deliveries, retries, subscribers)."""
+    tally = Tally(tmp_path / "t.db", Config(milestones={"personnel": Milestone(step=100_000)}))
+    store = tally.store
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    tally.report("mod", D(2025, 6, 11), 999_200)
+    tally.report("mod", D(2025, 6, 12), 1_000_340, delta=1_140)
+    (event,) = [e for e in store.events() if e["rule"] == "milestone"]
+    store.enqueue(event["id"], "console", "-", "k|console|-")
+    (claimed,) = store.claim("console")
+    store.mark_retry(claimed.id, "no", dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dead=False)
+    (claimed,) = store.claim("console")
+    store.mark_sent(claimed.id)
+    store.save_subscriber("telegram", "42", language="uk")
+    store.deactivate("telegram", "42", "blocked")
+    store.remove_subscriber("telegram", "42")
+    store.note_failure("mod", "HTTP 500", dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+    store.note_success("mod", etag=None, last_modified=None, new_report=False, keep_validators=True)
+    store.set_broken("mod", None)
+    store.mark_item("mod", "g", "d", 0)
+    store.release_claims()
+    store.requeue_dead()
+    store.conn.set_trace_callback(None)
+    open_ = False
+    writes = 0
+    for sql in statements:
+        verb = sql.lstrip().split(None, 1)[0].upper()
+        if verb == "BEGIN":
+            assert not open_, "nested BEGIN"
+            open_ = True
+        elif verb in ("COMMIT", "ROLLBACK"):
+            open_ = False
+        elif verb in ("INSERT", "UPDATE", "DELETE", "REPLACE"):
+            writes += 1
+            assert open_, f"a write outside transaction(): {sql[:80]}"
+    assert writes > 15 and not open_
+    store.close()
+
+
+def test_two_processes_opening_a_new_file_at_once_migrate_it_once(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "new.db"
+    code = f"from tallywatch.store import Store; Store({str(path)!r}).close()"
+    procs = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+    store = Store(path)
+    assert store.version == SCHEMA_VERSION
+    store.close()
