@@ -146,6 +146,81 @@ def test_notify_watchdog_reload_and_a_broken_reload(tmp_path, feed_server, daemo
     assert "STOPPING=1" in notify.lines()
 
 
+def test_a_reload_that_cannot_start_keeps_the_old_session_then_a_good_one_takes_effect(
+    tmp_path, feed_server, daemon_env
+):
+    """A configuration that validates but can't start (its database can't be opened) leaves the
+    running session polling; a good one's new interval and health port are observed taking effect."""
+    notify, env = daemon_env
+    feed_server.routes["/mod.rss"] = (200, {}, feed_until(dt.date(2025, 6, 11)))
+    feed_server.routes["/slow.rss"] = (200, {}, feed_until(dt.date(2025, 6, 11)))
+    cfg, port, new_port = tmp_path / "tw.toml", free_port(), free_port()
+    url = f"{feed_server.url}/mod.rss"
+
+    def slow(interval: str) -> str:  # a second source, polled at start, then every ``interval``
+        return (
+            f'[[sources]]\nname = "slow"\nkind = "rss"\nurl = "{feed_server.url}/slow.rss"\ninterval = "{interval}"\n'
+        )
+
+    write_config(cfg, tmp_path / "tw.db", url, port, extra=slow("1h"))
+    proc = start_daemon(cfg, env)
+    try:
+        assert wait(lambda: len(feed_server.hits("/slow.rss")) == 1 and get(f"http://127.0.0.1:{port}/healthz")[0])
+        (tmp_path / "a-file").write_text("not a folder")
+        write_config(cfg, tmp_path / "a-file" / "tw.db", url, new_port, extra=slow("1s"))
+        before = len(notify.messages)
+        proc.send_signal(signal.SIGHUP)
+        assert wait(lambda: any(line.startswith("STATUS=reload failed: ") for line in notify.lines()[before:]))
+        assert any("READY=1" in m for m in notify.messages[before:])  # systemd is told the reload ended
+        polls = len(feed_server.hits("/mod.rss"))
+        assert wait(lambda: len(feed_server.hits("/mod.rss")) >= polls + 2)  # the old session goes on
+        assert proc.poll() is None and get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        assert get(f"http://127.0.0.1:{new_port}/healthz")[0] == 0  # nothing of the new session is left
+        assert len(feed_server.hits("/slow.rss")) == 1  # still polled hourly
+
+        write_config(cfg, tmp_path / "tw.db", url, new_port, extra=slow("1s"))
+        proc.send_signal(signal.SIGHUP)
+        assert wait(lambda: len(feed_server.hits("/slow.rss")) >= 4)  # the new interval: every second
+        assert wait(lambda: get(f"http://127.0.0.1:{new_port}/healthz")[0] == 200)
+        assert wait(lambda: get(f"http://127.0.0.1:{port}/healthz")[0] == 0)  # the old port let go
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 0, err
+    assert "configuration reload failed, still running on the previous configuration: StoreError: database " in err
+    assert "a-file/tw.db can't be opened" in err
+    assert "Traceback" not in err
+
+
+def test_one_daemon_per_database(tmp_path, feed_server, daemon_env):
+    """A second daemon on the same database exits at once naming the first one's pid; it never
+    takes back the first one's deliveries in flight."""
+    _, env = daemon_env
+    feed_server.routes["/mod.rss"] = (200, {}, feed_until(dt.date(2025, 6, 11)))
+    cfg = tmp_path / "tw.toml"
+    write_config(cfg, tmp_path / "tw.db", f"{feed_server.url}/mod.rss", free_port())
+    first = start_daemon(cfg, env)
+    try:
+        assert wait(lambda: len(feed_server.hits("/mod.rss")) >= 1)
+        second = start_daemon(cfg, env)
+        _, err = second.communicate(timeout=30)
+        assert second.returncode == 1
+        assert f"another tallywatch daemon (pid {first.pid}) is running on {tmp_path / 'tw.db'}" in err
+        assert "Traceback" not in err
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=10)
+    assert first.returncode == 0
+    again = start_daemon(cfg, env)  # the lock went with the first daemon
+    try:
+        assert wait(lambda: len(feed_server.hits("/mod.rss")) >= 2)
+        assert again.poll() is None
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.communicate(timeout=10)
+
+
 def test_healthz_follows_the_sources_and_metrics_count(tmp_path, feed_server, daemon_env):
     _, env = daemon_env
     state = {"up": True, "day": dt.date(2025, 6, 11)}

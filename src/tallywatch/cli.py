@@ -665,6 +665,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.func(cfg, origin, args)
+    except Exception as exc:
+        from .store import StoreError
+
+        if not isinstance(exc, StoreError):
+            raise
+        print(f"tallywatch {args.command}: {exc}", file=sys.stderr)  # held by a daemon, damaged, read-only
+        return 1
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # `tallywatch replay | head`: the reader has all it wanted

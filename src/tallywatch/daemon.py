@@ -9,7 +9,10 @@ matplotlib, SMTP) runs on threads.
 Signals: SIGINT / SIGTERM stop it — no new polls, in-flight polls and sends get a few seconds,
 what was taken and not sent goes back to the outbox, the database is closed, exit 0 within 10 s.
 SIGHUP reloads the configuration: a valid one replaces the running session (RELOADING=1 …
-READY=1 to systemd); a broken one is logged with the reason and the old one keeps running.
+READY=1 to systemd), started in full before the old one is let go; a broken one, or one that
+can't start (its database can't be opened, its health port is taken), is logged with the reason
+and the old session keeps running. One daemon per database: the first session takes an exclusive
+lock on it (``store.DaemonLock``), which passes from session to session on a reload.
 """
 
 from __future__ import annotations
@@ -47,7 +50,12 @@ class Session:
     workers: list[asyncio.Task]
     bot: object | None
 
+    closed: bool = False
+
     async def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STOP_GRACE
         self.scheduler.pause()  # no new polls
@@ -151,13 +159,14 @@ def status_line(session: Session, state: list[dict], counts: dict[str, int]) -> 
     return f"{ok} of {len(sources)} sources ok · last report {last} · {waiting} pending deliveries"
 
 
-async def _tick(session_ref: list[Session], health: HealthServer | None, stop: asyncio.Event) -> None:
+async def _tick(session_ref: list[Session], health_ref: list[HealthServer | None], stop: asyncio.Event) -> None:
     """The loop's heartbeat: watchdog pings, the health snapshot, the systemd status line."""
     watchdog = sdnotify.watchdog_interval()
     last_ping = last_read = 0.0
     last_status = ""
     while not stop.is_set():
         now = time.monotonic()
+        health = health_ref[0]
         if watchdog and now - last_ping >= watchdog:
             sdnotify.notify("WATCHDOG=1")
             last_ping = now
@@ -215,16 +224,18 @@ async def run(
     health = None
     if config.health.enabled and pipeline is None:
         try:
-            health = HealthServer(config.health.host, config.health.port)
-            health.start()
+            health = _health_server(config)
         except OSError as exc:
             log.error("health server on %s:%d: %s; running without it", config.health.host, config.health.port, exc)
-            health = None
     started = time.monotonic()
-    if health is not None:  # every source starts unproven: healthy until its allowance runs out
-        health.snapshot.sources = _ages(config, [], health.snapshot)
-    session_ref = [await _start_session(config, pipeline, bot)]
-    ticker = asyncio.create_task(_tick(session_ref, health, stop))
+    try:
+        session_ref = [await _start_session(config, pipeline, bot)]
+    except BaseException:
+        if health is not None:
+            health.stop()
+        raise
+    health_ref = [health]
+    ticker = asyncio.create_task(_tick(session_ref, health_ref, stop))
     sdnotify.ready(f"started in {time.monotonic() - started:.1f} s")
     try:
         while True:
@@ -240,8 +251,13 @@ async def run(
                 continue
             sdnotify.reloading()
             log.info("reloading the configuration")
-            await session_ref[0].close()
-            session_ref[0] = await _start_session(new, None, bot)
+            try:
+                session_ref[0], health_ref[0] = await _replace(session_ref[0], new, bot, health_ref[0])
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}".replace("\n", "; ")
+                log.error("configuration reload failed, still running on the previous configuration: %s", reason)
+                sdnotify.ready(f"reload failed: {reason[:200]}")
+                continue
             sdnotify.ready("configuration reloaded")
             log.info("configuration reloaded")
     finally:
@@ -252,9 +268,49 @@ async def run(
         stop.set()
         await session_ref[0].close()
         ticker.cancel()
-        if health is not None:
-            health.stop()
+        if health_ref[0] is not None:
+            health_ref[0].stop()
         log.info("stopped")
+
+
+def _health_server(config: Config) -> HealthServer:
+    health = HealthServer(config.health.host, config.health.port)
+    health.start()
+    health.snapshot.sources = _ages(config, [], health.snapshot)  # every source starts unproven
+    return health
+
+
+async def _replace(
+    old: Session, config: Config, bot: bool, health: HealthServer | None
+) -> tuple[Session, HealthServer | None]:
+    """A reload: the new session is started in full before the old one is let go; if anything of
+    it fails (the database can't be opened, the health port is taken), what was started of it is
+    closed and the error raised: the old session never stopped."""
+    same_db = config.storage.resolved() == old.config.storage.resolved()
+    # on the same database the old session's claims are its own, in flight: not released
+    pipeline = Pipeline(config, recover=not same_db)
+    new_health = health
+    try:
+        where = (config.health.enabled, config.health.host, config.health.port)
+        if where != (old.config.health.enabled, old.config.health.host, old.config.health.port):
+            new_health = _health_server(config) if config.health.enabled else None
+        for kind, gate in old.pipeline.gates.items():  # one flood gate per channel across the handover
+            if kind in pipeline.gates:
+                pipeline.gates[kind] = gate
+        session = await _start_session(config, pipeline, bot=False)
+    except BaseException:
+        await pipeline.aclose()
+        if new_health is not health and new_health is not None:
+            new_health.stop()
+        raise
+    if same_db:  # the daemon's hold on the database passes to the new session
+        pipeline.lock, old.pipeline.lock = old.pipeline.lock, None
+    await old.close()
+    if bot:  # one bot polls Telegram at a time: the old one has stopped
+        session.bot = await _start_bot(config, pipeline)
+    if new_health is not health and health is not None:
+        health.stop()
+    return session, new_health
 
 
 def _reload(reload: Callable[[], Config] | None) -> Config | None:

@@ -35,7 +35,7 @@ from .health import EVENTS, FIGURES, POLLS, REPORTS
 from .models import Change, Document, Event, Figure
 from .sources import harvest, mapping_for
 from .sources.http import FetchError, PoliteClient
-from .store import Store, StoredEvent, utcnow
+from .store import DaemonLock, Store, StoredEvent, utcnow
 
 log = logging.getLogger("tallywatch.poll")
 CHARTS_KEPT = 16  # charts drawn for an event's fan-out, kept while its recipients are served
@@ -197,8 +197,18 @@ class Pipeline:
         """``recover``: this is the daemon starting — deliveries a killed run left 'sending' are queued
         again. One-shot commands must not: a daemon running beside them may be sending those."""
         self.config = config
+        # the daemon's hold on its database (one daemon per database), taken before anything is read
+        self.lock = DaemonLock(config.storage.resolved()) if recover and store is None else None
         self._db = ThreadPoolExecutor(1, thread_name_prefix="tallywatch-store")
-        self.store = store or self._db.submit(Store, config.storage.resolved()).result()
+        try:
+            self.store = store or self._db.submit(Store, config.storage.resolved()).result()
+            if self.lock is not None:
+                self._db.submit(self.store.check).result()
+        except BaseException:
+            self._db.shutdown(wait=False)
+            if self.lock is not None:
+                self.lock.release()
+            raise
         self.detector = Detector(config, self.store)  # used on the store's thread only
         self.channels = list(enabled_channels(config) if channels is None else channels)
         self.gates = {c.kind: FloodGate(c.limits) for c in self.channels}
@@ -277,6 +287,9 @@ class Pipeline:
         await self.client.aclose()
         await self.in_store(self.store.close)
         self._db.shutdown(wait=True)
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     async def poll_all(self, force: bool = False) -> list[PollResult]:
         sources = [s for s in self.config.sources if s.enabled]

@@ -225,8 +225,53 @@ _SUBSCRIBER_FIELDS = {
 }
 
 
-class SchemaTooNew(Exception):
+class StoreError(Exception):
+    """The database can't be used; the message names the file, what is wrong, and what to do."""
+
+
+class SchemaTooNew(StoreError):
     pass
+
+
+class DatabaseBusy(StoreError):
+    """Another tallywatch daemon holds this database."""
+
+
+RESTORE_HINT = "restore it from a backup (`tallywatch restore FILE`, see the README) or move it away to start afresh"
+
+
+class DaemonLock:
+    """One daemon per database: an exclusive ``flock`` on ``<database>.lock``, which names the
+    holder's pid. The kernel lets go of it when the process ends, however it ends."""
+
+    def __init__(self, database: Path) -> None:
+        import fcntl
+        import os
+
+        self.path = Path(f"{database}.lock")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise StoreError(f"database {database} can't be opened ({exc})") from None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self._fd)
+            raise DatabaseBusy(
+                f"another tallywatch daemon (pid {holder}) is running on {database}; stop it first "
+                "(one daemon per database: two would send every alert twice)"
+            ) from None
+        os.ftruncate(self._fd, 0)
+        os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+
+    def release(self) -> None:
+        import os
+
+        if self._fd >= 0:
+            os.close(self._fd)  # closing the descriptor lets go of the lock
+            self._fd = -1
 
 
 @dataclass(frozen=True)
@@ -281,16 +326,27 @@ def _event(row: dict[str, Any], prefix: str = "") -> Event:
 class Store:
     def __init__(self, path: str | Path, *, timeout: float = 10.0) -> None:
         self.path = Path(path)
-        if str(path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: no implicit transactions. A statement outside ``transaction()``
-        # commits by itself, and ``transaction()`` is the only way to group writes; with Python's
-        # default, a write outside one opened a transaction that later ones joined and never committed.
-        conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False, isolation_level=None)
-        self.conn = conn  # the hot paths (record, flush) use it directly
-        self.db = sqlite_utils.Database(conn)
         self._staged: dict[tuple[str, dt.date, str], list[Any]] = {}  # figures waiting for flush()
         self._status: dict[tuple[str, dt.date, str], str | None] = {}  # status changes of stored figures
+        try:
+            if str(path) != ":memory:":
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: no implicit transactions. A statement outside ``transaction()``
+            # commits by itself, and ``transaction()`` is the only way to group writes; with Python's
+            # default, a write outside one opened a transaction that later ones joined and never committed.
+            conn = sqlite3.connect(str(path), timeout=timeout, check_same_thread=False, isolation_level=None)
+        except (OSError, sqlite3.DatabaseError) as exc:
+            raise StoreError(f"database {self.path} can't be opened ({exc})") from None
+        self.conn = conn  # the hot paths (record, flush) use it directly
+        self.db = sqlite_utils.Database(conn)
+        try:
+            self._open(timeout)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(f"database {self.path} can't be used ({exc}); {RESTORE_HINT}") from None
+
+    def _open(self, timeout: float) -> None:
+        path = self.path
         self.db.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
         self.db.execute("PRAGMA foreign_keys = ON")
         # FULL: a commit is on disk when it returns — figures, events and deliveries survive a power
@@ -305,6 +361,19 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def check(self) -> None:
+        """At a daemon's start: the file is whole (``PRAGMA quick_check``) and writable, or a
+        ``StoreError`` says which file and what to do."""
+        try:
+            problems = [row[0] for row in self.conn.execute("PRAGMA quick_check(5)")]
+            if problems != ["ok"]:
+                raise StoreError(f"database {self.path} is damaged ({'; '.join(problems)}); {RESTORE_HINT}")
+            with self.transaction():
+                self.conn.execute("CREATE TABLE IF NOT EXISTS probe_write (x)")  # the write lock and one write
+                self.conn.execute("DROP TABLE probe_write")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"database {self.path} can't be used ({exc}); {RESTORE_HINT}") from None
 
     # -- schema ---------------------------------------------------------------------------------
 
