@@ -210,3 +210,28 @@ def test_outbox_shows_and_requeues_dead_deliveries(cfg, feed_server):
     assert tallywatch("outbox", "retry", cfg=cfg).stdout == "1 dead deliveries queued again\n"
     counts = json.loads(tallywatch("outbox", "--json", cfg=cfg).stdout)["counts"]
     assert counts == {"pending": 1, "retrying": 0, "sending": 0, "sent": 0, "dead": 0}
+
+
+@pytest.mark.parametrize("damage", ["not a database", "torn pages"])
+def test_a_damaged_database_is_one_line_naming_it_and_what_to_do(cfg, tmp_path, damage):
+    db = tmp_path / "state" / "tw.db"
+    db.parent.mkdir()
+    if damage == "not a database":
+        db.write_bytes(b"this is not an SQLite file, " * 200)
+    else:  # a real database with a page in the middle overwritten (a torn write, a bad sector)
+        import sqlite3
+
+        conn = sqlite3.connect(db)
+        conn.execute("CREATE TABLE t (x)")
+        conn.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 200)
+        conn.execute("CREATE INDEX tx ON t (x)")
+        conn.commit()
+        conn.close()
+        data = bytearray(db.read_bytes())
+        data[4096 * 3 : 4096 * 5] = b"\xff" * 8192
+        db.write_bytes(bytes(data))
+    result = tallywatch("run", cfg=cfg, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (line,) = [ln for ln in result.stderr.splitlines() if "tallywatch run:" in ln]
+    assert f"database {db} " in line and "restore it from a backup (`tallywatch restore FILE`" in line
