@@ -218,17 +218,16 @@ def test_a_damaged_database_is_one_line_naming_it_and_what_to_do(cfg, tmp_path, 
     db.parent.mkdir()
     if damage == "not a database":
         db.write_bytes(b"this is not an SQLite file, " * 200)
-    else:  # a real database with a page in the middle overwritten (a torn write, a bad sector)
-        import sqlite3
+    else:  # tallywatch's own database with pages in the middle overwritten (a torn write, a bad sector)
+        from tallywatch.store import Store
 
-        conn = sqlite3.connect(db)
-        conn.execute("CREATE TABLE t (x)")
-        conn.executemany("INSERT INTO t VALUES (?)", [("x" * 500,)] * 200)
-        conn.execute("CREATE INDEX tx ON t (x)")
-        conn.commit()
-        conn.close()
+        store = Store(db)
+        for n in range(300):
+            store.save_subscriber("telegram", str(n), name="x" * 300)
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        store.close()
         data = bytearray(db.read_bytes())
-        data[4096 * 3 : 4096 * 5] = b"\xff" * 8192
+        data[4096 * 8 : 4096 * 10] = b"\xff" * 8192
         db.write_bytes(bytes(data))
     result = tallywatch("run", cfg=cfg, timeout=60)
     assert result.returncode == 1
