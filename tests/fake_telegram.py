@@ -49,6 +49,7 @@ class FakeState:
     group_sends: defaultdict = field(default_factory=lambda: defaultdict(deque))
     fail_chats: dict = field(default_factory=dict)  # chat id → (code, description)
     storm: list = field(default_factory=list)  # the next sends answer these (code, retry_after)
+    traps: list = field(default_factory=list)  # (test of a send's params, code, retry_after): once each
     commands: dict = field(default_factory=dict)  # language → commands from setMyCommands
     files: dict = field(default_factory=dict)  # file_id → the bytes uploaded under it
 
@@ -129,6 +130,11 @@ class FakeTelegram:
     def fail_chat(self, chat_id: int | str, code: int, description: str) -> None:
         with self.lock:
             self.state.fail_chats[str(chat_id)] = (code, description)
+
+    def trap(self, test, code: int, retry_after: int = 1) -> None:
+        """The first send whose params pass ``test`` answers ``code`` (429 with ``retry_after``, or 500)."""
+        with self.lock:
+            self.state.traps.append((test, code, retry_after))
 
     def storm(self, code: int, count: int, retry_after: int = 1) -> None:
         """The next ``count`` sends answer ``code`` (429 with ``retry_after``, or 500)."""
@@ -301,6 +307,10 @@ class FakeTelegram:
             if s.storm:
                 code, retry_after = s.storm.pop(0)
                 return self._error(method, params, code, retry_after)
+            for trap in s.traps:
+                if trap[0](params):
+                    s.traps.remove(trap)
+                    return self._error(method, params, trap[1], trap[2])
             if chat in s.fail_chats:
                 code, description = s.fail_chats[chat]
                 s.calls.append(Call(method, params, now, code))

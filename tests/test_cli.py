@@ -207,9 +207,25 @@ def test_outbox_shows_and_requeues_dead_deliveries(cfg, feed_server):
     shown = tallywatch("outbox", cfg=cfg).stdout.splitlines()
     assert shown[0] == "pending 0  retrying 0  sending 0  sent 0  dead 1"
     assert any(row.startswith("dead      console   stdout") and "stdout closed" in row for row in shown[1:])
-    assert tallywatch("outbox", "retry", cfg=cfg).stdout == "1 dead deliveries queued again\n"
+    assert tallywatch("outbox", "retry", cfg=cfg).stdout == (
+        "1 dead deliveries queued again\n0 deliveries left 'sending' for over 10m queued again\n"
+    )
     counts = json.loads(tallywatch("outbox", "--json", cfg=cfg).stdout)["counts"]
     assert counts == {"pending": 1, "retrying": 0, "sending": 0, "sent": 0, "dead": 0}
+
+    # a process interrupted while sending left it claimed: a recent claim may be a daemon at work,
+    # one older than --stuck-after is queued again
+    store = Store(db)
+    now = dt.datetime.now(dt.UTC)
+    store.db.execute("UPDATE deliveries SET status = 'sending', claimed_at = ?", [now.isoformat()])
+    store.close()
+    assert "0 deliveries left 'sending'" in tallywatch("outbox", "retry", cfg=cfg).stdout
+    store = Store(db)
+    store.db.execute("UPDATE deliveries SET claimed_at = ?", [(now - dt.timedelta(minutes=11)).isoformat()])
+    store.close()
+    assert "1 deliveries left 'sending' for over 10m queued again" in tallywatch("outbox", "retry", cfg=cfg).stdout
+    counts = json.loads(tallywatch("outbox", "--json", cfg=cfg).stdout)["counts"]
+    assert counts["pending"] == 1 and counts["sending"] == 0
 
 
 @pytest.mark.parametrize("damage", ["not a database", "torn pages"])

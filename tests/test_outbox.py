@@ -128,3 +128,54 @@ def test_only_the_daemon_takes_back_rows_left_sending(tmp_path):
     assert asyncio.run(counts(False))["sending"] == 1  # `tallywatch poll` while the daemon sends
     assert asyncio.run(counts(True))["pending"] == 1  # the daemon starting after a kill
     assert claimed.recipient == "stdout"
+
+
+class Hanging:
+    """A channel whose sends never end (a server that stopped answering): the test interrupts them."""
+
+    kind = "console"
+
+    def __init__(self):
+        from tallywatch.channels import ChannelLimits
+
+        self.limits = ChannelLimits(concurrency=2)
+        self.entered = 0
+
+    def recipients(self, event, store):
+        from tallywatch.channels import Recipient
+
+        return [Recipient(f"r{i}") for i in range(5)]
+
+    def is_group(self, recipient):
+        return False
+
+    async def send(self, event, recipient, language, reply=None, steps=None):
+        import asyncio
+
+        self.entered += 1
+        await asyncio.Event().wait()
+
+
+def test_an_interrupted_delivery_round_gives_back_what_it_claimed(tmp_path):
+    """Ctrl-C on `tallywatch poll` or `digest` cancels deliver(): the rows it claimed go back to
+    'pending' on the way out, not left 'sending' until a daemon start."""
+    import asyncio
+
+    from tallywatch.channels.limits import FloodGate
+
+    channel = Hanging()
+    tally, _ = crossing(tmp_path / "o.db", [channel])
+    store = tally.store
+
+    async def interrupted():
+        task = asyncio.create_task(outbox.deliver(outbox.direct, store, channel, FloodGate(channel.limits)))
+        while channel.entered < 2:  # both workers are inside a send
+            await asyncio.sleep(0.01)
+        assert store.outbox_counts()["sending"] == 5
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(interrupted())
+    assert store.outbox_counts() == {"pending": 5, "retrying": 0, "sending": 0, "sent": 0, "dead": 0}
+    tally.close()

@@ -190,7 +190,7 @@ def test_retry_after_is_honoured(tmp_path, feed_server):
 def test_failures_back_off_and_success_resets(tmp_path, feed_server):
     feed_server.routes["/flaky"] = (503, {}, b"")
     cfg = config(tmp_path, source(feed_server, "/flaky", name="flaky"), backoff_base=0.001, backoff_max=0.002)
-    run(cfg, rounds=3)
+    run(cfg, rounds=3, force=True)  # three failures in a row, whatever their backoff
     from tallywatch.store import Store
 
     store = Store(tmp_path / "tw.db")

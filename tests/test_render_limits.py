@@ -3,6 +3,7 @@
 import asyncio
 import datetime as dt
 import itertools
+import re
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -104,3 +105,36 @@ def test_a_token_in_the_config_file_is_refused(tmp_path):
     path.write_text('[telegram]\ntoken = "123:abc"\n')
     with pytest.raises(config.ConfigError, match="the bot token is never read from the config file"):
         config.load(path)
+
+
+def test_split_never_cuts_inside_a_tag_or_an_entity_and_balances_tags():
+    """A long struck-through retraction (``<s>`` around many lines) and lines full of entities:
+    every piece is within the limit and is whole HTML (tags closed, reopened in the next piece)."""
+    from html.parser import HTMLParser
+
+    body = "\n".join(f"line {i}: tanks &amp; artillery &lt;{i}&gt; " + "x" * 40 for i in range(300))
+    text = f'✏️ <b>2025-06-12</b>\n<s>{body}</s>\n\n<a href="https://example.org/?a=1&amp;b=2">{"z" * 5000}</a>'
+    pieces = split(text, 4096)
+    assert len(pieces) >= 5 and all(len(p) <= 4096 for p in pieces)
+
+    class Balance(HTMLParser):
+        def __init__(self):
+            super().__init__(convert_charrefs=False)
+            self.open, self.ok = [], True
+
+        def handle_starttag(self, tag, attrs):
+            self.open.append(tag)
+
+        def handle_endtag(self, tag):
+            self.ok = self.ok and bool(self.open) and self.open.pop() == tag
+
+    for piece in pieces:
+        assert not re.search(r"&\w*$|<[^>]*$", piece), piece[-20:]  # no entity or tag cut at the end
+        assert not re.match(r"(<[^>]+>)*(#?\w+;|[^<]*>)", piece), piece[:20]  # nor at the start
+        check = Balance()
+        check.feed(piece)
+        check.close()
+        assert check.ok and check.open == [], (piece[:60], check.open)
+    assert pieces[1].startswith("<s>") and pieces[-1].startswith('<a href="https://example.org/?a=1&amp;b=2">')
+    plain = re.sub(r"<[^>]+>", "", "".join(pieces))  # the words are all there, in order
+    assert plain.replace("\n", "") == re.sub(r"<[^>]+>", "", text).replace("\n", "")

@@ -297,7 +297,9 @@ def cmd_outbox(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
         return 1
     try:
         if args.action == "retry":
+            stuck = store.release_stuck(dt.timedelta(seconds=args.stuck_after))
             print(f"{store.requeue_dead()} dead deliveries queued again")
+            print(f"{stuck} deliveries left 'sending' for over {format_duration(args.stuck_after)} queued again")
             return 0
         counts = store.outbox_counts()
         rows = store.outbox_rows()
@@ -547,11 +549,19 @@ def build_parser() -> argparse.ArgumentParser:
     box = sub.add_parser(
         "outbox",
         parents=[common],
-        help="deliveries waiting, retrying or dead; `outbox retry` queues the dead ones again",
+        help="deliveries waiting, retrying or dead; `outbox retry` queues the dead and stuck ones again",
         description="Show the outbox: how many deliveries are pending, retrying, being sent, sent and dead, "
-        "and every one not yet sent. `tallywatch outbox retry` queues the dead ones again.",
+        "and every one not yet sent. `tallywatch outbox retry` queues the dead ones again, and those left "
+        "'sending' for longer than --stuck-after (a process interrupted while sending).",
     )
     box.add_argument("action", nargs="?", choices=["show", "retry"], default="show", help="default: show")
+    box.add_argument(
+        "--stuck-after",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="with retry: a delivery 'sending' for longer than this is queued again (default 600)",
+    )
     box.add_argument("--json", action="store_true", help="JSON output")
     box.set_defaults(func=cmd_outbox)
 

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import logging
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from .backoff import backoff_seconds
-from .channels import Channel, Gone, Rejected, Retry
+from .channels import Channel, Gone, Rejected, Retry, Steps
 from .channels.limits import FloodGate
 from .health import DELIVERIES
 from .store import Delivery, Store, StoredEvent, utcnow
@@ -112,7 +113,9 @@ def _outcome(
         return
     after = error.after if isinstance(error, Retry) else None
     dead = attempts >= channel.limits.max_attempts
-    when = utcnow() + dt.timedelta(seconds=backoff_seconds(attempts, retry_base, retry_max, after))
+    # never sooner than a tenth of the base: a retry the same instant would meet the same failure
+    floor = max(after or 0.0, retry_base / 10)
+    when = utcnow() + dt.timedelta(seconds=backoff_seconds(attempts, retry_base, retry_max, floor))
     log.warning(
         "%s %s: %s (attempt %d%s)",
         channel.kind,
@@ -146,8 +149,9 @@ async def deliver(
     gone: set[str] = set()  # recipients found gone in this round: their other deliveries are not tried
     while not (stop and stop.is_set()) and (claimed := await run(store.claim, channel.kind, batch)):
         queue = deque(_interleave(claimed))
+        unmarked = {d.id for d in claimed}  # claimed and not yet marked sent, to retry or dead
 
-        async def worker(queue: deque[Delivery] = queue) -> None:
+        async def worker(queue: deque[Delivery] = queue, unmarked: set[int] = unmarked) -> None:
             nonlocal sent
             while queue and not (stop and stop.is_set()):
                 d = queue.popleft()
@@ -158,11 +162,18 @@ async def deliver(
                 if d.recipient in gone:  # found gone by another send (also while we waited for the gate)
                     earlier = Gone("recipient gone (found earlier)")
                     await run(_outcome, store, channel, d, earlier, retry_base, retry_max)
+                    unmarked.discard(d.id)
                     continue
                 error: Exception | None = None
                 receipt = None
                 try:
-                    receipt = await channel.send(d.event, d.recipient, d.language, reply=d.reply)
+                    steps = Steps(
+                        d.pieces_sent,
+                        d.receipt,
+                        gate=functools.partial(gate.acquire, d.recipient, channel.is_group(d.recipient)),
+                        record=functools.partial(run, store.mark_step, d.id),
+                    )
+                    receipt = await channel.send(d.event, d.recipient, d.language, reply=d.reply, steps=steps)
                     sent += 1
                 except (Retry, Gone, Rejected) as exc:
                     error = exc
@@ -174,8 +185,19 @@ async def deliver(
                     log.exception("%s %s: unexpected error while sending", channel.kind, d.recipient)
                     error = Retry(f"unexpected error: {type(exc).__name__}: {exc}")
                 await run(_outcome, store, channel, d, error, retry_base, retry_max, receipt)
+                unmarked.discard(d.id)
 
-        await asyncio.gather(*(worker() for _ in range(max(1, channel.limits.concurrency))))
-        if queue:  # stopped: what was taken and not sent goes back to the queue
-            await run(store.release, [d.id for d in queue])
+        try:
+            await asyncio.gather(*(worker() for _ in range(max(1, channel.limits.concurrency))))
+        finally:  # stopped, interrupted (Ctrl-C) or failed (a full disk): what was taken and not
+            # marked goes back to the queue at once, never left 'sending' until a restart
+            if unmarked:
+                await _release(run, store, channel, sorted(unmarked))
     return sent
+
+
+async def _release(run: Run, store: Store, channel: Channel, ids: list[int]) -> None:
+    try:
+        await run(store.release, ids)
+    except Exception as exc:  # the store itself failing: the next start releases them
+        log.error("%s: %d deliveries could not be put back in the queue: %s", channel.kind, len(ids), exc)

@@ -185,6 +185,10 @@ MIGRATIONS: list[str] = [
     ALTER TABLE deliveries ADD COLUMN reply_to INTEGER REFERENCES deliveries (id);
     ALTER TABLE events ADD COLUMN retracted_at TEXT
     """,
+    # 8: a delivery sent as several messages (a long text in pieces) remembers how many went out
+    """
+    ALTER TABLE deliveries ADD COLUMN pieces_sent INTEGER NOT NULL DEFAULT 0
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -206,7 +210,9 @@ def utcnow() -> dt.datetime:
 
 
 def _ts(when: dt.datetime | None = None) -> str:
-    return (when or utcnow()).isoformat(timespec="seconds")
+    """A stored time: ISO 8601 in UTC to the microsecond (a retry 1 s away must not come due at
+    once by truncation). Older rows have whole seconds; both compare right as text ('+' < '.')."""
+    return (when or utcnow()).astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 _SUBSCRIBER_FIELDS = {
@@ -307,6 +313,8 @@ class Delivery:
     language: str
     event: Event
     reply: Reply | None = None  # a retraction answers the alert it takes back
+    pieces_sent: int = 0  # of a message sent in pieces, those that went out before (a retry resumes)
+    receipt: str | None = None  # the last piece's receipt
 
 
 def _event(row: dict[str, Any], prefix: str = "") -> Event:
@@ -747,7 +755,7 @@ class Store:
         if not ids:
             return []
         rows = self.db.query(
-            "SELECT d.id, d.channel, d.recipient, d.attempts, d.language, e.key, e.rule, e.metric, e.as_of, e.value,"
+            "SELECT d.id, d.channel, d.recipient, d.attempts, d.language, d.pieces_sent, d.receipt, e.key, e.rule, e.metric, e.as_of, e.value,"
             " e.message, e.severity, e.data, e.source, o.receipt AS reply_receipt, oe.key AS reply_key,"
             " oe.rule AS reply_rule, oe.metric AS reply_metric, oe.as_of AS reply_as_of, oe.value AS reply_value,"
             " oe.message AS reply_message, oe.severity AS reply_severity, oe.data AS reply_data,"
@@ -766,6 +774,8 @@ class Store:
                 r["language"],
                 _event(r),
                 Reply(_event(r, "reply_"), r["reply_receipt"]) if r["reply_key"] else None,
+                r["pieces_sent"],
+                r["receipt"],
             )
             for r in rows
         ]
@@ -778,6 +788,15 @@ class Store:
             f" AND id IN ({','.join('?' * len(ids))})",
             ids,
         )
+
+    @_writes
+    def release_stuck(self, older_than: dt.timedelta) -> int:
+        """Give back deliveries claimed longer ago than ``older_than`` (a process stopped holding them)."""
+        return self.conn.execute(
+            "UPDATE deliveries SET status = 'pending', claimed_at = NULL WHERE status = 'sending'"
+            " AND (claimed_at IS NULL OR claimed_at < ?)",
+            [_ts(utcnow() - older_than)],
+        ).rowcount
 
     @_writes
     def release_claims(self) -> int:
@@ -793,6 +812,13 @@ class Store:
             "SELECT min(next_attempt_at) FROM deliveries WHERE channel = ? AND status = 'pending'", [channel]
         ).fetchone()
         return dt.datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    @_writes
+    def mark_step(self, delivery_id: int, pieces_sent: int, receipt: str | None) -> None:
+        """A piece of a delivery went out: a retry starts after it."""
+        self.conn.execute(
+            "UPDATE deliveries SET pieces_sent = ?, receipt = ? WHERE id = ?", [pieces_sent, receipt, delivery_id]
+        )
 
     @_writes
     def mark_sent(self, delivery_id: int, receipt: str | None = None) -> None:

@@ -12,6 +12,7 @@ per event), which the outbox awaits before the flood gate books the send.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -36,6 +37,38 @@ class Gone(Exception):
 
 class Rejected(Exception):
     """The message itself was refused (malformed); trying again would not help."""
+
+
+class Steps:
+    """One delivery sent as several API calls (a long text in pieces, an edit then an answer): the
+    pieces that went out before, kept by the outbox so a retry resumes at the first one not sent,
+    and the flood gate every call after the first passes (the outbox booked the first)."""
+
+    def __init__(
+        self,
+        done: int = 0,
+        receipt: str | None = None,
+        gate: Callable[[], Awaitable[None]] | None = None,
+        record: Callable[[int, str | None], Awaitable[None]] | None = None,
+    ) -> None:
+        self.done = done  # pieces sent, in this attempt and before
+        self.receipt = receipt  # the last piece's receipt
+        self._gate = gate
+        self._record = record
+        self._calls = 0
+
+    async def call(self) -> None:
+        """Before each API call of this attempt."""
+        if self._calls and self._gate is not None:
+            await self._gate()
+        self._calls += 1
+
+    async def sent(self, receipt: str | None) -> None:
+        """A piece went out: remembered before the next one is tried."""
+        self.done += 1
+        self.receipt = receipt
+        if self._record is not None:
+            await self._record(self.done, receipt)
 
 
 @dataclass(frozen=True)
@@ -65,10 +98,13 @@ class Channel(Protocol):
         """Who gets this event — called inside the ingest transaction."""
         ...
 
-    async def send(self, event: Event, recipient: str, language: str, reply: Reply | None = None) -> str | None:
+    async def send(
+        self, event: Event, recipient: str, language: str, reply: Reply | None = None, steps: Steps | None = None
+    ) -> str | None:
         """Send; returns a receipt — what the service calls the message (Telegram: ``text:<message_id>``,
         ``photo:<message_id>``), kept with the delivery so the message can be edited later — or None.
-        ``reply``: the earlier message this one corrects (a retraction), for channels that can edit it."""
+        ``reply``: the earlier message this one corrects (a retraction), for channels that can edit it.
+        ``steps``: for a channel that sends one delivery as several calls, where to resume and the gate."""
         ...
 
     def is_group(self, recipient: str) -> bool: ...

@@ -26,7 +26,7 @@ class ConsoleChannel:
     def is_group(self, recipient: str) -> bool:
         return False
 
-    async def send(self, event: Event, recipient: str, language: str = "en", reply=None) -> None:
+    async def send(self, event: Event, recipient: str, language: str = "en", reply=None, steps=None) -> None:
         stream = self._stream or sys.stdout
         try:
             stream.write(line(event) + "\n")

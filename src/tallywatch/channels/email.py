@@ -196,7 +196,7 @@ class EmailChannel:
             return [Recipient(s["address"]) for s in subs if s["instant"]]
         return []
 
-    async def send(self, event: Event, recipient: str, language: str = "en", reply=None) -> None:
+    async def send(self, event: Event, recipient: str, language: str = "en", reply=None, steps=None) -> None:
         pipeline = self._pipeline
         if pipeline is None:
             raise Retry("email channel not bound to a pipeline")

@@ -116,23 +116,56 @@ def telegram_html(event: Event, language: str = "en") -> str:
     return f"{icon} <b>{when}</b>\n{html.escape(body, quote=False)}"
 
 
+_ATOM = re.compile(r"<[^<>]*>|&#?\w+;|.", re.S)  # a tag, an entity, or one character: never cut inside
+_TAG = re.compile(r"<(/?)([a-zA-Z][\w-]*)")
+
+
+def _after(stack: tuple[tuple[str, str], ...], atom: str) -> tuple[tuple[str, str], ...]:
+    """The open tags (name, opening tag) once ``atom`` is passed."""
+    tag = _TAG.match(atom) if atom.startswith("<") else None
+    if tag is None:
+        return stack
+    closing, name = tag.groups()
+    if not closing:
+        return (*stack, (name.lower(), atom))
+    names = [n for n, _ in stack]
+    if name.lower() in names:
+        cut = len(names) - 1 - names[::-1].index(name.lower())
+        return stack[:cut] + stack[cut + 1 :]
+    return stack
+
+
+def _closing(stack: tuple[tuple[str, str], ...]) -> str:
+    return "".join(f"</{name}>" for name, _ in reversed(stack))
+
+
 def split(text: str, limit: int) -> list[str]:
-    """Cut a message into pieces of at most ``limit`` characters, at line breaks where possible."""
+    """Cut Telegram HTML into pieces of at most ``limit`` characters, at line breaks where possible.
+
+    Never inside a tag or an entity (``&amp;``); a tag open at a cut is closed at the end of its
+    piece and opened again at the start of the next, so every piece is HTML Telegram accepts.
+    Cut at a line break, the break itself is left out (joined with ``\n`` the pieces give back
+    the text when no tag spans the cut).
+    """
+    atoms = _ATOM.findall(text)
     pieces: list[str] = []
-    current = ""
-    for para in text.split("\n"):
-        while len(para) > limit:  # a single line longer than a message
-            head, para = para[:limit], para[limit:]
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(head)
-        candidate = para if not current else f"{current}\n{para}"
-        if len(candidate) > limit:
-            pieces.append(current)
-            current = para
-        else:
-            current = candidate
-    if current or not pieces:
-        pieces.append(current)
-    return pieces
+    i, stack = 0, ()
+    while True:
+        body = "".join(opening for _, opening in stack)
+        state, j, newline = stack, i, None  # newline: (atom index after it, open tags, length before it)
+        while j < len(atoms):
+            after = _after(state, atoms[j])
+            if len(body) + len(atoms[j]) + len(_closing(after)) > limit and j > i:
+                break
+            if atoms[j] == "\n":
+                newline = (j + 1, state, len(body))
+            body += atoms[j]
+            state, j = after, j + 1
+        if j == len(atoms):
+            pieces.append(body + _closing(state))
+            return pieces
+        if newline is not None and newline[0] > i + 1:  # cut at the last line break
+            j, state, length = newline
+            body = body[:length]
+        pieces.append(body + _closing(state))
+        i, stack = j, state

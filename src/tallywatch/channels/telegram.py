@@ -26,7 +26,7 @@ from telegram.warnings import PTBDeprecationWarning
 from ..health import TELEGRAM_429
 from ..models import Event
 from ..sources.http import tls_context
-from . import ChannelLimits, Gone, Recipient, Rejected, Retry
+from . import ChannelLimits, Gone, Recipient, Rejected, Retry, Steps
 from .render import split, telegram_html
 
 if TYPE_CHECKING:
@@ -153,38 +153,52 @@ class TelegramChannel:
             return None
         return await self._pipeline.chart(event.metric, language, once=event.key)
 
-    async def send(self, event: Event, recipient: str, language: str = "en", reply: Reply | None = None) -> str | None:
+    async def send(
+        self,
+        event: Event,
+        recipient: str,
+        language: str = "en",
+        reply: Reply | None = None,
+        steps: Steps | None = None,
+    ) -> str | None:
         """Send the alert; the receipt is ``photo:<message_id>`` or ``text:<message_id>`` (the last piece).
 
+        A text over 4,096 characters goes in pieces, each one a step of the delivery (``steps``):
+        each passes the flood gate, and a retry resumes at the first piece not sent.
         With ``reply`` (a retraction or a correction of the alert sent before) the earlier message
         is edited first — struck through, this one under it — and this one is sent as an answer to it.
         """
+        steps = steps or Steps()
         text = telegram_html(event, language)
         if reply is not None:
-            return await self._answer(event, recipient, language, reply, text)
+            return await self._answer(event, recipient, language, reply, text, steps)
         photo = await self.prepare(event, language) if len(text) <= CAPTION_LIMIT else None
         if photo is None:
-            return receipt(await self.send_text(recipient, text))
+            return receipt(await self.send_text(recipient, text, steps=steps)) or steps.receipt
         key = (event.key, language)
         file_id = self._file_ids.get(key)
         if file_id is not None:  # uploaded once already: Telegram re-sends it by its id
             try:
-                return receipt(await self.send_text(recipient, text, file_id))
+                return receipt(await self.send_text(recipient, text, file_id, steps=steps))
             except Rejected:  # Telegram no longer knows the file id: upload the bytes again
                 self._file_ids.pop(key, None)
-        message = await self.send_text(recipient, text, photo)
+        message = await self.send_text(recipient, text, photo, steps=steps)
         if message is not None and message.photo:
             self._file_ids[key] = message.photo[-1].file_id
             while len(self._file_ids) > FILE_IDS_KEPT:
                 self._file_ids.popitem(last=False)
         return receipt(message)
 
-    async def _answer(self, event: Event, recipient: str, language: str, reply: Reply, text: str) -> str | None:
+    async def _answer(
+        self, event: Event, recipient: str, language: str, reply: Reply, text: str, steps: Steps
+    ) -> str | None:
         kind, _, number = (reply.receipt or "").partition(":")
-        if number.isdigit():
+        if number.isdigit() and steps.done == 0:  # edited once; a retry after a piece went out does not again
             struck = f"<s>{telegram_html(reply.event, language)}</s>\n\n{text}"
+            await steps.call()
             await self._call(recipient, self._edit, int(number), kind == "photo", struck)
-        return receipt(await self.send_text(recipient, text, reply_to=int(number) if number.isdigit() else None))
+        answer = int(number) if number.isdigit() else None
+        return receipt(await self.send_text(recipient, text, reply_to=answer, steps=steps)) or steps.receipt
 
     async def _edit(self, chat: int | str, message_id: int, caption: bool, text: str) -> None:
         try:
@@ -214,24 +228,34 @@ class TelegramChannel:
             raise
 
     async def send_text(
-        self, recipient: str, text: str, photo: bytes | str | None = None, reply_to: int | None = None
+        self,
+        recipient: str,
+        text: str,
+        photo: bytes | str | None = None,
+        reply_to: int | None = None,
+        steps: Steps | None = None,
     ) -> Message | None:
         """Send HTML text (already escaped) in pieces of at most 4,096 characters, or a photo with it as caption.
 
-        ``photo`` is the image's bytes or the file id of one sent before; the answer is the last message sent.
+        ``photo`` is the image's bytes or the file id of one sent before; the answer is the last message
+        sent in this call (None if every piece went out before: ``steps``).
         """
-        return await self._call(recipient, self._send_text, text, photo, reply_to)
+        return await self._call(recipient, self._send_text, text, photo, reply_to, steps or Steps())
 
     async def _send_text(
-        self, chat: int | str, text: str, photo: bytes | str | None, reply_to: int | None
+        self, chat: int | str, text: str, photo: bytes | str | None, reply_to: int | None, steps: Steps
     ) -> Message | None:
         answer = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
         if photo is not None and len(text) <= CAPTION_LIMIT:
+            await steps.call()
             return await self.bot.send_photo(
                 chat_id=chat, photo=photo, caption=text, parse_mode=ParseMode.HTML, reply_parameters=answer
             )
         message = None
-        for piece in split(text, self.limits.max_length or 4096):
+        for number, piece in enumerate(split(text, self.limits.max_length or 4096)):
+            if number < steps.done:  # went out in an earlier attempt
+                continue
+            await steps.call()
             message = await self.bot.send_message(
                 chat_id=chat,
                 text=piece,
@@ -239,6 +263,7 @@ class TelegramChannel:
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_parameters=answer,
             )
+            await steps.sent(receipt(message))
         return message
 
     async def _call(self, recipient: str, action, *args):

@@ -71,7 +71,7 @@ class WebhookChannel:
             return []
         return [Recipient(h.name) for h in self.hooks.values() if not h.rules or event.rule in h.rules]
 
-    async def send(self, event: Event, recipient: str, language: str = "en", reply=None) -> None:
+    async def send(self, event: Event, recipient: str, language: str = "en", reply=None, steps=None) -> None:
         hook = self.hooks.get(recipient)
         if hook is None:
             raise Retry(f"no webhook named {recipient} in the config")
