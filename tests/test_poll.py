@@ -3,6 +3,7 @@
 import asyncio
 import datetime as dt
 import io
+import json
 import logging
 
 import httpx
@@ -271,3 +272,109 @@ def test_a_body_that_names_a_local_file_is_not_read_from_disk(tmp_path, feed_ser
     [[result]], latest, _ = run(config(tmp_path, source(feed_server, "/evil", name="evil")))
     assert result.status == "failed" and "not a well-formed feed" in result.error
     assert latest == {}
+
+
+@pytest.mark.parametrize("absurd", [10**12, 10**30])
+def test_an_absurd_value_is_refused_at_extraction_and_the_rest_is_read(tmp_path, feed_server, caplog, absurd):
+    """The real API answer of 2022-10-03 with personnel replaced by 10^12 (which made the milestone
+    rule list ~10^7 levels: OOM) or 10^30 (an SQLite OverflowError on every poll). The figure is
+    refused, said once per version of the answer; the 13 other figures are stored; nothing crashes.
+    (The real answer changed by us: no publisher sent such a value.)"""
+    answer = json.loads((FIXTURES / "russianwarship_api_v2" / "statistics_2022-10-03.json").read_bytes())
+    answer["data"]["stats"]["personnel_units"] = absurd
+    feed_server.routes["/api"] = (200, {"Content-Type": "application/json"}, json.dumps(answer).encode())
+    cfg = config(tmp_path, source(feed_server, "/api", kind="json"))
+    with caplog.at_level(logging.WARNING):
+        rounds, latest, out = run(cfg, force=True, rounds=2)
+    (first,), (second,) = rounds
+    assert first.status == "failed" and "is not a loss count (limit 1,000,000,000); ignored" in first.error
+    assert second.status == "ok"  # the same answer again: said once, not every poll
+    assert "personnel" not in latest and latest["tanks"].value == 2380 and len(latest) == 13
+    assert out == "" and "Traceback" not in caplog.text and "OverflowError" not in caplog.text
+
+
+def test_milestone_levels_are_counted_not_listed():
+    """However far a figure jumps, the rule's work and its alerts are bounded."""
+    from tallywatch.detect.milestones import levels_between
+
+    rule = Milestone(step=100_000)
+    assert levels_between(rule, 1_000_000, 10**15) == [10**15]  # 10^10 levels crossed: only the highest
+    assert levels_between(rule, 990_000, 1_300_000) == [1_000_000, 1_100_000, 1_200_000, 1_300_000]
+    listed = Milestone(step=100_000, levels=[5, 1_000_000, 10**12])
+    assert levels_between(listed, 0, 10**13) == [5, 1_000_000, 10**12, 10**13]
+
+
+def fetch(url: str, **limits):
+    async def go():
+        client = PoliteClient("tallywatch-test")
+        try:
+            return await client.get(url, **limits)
+        finally:
+            await client.aclose()
+
+    return asyncio.run(go())
+
+
+def test_a_slow_drip_is_cut_off_at_the_deadline(feed_server):
+    """A server sending one byte at a time defeats a per-read timeout; the deadline ends the request."""
+    import time
+
+    def drip(headers):
+        def body():
+            for _ in range(600):
+                time.sleep(0.1)  # the hostile server's pace, not the test's synchronisation
+                yield b"<"
+
+        return 200, {"Content-Type": "application/rss+xml", "Content-Length": "600"}, body()
+
+    feed_server.routes["/drip"] = drip
+    with pytest.raises(FetchError, match=r"took too long: no whole answer within 1 s \(the deadline\)"):
+        fetch(f"{feed_server.url}/drip", timeout=5, deadline=1)
+
+
+def gzip_layers(size: int, layers: int) -> bytes:
+    """``size`` zero bytes gzipped ``layers`` times, compressed a megabyte at a time."""
+    import zlib
+
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    block = bytes(1 << 20)
+    data = b"".join(squeeze.compress(block) for _ in range(size >> 20)) + squeeze.flush()
+    for _ in range(layers - 1):
+        data = zlib.compress(data, 9, wbits=16 + zlib.MAX_WBITS)
+    return data
+
+
+def test_a_gzip_bomb_is_refused_without_being_decoded(feed_server):
+    """256 MiB of zeros gzipped twice is ~1 kB on the wire (the review sent 1 GiB); stacked encodings are refused, and one
+    layer of 200 MB stops at the cap: memory stays bounded (traced), nothing near the decoded size."""
+    import tracemalloc
+
+    twice = gzip_layers(256 << 20, 2)
+    assert len(twice) < 10_000
+    feed_server.routes["/twice"] = (200, {"Content-Encoding": "gzip, gzip"}, twice)
+    feed_server.routes["/once"] = (200, {"Content-Encoding": "gzip"}, gzip_layers(200 << 20, 1))
+    feed_server.routes["/brotli"] = (200, {"Content-Encoding": "br"}, b"\x0b\x02\x80hello\x03")
+    with pytest.raises(FetchError, match=r"encoded 2 times over \(gzip, gzip\); one layer at most"):
+        fetch(f"{feed_server.url}/twice")
+    with pytest.raises(FetchError, match=r"unknown content encoding 'br'"):
+        fetch(f"{feed_server.url}/brotli")
+    tracemalloc.start()
+    try:
+        with pytest.raises(FetchError, match=r"over 5,000,000 bytes once decoded, download aborted"):
+            fetch(f"{feed_server.url}/once", max_bytes=5_000_000)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 30_000_000  # the cap and a chunk, never the 200 MB
+
+
+def test_gzip_and_deflate_answers_are_read(feed_server):
+    import zlib
+
+    body = rss(AUG)
+    feed_server.routes["/gz"] = (200, {"Content-Encoding": "gzip"}, zlib.compress(body, wbits=16 + zlib.MAX_WBITS))
+    feed_server.routes["/zlib"] = (200, {"Content-Encoding": "deflate"}, zlib.compress(body))
+    raw = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    feed_server.routes["/raw"] = (200, {"Content-Encoding": "deflate"}, raw.compress(body) + raw.flush())
+    for path in ("/gz", "/zlib", "/raw"):
+        assert fetch(f"{feed_server.url}{path}").content == body, path

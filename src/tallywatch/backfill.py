@@ -106,7 +106,9 @@ async def _window(pipeline: Pipeline, first: dt.date, last: dt.date, done: Fille
     documents = []
     while url is not None and done.requests < 10_000:
         done.requests += 1
-        fetched = await pipeline.client.get(url, timeout=http.timeout, max_bytes=http.max_bytes, accept=ACCEPT)
+        fetched = await pipeline.client.get(
+            url, timeout=http.timeout, deadline=http.deadline, max_bytes=http.max_bytes, accept=ACCEPT
+        )
         data = await asyncio.to_thread(json_api.load, fetched.content)
         page = json_api.documents(data, settings.source, RUSSIANWARSHIP_V2["records"], "date")
         documents += page

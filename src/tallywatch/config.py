@@ -71,8 +71,9 @@ class Storage(Strict):
 
 class Http(Strict):
     user_agent: str = "tallywatch/0.1 (feed alerting daemon; polite polling)"
-    timeout: Seconds = 20.0
-    max_bytes: StrictInt = Field(5_000_000, gt=0)
+    timeout: Seconds = 20.0  # to connect, and between two reads
+    deadline: Seconds = 45.0  # for a whole request: a server dripping a byte a second is cut off
+    max_bytes: StrictInt = Field(5_000_000, gt=0)  # received, and again once decoded
     backoff_base: Seconds = 60.0
     backoff_max: Seconds = 6 * 3600.0
 

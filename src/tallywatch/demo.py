@@ -51,11 +51,13 @@ class LoopbackServer:
                     self.send_response(status)
                     for key, value in out_headers.items():
                         self.send_header(key, value)
-                    if "Content-Length" not in out_headers:
+                    if "Content-Length" not in out_headers and isinstance(body, bytes):
                         self.send_header("Content-Length", str(len(body)))
                     self.end_headers()
                     if status != 304:
-                        self.wfile.write(body)
+                        for chunk in [body] if isinstance(body, bytes) else body:  # or pieces, as they come
+                            self.wfile.write(chunk)
+                            self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 

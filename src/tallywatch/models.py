@@ -45,6 +45,18 @@ class Figure:
     value: int
     reported_delta: int | None = None
 
+    def out_of_range(self) -> str | None:
+        """Why this is no loss count, or None: a total below 0 or above ``MAX_FIGURE`` is a misread
+        (digits run together, a hostile feed), and the rules must never work on it."""
+        if 0 <= self.value <= MAX_FIGURE and (self.reported_delta is None or abs(self.reported_delta) <= MAX_FIGURE):
+            return None
+        number = self.value if not 0 <= self.value <= MAX_FIGURE else self.reported_delta
+        shown = f"{number:,}" if abs(number) < 10**18 else f"about 10^{len(str(abs(number))) - 1}"
+        return f"{self.metric} {shown} on {self.as_of} is not a loss count (limit {MAX_FIGURE:,}); ignored"
+
+
+MAX_FIGURE = 10**9  # every running total watched is far below; SQLite's integers end at 2^63
+
 
 @dataclass(frozen=True)
 class Reading:

@@ -99,7 +99,12 @@ def extract_items(
         figures = reading.figures
         for name, spec in applied:
             figures = [*figures, *patterns.extract(doc, name, spec)]
-        items.append(Item(doc.guid, digest(doc), figures, reading.verdict, reading.coverage, reading.problems))
+        verdict, problems = reading.verdict, reading.problems
+        absurd = [why for f in figures if (why := f.out_of_range())]
+        if absurd:  # kept out of the store and the rules; the document is a broken report, said once
+            figures = [f for f in figures if f.out_of_range() is None]
+            verdict, problems = "broken", (*problems, *absurd)
+        items.append(Item(doc.guid, digest(doc), figures, verdict, reading.coverage, problems))
     return items
 
 

@@ -8,21 +8,40 @@ by the import would be wrong (their true dates come with the bundled history).
 
 from __future__ import annotations
 
+import logging
+
 from ..config import Milestone
 from ..extract.numbers import format_number
 from ..models import Event, Step
 from .window import Window
 from .wording import change_phrase, metric_label
 
+log = logging.getLogger("tallywatch.detect")
+
+
+MAX_PER_FIGURE = 10  # levels one figure may announce; beyond, only the highest (and a log line)
+
 
 def levels_between(rule: Milestone, low: int | None, high: int) -> list[int]:
-    """Levels L with low < L <= high, ascending; ``low`` None means nothing was known before."""
+    """Levels L with low < L <= high, ascending; ``low`` None means nothing was known before.
+
+    The step's levels are counted, not listed: a jump across more than ``MAX_PER_FIGURE`` of them
+    (a long gap, or a value no guard caught) gives only the highest, whatever the numbers.
+    """
     floor = 0 if low is None else low
     found = {level for level in rule.levels if floor < level <= high}
     if rule.step:
         first = (floor // rule.step + 1) * rule.step
-        found.update(range(first, high + 1, rule.step))
-    return sorted(found)
+        last = high // rule.step * rule.step
+        count = (last - first) // rule.step + 1 if last >= first else 0
+        if count > MAX_PER_FIGURE:
+            log.warning(
+                "%d levels of %s between %s and %s at once: only the highest is announced", count, rule.step, low, high
+            )
+            found.add(last)
+        else:
+            found.update(range(first, last + 1, rule.step))
+    return sorted(found)[-MAX_PER_FIGURE:]
 
 
 def key(metric: str, level: int) -> str:

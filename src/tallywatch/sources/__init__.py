@@ -94,6 +94,7 @@ class Reader:
             etag=self.state.get("etag") if conditional else None,
             last_modified=self.state.get("last_modified") if conditional else None,
             timeout=self.source.timeout or self.http.timeout,
+            deadline=self.http.deadline,
             max_bytes=self.source.max_bytes or self.http.max_bytes,
             accept=ACCEPT[self.source.kind],
         )

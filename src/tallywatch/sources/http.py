@@ -1,6 +1,8 @@
 """The one polite HTTP client every source fetches through.
 
-Timeouts on connect and read, a response size cap (the download is aborted past it),
+Timeouts on connect and read and a deadline for the whole request (a server dripping one byte
+a second is cut off), a size cap on what is received and again on what it decodes to (gzip or
+deflate, one layer, decoded here in bounded steps: a 2 kB gzip bomb never becomes a gigabyte),
 conditional GET with the saved ETag / Last-Modified (a 304 costs no parsing), ``Retry-After``
 read from 429/503 answers, and a User-Agent naming the project. The transport is injectable
 (httpx's own design), so tests can run it against a real local server or a handler.
@@ -8,12 +10,14 @@ read from 429/503 answers, and a User-Agent naming the project. The transport is
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
 import functools
 import logging
 import os
 import ssl
+import zlib
 from dataclasses import dataclass
 
 import certifi
@@ -75,6 +79,49 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
     return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
 
 
+class _Decoded:
+    """The body as the server encoded it (identity, gzip or deflate: one layer), decoded in steps
+    that never produce more than ``limit`` bytes in all."""
+
+    def __init__(self, encoding: str, limit: int) -> None:
+        layers = [e.strip().lower() for e in encoding.split(",") if e.strip() and e.strip().lower() != "identity"]
+        if len(layers) > 1:
+            raise FetchError(
+                f"refused: the response is encoded {len(layers)} times over ({encoding}); one layer at most"
+            )
+        self.kind = layers[0] if layers else ""
+        if self.kind not in ("", "gzip", "x-gzip", "deflate"):
+            raise FetchError(f"refused: unknown content encoding {encoding!r} (we asked for gzip or deflate)")
+        self.limit = limit
+        self.size = 0
+        self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS) if "gzip" in self.kind else None
+
+    def feed(self, data: bytes) -> bytes:
+        if not self.kind:
+            return self._count(data)
+        if self._zlib is None:
+            # deflate is zlib-wrapped by the standard, raw by some servers: the first bytes tell
+            wrapped = len(data) >= 2 and (data[0] * 256 + data[1]) % 31 == 0 and data[0] & 0x0F == 8
+            self._zlib = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        out = bytearray()
+        try:
+            while data:
+                out += self._count(self._zlib.decompress(data, self.limit - self.size + 1))
+                data = self._zlib.unconsumed_tail
+                if not data and self._zlib.eof and self._zlib.unused_data:  # a second gzip member
+                    data = self._zlib.unused_data
+                    self._zlib = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        except zlib.error as exc:
+            raise FetchError(f"the response's {self.kind} encoding is broken: {exc}") from None
+        return bytes(out)
+
+    def _count(self, data: bytes) -> bytes:
+        self.size += len(data)
+        if self.size > self.limit:
+            raise FetchError(f"response too large: over {self.limit:,} bytes once decoded, download aborted")
+        return data
+
+
 class PoliteClient:
     def __init__(self, user_agent: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._client = httpx.AsyncClient(
@@ -95,8 +142,19 @@ class PoliteClient:
         etag: str | None = None,
         last_modified: str | None = None,
         timeout: float = 20.0,
+        deadline: float = 45.0,
         max_bytes: int = 5_000_000,
         accept: str = "*/*",
+    ) -> Fetched:
+        """GET ``url``: ``timeout`` to connect and between reads, ``deadline`` for all of it."""
+        try:
+            async with asyncio.timeout(deadline):
+                return await self._get(url, etag, last_modified, timeout, max_bytes, accept)
+        except TimeoutError:
+            raise FetchError(f"took too long: no whole answer within {deadline:g} s (the deadline)") from None
+
+    async def _get(
+        self, url: str, etag: str | None, last_modified: str | None, timeout: float, max_bytes: int, accept: str
     ) -> Fetched:
         headers = {"Accept": accept}
         if etag:
@@ -116,10 +174,13 @@ class PoliteClient:
                 if declared and declared.isdigit() and int(declared) > max_bytes:
                     raise FetchError(f"response too large: {int(declared):,} bytes declared, limit {max_bytes:,}")
                 body = bytearray()
-                async for chunk in response.aiter_bytes():
-                    body.extend(chunk)
-                    if len(body) > max_bytes:
+                received = 0
+                decoded = _Decoded(response.headers.get("Content-Encoding", ""), max_bytes)
+                async for chunk in response.aiter_raw():  # as sent: decoded here, in bounded steps
+                    received += len(chunk)
+                    if received > max_bytes:
                         raise FetchError(f"response too large: over {max_bytes:,} bytes, download aborted")
+                    body += decoded.feed(chunk)
                 return Fetched(
                     response.status_code,
                     bytes(body),
