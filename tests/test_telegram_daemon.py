@@ -110,3 +110,53 @@ step = 100_000
     for err in (err1, err2):
         assert TOKEN not in err and TOKEN.split(":")[1] not in err
     assert "deliveries a previous run was sending are queued again" in err2 or sum(per_chat.values()) == SUBSCRIBERS
+
+
+def test_a_token_echoed_by_the_bot_api_is_never_logged_stored_or_printed(tmp_path, feed_server):
+    """The Bot API's error text can echo the request path, token and all. Through the real
+    command (the redacting formatter in the path), the outbox rows and `tallywatch outbox`."""
+    db, cfg = tmp_path / "tw.db", tmp_path / "tw.toml"
+    with FakeTelegram() as fake:
+        cfg.write_text(
+            f"""
+[detect]
+baseline = false
+[backfill]
+enabled = false
+[storage]
+path = "{db}"
+[telegram]
+base_url = "{fake.base_url}"
+polling = false
+[[webhooks]]
+name = "hook"
+url = "http://127.0.0.1:9/hook?token=hook-secret-in-the-url&x=1"
+[[sources]]
+name = "mod"
+kind = "rss"
+url = "http://reader:feed-password@{feed_server.url.removeprefix("http://")}/mod.rss"
+[milestones.personnel]
+step = 100_000
+"""
+        )
+        env = tallywatch_env(TALLYWATCH_TELEGRAM_TOKEN=TOKEN)
+        feed_server.routes["/mod.rss"] = (200, {}, feed_until(D(2025, 6, 11)))
+        assert run_tallywatch("poll", "--config", str(cfg), env=env).returncode == 0
+        store = Store(db)
+        store.save_subscriber("telegram", "4242", choice="milestones")
+        store.close()
+        fake.fail_chat(4242, 400, f"Bad Request: can't parse the request to /bot{TOKEN}/sendMessage")
+        feed_server.routes["/mod.rss"] = (200, {}, feed_until(D(2025, 6, 12)))
+        polled = run_tallywatch("poll", "--config", str(cfg), env=env)
+        assert fake.calls(None, 400), polled.stderr  # the echo happened
+    shown = run_tallywatch("outbox", "--config", str(cfg), env=env).stdout
+    as_json = run_tallywatch("outbox", "--json", "--config", str(cfg), env=env).stdout
+    checked = run_tallywatch("config", "check", "--config", str(cfg), env=env).stdout
+    store = Store(db)
+    stored = " ".join(str(r) for r in store.db.query("SELECT last_error FROM deliveries"))
+    store.close()
+    assert "/bot<redacted>/" in polled.stderr and "/bot<redacted>/" in shown
+    for text in (polled.stderr, polled.stdout, shown, as_json, stored, checked):
+        assert TOKEN.split(":")[1].lower() not in text.lower()  # python-telegram-bot lowercases the echo
+    assert "hook-secret-in-the-url" not in checked and "feed-password" not in checked
+    assert "?token=<redacted>&x=1" in checked and "://***@127.0.0.1" in checked

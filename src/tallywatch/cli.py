@@ -40,10 +40,8 @@ def _date(text: str) -> dt.date:
 
 
 def cmd_config_check(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
-    data = cfg.model_dump(mode="json")
+    data = _masked(cfg.model_dump(mode="json"))  # a token or password inside any URL, not only sources'
     data["storage"]["path"] = str(cfg.storage.resolved())
-    for source in data["sources"]:
-        source["url"] = config.masked_url(source["url"])
     data["secrets"] = {}
     for name in secrets.KNOWN:
         value, where = secrets.lookup(name)
@@ -51,6 +49,15 @@ def cmd_config_check(cfg: config.Config, origin: str, args: argparse.Namespace) 
     print(f"# {origin}: valid", file=sys.stderr)
     print(json.dumps(data, indent=2, ensure_ascii=False))
     return 0
+
+
+def _masked(data):
+    """Every string of the settings with secrets hidden (``secrets.redact``)."""
+    if isinstance(data, dict):
+        return {key: _masked(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_masked(value) for value in data]
+    return secrets.redact(data) if isinstance(data, str) else data
 
 
 def _pipeline(cfg: config.Config):
@@ -175,7 +182,7 @@ def source_health(
         "last_success": row.get("last_success"),
         "last_new_report": row.get("last_new_report"),
         "consecutive_failures": failures,
-        "last_error": row.get("last_error"),
+        "last_error": secrets.redact(row.get("last_error") or "") or None,
         "next_poll": f"not before {backoff}" if backoff else f"every {format_duration(source.interval)}",
         "priority": source.priority,
         "reports": coverage or {"complete": 0, "partial": 0, "unread": 0},
@@ -215,7 +222,7 @@ def cmd_sources(cfg: config.Config, origin: str, args: argparse.Namespace) -> in
                 f" {read['unread']} not at all"
             )
         if h["last_error"]:
-            print(f"    last error: {h['last_error']}")
+            print(f"    last error: {secrets.redact(h['last_error'])}")
     return 0
 
 
@@ -302,7 +309,7 @@ def cmd_outbox(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
             print(f"{stuck} deliveries left 'sending' for over {format_duration(args.stuck_after)} queued again")
             return 0
         counts = store.outbox_counts()
-        rows = store.outbox_rows()
+        rows = [{**r, "last_error": secrets.redact(r["last_error"] or "") or None} for r in store.outbox_rows()]
     finally:
         store.close()
     if args.json:

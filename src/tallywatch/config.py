@@ -594,5 +594,7 @@ def load(explicit: str | os.PathLike[str] | None = None) -> tuple[Config, str]:
 
 
 def masked_url(url: str) -> str:
-    """A URL safe to print: user:password@ hidden."""
-    return re.sub(r"(?<=://)[^/@\s]+@", "***@", url)
+    """A URL safe to print: a password, a token in its path or query hidden."""
+    from .secrets import redact
+
+    return redact(url, [])

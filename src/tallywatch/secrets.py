@@ -54,13 +54,26 @@ def mask(value: str) -> str:
 
 
 _BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")
+_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")  # https://user:password@host/
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&;](?:token|access_token|api_?key|key|secret|password|passwd|pass|pwd|auth|sig|signature)=)[^&;#\s\"']+"
+)
 
 
-def redact(text: str, values: list[str]) -> str:
-    """Hide the given secret values and anything shaped like a bot token (``bot123:ABC…`` in URLs)."""
-    for value in values:
+def values() -> list[str]:
+    """The secrets set now (long enough to be told from ordinary words)."""
+    return [v for v in (secret(name) for name in KNOWN) if v and len(v) >= 6]
+
+
+def redact(text: str, known: list[str] | None = None) -> str:
+    """Hide secrets in any text about to be logged, stored or printed: the values set (``known``,
+    by default all of them), anything shaped like a bot token (``bot123:ABC…`` in API URLs), the
+    password of a URL (``user:pass@``) and secret-looking query parameters (``?token=…``)."""
+    for value in values() if known is None else known:
         text = text.replace(value, "<redacted>")
-    return _BOT_TOKEN.sub("<redacted>", text)
+    text = _BOT_TOKEN.sub("<redacted>", text)
+    text = _USERINFO.sub("***@", text)
+    return _QUERY_SECRET.sub(r"\1<redacted>", text)
 
 
 class RedactingFormatter(logging.Formatter):
@@ -68,7 +81,7 @@ class RedactingFormatter(logging.Formatter):
 
     def __init__(self, fmt: str) -> None:
         super().__init__(fmt)
-        self.values = [v for v in (secret(name) for name in KNOWN) if v and len(v) >= 6]
+        self.values = values()
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record), self.values)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .models import Change, Event, Figure
+from .secrets import redact
 
 
 def _import_sqlite_utils():
@@ -638,7 +639,7 @@ class Store:
         self.db.execute(
             "UPDATE sources SET last_attempt = ?, consecutive_failures = consecutive_failures + 1,"
             " failures = failures + 1, polls = polls + 1, last_error = ?, next_poll_after = ? WHERE name = ?",
-            [_ts(), error, _ts(next_poll_after), name],
+            [_ts(), redact(error), _ts(next_poll_after), name],
         )
         return self.source_state(name)
 
@@ -947,5 +948,5 @@ class Store:
         self.db.execute(
             "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, claimed_at = NULL,"
             " status = CASE WHEN ? THEN 'dead' ELSE 'pending' END WHERE id = ?",
-            [error, _ts(when), dead, delivery_id],
+            [redact(error), _ts(when), dead, delivery_id],  # an API's error text may echo a token
         )
