@@ -40,7 +40,10 @@ def test_defaults_list_real_public_sources():
             "sources[0].kind: input should be 'rss', 'atom', 'json', 'html' or 'telegram_channel', got 'xml'",
         ),
         ("[[sources]]\nkind = 'rss'\nurl = 'http://x/'\n", "sources[0].name: missing value (required)"),
-        ("[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'ftp://x/'\n", "sources[0].url: string should match pattern"),
+        (
+            "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'ftp://x/'\n",
+            "sources[0].url: expected an http:// or https:// address, got 'ftp://x/'",
+        ),
         (
             "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'http://x/'\nextractor = 'magic'\n",
             "sources[0].extractor: expected one of genstaff, json_fields, none, russianwarship",
@@ -53,6 +56,39 @@ def test_defaults_list_real_public_sources():
         ("[milestones.personnel]\n", "milestones.personnel: expected `step` or `levels` (or both)"),
         ("[milestones.personnel]\nstep = -5\n", "milestones.personnel.step: input should be greater than 0, got -5"),
         ("[storage\n", "not valid TOML"),
+        # a typo in a name: a config error with a suggestion, never an alert that silently never fires
+        (
+            "[milestones.personel]\nstep = 1\n",
+            "milestones.personel: no metric named 'personel' (did you mean 'personnel'?)",
+        ),
+        ("[rules.spike.metric.tankz]\n", "rules.spike.metric.tankz: no metric named 'tankz' (did you mean 'tanks'?)"),
+        (
+            "[email]\ninstant_rules = ['milestones']\n",
+            "email.instant_rules: no rule named 'milestones' (did you mean 'milestone'?)",
+        ),
+        ("[email]\nchart_metric = 'nukes'\n", "email.chart_metric: no metric named 'nukes'"),
+        (
+            "[[webhooks]]\nname = 'w'\nurl = 'http://x/'\nrules = ['spikes']\n",
+            "webhooks[0].rules: no rule named 'spikes' (did you mean 'spike'?)",
+        ),
+        ("[telegram]\nadmin = [1]\n", "telegram.admin: unknown key (did you mean 'admins'?)"),
+        (
+            "[rules.spike.metric.tanks]\nratoi = 3\n",
+            "rules.spike: metric.tanks.ratoi: unknown key (did you mean 'ratio'?)",
+        ),
+        (
+            "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'http://x/'\nintervl = '1h'\n",
+            "sources[0].intervl: unknown key (did you mean 'interval'?)",
+        ),
+        ("[email]\ndaily_at = '7:30am'\n", "email.daily_at: expected a time such as 07:30, got '7:30am'"),
+        (
+            "[email]\npassword = 'hunter22'\n",
+            "email: the SMTP password is never read from the config file: set TALLYWATCH_SMTP_PASSWORD",
+        ),
+        (
+            "[[webhooks]]\nname = 'w'\nurl = 'http://x/'\nsecret = 's3'\n",
+            "webhooks[0]: the webhook signing secret is never read from the config file",
+        ),
     ],
 )
 def test_config_errors_name_file_key_and_expectation(tmp_path, text, line):
@@ -118,3 +154,27 @@ def test_bad_config_exits_2_with_one_line_and_no_traceback(tmp_path):
             done.stderr
             == f"config error: {cfg}: sources[0].interval: expected a duration such as 90, 30s, 15m, 1h or 1d\n"
         )
+
+
+def test_a_byte_order_mark_is_fine_and_a_file_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "bom.toml"
+    path.write_bytes("\ufeff[milestones.personnel]\nstep = 100_000\n".encode())
+    assert config.load(path)[0].milestones["personnel"].step == 100_000
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes("[telegram]\ntimezone = 'Europe/Kyiv' # Kiew — zoné\n".encode("latin-1", "replace"))
+    with pytest.raises(config.ConfigError) as err:
+        config.load(latin)
+    assert str(err.value) == f"{latin}: not UTF-8 text (byte 0xe9 at offset 48); save the file as UTF-8"
+
+
+def test_webhooks_without_a_signing_secret_are_warned_about(tmp_path, monkeypatch, caplog):
+    path = write(tmp_path, "[[webhooks]]\nname = 'w'\nurl = 'https://example.org/hook'\n")
+    monkeypatch.delenv("TALLYWATCH_WEBHOOK_SECRET", raising=False)
+    monkeypatch.delenv("CREDENTIALS_DIRECTORY", raising=False)
+    monkeypatch.delenv("TALLYWATCH_CREDENTIALS", raising=False)
+    config.load(path)
+    assert "webhooks without a signing secret" in caplog.text
+    caplog.clear()
+    monkeypatch.setenv("TALLYWATCH_WEBHOOK_SECRET", "a-long-secret")
+    config.load(path)
+    assert "signing secret" not in caplog.text

@@ -11,13 +11,17 @@ the key and what was expected, one line per problem. Secrets never live here (se
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
+import logging
 import os
 import re
 import tomllib
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from types import UnionType
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -35,6 +39,10 @@ from pydantic import (
 )
 
 from .extract import EXTRACTORS
+from .extract.genstaff import METRICS
+from .models import RULES
+
+log = logging.getLogger("tallywatch.config")
 
 DEFAULT_PATH = Path("config/tallywatch.toml")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -42,6 +50,30 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 class ConfigError(Exception):
     """The config is unusable; ``str(err)`` is one line per problem, ready to print."""
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# what a pattern-checked value should look like, in words (an error never shows the regular expression)
+_PATTERN_HINTS: dict[str, str] = {}
+
+
+def _secret_elsewhere(data: Any, keys: set[str], what: str, name: str) -> Any:
+    """A secret written into the config file is refused, with where it belongs instead."""
+    if isinstance(data, dict) and keys & set(data):
+        raise ValueError(
+            f"{what} is never read from the config file: set TALLYWATCH_{name.upper()}, or "
+            f"{name} in $CREDENTIALS_DIRECTORY or the $TALLYWATCH_CREDENTIALS file"
+        )
+    return data
+
+
+def _hinted(pattern: str, hint: str) -> Any:
+    _PATTERN_HINTS[pattern] = hint
+    return Field(pattern=pattern)
 
 
 def _seconds(value: Any) -> Any:
@@ -54,6 +86,11 @@ def _seconds(value: Any) -> Any:
 
 
 Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
+Url = Annotated[str, _hinted(r"^https?://\S+$", "expected an http:// or https:// address")]
+Name = Annotated[str, _hinted(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", "expected a short name: letters, digits, _ . -")]
+Address = Annotated[
+    str, _hinted(r"^[^@\s<>\r\n]+@[^@\s<>\r\n]+$", "expected an email address such as alerts@example.org")
+]
 
 
 class Strict(BaseModel):
@@ -100,9 +137,9 @@ def _css(selector: str) -> None:
 
 
 class Source(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+    name: Name
     kind: Literal["rss", "atom", "json", "html", "telegram_channel"]
-    url: str = Field(pattern=r"^https?://\S+$")  # html: may hold {date:%d%m%Y}, one page per day
+    url: Url  # html: may hold {date:%d%m%Y}, one page per day
     interval: Seconds = 3600.0
     jitter: float = Field(0.1, ge=0, le=1)  # fraction of the interval
     extractor: str | None = None  # default: genstaff for feeds, russianwarship for json
@@ -207,7 +244,8 @@ class RuleSettings(Strict):
             except ValidationError as exc:
                 first = exc.errors()[0]
                 where = ".".join(str(p) for p in first["loc"])
-                raise ValueError(f"metric.{name}.{where}: {_explain(first)}") from None
+                hint = _did_you_mean(where, set(type(self).model_fields) - {"metric"})
+                raise ValueError(f"metric.{name}.{where}: {_explain(first)}{hint}") from None
         return self
 
     def for_metric(self, name: str) -> Self:
@@ -300,8 +338,11 @@ class Console(Strict):
 class Telegram(Strict):
     """The Telegram bot and channel posts. Off unless a token is set (never here: see secrets)."""
 
-    base_url: str = Field("https://api.telegram.org/bot", pattern=r"^https?://\S+$")  # the token is appended
-    channels: list[Annotated[str, Field(pattern=r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)$")]] = []  # get every alert
+    base_url: Url = "https://api.telegram.org/bot"  # the token is appended
+    # get every alert
+    channels: list[
+        Annotated[str, _hinted(r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)$", "expected @channelname or a chat id")]
+    ] = []
     admins: list[StrictInt] = []  # numeric user ids allowed /stats and /broadcast
     timezone: str = "Europe/Kyiv"  # for subscribers' quiet hours
     concurrency: StrictInt = Field(4, ge=1, le=32)  # messages in flight at once
@@ -310,12 +351,7 @@ class Telegram(Strict):
     @model_validator(mode="before")
     @classmethod
     def _no_token_here(cls, data: Any) -> Any:
-        if isinstance(data, dict) and {"token", "bot_token"} & set(data):
-            raise ValueError(
-                "the bot token is never read from the config file: set TALLYWATCH_TELEGRAM_TOKEN, or "
-                "telegram_token in $CREDENTIALS_DIRECTORY or the $TALLYWATCH_CREDENTIALS file"
-            )
-        return data
+        return _secret_elsewhere(data, {"token", "bot_token", "telegram_token"}, "the bot token", "telegram_token")
 
     @field_validator("timezone")
     @classmethod
@@ -327,7 +363,7 @@ class Telegram(Strict):
         return value
 
 
-Clock = Annotated[str, Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]  # 07:30
+Clock = Annotated[str, _hinted(r"^([01]\d|2[0-3]):[0-5]\d$", "expected a time such as 07:30")]
 
 
 class Email(Strict):
@@ -340,8 +376,10 @@ class Email(Strict):
     user: str | None = None  # password: TALLYWATCH_SMTP_PASSWORD or the smtp_password credential
     ca_file: Path | None = None  # extra CA to trust (a private relay); certificates are always verified
     timeout: Seconds = 30.0
-    from_addr: str = Field("tallywatch@localhost", pattern=r"^[^@\s<>\r\n]+@[^@\s<>\r\n]+$")
-    from_name: str = Field("tallywatch", pattern=r"^[^\r\n<>\"]*$")
+    from_addr: Address = "tallywatch@localhost"
+    from_name: Annotated[str, _hinted(r"^[^\r\n<>\"]*$", "expected a name on one line, without <, > or quotes")] = (
+        "tallywatch"
+    )
     instant_rules: list[str] = ["milestone"]  # which alerts go out as one mail each
     daily_at: Clock = "07:30"
     weekly_on: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
@@ -349,13 +387,21 @@ class Email(Strict):
     timezone: str = "Europe/Kyiv"
     send_empty: StrictBool = False  # a digest for a period with nothing new
     chart_metric: str = "personnel"  # the chart in digests
-    unsubscribe_url: str | None = Field(None, pattern=r"^https://\S*\{token\}\S*$")  # https://…?t={token}
-    unsubscribe_mailto: str | None = Field(None, pattern=r"^[^@\s<>]+@[^@\s<>]+$")
+    unsubscribe_url: (
+        Annotated[str, _hinted(r"^https://\S*\{token\}\S*$", "expected an https:// address with {token} in it")] | None
+    ) = None
+    unsubscribe_mailto: Address | None = None
 
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
         return Telegram._known_zone(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_password_here(cls, data: Any) -> Any:
+        keys = {"password", "smtp_password", "pass"}
+        return _secret_elsewhere(data, keys, "the SMTP password", "smtp_password")
 
     @model_validator(mode="after")
     def _plain_only_locally(self) -> Email:
@@ -365,10 +411,16 @@ class Email(Strict):
 
 
 class Webhook(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-    url: str = Field(pattern=r"^https?://\S+$")
+    name: Name
+    url: Url
     rules: list[str] = []  # only these rules (empty: every alert)
     timeout: Seconds = 10.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_secret_here(cls, data: Any) -> Any:
+        keys = {"secret", "webhook_secret", "hmac_secret"}
+        return _secret_elsewhere(data, keys, "the webhook signing secret", "webhook_secret")
 
 
 class Health(Strict):
@@ -450,8 +502,8 @@ class Backfill(Strict):
     than yesterday."""
 
     enabled: StrictBool = True
-    url: str = Field("https://russianwarship.rip/api/v2/statistics", pattern=r"^https?://\S+$")
-    source: str = Field("russianwarship", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")  # its figures' source
+    url: Url = "https://russianwarship.rip/api/v2/statistics"
+    source: Name = "russianwarship"  # its figures' source
     days_per_request: StrictInt = Field(50, ge=1, le=500)
     pause: Seconds = 1.0  # between two requests: polite to a volunteer-run API
 
@@ -490,6 +542,34 @@ class Config(Strict):
                 raise ValueError(f"metrics.{metric}.sources: no source named {', '.join(unknown)}")
             if spec.kind == "daily" and metric in self.milestones:
                 raise ValueError(f"milestones.{metric}: {metric} is a count per day; milestones are for running totals")
+        return self
+
+    @model_validator(mode="after")
+    def _names_known(self) -> Self:
+        """A metric or rule named anywhere must exist: a typo would otherwise never fire, silently."""
+        metrics = {*METRICS, *self.metrics}
+        for source in self.sources:  # a JSON source may map its fields to metrics of its own
+            for target in source.mapping.metrics.values() if source.mapping else ():
+                metrics.update([target] if isinstance(target, str) else [name for _, name in target])
+        problems = []
+
+        def check(where: str, name: str, known: set[str] | tuple[str, ...], what: str) -> None:
+            if name not in known:
+                problems.append(f"{where}: no {what} named {name!r}{_did_you_mean(name, known)}")
+
+        for name in self.milestones:
+            check(f"milestones.{name}", name, metrics, "metric")
+        for family in type(self.rules).model_fields:
+            for name in getattr(self.rules, family).metric:
+                check(f"rules.{family}.metric.{name}", name, metrics, "metric")
+        check("email.chart_metric", self.email.chart_metric, metrics, "metric")
+        for rule in self.email.instant_rules:
+            check("email.instant_rules", rule, RULES, "rule")
+        for i, hook in enumerate(self.webhooks):
+            for rule in hook.rules:
+                check(f"webhooks[{i}].rules", rule, RULES, "rule")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
     def per_day(self, metric: str) -> bool:
@@ -541,29 +621,65 @@ def _explain(err: dict[str, Any]) -> str:
         return "missing value (required)"
     msg = msg.removeprefix("Value error, ")
     got = err.get("input")
+    if kind == "string_pattern_mismatch":
+        return f"{_PATTERN_HINTS.get(err.get('ctx', {}).get('pattern', ''), 'not in the expected form')}, got {got!r}"
     if kind not in ("value_error",) and not isinstance(got, dict | list):
         return f"{msg.lower()}, got {got!r}"
     return msg
+
+
+def _annotation_at(loc: tuple[Any, ...]) -> Any:
+    """The declared type at a key path of the config (None where it can't be told)."""
+    tp: Any = Config
+    for part in loc:
+        while get_origin(tp) is Annotated or get_origin(tp) in (Union, UnionType):
+            tp = next((a for a in get_args(tp) if a is not type(None)), None)
+        if get_origin(tp) is list:
+            tp = get_args(tp)[0]
+        elif get_origin(tp) is dict:
+            tp = get_args(tp)[1]
+        elif isinstance(tp, type) and issubclass(tp, BaseModel) and str(part) in tp.model_fields:
+            tp = tp.model_fields[str(part)].annotation
+        else:
+            return None
+    return tp
+
+
+def _line(origin: str, err: dict[str, Any]) -> str:
+    where, explained = _where(err["loc"]), _explain(err)
+    if err["type"] == "extra_forbidden":
+        parent = _annotation_at(tuple(p for p in err["loc"][:-1] if not str(p).startswith("function-")))
+        if isinstance(parent, type) and issubclass(parent, BaseModel):
+            explained += _did_you_mean(str(err["loc"][-1]), parent.model_fields)
+    if where == "(top level)":  # a whole-config check: its message names its keys, one per line
+        return "\n".join(f"{origin}: {line}" for line in explained.splitlines())
+    return f"{origin}: {where}: {explained}"
 
 
 def parse(data: dict[str, Any], origin: str) -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        lines = [f"{origin}: {_where(e['loc'])}: {_explain(e)}" for e in exc.errors()]
-        raise ConfigError("\n".join(lines)) from None
+        raise ConfigError("\n".join(_line(origin, e) for e in exc.errors())) from None
 
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark (Windows editors) is fine
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save the file as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
 
 
 def defaults_text() -> str:
@@ -590,7 +706,16 @@ def load(explicit: str | os.PathLike[str] | None = None) -> tuple[Config, str]:
     path = locate(explicit)
     if path is None:
         return defaults(), "built-in defaults"
-    return parse(_read(path), str(path)), str(path)
+    config = parse(_read(path), str(path))
+    from .secrets import secret
+
+    if config.webhooks and not secret("webhook_secret"):
+        log.warning(
+            "%s: webhooks without a signing secret: receivers can't tell tallywatch's posts from forged ones; "
+            "set TALLYWATCH_WEBHOOK_SECRET or the webhook_secret credential",
+            path,
+        )
+    return config, str(path)
 
 
 def masked_url(url: str) -> str:

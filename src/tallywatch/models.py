@@ -55,6 +55,25 @@ class Figure:
         return f"{self.metric} {shown} on {self.as_of} is not a loss count (limit {MAX_FIGURE:,}); ignored"
 
 
+# every kind of event tallywatch raises (``Event.rule``): what `instant_rules` and a webhook's
+# `rules` may name
+RULES = (
+    "milestone",
+    "approaching",
+    "spike",
+    "record",
+    "correction",
+    "reported_delta",
+    "guard",
+    "disagreement",
+    "stale",
+    "recovered",
+    "broken",
+    "repaired",
+    "broadcast",
+    "digest",
+)
+
 MAX_FIGURE = 10**9  # every running total watched is far below; SQLite's integers end at 2^63
 
 
