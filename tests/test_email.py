@@ -347,3 +347,34 @@ def test_a_header_with_a_line_break_cannot_be_built(tmp_path):
 def test_digest_period_labels():
     assert digest.period_label("daily", D(2025, 6, 14)) == "2025-06-14"
     assert digest.period_label("weekly", D(2025, 6, 14)) == "2025-W24"
+
+
+def test_a_weekly_digest_is_labelled_with_the_week_it_tells_of(tmp_path):
+    """Sent on Monday 16 June 2025 at 07:30 in Kyiv, it tells of 9–15 June: ISO week 24, not 25."""
+    from tally import Tally
+
+    from tallywatch.config import Config, Milestone
+    from tallywatch.models import Figure
+    from tallywatch.pipeline import Item
+
+    tally = Tally(tmp_path / "w.db", Config(milestones={"personnel": Milestone(step=100_000)}))
+    tally.feed("mod", Item("d", "d", [Figure("personnel", D(2025, 6, 15), 1_003_000)]))
+    monday = dt.datetime(2025, 6, 16, 4, 30, tzinfo=dt.UTC)  # 07:30 in Kyiv
+    weekly = digest.make(tally.store, tally.config, "weekly", monday)
+    assert weekly.data["label"] == "2025-W24" and weekly.key == "digest:weekly:2025-W24"
+    daily = digest.make(tally.store, tally.config, "daily", monday)
+    assert daily.data["label"] == "2025-06-16"
+    tally.close()
+
+
+def test_the_daemons_own_events_are_dated_by_the_kyiv_day():
+    """Broken / repaired / stale / recovered are report dates in Kyiv like everything else: a
+    source found broken at 22:30 UTC on 11 June is broken on 12 June (01:30 in Kyiv)."""
+    from tallywatch.detect import broken, stale
+
+    late = dt.datetime(2025, 6, 11, 22, 30, tzinfo=dt.UTC)
+    assert broken.broken("mod", 5, "HTTP 503", late).as_of == D(2025, 6, 12)
+    assert broken.repaired("mod", late - dt.timedelta(hours=5), late).as_of == D(2025, 6, 12)
+    last = late - dt.timedelta(days=1)  # the last new report: 22:30 UTC on 10 June, 01:30 on 11 June in Kyiv
+    (event,) = stale.evaluate("mod", last, last + dt.timedelta(hours=31), 30 * 3600, None)
+    assert event.rule == "stale" and event.as_of == D(2025, 6, 11)

@@ -34,7 +34,7 @@ from .channels.render import metric_name
 from .channels.telegram import retry_seconds
 from .extract.genstaff import METRICS
 from .extract.numbers import format_delta, format_number
-from .models import Event
+from .models import Event, report_day
 from .sources.http import tls_context
 
 if TYPE_CHECKING:
@@ -384,7 +384,7 @@ class TelegramBot:
             key=f"broadcast:{update.update_id}:{update.effective_user.id}",
             rule="broadcast",
             metric="",
-            as_of=dt.datetime.now(dt.UTC).date(),
+            as_of=report_day(dt.datetime.now(dt.UTC)),
             value=0,
             message=text,
             severity="critical",

@@ -53,8 +53,9 @@ def make(store: Store, config: Config, kind: str, now: dt.datetime | None = None
                 "change": None if before is None else row.value - before,
             }
         )
-    local_day = now.astimezone(ZoneInfo(config.email.timezone)).date()
-    label = period_label(kind, local_day)
+    # labelled with the period it tells of: a weekly digest sent on Monday is last week's
+    told = now - SPANS[kind] / 2 if kind == "weekly" else now
+    label = period_label(kind, told.astimezone(ZoneInfo(config.email.timezone)).date())
     lead = metrics[0]
     change = f" ({format_delta(lead['change'])})" if lead["change"] is not None else ""
     return Event(

@@ -30,10 +30,13 @@ class Document:
     @property
     def day(self) -> dt.date | None:
         """The Kyiv calendar day it was published (a time without a zone is UTC, as feeds give it)."""
-        if self.published is None:
-            return None
-        when = self.published if self.published.tzinfo else self.published.replace(tzinfo=dt.UTC)
-        return when.astimezone(REPORT_ZONE).date()
+        return None if self.published is None else report_day(self.published)
+
+
+def report_day(when: dt.datetime) -> dt.date:
+    """The report day of a moment: its calendar day in Kyiv, where the figures are published (a
+    time without a zone is UTC). Every event is dated this way, the daemon's own ones too."""
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).astimezone(REPORT_ZONE).date()
 
 
 @dataclass(frozen=True, slots=True)

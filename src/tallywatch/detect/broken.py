@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..models import Event
+from ..models import Event, report_day
 
 
 def broken(source: str, failures: int, error: str, since: dt.datetime) -> Event:
@@ -14,7 +14,7 @@ def broken(source: str, failures: int, error: str, since: dt.datetime) -> Event:
         key=f"broken:{source}:{stamp}",
         rule="broken",
         metric="",
-        as_of=since.date(),
+        as_of=report_day(since),
         value=failures,
         severity="warning",
         message=f"source {source} is broken: {failures} polls in a row failed, the last with: {error}",
@@ -29,7 +29,7 @@ def repaired(source: str, since: dt.datetime, now: dt.datetime) -> Event:
         key=f"repaired:{source}:{stamp}",
         rule="repaired",
         metric="",
-        as_of=now.date(),
+        as_of=report_day(now),
         value=round(hours),
         severity="info",
         message=f"source {source} works again, after {hours:.0f} h marked broken",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from ..models import Event
+from ..models import Event, report_day
 
 
 def _hours(delta: dt.timedelta) -> str:
@@ -32,7 +32,7 @@ def evaluate(
                 key=key,
                 rule="stale",
                 metric="",
-                as_of=last_new_report.date(),
+                as_of=report_day(last_new_report),
                 value=round(silent.total_seconds() / 3600),
                 severity="warning",
                 message=f"source {source} has brought no new report for {_hours(silent)} "
@@ -47,7 +47,7 @@ def evaluate(
                 key=f"recovered:{source}:{since.isoformat(timespec='seconds')}",
                 rule="recovered",
                 metric="",
-                as_of=last_new_report.date(),
+                as_of=report_day(last_new_report),
                 value=round((last_new_report - since).total_seconds() / 3600),
                 severity="info",
                 message=f"source {source} is back: a new report after {_hours(last_new_report - since)} of silence",
