@@ -328,3 +328,12 @@ def test_install_script_is_idempotent_and_uninstalls(tmp_path):
     assert not (root / "etc/tallywatch").exists()
     bad = subprocess.run(["bash", script, "--frobnicate"], capture_output=True, text=True, env=env)
     assert bad.returncode == 2 and "unknown option --frobnicate" in bad.stderr
+
+
+def test_healthz_says_when_the_database_cannot_be_written():
+    from tallywatch.health import Snapshot
+
+    snapshot = Snapshot(heartbeat=100.0, started=0.0)
+    assert snapshot.problems(101.0) == []
+    snapshot.storage = "database or disk is full (full) at /var/lib/tallywatch/tallywatch.db"
+    assert snapshot.problems(101.0) == ["storage: database or disk is full (full) at /var/lib/tallywatch/tallywatch.db"]

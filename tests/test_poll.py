@@ -378,3 +378,44 @@ def test_gzip_and_deflate_answers_are_read(feed_server):
     feed_server.routes["/raw"] = (200, {"Content-Encoding": "deflate"}, raw.compress(body) + raw.flush())
     for path in ("/gz", "/zlib", "/raw"):
         assert fetch(f"{feed_server.url}{path}").content == body, path
+
+
+def test_a_storage_fault_is_one_line_per_change_counted_and_nothing_is_lost(tmp_path, feed_server, caplog):
+    """The database turns read-only under the daemon (``PRAGMA query_only``: SQLite's own "attempt
+    to write a readonly database", as on a disk remounted read-only; a full disk takes the same
+    path). Each poll fails and is counted; the log says it once, not two tracebacks a poll; when
+    the disk is writable again, the same reports are stored."""
+    from tallywatch.health import REGISTRY
+
+    def faults() -> float:
+        return REGISTRY.get_sample_value("tallywatch_storage_errors_total", {"kind": "read-only"}) or 0.0
+
+    feed_server.routes["/mod.rss"] = (200, {}, rss(AUG[:1]))
+    cfg = config(tmp_path, source(feed_server, "/mod.rss", name="mod"))
+    before = faults()
+
+    async def go():
+        pipeline = Pipeline(cfg, channels=[ConsoleChannel(io.StringIO())])
+        try:
+            assert (await pipeline.poll_all(force=True))[0].status == "ok"
+            await pipeline.in_store(pipeline.store.conn.execute, "PRAGMA query_only = ON")
+            feed_server.routes["/mod.rss"] = (200, {}, rss(AUG))  # the next report, and no way to store it
+            failed = [(await pipeline.poll_all(force=True))[0] for _ in range(3)]
+            fault = pipeline.storage_fault
+            await pipeline.in_store(pipeline.store.conn.execute, "PRAGMA query_only = OFF")  # writable again
+            ok = (await pipeline.poll_all(force=True))[0]
+            return failed, fault, ok, pipeline.storage_fault, pipeline.store.latest()
+        finally:
+            await pipeline.aclose()
+
+    with caplog.at_level(logging.INFO):
+        failed, fault, ok, after, latest = asyncio.run(go())
+    assert [r.status for r in failed] == ["failed"] * 3
+    assert failed[0].error == "storage read-only: attempt to write a readonly database"
+    assert faults() - before == 3  # every failed round counted
+    assert "attempt to write a readonly database (read-only) at " in fault and after is None  # /healthz
+    assert caplog.text.count("can't be written (read-only: attempt to write a readonly database)") == 1
+    assert "Traceback" not in caplog.text and "unexpected error" not in caplog.text
+    assert "mod: the database can be written again" in caplog.text
+    assert ok.status == "ok" and ok.ingested.count("new") > 0
+    assert max(row.as_of for row in latest) == dt.date(2022, 8, 9)

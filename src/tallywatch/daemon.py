@@ -164,6 +164,7 @@ async def _tick(session_ref: list[Session], health_ref: list[HealthServer | None
     watchdog = sdnotify.watchdog_interval()
     last_ping = last_read = 0.0
     last_status = ""
+    said = ""  # the last error reading the state, said once until it changes
     while not stop.is_set():
         now = time.monotonic()
         health = health_ref[0]
@@ -172,10 +173,11 @@ async def _tick(session_ref: list[Session], health_ref: list[HealthServer | None
             last_ping = now
         if health is not None:
             health.snapshot.heartbeat = now
+            health.snapshot.storage = session_ref[0].pipeline.storage_fault
         if now - last_read >= 5.0:
             last_read = now
             session = session_ref[0]
-            with contextlib.suppress(Exception):
+            try:
                 state, counts = await session.pipeline.in_store(_read_state, session.pipeline.store)
                 OUTBOX.set(counts["pending"] + counts["retrying"] + counts["sending"])
                 if health is not None:
@@ -184,6 +186,11 @@ async def _tick(session_ref: list[Session], health_ref: list[HealthServer | None
                 if line != last_status:
                     sdnotify.status(line)
                     last_status = line
+                said = ""
+            except Exception as exc:  # the health snapshot goes stale; said, once per kind of failure
+                if f"{type(exc).__name__}: {exc}" != said:
+                    said = f"{type(exc).__name__}: {exc}"
+                    log.warning("the health snapshot could not be read from the database: %s", said)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=min(2.0, watchdog or 2.0))
 

@@ -34,6 +34,12 @@ DELIVERIES = Counter(
     "tallywatch_deliveries", "Delivery attempts by channel and outcome", ["channel", "outcome"], registry=REGISTRY
 )
 TELEGRAM_429 = Counter("tallywatch_telegram_429", "Telegram flood-control answers (429) received", registry=REGISTRY)
+STORAGE_ERRORS = Counter(
+    "tallywatch_storage_errors",
+    "Writes to the database that failed, by kind: full, read-only, I/O error, other",
+    ["kind"],
+    registry=REGISTRY,
+)
 OUTBOX = Gauge("tallywatch_outbox_depth", "Deliveries waiting (pending, retrying or being sent)", registry=REGISTRY)
 
 
@@ -44,11 +50,14 @@ class Snapshot:
     sources: dict[str, tuple[float | None, float]] = field(
         default_factory=dict
     )  # name → (last success age s, allowance s)
+    storage: str | None = None  # the database can't be written: why
 
     def problems(self, now: float) -> list[str]:
         out = []
         if now - self.heartbeat > 10:
             out.append(f"event loop silent for {now - self.heartbeat:.0f} s")
+        if self.storage:
+            out.append(f"storage: {self.storage}")
         for name, (age, allowance) in sorted(self.sources.items()):
             since_start = now - self.started
             if age is None and since_start > allowance:

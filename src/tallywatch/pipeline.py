@@ -17,6 +17,7 @@ import functools
 import hashlib
 import json
 import logging
+import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,11 +32,11 @@ from .config import Config, PatternMetric, Source
 from .detect import Detector, broken, stale
 from .extract import EXTRACTORS
 from .extract.numbers import format_duration
-from .health import EVENTS, FIGURES, POLLS, REPORTS
+from .health import EVENTS, FIGURES, POLLS, REPORTS, STORAGE_ERRORS
 from .models import Change, Document, Event, Figure
 from .sources import harvest, mapping_for
 from .sources.http import FetchError, PoliteClient
-from .store import DaemonLock, Store, StoredEvent, utcnow
+from .store import DaemonLock, Store, StoredEvent, storage_fault, utcnow
 
 log = logging.getLogger("tallywatch.poll")
 CHARTS_KEPT = 16  # charts drawn for an event's fan-out, kept while its recipients are served
@@ -228,6 +229,8 @@ class Pipeline:
         self.stopping = asyncio.Event()  # set at shutdown: senders take no new delivery
         self.workers = False  # the daemon runs delivery workers; one-shot commands deliver inline
         self._charts: OrderedDict[tuple, tuple[asyncio.Lock, list[bytes | None]]] = OrderedDict()
+        self.storage_fault: str | None = None  # the database can't be written: why (for /healthz)
+        self._faults: dict[str, str] = {}  # source or channel → the storage fault last said for it
         released = self._db.submit(self.store.release_claims).result() if recover else 0
         if released:
             log.info("%d deliveries a previous run was sending are queued again", released)
@@ -320,9 +323,13 @@ class Pipeline:
             self.inflight.add(task)
         try:
             async with lock:
-                result = await self._poll(source, force)
-                if result.status != "skipped":
-                    await self.in_store(self.check_stale, source)
+                try:
+                    result = await self._poll(source, force)
+                    if result.status != "skipped":
+                        await self.in_store(self.check_stale, source)
+                except sqlite3.Error as exc:  # the database can't be written: nothing was stored
+                    return self._storage_failed(source.name, exc)
+                self._storage_works(source.name)
             if self.workers:
                 self.notify()
             else:
@@ -330,6 +337,30 @@ class Pipeline:
             return result
         finally:
             self.inflight.discard(task)
+
+    def _storage_failed(self, where: str, exc: sqlite3.Error) -> PollResult:
+        """A full, read-only or failing disk: counted, said once per source and change of state
+        (never a traceback a poll), and the poll is tried again at the next interval."""
+        kind = storage_fault(exc)
+        STORAGE_ERRORS.labels(kind).inc()
+        self.storage_fault = f"{exc} ({kind}) at {self.store.path}"
+        if self._faults.get(where) != kind:
+            self._faults[where] = kind
+            log.error(
+                "%s: the database %s can't be written (%s: %s); nothing of this round is stored, "
+                "it is tried again until space or access returns",
+                where,
+                self.store.path,
+                kind,
+                exc,
+            )
+        return PollResult(where, "failed", error=f"storage {kind}: {exc}")
+
+    def _storage_works(self, where: str) -> None:
+        if self._faults.pop(where, None) is not None:
+            log.info("%s: the database can be written again", where)
+            if not self._faults:
+                self.storage_fault = None
 
     async def _poll(self, source: Source, force: bool) -> PollResult:
         state = await self.in_store(self.store.source_state, source.name)
@@ -356,6 +387,8 @@ class Pipeline:
             )
         except FetchError as exc:
             return await self._failed(source, str(exc), exc.retry_after)
+        except sqlite3.Error:
+            raise  # the store itself failing: _poll_once says so, once, and records nothing
         except Exception as exc:  # a bug must not stop the other sources or the daemon
             log.exception("source %s: unexpected error", source.name)
             return await self._failed(source, f"unexpected error: {type(exc).__name__}: {exc}", None)
@@ -517,13 +550,30 @@ class Pipeline:
     async def delivery_worker(self, channel: Channel) -> None:
         """The daemon's loop for one channel: send what is due, then sleep until woken or due."""
         stop, wake = self.stopping, self.wakes[channel.kind]
+        stranded = False  # a round failed on the store: rows it claimed may be left 'sending'
         while not stop.is_set():
             wake.clear()
             try:
+                if stranded:  # this worker is the channel's only sender in this daemon (one per database)
+                    released = await self.in_store(self.store.release_channel, channel.kind)
+                    if released:
+                        log.info(
+                            "%s: %d deliveries left 'sending' by a failed round are queued again",
+                            channel.kind,
+                            released,
+                        )
                 await self.deliver(channel)
-            except Exception:  # the store or a channel failed: log, wait, go on
+                stranded = False
+                self._storage_works(f"{channel.kind} deliveries")
+            except sqlite3.Error as exc:
+                stranded = True
+                self._storage_failed(f"{channel.kind} deliveries", exc)
+            except Exception:  # a channel failed in a way not foreseen: log, wait, go on
                 log.exception("%s: delivery round failed", channel.kind)
-            due = await self.in_store(self.store.next_due, channel.kind)
+            try:
+                due = await self.in_store(self.store.next_due, channel.kind)
+            except sqlite3.Error:
+                due = None
             # idle: sleep until something is queued (notify) or a retry falls due; 30 s at most
             pause = 30.0 if due is None else min(30.0, max(0.0, (due - utcnow()).total_seconds()))
             waits = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]

@@ -232,6 +232,18 @@ _SUBSCRIBER_FIELDS = {
 }
 
 
+def storage_fault(exc: sqlite3.Error) -> str:
+    """What kind of storage failure an SQLite error is: full, read-only, I/O error or other."""
+    text = str(exc).lower()
+    if "full" in text:
+        return "full"
+    if "readonly" in text or "read-only" in text:
+        return "read-only"
+    if "i/o" in text:
+        return "I/O error"
+    return "other"
+
+
 class StoreError(Exception):
     """The database can't be used; the message names the file, what is wrong, and what to do."""
 
@@ -797,6 +809,14 @@ class Store:
             "UPDATE deliveries SET status = 'pending', claimed_at = NULL WHERE status = 'sending'"
             " AND (claimed_at IS NULL OR claimed_at < ?)",
             [_ts(utcnow() - older_than)],
+        ).rowcount
+
+    @_writes
+    def release_channel(self, channel: str) -> int:
+        """Give back every delivery of ``channel`` left 'sending' (by a round of this process that failed)."""
+        return self.conn.execute(
+            "UPDATE deliveries SET status = 'pending', claimed_at = NULL WHERE status = 'sending' AND channel = ?",
+            [channel],
         ).rowcount
 
     @_writes
