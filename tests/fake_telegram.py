@@ -83,6 +83,8 @@ class FakeTelegram:
         self.token = token
         self.state = FakeState()
         self.lock = threading.Condition()
+        self._hold_after: int | None = None
+        self._held = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -120,6 +122,7 @@ class FakeTelegram:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release()
         with self.lock:
             self.lock.notify_all()
         self.server.shutdown()
@@ -130,6 +133,16 @@ class FakeTelegram:
     def fail_chat(self, chat_id: int | str, code: int, description: str) -> None:
         with self.lock:
             self.state.fail_chats[str(chat_id)] = (code, description)
+
+    def hold_after(self, count: int) -> None:
+        """Sends after the first ``count`` accepted ones wait (unanswered) until ``release()``: a
+        test can stop the sender in the middle of a fan-out however loaded the machine is."""
+        self._held.clear()
+        self._hold_after = count
+
+    def release(self) -> None:
+        self._hold_after = None
+        self._held.set()
 
     def trap(self, test, code: int, retry_after: int = 1) -> None:
         """The first send whose params pass ``test`` answers ``code`` (429 with ``retry_after``, or 500)."""
@@ -300,6 +313,8 @@ class FakeTelegram:
         return message
 
     def _send(self, method: str, params: dict) -> tuple[int, dict]:
+        if self._hold_after is not None and len(self.sent()) >= self._hold_after:
+            self._held.wait(timeout=120)  # answered once the test releases it
         chat = str(params.get("chat_id"))
         now = time.monotonic()
         with self.lock:

@@ -268,3 +268,19 @@ def test_chart_command_sends_a_photo(tmp_path, fake):
             assert photo.params["photo"][:8] == b"\x89PNG\r\n\x1a\n"
 
     asyncio.run(go())
+
+
+def test_a_429_to_a_reply_is_waited_out_as_told_then_answered(tmp_path, fake):
+    """Telegram answers the bot's reply with 429 retry_after=2: the reply is sent again, not
+    sooner than 2 s after (the fake's clock), and only once more."""
+
+    async def go():
+        async with running(tmp_path, fake):
+            fake.trap(lambda params: str(params.get("chat_id")) == str(USER), 429, retry_after=2)
+            return await ask(fake, USER, "/help")
+
+    reply = asyncio.run(go())
+    assert "/subscribe" in reply  # the help arrived
+    (refused,) = [c for c in fake.calls("sendMessage", 429) if str(c.params["chat_id"]) == str(USER)]
+    (answered,) = [c for c in fake.sent(USER)]
+    assert answered.at - refused.at >= 2.0

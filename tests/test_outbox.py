@@ -44,6 +44,9 @@ def test_queued_in_the_transaction_and_sent_after_a_crash(tmp_path):
     assert deliver(store, console) == 1
     assert deliver(store, console) == 0
     assert out.getvalue() == LINE
+    (row,) = store.db.query("SELECT status, attempts, sent_at, claimed_at FROM deliveries")
+    assert (row["status"], row["attempts"], row["claimed_at"]) == ("sent", 1, None) and row["sent_at"]
+    assert store.outbox_counts() == {"pending": 0, "retrying": 0, "sending": 0, "sent": 1, "dead": 0}
     store.close()
 
 

@@ -71,12 +71,14 @@ step = 100_000
     store.close()
 
     feed_server.routes["/mod.rss"] = (200, {}, feed_until(D(2025, 6, 12)))
+    fake.hold_after(30)  # the fan-out stops there, however loaded this machine is, until released
     daemon = start_daemon(cfg, with_token)
     try:
         assert wait(lambda: len([c for c in fake.sent() if MILLION in c.text]) >= 30), "fan-out never started"
     finally:
         stopped = time.monotonic()
         daemon.send_signal(sig)
+        fake.release()  # the sends in flight are answered: a clean stop marks them, a kill never learns
         _, err1 = daemon.communicate(timeout=10)
     if sig == signal.SIGTERM:  # a clean stop: in-flight sends finish and are marked, the rest waits
         assert daemon.returncode == 0 and time.monotonic() - stopped < 10, err1

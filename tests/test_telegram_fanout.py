@@ -249,3 +249,51 @@ def test_a_429_on_piece_two_resumes_at_piece_two(tmp_path, fake):
     assert (row["status"], row["attempts"], row["pieces_sent"]) == ("sent", 2, 3)
     assert row["receipt"] == f"text:{fake.sent('8001')[-1].params['_message']['message_id']}"
     tally.close()
+
+
+def test_a_429_is_waited_out_as_told_for_that_chat(tmp_path, fake):
+    """A 429 with retry_after=3 for one chat: its retry is stored as due no sooner than 3 s later
+    (the outbox's retry base here is 0.2 s) and reaches Telegram no sooner; the other chats go on."""
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    tally = seeded(tmp_path, channel)
+    tally.store.save_subscriber("telegram", "7001", choice="milestones")  # the million
+    for chat in ("7002", "7003"):
+        tally.store.save_subscriber("telegram", chat, choice="all")  # two alerts each: the million, tanks
+    crossing(tally)
+    fake.trap(lambda params: str(params.get("chat_id")) == "7001", 429, retry_after=3)
+    before = utcnow()
+
+    async def one_round():
+        try:
+            await outbox.deliver(outbox.direct, tally.store, channel, FloodGate(channel.limits), retry_base=0.2)
+        finally:
+            await channel.stop()
+
+    asyncio.run(one_round())  # the retry is due not before retry_after, also for a process started anew
+    (row,) = tally.store.db.query("SELECT next_attempt_at FROM deliveries WHERE status = 'pending'")
+    assert (dt.datetime.fromisoformat(row["next_attempt_at"]) - before).total_seconds() >= 3.0
+    counts = run_fanout(tally, channel)
+    assert counts["sent"] == 5 and counts["dead"] == 0
+    (refused,) = fake.calls(None, 429)
+    (later,) = fake.sent("7001")
+    assert later.at - refused.at >= 3.0
+    others = [c.at for chat in ("7002", "7003") for c in fake.sent(chat)]
+    assert min(others) - refused.at < 3.0  # they did not wait for 7001
+    tally.close()
+
+
+def test_after_a_429_the_chats_next_alert_waits_too(tmp_path, fake):
+    """The chat told to wait 3 s has a second alert queued behind the refused one: the flood gate
+    holds that chat (only that chat) for the 3 s as well."""
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    tally = seeded(tmp_path, channel)
+    for chat in ("7001", "7002"):
+        tally.store.save_subscriber("telegram", chat, choice="all")  # two alerts each: the million, tanks
+    crossing(tally)
+    fake.trap(lambda params: str(params.get("chat_id")) == "7001", 429, retry_after=3)
+    counts = run_fanout(tally, channel)
+    assert counts["sent"] == 4 and counts["dead"] == 0
+    (refused,) = fake.calls(None, 429)
+    assert len(fake.sent("7001")) == 2 and all(c.at - refused.at >= 3.0 for c in fake.sent("7001"))
+    assert any(c.at - refused.at < 3.0 for c in fake.sent("7002"))
+    tally.close()
