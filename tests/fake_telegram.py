@@ -49,6 +49,10 @@ class FakeState:
     group_sends: defaultdict = field(default_factory=lambda: defaultdict(deque))
     fail_chats: dict = field(default_factory=dict)  # chat id → (code, description)
     storm: list = field(default_factory=list)  # the next sends answer these (code, retry_after)
+    group_admins: set = field(default_factory=set)
+    migrated: dict = field(
+        default_factory=dict
+    )  # old chat id → the supergroup it became  # user ids getChatMember calls administrators
     traps: list = field(default_factory=list)  # (test of a send's params, code, retry_after): once each
     commands: dict = field(default_factory=dict)  # language → commands from setMyCommands
     files: dict = field(default_factory=dict)  # file_id → the bytes uploaded under it
@@ -243,6 +247,32 @@ class FakeTelegram:
             self.state.calls.append(Call(method, params, time.monotonic(), status))
         return status, answer
 
+    def api_getChatMember(self, method: str, params: dict) -> tuple[int, dict]:
+        """A member of a group: its admin if listed in ``state.group_admins``."""
+        user = int(params["user_id"])
+        member = {"status": "member", "user": self._user(user)}
+        if user in self.state.group_admins:
+            rights = [
+                "can_manage_chat",
+                "can_delete_messages",
+                "can_manage_video_chats",
+                "can_restrict_members",
+                "can_promote_members",
+                "can_change_info",
+                "can_invite_users",
+                "can_post_stories",
+                "can_edit_stories",
+                "can_delete_stories",
+            ]
+            member = {
+                **member,
+                "status": "administrator",
+                "can_be_edited": False,
+                "is_anonymous": False,
+                **dict.fromkeys(rights, False),
+            }
+        return self._record(method, params, 200, {"ok": True, "result": member})
+
     def api_getMe(self, method: str, params: dict) -> tuple[int, dict]:
         return self._record(method, params, 200, {"ok": True, "result": BOT})
 
@@ -326,6 +356,14 @@ class FakeTelegram:
                 if trap[0](params):
                     s.traps.remove(trap)
                     return self._error(method, params, trap[1], trap[2])
+            if chat in s.migrated:
+                s.calls.append(Call(method, params, now, 400))
+                return 400, {
+                    "ok": False,
+                    "error_code": 400,
+                    "description": "Bad Request: group chat was upgraded to a supergroup chat",
+                    "parameters": {"migrate_to_chat_id": int(s.migrated[chat])},
+                }
             if chat in s.fail_chats:
                 code, description = s.fail_chats[chat]
                 s.calls.append(Call(method, params, now, code))

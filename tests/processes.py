@@ -47,3 +47,30 @@ def start_daemon(cfg: Path, env: dict[str, str] | None = None) -> subprocess.Pop
         text=True,
         env=env or tallywatch_env(),
     )
+
+
+def offline(db: Path, source_url: str | None = None, interval: str = "1s") -> str:
+    """The start of a test's config: a daemon that never leaves this machine, on the database ``db``,
+    and an RSS source "mod" at ``source_url`` polled every ``interval``. TOML: add tables after it."""
+    source = (
+        f"""
+[[sources]]
+name = "mod"
+kind = "rss"
+url = "{source_url}"
+interval = "{interval}"
+jitter = 0
+"""
+        if source_url
+        else ""
+    )
+    return f"""
+[detect]
+baseline = false  # these tests feed their own days (test_baseline.py: a first start)
+
+[backfill]
+enabled = false  # never the real API from a test (test_backfill.py: a loopback one)
+
+[storage]
+path = "{db}"
+{source}"""

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 from fake_telegram import TOKEN, FakeTelegram
+from tally import million_through
 
 from tallywatch.bot import TelegramBot
 from tallywatch.channels.telegram import TelegramChannel
@@ -85,9 +86,9 @@ async def ask(fake, user, text, expect=1, chat=None):
     return texts(fake, chat or user)[-1]
 
 
-async def press(fake, user, data):
+async def press(fake, user, data, message=None):
     answered = len(fake.calls("answerCallbackQuery"))
-    fake.press(user, data)
+    fake.press(user, data, message)
     await until(lambda: len(fake.calls("answerCallbackQuery")) > answered)
     await asyncio.sleep(0.1)  # the edit that follows the answer
 
@@ -284,3 +285,74 @@ def test_a_429_to_a_reply_is_waited_out_as_told_then_answered(tmp_path, fake):
     (refused,) = [c for c in fake.calls("sendMessage", 429) if str(c.params["chat_id"]) == str(USER)]
     (answered,) = [c for c in fake.sent(USER)]
     assert answered.at - refused.at >= 2.0
+
+
+def test_settings_never_subscribe(tmp_path, fake):
+    """Language and quiet hours chosen before (or without) subscribing are kept; no alert comes."""
+
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            store = pipeline.store
+            await ask(fake, USER, "/settings")
+            await press(fake, USER, "lang:uk")
+            await press(fake, USER, "quiet:23-8")
+            sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
+            assert (sub["active"], sub["language"], sub["quiet_from"]) == (0, "uk", 23)
+            await million_through(pipeline)
+            await deliver_all(pipeline)
+            before = len(fake.sent(USER))
+            await ask(fake, USER, "/subscribe")  # and subscribing later keeps the language chosen
+            await press(fake, USER, "sub:milestones")
+            sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
+            assert (sub["active"], sub["language"], sub["choice"]) == (1, "uk", "milestones")
+            return before
+
+    before = asyncio.run(go())
+    assert not any("1,000,000" in t or "1 000 000" in t for t in texts(fake, USER)[:before])
+
+
+def test_in_a_group_only_its_admins_change_what_it_receives(tmp_path, fake):
+    group = -100777
+
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            fake.state.group_admins = {ADMIN}
+            await ask(fake, OTHER, "/subscribe", chat=group)
+            await press(fake, OTHER, "sub:all", message=fake.last_message(group))
+            refused = fake.calls("answerCallbackQuery")[-1].params.get("text")
+            assert await pipeline.in_store(pipeline.store.subscriber, "telegram", str(group)) is None
+            await press(fake, ADMIN, "sub:all", message=fake.last_message(group))
+            sub = await pipeline.in_store(pipeline.store.subscriber, "telegram", str(group))
+            assert sub["active"] == 1
+            answer = await ask(fake, OTHER, "/unsubscribe", chat=group)
+            assert (await pipeline.in_store(pipeline.store.subscriber, "telegram", str(group)))["active"] == 1
+            return refused, answer
+
+    refused, answer = asyncio.run(go())
+    assert refused == answer == "In a group, only its admins can change what the group receives."
+
+
+def test_a_chat_flooding_the_bot_is_told_once_and_the_rest_dropped(tmp_path, fake, monkeypatch):
+    import tallywatch.bot
+
+    monkeypatch.setattr(tallywatch.bot, "BURST", 3)
+
+    async def go():
+        async with running(tmp_path, fake):
+            for _ in range(20):
+                fake.send_command(USER, "/help")
+            answer = await ask(fake, OTHER, "/latest")  # someone else is still answered
+            await until(lambda: any("Slow down" in t for t in texts(fake, USER)))
+            return answer
+
+    assert asyncio.run(go()) == "No figures yet."
+    replies = texts(fake, USER)
+    assert len(replies) == 4 and replies[-1].startswith("Slow down, please")
+
+
+def test_a_chart_with_a_digit_int_refuses_gets_the_usage(tmp_path, fake):
+    async def go():
+        async with running(tmp_path, fake):
+            return await ask(fake, USER, "/chart personnel ²")
+
+    assert asyncio.run(go()).startswith("Usage: /chart")

@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from processes import start_daemon, tallywatch_env, unit_environment
+from processes import offline, start_daemon, tallywatch_env, unit_environment
 from test_telegram_daemon import feed_until
 from waiting import wait
 
@@ -61,26 +61,11 @@ class NotifySocket:
 
 def write_config(path: Path, db: Path, feed_url: str, health_port: int, interval: str = "1s", extra: str = ""):
     path.write_text(
-        f"""
-[detect]
-baseline = false  # these tests feed their own days (test_baseline.py: a first start)
-
-[backfill]
-enabled = false  # never the real API from a test (test_backfill.py: a loopback one)
-
-[storage]
-path = "{db}"
-
+        offline(db, feed_url, interval)
+        + f"""
 [health]
 port = {health_port}
 allowance = 3
-
-[[sources]]
-name = "mod"
-kind = "rss"
-url = "{feed_url}"
-interval = "{interval}"
-jitter = 0
 
 [milestones.personnel]
 step = 100_000

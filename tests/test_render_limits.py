@@ -138,3 +138,23 @@ def test_split_never_cuts_inside_a_tag_or_an_entity_and_balances_tags():
     assert pieces[1].startswith("<s>") and pieces[-1].startswith('<a href="https://example.org/?a=1&amp;b=2">')
     plain = re.sub(r"<[^>]+>", "", "".join(pieces))  # the words are all there, in order
     assert plain.replace("\n", "") == re.sub(r"<[^>]+>", "", text).replace("\n", "")
+
+
+def test_the_gate_forgets_chats_no_limit_concerns_any_more():
+    """A year of fan-outs to ever new chats: the gate's maps hold the recent ones, not all of them;
+    a chat sent to a moment ago is still spaced, a pause still running is still kept."""
+    clock = Clock()
+    gate = FloodGate(LIMITS, clock)
+
+    async def fan_out():
+        for chat in range(5_000):
+            clock.now += gate.wait_for(f"-{chat}", True, clock.now)
+            await gate.acquire(f"-{chat}", True)
+            if chat % 1_000 == 0:
+                gate.pause(f"-{chat}", 3600)
+
+    asyncio.run(fan_out())
+    recent = 62 * 30  # the chats of the last minute (the group limit's window) at 30 a second
+    assert len(gate._last) <= FloodGate.KEPT + recent and len(gate._group) <= FloodGate.KEPT + recent
+    assert gate.wait_for("-4999", True, clock.now) > 0  # the last one is remembered
+    assert set(gate._paused) >= {"-4000"}  # its hour has not passed

@@ -6,7 +6,7 @@ import time
 
 import pytest
 from fake_telegram import TOKEN, FakeTelegram
-from processes import run_tallywatch, start_daemon, tallywatch_env, unit_environment
+from processes import offline, run_tallywatch, start_daemon, tallywatch_env, unit_environment
 from waiting import wait
 
 from tallywatch import history
@@ -34,28 +34,13 @@ def test_a_stop_mid_fanout_then_restart_delivers_everything(tmp_path, feed_serve
     db = tmp_path / "tw.db"
     cfg = tmp_path / "tallywatch.toml"
     cfg.write_text(
-        f"""
-[detect]
-baseline = false  # these tests feed their own days (test_baseline.py: a first start)
-
-[backfill]
-enabled = false  # never the real API from a test (test_backfill.py: a loopback one)
-
-[storage]
-path = "{db}"
-
+        offline(db, f"{feed_server.url}/mod.rss")
+        + f"""
 [console]
 enabled = false
 
 [telegram]
 base_url = "{fake.base_url}"
-
-[[sources]]
-name = "mod"
-kind = "rss"
-url = "{feed_server.url}/mod.rss"
-interval = "1s"
-jitter = 0
 
 [milestones.personnel]
 step = 100_000
@@ -120,13 +105,8 @@ def test_a_token_echoed_by_the_bot_api_is_never_logged_stored_or_printed(tmp_pat
     db, cfg = tmp_path / "tw.db", tmp_path / "tw.toml"
     with FakeTelegram() as fake:
         cfg.write_text(
-            f"""
-[detect]
-baseline = false
-[backfill]
-enabled = false
-[storage]
-path = "{db}"
+            offline(db)
+            + f"""
 [telegram]
 base_url = "{fake.base_url}"
 polling = false
@@ -162,3 +142,34 @@ step = 100_000
         assert TOKEN.split(":")[1].lower() not in text.lower()  # python-telegram-bot lowercases the echo
     assert "hook-secret-in-the-url" not in checked and "feed-password" not in checked
     assert "?token=<redacted>&x=1" in checked and "://***@127.0.0.1" in checked
+
+
+def test_sigterm_with_commands_queued_exits_within_ten_seconds(tmp_path, feed_server, fake):
+    """Fifty commands from ten people are queued (a minute of replies at one a second per chat);
+    SIGTERM drops the replies not sent (they are not alerts) and the daemon is gone within 10 s."""
+    db, cfg = tmp_path / "tw.db", tmp_path / "tw.toml"
+    cfg.write_text(
+        offline(db, f"{feed_server.url}/mod.rss", interval="1h")
+        + f"""
+[health]
+enabled = false
+[telegram]
+base_url = "{fake.base_url}"
+"""
+    )
+    feed_server.routes["/mod.rss"] = (200, {}, feed_until(D(2025, 6, 11)))
+    daemon = start_daemon(cfg, tallywatch_env(TALLYWATCH_TELEGRAM_TOKEN=TOKEN))
+    try:
+        assert wait(lambda: fake.calls("setMyCommands")), "the bot never started"
+        for user in range(3001, 3011):
+            for _ in range(5):
+                fake.send_command(user, "/help")
+        assert wait(lambda: len(fake.sent()) >= 3), "no reply at all"
+    finally:
+        stopped = time.monotonic()
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=30)
+    took = time.monotonic() - stopped
+    assert daemon.returncode == 0, err
+    assert took < 10, f"took {took:.1f} s to stop"
+    assert len(fake.sent()) < 50  # the queued replies were dropped, not all sent first

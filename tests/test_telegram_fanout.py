@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 from fake_telegram import TOKEN, FakeTelegram
-from tally import Tally
+from tally import Tally, million_through
 
 from tallywatch import charts, outbox
 from tallywatch.channels.limits import FloodGate
@@ -297,3 +297,31 @@ def test_after_a_429_the_chats_next_alert_waits_too(tmp_path, fake):
     assert len(fake.sent("7001")) == 2 and all(c.at - refused.at >= 3.0 for c in fake.sent("7001"))
     assert any(c.at - refused.at < 3.0 for c in fake.sent("7002"))
     tally.close()
+
+
+def test_a_group_upgraded_to_a_supergroup_is_followed(tmp_path, fake):
+    """Telegram answers a send to the old group with "upgraded to a supergroup" and the new id: the
+    alert goes to the new chat, and the subscription moves there (later alerts go straight to it)."""
+    cfg = CONFIG.model_copy(update={"storage": CONFIG.storage.model_copy(update={"path": tmp_path / "m.db"})})
+    channel = TelegramChannel(TOKEN, cfg.telegram.model_copy(update={"base_url": fake.base_url}))
+
+    async def go():
+        pipeline = Pipeline(cfg, channels=[channel])
+        try:
+            await pipeline.in_store(pipeline.store.save_subscriber, "telegram", "-4001", choice="all", kind="group")
+            fake.state.migrated["-4001"] = "-1004001"
+            await million_through(pipeline)
+            await pipeline.deliver()
+            return (
+                await pipeline.in_store(pipeline.store.subscriber, "telegram", "-1004001"),
+                await pipeline.in_store(pipeline.store.subscriber, "telegram", "-4001"),
+                await pipeline.in_store(pipeline.store.outbox_counts),
+            )
+        finally:
+            await channel.stop()
+            await pipeline.aclose()
+
+    moved, old, counts = asyncio.run(go())
+    assert moved["active"] == 1 and moved["choice"] == "all" and old is None
+    assert counts["sent"] == 1 and counts["dead"] == 0
+    assert len(fake.calls(None, 400)) == 1 and len(fake.sent("-1004001")) == 1

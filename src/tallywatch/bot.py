@@ -10,9 +10,13 @@ carry only data we offered, and anything else is refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import html
 import logging
+import re
+import time
+from collections import deque
 from typing import TYPE_CHECKING
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
@@ -21,10 +25,12 @@ from telegram.error import RetryAfter, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    ApplicationHandlerStop,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import HTTPXRequest
@@ -43,6 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("tallywatch.bot")
 CHANNEL = "telegram"
+BURST = 15  # commands and taps one chat may have answered within WINDOW seconds; more are dropped
+WINDOW = 15.0
 QUIET_CHOICES = {"off": (None, None), "22-7": (22, 7), "23-8": (23, 8)}
 
 TEXTS = {
@@ -69,6 +77,8 @@ TEXTS = {
         "quiet": "Quiet {a}:00–{b}:00",
         "saved": "Saved.",
         "stale_button": "This button is no longer valid.",
+        "slow_down": "Slow down, please: I answer a few commands at a time. The rest were dropped; try again in a minute.",
+        "group_admins_only": "In a group, only its admins can change what the group receives.",
         "unknown": "I don't know {command}. /help lists what I can do.",
         "plain": "I answer commands only. /help lists them.",
         "admins_only": "Sorry, this command is for the bot's administrators.",
@@ -102,6 +112,8 @@ TEXTS = {
         "quiet": "Тихо {a}:00–{b}:00",
         "saved": "Збережено.",
         "stale_button": "Ця кнопка вже не діє.",
+        "slow_down": "Повільніше, будь ласка: я відповідаю на кілька команд за раз. Решту пропущено; спробуйте за хвилину.",
+        "group_admins_only": "У групі змінювати, що вона отримує, можуть лише її адміністратори.",
         "unknown": "Я не знаю команди {command}. /help — що я вмію.",
         "plain": "Я відповідаю лише на команди. /help — їх перелік.",
         "admins_only": "Вибачте, ця команда лише для адміністраторів бота.",
@@ -157,6 +169,11 @@ class TelegramBot:
             .build()
         )
         add = self.app.add_handler
+        # before any other handler (group -1): a chat flooding the bot is answered once and dropped
+        add(TypeHandler(Update, self.guard), group=-1)
+        self._recent: dict[int, deque[float]] = {}  # chat → when its last commands were taken
+        self._warned: set[int] = set()  # chats told to slow down, until their window empties
+        self.stopping = False  # set at shutdown: replies still queued are dropped (they are not alerts)
         for name, handler in {
             "start": self.on_start,
             "help": self.on_help,
@@ -187,12 +204,51 @@ class TelegramBot:
         await self.app.updater.start_polling(allowed_updates=["message", "callback_query"], timeout=10)
         log.info("Telegram bot @%s answering commands", self.app.bot.username)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 3.0) -> None:
+        """Stop answering: updates still queued get no reply (they are not alerts) and a handler
+        waiting at the flood gate gives up, so a stop takes seconds, not a queue's worth of minutes."""
+        self.stopping = True
         if self.app.updater and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
-            await self.app.stop()
-        await self.app.shutdown()
+            try:
+                await asyncio.wait_for(self.app.stop(), timeout=grace)
+            except TimeoutError:
+                log.warning("bot: replies still being sent after %g s were dropped at shutdown", grace)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.app.shutdown(), timeout=grace)
+
+    async def guard(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """At most ``BURST`` commands or taps of one chat are taken in any ``WINDOW`` seconds; the
+        first one over is answered "slow down", the rest dropped unanswered. After a stop, none."""
+        chat = update.effective_chat
+        if self.stopping:
+            raise ApplicationHandlerStop
+        if chat is None:
+            return
+        if len(self._recent) > 256:
+            self._forget_idle()
+        now = time.monotonic()
+        recent = self._recent.setdefault(chat.id, deque())
+        while recent and recent[0] <= now - WINDOW:
+            recent.popleft()
+        if not recent:
+            self._warned.discard(chat.id)
+        if len(recent) < BURST:
+            recent.append(now)
+            return
+        if chat.id not in self._warned:
+            self._warned.add(chat.id)
+            log.info("chat %s: more than %d commands in %g s; the rest are dropped", chat.id, BURST, WINDOW)
+            await self._reply(update, esc(TEXTS[await self._language(update)]["slow_down"]))
+        raise ApplicationHandlerStop
+
+    def _forget_idle(self) -> None:
+        """Chats quiet for a whole window are forgotten: the maps never grow with every chat ever seen."""
+        now = time.monotonic()
+        for chat in [c for c, r in self._recent.items() if not r or r[-1] <= now - WINDOW]:
+            self._recent.pop(chat, None)
+            self._warned.discard(chat)
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -201,6 +257,25 @@ class TelegramBot:
 
     async def _save(self, chat_id: int, **fields: object) -> dict:
         return await self.pipeline.in_store(self.pipeline.store.save_subscriber, CHANNEL, str(chat_id), **fields)
+
+    async def _setting(self, chat_id: int, **fields: object) -> dict:
+        """Keep a setting (language, quiet hours): never a subscription by itself."""
+        if await self._subscriber(chat_id) is None:
+            return await self._save(chat_id, active=0, reason="settings only", **fields)
+        return await self._save(chat_id, **fields)
+
+    async def _may_change(self, chat, user) -> bool:
+        """In a private chat, its user; in a group, only the group's admins change what it receives."""
+        if chat.type == "private":
+            return True
+        if user is None:
+            return False
+        try:
+            member = await self.app.bot.get_chat_member(chat.id, user.id)
+        except TelegramError as exc:
+            log.warning("chat %s: could not tell whether %s is an admin (%s); change refused", chat.id, user.id, exc)
+            return False
+        return member.status in ("creator", "administrator")
 
     async def _language(self, update: Update) -> str:
         chat = update.effective_chat
@@ -229,6 +304,8 @@ class TelegramBot:
         """Send through the flood gate alerts use too; after a 429, wait as told and try once more."""
         gate = self.pipeline.gates.get(CHANNEL)
         for attempt in (1, 2):
+            if self.stopping:  # shutting down: a reply not sent yet is dropped
+                return
             if gate is not None:  # replies and alerts share Telegram's per-chat and overall limits
                 await gate.acquire(str(chat.id), chat.id < 0)
             try:
@@ -306,6 +383,9 @@ class TelegramBot:
         if sub is None or not sub["active"]:
             await self._reply(update, esc(TEXTS[language]["not_subscribed"]))
             return
+        if not await self._may_change(chat, update.effective_user):
+            await self._reply(update, esc(TEXTS[language]["group_admins_only"]))
+            return
         await self._save(chat.id, active=0, reason="unsubscribed")
         await self._reply(update, esc(TEXTS[language]["unsubscribed"]))
 
@@ -338,7 +418,8 @@ class TelegramBot:
         args = context.args or []
         metric = args[0].lower() if args else ""
         days = args[1] if len(args) > 1 else "90"
-        if metric not in METRICS or not days.isdigit() or not 7 <= int(days) <= 2000 or len(args) > 2:
+        plain = re.fullmatch(r"[0-9]{1,4}", days)  # not isdigit(): it takes ² and ٣, which int() refuses
+        if metric not in METRICS or not plain or not 7 <= int(days) <= 2000 or len(args) > 2:
             await self._reply(update, esc(t["chart_usage"].format(metrics=", ".join(METRICS))))
             return
         png = await self.pipeline.chart(metric, language, int(days))
@@ -420,6 +501,9 @@ class TelegramBot:
         t = TEXTS[language]
         chat_id = query.message.chat.id
         kind, _, value = (query.data or "").partition(":")
+        if not await self._may_change(query.message.chat, query.from_user):
+            await query.answer(t["group_admins_only"], show_alert=True)
+            return
         if kind == "sub" and value in ("all", "milestones"):
             await self._save(
                 chat_id, active=1, reason=None, choice=value, kind=query.message.chat.type, language=language
@@ -434,12 +518,12 @@ class TelegramBot:
         elif kind == "m" and (value in METRICS or value == "done"):
             await self._metric_button(query, chat_id, value, language)
         elif kind == "lang" and value in TEXTS:
-            await self._save(chat_id, language=value)
+            await self._setting(chat_id, language=value)
             await query.answer(TEXTS[value]["saved"])
             await query.edit_message_text(esc(TEXTS[value]["settings"]), reply_markup=self._settings_keyboard(value))
         elif kind == "quiet" and value in QUIET_CHOICES:
             start, end = QUIET_CHOICES[value]
-            await self._save(chat_id, quiet_from=start, quiet_to=end)
+            await self._setting(chat_id, quiet_from=start, quiet_to=end)
             await query.answer(t["saved"])
         else:  # data we never offered (or from an old keyboard): refuse, change nothing
             log.info(

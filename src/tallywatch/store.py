@@ -907,6 +907,22 @@ class Store:
                 )
         return self.subscriber(channel, address) or {}
 
+    @_writes
+    def move_subscriber(self, channel: str, old: str, new: str) -> None:
+        """A chat got a new address (a group upgraded to a supergroup): its subscription and its
+        queued deliveries follow it (if the new address has a subscription already, the old one ends)."""
+        if self.subscriber(channel, new) is None:
+            self.conn.execute(
+                "UPDATE subscribers SET address = ?, updated_at = ? WHERE channel = ? AND address = ?",
+                [new, _ts(), channel, old],
+            )
+        else:
+            self.deactivate(channel, old, f"moved to {new}")
+        self.conn.execute(
+            "UPDATE deliveries SET recipient = ? WHERE channel = ? AND recipient = ? AND status IN ('pending', 'sending')",
+            [new, channel, old],
+        )
+
     def subscriber_by_token(self, token: str) -> dict[str, Any] | None:
         rows = list(self.db.query("SELECT channel, address FROM subscribers WHERE token = ?", [token]))
         return self.subscriber(rows[0]["channel"], rows[0]["address"]) if rows else None

@@ -58,9 +58,21 @@ class FloodGate:
                 waits.append(sent[0] + 60.0 / MARGIN - now)
         return max(0.0, *waits)
 
+    KEPT = 1024  # recipients remembered before the ones no limit concerns any more are forgotten
+
+    def _forget(self, now: float) -> None:
+        """Drop what no limit looks at any more (a send over a minute ago, a pause that ended), so
+        the maps hold the recently active chats, not every chat ever sent to."""
+        horizon = now - 60.0 / MARGIN
+        self._last = {r: t for r, t in self._last.items() if t > horizon}
+        self._group = defaultdict(deque, {r: q for r, q in self._group.items() if q and q[-1] > horizon})
+        self._paused = {r: t for r, t in self._paused.items() if t > now}
+
     async def acquire(self, recipient: str, group: bool = False) -> None:
         while True:
             now = self.clock()
+            if len(self._last) > self.KEPT:
+                self._forget(now)
             wait = self.wait_for(recipient, group, now)
             if wait <= 0:
                 self._recent.append(now)

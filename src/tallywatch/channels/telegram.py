@@ -266,21 +266,32 @@ class TelegramChannel:
             await steps.sent(receipt(message))
         return message
 
-    async def _call(self, recipient: str, action, *args):
-        """One Bot API action for ``recipient``, its errors mapped onto the outbox's three answers."""
+    async def _call(self, recipient: str, action, *args, moved: bool = False):
+        """One Bot API action for ``recipient``, its errors mapped onto the outbox's three answers.
+
+        A group upgraded to a supergroup (``ChatMigrated``) is followed: its subscription moves to
+        the new chat id and the action is done there."""
         chat: int | str = int(recipient) if recipient.lstrip("-").isdigit() else recipient
         try:
             if not self._ready:
                 await self.start()
             return await action(chat, *args)
+        except ChatMigrated as exc:
+            if moved:
+                raise Gone(f"Telegram: the group moved twice, now to chat {exc.new_chat_id}") from None
+            new = str(exc.new_chat_id)
+            log.warning("Telegram: group %s became supergroup %s; its subscription follows it", recipient, new)
+            if recipient in self.settings.channels:
+                log.warning("[telegram] channels lists %s: change it to %s in the config", recipient, new)
+            if self._pipeline is not None:
+                await self._pipeline.in_store(self._pipeline.store.move_subscriber, self.kind, recipient, new)
+            return await self._call(new, action, *args, moved=True)
         except RetryAfter as exc:
             TELEGRAM_429.inc()
             wait = retry_seconds(exc)
             raise Retry(f"Telegram flood control: retry after {wait:g} s", wait) from None
         except Forbidden as exc:
             raise Gone(f"Telegram: {exc.message}") from None
-        except ChatMigrated as exc:
-            raise Gone(f"Telegram: the group moved to chat {exc.new_chat_id}") from None
         except BadRequest as exc:
             if "chat not found" in exc.message.lower() or "user is deactivated" in exc.message.lower():
                 raise Gone(f"Telegram: {exc.message}") from None
