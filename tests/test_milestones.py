@@ -146,3 +146,27 @@ def test_replay_window_warms_up_quietly():
         ("milestone:personnel:1000000", D(2025, 6, 12)),
     ]
     assert all(D(2025, 6, 1) <= e.as_of <= D(2025, 6, 30) for e in events)
+
+
+def test_no_approaching_alert_for_a_level_the_same_poll_passes(tmp_path):
+    """A poll brings two days at once (after downtime): the first is a day short of 1,000,000, the
+    second passes it. The crossing is told; "will pass in about 1 day" is not."""
+    from tally import Tally
+
+    from tallywatch.config import Config
+    from tallywatch.models import Figure
+    from tallywatch.pipeline import Item
+
+    config = Config.model_validate({"milestones": {"personnel": {"step": 100_000}}})
+    tally, alone = Tally(tmp_path / "a.db", config), Tally(tmp_path / "b.db", config)  # alone: the next day by itself
+    for i in range(20):  # 976,000 … 995,000 by 11 June: five days short, nothing near yet
+        day = dt.date(2025, 5, 23) + dt.timedelta(days=i)
+        for t in (tally, alone):
+            t.feed("mod", Item(f"h{i}", f"h{i}", [Figure("personnel", day, 976_000 + 1_000 * i)]), quiet=True)
+    first = Item("d1", "d1", [Figure("personnel", dt.date(2025, 6, 13), 997_000, 1_000)])  # three days short
+    second = Item("d2", "d2", [Figure("personnel", dt.date(2025, 6, 16), 1_000_000, 1_000)])  # and passed
+    assert [e.event.rule for e in alone.feed("mod", first).events] == ["approaching"]  # alone, it is told
+    both = tally.feed("mod", first, second)
+    assert [(e.event.rule, e.event.as_of) for e in both.events] == [("milestone", dt.date(2025, 6, 16))]
+    tally.close()
+    alone.close()

@@ -419,3 +419,60 @@ def test_a_storage_fault_is_one_line_per_change_counted_and_nothing_is_lost(tmp_
     assert "mod: the database can be written again" in caplog.text
     assert ok.status == "ok" and ok.ingested.count("new") > 0
     assert max(row.as_of for row in latest) == dt.date(2022, 8, 9)
+
+
+def test_a_permanent_redirect_is_remembered_a_temporary_one_is_not(tmp_path, feed_server, caplog):
+    feed_server.routes["/old.rss"] = (301, {"Location": "/new.rss"}, b"")
+    feed_server.routes["/new.rss"] = (200, {}, rss(AUG))
+    feed_server.routes["/now.rss"] = (302, {"Location": "/new.rss"}, b"")
+    cfg = config(tmp_path, source(feed_server, "/old.rss", name="old"), source(feed_server, "/now.rss", name="now"))
+    with caplog.at_level(logging.WARNING):
+        rounds, latest, _ = run(cfg, force=True, rounds=3)
+    assert all(r.status == "ok" for results in rounds for r in results)
+    assert len(feed_server.hits("/old.rss")) == 1  # once: then straight to where it moved
+    assert len(feed_server.hits("/now.rss")) == 3  # a temporary redirect is asked again every time
+    assert caplog.text.count(f"source old: {feed_server.url}/old.rss has moved for good to") == 1
+    assert latest["personnel"].value > 0
+
+
+def test_a_redirect_to_another_site_is_refused_unless_allowed(tmp_path, feed_server):
+    elsewhere = feed_server.url.replace("127.0.0.1", "localhost")  # another host name: another site
+    feed_server.routes["/away.rss"] = (302, {"Location": f"{elsewhere}/new.rss"}, b"")
+    feed_server.routes["/new.rss"] = (200, {}, rss(AUG))
+    cfg = config(tmp_path, source(feed_server, "/away.rss", name="away"))
+    [[refused]], _, _ = run(cfg, force=True)
+    assert refused.status == "failed"
+    assert refused.error.startswith("refused a redirect to another site, localhost (HTTP 302 from ")
+    assert 'allow it: follow_redirects_to = ["localhost"]' in refused.error
+    assert feed_server.hits("/new.rss") == []
+    allowed = config(tmp_path, source(feed_server, "/away.rss", name="away", follow_redirects_to=["localhost"]))
+    [[followed]], _, _ = run(allowed, force=True)
+    assert followed.status == "ok" and len(feed_server.hits("/new.rss")) == 1
+
+
+def test_same_site_is_the_registrable_domain():
+    from tallywatch.sources.http import redirect_allowed
+
+    assert redirect_allowed("https://www.kmu.gov.ua/news", "https://kmu.gov.ua/news/1")
+    assert not redirect_allowed("https://www.kmu.gov.ua/news", "https://mil.gov.ua/news/1")  # gov.ua is a suffix
+    assert not redirect_allowed("https://a.github.io/x", "https://b.github.io/x")  # a private suffix too
+    assert redirect_allowed("https://t.me/s/x", "https://cdn.example.org/y", ["cdn.example.org"])
+
+
+def test_a_warning_about_the_same_unreadable_value_is_said_once(tmp_path, feed_server, caplog):
+    """The real API answer of 2022-10-03 with one value that is not a whole number (changed by us):
+    polled three times, the warning comes once; a different bad value is said again."""
+    answer = json.loads((FIXTURES / "russianwarship_api_v2" / "statistics_2022-10-03.json").read_bytes())
+    answer["data"]["stats"]["tanks"] = "2,380?"
+    feed_server.routes["/api"] = (200, {"Content-Type": "application/json"}, json.dumps(answer).encode())
+    cfg = config(tmp_path, source(feed_server, "/api", kind="json"))
+    with caplog.at_level(logging.WARNING, logger="tallywatch.extract"):
+        run(cfg, force=True, rounds=3)
+        answer["data"]["stats"]["tanks"] = "2,381?"
+        feed_server.routes["/api"] = (200, {"Content-Type": "application/json"}, json.dumps(answer).encode())
+        run(cfg, force=True)
+    said = [r.getMessage() for r in caplog.records if "is not a whole number" in r.getMessage()]
+    assert said == [
+        "api item 2022-10-03: tanks on 2022-10-03 is not a whole number: '2,380?'",
+        "api item 2022-10-03: tanks on 2022-10-03 is not a whole number: '2,381?'",
+    ]

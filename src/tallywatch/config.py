@@ -151,6 +151,7 @@ class Source(Strict):
     selector: str | None = None  # html: the CSS selector of the element holding the report
     follow: str | None = None  # html: the url is a listing; follow its links matching this regex
     max_pages: StrictInt = Field(3, ge=1, le=50)
+    follow_redirects_to: list[str] = []  # other hosts a redirect may lead to (its own site always may)
     # when sources give one metric for one day: the lowest priority's figure is the one the rules see
     priority: StrictInt = Field(
         DEFAULT_PRIORITY, ge=0, le=1000

@@ -158,6 +158,13 @@ def ingest(
                     result.problems.append(f"broken report in {it.guid}: {'; '.join(it.problems)}")
             store.flush()
             result.items = len(fresh)
+            reached: dict[str, int] = {}  # per metric, the highest figure of this batch
+            for change in result.changes:
+                reached[change.figure.metric] = max(reached.get(change.figure.metric, 0), change.figure.value)
+            # a level "approaching" on one day of the batch and passed on a later one: only the crossing
+            events = [
+                e for e in events if not (e.rule == "approaching" and reached.get(e.metric, 0) >= e.data["level"])
+            ]
             for event in events:
                 stored = store.add_event(event, source, notify=not quiet and event.metric not in first_import)
                 if stored is not None:
@@ -374,6 +381,15 @@ class Pipeline:
 
         try:
             got = await harvest(self.client, source, self.config.http, state, seen)
+            if got.moved and got.moved != state.get("moved_to"):
+                await self.in_store(self.store.note_moved, source.name, source.url, got.moved)
+                log.warning(
+                    "source %s: %s has moved for good to %s (HTTP 301); polled there from now on. "
+                    "Change its url in the config to say so.",
+                    source.name,
+                    source.url,
+                    got.moved,
+                )
             if got.not_modified:
                 await self.in_store(self._note_success, source.name, None, None, False, True)
                 log.debug("source %s: not modified", source.name)

@@ -190,6 +190,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE deliveries ADD COLUMN pieces_sent INTEGER NOT NULL DEFAULT 0
     """,
+    # 9: a source's URL that moved for good (301 / 308): the configured one and where it went
+    """
+    ALTER TABLE sources ADD COLUMN moved_from TEXT;
+    ALTER TABLE sources ADD COLUMN moved_to TEXT
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -637,6 +642,12 @@ class Store:
             " last_new_report = CASE WHEN ? THEN ? ELSE last_new_report END WHERE name = ?",
             [now, now, keep_validators, etag, keep_validators, last_modified, new_report, now, name],
         )
+
+    @_writes
+    def note_moved(self, name: str, configured: str, now_at: str) -> None:
+        """The source's configured URL answered a permanent redirect: poll ``now_at`` from now on."""
+        self._ensure_source(name)
+        self.conn.execute("UPDATE sources SET moved_from = ?, moved_to = ? WHERE name = ?", [configured, now_at, name])
 
     @_writes
     def set_broken(self, name: str, since: dt.datetime | None) -> None:

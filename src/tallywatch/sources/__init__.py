@@ -78,6 +78,7 @@ class Harvest:
     last_modified: str | None = None
     not_modified: bool = False
     pages: int = 0  # documents fetched (HTTP requests made)
+    moved: str | None = None  # the source's URL moved for good (a 301): polled there from now on
 
 
 class Reader:
@@ -86,10 +87,11 @@ class Reader:
     def __init__(self, client: PoliteClient, source: Source, http: Http, state: dict) -> None:
         self.client, self.source, self.http, self.state = client, source, http, state
         self.requests = 0
+        self.moved: str | None = None
 
     async def get(self, url: str, conditional: bool = False) -> Fetched:
         self.requests += 1
-        return await self.client.get(
+        fetched = await self.client.get(
             url,
             etag=self.state.get("etag") if conditional else None,
             last_modified=self.state.get("last_modified") if conditional else None,
@@ -97,7 +99,11 @@ class Reader:
             deadline=self.http.deadline,
             max_bytes=self.source.max_bytes or self.http.max_bytes,
             accept=ACCEPT[self.source.kind],
+            follow_to=self.source.follow_redirects_to,
         )
+        if fetched.moved and url == self.source.url and "{" not in url:
+            self.moved = fetched.moved
+        return fetched
 
     async def page(self, url: str, published: dt.datetime | None = None) -> Document:
         from . import html
@@ -110,7 +116,12 @@ class Reader:
 
 
 async def harvest(client: PoliteClient, source: Source, http: Http, state: dict, seen: Seen) -> Harvest:
-    """Everything new this source offers now, as documents (newest first where the kind has an order)."""
+    """Everything new this source offers now, as documents (newest first where the kind has an order).
+
+    A source whose URL moved for good (a 301 or 308 seen before, ``state["moved_to"]``) is read
+    at its new address, for as long as the configured URL is the one that moved."""
+    if state.get("moved_to") and state.get("moved_from") == source.url:
+        source = source.model_copy(update={"url": state["moved_to"]})
     reader = Reader(client, source, http, state)
     if source.kind == "html" and "{date" in source.url:
         out = Harvest(await _dated(reader, seen, dt.datetime.now(REPORT_ZONE).date()))
@@ -125,6 +136,7 @@ async def harvest(client: PoliteClient, source: Source, http: Http, state: dict,
         documents = await asyncio.to_thread(PARSERS[source.kind], fetched.content, source)
         out = Harvest(documents, fetched.etag, fetched.last_modified)
     out.pages = reader.requests
+    out.moved = reader.moved
     return out
 
 

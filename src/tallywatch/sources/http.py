@@ -11,6 +11,7 @@ read from 429/503 answers, and a User-Agent naming the project. The transport is
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import email.utils
 import functools
@@ -18,7 +19,9 @@ import logging
 import os
 import ssl
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
 
 import certifi
 import httpx
@@ -57,6 +60,7 @@ class Fetched:
     etag: str | None
     last_modified: str | None
     content_type: str
+    moved: str | None = None  # where the URL moved for good (301 / 308 all the way): use it from now on
 
     @property
     def not_modified(self) -> bool:
@@ -77,6 +81,32 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
     if when.tzinfo is None:
         when = when.replace(tzinfo=dt.UTC)
     return max(0.0, (when - (now or dt.datetime.now(dt.UTC))).total_seconds())
+
+
+MAX_REDIRECTS = 5
+
+
+@functools.cache
+def _suffixes():
+    from publicsuffixlist import PublicSuffixList  # loaded at the first redirect only
+
+    return PublicSuffixList()
+
+
+def site(host: str) -> str:
+    """A host's registrable domain (``www.kmu.gov.ua`` → ``kmu.gov.ua``); an address or a bare
+    name is its own site."""
+    host = host.lower().rstrip(".")
+    if not host or host.replace(".", "").isdigit() or ":" in host or "." not in host:
+        return host
+    return _suffixes().privatesuffix(host) or host
+
+
+def redirect_allowed(start: str, target: str, allowed: Sequence[str] = ()) -> bool:
+    """A redirect stays on the site the source names (the same registrable domain), or goes to a
+    host the source lists in ``follow_redirects_to``."""
+    host = urlsplit(target).hostname or ""
+    return site(host) == site(urlsplit(start).hostname or "") or host.lower() in {h.lower() for h in allowed}
 
 
 class _Decoded:
@@ -126,8 +156,7 @@ class PoliteClient:
     def __init__(self, user_agent: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._client = httpx.AsyncClient(
             headers={"User-Agent": user_agent, "Accept-Encoding": "gzip, deflate"},
-            follow_redirects=True,
-            max_redirects=5,
+            follow_redirects=False,  # followed in get(), hop by hop, where the source allows
             transport=transport,
             verify=tls_context(),
         )
@@ -145,17 +174,40 @@ class PoliteClient:
         deadline: float = 45.0,
         max_bytes: int = 5_000_000,
         accept: str = "*/*",
+        follow_to: Sequence[str] = (),
     ) -> Fetched:
-        """GET ``url``: ``timeout`` to connect and between reads, ``deadline`` for all of it."""
+        """GET ``url``: ``timeout`` to connect and between reads, ``deadline`` for all of it.
+
+        Redirects are followed (at most 5) within the site of ``url`` or to the hosts in
+        ``follow_to``; another is refused, naming the host. When every hop was permanent (301,
+        308), ``Fetched.moved`` is where the URL now lives."""
         try:
             async with asyncio.timeout(deadline):
-                return await self._get(url, etag, last_modified, timeout, max_bytes, accept)
+                current, permanent = url, True
+                for _ in range(MAX_REDIRECTS + 1):
+                    fetched = await self._get(current, etag, last_modified, timeout, max_bytes, accept)
+                    if not isinstance(fetched, str):
+                        moved = current if permanent and current != url else None
+                        return dataclasses.replace(fetched, moved=moved) if moved else fetched
+                    target, code = fetched.split(" ", 1)[1], int(fetched.split(" ", 1)[0])
+                    if urlsplit(target).scheme not in ("http", "https"):
+                        raise FetchError(f"refused a redirect to {target!r}: not an http(s) address")
+                    if not redirect_allowed(url, target, follow_to):
+                        host = urlsplit(target).hostname
+                        raise FetchError(
+                            f"refused a redirect to another site, {host} (HTTP {code} from {current}); "
+                            f'if it is right, allow it: follow_redirects_to = ["{host}"]'
+                        )
+                    permanent = permanent and code in (301, 308)
+                    current = target
+                raise FetchError(f"more than {MAX_REDIRECTS} redirects from {url}")
         except TimeoutError:
             raise FetchError(f"took too long: no whole answer within {deadline:g} s (the deadline)") from None
 
     async def _get(
         self, url: str, etag: str | None, last_modified: str | None, timeout: float, max_bytes: int, accept: str
-    ) -> Fetched:
+    ) -> Fetched | str:
+        """One request: what it answered, or ``"<status> <absolute Location>"`` for a redirect."""
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
@@ -166,6 +218,8 @@ class PoliteClient:
             async with self._client.stream("GET", url, headers=headers, timeout=limits) as response:
                 if response.status_code == 304:
                     return Fetched(304, b"", etag, last_modified, "")
+                if response.has_redirect_location:
+                    return f"{response.status_code} {urljoin(url, response.headers['Location'])}"
                 if response.status_code >= 400:
                     wait = retry_after_seconds(response.headers.get("Retry-After"))
                     reason = f"HTTP {response.status_code} {response.reason_phrase}".strip()
