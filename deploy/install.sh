@@ -6,7 +6,8 @@
 #   sudo deploy/install.sh --uninstall --purge   # …and the config, credentials and state
 #
 # Layout: the program in /opt/tallywatch (a virtual environment), the config in /etc/tallywatch
-# (tallywatch.toml, credentials/ for LoadCredential), the state (SQLite) in /var/lib/tallywatch.
+# (tallywatch.toml, credentials/ for LoadCredential), the state (SQLite) in /var/lib/tallywatch,
+# and /usr/local/bin/tallywatch: the commands for the admin, on the service's config and database.
 # For tests: ROOT=/some/dir installs under that directory, --no-systemd skips systemctl.
 set -euo pipefail
 
@@ -14,6 +15,8 @@ ROOT="${ROOT:-}"
 PREFIX="$ROOT/opt/tallywatch"
 CONF="$ROOT/etc/tallywatch"
 UNIT_DIR="$ROOT/etc/systemd/system"
+BIN_DIR="$ROOT/usr/local/bin"
+STATE="$ROOT/var/lib/tallywatch"
 SRC="$(cd "$(dirname "$0")/.." && pwd)"
 PIP="${PIP:-$PREFIX/.venv/bin/pip}"                      # tests: PIP=true (no download)
 TALLYWATCH="${TALLYWATCH:-$PREFIX/.venv/bin/tallywatch}"  # tests: an installed tallywatch
@@ -25,7 +28,7 @@ for arg in "$@"; do
     --uninstall) ACTION=uninstall ;;
     --purge) PURGE=1 ;;
     --no-systemd) SYSTEMD=0 ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) echo "install.sh: unknown option $arg (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -40,7 +43,7 @@ fi
 
 if [ "$ACTION" = uninstall ]; then
   systemctl_ disable --now tallywatch.service || true
-  rm -f "$UNIT_DIR/tallywatch.service"
+  rm -f "$UNIT_DIR/tallywatch.service" "$BIN_DIR/tallywatch"
   systemctl_ daemon-reload || true
   rm -rf "$PREFIX"
   if [ "$PURGE" = 1 ]; then
@@ -61,7 +64,8 @@ if ! python3 -c 'import sys, venv; sys.exit(sys.version_info < (3, 11))' 2>/dev/
   fi
 fi
 
-mkdir -p "$PREFIX" "$CONF/credentials" "$UNIT_DIR"
+mkdir -p "$PREFIX" "$CONF/credentials" "$UNIT_DIR" "$BIN_DIR"
+chmod 755 "$CONF"
 chmod 700 "$CONF/credentials"
 # the program: a fresh copy of the source, then an upgrade of the virtual environment in place
 rm -rf "$PREFIX/src"
@@ -72,11 +76,31 @@ cp -a "$SRC/src" "$SRC/pyproject.toml" "$SRC/README.md" "$PREFIX/"
 # the service runs with PYTHONOPTIMIZE=2 (no docstrings in memory: about 4 MB less resident) and
 # may not write bytecode: compile it once here, at that level
 "$PREFIX/.venv/bin/python" -OO -m compileall -q "$PREFIX/.venv/lib" >/dev/null
-# the config: the example on the first install only, never overwritten
+# the config: the example on the first install only, never overwritten. World-readable: the
+# service's DynamicUser must read it, and it holds no secret (those are in credentials/, mode 600)
 if [ ! -f "$CONF/tallywatch.toml" ]; then
-  install -m 640 "$SRC/config/tallywatch.example.toml" "$CONF/tallywatch.toml"
+  install -m 644 "$SRC/config/tallywatch.example.toml" "$CONF/tallywatch.toml"
   say "wrote $CONF/tallywatch.toml from the example: edit it, then: systemctl reload tallywatch"
 fi
+chmod 644 "$CONF/tallywatch.toml"  # an install before this one made it 640, unreadable to the service
+# the admin's tallywatch: `tallywatch status`, `sources`, `subscribers`, `backup` … on the service's
+# own config and database. Under systemd it runs as the service's user (the same DynamicUser, its
+# credentials and state directory), so what it writes stays the service's; elsewhere, directly.
+cat > "$BIN_DIR/tallywatch" <<WRAPPER
+#!/bin/sh
+# written by deploy/install.sh: tallywatch on the service's config ($CONF) and state ($STATE)
+if [ "\$(id -u)" = 0 ] && [ -d /run/systemd/system ] && [ -z "$ROOT" ]; then
+  exec systemd-run --quiet --pipe --wait --collect --service-type=exec \\
+    -p DynamicUser=yes -p User=tallywatch -p StateDirectory=tallywatch -p StateDirectoryMode=0700 \\
+    -p LoadCredential=telegram_token:$CONF/credentials/telegram_token \\
+    -p LoadCredential=smtp_password:$CONF/credentials/smtp_password \\
+    -p LoadCredential=webhook_secret:$CONF/credentials/webhook_secret \\
+    -E TALLYWATCH_CONFIG=$CONF/tallywatch.toml -E PYTHONOPTIMIZE=2 -E PYTHONDONTWRITEBYTECODE=1 \\
+    $PREFIX/.venv/bin/tallywatch "\$@"
+fi
+TALLYWATCH_CONFIG="$CONF/tallywatch.toml" STATE_DIRECTORY="$STATE" exec "$TALLYWATCH" "\$@"
+WRAPPER
+chmod 755 "$BIN_DIR/tallywatch"
 for name in telegram_token smtp_password webhook_secret; do
   # LoadCredential needs the files; an empty one means "not set"
   [ -f "$CONF/credentials/$name" ] || install -m 600 /dev/null "$CONF/credentials/$name"

@@ -250,3 +250,56 @@ def test_a_damaged_database_is_one_line_naming_it_and_what_to_do(cfg, tmp_path, 
     assert "Traceback" not in result.stderr
     (line,) = [ln for ln in result.stderr.splitlines() if "tallywatch run:" in ln]
     assert f"database {db} " in line and "restore it from a backup (`tallywatch restore FILE`" in line
+
+
+def test_backup_while_the_daemon_runs_and_restore_once_it_stopped(cfg, feed_server, tmp_path):
+    from tallywatch.store import Store
+
+    db = cfg.parent / "state" / "tw.db"
+    feed_server.routes["/mod.rss"] = (200, {}, feed_of(D(2025, 6, 11)))
+    daemon = start_daemon(cfg)
+    try:
+        assert wait(lambda: feed_server.hits("/mod.rss") and "mod" in tallywatch("status", cfg=cfg).stdout)
+        copy = tmp_path / "copy.db"
+        made = tallywatch("backup", str(copy), cfg=cfg)  # the daemon writing meanwhile
+        assert made.returncode == 0, made.stderr
+        assert made.stdout == f"backed up {db} to {copy} (70 figures, the newest of 2025-06-11)\n"
+        refused = tallywatch("restore", str(copy), cfg=cfg)
+        assert refused.returncode == 1 and f"another tallywatch daemon (pid {daemon.pid})" in refused.stderr
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=10)
+    store = Store(db)
+    store.save_subscriber("telegram", "77")  # written after the backup: gone once it is restored
+    store.close()
+    restored = tallywatch("restore", str(copy), cfg=cfg)
+    assert restored.returncode == 0, restored.stderr
+    assert f"the database it replaced is kept as {db}.before-restore" in restored.stdout
+    store = Store(db)
+    assert store.subscriber("telegram", "77") is None and store.observation_count() == 70
+    store.close()
+    kept = Store(f"{db}.before-restore")
+    assert kept.subscriber("telegram", "77") is not None
+    kept.close()
+    torn = tmp_path / "torn.db"
+    torn.write_bytes(b"not a database" * 100)
+    bad = tallywatch("restore", str(torn), cfg=cfg)
+    assert bad.returncode == 1 and f"{torn} is not a tallywatch database" in bad.stderr
+
+
+def test_daily_snapshots_keep_the_newest(tmp_path):
+    import datetime as dt_
+
+    from tallywatch import backup
+    from tallywatch.store import Store
+
+    store = Store(tmp_path / "state" / "tw.db")
+    for day in range(1, 6):
+        store.save_subscriber("telegram", str(day))
+        backup.snapshot(store, keep=3, today=dt_.date(2026, 11, day))
+    store.close()
+    kept = sorted(p.name for p in (tmp_path / "state" / "backups").iterdir())
+    assert kept == ["tallywatch-2026-11-03.db", "tallywatch-2026-11-04.db", "tallywatch-2026-11-05.db"]
+    newest = Store(tmp_path / "state" / "backups" / "tallywatch-2026-11-05.db")
+    assert len(newest.all_subscribers()) == 5
+    newest.close()

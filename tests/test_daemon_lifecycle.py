@@ -302,13 +302,26 @@ def test_install_script_is_idempotent_and_uninstalls(tmp_path):
         ROOT / "deploy/tallywatch.service"
     ).read_text()
     config = root / "etc/tallywatch/tallywatch.toml"
-    assert oct(config.stat().st_mode & 0o777) == "0o640"
+    assert oct(config.stat().st_mode & 0o777) == "0o644"  # the service's DynamicUser reads it; no secret in it
+    assert oct((root / "etc/tallywatch").stat().st_mode & 0o777) == "0o755"
     assert oct((root / "etc/tallywatch/credentials").stat().st_mode & 0o777) == "0o700"
+    # the admin's `tallywatch` acts on the service's own config and database, not on a second one
+    from tallywatch.store import Store
+
+    service_db = root / "var/lib/tallywatch/tallywatch.db"
+    store = Store(service_db)
+    store.save_subscriber("telegram", "424242")
+    store.close()
+    admin = root / "usr/local/bin/tallywatch"
+    listed = subprocess.run([str(admin), "subscribers", "list"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0 and "424242" in listed.stdout, listed.stderr
+    checked = subprocess.run([str(admin), "config", "check"], capture_output=True, text=True, timeout=60)
+    assert f'"path": "{service_db}"' in checked.stdout and f"# {config}: valid" in checked.stderr
     config.write_text(config.read_text() + "\n# edited by the admin\n")
     subprocess.run(["bash", script, "--no-systemd"], check=True, capture_output=True, env=env, timeout=120)
     assert config.read_text().endswith("# edited by the admin\n")  # an upgrade never overwrites the config
     subprocess.run(["bash", script, "--uninstall", "--no-systemd"], check=True, capture_output=True, env=env)
-    assert not (root / "opt/tallywatch").exists() and config.exists()
+    assert not (root / "opt/tallywatch").exists() and config.exists() and not admin.exists()
     subprocess.run(["bash", script, "--uninstall", "--purge", "--no-systemd"], check=True, capture_output=True, env=env)
     assert not (root / "etc/tallywatch").exists()
     bad = subprocess.run(["bash", script, "--frobnicate"], capture_output=True, text=True, env=env)

@@ -480,6 +480,35 @@ def cmd_replay(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
     return 0
 
 
+def cmd_backup(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    from . import backup
+    from .models import report_day
+
+    store = _open_store(cfg, "backup")
+    if store is None:
+        return 1
+    try:
+        today = report_day(dt.datetime.now(dt.UTC))
+        target = args.file or backup.folder(store.path) / f"{backup.PREFIX}{today.isoformat()}.db"
+        made = backup.copy(store, target)
+    finally:
+        store.close()
+    print(f"backed up {store.path} to {made} ({backup.check(made)})")
+    return 0
+
+
+def cmd_restore(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    from . import backup
+
+    database = cfg.storage.resolved()
+    print(f"restoring {args.file} ({backup.check(args.file)}) to {database}")
+    kept = backup.restore(args.file, database)
+    if kept is not None:
+        print(f"the database it replaced is kept as {kept}")
+    print("done; start the daemon again (systemctl start tallywatch)")
+    return 0
+
+
 def cmd_demo(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -610,6 +639,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     dig.add_argument("period", choices=["daily", "weekly"])
     dig.set_defaults(func=cmd_digest)
+
+    back = sub.add_parser(
+        "backup",
+        parents=[common],
+        help="copy the database to a file, consistent while the daemon runs",
+        description="Copy the database with SQLite's online backup API: a consistent copy even while the "
+        "daemon writes. Without FILE: backups/tallywatch-<today>.db beside the database, where the daemon "
+        "keeps its daily snapshots ([storage] backups, backup_at).",
+    )
+    back.add_argument("file", nargs="?", type=Path, metavar="FILE")
+    back.set_defaults(func=cmd_backup)
+
+    rest = sub.add_parser(
+        "restore",
+        parents=[common],
+        help="put a backup in place of the database (the daemon stopped)",
+        description="Check FILE (a backup or a daily snapshot), then put it in place of the database. "
+        "Refused while the daemon runs: stop it first. The database it replaces is kept beside it as "
+        "<database>.before-restore.",
+    )
+    rest.add_argument("file", type=Path, metavar="FILE")
+    rest.set_defaults(func=cmd_restore)
 
     chart = sub.add_parser(
         "chart",

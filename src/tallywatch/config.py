@@ -88,6 +88,7 @@ def _seconds(value: Any) -> Any:
 Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
 Url = Annotated[str, _hinted(r"^https?://\S+$", "expected an http:// or https:// address")]
 Name = Annotated[str, _hinted(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", "expected a short name: letters, digits, _ . -")]
+Clock = Annotated[str, _hinted(r"^([01]\d|2[0-3]):[0-5]\d$", "expected a time such as 07:30")]
 Address = Annotated[
     str, _hinted(r"^[^@\s<>\r\n]+@[^@\s<>\r\n]+$", "expected an email address such as alerts@example.org")
 ]
@@ -99,6 +100,8 @@ class Strict(BaseModel):
 
 class Storage(Strict):
     path: Path | None = None  # None: the user's state folder
+    backups: StrictInt = Field(7, ge=0, le=366)  # daily snapshots kept in backups/ beside it (0: none)
+    backup_at: Clock = "03:30"  # when, Kyiv time
 
     def resolved(self) -> Path:
         if self.path is not None:
@@ -362,9 +365,6 @@ class Telegram(Strict):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r}") from None
         return value
-
-
-Clock = Annotated[str, _hinted(r"^([01]\d|2[0-3]):[0-5]\d$", "expected a time such as 07:30")]
 
 
 class Email(Strict):

@@ -113,6 +113,18 @@ async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -
                 coalesce=True,
                 misfire_grace_time=3600,
             )
+    if config.storage.backups:  # a daily snapshot of the database, the oldest beyond `backups` removed
+        from apscheduler.triggers.cron import CronTrigger
+
+        hour, minute = map(int, config.storage.backup_at.split(":"))
+        scheduler.add_job(
+            pipeline.snapshot,
+            CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo("Europe/Kyiv")),
+            id="backup",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=6 * 3600,
+        )
     scheduler.start()
     bot_app = await _start_bot(config, pipeline) if bot else None
     pipeline.workers = True

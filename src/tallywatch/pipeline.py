@@ -33,7 +33,7 @@ from .detect import Detector, broken, stale
 from .extract import EXTRACTORS
 from .extract.numbers import format_duration
 from .health import EVENTS, FIGURES, POLLS, REPORTS, STORAGE_ERRORS
-from .models import Change, Document, Event, Figure
+from .models import Change, Document, Event, Figure, report_day
 from .sources import harvest, mapping_for
 from .sources.http import FetchError, PoliteClient
 from .store import DaemonLock, Store, StoredEvent, storage_fault, utcnow
@@ -292,6 +292,15 @@ class Pipeline:
                     log.exception("the chart of %s for %s could not be drawn; it goes without one", metric, once)
                     drawn.append(None)
         return drawn[0]
+
+    async def snapshot(self) -> None:
+        """Today's snapshot of the database (``[storage] backups``); a failure is logged, never fatal."""
+        from . import backup
+
+        try:
+            await self.in_store(backup.snapshot, self.store, self.config.storage.backups, report_day(utcnow()))
+        except (OSError, sqlite3.Error) as exc:
+            log.error("the daily database snapshot failed: %s: %s", type(exc).__name__, exc)
 
     async def aclose(self) -> None:
         for channel in self.channels:  # Telegram's and the webhooks' HTTP clients
