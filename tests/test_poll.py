@@ -13,7 +13,7 @@ from genstaff_cases import FIXTURES
 
 from tallywatch.backoff import backoff_seconds
 from tallywatch.channels.console import ConsoleChannel
-from tallywatch.config import Config, Http, Milestone, Source, SourceHealth, Storage
+from tallywatch.config import Config, Detect, Http, Milestone, Source, SourceHealth, Storage
 from tallywatch.pipeline import Pipeline
 from tallywatch.sources.http import FetchError, PoliteClient, retry_after_seconds
 from tallywatch.store import Store, utcnow
@@ -391,11 +391,14 @@ def test_a_storage_fault_is_one_line_per_change_counted_and_nothing_is_lost(tmp_
         return REGISTRY.get_sample_value("tallywatch_storage_errors_total", {"kind": "read-only"}) or 0.0
 
     feed_server.routes["/mod.rss"] = (200, {}, rss(AUG[:1]))
-    cfg = config(tmp_path, source(feed_server, "/mod.rss", name="mod"))
+    cfg = config(tmp_path, source(feed_server, "/mod.rss", name="mod")).model_copy(
+        update={"milestones": {"personnel": Milestone(step=1_000)}, "detect": Detect(confirm="none")}
+    )
     before = faults()
+    out = io.StringIO()
 
     async def go():
-        pipeline = Pipeline(cfg, channels=[ConsoleChannel(io.StringIO())])
+        pipeline = Pipeline(cfg, channels=[ConsoleChannel(out)])
         try:
             assert (await pipeline.poll_all(force=True))[0].status == "ok"
             await pipeline.in_store(pipeline.store.conn.execute, "PRAGMA query_only = ON")
@@ -419,6 +422,8 @@ def test_a_storage_fault_is_one_line_per_change_counted_and_nothing_is_lost(tmp_
     assert "mod: the database can be written again" in caplog.text
     assert ok.status == "ok" and ok.ingested.count("new") > 0
     assert max(row.as_of for row in latest) == dt.date(2022, 8, 9)
+    # the milestone the lost round would have raised is raised now, and told: it never was
+    assert out.getvalue() == "2022-08-09  personnel passed 42,000 — now 42,640 (+1,290 since 2022-08-03)\n"
 
 
 def test_a_permanent_redirect_is_remembered_a_temporary_one_is_not(tmp_path, feed_server, caplog):
