@@ -39,7 +39,7 @@ from . import outbox
 from .channels.render import metric_name
 from .channels.telegram import retry_seconds
 from .extract.genstaff import METRICS
-from .extract.numbers import format_delta, format_number
+from .format import format_delta, format_number
 from .models import Event, report_day
 from .sources.http import tls_context
 

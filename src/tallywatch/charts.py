@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass
 
 from .channels.render import metric_name
-from .extract.numbers import format_number
+from .format import format_number
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import __version__, config, secrets
 from .channels.render import line
-from .extract.numbers import format_delta, format_duration, format_number
+from .format import format_delta, format_duration, format_number
 
 log = logging.getLogger("tallywatch")
 

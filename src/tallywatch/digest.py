@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from . import outbox
 from .channels import Channel
 from .config import Config
-from .extract.numbers import format_delta, format_number
+from .format import format_delta, format_number
 from .models import Event
 from .store import Store, StoredEvent, utcnow
 

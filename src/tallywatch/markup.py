@@ -11,6 +11,7 @@ Text that is not markup keeps its own line breaks.
 from __future__ import annotations
 
 import re
+import unicodedata
 from html import unescape
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
@@ -23,6 +24,10 @@ HIDDEN = ["script", "style", "noscript", "template", "svg", "head"]
 _BREAK = "\ue000"  # a private-use character: a line break the markup asked for
 _WHITE = re.compile(r"[\s\u00a0\u2009\u202f]+")
 _TAG = re.compile(r"<(?:[a-zA-Z][a-zA-Z0-9]*[\s/>]|/[a-zA-Z]|!--)")
+# Spaces a report may put inside or around numbers: no-break, thin, narrow no-break, figure.
+ODD_SPACES = dict.fromkeys(map(ord, "\u00a0\u2007\u2009\u202f\u2002\u2003\u2004\u2005\u2006\u200a"), " ")
+# Invisible characters that only get in the way (zero-width, BOM, emoji variation selectors).
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\ufe0e\ufe0f"), None)
 
 
 def parse(content: bytes | str) -> LexborHTMLParser:
@@ -56,3 +61,12 @@ def to_text(text: str) -> str:
     tree = parse(text)
     root = tree.body if tree.body is not None else tree.root
     return node_text(root) if root is not None else ""
+
+
+def clean_text(text: str) -> str:
+    """Markup (or plain text) to the lines an extractor reads: odd spaces made plain, invisible
+    characters dropped, each line trimmed."""
+    text = unicodedata.normalize("NFC", to_text(text))
+    text = text.translate(ODD_SPACES).translate(_INVISIBLE)
+    lines = (re.sub(r"[ \t]+", " ", line).strip() for line in text.splitlines())
+    return "\n".join(lines)

@@ -31,7 +31,7 @@ from .channels.limits import FloodGate
 from .config import Config, PatternMetric, Source
 from .detect import Detector, broken, stale
 from .extract import EXTRACTORS
-from .extract.numbers import format_duration
+from .format import format_duration
 from .health import EVENTS, FIGURES, POLLS, REPORTS, STORAGE_ERRORS
 from .models import Change, Document, Event, Figure, report_day
 from .sources import harvest, mapping_for

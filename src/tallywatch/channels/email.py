@@ -17,7 +17,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .. import secrets
-from ..extract.numbers import format_delta, format_number
+from ..format import format_delta, format_number
 from ..models import Event
 from . import ChannelLimits, Gone, Recipient, Rejected, Retry
 from .render import metric_name

@@ -12,7 +12,7 @@ import datetime as dt
 import html
 import re
 
-from ..extract.numbers import format_delta, format_number
+from ..format import format_delta, format_number
 from ..models import Event
 
 LANGUAGES = ("en", "uk")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from ..extract.numbers import format_number
+from ..format import format_number
 from ..models import Event, Step
 from .milestones import next_level
 from .window import Window

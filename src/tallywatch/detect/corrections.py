@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..extract.numbers import format_delta, format_number
+from ..format import format_delta, format_number
 from ..models import Event, Step
 from .window import Point, Window
 from .wording import metric_label

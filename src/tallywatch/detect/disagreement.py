@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..config import Disagreement as DisagreementSettings
-from ..extract.numbers import format_number
+from ..format import format_number
 from ..models import Event
 from .wording import metric_label
 

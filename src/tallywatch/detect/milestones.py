@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from ..config import Milestone
-from ..extract.numbers import format_number
+from ..format import format_number
 from ..models import Event, Step
 from .window import Window
 from .wording import change_phrase, metric_label

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..extract.numbers import format_delta
+from ..format import format_delta
 from ..models import Event, Step
 from .window import Window
 from .wording import metric_label

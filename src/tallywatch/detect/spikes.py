@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import statistics
 
-from ..extract.numbers import format_delta
+from ..format import format_delta
 from ..models import Event, Step
 from .window import Window
 from .wording import metric_label, number, times

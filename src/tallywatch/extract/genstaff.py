@@ -39,9 +39,10 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from ..markup import clean_text
 from ..models import REPORT_ZONE, Document, Figure, Reading
 from . import dates
-from .numbers import NUMBER_PATTERN, clean_text, parse_int
+from .numbers import NUMBER_PATTERN, parse_int
 
 log = logging.getLogger("tallywatch.extract")
 

@@ -13,8 +13,9 @@ import datetime as dt
 import logging
 
 from ..config import PatternMetric
+from ..markup import clean_text
 from ..models import Document, Figure
-from .numbers import clean_text, parse_int
+from .numbers import parse_int
 
 log = logging.getLogger("tallywatch.extract")
 

@@ -1,0 +1,26 @@
+"""Numbers and durations as people read them: one place for every message, table and log line."""
+
+from __future__ import annotations
+
+
+def format_number(value: int, lang: str = "en") -> str:
+    """1002690 → ``1,002,690`` (English) or ``1 002 690`` (Ukrainian)."""
+    grouped = f"{value:,}"
+    return grouped.replace(",", " ") if lang == "uk" else grouped
+
+
+def format_delta(value: int, lang: str = "en") -> str:
+    """+1,130 / −2 / ±0 — always signed, so a reader sees the direction."""
+    if value == 0:
+        return "±0"
+    sign = "+" if value > 0 else "−"
+    return sign + format_number(abs(value), lang)
+
+
+def format_duration(seconds: float) -> str:
+    """90 → ``90s``, 1800 → ``30m``, 7200 → ``2h``, 5400 → ``1.5h``, 86400 → ``1d`` (as the config writes them)."""
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if seconds >= size:
+            count = seconds / size
+            return f"{count:g}{unit}" if count == int(count) else f"{count:.1f}{unit}"
+    return f"{seconds:g}s"
