@@ -23,8 +23,9 @@ from fake_telegram import SEND_METHODS, TOKEN, FakeTelegram
 
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config
+from tallywatch.ingest import Item, ingest
 from tallywatch.models import Figure
-from tallywatch.pipeline import Item, Pipeline, ingest
+from tallywatch.pipeline import Pipeline
 
 D = dt.date
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tallywatch import config, history
 from tallywatch.detect import Detector
-from tallywatch.pipeline import Item, ingest
+from tallywatch.ingest import Item, ingest
 from tallywatch.store import Store
 
 

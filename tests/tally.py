@@ -7,8 +7,8 @@ from pathlib import Path
 
 from tallywatch.config import Config
 from tallywatch.detect import Detector
+from tallywatch.ingest import Ingested, Item, ingest
 from tallywatch.models import Figure
-from tallywatch.pipeline import Ingested, Item, ingest
 from tallywatch.store import Store
 
 
@@ -71,8 +71,8 @@ def deliver(store: Store, channel) -> int:
 async def million_through(pipeline, source: str = "mod") -> None:
     """The day personnel passes 1,000,000 (999,200 on 11 June 2025, then 1,000,340, +1,140), stored
     through a running pipeline's own ingest, its channels queued."""
+    from tallywatch.ingest import Item, ingest
     from tallywatch.models import Figure
-    from tallywatch.pipeline import Item, ingest
 
     for n, (day, value) in enumerate([(dt.date(2025, 6, 11), 999_200), (dt.date(2025, 6, 12), 1_000_340)]):
         item = Item(f"million-{n}", f"million-{n}", [Figure("personnel", day, value, 1_140)])

@@ -12,8 +12,9 @@ from tally import million_through
 from tallywatch.bot import TelegramBot
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config
+from tallywatch.ingest import Item, ingest
 from tallywatch.models import Figure
-from tallywatch.pipeline import Item, Pipeline, ingest
+from tallywatch.pipeline import Pipeline
 
 USER, ADMIN, OTHER = 1001, 4242, 1002
 D = dt.date

@@ -15,8 +15,9 @@ from processes import run_tallywatch
 from tallywatch import digest
 from tallywatch.channels.email import build_message
 from tallywatch.config import Config
+from tallywatch.ingest import Item, ingest
 from tallywatch.models import Figure
-from tallywatch.pipeline import Item, Pipeline, ingest
+from tallywatch.pipeline import Pipeline
 from tallywatch.store import Store
 
 D = dt.date
@@ -354,8 +355,8 @@ def test_a_weekly_digest_is_labelled_with_the_week_it_tells_of(tmp_path):
     from tally import Tally
 
     from tallywatch.config import Config, Milestone
+    from tallywatch.ingest import Item
     from tallywatch.models import Figure
-    from tallywatch.pipeline import Item
 
     tally = Tally(tmp_path / "w.db", Config(milestones={"personnel": Milestone(step=100_000)}))
     tally.feed("mod", Item("d", "d", [Figure("personnel", D(2025, 6, 15), 1_003_000)]))

@@ -8,7 +8,7 @@ from genstaff_cases import FIXTURES
 
 from tallywatch.config import Source
 from tallywatch.extract import EXTRACTORS
-from tallywatch.pipeline import extract_items
+from tallywatch.ingest import extract_items
 from tallywatch.sources import PARSERS
 from tallywatch.sources.http import FetchError
 

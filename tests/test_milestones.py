@@ -7,8 +7,8 @@ from tally import Tally, alerts
 
 from tallywatch.config import Config, Milestone
 from tallywatch.detect.milestones import levels_between, next_level
+from tallywatch.ingest import Item
 from tallywatch.models import Figure
-from tallywatch.pipeline import Item
 
 D = dt.date
 CONFIG = Config(milestones={"personnel": Milestone(step=100_000, levels=[1_000_000, 1_234_567])})
@@ -154,8 +154,8 @@ def test_no_approaching_alert_for_a_level_the_same_poll_passes(tmp_path):
     from tally import Tally
 
     from tallywatch.config import Config
+    from tallywatch.ingest import Item
     from tallywatch.models import Figure
-    from tallywatch.pipeline import Item
 
     config = Config.model_validate({"milestones": {"personnel": {"step": 100_000}}})
     tally, alone = Tally(tmp_path / "a.db", config), Tally(tmp_path / "b.db", config)  # alone: the next day by itself

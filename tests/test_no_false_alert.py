@@ -82,8 +82,8 @@ def test_a_typo_never_fires_a_false_milestone_and_the_true_one_fires_once(tmp_pa
         return values[i] - values[i - 1] if case["printed"] and i > 0 else None
 
     if case["history"]:
+        from tallywatch.ingest import Item
         from tallywatch.models import Figure
-        from tallywatch.pipeline import Item
 
         items = [
             Item(f"h{i}", f"h{i}", [Figure("personnel", START + dt.timedelta(days=i), values[i], printed(i))])
@@ -171,8 +171,8 @@ def test_a_correction_day_after_a_plausible_history_takes_nothing_back():
 def test_the_issue_s_case_a_week_of_history_then_an_extra_digit_then_the_true_million():
     """A fresh install reads a feed of the last 7 days; the next report says 9,921,190 for 992,119
     with its "(+1,130)" right. Before: 90 milestones at once, and the true one never fired."""
+    from tallywatch.ingest import Item
     from tallywatch.models import Figure
-    from tallywatch.pipeline import Item
 
     tally = Tally(Path(tempfile.mkdtemp()) / "w.db", CONFIG)
     week = [(START + dt.timedelta(days=i), 983_000 + 1_130 * i) for i in range(8)]  # … 990,910
@@ -220,8 +220,8 @@ def test_a_second_source_that_checks_out_takes_the_day_from_a_suspect_slip():
 
 
 def test_a_report_with_one_wrong_line_keeps_its_other_lines():
+    from tallywatch.ingest import Item
     from tallywatch.models import Figure
-    from tallywatch.pipeline import Item
 
     cfg = Config.model_validate({"milestones": {"personnel": {"step": 100_000}, "tanks": {"step": 1_000}}})
     tally = Tally(Path(tempfile.mkdtemp()) / "l.db", cfg)

@@ -12,8 +12,8 @@ from test_poll import run
 
 from tallywatch.config import Config, ConfigError, Milestone, PatternMetric, Source, Storage, parse
 from tallywatch.extract import patterns
+from tallywatch.ingest import Item
 from tallywatch.models import Document, Figure
-from tallywatch.pipeline import Item
 
 PAGES = Path(__file__).parent / "fixtures" / "pages"
 HTML = {"Content-Type": "text/html; charset=utf-8"}

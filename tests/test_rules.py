@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from tally import Tally, alerts, keys
 
 from tallywatch.config import Config
+from tallywatch.ingest import Item
 from tallywatch.models import Figure
-from tallywatch.pipeline import Item
 
 D = dt.date
 START = D(2025, 1, 1)

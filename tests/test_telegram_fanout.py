@@ -11,8 +11,9 @@ from tallywatch import charts, outbox
 from tallywatch.channels.limits import FloodGate
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config
+from tallywatch.ingest import Item
 from tallywatch.models import Figure
-from tallywatch.pipeline import Item, Pipeline
+from tallywatch.pipeline import Pipeline
 from tallywatch.store import utcnow
 
 D = dt.date

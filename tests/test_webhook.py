@@ -11,8 +11,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from tallywatch.config import Config
+from tallywatch.ingest import Item, ingest
 from tallywatch.models import Figure
-from tallywatch.pipeline import Item, Pipeline, ingest
+from tallywatch.pipeline import Pipeline
 
 SECRET = "s3cret-for-the-webhook-test"
 D = dt.date

@@ -14,8 +14,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode, urljoin
 
 from .config import Source
@@ -25,7 +26,24 @@ from .sources import json_api
 from .sources.http import FetchError
 
 if TYPE_CHECKING:
-    from .pipeline import Pipeline
+    from .channels import Channel
+    from .config import Config
+    from .detect import Detector
+    from .sources.http import PoliteClient
+    from .store import Store
+
+
+class Running(Protocol):
+    """What a fill needs of the running daemon (the pipeline has it): never an import of it."""
+
+    config: Config
+    store: Store
+    detector: Detector
+    channels: list[Channel]
+    client: PoliteClient
+
+    async def in_store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+
 
 log = logging.getLogger("tallywatch.backfill")
 ACCEPT = "application/json, */*;q=0.5"
@@ -42,7 +60,7 @@ class Filled:
     error: str | None = None
 
 
-async def at_start(pipeline: Pipeline) -> Filled | None:
+async def at_start(pipeline: Running) -> Filled | None:
     """A start with days missing since the last stored one (before yesterday): fill them."""
     last = await pipeline.in_store(pipeline.store.last_day)
     today = dt.datetime.now(REPORT_ZONE).date()
@@ -52,9 +70,9 @@ async def at_start(pipeline: Pipeline) -> Filled | None:
     return await fill(pipeline, last + dt.timedelta(days=1), today)
 
 
-async def fill(pipeline: Pipeline, start: dt.date | None = None, end: dt.date | None = None) -> Filled:
+async def fill(pipeline: Running, start: dt.date | None = None, end: dt.date | None = None) -> Filled:
     """Ask the API for the days ``start`` … ``end`` (default: after the last stored day … today)."""
-    from .pipeline import extract_items, ingest
+    from .ingest import extract_items, ingest
 
     settings = pipeline.config.backfill
     end = end or dt.datetime.now(REPORT_ZONE).date()
@@ -97,7 +115,7 @@ async def fill(pipeline: Pipeline, start: dt.date | None = None, end: dt.date | 
     return done
 
 
-async def _window(pipeline: Pipeline, first: dt.date, last: dt.date, done: Filled) -> list:
+async def _window(pipeline: Running, first: dt.date, last: dt.date, done: Filled) -> list:
     """Every record of one window of days, following the API's ``next_url`` paging."""
     settings, http = pipeline.config.backfill, pipeline.config.http
     limit = (last - first).days + 1

@@ -227,7 +227,8 @@ def cmd_sources(cfg: config.Config, origin: str, args: argparse.Namespace) -> in
 
 
 def _test_source(cfg: config.Config, args: argparse.Namespace) -> int:
-    from .pipeline import page_problems, try_source
+    from .ingest import page_problems
+    from .pipeline import try_source
     from .sources.http import FetchError
 
     if not args.name:

@@ -1,8 +1,8 @@
 """The one way through: fetch → extract → store → detect → outbox → channel.
 
-``poll`` runs it for one source; ``ingest`` is its store-and-detect step, shared with ``replay``,
-which feeds it the bundled history instead of fetched documents. The daemon, ``poll`` and
-``replay`` all go through here; there is no second implementation.
+``poll`` runs it for one source; its store-and-detect step is ``ingest.ingest``, shared with
+``replay`` (the bundled history) and ``backfill`` (days missed). The daemon, the one-shot
+commands and the bot all go through here; there is no second implementation.
 
 SQLite work runs on one dedicated thread (the store's), feed parsing on worker threads, so the
 event loop stays free for the scheduler and, later, the Telegram bot.
@@ -14,61 +14,32 @@ import asyncio
 import contextlib
 import datetime as dt
 import functools
-import hashlib
-import json
 import logging
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from . import charts, outbox
 from .backoff import backoff_seconds
-from .channels import Channel, enabled_channels
+from .channels import Channel
+from .channels.enabled import enabled_channels
 from .channels.limits import FloodGate
-from .config import Config, PatternMetric, Source
+from .config import Config, Source
 from .detect import Detector, broken, stale
-from .extract import EXTRACTORS
 from .format import format_duration
 from .health import EVENTS, FIGURES, POLLS, REPORTS, STORAGE_ERRORS
-from .models import Change, Document, Event, Figure, report_day
-from .sources import harvest, mapping_for
+from .ingest import Ingested, Item, extract_items, ingest, page_problems
+from .models import Document, Event, report_day
+from .sources import harvest
 from .sources.http import FetchError, PoliteClient
 from .store import DaemonLock, Store, StoredEvent, storage_fault, utcnow
 
 log = logging.getLogger("tallywatch.poll")
 CHARTS_KEPT = 16  # charts drawn for an event's fan-out, kept while its recipients are served
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Item:
-    """One document's figures, ready for the store; ``digest`` tells an edited post from a seen one.
-
-    ``verdict``, ``coverage`` and ``problems`` are the extractor's reading of the document
-    (``models.Reading``); items made from structured history leave them at their defaults.
-    """
-
-    guid: str
-    digest: str
-    figures: list[Figure]
-    verdict: str = "report"
-    coverage: str = ""
-    problems: tuple[str, ...] = ()
-
-
-@dataclass
-class Ingested:
-    items: int = 0
-    changes: list[Change] = field(default_factory=list)
-    events: list[StoredEvent] = field(default_factory=list)
-    coverage: list[str] = field(default_factory=list)  # of each new report document read
-    problems: list[str] = field(default_factory=list)  # broken reports among the new documents
-
-    def count(self, kind: str) -> int:
-        return sum(1 for c in self.changes if c.kind == kind)
 
 
 @dataclass
@@ -78,103 +49,6 @@ class PollResult:
     documents: int = 0
     ingested: Ingested = field(default_factory=Ingested)
     error: str | None = None
-
-
-def digest(document: Document) -> str:
-    body = json.dumps([document.title, document.text, document.payload], sort_keys=True, default=str)
-    return hashlib.sha256(body.encode()).hexdigest()
-
-
-def extract_items(
-    documents: Iterable[Document], source: Source, metrics: Mapping[str, PatternMetric] | None = None
-) -> list[Item]:
-    """Each document's figures: the source's extractor's, and those of the pattern metrics that apply to it."""
-    extractor = EXTRACTORS[source.extractor_name]
-    mapping = mapping_for(source)
-    applied = [(name, spec) for name, spec in (metrics or {}).items() if spec.applies_to(source.name)]
-    if applied:
-        from .extract import patterns
-    items = []
-    for doc in documents:
-        reading = extractor(doc, mapping)
-        figures = reading.figures
-        for name, spec in applied:
-            figures = [*figures, *patterns.extract(doc, name, spec)]
-        verdict, problems = reading.verdict, reading.problems
-        absurd = [why for f in figures if (why := f.out_of_range())]
-        if absurd:  # kept out of the store and the rules; the document is a broken report, said once
-            figures = [f for f in figures if f.out_of_range() is None]
-            verdict, problems = "broken", (*problems, *absurd)
-        items.append(Item(doc.guid, digest(doc), figures, verdict, reading.coverage, problems))
-    return items
-
-
-def page_problems(documents: Sequence[Document], items: Sequence[Item]) -> list[str]:
-    """A fetched page is read for its figures: one that gives none is a failure naming what was found.
-
-    (A bot wall is already refused by ``sources.html``; this is a page of another kind — an
-    unrelated article, a search page — where a report should be.)
-    """
-    return [
-        f"no report on the page {doc.link or doc.guid} (found {doc.title or 'a page without a title'!r})"
-        for doc, item in zip(documents, items, strict=True)
-        if not item.figures and item.verdict != "broken"
-    ]
-
-
-def ingest(
-    store: Store,
-    detector: Detector,
-    channels: Sequence[Channel],
-    source: str,
-    items: Iterable[Item],
-    *,
-    quiet: bool = False,
-) -> Ingested:
-    """Record figures, detect, store events and queue their deliveries: one transaction.
-
-    Items already seen with the same content are skipped. On the first import of a metric
-    (nothing stored for it before this batch) events are recorded without notifying, unless
-    ``[detect] first_import = "notify"``; ``quiet`` records every event without notifying.
-    """
-    result = Ingested()
-    quiet_first = detector.config.detect.first_import == "quiet"
-    try:
-        with store.transaction():
-            fresh = [it for it in items if store.item_digest(source, it.guid) != it.digest]
-            fresh.sort(key=lambda it: min((f.as_of for f in it.figures), default=dt.date.min))
-            metrics = {f.metric for it in fresh for f in it.figures}
-            first_import = {m for m in metrics if not detector.known(m)} if quiet_first else set()
-            events = []
-            for it in fresh:
-                changes = store.record(source, it.guid, it.figures)
-                result.changes.extend(changes)
-                for change in changes:
-                    events.extend(detector.observe(change))
-                store.mark_item(source, it.guid, it.digest, len(it.figures), it.coverage)
-                if it.coverage:
-                    result.coverage.append(it.coverage)
-                if it.verdict == "broken":
-                    result.problems.append(f"broken report in {it.guid}: {'; '.join(it.problems)}")
-            store.flush()
-            result.items = len(fresh)
-            reached: dict[str, int] = {}  # per metric, the highest figure of this batch
-            for change in result.changes:
-                reached[change.figure.metric] = max(reached.get(change.figure.metric, 0), change.figure.value)
-            # a level "approaching" on one day of the batch and passed on a later one: only the crossing
-            events = [
-                e for e in events if not (e.rule == "approaching" and reached.get(e.metric, 0) >= e.data["level"])
-            ]
-            for event in events:
-                stored = store.add_event(event, source, notify=not quiet and event.metric not in first_import)
-                if stored is not None:
-                    result.events.append(stored)
-            outbox.enqueue(store, result.events, channels)
-    except BaseException:
-        detector.forget()  # the transaction was rolled back: rebuild the windows from the store
-        store.discard_staged()
-        raise
-    return result
 
 
 async def try_source(config: Config, source: Source, transport: Any = None) -> tuple[int, list[Document], list[Item]]:

@@ -14,8 +14,8 @@ from . import history
 from .channels import Channel
 from .config import Config
 from .detect import Detector
+from .ingest import Item, ingest
 from .models import Event
-from .pipeline import Item, ingest
 from .store import Store
 
 log = logging.getLogger("tallywatch")

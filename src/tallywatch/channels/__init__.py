@@ -14,12 +14,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..models import Event
 
 if TYPE_CHECKING:
-    from ..config import Config
     from ..store import Reply, Store
 
 
@@ -110,24 +109,15 @@ class Channel(Protocol):
     def is_group(self, recipient: str) -> bool: ...
 
 
-def enabled_channels(config: Config) -> list[Channel]:
-    from .. import secrets
-    from .console import ConsoleChannel
+class Context(Protocol):
+    """What a channel may ask of the running daemon, given with ``bind(context)`` at start: the
+    store (used on its own thread, through ``in_store``) and a chart drawn once per event. A
+    channel never imports the pipeline: the daemon hands it this much and no more."""
 
-    channels: list[Channel] = []
-    if config.console.enabled:
-        channels.append(ConsoleChannel())
-    token = secrets.secret("telegram_token")
-    if token:
-        from .telegram import TelegramChannel
+    store: Store
 
-        channels.append(TelegramChannel(token, config.telegram))
-    if config.email.enabled:
-        from .email import EmailChannel
+    async def in_store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
 
-        channels.append(EmailChannel(config.email))
-    if config.webhooks:
-        from .webhook import WebhookChannel
-
-        channels.append(WebhookChannel(config.webhooks, config.http.user_agent))
-    return channels
+    async def chart(
+        self, metric: str, language: str = "en", days: int = 90, *, once: str | None = None
+    ) -> bytes | None: ...

@@ -19,14 +19,13 @@ from typing import TYPE_CHECKING, Any
 from .. import secrets
 from ..format import format_delta, format_number
 from ..models import Event
-from . import ChannelLimits, Gone, Recipient, Rejected, Retry
+from . import ChannelLimits, Context, Gone, Recipient, Rejected, Retry
 from .render import metric_name
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
 
     from ..config import Email as EmailSettings
-    from ..pipeline import Pipeline
     from ..store import Store
 
 log = logging.getLogger("tallywatch.email")
@@ -180,10 +179,10 @@ class EmailChannel:
 
     def __init__(self, settings: EmailSettings) -> None:
         self.settings = settings
-        self._pipeline: Pipeline | None = None
+        self._context: Context | None = None
 
-    def bind(self, pipeline: Pipeline) -> None:
-        self._pipeline = pipeline
+    def bind(self, context: Context) -> None:
+        self._context = context
 
     def is_group(self, recipient: str) -> bool:
         return False
@@ -197,10 +196,10 @@ class EmailChannel:
         return []
 
     async def send(self, event: Event, recipient: str, language: str = "en", reply=None, steps=None) -> None:
-        pipeline = self._pipeline
-        if pipeline is None:
-            raise Retry("email channel not bound to a pipeline")
-        sub = await pipeline.in_store(pipeline.store.subscriber, self.kind, recipient)
+        context = self._context
+        if context is None:
+            raise Retry("email channel not bound to the running daemon")
+        sub = await context.in_store(context.store.subscriber, self.kind, recipient)
         if sub is None or not sub["active"]:
             raise Gone("no longer subscribed")
         chart = await self.prepare(event, "en")
@@ -211,6 +210,6 @@ class EmailChannel:
     async def prepare(self, event: Event, language: str = "en") -> bytes | None:
         """The event's chart, drawn once for all its recipients (the outbox calls this before sending)."""
         metric = event.data.get("chart_metric") if event.rule == "digest" else event.metric
-        if not metric or self._pipeline is None:
+        if not metric or self._context is None:
             return None
-        return await self._pipeline.chart(metric, once=event.key)
+        return await self._context.chart(metric, once=event.key)

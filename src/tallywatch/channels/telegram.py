@@ -26,7 +26,7 @@ from telegram.warnings import PTBDeprecationWarning
 from ..health import TELEGRAM_429
 from ..models import Event
 from ..sources.http import tls_context
-from . import ChannelLimits, Gone, Recipient, Rejected, Retry, Steps
+from . import ChannelLimits, Context, Gone, Recipient, Rejected, Retry, Steps
 from .render import split, telegram_html
 
 if TYPE_CHECKING:
@@ -113,11 +113,12 @@ class TelegramChannel:
         )
         self._ready = False
         self._starting = asyncio.Lock()
-        self._pipeline = None
+        self._context: Context | None = None
         self._file_ids: OrderedDict[tuple[str, str], str] = OrderedDict()  # (event key, language) → file id
 
-    def bind(self, pipeline) -> None:
-        self._pipeline = pipeline
+    def bind(self, context: Context) -> None:
+        """The running daemon's store and charts (see ``channels.Context``)."""
+        self._context = context
 
     def is_group(self, recipient: str) -> bool:
         return recipient.startswith(("-", "@"))
@@ -149,9 +150,9 @@ class TelegramChannel:
         The outbox calls this before the flood gate books the send, so a slow drawing never
         bunches the sends booked after it into more than Telegram allows in one second.
         """
-        if event.rule != "milestone" or not event.metric or self._pipeline is None:
+        if event.rule != "milestone" or not event.metric or self._context is None:
             return None
-        return await self._pipeline.chart(event.metric, language, once=event.key)
+        return await self._context.chart(event.metric, language, once=event.key)
 
     async def send(
         self,
@@ -283,8 +284,8 @@ class TelegramChannel:
             log.warning("Telegram: group %s became supergroup %s; its subscription follows it", recipient, new)
             if recipient in self.settings.channels:
                 log.warning("[telegram] channels lists %s: change it to %s in the config", recipient, new)
-            if self._pipeline is not None:
-                await self._pipeline.in_store(self._pipeline.store.move_subscriber, self.kind, recipient, new)
+            if self._context is not None:
+                await self._context.in_store(self._context.store.move_subscriber, self.kind, recipient, new)
             return await self._call(new, action, *args, moved=True)
         except RetryAfter as exc:
             TELEGRAM_429.inc()

@@ -1,0 +1,150 @@
+"""The store-and-detect step of the way through: documents' figures in, events and their
+deliveries out, in one transaction.
+
+``extract_items`` reads each fetched document with its source's extractor (and the pattern metrics
+that apply); ``ingest`` records the figures, runs the rules and queues the deliveries of the
+events they raise. The poll, the replay of the bundled history and the backfill all store through
+``ingest``: there is no second way in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from . import outbox
+from .channels import Channel
+from .config import PatternMetric, Source
+from .detect import Detector
+from .extract import EXTRACTORS
+from .models import Change, Document, Figure
+from .sources import mapping_for
+from .store import Store, StoredEvent
+
+
+@dataclass(frozen=True)
+class Item:
+    """One document's figures, ready for the store; ``digest`` tells an edited post from a seen one.
+
+    ``verdict``, ``coverage`` and ``problems`` are the extractor's reading of the document
+    (``models.Reading``); items made from structured history leave them at their defaults.
+    """
+
+    guid: str
+    digest: str
+    figures: list[Figure]
+    verdict: str = "report"
+    coverage: str = ""
+    problems: tuple[str, ...] = ()
+
+
+@dataclass
+class Ingested:
+    items: int = 0
+    changes: list[Change] = field(default_factory=list)
+    events: list[StoredEvent] = field(default_factory=list)
+    coverage: list[str] = field(default_factory=list)  # of each new report document read
+    problems: list[str] = field(default_factory=list)  # broken reports among the new documents
+
+    def count(self, kind: str) -> int:
+        return sum(1 for c in self.changes if c.kind == kind)
+
+
+def digest(document: Document) -> str:
+    body = json.dumps([document.title, document.text, document.payload], sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def extract_items(
+    documents: Iterable[Document], source: Source, metrics: Mapping[str, PatternMetric] | None = None
+) -> list[Item]:
+    """Each document's figures: the source's extractor's, and those of the pattern metrics that apply to it."""
+    extractor = EXTRACTORS[source.extractor_name]
+    mapping = mapping_for(source)
+    applied = [(name, spec) for name, spec in (metrics or {}).items() if spec.applies_to(source.name)]
+    if applied:
+        from .extract import patterns
+    items = []
+    for doc in documents:
+        reading = extractor(doc, mapping)
+        figures = reading.figures
+        for name, spec in applied:
+            figures = [*figures, *patterns.extract(doc, name, spec)]
+        verdict, problems = reading.verdict, reading.problems
+        absurd = [why for f in figures if (why := f.out_of_range())]
+        if absurd:  # kept out of the store and the rules; the document is a broken report, said once
+            figures = [f for f in figures if f.out_of_range() is None]
+            verdict, problems = "broken", (*problems, *absurd)
+        items.append(Item(doc.guid, digest(doc), figures, verdict, reading.coverage, problems))
+    return items
+
+
+def page_problems(documents: Sequence[Document], items: Sequence[Item]) -> list[str]:
+    """A fetched page is read for its figures: one that gives none is a failure naming what was found.
+
+    (A bot wall is already refused by ``sources.html``; this is a page of another kind — an
+    unrelated article, a search page — where a report should be.)
+    """
+    return [
+        f"no report on the page {doc.link or doc.guid} (found {doc.title or 'a page without a title'!r})"
+        for doc, item in zip(documents, items, strict=True)
+        if not item.figures and item.verdict != "broken"
+    ]
+
+
+def ingest(
+    store: Store,
+    detector: Detector,
+    channels: Sequence[Channel],
+    source: str,
+    items: Iterable[Item],
+    *,
+    quiet: bool = False,
+) -> Ingested:
+    """Record figures, detect, store events and queue their deliveries: one transaction.
+
+    Items already seen with the same content are skipped. On the first import of a metric
+    (nothing stored for it before this batch) events are recorded without notifying, unless
+    ``[detect] first_import = "notify"``; ``quiet`` records every event without notifying.
+    """
+    result = Ingested()
+    quiet_first = detector.config.detect.first_import == "quiet"
+    try:
+        with store.transaction():
+            fresh = [it for it in items if store.item_digest(source, it.guid) != it.digest]
+            fresh.sort(key=lambda it: min((f.as_of for f in it.figures), default=dt.date.min))
+            metrics = {f.metric for it in fresh for f in it.figures}
+            first_import = {m for m in metrics if not detector.known(m)} if quiet_first else set()
+            events = []
+            for it in fresh:
+                changes = store.record(source, it.guid, it.figures)
+                result.changes.extend(changes)
+                for change in changes:
+                    events.extend(detector.observe(change))
+                store.mark_item(source, it.guid, it.digest, len(it.figures), it.coverage)
+                if it.coverage:
+                    result.coverage.append(it.coverage)
+                if it.verdict == "broken":
+                    result.problems.append(f"broken report in {it.guid}: {'; '.join(it.problems)}")
+            store.flush()
+            result.items = len(fresh)
+            reached: dict[str, int] = {}  # per metric, the highest figure of this batch
+            for change in result.changes:
+                reached[change.figure.metric] = max(reached.get(change.figure.metric, 0), change.figure.value)
+            # a level "approaching" on one day of the batch and passed on a later one: only the crossing
+            events = [
+                e for e in events if not (e.rule == "approaching" and reached.get(e.metric, 0) >= e.data["level"])
+            ]
+            for event in events:
+                stored = store.add_event(event, source, notify=not quiet and event.metric not in first_import)
+                if stored is not None:
+                    result.events.append(stored)
+            outbox.enqueue(store, result.events, channels)
+    except BaseException:
+        detector.forget()  # the transaction was rolled back: rebuild the windows from the store
+        store.discard_staged()
+        raise
+    return result
