@@ -41,6 +41,7 @@ from .channels.telegram import retry_seconds
 from .extract.genstaff import METRICS
 from .format import format_delta, format_number
 from .models import Event, report_day
+from .sources import health
 from .sources.http import tls_context
 
 if TYPE_CHECKING:
@@ -445,11 +446,9 @@ class TelegramBot:
             f"subscribers: {active} active, {len(subscribers) - active} inactive",
             "deliveries: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
         ]
-        for s in sources:
-            health = (
-                "ok" if not s["consecutive_failures"] else f"{s['consecutive_failures']} failures: {s['last_error']}"
-            )
-            lines.append(f"source {s['name']}: last success {s['last_success'] or 'never'}, {health}")
+        for h in health.read_all(self.pipeline.config, sources):
+            error = f", last error: {h.last_error}" if h.consecutive_failures and h.last_error else ""
+            lines.append(f"source {h.name}: {h.summary}; last success {h.last_success or 'never'}{error}")
         await self._reply(update, f"<pre>{esc(chr(10).join(lines))}</pre>")
 
     async def on_broadcast(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 from . import __version__, config, secrets
 from .channels.render import line
 from .format import format_delta, format_duration, format_number
+from .sources import health
 
 log = logging.getLogger("tallywatch")
 
@@ -112,7 +113,7 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
         return 1
     try:
         rows = store.latest()
-        sources = {row["name"]: row for row in store.source_states()}
+        sources = store.source_states()
     finally:
         store.close()
     if args.json:
@@ -144,49 +145,12 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
         ]
         print("  ".join(cells).rstrip())
     print()
-    for source in cfg.sources:
-        h = source_health(cfg, source, sources.get(source.name))
-        print(
-            f"source {source.name}: {h['state']}; last success {h['last_success'] or 'never'}; next poll {h['next_poll']}"
-        )
+    for h in health.read_all(cfg, sources):
+        print(f"source {h.name}: {h.summary}; last success {h.last_success or 'never'}; next poll {h.next_poll}")
     return 0
 
 
 COVERAGE_DAYS = 30  # `tallywatch sources` counts the report documents read in this many days
-
-
-def source_health(
-    cfg: config.Config, source: config.Source, row: dict | None, coverage: dict[str, int] | None = None
-) -> dict:
-    """One source's health as ``status`` and ``sources`` show it; ``coverage``: its recent reports read
-    completely, partly or not at all."""
-    row = row or {}
-    failures = row.get("consecutive_failures") or 0
-    if not source.enabled:
-        state = "disabled"
-    elif not row:
-        state = "not polled yet"
-    elif row.get("broken_since"):
-        state = f"broken since {row['broken_since']} ({failures} failures in a row)"
-    elif failures >= cfg.source_health.slow_after:
-        state = f"slowed: {failures} failures in a row"
-    elif failures:
-        state = f"failing: {failures} in a row"
-    else:
-        state = "ok"
-    backoff = row.get("next_poll_after")
-    return {
-        "name": source.name,
-        "kind": source.kind,
-        "state": state,
-        "last_success": row.get("last_success"),
-        "last_new_report": row.get("last_new_report"),
-        "consecutive_failures": failures,
-        "last_error": secrets.redact(row.get("last_error") or "") or None,
-        "next_poll": f"not before {backoff}" if backoff else f"every {format_duration(source.interval)}",
-        "priority": source.priority,
-        "reports": coverage or {"complete": 0, "partial": 0, "unread": 0},
-    }
 
 
 def cmd_sources(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
@@ -195,34 +159,34 @@ def cmd_sources(cfg: config.Config, origin: str, args: argparse.Namespace) -> in
     from .store import Store, utcnow
 
     path = cfg.storage.resolved()
-    rows: dict[str, dict] = {}
+    rows: list[dict] = []
     coverage: dict[str, dict[str, int]] = {}
     if path.exists():
         store = Store(path)
         try:
-            rows = {row["name"]: row for row in store.source_states()}
+            rows = store.source_states()
             coverage = store.coverage(utcnow() - dt.timedelta(days=COVERAGE_DAYS))
         finally:
             store.close()
-    health = [source_health(cfg, s, rows.get(s.name), coverage.get(s.name)) for s in cfg.sources]
+    sources = health.read_all(cfg, rows, coverage)
     if args.json:
-        print(json.dumps(health, indent=2, ensure_ascii=False))
+        print(json.dumps([h.as_dict() for h in sources], indent=2, ensure_ascii=False))
         return 0
-    if not health:
+    if not sources:
         print(f"no sources in {origin}")
         return 0
-    for h in health:
-        print(f"{h['name']}  ({h['kind']}, priority {h['priority']})  {h['state']}")
-        print(f"    last success {h['last_success'] or 'never'} · last new report {h['last_new_report'] or 'never'}")
-        print(f"    next poll {h['next_poll']}")
-        read = h["reports"]
+    for h in sources:
+        print(f"{h.name}  ({h.kind}, priority {h.priority})  {h.summary}")
+        print(f"    last success {h.last_success or 'never'} · last new report {h.last_new_report or 'never'}")
+        print(f"    next poll {h.next_poll}")
+        read = h.reports
         if any(read.values()):
             print(
                 f"    reports in {COVERAGE_DAYS} days: {read['complete']} read completely, {read['partial']} partly,"
                 f" {read['unread']} not at all"
             )
-        if h["last_error"]:
-            print(f"    last error: {secrets.redact(h['last_error'])}")
+        if h.last_error:
+            print(f"    last error: {h.last_error}")
     return 0
 
 

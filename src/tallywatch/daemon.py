@@ -35,6 +35,7 @@ from . import sdnotify
 from .config import Config, ConfigError
 from .health import OUTBOX, HealthServer
 from .pipeline import Pipeline
+from .sources.health import SourceHealth, read_all
 
 log = logging.getLogger("tallywatch.daemon")
 STOP_GRACE = 4.0  # seconds in-flight polls and sends get after a stop signal
@@ -157,18 +158,14 @@ async def _start_bot(config: Config, pipeline: Pipeline):
     return bot
 
 
-def status_line(session: Session, state: list[dict], counts: dict[str, int]) -> str:
-    sources = [s for s in session.config.sources if s.enabled]
-    ok = sum(
-        1
-        for s in sources
-        for row in state
-        if row["name"] == s.name and row["consecutive_failures"] == 0 and row["last_success"]
-    )
-    reports = [row["last_new_report"] for row in state if row.get("last_new_report")]
+def status_line(sources: list[SourceHealth], counts: dict[str, int]) -> str:
+    enabled = [h for h in sources if h.state != "disabled"]
+    reports = [h.last_new_report for h in enabled if h.last_new_report]
     last = max(reports)[:10] if reports else "none yet"
     waiting = counts["pending"] + counts["retrying"] + counts["sending"]
-    return f"{ok} of {len(sources)} sources ok · last report {last} · {waiting} pending deliveries"
+    return (
+        f"{sum(h.ok for h in enabled)} of {len(enabled)} sources ok · last report {last} · {waiting} pending deliveries"
+    )
 
 
 async def _tick(session_ref: list[Session], health_ref: list[HealthServer | None], stop: asyncio.Event) -> None:
@@ -192,9 +189,10 @@ async def _tick(session_ref: list[Session], health_ref: list[HealthServer | None
             try:
                 state, counts = await session.pipeline.in_store(_read_state, session.pipeline.store)
                 OUTBOX.set(counts["pending"] + counts["retrying"] + counts["sending"])
+                sources = read_all(session.config, state)
                 if health is not None:
-                    health.snapshot.sources = _ages(session.config, state, health.snapshot)
-                line = status_line(session, state, counts)
+                    health.snapshot.sources = _ages(sources)
+                line = status_line(sources, counts)
                 if line != last_status:
                     sdnotify.status(line)
                     last_status = line
@@ -211,18 +209,9 @@ def _read_state(store) -> tuple[list[dict], dict[str, int]]:
     return store.source_states(), store.outbox_counts()
 
 
-def _ages(config: Config, state: list[dict], snapshot) -> dict[str, tuple[float | None, float]]:
-    by_name = {row["name"]: row for row in state}
-    now = dt.datetime.now(dt.UTC)
-    out = {}
-    for source in config.sources:
-        if not source.enabled:
-            continue
-        row = by_name.get(source.name) or {}
-        last = row.get("last_success")
-        age = (now - dt.datetime.fromisoformat(last)).total_seconds() if last else None
-        out[source.name] = (age, max(source.interval * config.health.allowance, 5.0))
-    return out
+def _ages(sources: list[SourceHealth]) -> dict[str, tuple[float | None, float]]:
+    """What /healthz weighs per source: seconds since its last success, and its allowance."""
+    return {h.name: (h.age, h.allowance) for h in sources if h.state != "disabled"}
 
 
 async def run(
@@ -295,7 +284,7 @@ async def run(
 def _health_server(config: Config) -> HealthServer:
     health = HealthServer(config.health.host, config.health.port)
     health.start()
-    health.snapshot.sources = _ages(config, [], health.snapshot)  # every source starts unproven
+    health.snapshot.sources = _ages(read_all(config, []))  # every source starts unproven
     return health
 
 

@@ -1,0 +1,97 @@
+"""One answer to "is this source healthy?": the ``SourceHealth`` read model.
+
+Computed in one place from the configured source and its row in the store, and read by every
+place that tells it: ``tallywatch sources`` and ``status``, the bot's ``/stats``, the systemd
+STATUS line and ``/healthz``. (``config.SourceHealth`` is the settings: when a failing source is
+slowed, when it is broken.)
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..config import Config, Source
+from ..format import format_duration
+from ..secrets import redact
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    name: str
+    kind: str
+    state: str  # ok, failing, slowed, broken, not polled yet, disabled
+    summary: str  # the state as people read it: "failing: 2 in a row", "broken since …"
+    last_success: str | None
+    last_new_report: str | None
+    consecutive_failures: int
+    last_error: str | None  # secrets redacted
+    next_poll: str
+    priority: int
+    age: float | None  # seconds since the last successful poll (None: never)
+    allowance: float  # /healthz: unhealthy past this many seconds without a successful poll
+    reports: dict[str, int] = field(default_factory=dict)  # recent report documents read: complete, partial, unread
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["state"] = self.summary  # what `tallywatch sources --json` has always said
+        del out["summary"], out["age"], out["allowance"]
+        return out
+
+
+def read(
+    config: Config,
+    source: Source,
+    row: dict[str, Any] | None,
+    coverage: dict[str, int] | None = None,
+    now: dt.datetime | None = None,
+) -> SourceHealth:
+    """One source's health from its store row (``Store.source_states``) and recent coverage."""
+    row = row or {}
+    failures = row.get("consecutive_failures") or 0
+    if not source.enabled:
+        state, summary = "disabled", "disabled"
+    elif not row:
+        state, summary = "not polled yet", "not polled yet"
+    elif row.get("broken_since"):
+        state, summary = "broken", f"broken since {row['broken_since']} ({failures} failures in a row)"
+    elif failures >= config.source_health.slow_after:
+        state, summary = "slowed", f"slowed: {failures} failures in a row"
+    elif failures:
+        state, summary = "failing", f"failing: {failures} in a row"
+    else:
+        state, summary = "ok", "ok"
+    last = row.get("last_success")
+    now = now or dt.datetime.now(dt.UTC)
+    backoff = row.get("next_poll_after")
+    return SourceHealth(
+        name=source.name,
+        kind=source.kind,
+        state=state,
+        summary=summary,
+        last_success=last,
+        last_new_report=row.get("last_new_report"),
+        consecutive_failures=failures,
+        last_error=redact(row.get("last_error") or "") or None,
+        next_poll=f"not before {backoff}" if backoff else f"every {format_duration(source.interval)}",
+        priority=source.priority,
+        age=(now - dt.datetime.fromisoformat(last)).total_seconds() if last else None,
+        allowance=max(source.interval * config.health.allowance, 5.0),
+        reports=coverage or {"complete": 0, "partial": 0, "unread": 0},
+    )
+
+
+def read_all(
+    config: Config,
+    rows: list[dict[str, Any]],
+    coverage: dict[str, dict[str, int]] | None = None,
+    now: dt.datetime | None = None,
+) -> list[SourceHealth]:
+    """Every configured source's health, in the config's order."""
+    by_name = {row["name"]: row for row in rows}
+    return [read(config, s, by_name.get(s.name), (coverage or {}).get(s.name), now) for s in config.sources]
