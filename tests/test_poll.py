@@ -404,10 +404,10 @@ def test_a_storage_fault_is_one_line_per_change_counted_and_nothing_is_lost(tmp_
             await pipeline.in_store(pipeline.store.conn.execute, "PRAGMA query_only = ON")
             feed_server.routes["/mod.rss"] = (200, {}, rss(AUG))  # the next report, and no way to store it
             failed = [(await pipeline.poll_all(force=True))[0] for _ in range(3)]
-            fault = pipeline.storage_fault
+            fault = pipeline.faults.current
             await pipeline.in_store(pipeline.store.conn.execute, "PRAGMA query_only = OFF")  # writable again
             ok = (await pipeline.poll_all(force=True))[0]
-            return failed, fault, ok, pipeline.storage_fault, pipeline.store.latest()
+            return failed, fault, ok, pipeline.faults.current, pipeline.store.latest()
         finally:
             await pipeline.aclose()
 

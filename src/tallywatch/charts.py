@@ -6,10 +6,15 @@ the Agg canvas (no pyplot state, safe off the event loop), so an idle daemon doe
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import itertools
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .channels.render import metric_name
 from .format import format_number
@@ -110,3 +115,40 @@ def chart_for(store, metric: str, days: int = 90, language: str = "en") -> bytes
     """The PNG for a metric from the store (call on the store's thread)."""
     points, events = store.chart_data(metric, days)
     return render(metric, points, marks_from(events, language), language)
+
+
+log = logging.getLogger("tallywatch.charts")
+KEPT = 16  # charts drawn for an event's fan-out, kept while its recipients are served
+
+
+class Charts:
+    """Charts for the running daemon: the figures read on the store's thread (``run``), drawn on a
+    worker thread; with ``once`` (an event's key) drawn once and kept for every recipient of that
+    event, and a drawing that fails logged once — the event then goes out without a chart."""
+
+    def __init__(self, run: Callable[..., Awaitable[Any]], store: Any) -> None:
+        self.run, self.store = run, store
+        self._drawn: OrderedDict[tuple, tuple[asyncio.Lock, list[bytes | None]]] = OrderedDict()
+
+    async def get(self, metric: str, language: str = "en", days: int = 90, *, once: str | None = None) -> bytes | None:
+        """A metric's chart as PNG (``None``: fewer than two points to draw)."""
+        if once is None:
+            points, events = await self.run(self.store.chart_data, metric, days)
+            if len(points) < 2:
+                return None
+            return await asyncio.to_thread(render, metric, points, marks_from(events, language), language)
+        key = (once, metric, language, days)
+        if key not in self._drawn:
+            self._drawn[key] = (asyncio.Lock(), [])
+            while len(self._drawn) > KEPT:
+                self._drawn.popitem(last=False)
+        self._drawn.move_to_end(key)
+        lock, drawn = self._drawn[key]
+        async with lock:  # the first caller draws; the others wait for its drawing
+            if not drawn:
+                try:
+                    drawn.append(await self.get(metric, language, days))
+                except Exception:
+                    log.exception("the chart of %s for %s could not be drawn; it goes without one", metric, once)
+                    drawn.append(None)
+        return drawn[0]

@@ -182,7 +182,7 @@ async def _tick(session_ref: list[Session], health_ref: list[HealthServer | None
             last_ping = now
         if health is not None:
             health.snapshot.heartbeat = now
-            health.snapshot.storage = session_ref[0].pipeline.storage_fault
+            health.snapshot.storage = session_ref[0].pipeline.faults.current
         if now - last_read >= 5.0:
             last_read = now
             session = session_ref[0]

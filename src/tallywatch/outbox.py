@@ -17,6 +17,7 @@ import asyncio
 import datetime as dt
 import functools
 import logging
+import sqlite3
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -25,7 +26,7 @@ from .backoff import backoff_seconds
 from .channels import Channel, Gone, Rejected, Retry, Steps
 from .channels.limits import FloodGate
 from .health import DELIVERIES
-from .store import Delivery, Store, StoredEvent, utcnow
+from .store import Delivery, Faults, Store, StoredEvent, utcnow
 
 log = logging.getLogger("tallywatch.outbox")
 
@@ -201,3 +202,47 @@ async def _release(run: Run, store: Store, channel: Channel, ids: list[int]) -> 
         await run(store.release, ids)
     except Exception as exc:  # the store itself failing: the next start releases them
         log.error("%s: %d deliveries could not be put back in the queue: %s", channel.kind, len(ids), exc)
+
+
+async def worker(
+    run: Run,
+    store: Store,
+    channel: Channel,
+    send_due: Callable[[], Awaitable[int]],
+    wake: asyncio.Event,
+    stop: asyncio.Event,
+    faults: Faults,
+) -> None:
+    """The daemon's loop for one channel: send what is due (``send_due``), then sleep until woken
+    (something was queued) or a retry falls due, 30 s at most; until ``stop``.
+
+    A round that fails on the store may leave rows it claimed 'sending': the next round gives
+    them back first (this worker is the channel's only sender: one daemon per database)."""
+    stranded = False
+    where = f"{channel.kind} deliveries"
+    while not stop.is_set():
+        wake.clear()
+        try:
+            if stranded:
+                released = await run(store.release_channel, channel.kind)
+                if released:
+                    log.info(
+                        "%s: %d deliveries left 'sending' by a failed round are queued again", channel.kind, released
+                    )
+            await send_due()
+            stranded = False
+            faults.works(where)
+        except sqlite3.Error as exc:
+            stranded = True
+            faults.failed(where, exc)
+        except Exception:  # a channel failed in a way not foreseen: log, wait, go on
+            log.exception("%s: delivery round failed", channel.kind)
+        try:
+            due = await run(store.next_due, channel.kind)
+        except sqlite3.Error:
+            due = None
+        pause = 30.0 if due is None else min(30.0, max(0.0, (due - utcnow()).total_seconds()))
+        waits = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
+        await asyncio.wait(waits, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
+        for w in waits:
+            w.cancel()

@@ -16,7 +16,6 @@ import datetime as dt
 import functools
 import logging
 import sqlite3
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -30,15 +29,14 @@ from .channels.limits import FloodGate
 from .config import Config, Source
 from .detect import Detector, broken, stale
 from .format import format_duration
-from .health import EVENTS, FIGURES, POLLS, REPORTS, STORAGE_ERRORS
+from .health import EVENTS, FIGURES, POLLS, REPORTS
 from .ingest import Ingested, Item, extract_items, ingest, page_problems
 from .models import Document, Event, report_day
 from .sources import harvest
 from .sources.http import FetchError, PoliteClient
-from .store import DaemonLock, Store, StoredEvent, storage_fault, utcnow
+from .store import DaemonLock, Faults, Store, StoredEvent, utcnow
 
 log = logging.getLogger("tallywatch.poll")
-CHARTS_KEPT = 16  # charts drawn for an event's fan-out, kept while its recipients are served
 T = TypeVar("T")
 
 
@@ -109,9 +107,8 @@ class Pipeline:
         self.wakes = {c.kind: asyncio.Event() for c in self.channels}  # set when deliveries are queued
         self.stopping = asyncio.Event()  # set at shutdown: senders take no new delivery
         self.workers = False  # the daemon runs delivery workers; one-shot commands deliver inline
-        self._charts: OrderedDict[tuple, tuple[asyncio.Lock, list[bytes | None]]] = OrderedDict()
-        self.storage_fault: str | None = None  # the database can't be written: why (for /healthz)
-        self._faults: dict[str, str] = {}  # source or channel → the storage fault last said for it
+        self.charts = charts.Charts(self.in_store, self.store)
+        self.faults = Faults(self.store.path)  # the database failing under us: counted, said once, on /healthz
         released = self._db.submit(self.store.release_claims).result() if recover else 0
         if released:
             log.info("%d deliveries a previous run was sending are queued again", released)
@@ -141,31 +138,8 @@ class Pipeline:
     async def chart(
         self, metric: str, language: str = "en", days: int = 90, *, once: str | None = None
     ) -> bytes | None:
-        """A metric's chart as PNG, drawn off the event loop (``None``: fewer than two points to draw).
-
-        With ``once`` (an event's key) it is drawn once and kept for every recipient of that event;
-        a drawing that fails is then logged once and the event goes out without a chart.
-        """
-        if once is None:
-            points, events = await self.in_store(self.store.chart_data, metric, days)
-            if len(points) < 2:
-                return None
-            return await asyncio.to_thread(charts.render, metric, points, charts.marks_from(events, language), language)
-        key = (once, metric, language, days)
-        if key not in self._charts:
-            self._charts[key] = (asyncio.Lock(), [])
-            while len(self._charts) > CHARTS_KEPT:
-                self._charts.popitem(last=False)
-        self._charts.move_to_end(key)
-        lock, drawn = self._charts[key]
-        async with lock:  # the first caller draws; the others wait for its drawing
-            if not drawn:
-                try:
-                    drawn.append(await self.chart(metric, language, days))
-                except Exception:
-                    log.exception("the chart of %s for %s could not be drawn; it goes without one", metric, once)
-                    drawn.append(None)
-        return drawn[0]
+        """A metric's chart as PNG (``charts.Charts``: drawn off the loop; with ``once``, once per event)."""
+        return await self.charts.get(metric, language, days, once=once)
 
     async def snapshot(self) -> None:
         """Today's snapshot of the database (``[storage] backups``); a failure is logged, never fatal."""
@@ -218,8 +192,8 @@ class Pipeline:
                     if result.status != "skipped":
                         await self.in_store(self.check_stale, source)
                 except sqlite3.Error as exc:  # the database can't be written: nothing was stored
-                    return self._storage_failed(source.name, exc)
-                self._storage_works(source.name)
+                    return PollResult(source.name, "failed", error=self.faults.failed(source.name, exc))
+                self.faults.works(source.name)
             if self.workers:
                 self.notify()
             else:
@@ -227,30 +201,6 @@ class Pipeline:
             return result
         finally:
             self.inflight.discard(task)
-
-    def _storage_failed(self, where: str, exc: sqlite3.Error) -> PollResult:
-        """A full, read-only or failing disk: counted, said once per source and change of state
-        (never a traceback a poll), and the poll is tried again at the next interval."""
-        kind = storage_fault(exc)
-        STORAGE_ERRORS.labels(kind).inc()
-        self.storage_fault = f"{exc} ({kind}) at {self.store.path}"
-        if self._faults.get(where) != kind:
-            self._faults[where] = kind
-            log.error(
-                "%s: the database %s can't be written (%s: %s); nothing of this round is stored, "
-                "it is tried again until space or access returns",
-                where,
-                self.store.path,
-                kind,
-                exc,
-            )
-        return PollResult(where, "failed", error=f"storage {kind}: {exc}")
-
-    def _storage_works(self, where: str) -> None:
-        if self._faults.pop(where, None) is not None:
-            log.info("%s: the database can be written again", where)
-            if not self._faults:
-                self.storage_fault = None
 
     async def _poll(self, source: Source, force: bool) -> PollResult:
         state = await self.in_store(self.store.source_state, source.name)
@@ -447,35 +397,13 @@ class Pipeline:
         return sent
 
     async def delivery_worker(self, channel: Channel) -> None:
-        """The daemon's loop for one channel: send what is due, then sleep until woken or due."""
-        stop, wake = self.stopping, self.wakes[channel.kind]
-        stranded = False  # a round failed on the store: rows it claimed may be left 'sending'
-        while not stop.is_set():
-            wake.clear()
-            try:
-                if stranded:  # this worker is the channel's only sender in this daemon (one per database)
-                    released = await self.in_store(self.store.release_channel, channel.kind)
-                    if released:
-                        log.info(
-                            "%s: %d deliveries left 'sending' by a failed round are queued again",
-                            channel.kind,
-                            released,
-                        )
-                await self.deliver(channel)
-                stranded = False
-                self._storage_works(f"{channel.kind} deliveries")
-            except sqlite3.Error as exc:
-                stranded = True
-                self._storage_failed(f"{channel.kind} deliveries", exc)
-            except Exception:  # a channel failed in a way not foreseen: log, wait, go on
-                log.exception("%s: delivery round failed", channel.kind)
-            try:
-                due = await self.in_store(self.store.next_due, channel.kind)
-            except sqlite3.Error:
-                due = None
-            # idle: sleep until something is queued (notify) or a retry falls due; 30 s at most
-            pause = 30.0 if due is None else min(30.0, max(0.0, (due - utcnow()).total_seconds()))
-            waits = [asyncio.create_task(wake.wait()), asyncio.create_task(stop.wait())]
-            await asyncio.wait(waits, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
-            for w in waits:
-                w.cancel()
+        """The daemon's sender for one channel (``outbox.worker``), until the session stops."""
+        await outbox.worker(
+            self.in_store,
+            self.store,
+            channel,
+            lambda: self.deliver(channel),
+            self.wakes[channel.kind],
+            self.stopping,
+            self.faults,
+        )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import logging
 import sqlite3
 import sys
 from collections.abc import Iterable, Iterator
@@ -21,6 +22,8 @@ from typing import Any
 
 from .models import Change, Event, Figure
 from .secrets import redact
+
+log = logging.getLogger("tallywatch.store")
 
 
 def _import_sqlite_utils():
@@ -247,6 +250,43 @@ def storage_fault(exc: sqlite3.Error) -> str:
     if "i/o" in text:
         return "I/O error"
     return "other"
+
+
+class Faults:
+    """The database failing under a running daemon (full, read-only, I/O errors): each failed
+    round counted in ``tallywatch_storage_errors_total``, said once per source or channel and
+    change of state (never a traceback a poll), and ``current`` tells /healthz while it lasts."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.current: str | None = None
+        self._said: dict[str, str] = {}  # source or channel → the fault last said for it
+
+    def failed(self, where: str, exc: sqlite3.Error) -> str:
+        """Count and (once) say a failed round; returns the error for its result."""
+        from .health import STORAGE_ERRORS
+
+        kind = storage_fault(exc)
+        STORAGE_ERRORS.labels(kind).inc()
+        self.current = f"{exc} ({kind}) at {self.path}"
+        if self._said.get(where) != kind:
+            self._said[where] = kind
+            log.error(
+                "%s: the database %s can't be written (%s: %s); nothing of this round is stored, "
+                "it is tried again until space or access returns",
+                where,
+                self.path,
+                kind,
+                exc,
+            )
+        return f"storage {kind}: {exc}"
+
+    def works(self, where: str) -> None:
+        """A round of ``where`` wrote again."""
+        if self._said.pop(where, None) is not None:
+            log.info("%s: the database can be written again", where)
+            if not self._said:
+                self.current = None
 
 
 class StoreError(Exception):
