@@ -19,7 +19,7 @@ STAGES = [
     ("store", ["store"]),
     ("detect", ["detect"]),
     ("channels", ["channels"]),
-    ("deliver", ["outbox", "digest", "charts", "ingest"]),
+    ("deliver", ["outbox", "digest", "charts", "ingest", "upkeep"]),
 ]
 WIRING = {"pipeline", "daemon", "cli", "bot", "demo", "replay", "backfill", "backup", "__main__", ""}
 

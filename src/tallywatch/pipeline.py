@@ -21,17 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from . import charts, outbox
-from .backoff import backoff_seconds
+from . import charts, outbox, upkeep
 from .channels import Channel
 from .channels.enabled import enabled_channels
 from .channels.limits import FloodGate
 from .config import Config, Source
-from .detect import Detector, broken, stale
-from .format import format_duration
+from .detect import Detector
 from .health import EVENTS, FIGURES, POLLS, REPORTS
 from .ingest import Ingested, Item, extract_items, ingest, page_problems
-from .models import Document, Event, report_day
+from .models import Document, report_day
 from .sources import harvest
 from .sources.http import FetchError, PoliteClient
 from .store import DaemonLock, Faults, Store, StoredEvent, utcnow
@@ -224,7 +222,9 @@ class Pipeline:
                     got.moved,
                 )
             if got.not_modified:
-                await self.in_store(self._note_success, source.name, None, None, False, True)
+                await self.in_store(
+                    upkeep.note_success, self.store, self.channels, source.name, None, None, False, True
+                )
                 log.debug("source %s: not modified", source.name)
                 return PollResult(source.name, "not_modified")
             documents = got.documents
@@ -248,25 +248,8 @@ class Pipeline:
         return PollResult(source.name, "ok", len(documents), ingested)
 
     def check_stale(self, source: Source, now: dt.datetime | None = None) -> list[StoredEvent]:
-        """Raise ``stale`` once when a source has brought no new report for too long, ``recovered`` after."""
-        settings = self.config.rules.stale
-        if not settings.enabled:
-            return []
-        state = self.store.source_state(source.name)
-        last = state.get("last_new_report")
-        with self.store.transaction():
-            events = stale.evaluate(
-                source.name,
-                dt.datetime.fromisoformat(last) if last else None,
-                now or utcnow(),
-                source.stale_after or settings.after,
-                self.store.open_stale(source.name),
-            )
-            stored = [s for s in (self.store.add_event(e, source.name, True) for e in events) if s is not None]
-            outbox.enqueue(self.store, stored, self.channels)
-        for event in stored:
-            log.log(logging.WARNING if event.event.rule == "stale" else logging.INFO, "%s", event.event.message)
-        return stored
+        """``stale`` once when a source has brought no new report for too long (``upkeep``)."""
+        return upkeep.check_stale(self.store, self.config, self.channels, source, now)
 
     def _ingest_and_note(
         self, source: str, items: list[Item], etag: str | None, last_modified: str | None, problems: list[str]
@@ -274,40 +257,8 @@ class Pipeline:
         """Store what was read; the poll is a success unless a page or a report in it could not be read."""
         ingested = ingest(self.store, self.detector, self.channels, source, items)
         if not problems and not ingested.problems:
-            self._note_success(source, etag, last_modified, ingested.count("new") > 0, False)
+            upkeep.note_success(self.store, self.channels, source, etag, last_modified, ingested.count("new") > 0)
         return ingested
-
-    def _note_success(
-        self, source: str, etag: str | None, last_modified: str | None, new_report: bool, keep_validators: bool
-    ) -> None:
-        """A poll worked (store thread): the source's health is reset; a broken one is repaired, once."""
-        since = self.store.source_state(source).get("broken_since")
-        with self.store.transaction():
-            self.store.note_success(
-                source, etag=etag, last_modified=last_modified, new_report=new_report, keep_validators=keep_validators
-            )
-            if since:
-                self.store.set_broken(source, None)
-                self._admin_event(broken.repaired(source, dt.datetime.fromisoformat(since), utcnow()), source)
-
-    def _note_failure(self, source: Source, error: str, when: dt.datetime) -> int:
-        """A poll failed (store thread): count it; at ``broken_after`` in a row the source is marked broken."""
-        health = self.config.source_health
-        with self.store.transaction():
-            row = self.store.note_failure(source.name, error, when)
-            failures = row["consecutive_failures"]
-            if failures >= health.broken_after and not row["broken_since"]:
-                now = utcnow()
-                self.store.set_broken(source.name, now)
-                self._admin_event(broken.broken(source.name, failures, error, now), source.name)
-        return failures
-
-    def _admin_event(self, event: Event, source: str) -> None:
-        """Store an event about a source and queue it (inside the caller's transaction), and log it."""
-        stored = self.store.add_event(event, source, True)
-        if stored is not None:
-            outbox.enqueue(self.store, [stored], self.channels)
-            log.log(logging.ERROR if event.rule == "broken" else logging.INFO, "%s", event.message)
 
     async def _failed(
         self,
@@ -317,29 +268,8 @@ class Pipeline:
         documents: int = 0,
         ingested: Ingested | None = None,
     ) -> PollResult:
-        state = await self.in_store(self.store.source_state, source.name)
-        failures = state.get("consecutive_failures", 0) + 1
-        health = self.config.source_health
-        delay = backoff_seconds(failures, self.config.http.backoff_base, self.config.http.backoff_max, retry_after)
-        if failures >= health.slow_after:  # failing for a while: polled less often until it works again
-            delay = max(delay, source.interval * health.slow_factor)
-        when = utcnow() + dt.timedelta(seconds=delay)
-        await self.in_store(self._note_failure, source, error, when)
-        log.error(
-            "source %s failed (%d in a row): %s; next try not before %s",
-            source.name,
-            failures,
-            error,
-            when.isoformat(timespec="seconds"),
-        )
-        if failures == health.slow_after:
-            log.warning(
-                "source %s: %d failures in a row; polled every %s instead of every %s until it works again",
-                source.name,
-                failures,
-                format_duration(source.interval * health.slow_factor),
-                format_duration(source.interval),
-            )
+        """A failed poll: counted, its next try set (``upkeep.note_failure``), the failure returned."""
+        await self.in_store(upkeep.note_failure, self.store, self.config, self.channels, source, error, retry_after)
         return PollResult(source.name, "failed", documents, ingested or Ingested(), error=error)
 
     @staticmethod

@@ -1,0 +1,124 @@
+"""The sources' upkeep: what each poll's outcome does to its source's standing, with the events
+that standing raises for the admin.
+
+A success resets the count of failures (a broken source is ``repaired``, once); a failure is
+counted, its next try set (exponential backoff with full jitter, never sooner than the server's
+``Retry-After``; polled ``slow_factor`` times less often after ``slow_after`` failures in a row)
+and at ``broken_after`` the source is ``broken``, once; a source bringing no new report for too
+long is ``stale``, once, then ``recovered``. All of it runs on the store's thread, each step in one
+transaction with the events and deliveries it raises. ``sources.health`` reads the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from . import outbox
+from .backoff import backoff_seconds
+from .channels import Channel
+from .config import Config, Source
+from .detect import broken, stale
+from .format import format_duration
+from .models import Event
+from .store import Store, StoredEvent, utcnow
+
+log = logging.getLogger("tallywatch.poll")
+
+
+def note_success(
+    store: Store,
+    channels: Sequence[Channel],
+    source: str,
+    etag: str | None,
+    last_modified: str | None,
+    new_report: bool,
+    keep_validators: bool = False,
+) -> None:
+    """A poll worked: the source's failures are reset; a broken one is repaired, once."""
+    since = store.source_state(source).get("broken_since")
+    with store.transaction():
+        store.note_success(
+            source, etag=etag, last_modified=last_modified, new_report=new_report, keep_validators=keep_validators
+        )
+        if since:
+            store.set_broken(source, None)
+            _admin_event(store, channels, broken.repaired(source, dt.datetime.fromisoformat(since), utcnow()), source)
+
+
+def next_try(config: Config, source: Source, failures: int, retry_after: float | None) -> dt.datetime:
+    """When a source failing ``failures`` times in a row is polled again."""
+    health = config.source_health
+    delay = backoff_seconds(failures, config.http.backoff_base, config.http.backoff_max, retry_after)
+    if failures >= health.slow_after:  # failing for a while: polled less often until it works again
+        delay = max(delay, source.interval * health.slow_factor)
+    return utcnow() + dt.timedelta(seconds=delay)
+
+
+def note_failure(
+    store: Store,
+    config: Config,
+    channels: Sequence[Channel],
+    source: Source,
+    error: str,
+    retry_after: float | None,
+) -> int:
+    """A poll failed: counted, its next try set and said; at ``broken_after`` in a row the source is
+    marked broken (an admin alert, once). Returns the failures in a row."""
+    health = config.source_health
+    with store.transaction():
+        failures = store.source_state(source.name).get("consecutive_failures", 0) + 1
+        when = next_try(config, source, failures, retry_after)
+        row = store.note_failure(source.name, error, when)
+        if failures >= health.broken_after and not row["broken_since"]:
+            now = utcnow()
+            store.set_broken(source.name, now)
+            _admin_event(store, channels, broken.broken(source.name, failures, error, now), source.name)
+    log.error(
+        "source %s failed (%d in a row): %s; next try not before %s",
+        source.name,
+        failures,
+        error,
+        when.isoformat(timespec="seconds"),
+    )
+    if failures == health.slow_after:
+        log.warning(
+            "source %s: %d failures in a row; polled every %s instead of every %s until it works again",
+            source.name,
+            failures,
+            format_duration(source.interval * health.slow_factor),
+            format_duration(source.interval),
+        )
+    return failures
+
+
+def check_stale(
+    store: Store, config: Config, channels: Sequence[Channel], source: Source, now: dt.datetime | None = None
+) -> list[StoredEvent]:
+    """Raise ``stale`` once when a source has brought no new report for too long, ``recovered`` after."""
+    settings = config.rules.stale
+    if not settings.enabled:
+        return []
+    last = store.source_state(source.name).get("last_new_report")
+    with store.transaction():
+        events = stale.evaluate(
+            source.name,
+            dt.datetime.fromisoformat(last) if last else None,
+            now or utcnow(),
+            source.stale_after or settings.after,
+            store.open_stale(source.name),
+        )
+        stored = [s for s in (store.add_event(e, source.name, True) for e in events) if s is not None]
+        outbox.enqueue(store, stored, channels)
+    for event in stored:
+        log.log(logging.WARNING if event.event.rule == "stale" else logging.INFO, "%s", event.event.message)
+    return stored
+
+
+def _admin_event(store: Store, channels: Sequence[Channel], event: Event, source: str) -> None:
+    """Store an event about a source and queue it (inside the caller's transaction), and log it."""
+    stored = store.add_event(event, source, True)
+    if stored is not None:
+        outbox.enqueue(store, [stored], channels)
+        log.log(logging.ERROR if event.rule == "broken" else logging.INFO, "%s", event.message)
