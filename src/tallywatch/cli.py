@@ -33,6 +33,13 @@ def setup_logging(level: str) -> None:
     logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
 
 
+def command(sub, common: argparse.ArgumentParser, name: str, func, **texts: str) -> argparse.ArgumentParser:
+    """One command's parser: the common options, its help texts, and the function it runs."""
+    parser = sub.add_parser(name, parents=[common], **texts)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -50,6 +57,18 @@ def cmd_config_check(cfg: config.Config, origin: str, args: argparse.Namespace) 
     print(f"# {origin}: valid", file=sys.stderr)
     print(json.dumps(data, indent=2, ensure_ascii=False))
     return 0
+
+
+def config_arguments(sub, common: argparse.ArgumentParser) -> None:
+    cfg = sub.add_parser("config", help="configuration commands", description="Configuration commands.")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
+    check = cfg_sub.add_parser(
+        "check",
+        parents=[common],
+        help="validate the config and print the effective settings (secrets masked)",
+        description="Validate the config and print the effective settings as JSON, secrets masked.",
+    )
+    check.set_defaults(func=cmd_config_check)
 
 
 def _masked(data):
@@ -89,12 +108,36 @@ def cmd_poll(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     return 0
 
 
+def poll_arguments(sub, common: argparse.ArgumentParser) -> None:
+    poll = command(
+        sub,
+        common,
+        "poll",
+        cmd_poll,
+        help="poll every source once, store, detect, alert, then exit",
+        description="Poll every enabled source once through the whole pipeline, then exit. "
+        "Exits 1 if every source that was tried failed.",
+    )
+    poll.add_argument("--force", action="store_true", help="poll sources that are backing off after failures too")
+
+
 def cmd_run(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     from . import daemon
 
     log.info("config: %s", origin)
     asyncio.run(daemon.run(cfg, reload=lambda: config.load(args.config)[0]))
     return 0
+
+
+def run_arguments(sub, common: argparse.ArgumentParser) -> None:
+    command(
+        sub,
+        common,
+        "run",
+        cmd_run,
+        help="run the daemon: poll each source on its interval until stopped",
+        description="Run the daemon: each source is polled at its interval (with jitter) until SIGINT or SIGTERM.",
+    )
 
 
 def _open_store(cfg: config.Config, command: str):
@@ -150,6 +193,18 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
     return 0
 
 
+def status_arguments(sub, common: argparse.ArgumentParser) -> None:
+    status = command(
+        sub,
+        common,
+        "status",
+        cmd_status,
+        help="latest value, daily change and date per metric",
+        description="Show the latest stored value, its daily change, date and source for every metric.",
+    )
+    status.add_argument("--json", action="store_true", help="one JSON object per metric")
+
+
 COVERAGE_DAYS = 30  # `tallywatch sources` counts the report documents read in this many days
 
 
@@ -188,6 +243,22 @@ def cmd_sources(cfg: config.Config, origin: str, args: argparse.Namespace) -> in
         if h.last_error:
             print(f"    last error: {h.last_error}")
     return 0
+
+
+def sources_arguments(sub, common: argparse.ArgumentParser) -> None:
+    srcs = command(
+        sub,
+        common,
+        "sources",
+        cmd_sources,
+        help="each source's health; `sources test NAME` fetches one and shows what it extracts",
+        description="List the configured sources with their health (last success, last new report, failures "
+        "in a row, last error, next poll). `tallywatch sources test NAME` fetches one source once and prints "
+        "what it extracted, storing nothing: the tool for writing a new source.",
+    )
+    srcs.add_argument("action", nargs="?", choices=["list", "test"], default="list", help="default: list")
+    srcs.add_argument("name", nargs="?", help="the source to test")
+    srcs.add_argument("--json", action="store_true", help="JSON output (list)")
 
 
 def _test_source(cfg: config.Config, args: argparse.Namespace) -> int:
@@ -263,6 +334,18 @@ def cmd_events(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
     return 0
 
 
+def events_arguments(sub, common: argparse.ArgumentParser) -> None:
+    events = command(
+        sub,
+        common,
+        "events",
+        cmd_events,
+        help="list stored events",
+        description="List stored events: key, rule, metric, date, value and message.",
+    )
+    events.add_argument("--json", action="store_true", help="JSON output")
+
+
 def cmd_outbox(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     store = _open_store(cfg, "outbox")
     if store is None:
@@ -286,6 +369,28 @@ def cmd_outbox(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
         error = f"  — {r['last_error']}" if r["last_error"] else ""
         print(f"{state:<9} {r['channel']:<9} {r['recipient']:<16} {r['key']}  next {r['next_attempt_at']}{error}")
     return 0
+
+
+def outbox_arguments(sub, common: argparse.ArgumentParser) -> None:
+    box = command(
+        sub,
+        common,
+        "outbox",
+        cmd_outbox,
+        help="deliveries waiting, retrying or dead; `outbox retry` queues the dead and stuck ones again",
+        description="Show the outbox: how many deliveries are pending, retrying, being sent, sent and dead, "
+        "and every one not yet sent. `tallywatch outbox retry` queues the dead ones again, and those left "
+        "'sending' for longer than --stuck-after (a process interrupted while sending).",
+    )
+    box.add_argument("action", nargs="?", choices=["show", "retry"], default="show", help="default: show")
+    box.add_argument(
+        "--stuck-after",
+        type=float,
+        default=600.0,
+        metavar="SECONDS",
+        help="with retry: a delivery 'sending' for longer than this is queued again (default 600)",
+    )
+    box.add_argument("--json", action="store_true", help="JSON output")
 
 
 def valid_email(text: str) -> str:
@@ -356,6 +461,25 @@ def cmd_subscribers(cfg: config.Config, origin: str, args: argparse.Namespace) -
     return 0
 
 
+def subscribers_arguments(sub, common: argparse.ArgumentParser) -> None:
+    subs = command(
+        sub,
+        common,
+        "subscribers",
+        cmd_subscribers,
+        help="email subscribers: add, remove, list (all channels), unsubscribe TOKEN",
+        description="Manage subscribers. `add --email ADDR [--digest daily|weekly] [--instant]`, "
+        "`remove --email ADDR`, `list` (every channel, with choices and state), `unsubscribe TOKEN` "
+        "(the token in each mail's unsubscribe link).",
+    )
+    subs.add_argument("action", choices=["add", "remove", "list", "unsubscribe"])
+    subs.add_argument("token", nargs="?", help="with unsubscribe: the token from the mail")
+    subs.add_argument("--email", metavar="ADDR")
+    subs.add_argument("--digest", choices=["daily", "weekly"])
+    subs.add_argument("--instant", action="store_true", help="one mail per critical alert (milestones)")
+    subs.add_argument("--json", action="store_true", help="JSON output (list)")
+
+
 def cmd_digest(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
 
     async def once() -> tuple[int, int]:
@@ -374,6 +498,19 @@ def cmd_digest(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
     return 0
 
 
+def digest_arguments(sub, common: argparse.ArgumentParser) -> None:
+    dig = command(
+        sub,
+        common,
+        "digest",
+        cmd_digest,
+        help="send the daily or weekly digest now (once per period)",
+        description="Make this period's digest and send it to its subscribers. A period's digest goes out once: "
+        "running it again (or the daemon's schedule) sends nothing more.",
+    )
+    dig.add_argument("period", choices=["daily", "weekly"])
+
+
 def cmd_chart(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     from . import charts
 
@@ -390,6 +527,21 @@ def cmd_chart(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     args.out.write_bytes(png)
     print(f"{args.out}: {len(png):,} bytes")
     return 0
+
+
+def chart_arguments(sub, common: argparse.ArgumentParser) -> None:
+    chart = command(
+        sub,
+        common,
+        "chart",
+        cmd_chart,
+        help="draw one metric's chart as a PNG",
+        description="Draw the running total and the daily changes of a metric, milestones and spikes marked.",
+    )
+    chart.add_argument("metric")
+    chart.add_argument("--days", type=int, default=90, help="default 90")
+    chart.add_argument("--out", type=Path, required=True, metavar="FILE")
+    chart.add_argument("--language", choices=["en", "uk"], default="en")
 
 
 def cmd_backfill(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
@@ -413,6 +565,22 @@ def cmd_backfill(cfg: config.Config, origin: str, args: argparse.Namespace) -> i
         print(f"tallywatch backfill: {done.error}", file=sys.stderr)
         return 1
     return 0
+
+
+def backfill_arguments(sub, common: argparse.ArgumentParser) -> None:
+    backfill = command(
+        sub,
+        common,
+        "backfill",
+        cmd_backfill,
+        help="fill the days missing since the last stored one from the API that offers history",
+        description="Ask the russianwarship.rip v2 API ([backfill] url) for the days from --from (default: the "
+        "day after the last one stored) to --to (default: today), a window of days per request with a pause "
+        "between two, and store them quietly: events are recorded, nobody is told. Each window is committed, so "
+        "an interrupted fill goes on from where it stopped. The daemon does the same at each start.",
+    )
+    backfill.add_argument("--from", dest="start", type=_date, metavar="DATE", help="first day to fill")
+    backfill.add_argument("--to", dest="end", type=_date, metavar="DATE", help="last day to fill (default today)")
 
 
 def cmd_replay(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
@@ -445,6 +613,23 @@ def cmd_replay(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
     return 0
 
 
+def replay_arguments(sub, common: argparse.ArgumentParser) -> None:
+    replay = command(
+        sub,
+        common,
+        "replay",
+        cmd_replay,
+        help="run the bundled real history through the rules and print what would have fired",
+        description="Replay the bundled General Staff history (2022-02-25 … 2026-08-08) through the same "
+        "store → detect path, in a throwaway database, and print what would have fired.",
+    )
+    replay.add_argument(
+        "--from", dest="start", type=_date, metavar="DATE", help="first day to report (earlier days warm up quietly)"
+    )
+    replay.add_argument("--to", dest="end", type=_date, metavar="DATE", help="last day to replay")
+    replay.add_argument("--json", action="store_true", help="JSON output")
+
+
 def cmd_backup(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     from . import backup
     from .models import report_day
@@ -462,6 +647,20 @@ def cmd_backup(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
     return 0
 
 
+def backup_arguments(sub, common: argparse.ArgumentParser) -> None:
+    back = command(
+        sub,
+        common,
+        "backup",
+        cmd_backup,
+        help="copy the database to a file, consistent while the daemon runs",
+        description="Copy the database with SQLite's online backup API: a consistent copy even while the "
+        "daemon writes. Without FILE: backups/tallywatch-<today>.db beside the database, where the daemon "
+        "keeps its daily snapshots ([storage] backups, backup_at).",
+    )
+    back.add_argument("file", nargs="?", type=Path, metavar="FILE")
+
+
 def cmd_restore(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     from . import backup
 
@@ -474,6 +673,20 @@ def cmd_restore(cfg: config.Config, origin: str, args: argparse.Namespace) -> in
     return 0
 
 
+def restore_arguments(sub, common: argparse.ArgumentParser) -> None:
+    rest = command(
+        sub,
+        common,
+        "restore",
+        cmd_restore,
+        help="put a backup in place of the database (the daemon stopped)",
+        description="Check FILE (a backup or a daily snapshot), then put it in place of the database. "
+        "Refused while the daemon runs: stop it first. The database it replaces is kept beside it as "
+        "<database>.before-restore.",
+    )
+    rest.add_argument("file", type=Path, metavar="FILE")
+
+
 def cmd_demo(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     from .demo import run_demo
 
@@ -484,7 +697,47 @@ def cmd_demo(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     return 0
 
 
+def demo_arguments(sub, common: argparse.ArgumentParser) -> None:
+    demo = command(
+        sub,
+        common,
+        "demo",
+        cmd_demo,
+        help="watch the daemon catch the 1,000,000 milestone live, offline",
+        description="Start a loopback feed that replays the real daily reports, one day a second, and run the "
+        "daemon on it with its embedded defaults: personnel passes 1,000,000 on 2025-06-12 within a minute.",
+    )
+    demo.add_argument(
+        "--start", type=_date, default=dt.date(2025, 5, 25), help="first replayed day (default 2025-05-25)"
+    )
+    demo.add_argument(
+        "--until", type=_date, default=dt.date(2025, 6, 15), help="last replayed day (default 2025-06-15)"
+    )
+    demo.add_argument("--seconds-per-day", type=float, default=1.0, help="replay speed (default 1.0)")
+    demo.add_argument("--db", type=Path, help="keep the demo database here (default: a temporary folder)")
+
+
+COMMANDS = [
+    config_arguments,
+    poll_arguments,
+    run_arguments,
+    status_arguments,
+    events_arguments,
+    outbox_arguments,
+    sources_arguments,
+    subscribers_arguments,
+    digest_arguments,
+    backup_arguments,
+    restore_arguments,
+    chart_arguments,
+    backfill_arguments,
+    replay_arguments,
+    demo_arguments,
+]  # in the order --help lists them
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """The parser: the global options, then each command's own piece (``*_arguments``, beside it)."""
     parser = argparse.ArgumentParser(
         prog="tallywatch",
         description="Watch running tallies in feeds (the General Staff's daily loss report first) and alert on what matters.",
@@ -500,188 +753,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default: info"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    cfg = sub.add_parser("config", help="configuration commands", description="Configuration commands.")
-    cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
-    check = cfg_sub.add_parser(
-        "check",
-        parents=[common],
-        help="validate the config and print the effective settings (secrets masked)",
-        description="Validate the config and print the effective settings as JSON, secrets masked.",
-    )
-    check.set_defaults(func=cmd_config_check)
-
-    poll = sub.add_parser(
-        "poll",
-        parents=[common],
-        help="poll every source once, store, detect, alert, then exit",
-        description="Poll every enabled source once through the whole pipeline, then exit. "
-        "Exits 1 if every source that was tried failed.",
-    )
-    poll.add_argument("--force", action="store_true", help="poll sources that are backing off after failures too")
-    poll.set_defaults(func=cmd_poll)
-
-    run = sub.add_parser(
-        "run",
-        parents=[common],
-        help="run the daemon: poll each source on its interval until stopped",
-        description="Run the daemon: each source is polled at its interval (with jitter) until SIGINT or SIGTERM.",
-    )
-    run.set_defaults(func=cmd_run)
-
-    status = sub.add_parser(
-        "status",
-        parents=[common],
-        help="latest value, daily change and date per metric",
-        description="Show the latest stored value, its daily change, date and source for every metric.",
-    )
-    status.add_argument("--json", action="store_true", help="one JSON object per metric")
-    status.set_defaults(func=cmd_status)
-
-    events = sub.add_parser(
-        "events",
-        parents=[common],
-        help="list stored events",
-        description="List stored events: key, rule, metric, date, value and message.",
-    )
-    events.add_argument("--json", action="store_true", help="JSON output")
-    events.set_defaults(func=cmd_events)
-
-    box = sub.add_parser(
-        "outbox",
-        parents=[common],
-        help="deliveries waiting, retrying or dead; `outbox retry` queues the dead and stuck ones again",
-        description="Show the outbox: how many deliveries are pending, retrying, being sent, sent and dead, "
-        "and every one not yet sent. `tallywatch outbox retry` queues the dead ones again, and those left "
-        "'sending' for longer than --stuck-after (a process interrupted while sending).",
-    )
-    box.add_argument("action", nargs="?", choices=["show", "retry"], default="show", help="default: show")
-    box.add_argument(
-        "--stuck-after",
-        type=float,
-        default=600.0,
-        metavar="SECONDS",
-        help="with retry: a delivery 'sending' for longer than this is queued again (default 600)",
-    )
-    box.add_argument("--json", action="store_true", help="JSON output")
-    box.set_defaults(func=cmd_outbox)
-
-    srcs = sub.add_parser(
-        "sources",
-        parents=[common],
-        help="each source's health; `sources test NAME` fetches one and shows what it extracts",
-        description="List the configured sources with their health (last success, last new report, failures "
-        "in a row, last error, next poll). `tallywatch sources test NAME` fetches one source once and prints "
-        "what it extracted, storing nothing: the tool for writing a new source.",
-    )
-    srcs.add_argument("action", nargs="?", choices=["list", "test"], default="list", help="default: list")
-    srcs.add_argument("name", nargs="?", help="the source to test")
-    srcs.add_argument("--json", action="store_true", help="JSON output (list)")
-    srcs.set_defaults(func=cmd_sources)
-
-    subs = sub.add_parser(
-        "subscribers",
-        parents=[common],
-        help="email subscribers: add, remove, list (all channels), unsubscribe TOKEN",
-        description="Manage subscribers. `add --email ADDR [--digest daily|weekly] [--instant]`, "
-        "`remove --email ADDR`, `list` (every channel, with choices and state), `unsubscribe TOKEN` "
-        "(the token in each mail's unsubscribe link).",
-    )
-    subs.add_argument("action", choices=["add", "remove", "list", "unsubscribe"])
-    subs.add_argument("token", nargs="?", help="with unsubscribe: the token from the mail")
-    subs.add_argument("--email", metavar="ADDR")
-    subs.add_argument("--digest", choices=["daily", "weekly"])
-    subs.add_argument("--instant", action="store_true", help="one mail per critical alert (milestones)")
-    subs.add_argument("--json", action="store_true", help="JSON output (list)")
-    subs.set_defaults(func=cmd_subscribers)
-
-    dig = sub.add_parser(
-        "digest",
-        parents=[common],
-        help="send the daily or weekly digest now (once per period)",
-        description="Make this period's digest and send it to its subscribers. A period's digest goes out once: "
-        "running it again (or the daemon's schedule) sends nothing more.",
-    )
-    dig.add_argument("period", choices=["daily", "weekly"])
-    dig.set_defaults(func=cmd_digest)
-
-    back = sub.add_parser(
-        "backup",
-        parents=[common],
-        help="copy the database to a file, consistent while the daemon runs",
-        description="Copy the database with SQLite's online backup API: a consistent copy even while the "
-        "daemon writes. Without FILE: backups/tallywatch-<today>.db beside the database, where the daemon "
-        "keeps its daily snapshots ([storage] backups, backup_at).",
-    )
-    back.add_argument("file", nargs="?", type=Path, metavar="FILE")
-    back.set_defaults(func=cmd_backup)
-
-    rest = sub.add_parser(
-        "restore",
-        parents=[common],
-        help="put a backup in place of the database (the daemon stopped)",
-        description="Check FILE (a backup or a daily snapshot), then put it in place of the database. "
-        "Refused while the daemon runs: stop it first. The database it replaces is kept beside it as "
-        "<database>.before-restore.",
-    )
-    rest.add_argument("file", type=Path, metavar="FILE")
-    rest.set_defaults(func=cmd_restore)
-
-    chart = sub.add_parser(
-        "chart",
-        parents=[common],
-        help="draw one metric's chart as a PNG",
-        description="Draw the running total and the daily changes of a metric, milestones and spikes marked.",
-    )
-    chart.add_argument("metric")
-    chart.add_argument("--days", type=int, default=90, help="default 90")
-    chart.add_argument("--out", type=Path, required=True, metavar="FILE")
-    chart.add_argument("--language", choices=["en", "uk"], default="en")
-    chart.set_defaults(func=cmd_chart)
-
-    backfill = sub.add_parser(
-        "backfill",
-        parents=[common],
-        help="fill the days missing since the last stored one from the API that offers history",
-        description="Ask the russianwarship.rip v2 API ([backfill] url) for the days from --from (default: the "
-        "day after the last one stored) to --to (default: today), a window of days per request with a pause "
-        "between two, and store them quietly: events are recorded, nobody is told. Each window is committed, so "
-        "an interrupted fill goes on from where it stopped. The daemon does the same at each start.",
-    )
-    backfill.add_argument("--from", dest="start", type=_date, metavar="DATE", help="first day to fill")
-    backfill.add_argument("--to", dest="end", type=_date, metavar="DATE", help="last day to fill (default today)")
-    backfill.set_defaults(func=cmd_backfill)
-
-    replay = sub.add_parser(
-        "replay",
-        parents=[common],
-        help="run the bundled real history through the rules and print what would have fired",
-        description="Replay the bundled General Staff history (2022-02-25 … 2026-08-08) through the same "
-        "store → detect path, in a throwaway database, and print what would have fired.",
-    )
-    replay.add_argument(
-        "--from", dest="start", type=_date, metavar="DATE", help="first day to report (earlier days warm up quietly)"
-    )
-    replay.add_argument("--to", dest="end", type=_date, metavar="DATE", help="last day to replay")
-    replay.add_argument("--json", action="store_true", help="JSON output")
-    replay.set_defaults(func=cmd_replay)
-
-    demo = sub.add_parser(
-        "demo",
-        parents=[common],
-        help="watch the daemon catch the 1,000,000 milestone live, offline",
-        description="Start a loopback feed that replays the real daily reports, one day a second, and run the "
-        "daemon on it with its embedded defaults: personnel passes 1,000,000 on 2025-06-12 within a minute.",
-    )
-    demo.add_argument(
-        "--start", type=_date, default=dt.date(2025, 5, 25), help="first replayed day (default 2025-05-25)"
-    )
-    demo.add_argument(
-        "--until", type=_date, default=dt.date(2025, 6, 15), help="last replayed day (default 2025-06-15)"
-    )
-    demo.add_argument("--seconds-per-day", type=float, default=1.0, help="replay speed (default 1.0)")
-    demo.add_argument("--db", type=Path, help="keep the demo database here (default: a temporary folder)")
-    demo.set_defaults(func=cmd_demo)
+    for piece in COMMANDS:
+        piece(sub, common)
     return parser
 
 
