@@ -1,11 +1,15 @@
 """The one way through: fetch → extract → store → detect → outbox → channel.
 
-``poll`` runs it for one source; its store-and-detect step is ``ingest.ingest``, shared with
-``replay`` (the bundled history) and ``backfill`` (days missed). The daemon, the one-shot
-commands and the bot all go through here; there is no second implementation.
+``Pipeline.poll`` runs it for one source: ``sources.harvest`` fetches, ``ingest.extract_items``
+reads, ``ingest.ingest`` stores, detects and queues in one transaction, ``upkeep`` records what
+the poll did to the source's standing, and ``deliver`` (or the daemon's ``outbox.worker``) sends.
+``replay`` (the bundled history) and ``backfill`` (days missed) store through the same
+``ingest``. The daemon, the one-shot commands and the bot all go through here; there is no second
+implementation. The pipeline owns the running parts the stages share: the store's thread, the
+HTTP client, the channels and their flood gates, the charts, the storage-fault watch and the lock.
 
 SQLite work runs on one dedicated thread (the store's), feed parsing on worker threads, so the
-event loop stays free for the scheduler and, later, the Telegram bot.
+event loop stays free for the scheduler and the Telegram bot.
 """
 
 from __future__ import annotations
