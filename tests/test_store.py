@@ -167,7 +167,7 @@ def test_every_write_is_inside_a_transaction(tmp_path):
     store.note_success("mod", etag=None, last_modified=None, new_report=False, keep_validators=True)
     store.set_broken("mod", None)
     store.mark_item("mod", "g", "d", 0)
-    store.release_claims()
+    store.release()
     store.requeue_dead()
     store.conn.set_trace_callback(None)
     open_ = False

@@ -352,7 +352,7 @@ def cmd_outbox(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
         return 1
     try:
         if args.action == "retry":
-            stuck = store.release_stuck(dt.timedelta(seconds=args.stuck_after))
+            stuck = store.release(older_than=dt.timedelta(seconds=args.stuck_after))
             print(f"{store.requeue_dead()} dead deliveries queued again")
             print(f"{stuck} deliveries left 'sending' for over {format_duration(args.stuck_after)} queued again")
             return 0

@@ -224,7 +224,7 @@ async def worker(
         wake.clear()
         try:
             if stranded:
-                released = await run(store.release_channel, channel.kind)
+                released = await run(store.release, channel=channel.kind)
                 if released:
                     log.info(
                         "%s: %d deliveries left 'sending' by a failed round are queued again", channel.kind, released

@@ -111,7 +111,7 @@ class Pipeline:
         self.workers = False  # the daemon runs delivery workers; one-shot commands deliver inline
         self.charts = charts.Charts(self.in_store, self.store)
         self.faults = Faults(self.store.path)  # the database failing under us: counted, said once, on /healthz
-        released = self._db.submit(self.store.release_claims).result() if recover else 0
+        released = self._db.submit(self.store.release).result() if recover else 0
         if released:
             log.info("%d deliveries a previous run was sending are queued again", released)
         for channel in self.channels:

@@ -845,35 +845,28 @@ class Store:
         ]
 
     @_writes
-    def release(self, ids: list[int]) -> None:
-        """Put claimed deliveries that were not sent back in the queue."""
-        self.db.execute(
-            f"UPDATE deliveries SET status = 'pending', claimed_at = NULL WHERE status = 'sending'"
-            f" AND id IN ({','.join('?' * len(ids))})",
-            ids,
-        )
+    def release(
+        self, ids: list[int] | None = None, *, channel: str | None = None, older_than: dt.timedelta | None = None
+    ) -> int:
+        """Put deliveries claimed and not sent ('sending') back in the queue; returns how many.
 
-    @_writes
-    def release_stuck(self, older_than: dt.timedelta) -> int:
-        """Give back deliveries claimed longer ago than ``older_than`` (a process stopped holding them)."""
+        ``ids``: those a round took and did not mark (it stopped, or was interrupted); ``channel``:
+        all of a channel's (its round failed on the store); ``older_than``: those claimed longer ago
+        (a process stopped holding them); none of these: all (a daemon's start: the run before it
+        died holding them)."""
+        where, params = ["status = 'sending'"], []
+        if ids is not None:
+            where.append(f"id IN ({','.join('?' * len(ids))})")
+            params += ids
+        if channel is not None:
+            where.append("channel = ?")
+            params.append(channel)
+        if older_than is not None:
+            where.append("(claimed_at IS NULL OR claimed_at < ?)")
+            params.append(_ts(utcnow() - older_than))
         return self.conn.execute(
-            "UPDATE deliveries SET status = 'pending', claimed_at = NULL WHERE status = 'sending'"
-            " AND (claimed_at IS NULL OR claimed_at < ?)",
-            [_ts(utcnow() - older_than)],
+            f"UPDATE deliveries SET status = 'pending', claimed_at = NULL WHERE {' AND '.join(where)}", params
         ).rowcount
-
-    @_writes
-    def release_channel(self, channel: str) -> int:
-        """Give back every delivery of ``channel`` left 'sending' (by a round of this process that failed)."""
-        return self.conn.execute(
-            "UPDATE deliveries SET status = 'pending', claimed_at = NULL WHERE status = 'sending' AND channel = ?",
-            [channel],
-        ).rowcount
-
-    @_writes
-    def release_claims(self) -> int:
-        """Give rows a previous process was sending back to the queue (it died holding them)."""
-        return self.db.execute("UPDATE deliveries SET status = 'pending' WHERE status = 'sending'").rowcount
 
     def last_sent(self, channel: str) -> dt.datetime | None:
         row = self.conn.execute("SELECT max(sent_at) FROM deliveries WHERE channel = ?", [channel]).fetchone()
