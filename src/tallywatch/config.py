@@ -717,10 +717,3 @@ def load(explicit: str | os.PathLike[str] | None = None) -> tuple[Config, str]:
             path,
         )
     return config, str(path)
-
-
-def masked_url(url: str) -> str:
-    """A URL safe to print: a password, a token in its path or query hidden."""
-    from .secrets import redact
-
-    return redact(url, [])

@@ -86,6 +86,14 @@ def retry_after_seconds(value: str | None, now: dt.datetime | None = None) -> fl
 MAX_REDIRECTS = 5
 
 
+@dataclass(frozen=True)
+class _Redirect:
+    """A 3xx answer with a Location: its status and where it points (absolute)."""
+
+    status: int
+    location: str
+
+
 @functools.cache
 def _suffixes():
     from publicsuffixlist import PublicSuffixList  # loaded at the first redirect only
@@ -186,10 +194,10 @@ class PoliteClient:
                 current, permanent = url, True
                 for _ in range(MAX_REDIRECTS + 1):
                     fetched = await self._get(current, etag, last_modified, timeout, max_bytes, accept)
-                    if not isinstance(fetched, str):
+                    if isinstance(fetched, Fetched):
                         moved = current if permanent and current != url else None
                         return dataclasses.replace(fetched, moved=moved) if moved else fetched
-                    target, code = fetched.split(" ", 1)[1], int(fetched.split(" ", 1)[0])
+                    target, code = fetched.location, fetched.status
                     if urlsplit(target).scheme not in ("http", "https"):
                         raise FetchError(f"refused a redirect to {target!r}: not an http(s) address")
                     if not redirect_allowed(url, target, follow_to):
@@ -206,8 +214,8 @@ class PoliteClient:
 
     async def _get(
         self, url: str, etag: str | None, last_modified: str | None, timeout: float, max_bytes: int, accept: str
-    ) -> Fetched | str:
-        """One request: what it answered, or ``"<status> <absolute Location>"`` for a redirect."""
+    ) -> Fetched | _Redirect:
+        """One request: what it answered, or where it redirects to."""
         headers = {"Accept": accept}
         if etag:
             headers["If-None-Match"] = etag
@@ -219,7 +227,7 @@ class PoliteClient:
                 if response.status_code == 304:
                     return Fetched(304, b"", etag, last_modified, "")
                 if response.has_redirect_location:
-                    return f"{response.status_code} {urljoin(url, response.headers['Location'])}"
+                    return _Redirect(response.status_code, urljoin(url, response.headers["Location"]))
                 if response.status_code >= 400:
                     wait = retry_after_seconds(response.headers.get("Retry-After"))
                     reason = f"HTTP {response.status_code} {response.reason_phrase}".strip()
