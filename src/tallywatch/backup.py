@@ -27,12 +27,18 @@ def folder(database: Path) -> Path:
 
 def copy(store: Store, target: Path) -> Path:
     """A consistent copy of the open database at ``target`` (written beside it, then renamed)."""
+    return _copy(store.conn, target)
+
+
+def _copy(source: sqlite3.Connection, target: Path) -> Path:
+    """SQLite's online backup of ``source`` into ``target``: written beside it, then renamed into
+    place, so the target is whole or untouched."""
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(f".{target.name}.partial")
     partial.unlink(missing_ok=True)
     out = sqlite3.connect(partial)
     try:
-        store.conn.backup(out)
+        source.backup(out)
         out.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
     finally:
         out.close()
@@ -96,15 +102,11 @@ def restore(source: Path, database: Path) -> Path | None:
                 os.replace(database, kept)
         for suffix in ("-wal", "-shm"):  # the old file's journal must not be replayed onto the backup
             Path(f"{database}{suffix}").unlink(missing_ok=True)
-        partial = database.with_name(f".{database.name}.partial")
         src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
-        out = sqlite3.connect(partial)
         try:
-            src.backup(out)
+            _copy(src, database)
         finally:
             src.close()
-            out.close()
-        os.replace(partial, database)
         Store(database).close()  # brought to this version's schema, WAL on
         return kept
     finally:
