@@ -159,7 +159,7 @@ async def _start_bot(config: Config, pipeline: Pipeline):
 
 
 def status_line(sources: list[SourceHealth], counts: dict[str, int]) -> str:
-    enabled = [h for h in sources if h.state != "disabled"]
+    enabled = [h for h in sources if h.enabled]
     reports = [h.last_new_report for h in enabled if h.last_new_report]
     last = max(reports)[:10] if reports else "none yet"
     waiting = counts["pending"] + counts["retrying"] + counts["sending"]
@@ -211,7 +211,7 @@ def _read_state(store) -> tuple[list[dict], dict[str, int]]:
 
 def _ages(sources: list[SourceHealth]) -> dict[str, tuple[float | None, float]]:
     """What /healthz weighs per source: seconds since its last success, and its allowance."""
-    return {h.name: (h.age, h.allowance) for h in sources if h.state != "disabled"}
+    return {h.name: (h.age, h.allowance) for h in sources if h.enabled}
 
 
 async def run(

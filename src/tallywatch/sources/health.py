@@ -37,6 +37,10 @@ class SourceHealth:
     def ok(self) -> bool:
         return self.state == "ok"
 
+    @property
+    def enabled(self) -> bool:
+        return self.state != "disabled"
+
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["state"] = self.summary  # what `tallywatch sources --json` has always said
