@@ -71,13 +71,15 @@ def config_arguments(sub, common: argparse.ArgumentParser) -> None:
     check.set_defaults(func=cmd_config_check)
 
 
-def _masked(data):
-    """Every string of the settings with secrets hidden (``secrets.redact``)."""
+def _masked(data, known: list[str] | None = None):
+    """Every string of the settings with secrets hidden (``secrets.redact``; the secrets set are
+    looked up once, not once per string)."""
+    known = secrets.values() if known is None else known
     if isinstance(data, dict):
-        return {key: _masked(value) for key, value in data.items()}
+        return {key: _masked(value, known) for key, value in data.items()}
     if isinstance(data, list):
-        return [_masked(value) for value in data]
-    return secrets.redact(data) if isinstance(data, str) else data
+        return [_masked(value, known) for value in data]
+    return secrets.redact(data, known) if isinstance(data, str) else data
 
 
 def _pipeline(cfg: config.Config):

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..config import Config, Source
 from ..format import format_duration
-from ..secrets import redact
+from ..secrets import redact, values
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,10 @@ def read(
     row: dict[str, Any] | None,
     coverage: dict[str, int] | None = None,
     now: dt.datetime | None = None,
+    known: list[str] | None = None,
 ) -> SourceHealth:
-    """One source's health from its store row (``Store.source_states``) and recent coverage."""
+    """One source's health from its store row (``Store.source_states``) and recent coverage;
+    ``known``: the secret values to hide in its last error (default: looked up now)."""
     row = row or {}
     failures = row.get("consecutive_failures") or 0
     if not source.enabled:
@@ -81,7 +83,7 @@ def read(
         last_success=last,
         last_new_report=row.get("last_new_report"),
         consecutive_failures=failures,
-        last_error=redact(row.get("last_error") or "") or None,
+        last_error=redact(row.get("last_error") or "", known) or None,
         next_poll=f"not before {backoff}" if backoff else f"every {format_duration(source.interval)}",
         priority=source.priority,
         age=(now - dt.datetime.fromisoformat(last)).total_seconds() if last else None,
@@ -96,6 +98,6 @@ def read_all(
     coverage: dict[str, dict[str, int]] | None = None,
     now: dt.datetime | None = None,
 ) -> list[SourceHealth]:
-    """Every configured source's health, in the config's order."""
-    by_name = {row["name"]: row for row in rows}
-    return [read(config, s, by_name.get(s.name), (coverage or {}).get(s.name), now) for s in config.sources]
+    """Every configured source's health, in the config's order (the secrets to hide looked up once)."""
+    by_name, known = {row["name"]: row for row in rows}, values()
+    return [read(config, s, by_name.get(s.name), (coverage or {}).get(s.name), now, known) for s in config.sources]
