@@ -303,3 +303,33 @@ def test_daily_snapshots_keep_the_newest(tmp_path):
     newest = Store(tmp_path / "state" / "backups" / "tallywatch-2026-11-05.db")
     assert len(newest.all_subscribers()) == 5
     newest.close()
+
+
+def test_the_daemons_daily_snapshot_is_logged_when_it_fails(tmp_path, caplog):
+    import asyncio
+    import shutil
+
+    from tallywatch import backup
+    from tallywatch.config import Config
+    from tallywatch.pipeline import Pipeline
+
+    backups = tmp_path / "state" / "backups"
+
+    async def run() -> list[str]:
+        cfg = Config.model_validate({"storage": {"path": str(tmp_path / "state" / "tw.db"), "backups": 2}})
+        pipeline = Pipeline(cfg)
+        try:
+            await backup.daily(pipeline)  # today's snapshot
+            made = sorted(p.name for p in backups.iterdir())
+            shutil.rmtree(backups)
+            backups.write_text("a file where the folder should be")  # the next snapshot can't be written
+            await backup.daily(pipeline)  # logged, not raised: the daemon goes on
+            return made
+        finally:
+            await pipeline.aclose()
+
+    with caplog.at_level("INFO", logger="tallywatch.backup"):
+        made = asyncio.run(run())
+    assert len(made) == 1 and made[0].startswith("tallywatch-")
+    failed = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(failed) == 1 and failed[0].startswith("the daily database snapshot failed: ")

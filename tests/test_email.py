@@ -151,8 +151,8 @@ def test_daily_digest_once_per_period(tmp_path, smtp):
 
     async def steps(pipeline):
         await feed(pipeline, DAYS)
-        first = await pipeline.queue_digest("daily")
-        again = await pipeline.queue_digest("daily")
+        first = await digest.send(pipeline, "daily")
+        again = await digest.send(pipeline, "daily")
         return first, again
 
     assert run(cfg, steps) == ((1, 1), (0, 0))  # (queued, sent): the second call finds it sent already
@@ -173,7 +173,7 @@ def test_nothing_new_sends_nothing(tmp_path, smtp):
     subscribe(cfg, "daily@example.org", digest="daily")
 
     async def steps(pipeline):
-        return await pipeline.queue_digest("daily")  # an empty database: nothing stored in the period
+        return await digest.send(pipeline, "daily")  # an empty database: nothing stored in the period
 
     assert run(cfg, steps) == (0, 0) and sink.messages == []
 

@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tally import Tally, alerts, keys
 
+from tallywatch import upkeep
 from tallywatch.config import Config
 from tallywatch.ingest import Item
 from tallywatch.models import Figure
@@ -316,13 +317,34 @@ def test_a_silent_source_fires_once_and_recovers(tmp_path):
             "INSERT INTO sources (name, last_new_report) VALUES (?, ?)", ["mod", t0.isoformat(timespec="seconds")]
         )
         for hours in (20, 31, 40):
-            fired.append([s.event.key for s in pipeline.check_stale(source, t0 + dt.timedelta(hours=hours))])
+            fired.append(
+                [
+                    s.event.key
+                    for s in upkeep.check_stale(
+                        pipeline.store, pipeline.config, pipeline.channels, source, t0 + dt.timedelta(hours=hours)
+                    )
+                ]
+            )
         back = t0 + dt.timedelta(hours=44)
         store.db.execute(
             "UPDATE sources SET last_new_report = ? WHERE name = 'mod'", [back.isoformat(timespec="seconds")]
         )
-        fired.append([s.event for s in pipeline.check_stale(source, back + dt.timedelta(minutes=5))])
-        fired.append([s.event.key for s in pipeline.check_stale(source, back + dt.timedelta(hours=1))])
+        fired.append(
+            [
+                s.event
+                for s in upkeep.check_stale(
+                    pipeline.store, pipeline.config, pipeline.channels, source, back + dt.timedelta(minutes=5)
+                )
+            ]
+        )
+        fired.append(
+            [
+                s.event.key
+                for s in upkeep.check_stale(
+                    pipeline.store, pipeline.config, pipeline.channels, source, back + dt.timedelta(hours=1)
+                )
+            ]
+        )
         await pipeline.aclose()
         return fired
 

@@ -13,8 +13,13 @@ import logging
 import os
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .store import SCHEMA_VERSION, DaemonLock, Store, StoreError
+from .models import report_day
+from .store import SCHEMA_VERSION, DaemonLock, Store, StoreError, utcnow
+
+if TYPE_CHECKING:
+    from .pipeline import Pipeline
 
 log = logging.getLogger("tallywatch.backup")
 PREFIX = "tallywatch-"
@@ -111,3 +116,11 @@ def restore(source: Path, database: Path) -> Path | None:
         return kept
     finally:
         lock.release()
+
+
+async def daily(pipeline: Pipeline) -> None:
+    """The daemon's daily snapshot (``[storage] backups``); a failure is logged, never fatal."""
+    try:
+        await pipeline.in_store(snapshot, pipeline.store, pipeline.config.storage.backups, report_day(utcnow()))
+    except (OSError, sqlite3.Error) as exc:
+        log.error("the daily database snapshot failed: %s: %s", type(exc).__name__, exc)

@@ -264,8 +264,7 @@ def sources_arguments(sub, common: argparse.ArgumentParser) -> None:
 
 
 def _test_source(cfg: config.Config, args: argparse.Namespace) -> int:
-    from .ingest import page_problems
-    from .pipeline import try_source
+    from .ingest import page_problems, try_source
     from .sources.http import FetchError
 
     if not args.name:
@@ -483,11 +482,12 @@ def subscribers_arguments(sub, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_digest(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    from . import digest
 
     async def once() -> tuple[int, int]:
         pipeline = _pipeline(cfg)
         try:
-            return await pipeline.queue_digest(args.period)
+            return await digest.send(pipeline, args.period)
         finally:
             await pipeline.aclose()
 

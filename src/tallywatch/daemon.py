@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import sdnotify
+from . import backup, digest, sdnotify
 from .config import Config, ConfigError
 from .health import OUTBOX, HealthServer
 from .pipeline import Pipeline
@@ -106,9 +106,9 @@ async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -
         }
         for kind, trigger in triggers.items():
             scheduler.add_job(
-                pipeline.queue_digest,
+                digest.send,
                 trigger,
-                args=[kind],
+                args=[pipeline, kind],
                 id=f"digest:{kind}",
                 max_instances=1,
                 coalesce=True,
@@ -119,8 +119,9 @@ async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -
 
         hour, minute = map(int, config.storage.backup_at.split(":"))
         scheduler.add_job(
-            pipeline.snapshot,
+            backup.daily,
             CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo("Europe/Kyiv")),
+            args=[pipeline],
             id="backup",
             max_instances=1,
             coalesce=True,

@@ -3,13 +3,16 @@
 A digest is an event like any other (``digest:daily:2025-06-14``, ``digest:weekly:2025-W24``), so
 the store's UNIQUE key makes it go out at most once per period, across restarts, and the outbox
 delivers it. A period with nothing new — no figure stored, no alert — sends nothing unless
-``[email] send_empty`` says so.
+``[email] send_empty`` says so. ``send`` is what the scheduler and ``tallywatch digest`` run: queue
+the period's digest, then hand it on to be sent.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from . import outbox
@@ -18,6 +21,21 @@ from .config import Config
 from .format import format_delta, format_number
 from .models import Event
 from .store import Store, StoredEvent, utcnow
+
+log = logging.getLogger("tallywatch.digest")
+
+
+class Running(Protocol):
+    """What sending a digest needs of the running daemon (the pipeline has it): never an import of it."""
+
+    config: Config
+    store: Store
+    channels: list[Channel]
+
+    async def in_store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+
+    async def handed_on(self) -> int: ...
+
 
 SPANS = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
 
@@ -87,3 +105,13 @@ def queue(store: Store, config: Config, channels: Sequence[Channel], kind: str, 
         stored = store.add_event(event, "digest", True)
         events: list[StoredEvent] = [stored] if stored else []
         return outbox.enqueue(store, events, channels)
+
+
+async def send(running: Running, kind: str) -> tuple[int, int]:
+    """Queue this period's digest (at most once per period) and hand it on: (queued, sent here).
+
+    In the daemon the delivery workers send it (sent is 0 here); a one-shot command sends inline.
+    """
+    queued = await running.in_store(queue, running.store, running.config, running.channels, kind)
+    log.info("%s digest: %s", kind, f"{queued} deliveries queued" if queued else "nothing new to send")
+    return queued, await running.handed_on()

@@ -4,24 +4,28 @@ deliveries out, in one transaction.
 ``extract_items`` reads each fetched document with its source's extractor (and the pattern metrics
 that apply); ``ingest`` records the figures, runs the rules and queues the deliveries of the
 events they raise. The poll, the replay of the bundled history and the backfill all store through
-``ingest``: there is no second way in.
+``ingest``: there is no second way in. ``try_source`` fetches and reads one source without storing
+(``tallywatch sources test``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import outbox
 from .channels import Channel
-from .config import PatternMetric, Source
+from .config import Config, PatternMetric, Source
 from .detect import Detector
 from .extract import EXTRACTORS
 from .models import Change, Document, Figure
-from .sources import mapping_for
+from .sources import harvest, mapping_for
+from .sources.http import PoliteClient
 from .store import Store, StoredEvent
 
 
@@ -148,3 +152,23 @@ def ingest(
         store.discard_staged()
         raise
     return result
+
+
+async def try_source(config: Config, source: Source, transport: Any = None) -> tuple[int, list[Document], list[Item]]:
+    """Fetch one source once and extract its figures, storing nothing (``tallywatch sources test``).
+
+    The same fetching and extraction as a poll; nothing counts as read before, and a channel
+    preview is read one page deep. Returns (requests made, documents, items).
+    """
+    client = PoliteClient(config.http.user_agent, transport)
+
+    async def never(_guid: str) -> bool:
+        return False
+
+    probe = source.model_copy(update={"max_pages": 1}) if source.kind == "telegram_channel" else source
+    try:
+        got = await harvest(client, probe, config.http, {}, never)
+    finally:
+        await client.aclose()
+    items = await asyncio.to_thread(extract_items, got.documents, source, config.metrics)
+    return got.pages, got.documents, items

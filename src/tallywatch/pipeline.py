@@ -33,10 +33,9 @@ from .config import Config, Source
 from .detect import Detector
 from .health import EVENTS, FIGURES, POLLS, REPORTS
 from .ingest import Ingested, Item, extract_items, ingest, page_problems
-from .models import Document, report_day
 from .sources import harvest
 from .sources.http import FetchError, PoliteClient
-from .store import DaemonLock, Faults, Store, StoredEvent, utcnow
+from .store import DaemonLock, Faults, Store, utcnow
 
 log = logging.getLogger("tallywatch.poll")
 T = TypeVar("T")
@@ -49,26 +48,6 @@ class PollResult:
     documents: int = 0
     ingested: Ingested = field(default_factory=Ingested)
     error: str | None = None
-
-
-async def try_source(config: Config, source: Source, transport: Any = None) -> tuple[int, list[Document], list[Item]]:
-    """Fetch one source once and extract its figures, storing nothing (``tallywatch sources test``).
-
-    The same fetching and extraction as a poll; nothing counts as read before, and a channel
-    preview is read one page deep. Returns (requests made, documents, items).
-    """
-    client = PoliteClient(config.http.user_agent, transport)
-
-    async def never(_guid: str) -> bool:
-        return False
-
-    probe = source.model_copy(update={"max_pages": 1}) if source.kind == "telegram_channel" else source
-    try:
-        got = await harvest(client, probe, config.http, {}, never)
-    finally:
-        await client.aclose()
-    items = await asyncio.to_thread(extract_items, got.documents, source, config.metrics)
-    return got.pages, got.documents, items
 
 
 class Pipeline:
@@ -143,15 +122,6 @@ class Pipeline:
         """A metric's chart as PNG (``charts.Charts``: drawn off the loop; with ``once``, once per event)."""
         return await self.charts.get(metric, language, days, once=once)
 
-    async def snapshot(self) -> None:
-        """Today's snapshot of the database (``[storage] backups``); a failure is logged, never fatal."""
-        from . import backup
-
-        try:
-            await self.in_store(backup.snapshot, self.store, self.config.storage.backups, report_day(utcnow()))
-        except (OSError, sqlite3.Error) as exc:
-            log.error("the daily database snapshot failed: %s: %s", type(exc).__name__, exc)
-
     async def aclose(self) -> None:
         for channel in self.channels:  # Telegram's and the webhooks' HTTP clients
             stop = getattr(channel, "stop", None)
@@ -192,14 +162,11 @@ class Pipeline:
                 try:
                     result = await self._poll(source, force)
                     if result.status != "skipped":
-                        await self.in_store(self.check_stale, source)
+                        await self.in_store(upkeep.check_stale, self.store, self.config, self.channels, source)
                 except sqlite3.Error as exc:  # the database can't be written: nothing was stored
                     return PollResult(source.name, "failed", error=self.faults.failed(source.name, exc))
                 self.faults.works(source.name)
-            if self.workers:
-                self.notify()
-            else:
-                await self.deliver()
+            await self.handed_on()
             return result
         finally:
             self.inflight.discard(task)
@@ -251,10 +218,6 @@ class Pipeline:
             return await self._failed(source, "; ".join(problems), None, len(documents), ingested)
         return PollResult(source.name, "ok", len(documents), ingested)
 
-    def check_stale(self, source: Source, now: dt.datetime | None = None) -> list[StoredEvent]:
-        """``stale`` once when a source has brought no new report for too long (``upkeep``)."""
-        return upkeep.check_stale(self.store, self.config, self.channels, source, now)
-
     def _ingest_and_note(
         self, source: str, items: list[Item], etag: str | None, last_modified: str | None, problems: list[str]
     ) -> Ingested:
@@ -295,19 +258,13 @@ class Pipeline:
             f" ({quiet} past events recorded quietly)" if quiet else "",
         )
 
-    async def queue_digest(self, kind: str) -> tuple[int, int]:
-        """Queue this period's digest (at most once per period) and send it: (queued, sent).
-
-        In the daemon the delivery workers send it (sent is 0 here); a one-shot command sends inline.
-        """
-        from . import digest
-
-        queued = await self.in_store(digest.queue, self.store, self.config, self.channels, kind)
-        log.info("%s digest: %s", kind, f"{queued} deliveries queued" if queued else "nothing new to send")
+    async def handed_on(self) -> int:
+        """After something was queued: the daemon wakes its delivery workers (0 sent here); a one-shot
+        command sends what is due inline. Returns how many were sent here."""
         if self.workers:
             self.notify()
-            return queued, 0
-        return queued, await self.deliver()
+            return 0
+        return await self.deliver()
 
     def notify(self) -> None:
         """Wake the delivery workers: something was queued."""
