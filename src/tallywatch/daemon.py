@@ -2,8 +2,10 @@
 
 APScheduler's AsyncIOScheduler polls each source at its own interval with jitter; a job never
 overlaps itself (``max_instances=1``, and the pipeline's per-source lock) and missed runs are
-coalesced. Digests run on cron triggers; a delivery worker per channel sends what the polls
-queue; the Telegram bot answers in the same loop. Blocking work (SQLite, feedparser,
+coalesced. Digests (``digest.send``) and the daily database snapshot (``backup.daily``) run on
+cron triggers; a delivery worker per channel (``outbox.worker``) sends what the polls queue; the
+Telegram bot answers in the same loop. The health server, the watchdog pings and the systemd
+STATUS line (from ``sources.health``) are fed by one heartbeat task. Blocking work (SQLite, feedparser,
 matplotlib, SMTP) runs on threads.
 
 Signals: SIGINT / SIGTERM stop it — no new polls, in-flight polls and sends get a few seconds,

@@ -2,13 +2,14 @@
 
 ``enqueue`` runs inside the transaction that stores the figures and events, so a crash either
 loses both or keeps both. ``deliver`` claims due rows (status 'sending'), sends each through the
-channel's flood gate, and marks it sent (with the channel's receipt: Telegram's message id), to retry (exponential backoff with full jitter, never
-sooner than the server's ``retry_after``), or dead (the recipient is gone, the message was
+channel's flood gate, and marks it sent (with the channel's receipt: Telegram's message id), to
+retry (exponential backoff with full jitter, never sooner than the server's ``retry_after``), or dead (the recipient is gone, the message was
 refused, or the attempts ran out). Rows a killed process was sending are released on the next
 start, so a message can arrive twice only if the kill fell between the server accepting it and
 the row being marked — at most one per recipient per kill, since a recipient never has two in
 flight. Every delivery's idempotency key (event × channel × recipient) is UNIQUE: the same alert
-is never queued twice.
+is never queued twice. In the daemon, ``worker`` runs one channel's rounds: woken when
+something is queued, and otherwise when the next retry falls due.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 ``Pipeline.poll`` runs it for one source: ``sources.harvest`` fetches, ``ingest.extract_items``
 reads, ``ingest.ingest`` stores, detects and queues in one transaction, ``upkeep`` records what
-the poll did to the source's standing, and ``deliver`` (or the daemon's ``outbox.worker``) sends.
+the poll did to the source's standing, and ``handed_on`` sends what was queued: inline for a
+one-shot command (``deliver``), through the daemon's ``outbox.worker``s otherwise. ``digest.send``
+queues a period's digest and hands it on the same way.
 ``replay`` (the bundled history) and ``backfill`` (days missed) store through the same
 ``ingest``. The daemon, the one-shot commands and the bot all go through here; there is no second
 implementation. The pipeline owns the running parts the stages share: the store's thread, the

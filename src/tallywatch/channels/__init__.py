@@ -6,7 +6,9 @@ them in branches; ``limits.FloodGate`` enforces the rates for every channel alik
 returns when the message was accepted, or raises ``Retry`` (try again later, not sooner than
 ``after`` seconds) or ``Gone`` (the recipient blocked us or no longer exists: never again).
 A channel may also have ``prepare(event, language)``: a send's slow work (drawing a chart, once
-per event), which the outbox awaits before the flood gate books the send.
+per event), which the outbox awaits before the flood gate books the send. A channel that reads
+the store when sending (email: unsubscribe tokens, charts) is handed a ``Context`` with
+``bind(context)`` at start; a channel never imports the pipeline.
 """
 
 from __future__ import annotations
