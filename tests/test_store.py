@@ -1,5 +1,6 @@
 import datetime as dt
 import sqlite3
+from pathlib import Path
 
 import pytest
 from tally import Tally
@@ -184,6 +185,52 @@ def test_every_write_is_inside_a_transaction(tmp_path):
             assert open_, f"a write outside transaction(): {sql[:80]}"
     assert writes > 15 and not open_
     store.close()
+
+
+def test_every_store_method_that_writes_runs_in_a_transaction():
+    """The static half of "one way to write": every Store method with an INSERT / UPDATE / DELETE
+    in it is ``@_writes`` or wraps its work in ``with self.transaction()``, and a private helper
+    that writes is called only from such methods (the trace above covers what a life exercises;
+    this covers every method, called or not)."""
+    import ast
+    import re
+
+    from tallywatch import store as store_module
+
+    tree = ast.parse(Path(store_module.__file__).read_text(encoding="utf-8"))
+    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Store"]
+    methods = {fn.name: fn for fn in cls.body if isinstance(fn, ast.FunctionDef)}
+    sql_write = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+    def writes(fn: ast.FunctionDef) -> bool:
+        return any(
+            isinstance(c, ast.Constant) and isinstance(c.value, str) and sql_write.search(c.value) for c in ast.walk(fn)
+        )
+
+    def guarded(fn: ast.FunctionDef) -> bool:
+        decorated = any(ast.unparse(d) == "_writes" for d in fn.decorator_list)
+        wrapped = any(
+            isinstance(w, ast.With) and any(ast.unparse(i.context_expr) == "self.transaction()" for i in w.items)
+            for w in ast.walk(fn)
+        )
+        return decorated or wrapped
+
+    def callers(name: str) -> list[ast.FunctionDef]:
+        return [
+            fn
+            for fn in methods.values()
+            if any(ast.unparse(c.func) == f"self.{name}" for c in ast.walk(fn) if isinstance(c, ast.Call))
+        ]
+
+    writers = [fn for fn in methods.values() if writes(fn)]
+    assert len(writers) > 15
+    for fn in writers:
+        if fn.name.startswith("_"):
+            assert callers(fn.name), f"Store.{fn.name} writes and nothing calls it"
+            for caller in callers(fn.name):
+                assert guarded(caller), f"Store.{caller.name} calls {fn.name}, which writes, outside transaction()"
+        else:
+            assert guarded(fn), f"Store.{fn.name} writes outside transaction(): decorate it with @_writes"
 
 
 def test_two_processes_opening_a_new_file_at_once_migrate_it_once(tmp_path):
