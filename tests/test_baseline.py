@@ -129,5 +129,6 @@ def test_the_daemon_s_first_start_stores_the_history_before_its_first_poll(tmp_p
     status = {r["metric"]: r for r in json.loads(run_tallywatch("status", "--json", "--config", str(cfg)).stdout)}
     assert status["personnel"]["value"] == TRUE["personnel"] + 1_130
     stored = events(cfg)
-    assert not any(e["notified"] for e in stored)  # the history is not news
+    # the history is not news; the first live report after it is (the day's report goes out)
+    assert [e["key"] for e in stored if e["notified"]] == [f"report:{NEXT}"]
     assert [e["as_of"] for e in stored if e["key"] == "milestone:personnel:1400000"] == ["2026-06-28"]

@@ -98,7 +98,7 @@ def test_commands_are_registered_in_both_languages(tmp_path, fake):
     async def go():
         async with running(tmp_path, fake):
             reply = await ask(fake, USER, "/start")
-            assert reply.startswith("Hello! I watch the General Staff")
+            assert reply.startswith("Hello! I send the General Staff of Ukraine's daily report")
 
     asyncio.run(go())
     assert {"", "uk"} <= set(fake.state.commands)
@@ -110,7 +110,7 @@ def test_commands_are_registered_in_both_languages(tmp_path, fake):
         "settings",
         "help",
     ]
-    assert fake.state.commands["uk"][0]["description"] == "Обрати, що отримувати"
+    assert fake.state.commands["uk"][0]["description"] == "Щоденний звіт чи сповіщення"
 
 
 def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, fake):
@@ -126,11 +126,11 @@ def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, 
                 [Item("a", "a", [Figure("personnel", D(2025, 6, 11), 999_200)])],
             )
             reply = await ask(fake, USER, "/subscribe")
-            assert reply == "What would you like to receive?"
+            assert reply.startswith("What would you like to receive? The daily report: ")
             buttons = [
                 b["callback_data"] for row in fake.sent(USER)[-1].params["reply_markup"]["inline_keyboard"] for b in row
             ]
-            assert buttons == ["sub:all", "sub:milestones", "sub:metrics"]
+            assert buttons == ["sub:report", "sub:all", "sub:milestones", "sub:metrics"]  # the report first
             await press(fake, USER, "sub:milestones")
             sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
             assert (sub["active"], sub["choice"]) == (1, "milestones")
@@ -144,7 +144,24 @@ def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, 
             )
             await deliver_all(pipeline)
             alerts = [t for t in texts(fake, USER) if "1,000,000" in t]
-            assert alerts == ["🏁 <b>2025-06-12</b>\npersonnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"]
+            assert alerts == [
+                "🏁 <b>2025-06-12</b>\npersonnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)\n\n"
+                "<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
+            ]
+
+    asyncio.run(go())
+
+
+def test_the_daily_report_is_the_first_choice(tmp_path, fake):
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            await ask(fake, USER, "/subscribe")
+            await press(fake, USER, "sub:report")
+            sub = await pipeline.in_store(pipeline.store.subscriber, "telegram", str(USER))
+            assert (sub["active"], sub["choice"]) == (1, "report")
+            assert fake.calls("editMessageText", 200)[-1].params["text"] == (
+                "Subscribed: the daily report. /unsubscribe stops it."
+            )
 
     asyncio.run(go())
 
@@ -161,11 +178,22 @@ def test_chosen_metrics_and_settings(tmp_path, fake):
             await press(fake, USER, "m:done")
             sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
             assert (sub["active"], sub["choice"], sub["metrics"]) == (1, "metrics", ["tanks"])
-            await ask(fake, USER, "/settings")
+            settings = await ask(fake, USER, "/settings")
+            assert settings.endswith("Now: English; quiet hours off.")  # what is set now, said
             await press(fake, USER, "lang:uk")
             await press(fake, USER, "quiet:22-7")
             sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
             assert (sub["language"], sub["quiet_from"], sub["quiet_to"]) == ("uk", 22, 7)
+            edited = fake.calls("editMessageText", 200)[-1].params  # /settings' own message, updated
+            assert edited["text"].endswith("Зараз: українська; тихі години 22:00–7:00.")
+            ticked = [b["text"] for row in edited["reply_markup"]["inline_keyboard"] for b in row if "✓" in b["text"]]
+            assert ticked == ["✓ Українська", "✓ Тихо 22:00–7:00"]
+            chooser = await ask(fake, USER, "/subscribe")  # the current choice shown, and ticked
+            assert chooser.endswith("Ви отримуєте: Сповіщення про обрані категорії.")
+            keyboard = fake.sent(USER)[-1].params["reply_markup"]["inline_keyboard"]
+            assert [b["text"] for row in keyboard for b in row if "✓" in b["text"]] == [
+                "✓ Сповіщення про обрані категорії"
+            ]
             assert (
                 await ask(fake, USER, "/help")
                 == "/subscribe — обрати, що отримувати\n/unsubscribe — відписатися\n/latest — останні дані\n/chart ПОКАЗНИК [ДНІВ] — графік\n/settings — мова й тихі години\n/help — цей список"
@@ -201,7 +229,7 @@ def test_hostile_input_is_answered_safely(tmp_path, fake):
     async def go():
         async with running(tmp_path, fake) as pipeline:
             store = pipeline.store
-            assert await ask(fake, USER, "/subscribe <b>x</b>") == "What would you like to receive?"
+            assert (await ask(fake, USER, "/subscribe <b>x</b>")).startswith("What would you like to receive?")
             unknown = await ask(fake, USER, "/<script>alert(1)</script>")
             assert "<script>" not in unknown and "&lt;script&gt;" in unknown
             huge = await ask(fake, USER, "x" * 10_000)

@@ -86,6 +86,7 @@ def test_a_wrong_milestone_is_taken_back_its_message_edited_and_the_true_one_fir
         f"<s>🏁 <b>{day(10)}</b>\npersonnel passed 1,000,000 — now 1,001,000 (+3,300 in a day)</s>\n\n"
         f"⚠️ <b>{day(10)}</b>\npersonnel 1,001,000 for {day(10)} from mod taken back: the next two reports "
         f"(999,800 for {day(11)}, 1,000,900 for {day(12)}) agree with each other and contradict it"
+        "\n\n<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
     )
     ukrainian = next(c.params["text"] for c in edits if int(c.params["chat_id"]) == 502)
     assert "відкликано" in ukrainian and ukrainian.startswith("<s>🏁")
@@ -122,6 +123,7 @@ def test_a_source_revising_its_figure_edits_the_alerts_it_caused(tmp_path, fake)
     assert edit.params["text"] == (
         f"<s>🏁 <b>{day(10)}</b>\npersonnel passed 1,000,000 — now 1,000,340 (+2,240 in a day)</s>\n\n"
         f"✏️ <b>{day(10)}</b>\npersonnel for {day(10)} revised by mod: 1,000,340 → 1,000,400 (+60)"
+        "\n\n<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
     )
     (answer,) = fake.sent(601)
     assert answer.params["reply_parameters"]["message_id"] == alert.params["_message"]["message_id"]

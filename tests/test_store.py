@@ -103,6 +103,35 @@ def test_a_version_1_file_is_upgraded_in_place(tmp_path):
     store.close()
 
 
+def test_a_version_9_file_keeps_its_subscribers_and_takes_the_daily_report_choice(tmp_path):
+    """Schema 10 copies the subscribers table (SQLite can't change a CHECK in place): every row and
+    column kept, the email tokens still unique, and 'report' a choice from then on."""
+    path = tmp_path / "v9.db"
+    conn = sqlite3.connect(path)
+    for migration in MIGRATIONS[:9]:
+        for statement in migration.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+    conn.execute(
+        "INSERT INTO subscribers (channel, address, choice, metrics, language, quiet_from, quiet_to, digest, instant,"
+        " token, created_at, updated_at) VALUES ('telegram', '42', 'metrics', '[\"tanks\"]', 'uk', 22, 7, NULL, 0,"
+        " NULL, 'c', 'u'), ('email', 'a@example.org', 'all', '[]', 'en', NULL, NULL, 'daily', 1, 'tok', 'c', 'u')"
+    )
+    conn.execute("PRAGMA user_version = 9")
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert store.version == SCHEMA_VERSION
+    kept = store.subscriber("telegram", "42")
+    assert (kept["choice"], kept["metrics"], kept["language"], kept["quiet_from"]) == ("metrics", ["tanks"], "uk", 22)
+    assert store.subscriber("email", "a@example.org")["token"] == "tok"
+    store.save_subscriber("telegram", "42", choice="report")
+    assert store.subscriber("telegram", "42")["choice"] == "report"
+    with pytest.raises(sqlite3.IntegrityError):  # the token index came back with the table
+        store.conn.execute("UPDATE subscribers SET token = 'tok' WHERE address = '42'")
+    store.close()
+
+
 def test_a_file_from_a_newer_tallywatch_is_refused(tmp_path):
     conn = sqlite3.connect(tmp_path / "n.db")
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")

@@ -98,11 +98,15 @@ def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_pa
             int(wants_million) + int(wants_tanks),
         ), chat
     english = fake.sent("5001")[0].text
-    assert english == "🏁 <b>2025-06-12</b>\npersonnel passed 1,000,000 — now 1,000,340 (+1,340 in a day)"
+    assert english == (
+        "🏁 <b>2025-06-12</b>\npersonnel passed 1,000,000 — now 1,000,340 (+1,340 in a day)\n\n"
+        "<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
+    )
     ukrainian = next(c.text for c in fake.sent("5000") if "000 000" in c.text)
     assert (
         ukrainian
-        == "🏁 <b>12.06.2025</b>\nособовий склад: перейдено позначку 1 000 000 — тепер 1 000 340 (+1 340 за добу)"
+        == "🏁 <b>12.06.2025</b>\nособовий склад: перейдено позначку 1 000 000 — тепер 1 000 340 (+1 340 за добу)\n\n"
+        "<i>Втрати росії за даними Генерального штабу ЗСУ</i>"
     )
     rate = fake.sent()
     span = rate[-1].at - rate[0].at
@@ -156,15 +160,21 @@ def test_blocked_users_are_deactivated_not_retried(tmp_path, fake):
     tally.close()
 
 
-def test_configured_channels_get_every_alert(tmp_path, fake):
-    settings = CONFIG.telegram.model_copy(
-        update={"base_url": fake.base_url, "channels": ["@losses_feed", "-1001234567890"]}
+def test_configured_channels_get_every_alert_each_in_its_own_language(tmp_path, fake):
+    from tallywatch.config import Telegram
+
+    settings = Telegram.model_validate(
+        {"base_url": fake.base_url, "channels": ["@losses_feed", -1001234567890, {"chat": "@vtraty", "language": "uk"}]}
     )
     channel = TelegramChannel(TOKEN, settings)
     tally = seeded(tmp_path, channel)
     crossing(tally)
     run_fanout(tally, channel)
     assert len(fake.sent("@losses_feed")) == 2 and len(fake.sent("-1001234567890")) == 2
+    ukrainian = [c.text for c in fake.sent("@vtraty")]
+    assert len(ukrainian) == 2 and all("Генерального штабу ЗСУ" in t for t in ukrainian)
+    assert any("перейдено позначку 1 000 000" in t for t in ukrainian)
+    assert all("General Staff" in c.text for c in fake.sent("@losses_feed"))
     tally.close()
 
 

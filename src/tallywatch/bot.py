@@ -52,28 +52,37 @@ log = logging.getLogger("tallywatch.bot")
 CHANNEL = "telegram"
 BURST = 15  # commands and taps one chat may have answered within WINDOW seconds; more are dropped
 WINDOW = 15.0
+CHOICES = ("report", "all", "milestones", "metrics")  # what /subscribe offers, the daily report first
 QUIET_CHOICES = {"off": (None, None), "22-7": (22, 7), "23-8": (23, 8)}
 
 TEXTS = {
     "en": {
-        "start": "Hello! I watch the General Staff of Ukraine's daily report of Russian losses and tell you when "
-        "something matters: a milestone passed or near, an unusual day, a record, a correction.\n\n"
-        "/subscribe to get alerts, /latest for today's figures, /settings for language and quiet hours, /help for more.",
+        "start": "Hello! I send the General Staff of Ukraine's daily report of Russian losses as soon as it is "
+        "published, and tell you when something matters: a milestone passed or near, an unusual day, a record, "
+        "a correction.\n\n"
+        "/subscribe to get the daily report or alerts, /latest for today's figures, /settings for language and "
+        "quiet hours, /help for more.",
         "help": "/subscribe — choose what to receive\n/unsubscribe — stop all alerts\n/latest — the latest figures\n"
         "/chart METRIC [DAYS] — a chart\n/settings — language and quiet hours\n/help — this list",
-        "choose": "What would you like to receive?",
-        "all": "Every alert",
+        "choose": "What would you like to receive? The daily report: every category's total and the day's "
+        "losses, once a day, as soon as the General Staff publishes it.",
+        "current": "You receive: {choice}.",
+        "report": "The daily report",
+        "all": "The daily report and every alert",
         "milestones": "Milestones only",
-        "metrics": "Chosen metrics",
+        "metrics": "Alerts about chosen categories",
         "pick": "Tap the metrics you want, then Done.",
         "done": "Done",
-        "subscribed_all": "Subscribed: every alert. /unsubscribe stops them.",
+        "subscribed_report": "Subscribed: the daily report. /unsubscribe stops it.",
+        "subscribed_all": "Subscribed: the daily report and every alert. /unsubscribe stops them.",
         "subscribed_milestones": "Subscribed: milestones only. /unsubscribe stops them.",
         "subscribed_metrics": "Subscribed: alerts about {metrics}. /unsubscribe stops them.",
         "no_metrics": "Pick at least one metric first.",
         "unsubscribed": "Unsubscribed: no more alerts. /subscribe brings them back.",
         "not_subscribed": "You are not subscribed. /subscribe to start.",
         "settings": "Language and quiet hours (non-critical alerts wait until the quiet hours end; milestones never wait).",
+        "settings_now": "Now: English; quiet hours {quiet}.",
+        "quiet_none": "off",
         "quiet_off": "Quiet hours: off",
         "quiet": "Quiet {a}:00–{b}:00",
         "saved": "Saved.",
@@ -91,24 +100,32 @@ TEXTS = {
         "chart_empty": "No figures for {metric} yet.",
     },
     "uk": {
-        "start": "Вітаю! Я стежу за щоденним звітом Генштабу ЗСУ про втрати росії і повідомляю, коли стається "
-        "щось важливе: пройдено чи наближається позначка, незвичний день, рекорд, виправлення.\n\n"
-        "/subscribe — підписатися, /latest — останні дані, /settings — мова й тихі години, /help — довідка.",
+        "start": "Вітаю! Я надсилаю щоденний звіт Генштабу ЗСУ про втрати росії, щойно його оприлюднено, і "
+        "повідомляю, коли стається щось важливе: пройдено чи наближається позначка, незвичний день, рекорд, "
+        "виправлення.\n\n"
+        "/subscribe — щоденний звіт чи сповіщення, /latest — останні дані, /settings — мова й тихі години, "
+        "/help — довідка.",
         "help": "/subscribe — обрати, що отримувати\n/unsubscribe — відписатися\n/latest — останні дані\n"
         "/chart ПОКАЗНИК [ДНІВ] — графік\n/settings — мова й тихі години\n/help — цей список",
-        "choose": "Що ви хочете отримувати?",
-        "all": "Усі сповіщення",
+        "choose": "Що ви хочете отримувати? Щоденний звіт: загальні втрати за кожною категорією і втрати за "
+        "добу, раз на день, щойно Генштаб його оприлюднить.",
+        "current": "Ви отримуєте: {choice}.",
+        "report": "Щоденний звіт",
+        "all": "Щоденний звіт і всі сповіщення",
         "milestones": "Лише позначки",
-        "metrics": "Обрані показники",
+        "metrics": "Сповіщення про обрані категорії",
         "pick": "Оберіть показники, потім «Готово».",
         "done": "Готово",
-        "subscribed_all": "Підписку оформлено: усі сповіщення. /unsubscribe — відписатися.",
+        "subscribed_report": "Підписку оформлено: щоденний звіт. /unsubscribe — відписатися.",
+        "subscribed_all": "Підписку оформлено: щоденний звіт і всі сповіщення. /unsubscribe — відписатися.",
         "subscribed_milestones": "Підписку оформлено: лише позначки. /unsubscribe — відписатися.",
         "subscribed_metrics": "Підписку оформлено: {metrics}. /unsubscribe — відписатися.",
         "no_metrics": "Спершу оберіть хоча б один показник.",
         "unsubscribed": "Підписку скасовано. /subscribe — підписатися знову.",
         "not_subscribed": "Ви не підписані. /subscribe — підписатися.",
         "settings": "Мова й тихі години (звичайні сповіщення чекають до кінця тихих годин, позначки — ні).",
+        "settings_now": "Зараз: українська; тихі години {quiet}.",
+        "quiet_none": "вимкнено",
         "quiet_off": "Тихі години: вимкнено",
         "quiet": "Тихо {a}:00–{b}:00",
         "saved": "Збережено.",
@@ -129,7 +146,7 @@ TEXTS = {
 
 COMMANDS = {
     "en": [
-        ("subscribe", "Choose what to receive"),
+        ("subscribe", "The daily report or alerts"),
         ("unsubscribe", "Stop all alerts"),
         ("latest", "The latest figures"),
         ("chart", "A chart: /chart METRIC [DAYS]"),
@@ -137,7 +154,7 @@ COMMANDS = {
         ("help", "What I can do"),
     ],
     "uk": [
-        ("subscribe", "Обрати, що отримувати"),
+        ("subscribe", "Щоденний звіт чи сповіщення"),
         ("unsubscribe", "Відписатися"),
         ("latest", "Останні дані"),
         ("chart", "Графік: /chart ПОКАЗНИК [ДНІВ]"),
@@ -332,13 +349,13 @@ class TelegramBot:
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._reply(update, esc(TEXTS[await self._language(update)]["help"]))
 
-    def _choice_keyboard(self, language: str) -> InlineKeyboardMarkup:
+    def _choice_keyboard(self, language: str, current: str | None = None) -> InlineKeyboardMarkup:
+        """The choices, the daily report first; ``current`` (an active subscriber's) is ticked."""
         t = TEXTS[language]
         return InlineKeyboardMarkup(
             [
-                [InlineKeyboardButton(t["all"], callback_data="sub:all")],
-                [InlineKeyboardButton(t["milestones"], callback_data="sub:milestones")],
-                [InlineKeyboardButton(t["metrics"], callback_data="sub:metrics")],
+                [InlineKeyboardButton(("✓ " if choice == current else "") + t[choice], callback_data=f"sub:{choice}")]
+                for choice in CHOICES
             ]
         )
 
@@ -355,27 +372,47 @@ class TelegramBot:
         rows.append([InlineKeyboardButton(TEXTS[language]["done"], callback_data="m:done")])
         return InlineKeyboardMarkup(rows)
 
-    def _settings_keyboard(self, language: str) -> InlineKeyboardMarkup:
+    def _settings_keyboard(self, language: str, quiet_now: str = "off") -> InlineKeyboardMarkup:
+        """Language and quiet hours, the current ones ticked."""
         t = TEXTS[language]
+        tick = lambda on: "✓ " if on else ""  # noqa: E731
         quiet = [
             InlineKeyboardButton(
-                t["quiet_off"] if key == "off" else t["quiet"].format(a=a, b=b), callback_data=f"quiet:{key}"
+                tick(key == quiet_now) + (t["quiet_off"] if key == "off" else t["quiet"].format(a=a, b=b)),
+                callback_data=f"quiet:{key}",
             )
             for key, (a, b) in QUIET_CHOICES.items()
         ]
         return InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton("English", callback_data="lang:en"),
-                    InlineKeyboardButton("Українська", callback_data="lang:uk"),
+                    InlineKeyboardButton(tick(language == "en") + "English", callback_data="lang:en"),
+                    InlineKeyboardButton(tick(language == "uk") + "Українська", callback_data="lang:uk"),
                 ],
                 quiet,
             ]
         )
 
+    async def _settings_message(self, chat_id: int, language: str) -> tuple[str, InlineKeyboardMarkup]:
+        """/settings' text and keyboard, saying the chat's current language and quiet hours."""
+        t = TEXTS[language]
+        sub = await self._subscriber(chat_id)
+        start, end = (sub["quiet_from"], sub["quiet_to"]) if sub else (None, None)
+        quiet_now = next((key for key, hours in QUIET_CHOICES.items() if hours == (start, end)), "off")
+        said = t["quiet_none"] if start is None or start == end else f"{start}:00–{end}:00"
+        text = f"{esc(t['settings'])}\n\n{esc(t['settings_now'].format(quiet=said))}"
+        return text, self._settings_keyboard(language, quiet_now)
+
     async def on_subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
-        await self._reply(update, esc(TEXTS[language]["choose"]), self._choice_keyboard(language))
+        t = TEXTS[language]
+        chat = update.effective_chat
+        sub = await self._subscriber(chat.id) if chat else None
+        current = sub["choice"] if sub and sub["active"] else None
+        text = esc(t["choose"])
+        if current is not None:
+            text += "\n\n" + esc(t["current"].format(choice=t[current]))
+        await self._reply(update, text, self._choice_keyboard(language, current))
 
     async def on_unsubscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
@@ -392,7 +429,9 @@ class TelegramBot:
 
     async def on_settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
-        await self._reply(update, esc(TEXTS[language]["settings"]), self._settings_keyboard(language))
+        chat = update.effective_chat
+        text, keyboard = await self._settings_message(chat.id if chat else 0, language)
+        await self._reply(update, text, keyboard)
 
     async def on_latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
@@ -503,7 +542,7 @@ class TelegramBot:
         if not await self._may_change(query.message.chat, query.from_user):
             await query.answer(t["group_admins_only"], show_alert=True)
             return
-        if kind == "sub" and value in ("all", "milestones"):
+        if kind == "sub" and value in ("report", "all", "milestones"):
             await self._save(
                 chat_id, active=1, reason=None, choice=value, kind=query.message.chat.type, language=language
             )
@@ -519,11 +558,14 @@ class TelegramBot:
         elif kind == "lang" and value in TEXTS:
             await self._setting(chat_id, language=value)
             await query.answer(TEXTS[value]["saved"])
-            await query.edit_message_text(esc(TEXTS[value]["settings"]), reply_markup=self._settings_keyboard(value))
+            text, keyboard = await self._settings_message(chat_id, value)
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
         elif kind == "quiet" and value in QUIET_CHOICES:
             start, end = QUIET_CHOICES[value]
             await self._setting(chat_id, quiet_from=start, quiet_to=end)
             await query.answer(t["saved"])
+            text, keyboard = await self._settings_message(chat_id, language)
+            await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
         else:  # data we never offered (or from an old keyboard): refuse, change nothing
             log.info(
                 "refused callback data %r from %s",

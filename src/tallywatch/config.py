@@ -153,12 +153,21 @@ class Source(Strict):
     stale_after: Seconds | None = None  # default: [rules.stale] after
     selector: str | None = None  # html: the CSS selector of the element holding the report
     follow: str | None = None  # html: the url is a listing; follow its links matching this regex
-    max_pages: StrictInt = Field(3, ge=1, le=50)
+    max_pages: StrictInt = Field(3, ge=1, le=50)  # html: pages (or days) per poll; telegram_channel: pages back
     follow_redirects_to: list[str] = []  # other hosts a redirect may lead to (its own site always may)
     # when sources give one metric for one day: the lowest priority's figure is the one the rules see
-    priority: StrictInt = Field(
-        DEFAULT_PRIORITY, ge=0, le=1000
-    )  # html: pages (or days) per poll; telegram_channel: pages back
+    priority: StrictInt = Field(DEFAULT_PRIORITY, ge=0, le=1000)
+    # whose figures these are, said with every alert: "genstaff" (the General Staff of Ukraine's Armed
+    # Forces, in the reader's language; the default for the built-in report and API readers) or
+    # words of your own, e.g. "UN Human Rights Monitoring Mission in Ukraine"
+    publisher: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+
+    def said_by(self) -> str:
+        """The publisher said with its alerts (``publisher``; by default the General Staff for the
+        built-in readers, else the source's name)."""
+        if self.publisher:
+            return self.publisher
+        return "genstaff" if self.extractor_name in ("genstaff", "russianwarship") else self.name
 
     @field_validator("follow")
     @classmethod
@@ -339,14 +348,36 @@ class Console(Strict):
     enabled: StrictBool = True
 
 
+ChatName = Annotated[str, _hinted(r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)$", "expected @channelname or a chat id")]
+Language = Literal["en", "uk"]
+
+
+class TelegramChat(Strict):
+    """A channel or group the daemon posts to, and the language its posts are in."""
+
+    chat: ChatName
+    language: Language = "en"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain(cls, data: Any) -> Any:
+        """``"@name"`` and ``-100123`` (a string or a number) are accepted as well as the table form."""
+        if isinstance(data, bool):
+            return data  # refused below: not a chat
+        if isinstance(data, int):
+            return {"chat": str(data)}
+        if isinstance(data, str):
+            return {"chat": data}
+        return data
+
+
 class Telegram(Strict):
     """The Telegram bot and channel posts. Off unless a token is set (never here: see secrets)."""
 
     base_url: Url = "https://api.telegram.org/bot"  # the token is appended
-    # get every alert
-    channels: list[
-        Annotated[str, _hinted(r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)$", "expected @channelname or a chat id")]
-    ] = []
+    # channels and groups that get the daily report and every alert, each in its own language:
+    # "@name", a chat id (a number or a string), or {chat = "@name", language = "uk"}
+    channels: list[TelegramChat] = []
     admins: list[StrictInt] = []  # numeric user ids allowed /stats and /broadcast
     timezone: str = "Europe/Kyiv"  # for subscribers' quiet hours
     concurrency: StrictInt = Field(4, ge=1, le=32)  # messages in flight at once

@@ -21,7 +21,7 @@ from typing import Any
 from . import outbox
 from .channels import Channel
 from .config import Config, PatternMetric, Source
-from .detect import Detector
+from .detect import Detector, report
 from .extract import EXTRACTORS
 from .models import Change, Document, Figure
 from .sources import harvest, mapping_for
@@ -43,6 +43,7 @@ class Item:
     verdict: str = "report"
     coverage: str = ""
     problems: tuple[str, ...] = ()
+    link: str = ""  # where people can read the original (the post's or page's address), if the source gave one
 
 
 @dataclass
@@ -82,7 +83,7 @@ def extract_items(
         if absurd:  # kept out of the store and the rules; the document is a broken report, said once
             figures = [f for f in figures if f.out_of_range() is None]
             verdict, problems = "broken", (*problems, *absurd)
-        items.append(Item(doc.guid, digest(doc), figures, verdict, reading.coverage, problems))
+        items.append(Item(doc.guid, digest(doc), figures, verdict, reading.coverage, problems, doc.link))
     return items
 
 
@@ -142,6 +143,21 @@ def ingest(
             events = [
                 e for e in events if not (e.rule == "approaching" and reached.get(e.metric, 0) >= e.data["level"])
             ]
+            said_by = _said_by(detector.config, source)
+            links = {(f.metric, f.as_of): it.link for it in fresh if it.link for f in it.figures}
+            for event in events:  # every alert says whose figures these are, and where to read them
+                event.data.setdefault("publisher", said_by)
+                if (event.metric, event.as_of) in links:
+                    event.data.setdefault("link", links[(event.metric, event.as_of)])
+            # the day's report, when it is news: never for history stored quietly or a first import
+            news = not quiet and not set(report.CORE_METRICS) & first_import
+            changed = {c.figure.as_of for c in result.changes if c.kind != "unchanged"}
+            day = report.complete_day(detector.window, changed) if news else None
+            if day is not None:
+                link = links.get(("personnel", day))
+                made = report.evaluate(detector.window, store.report_versions(day), day, events, source, said_by, link)
+                if made is not None:
+                    events.append(made)
             for event in events:
                 stored = store.add_event(event, source, notify=not quiet and event.metric not in first_import)
                 if stored is not None:
@@ -152,6 +168,14 @@ def ingest(
         store.discard_staged()
         raise
     return result
+
+
+def _said_by(config: Config, source: str) -> str:
+    """Whose figures a source gives (``Source.said_by``); the bundled history is the General Staff's."""
+    try:
+        return config.source(source).said_by()
+    except KeyError:
+        return "genstaff"
 
 
 async def try_source(config: Config, source: Source, transport: Any = None) -> tuple[int, list[Document], list[Item]]:

@@ -75,6 +75,7 @@ RULES = (
     "repaired",
     "broadcast",
     "digest",
+    "report",
 )
 
 MAX_FIGURE = 10**9  # every running total watched is far below; SQLite's integers end at 2^63

@@ -46,10 +46,11 @@ def idempotency_key(event_key: str, channel: str, recipient: str) -> str:
 def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Channel]) -> int:
     """Queue a delivery per notifying event and recipient; returns how many rows were added.
 
-    An event that takes others back (``data["retracts"]``) or corrects them (``data["answers"]``,
-    a revised figure) goes to those who received them, each delivery answering the one it
-    corrects (so a channel can edit that message); a correction also goes to its other readers
-    as usual, a retraction to no one else.
+    An event that takes others back (``data["retracts"]``), corrects them (``data["answers"]``,
+    a revised figure) or is a newer version of one (``data["replaces"]``, a daily report) goes to
+    those who received them, each delivery answering the one it corrects (so a channel can edit
+    that message); a correction also goes to its other readers as usual, a retraction to no one
+    else, a newer version to those whose copy of the old one was not sent yet (instead of it).
     """
     channels = list(channels)
     kinds = {c.kind for c in channels}
@@ -57,7 +58,8 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
     for stored in events:
         data = stored.event.data
         answered: set[tuple[str, str]] = set()
-        for earlier in store.sent_deliveries(data.get("retracts") or data.get("answers") or []):
+        earlier_ids = data.get("retracts") or data.get("answers") or data.get("replaces") or []
+        for earlier in store.sent_deliveries(earlier_ids):
             if earlier["channel"] not in kinds:
                 continue
             kind, recipient = earlier["channel"], earlier["recipient"]
@@ -65,6 +67,16 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
             store.enqueue(stored.id, kind, recipient, key, None, earlier["language"], earlier["id"])
             answered.add((kind, recipient))
             added += 1
+        if data.get("replaces"):
+            for waiting in store.supersede(data["replaces"]) if stored.notify else []:
+                if waiting["channel"] not in kinds or (waiting["channel"], waiting["recipient"]) in answered:
+                    continue
+                kind, recipient = waiting["channel"], waiting["recipient"]
+                due = dt.datetime.fromisoformat(waiting["next_attempt_at"])
+                key = idempotency_key(stored.event.key, kind, recipient)
+                store.enqueue(stored.id, kind, recipient, key, due, waiting["language"])
+                added += 1
+            continue
         if not stored.notify or data.get("retracts"):
             continue
         for channel in channels:

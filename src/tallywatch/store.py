@@ -198,6 +198,35 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sources ADD COLUMN moved_from TEXT;
     ALTER TABLE sources ADD COLUMN moved_to TEXT
     """,
+    # 10: a subscriber may choose the daily report alone ('report'); 'all' now brings the report too.
+    #     SQLite can't change a CHECK in place: the table is copied (same columns, same order).
+    """
+    CREATE TABLE subscribers_v10 (
+        id INTEGER PRIMARY KEY,
+        channel TEXT NOT NULL,
+        address TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'private',
+        name TEXT NOT NULL DEFAULT '',
+        choice TEXT NOT NULL DEFAULT 'all' CHECK (choice IN ('report', 'all', 'milestones', 'metrics')),
+        metrics TEXT NOT NULL DEFAULT '[]',
+        language TEXT NOT NULL DEFAULT 'en' CHECK (language IN ('en', 'uk')),
+        quiet_from INTEGER,
+        quiet_to INTEGER,
+        active INTEGER NOT NULL DEFAULT 1,
+        reason TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        digest TEXT CHECK (digest IN ('daily', 'weekly')),
+        instant INTEGER NOT NULL DEFAULT 0,
+        token TEXT,
+        UNIQUE (channel, address)
+    );
+    INSERT INTO subscribers_v10 SELECT id, channel, address, kind, name, choice, metrics, language, quiet_from,
+        quiet_to, active, reason, created_at, updated_at, digest, instant, token FROM subscribers;
+    DROP TABLE subscribers;
+    ALTER TABLE subscribers_v10 RENAME TO subscribers;
+    CREATE UNIQUE INDEX subscribers_token ON subscribers (token)
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -743,6 +772,15 @@ class Store:
         ).fetchone()
         return row[1] if row and row[0] == "stale" else None
 
+    def report_versions(self, day: dt.date) -> list[dict[str, Any]]:
+        """The day's report events, oldest first: their id, key and data."""
+        return [
+            {"id": row[0], "key": row[1], "data": json.loads(row[2])}
+            for row in self.conn.execute(
+                "SELECT id, key, data FROM events WHERE rule = 'report' AND as_of = ? ORDER BY id", [day.isoformat()]
+            )
+        ]
+
     def events(self, *, notify_only: bool = False) -> list[dict[str, Any]]:
         where = "WHERE notify" if notify_only else ""
         return list(self.db.query(f"SELECT * FROM events {where} ORDER BY as_of, id"))
@@ -790,6 +828,27 @@ class Store:
                 " WHERE event_id = ?",
                 [event_id],
             )
+
+    @_writes
+    def supersede(self, event_ids: list[int]) -> list[dict[str, Any]]:
+        """Deliveries of these events not sent yet are dropped (a newer version replaces them);
+        returns who they were for: channel, recipient, language and when it was due."""
+        if not event_ids:
+            return []
+        marks = ",".join("?" * len(event_ids))
+        rows = list(
+            self.db.query(
+                "SELECT id, channel, recipient, language, next_attempt_at FROM deliveries"
+                f" WHERE status = 'pending' AND event_id IN ({marks}) ORDER BY id",
+                event_ids,
+            )
+        )
+        self.conn.execute(
+            "UPDATE deliveries SET status = 'dead', last_error = 'replaced by a newer version before it was sent'"
+            f" WHERE status = 'pending' AND event_id IN ({marks})",
+            event_ids,
+        )
+        return rows
 
     def sent_deliveries(self, event_ids: list[int]) -> list[dict[str, Any]]:
         """Who received these events: the deliveries sent, with their channel, recipient and language."""

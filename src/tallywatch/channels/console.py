@@ -1,4 +1,5 @@
-"""The console: one human line per alert on standard output."""
+"""The console: one human line per alert on standard output (the admin's log of alerts: the daily
+report, a subscriber's product, is not printed — ``tallywatch events`` lists it)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class ConsoleChannel:
         self._stream = stream
 
     def recipients(self, event: Event, store: Store) -> list[Recipient]:
-        return [Recipient("stdout")]
+        return [] if event.rule == "report" else [Recipient("stdout")]
 
     def is_group(self, recipient: str) -> bool:
         return False

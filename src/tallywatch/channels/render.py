@@ -50,6 +50,36 @@ ICONS = {
     "repaired": "🔧",
     "disagreement": "⚖️",
     "broadcast": "📣",
+    "report": "📋",
+}
+
+# whose figures these are, in the reader's language (``Source.publisher``: a key here, or words of
+# the admin's own, said as they are)
+PUBLISHERS = {
+    "genstaff": {
+        "en": "Russia's losses as reported by the General Staff of the Armed Forces of Ukraine",
+        "uk": "Втрати росії за даними Генерального штабу ЗСУ",
+    },
+}
+WORDS = {
+    "en": {
+        "source": "Source: {publisher}",
+        "original": "original",
+        "report": "Russia's losses on {day}",
+        "day_of_war": "day {n} of the full-scale war",
+        "rank_first": "Personnel: the most in a day in the last {of} days.",
+        "rank": "Personnel: the {rank} highest day of the last {of}.",
+        "revised": "✏️ Revised since it was first sent.",
+    },
+    "uk": {
+        "source": "Джерело: {publisher}",
+        "original": "оригінал",
+        "report": "Втрати росії станом на {day}",
+        "day_of_war": "{n}-й день повномасштабної війни",
+        "rank_first": "Особовий склад: найбільше за добу за останні {of} днів.",
+        "rank": "Особовий склад: {rank}-й найбільший показник за останні {of} днів.",
+        "revised": "✏️ Виправлено після першого надсилання.",
+    },
 }
 
 
@@ -108,12 +138,91 @@ def _uk(event: Event) -> str | None:
     return None
 
 
-def telegram_html(event: Event, language: str = "en") -> str:
-    """The alert as Telegram HTML: an icon and the date in bold, then the sentence (escaped)."""
+def telegram_html(event: Event, language: str = "en", *, source: bool = True) -> str:
+    """The alert as Telegram HTML: an icon and the date in bold, then the sentence (escaped), then
+    (``source``) whose figures they are and a link to the original (when the source gave one)."""
+    if event.rule == "report":
+        return report_html(event, language)
     body = (_uk(event) if language == "uk" else None) or localize_numbers(event.message, language)
     when = _uk_date(event.as_of) if language == "uk" else event.as_of.isoformat()
     icon = ICONS.get(event.rule, "•")
-    return f"{icon} <b>{when}</b>\n{html.escape(body, quote=False)}"
+    text = f"{icon} <b>{when}</b>\n{html.escape(body, quote=False)}"
+    said = source_line(event, language) if source else ""
+    return f"{text}\n\n{said}" if said else text
+
+
+def source_line(event: Event, language: str = "en") -> str:
+    """``Russia's losses as reported by the General Staff … · original`` (HTML; the link only when
+    the source gave an http(s) address); empty for events about the daemon itself."""
+    publisher = event.data.get("publisher")
+    if not publisher:
+        return ""
+    words = WORDS[language]
+    known = PUBLISHERS.get(publisher)
+    said = known[language] if known else words["source"].format(publisher=publisher)
+    text = html.escape(said, quote=False)
+    link = event.data.get("link") or ""
+    if re.match(r"https?://\S+$", link):
+        text += f' · <a href="{html.escape(link, quote=True)}">{words["original"]}</a>'
+    return f"<i>{text}</i>"
+
+
+def _ordinal(n: int, language: str) -> str:
+    if language == "uk":
+        return str(n)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def report_lines(event: Event, language: str = "en") -> list[tuple[str, str, str]]:
+    """The report's table: (category, total, the day's change), personnel first, in the report's order."""
+    return [
+        (
+            metric_name(f["metric"], language),
+            format_number(f["value"], language),
+            "" if f["delta"] is None else format_delta(f["delta"], language),
+        )
+        for f in event.data["figures"]
+    ]
+
+
+def report_html(event: Event, language: str = "en") -> str:
+    """The daily report as Telegram HTML (a caption: under 1,024 characters for the core report).
+
+    A title with the date and the day of the war; one line per category, the total and the day's
+    change; personnel's rank in the last 365 days; the day's spikes and records, a line each;
+    whose figures they are, and the link to the original."""
+    d, words = event.data, WORDS[language]
+    day = _uk_date(event.as_of) if language == "uk" else f"{event.as_of.day} {event.as_of:%B %Y}"
+    war = words["day_of_war"].format(n=format_number(d["day_of_war"]) if language == "en" else d["day_of_war"])
+    lines = [f"📋 <b>{html.escape(words['report'].format(day=day), quote=False)}</b>", html.escape(war), ""]
+    for name, value, change in report_lines(event, language):
+        lines.append(f"{html.escape(name[:1].upper() + name[1:])}: <b>{value}</b>" + (f" ({change})" if change else ""))
+    rank = d.get("rank")
+    if rank:
+        key = "rank_first" if rank["rank"] == 1 else "rank"
+        lines += ["", html.escape(words[key].format(rank=_ordinal(rank["rank"], language), of=rank["of"]))]
+    standouts = [
+        f"{ICONS.get(s['rule'], '•')} "
+        + html.escape(
+            (
+                _uk(Event("", s["rule"], s["metric"], event.as_of, 0, s["message"], data=s["data"]))
+                if language == "uk"
+                else None
+            )
+            or localize_numbers(s["message"], language),
+            quote=False,
+        )
+        for s in d.get("standouts", [])
+    ]
+    if standouts:
+        lines += ["", *standouts]
+    if d.get("version", 1) > 1:
+        lines += ["", html.escape(words["revised"])]
+    source = source_line(event, language)
+    if source:
+        lines += ["", source]
+    return "\n".join(lines)
 
 
 _ATOM = re.compile(r"<[^<>]*>|&#?\w+;|.", re.S)  # a tag, an entity, or one character: never cut inside

@@ -50,16 +50,25 @@ LIMITS = ChannelLimits(
 )
 ADMIN_ONLY = {"stale", "recovered", "broken", "repaired"}  # about the daemon, not the figures
 CAPTION_LIMIT = 1024  # a photo's caption
+CHANNEL = {"choice": "all"}  # what a configured channel gets
 FILE_IDS_KEPT = 64  # file ids of charts uploaded, to re-send them without uploading again
 
 
 def wants(subscriber: dict, event: Event) -> bool:
-    """Whether a subscriber's choice covers an event."""
+    """Whether a subscriber's choice covers an event.
+
+    ``report``: the daily report only; ``all``: the daily report and every alert, except the
+    spikes and records a report already tells (``folded``); ``milestones``; ``metrics``: every
+    alert about the chosen categories (no report)."""
     if event.rule == "broadcast":
         return True
     if event.rule in ADMIN_ONLY:
         return False
     choice = subscriber["choice"]
+    if event.rule == "report" or choice == "report":
+        return event.rule == "report" and choice in ("all", "report")
+    if choice == "all":
+        return not event.data.get("folded")
     if choice == "milestones":
         return event.rule == "milestone"
     if choice == "metrics":
@@ -126,7 +135,8 @@ class TelegramChannel:
     def recipients(self, event: Event, store: Store) -> list[Recipient]:
         if event.rule in ADMIN_ONLY:
             return [Recipient(str(admin)) for admin in self.settings.admins]
-        out = [Recipient(channel) for channel in self.settings.channels]
+        # channels and groups of the config: the daily report and every alert, in their own language
+        out = [Recipient(c.chat, None, c.language) for c in self.settings.channels if wants(CHANNEL, event)]
         now = self.clock()
         for sub in store.subscribers(self.kind):
             if wants(sub, event):
@@ -194,8 +204,12 @@ class TelegramChannel:
         self, event: Event, recipient: str, language: str, reply: Reply, text: str, steps: Steps
     ) -> str | None:
         kind, _, number = (reply.receipt or "").partition(":")
+        if event.rule == "report" and number.isdigit():  # a newer version of the report: the message is edited
+            await steps.call()
+            await self._call(recipient, self._edit, int(number), kind == "photo", text)
+            return reply.receipt
         if number.isdigit() and steps.done == 0:  # edited once; a retry after a piece went out does not again
-            struck = f"<s>{telegram_html(reply.event, language)}</s>\n\n{text}"
+            struck = f"<s>{telegram_html(reply.event, language, source=False)}</s>\n\n{text}"
             await steps.call()
             await self._call(recipient, self._edit, int(number), kind == "photo", struck)
         answer = int(number) if number.isdigit() else None
@@ -282,7 +296,7 @@ class TelegramChannel:
                 raise Gone(f"Telegram: the group moved twice, now to chat {exc.new_chat_id}") from None
             new = str(exc.new_chat_id)
             log.warning("Telegram: group %s became supergroup %s; its subscription follows it", recipient, new)
-            if recipient in self.settings.channels:
+            if any(c.chat == recipient for c in self.settings.channels):
                 log.warning("[telegram] channels lists %s: change it to %s in the config", recipient, new)
             if self._context is not None:
                 await self._context.in_store(self._context.store.move_subscriber, self.kind, recipient, new)

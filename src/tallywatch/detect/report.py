@@ -1,0 +1,136 @@
+"""The daily report: once a day's report is complete, one ``report:YYYY-MM-DD`` event.
+
+Complete means every core metric (the nine every General Staff report has named since 2022) has
+a figure for the day *accepted* into its series — the guard and the confirmation rules decide,
+so a held typo keeps the report back rather than spreading into it — and the day is the newest
+of each series (a day filled in behind newer ones is history, not news).
+
+The event carries every metric's total and the day's change in the report's own order, the day
+of the full-scale war, personnel's rank among the last 365 days, and the day's spikes and
+records (and corrections of its figures) as one line each: those alerts are *folded* into the
+report (``data["folded"]``), so a reader of the report does not get them again as separate
+messages.
+
+A later change to the day's figures (a revision, a late category, a source of higher priority)
+makes a new version, ``report:YYYY-MM-DD/2``, that ``replaces`` the one before: the outbox sends
+it as an edit of the message already sent. The same figures again make nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from ..extract.genstaff import CORE_METRICS, METRICS
+from ..format import format_delta, format_number
+from ..models import Event
+from .window import Window
+from .wording import metric_label
+
+FULL_SCALE_WAR = dt.date(2022, 2, 24)  # day 1 (russianwarship.rip's "day" counts the same way)
+FOLDED = ("spike", "record", "correction")  # alerts of a reported day that become a line of the report
+RANK_DAYS = 365
+RANK_COVERED = 300  # days of history before personnel's rank is said
+
+
+def day_of_war(day: dt.date) -> int:
+    return (day - FULL_SCALE_WAR).days + 1
+
+
+def key(day: dt.date, version: int = 1) -> str:
+    return f"report:{day.isoformat()}" + (f"/{version}" if version > 1 else "")
+
+
+def complete_day(window: Callable[[str], Window], days: Iterable[dt.date]) -> dt.date | None:
+    """The newest of ``days`` whose report is complete (see the module's docstring), or None."""
+    for day in sorted(set(days), reverse=True):
+        heads = [window(m).last for m in CORE_METRICS]
+        if all(head is not None and head.as_of == day for head in heads):
+            return day
+    return None
+
+
+def figures(window: Callable[[str], Window], day: dt.date) -> list[dict[str, Any]]:
+    """Each reported metric's total on ``day`` and its change from the day before (None: no day before)."""
+    out = []
+    for metric in METRICS:
+        w = window(metric)
+        point = w.points.get(day)
+        if point is None:
+            continue
+        before = w.before(day)
+        if before is not None and (day - before.as_of).days == 1:
+            delta = point.value - before.value
+        else:
+            delta = point.reported_delta
+        out.append({"metric": metric, "value": point.value, "delta": delta})
+    return out
+
+
+def rank(w: Window, day: dt.date) -> dict[str, int] | None:
+    """Where the day's rise stands among the daily rises of the last 365 days (1: the highest)."""
+    if w.covered(day, RANK_DAYS) < RANK_COVERED:
+        return None
+    start = day - dt.timedelta(days=RANK_DAYS)
+    rises, previous, today = [], None, None
+    for d in w.days:
+        point = w.points[d]
+        if previous is not None and d > start and (d - previous.as_of).days == 1:
+            rises.append(point.value - previous.value)
+            if d == day:
+                today = rises[-1]
+        previous = point
+    if today is None:
+        return None
+    return {"rank": 1 + sum(1 for r in rises if r > today), "of": len(rises)}
+
+
+def evaluate(
+    window: Callable[[str], Window],
+    versions: list[dict[str, Any]],
+    day: dt.date,
+    found: list[Event],
+    source: str,
+    said_by: str,
+    link: str | None,
+) -> Event | None:
+    """The report event for ``day`` — its first version, or a new one if its figures changed —
+    or None. ``versions``: the day's report events stored before (oldest first); ``found``: the
+    batch's other events (the day's spikes and records are folded into the report)."""
+    data: dict[str, Any] = {
+        "day_of_war": day_of_war(day),
+        "figures": figures(window, day),
+        "rank": rank(window("personnel"), day),
+        "publisher": said_by,
+        "link": link,
+    }
+    folded = [e for e in found if e.rule in FOLDED and e.as_of == day]
+    standouts = [{"rule": e.rule, "metric": e.metric, "message": e.message, "data": e.data} for e in folded]
+    previous = versions[-1]["data"] if versions else None
+    if previous is not None:
+        if previous["figures"] == data["figures"]:
+            return None  # the same report again (another source, an edit elsewhere in the post)
+        standouts = [*previous.get("standouts", []), *standouts]
+        data["link"] = link or previous.get("link")
+    data["standouts"] = standouts
+    version = len(versions) + 1
+    if versions:
+        data["version"] = version
+        data["replaces"] = [versions[-1]["id"]]
+    report = key(day, version)
+    for e in folded:
+        e.data["folded"] = report
+    personnel = next((f for f in data["figures"] if f["metric"] == "personnel"), None)
+    message = _summary(day, data["figures"])
+    return Event(report, "report", "", day, personnel["value"] if personnel else 0, message, "info", data, source)
+
+
+def _summary(day: dt.date, figures: list[Mapping[str, Any]]) -> str:
+    """The report in one English line (the console, logs, webhooks' ``message``)."""
+    parts = [
+        f"{metric_label(f['metric'])} {format_number(f['value'])}"
+        + (f" ({format_delta(f['delta'])})" if f["delta"] is not None else "")
+        for f in figures
+    ]
+    return f"Russian losses, day {day_of_war(day):,} of the full-scale war: " + ", ".join(parts)

@@ -1,0 +1,177 @@
+"""The daily report: one message a day for those who chose it, naming whose figures they are, edited
+when the figures are revised; channels in their own language. Real history (the bundled General
+Staff series, June 2025) through the real ingest, outbox and Telegram channel against the fake Bot API."""
+
+import asyncio
+import datetime as dt
+
+import pytest
+from fake_telegram import TOKEN, FakeTelegram
+from tally import Tally
+
+from tallywatch import outbox
+from tallywatch.channels.limits import FloodGate
+from tallywatch.channels.telegram import TelegramChannel
+from tallywatch.config import Config
+from tallywatch.history import between
+from tallywatch.ingest import Item
+from tallywatch.models import Figure
+from tallywatch.replay import seed
+
+D = dt.date
+FIRST, LAST = D(2025, 6, 1), D(2025, 6, 13)
+REPORT_EN, ALL_UK, MILESTONES = "501", "502", "503"
+
+
+@pytest.fixture
+def fake():
+    with FakeTelegram() as server:
+        yield server
+
+
+def config(fake) -> Config:
+    return Config.model_validate(
+        {
+            "milestones": {"personnel": {"step": 100_000}},
+            "telegram": {
+                "base_url": fake.base_url,
+                "channels": ["@losses_feed", {"chat": "@vtraty", "language": "uk"}],
+            },
+        }
+    )
+
+
+def link(day: dt.date) -> str:
+    return f"https://www.mil.gov.ua/news/{day:%Y/%m/%d}/losses/"
+
+
+def day_item(day: dt.date, change: dict[str, int] | None = None, digest: str = "") -> Item:
+    """The day's real report as one post (its figures from the bundled series), with its link and,
+    as the General Staff prints them, each category's "(+N)" since the day before."""
+    before = {
+        f.metric: f.value
+        for f in between(day - dt.timedelta(days=1), day - dt.timedelta(days=1))[day - dt.timedelta(days=1)]
+    }
+    figures = []
+    for f in between(day, day)[day]:
+        value = f.value + (change or {}).get(f.metric, 0)
+        figures.append(Figure(f.metric, f.as_of, value, value - before[f.metric] if f.metric in before else None))
+    return Item(f"post:{day}", digest or f"post:{day}", figures, link=link(day))
+
+
+def send_all(tally: Tally, channel: TelegramChannel) -> None:
+    async def go():
+        try:
+            gate = FloodGate(channel.limits)
+            for _ in range(50):
+                await outbox.deliver(outbox.direct, tally.store, channel, gate, retry_base=0.05, retry_max=0.2)
+                counts = tally.store.outbox_counts()
+                if counts["pending"] + counts["retrying"] + counts["sending"] == 0:
+                    return
+                await asyncio.sleep(0.05)
+            raise AssertionError(f"outbox not drained: {tally.store.outbox_counts()}")
+        finally:
+            await channel.stop()
+
+    asyncio.run(go())
+
+
+def fresh(tmp_path, fake, until: dt.date) -> tuple[Tally, TelegramChannel]:
+    """A store with the bundled history up to ``until`` (quietly), and the Telegram channel."""
+    cfg = config(fake)
+    channel = TelegramChannel(TOKEN, cfg.telegram)
+    tally = Tally(tmp_path / "r.db", cfg, [channel])
+    seed(tally.store, tally.detector, until)
+    return tally, channel
+
+
+def june(tmp_path, fake) -> tuple[Tally, TelegramChannel]:
+    tally, channel = fresh(tmp_path, fake, FIRST - dt.timedelta(days=1))
+    tally.store.save_subscriber("telegram", REPORT_EN, choice="report")
+    tally.store.save_subscriber("telegram", ALL_UK, choice="all", language="uk")
+    tally.store.save_subscriber("telegram", MILESTONES, choice="milestones")
+    day = FIRST
+    while day <= LAST:
+        tally.feed("mod", day_item(day))
+        send_all(tally, channel)
+        day += dt.timedelta(days=1)
+    return tally, channel
+
+
+def test_one_report_a_day_with_its_source_and_the_alerts_it_folds_in(tmp_path, fake):
+    tally, _ = june(tmp_path, fake)
+    days = (LAST - FIRST).days + 1
+    reports = fake.sent(REPORT_EN)
+    assert len(reports) == days  # exactly one a day, nothing else
+    for n, call in enumerate(reports):
+        day = FIRST + dt.timedelta(days=n)
+        text = call.text
+        assert text.startswith(
+            f"📋 <b>Russia's losses on {day.day} June 2025</b>\nday {(day - D(2022, 2, 24)).days + 1:,}"
+        )
+        assert "Russia's losses as reported by the General Staff of the Armed Forces of Ukraine" in text
+        assert f'<a href="{link(day)}">original</a>' in text
+        assert len(text) <= 1024  # fits a photo's caption
+    june_12 = reports[11].text
+    assert "Personnel: <b>1,000,340</b> (+1,140)" in june_12 and "Tanks: <b>10,933</b> (+6)" in june_12
+    # aircraft +41 on 3 June is a spike and a record: a line of that day's report, not a message of its own
+    assert "📈 aircraft +41 in a day" in reports[2].text
+    everything = [c.text for c in fake.sent(ALL_UK)]
+    assert sum(t.startswith("📋 <b>Втрати росії станом на") for t in everything) == days
+    assert not any(t.startswith("📈") or t.startswith("🏆") for t in everything)  # folded: told once, in the report
+    assert any("перейдено позначку 1 000 000" in t for t in everything)  # the milestone is still an alert
+    assert "літаки: +41 за добу" in next(t for t in everything if "03.06.2025" in t and t.startswith("📋"))
+    milestones_only = [c.text for c in fake.sent(MILESTONES)]
+    assert len(milestones_only) == 1 and "passed 1,000,000" in milestones_only[0]
+    # the channels: the report and the alerts, each in its own language
+    assert sum(c.text.startswith("📋 <b>Russia's losses on") for c in fake.sent("@losses_feed")) == days
+    assert sum(c.text.startswith("📋 <b>Втрати росії") for c in fake.sent("@vtraty")) == days
+    assert any("passed 1,000,000" in c.text for c in fake.sent("@losses_feed"))
+    tally.close()
+
+
+def test_a_revised_figure_edits_the_report_already_sent(tmp_path, fake):
+    tally, channel = june(tmp_path, fake)
+    sent = fake.sent(REPORT_EN)[-1]
+    message_id = sent.params["_message"]["message_id"]
+    fake.state.calls.clear()
+    revised = tally.feed("mod", day_item(LAST, {"personnel": 10}, digest="edited"))
+    assert sorted(s.event.key for s in revised.events if s.event.rule == "report") == [f"report:{LAST}/2"]
+    send_all(tally, channel)
+    assert fake.sent(REPORT_EN) == []  # no second message
+    (edit,) = [c for c in fake.calls("editMessageText", 200) if str(c.params["chat_id"]) == REPORT_EN]
+    assert int(edit.params["message_id"]) == message_id
+    assert "Personnel: <b>1,001,570</b> (+1,230)" in edit.params["text"]
+    assert "Revised since it was first sent" in edit.params["text"]
+    # the channels' reports are edited too, each in its language; the correction is no separate post
+    edited = {str(c.params["chat_id"]): c.params["text"] for c in fake.calls("editMessageText", 200)}
+    assert "1 001 570" in edited["@vtraty"] and "1,001,570" in edited["@losses_feed"]
+    assert fake.sent("@losses_feed") == [] and fake.sent(ALL_UK) == []
+    # the same figures again (another source repeating them) make nothing new
+    again = tally.feed("other", day_item(LAST, {"personnel": 10}, digest="repeat"))
+    assert [s.event.rule for s in again.events if s.event.rule == "report"] == []
+    tally.close()
+
+
+def test_a_report_not_sent_yet_is_replaced_by_its_revision_not_sent_twice(tmp_path, fake):
+    tally, channel = fresh(tmp_path, fake, LAST - dt.timedelta(days=1))
+    tally.store.save_subscriber("telegram", REPORT_EN, choice="report")
+    tally.feed("mod", day_item(LAST))
+    tally.feed("mod", day_item(LAST, {"personnel": 10}, digest="edited"))  # before anything was sent
+    send_all(tally, channel)
+    (only,) = fake.sent(REPORT_EN)
+    assert "Personnel: <b>1,001,570</b>" in only.text
+    assert fake.calls("editMessageText") == []
+    tally.close()
+
+
+def test_an_incomplete_or_held_report_is_not_sent(tmp_path, fake):
+    """No report before every core category is in, and none while a typo is held as suspect."""
+    tally, _ = fresh(tmp_path, fake, LAST - dt.timedelta(days=1))
+    partial = [f for f in between(LAST, LAST)[LAST] if f.metric != "mlrs"]
+    assert [
+        s.event.rule for s in tally.feed("mod", Item("part", "part", partial)).events if s.event.rule == "report"
+    ] == []
+    typo = tally.feed("mod", day_item(LAST, {"personnel": 9_000_000}))  # a digit too many: held, not reported
+    assert [s.event.rule for s in typo.events if s.event.rule == "report"] == []
+    tally.close()
