@@ -307,6 +307,15 @@ class FakeTelegram:
     def api_editMessageCaption(self, method: str, params: dict) -> tuple[int, dict]:
         return self.api_editMessageText(method, params)
 
+    def api_editMessageMedia(self, method: str, params: dict) -> tuple[int, dict]:
+        """A photo replaced: ``media`` names its upload (``attach://…``) or a file id; its caption kept with it."""
+        media = params.get("media") or {}
+        photo = media.get("media", "")
+        if isinstance(photo, str) and photo.startswith("attach://"):
+            photo = params.get(photo.removeprefix("attach://"))
+        params["photo"], params["caption"] = photo, media.get("caption", "")
+        return self.api_editMessageText(method, params)
+
     def api_sendMessage(self, method: str, params: dict) -> tuple[int, dict]:
         return self._send(method, params)
 

@@ -175,3 +175,46 @@ def test_an_incomplete_or_held_report_is_not_sent(tmp_path, fake):
     typo = tally.feed("mod", day_item(LAST, {"personnel": 9_000_000}))  # a digit too many: held, not reported
     assert [s.event.rule for s in typo.events if s.event.rule == "report"] == []
     tally.close()
+
+
+def test_the_report_goes_as_a_card_drawn_once_per_language_and_a_revision_replaces_it(tmp_path, fake, monkeypatch):
+    from tallywatch import charts
+    from tallywatch.pipeline import Pipeline
+
+    drawn = []
+    real = charts.card
+    monkeypatch.setattr(
+        charts, "card", lambda data, day, language, said: drawn.append(language) or real(data, day, language, said)
+    )
+    tally, channel = fresh(tmp_path, fake, LAST - dt.timedelta(days=1))
+    Pipeline(tally.config, store=tally.store, channels=[channel])  # binds the channel: cards are drawn
+    for i in range(6):
+        tally.store.save_subscriber("telegram", str(700 + i), choice="report", language="uk" if i % 2 else "en")
+    tally.feed("mod", day_item(LAST))
+    send_all(tally, channel)
+    sent = fake.sent()
+    photos = [c for c in sent if c.params["caption"].startswith("📋")]  # (the channels also get the milestone)
+    assert len(photos) == 8 and all(c.method == "sendPhoto" for c in sent)  # 6 readers, 2 channels: the card
+    assert sorted(drawn) == ["en", "uk"]  # drawn once per language
+    uploads = [c for c in photos if isinstance(c.params["photo"], bytes)]
+    assert all(c.params["photo"][:8] == b"\x89PNG\r\n\x1a\n" for c in uploads)
+    assert len(uploads) < len(photos)  # the rest by file id
+    import io
+
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(uploads[0].params["photo"])).size == (1080, 1350)
+    caption = next(c.params["caption"] for c in photos if str(c.params["chat_id"]) == "700")
+    assert caption.startswith("📋 <b>Russia's losses on 13 June 2025</b>") and "General Staff" in caption
+    receipts = {r[0] for r in tally.store.conn.execute("SELECT receipt FROM deliveries WHERE status = 'sent'")}
+    assert all(r.startswith("photo:") for r in receipts)
+
+    fake.state.calls.clear()
+    tally.feed("mod", day_item(LAST, {"personnel": 10}, digest="edited"))
+    send_all(tally, channel)
+    assert fake.sent() == []  # nothing new: the cards are replaced where they are
+    edits = fake.calls("editMessageMedia", 200)
+    assert len(edits) == 8 and all(c.params["photo"][:8] == b"\x89PNG\r\n\x1a\n" for c in edits)
+    assert all("1,001,570" in c.params["caption"] or "1 001 570" in c.params["caption"] for c in edits)
+    assert sorted(drawn) == ["en", "en", "uk", "uk"]  # the new version's card, once per language
+    tally.close()

@@ -27,6 +27,27 @@ def test_html_escapes_everything_from_outside():
     assert html == "📣 <b>2023-10-20</b>\n&lt;b&gt;hi&lt;/b&gt; &amp; &lt;script&gt;x&lt;/script&gt;"
 
 
+def test_a_report_caption_fits_a_photo_whatever_stood_out():
+    """Our own event (no real day had fourteen standouts): the report keeps its table and its
+    source within Telegram's 1,024 characters of a caption, dropping standout lines from the last."""
+    from tallywatch.extract.genstaff import METRICS
+
+    figures = [{"metric": m, "value": 1_000_000 + i, "delta": 1_000 + i} for i, m in enumerate(METRICS)]
+    standouts = [
+        {"rule": "spike", "metric": m, "message": f"{m} +{i}00 in a day — the most in a year " + "x" * 40, "data": {}}
+        for i, m in enumerate(METRICS)
+    ]
+    data = {"day_of_war": 1_206, "figures": figures, "rank": {"rank": 1, "of": 365}, "standouts": standouts,
+            "publisher": "genstaff", "link": "https://www.mil.gov.ua/news/2025/06/13/x/", "version": 2}  # fmt: skip
+    report = Event("report:2025-06-13/2", "report", "", dt.date(2025, 6, 13), 1_000_000, "r", "info", data)
+    for language in ("en", "uk"):
+        text = telegram_html(report, language)
+        assert len(text) <= 1024 and text.count("\n") > 15
+        assert text.endswith("</a></i>") and ("Revised" in text or "Виправлено" in text)
+        assert "📈" in text  # as many standouts as fit
+        assert len(telegram_html(report, language)) > 900
+
+
 def test_numbers_for_the_reader():
     assert localize_numbers("now 1,002,690 (+1,130), up 3,5%", "uk") == "now 1 002 690 (+1 130), up 3,5%"
     assert localize_numbers("now 1,002,690", "en") == "now 1,002,690"

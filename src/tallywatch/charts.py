@@ -1,4 +1,5 @@
-"""Charts: one metric's running total and its daily changes, as a PNG readable on a phone.
+"""Charts: one metric's running total and its daily changes, as a PNG readable on a phone; and
+the daily report's card (``card``): every category's total and the day's change, 1080 × 1350.
 
 matplotlib is imported only here, only when a chart is drawn, and through its object API with
 the Agg canvas (no pyplot state, safe off the event loop), so an idle daemon does not carry it.
@@ -100,6 +101,104 @@ def render(
     return out.getvalue()
 
 
+CARD_WIDTH, CARD_HEIGHT = 1080, 1350  # pixels: a phone's full width, 4:5 as Telegram shows a photo
+CARD_TITLES = {
+    "en": ("Russia's losses", "{day} · day {n} of the full-scale war"),
+    "uk": ("Втрати росії", "{day} · {n}-й день повномасштабної війни"),
+}
+NAVY, INK, MUTED, ACCENT, PANEL = "#0f2a4a", "#13202e", "#5b6b7b", "#c0392b", "#eef2f6"
+
+
+def card(report: dict[str, Any], day: dt.date, language: str = "en", said_by: str = "") -> bytes:
+    """The daily report as one PNG card, 1080 × 1350, in the spirit of the General Staff's own
+    infographic: the title, the date and the day of the war on a dark band; personnel large across
+    the width; every other category in two columns, its total in bold and the day's change in red;
+    whose figures they are at the foot. ``report``: a report event's data."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import FancyBboxPatch, Rectangle
+
+    from .format import format_delta
+
+    figures = report["figures"]
+    if not figures:
+        raise ValueError("a report without figures has no card")
+    dpi = 100
+    figure = Figure(figsize=(CARD_WIDTH / dpi, CARD_HEIGHT / dpi), dpi=dpi, facecolor="white")
+    FigureCanvasAgg(figure)
+    fx = lambda px: px / CARD_WIDTH  # noqa: E731  (pixels from the left)
+    fy = lambda px: 1 - px / CARD_HEIGHT  # noqa: E731  (pixels from the top)
+    pt = lambda px: px * 72 / dpi  # noqa: E731  (a text's height in pixels, as points)
+
+    def text(x: float, y: float, words: str, size: float, **style: Any) -> None:
+        figure.text(fx(x), fy(y), words, fontsize=pt(size), transform=figure.transFigure, **style)
+
+    def box(x: float, y: float, w: float, h: float, color: str, rounded: bool = True) -> None:
+        shape = (
+            FancyBboxPatch(
+                (fx(x), fy(y + h)),
+                fx(w),
+                h / CARD_HEIGHT,
+                boxstyle="round,pad=0,rounding_size=0.012",
+                transform=figure.transFigure,
+                facecolor=color,
+                edgecolor="none",
+            )
+            if rounded
+            else Rectangle((fx(x), fy(y + h)), fx(w), h / CARD_HEIGHT, transform=figure.transFigure, color=color)
+        )
+        figure.patches.append(shape)
+
+    title, subtitle = CARD_TITLES[language]
+    when = f"{day:%d.%m.%Y}" if language == "uk" else f"{day.day} {day:%B %Y}"
+    number = format_number(report["day_of_war"]) if language == "en" else str(report["day_of_war"])
+    box(0, 0, CARD_WIDTH, 200, NAVY, rounded=False)
+    text(60, 95, title, 64, color="white", fontweight="bold", va="baseline")
+    text(60, 158, subtitle.format(day=when, n=number), 34, color="#c9d6e3", va="baseline")
+
+    def cell(x: float, y: float, w: float, h: float, figure_: dict, big: bool) -> None:
+        box(x, y, w, h, PANEL)
+        name = metric_name(figure_["metric"], language)
+        name = name[:1].upper() + name[1:]
+        text(x + 28, y + (52 if big else 36), name, 34 if big else 25, color=MUTED, va="baseline")
+        baseline = y + h - (34 if big else 16)
+        total = format_number(figure_["value"], language)
+        text(x + 28, baseline, total, 96 if big else 46, color=INK, fontweight="bold", va="baseline")
+        if figure_["delta"] is not None:
+            change = format_delta(figure_["delta"], language)
+            color = ACCENT if figure_["delta"] else MUTED  # a day without losses in the category: grey
+            text(
+                x + w - 28,
+                baseline,
+                change,
+                56 if big else 36,
+                color=color,
+                fontweight="bold",
+                va="baseline",
+                ha="right",
+            )
+
+    personnel = [f for f in figures if f["metric"] == "personnel"]
+    others = [f for f in figures if f["metric"] != "personnel"]
+    top = 230
+    if personnel:
+        cell(40, top, CARD_WIDTH - 80, 190, personnel[0], big=True)
+        top += 190 + 20
+    rows = (len(others) + 1) // 2
+    foot = 90
+    gap = 14
+    height = (CARD_HEIGHT - top - foot - gap * max(rows - 1, 0)) / max(rows, 1)
+    width = (CARD_WIDTH - 80 - 20) / 2
+    for i, f in enumerate(others):
+        row, column = divmod(i, 2)
+        cell(40 + column * (width + 20), top + row * (height + gap), width, height, f, big=False)
+    if said_by:
+        text(40, CARD_HEIGHT - 36, said_by, 26, color=MUTED, va="baseline")
+    out = io.BytesIO()
+    figure.savefig(out, format="png", dpi=dpi, facecolor="white")
+    return out.getvalue()
+
+
 def marks_from(events: list[tuple[dt.date, str, dict]], language: str = "en") -> list[Mark]:
     """Chart marks from stored events: milestones labelled with their level, spikes and records."""
     out = []
@@ -137,18 +236,31 @@ class Charts:
             if len(points) < 2:
                 return None
             return await asyncio.to_thread(render, metric, points, marks_from(events, language), language)
-        key = (once, metric, language, days)
+        what = f"the chart of {metric} for {once}"
+        return await self._once((once, metric, language, days), what, lambda: self.get(metric, language, days))
+
+    async def card(self, key: str, data: dict[str, Any], day: dt.date, language: str = "en") -> bytes | None:
+        """A daily report's card as PNG, drawn once per report version and language."""
+        from .channels.render import credit
+
+        said = credit(data.get("publisher") or "genstaff", language)
+        draw = lambda: asyncio.to_thread(card, data, day, language, said)  # noqa: E731
+        return await self._once((key, "card", language), f"the card of {key}", draw)
+
+    async def _once(self, key: tuple, what: str, draw: Callable[[], Awaitable[bytes | None]]) -> bytes | None:
+        """The first caller draws (``draw``); the others wait for it and get the same bytes. A
+        drawing that fails is logged once, and its event goes out without a picture."""
         if key not in self._drawn:
             self._drawn[key] = (asyncio.Lock(), [])
             while len(self._drawn) > KEPT:
                 self._drawn.popitem(last=False)
         self._drawn.move_to_end(key)
         lock, drawn = self._drawn[key]
-        async with lock:  # the first caller draws; the others wait for its drawing
+        async with lock:
             if not drawn:
                 try:
-                    drawn.append(await self.get(metric, language, days))
+                    drawn.append(await draw())
                 except Exception:
-                    log.exception("the chart of %s for %s could not be drawn; it goes without one", metric, once)
+                    log.exception("%s could not be drawn; it goes without one", what)
                     drawn.append(None)
         return drawn[0]

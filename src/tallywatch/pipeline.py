@@ -35,6 +35,7 @@ from .config import Config, Source
 from .detect import Detector
 from .health import EVENTS, FIGURES, POLLS, REPORTS
 from .ingest import Ingested, Item, extract_items, ingest, page_problems
+from .models import Event
 from .sources import harvest
 from .sources.http import FetchError, PoliteClient
 from .store import DaemonLock, Faults, Store, utcnow
@@ -123,6 +124,10 @@ class Pipeline:
     ) -> bytes | None:
         """A metric's chart as PNG (``charts.Charts``: drawn off the loop; with ``once``, once per event)."""
         return await self.charts.get(metric, language, days, once=once)
+
+    async def card(self, event: Event, language: str = "en") -> bytes | None:
+        """A daily report's card as PNG (``charts.card``), drawn once per report version and language."""
+        return await self.charts.card(event.key, event.data, event.as_of, language)
 
     async def aclose(self) -> None:
         for channel in self.channels:  # Telegram's and the webhooks' HTTP clients

@@ -113,7 +113,8 @@ class Channel(Protocol):
 
 class Context(Protocol):
     """What a channel may ask of the running daemon, given with ``bind(context)`` at start: the
-    store (used on its own thread, through ``in_store``) and a chart drawn once per event. A
+    store (used on its own thread, through ``in_store``), a chart drawn once per event and a daily
+    report's card drawn once per language. A
     channel never imports the pipeline: the daemon hands it this much and no more."""
 
     store: Store
@@ -123,3 +124,5 @@ class Context(Protocol):
     async def chart(
         self, metric: str, language: str = "en", days: int = 90, *, once: str | None = None
     ) -> bytes | None: ...
+
+    async def card(self, event: Event, language: str = "en") -> bytes | None: ...

@@ -61,6 +61,9 @@ PUBLISHERS = {
         "uk": "Втрати росії за даними Генерального штабу ЗСУ",
     },
 }
+CREDITS = {  # the same, short, where the title already says whose losses (the card)
+    "genstaff": {"en": "Figures: General Staff of the Armed Forces of Ukraine", "uk": "Дані: Генеральний штаб ЗСУ"},
+}
 WORDS = {
     "en": {
         "source": "Source: {publisher}",
@@ -167,6 +170,12 @@ def source_line(event: Event, language: str = "en") -> str:
     return f"<i>{text}</i>"
 
 
+def credit(publisher: str, language: str = "en") -> str:
+    """Who counts the figures, short (plain text): ``Figures: General Staff of …``."""
+    known = CREDITS.get(publisher)
+    return known[language] if known else WORDS[language]["source"].format(publisher=publisher)
+
+
 def _ordinal(n: int, language: str) -> str:
     if language == "uk":
         return str(n)
@@ -186,12 +195,13 @@ def report_lines(event: Event, language: str = "en") -> list[tuple[str, str, str
     ]
 
 
-def report_html(event: Event, language: str = "en") -> str:
+def report_html(event: Event, language: str = "en", limit: int = 1024) -> str:
     """The daily report as Telegram HTML (a caption: under 1,024 characters for the core report).
 
     A title with the date and the day of the war; one line per category, the total and the day's
     change; personnel's rank in the last 365 days; the day's spikes and records, a line each;
-    whose figures they are, and the link to the original."""
+    whose figures they are, and the link to the original. Within ``limit`` characters (a photo's
+    caption): the day's standout lines are left out from the last, then the rank, if need be."""
     d, words = event.data, WORDS[language]
     day = _uk_date(event.as_of) if language == "uk" else f"{event.as_of.day} {event.as_of:%B %Y}"
     war = words["day_of_war"].format(n=format_number(d["day_of_war"]) if language == "en" else d["day_of_war"])
@@ -215,14 +225,17 @@ def report_html(event: Event, language: str = "en") -> str:
         )
         for s in d.get("standouts", [])
     ]
-    if standouts:
-        lines += ["", *standouts]
-    if d.get("version", 1) > 1:
-        lines += ["", html.escape(words["revised"])]
+    ending = [html.escape(words["revised"])] if d.get("version", 1) > 1 else []
     source = source_line(event, language)
-    if source:
-        lines += ["", source]
-    return "\n".join(lines)
+    ending += [source] if source else []
+    while True:
+        parts = ["\n".join(lines)]
+        parts += ["\n".join(standouts)] if standouts else []
+        parts += ending
+        text = "\n\n".join(parts)
+        if len(text) <= limit or not standouts:
+            return text
+        standouts = standouts[:-1]
 
 
 _ATOM = re.compile(r"<[^<>]*>|&#?\w+;|.", re.S)  # a tag, an entity, or one character: never cut inside

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from telegram import Bot, LinkPreviewOptions, Message, ReplyParameters
+from telegram import Bot, InputMediaPhoto, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
@@ -155,12 +155,16 @@ class TelegramChannel:
             self._ready = False
 
     async def prepare(self, event: Event, language: str = "en") -> bytes | None:
-        """A milestone's chart, drawn once for all its recipients in one language.
+        """A daily report's card, or a milestone's chart: drawn once for all recipients in one language.
 
         The outbox calls this before the flood gate books the send, so a slow drawing never
         bunches the sends booked after it into more than Telegram allows in one second.
         """
-        if event.rule != "milestone" or not event.metric or self._context is None:
+        if self._context is None:
+            return None
+        if event.rule == "report":
+            return await self._context.card(event, language)
+        if event.rule != "milestone" or not event.metric:
             return None
         return await self._context.chart(event.metric, language, once=event.key)
 
@@ -205,8 +209,12 @@ class TelegramChannel:
     ) -> str | None:
         kind, _, number = (reply.receipt or "").partition(":")
         if event.rule == "report" and number.isdigit():  # a newer version of the report: the message is edited
+            card = await self.prepare(event, language) if kind == "photo" else None
             await steps.call()
-            await self._call(recipient, self._edit, int(number), kind == "photo", text)
+            if card is not None:  # the card shows the figures too: a new one, with the new caption
+                await self._call(recipient, self._edit_media, int(number), card, text)
+            else:
+                await self._call(recipient, self._edit, int(number), kind == "photo", text)
             return reply.receipt
         if number.isdigit() and steps.done == 0:  # edited once; a retry after a piece went out does not again
             struck = f"<s>{telegram_html(reply.event, language, source=False)}</s>\n\n{text}"
@@ -214,6 +222,16 @@ class TelegramChannel:
             await self._call(recipient, self._edit, int(number), kind == "photo", struck)
         answer = int(number) if number.isdigit() else None
         return receipt(await self.send_text(recipient, text, reply_to=answer, steps=steps)) or steps.receipt
+
+    async def _edit_media(self, chat: int | str, message_id: int, photo: bytes, caption: str) -> None:
+        """A photo message's picture and caption replaced (a daily report's newer version)."""
+        media = InputMediaPhoto(photo, caption=caption[:CAPTION_LIMIT], parse_mode=ParseMode.HTML)
+        try:
+            await self.bot.edit_message_media(chat_id=chat, message_id=message_id, media=media)
+        except BadRequest as exc:
+            if "not modified" in exc.message.lower():  # a retry after the edit went through
+                return
+            raise
 
     async def _edit(self, chat: int | str, message_id: int, caption: bool, text: str) -> None:
         try:
