@@ -48,6 +48,22 @@ def test_a_report_caption_fits_a_photo_whatever_stood_out():
         assert len(telegram_html(report, language)) > 900
 
 
+def test_categories_by_the_names_people_use():
+    from tallywatch.channels.render import metric_named
+    from tallywatch.extract.genstaff import METRICS
+
+    asked = {
+        "UAV": "uav", "uavs": "uav", "drones": "uav", "БПЛА": "uav", "дрони": "uav",
+        "tank": "tanks", "Tanks": "tanks", "танки": "tanks", "helicopter": "helicopters",
+        "air defence": "air_defense", "Air  Defense": "air_defense", "ППО": "air_defense",
+        "особовий склад": "personnel", "troops": "personnel", "armoured_vehicles": "armoured_vehicles",
+        "APVs": "armoured_vehicles", "ББМ": "armoured_vehicles",
+    }  # fmt: skip
+    assert {words: metric_named(words, METRICS) for words in asked} == asked
+    assert metric_named("nukes", METRICS) is None and metric_named("", METRICS) is None
+    assert metric_named("srbm launchers", ["personnel"]) is None  # only the categories there are
+
+
 def test_numbers_for_the_reader():
     assert localize_numbers("now 1,002,690 (+1,130), up 3,5%", "uk") == "now 1 002 690 (+1 130), up 3,5%"
     assert localize_numbers("now 1,002,690", "en") == "now 1,002,690"

@@ -35,11 +35,21 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from . import outbox
-from .channels.render import metric_name
+from . import digest, outbox
+from .channels.render import (
+    PHONE,
+    average,
+    brief_credit,
+    change,
+    metric_name,
+    metric_named,
+    percent,
+    phone_table,
+    short_name,
+)
 from .channels.telegram import retry_seconds
 from .extract.genstaff import METRICS
-from .format import format_delta, format_number
+from .format import format_number
 from .models import Event, report_day
 from .sources import health
 from .sources.http import tls_context
@@ -63,7 +73,8 @@ TEXTS = {
         "/subscribe to get the daily report or alerts, /latest for today's figures, /settings for language and "
         "quiet hours, /help for more.",
         "help": "/subscribe — choose what to receive\n/unsubscribe — stop all alerts\n/latest — the latest figures\n"
-        "/chart METRIC [DAYS] — a chart\n/settings — language and quiet hours\n/help — this list",
+        "/week, /month — the last 7 or 30 days\n/chart CATEGORY [DAYS] — a chart, e.g. /chart drones 30\n"
+        "/settings — language and quiet hours\n/help — this list",
         "choose": "What would you like to receive? The daily report: every category's total and the day's "
         "losses, once a day, as soon as the General Staff publishes it.",
         "current": "You receive: {choice}.",
@@ -95,9 +106,14 @@ TEXTS = {
         "no_figures": "No figures yet.",
         "broadcast_usage": "Usage: /broadcast TEXT",
         "broadcast_done": "Broadcast queued for {n} recipients.",
-        "latest": "Latest figures, {date}",
-        "chart_usage": "Usage: /chart METRIC [DAYS], e.g. /chart personnel 90. Metrics: {metrics}",
+        "latest": "Russia's losses · {date}",
+        "period": "Russia's losses · {days} days",
+        "vs_before": "% — against the {days} days before",
+        "a_day": "{n} a day",
+        "no_period": "Not enough figures yet for the last {days} days.",
+        "chart_usage": "Usage: /chart CATEGORY [DAYS], e.g. /chart drones 30 (7 to 2000 days). Categories: {metrics}",
         "chart_empty": "No figures for {metric} yet.",
+        "chart_caption": "{metric} · the last {days} days",
     },
     "uk": {
         "start": "Вітаю! Я надсилаю щоденний звіт Генштабу ЗСУ про втрати росії, щойно його оприлюднено, і "
@@ -106,7 +122,8 @@ TEXTS = {
         "/subscribe — щоденний звіт чи сповіщення, /latest — останні дані, /settings — мова й тихі години, "
         "/help — довідка.",
         "help": "/subscribe — обрати, що отримувати\n/unsubscribe — відписатися\n/latest — останні дані\n"
-        "/chart ПОКАЗНИК [ДНІВ] — графік\n/settings — мова й тихі години\n/help — цей список",
+        "/week, /month — останні 7 чи 30 днів\n/chart КАТЕГОРІЯ [ДНІВ] — графік, напр. /chart дрони 30\n"
+        "/settings — мова й тихі години\n/help — цей список",
         "choose": "Що ви хочете отримувати? Щоденний звіт: загальні втрати за кожною категорією і втрати за "
         "добу, раз на день, щойно Генштаб його оприлюднить.",
         "current": "Ви отримуєте: {choice}.",
@@ -138,9 +155,15 @@ TEXTS = {
         "no_figures": "Даних ще немає.",
         "broadcast_usage": "Використання: /broadcast ТЕКСТ",
         "broadcast_done": "Розсилку поставлено в чергу: {n} одержувачів.",
-        "latest": "Останні дані, {date}",
-        "chart_usage": "Використання: /chart ПОКАЗНИК [ДНІВ], напр. /chart personnel 90. Показники: {metrics}",
+        "latest": "Втрати росії · {date}",
+        "period": "Втрати росії · {days} днів",
+        "vs_before": "% — до попередніх {days} днів",
+        "a_day": "{n} на добу",
+        "no_period": "Ще замало даних за останні {days} днів.",
+        "chart_usage": "Використання: /chart КАТЕГОРІЯ [ДНІВ], напр. /chart дрони 30 (від 7 до 2000 днів). "
+        "Категорії: {metrics}",
         "chart_empty": "Даних про {metric} ще немає.",
+        "chart_caption": "{metric} · останні {days} днів",
     },
 }
 
@@ -149,6 +172,8 @@ COMMANDS = {
         ("subscribe", "The daily report or alerts"),
         ("unsubscribe", "Stop all alerts"),
         ("latest", "The latest figures"),
+        ("week", "The last 7 days"),
+        ("month", "The last 30 days"),
         ("chart", "A chart: /chart METRIC [DAYS]"),
         ("settings", "Language and quiet hours"),
         ("help", "What I can do"),
@@ -157,6 +182,8 @@ COMMANDS = {
         ("subscribe", "Щоденний звіт чи сповіщення"),
         ("unsubscribe", "Відписатися"),
         ("latest", "Останні дані"),
+        ("week", "Останні 7 днів"),
+        ("month", "Останні 30 днів"),
         ("chart", "Графік: /chart ПОКАЗНИК [ДНІВ]"),
         ("settings", "Мова й тихі години"),
         ("help", "Що я вмію"),
@@ -198,6 +225,8 @@ class TelegramBot:
             "subscribe": self.on_subscribe,
             "unsubscribe": self.on_unsubscribe,
             "latest": self.on_latest,
+            "week": self.on_week,
+            "month": self.on_month,
             "settings": self.on_settings,
             "stats": self.on_stats,
             "broadcast": self.on_broadcast,
@@ -433,41 +462,87 @@ class TelegramBot:
         text, keyboard = await self._settings_message(chat.id if chat else 0, language)
         await self._reply(update, text, keyboard)
 
+    def _credit(self, source: str, language: str) -> str:
+        """Whose figures, in a line a phone shows whole."""
+        try:
+            publisher = self.pipeline.config.source(source).said_by()
+        except KeyError:
+            publisher = "genstaff"
+        return _clip(brief_credit(publisher, language), PHONE)
+
     async def on_latest(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """The latest figures for a phone: personnel first, the report's order, the date and source on
+        top, categories not reported for a year left out, no line over 30 characters."""
         language = await self._language(update)
         rows = await self.pipeline.in_store(self.pipeline.store.latest)
+        newest = max((r.as_of for r in rows), default=None)
+        rows = [r for r in rows if newest and (newest - r.as_of).days <= 365]
         if not rows:
             await self._reply(update, esc(TEXTS[language]["no_figures"]))
             return
-        names = [metric_name(r.metric, language) for r in rows]
-        values = [format_number(r.value, language) for r in rows]
-        changes = ["" if r.delta is None else format_delta(r.delta, language) for r in rows]
-        width = (max(map(len, names)), max(map(len, values)), max(map(len, changes)))
-        lines = [
-            f"{n.ljust(width[0])}  {v.rjust(width[1])}  {c.rjust(width[2])}".rstrip()
-            for n, v, c in zip(names, values, changes, strict=True)
-        ]
-        newest = max(r.as_of for r in rows)
-        date = newest.strftime("%d.%m.%Y") if language == "uk" else newest.isoformat()
+        order = {m: i for i, m in enumerate(METRICS)}
+        rows.sort(key=lambda r: (order.get(r.metric, len(order)), r.metric))
+        table = phone_table(
+            [
+                (short_name(r.metric, language), format_number(r.value, language), change(r.delta, language))
+                for r in rows
+            ]
+        )
+        date = newest.strftime("%d.%m.%Y")
         title = esc(TEXTS[language]["latest"].format(date=date))
-        await self._reply(update, f"<b>{title}</b>\n<pre>{esc(chr(10).join(lines))}</pre>")
+        credit = esc(self._credit(rows[0].source, language))
+        await self._reply(update, f"<b>{title}</b>\n<i>{credit}</i>\n<pre>{esc(table)}</pre>")
+
+    async def on_week(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._period(update, 7)
+
+    async def on_month(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._period(update, 30)
+
+    async def _period(self, update: Update, days: int) -> None:
+        """/week, /month: each category's losses over the last ``days`` days, its daily average and
+        the change against the ``days`` before, for a phone (no line over 30 characters)."""
+        language = await self._language(update)
+        t = TEXTS[language]
+        found = await self.pipeline.in_store(digest.totals, self.pipeline.store, days)
+        if not found:
+            await self._reply(update, esc(t["no_period"].format(days=days)))
+            return
+        end = max(f.end for f in found)
+        start = end - dt.timedelta(days=days - 1)
+        rows = [(short_name(f.metric, language), format_number(f.total, language), percent(f.change)) for f in found]
+        lines = []
+        for line, f in zip(phone_table(rows).splitlines(), found, strict=True):
+            lines += [line, "  " + t["a_day"].format(n=average(f.per_day, language))]
+        head = [
+            f"<b>{esc(t['period'].format(days=days))}</b>",
+            f"{start:%d.%m}–{end:%d.%m.%Y}",
+            f"<i>{esc(self._credit(found[0].source, language))}</i>",
+            esc(t["vs_before"].format(days=days)),
+        ]
+        await self._reply(update, "\n".join(head) + f"\n<pre>{esc(chr(10).join(lines))}</pre>")
 
     async def on_chart(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
         t = TEXTS[language]
-        args = context.args or []
-        metric = args[0].lower() if args else ""
-        days = args[1] if len(args) > 1 else "90"
-        plain = re.fullmatch(r"[0-9]{1,4}", days)  # not isdigit(): it takes ² and ٣, which int() refuses
-        if metric not in METRICS or not plain or not 7 <= int(days) <= 2000 or len(args) > 2:
-            await self._reply(update, esc(t["chart_usage"].format(metrics=", ".join(METRICS))))
+        args = list(context.args or [])
+        days = "90"
+        if args and re.fullmatch(r"[0-9]{1,4}", args[-1]):  # not isdigit(): it takes ² and ٣, which int() refuses
+            days = args.pop()
+        metric = metric_named(" ".join(args), METRICS) if args else None
+        if metric is None or not 7 <= int(days) <= 2000 or len(" ".join(args)) > 40:
+            names = ", ".join(metric_name(m, language) for m in METRICS[:9]) + ", …"
+            await self._reply(update, esc(t["chart_usage"].format(metrics=names)))
             return
         png = await self.pipeline.chart(metric, language, int(days))
+        name = metric_name(metric, language)
+        name = name[:1].upper() + name[1:]
         if png is None:
-            await self._reply(update, esc(t["chart_empty"].format(metric=metric_name(metric, language))))
+            await self._reply(update, esc(t["chart_empty"].format(metric=name)))
             return
         chat = update.effective_chat
-        await self._within_limits(chat, lambda: chat.send_photo(photo=png, caption=esc(metric_name(metric, language))))
+        caption = esc(t["chart_caption"].format(metric=name, days=days))
+        await self._within_limits(chat, lambda: chat.send_photo(photo=png, caption=caption))
 
     async def on_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)

@@ -53,7 +53,9 @@ def render(
     FigureCanvasAgg(figure)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     period = f"{days[0]:%d.%m.%Y} – {days[-1]:%d.%m.%Y}" if language == "uk" else f"{days[0]} – {days[-1]}"
-    figure.suptitle(f"{name.capitalize()}: {format_number(values[-1], language)}", fontsize=17, fontweight="bold")
+    figure.suptitle(
+        f"{name[:1].upper() + name[1:]}: {format_number(values[-1], language)}", fontsize=17, fontweight="bold"
+    )
     top.set_title(period, fontsize=12, color="#555555")
 
     top.plot(days, values, color="#1f5fa8", linewidth=2.4)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from . import outbox
 from .channels import Channel
 from .config import Config
+from .extract.genstaff import METRICS
 from .format import format_delta, format_number
 from .models import Event
 from .store import Store, StoredEvent, utcnow
@@ -38,6 +40,51 @@ class Running(Protocol):
 
 
 SPANS = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
+
+
+@dataclass(frozen=True)
+class Total:
+    """A category over a period: its losses in the last ``days`` days up to ``end``, and in the
+    ``days`` before them (None where the series does not reach back that far)."""
+
+    metric: str
+    end: dt.date
+    days: int
+    total: int
+    before: int | None
+    source: str = ""  # whose figure the newest day's is
+
+    @property
+    def per_day(self) -> float:
+        return self.total / self.days
+
+    @property
+    def change(self) -> float | None:
+        """The period against the one before, as a fraction (+0.04: 4 % more); None when not comparable."""
+        return None if not self.before else self.total / self.before - 1
+
+
+def totals(store: Store, days: int, *, current: int = 365) -> list[Total]:
+    """Every category's losses over the last ``days`` days (up to its newest day), in the report's
+    order, leaving out categories not reported for ``current`` days. Call on the store's thread."""
+    latest = {r.metric: r for r in store.latest()}
+    if not latest:
+        return []
+    newest = max(r.as_of for r in latest.values())
+    order = [m for m in METRICS if m in latest] + sorted(m for m in latest if m not in METRICS)
+    out = []
+    span = dt.timedelta(days=days)
+    for metric in order:
+        row = latest[metric]
+        if (newest - row.as_of).days > current:
+            continue
+        start = store.value_before(metric, row.as_of - span)
+        if start is None:
+            continue
+        earlier = store.value_before(metric, row.as_of - 2 * span)
+        before = None if earlier is None else start - earlier
+        out.append(Total(metric, row.as_of, days, row.value - start, before, row.source))
+    return out
 
 
 def period_label(kind: str, local_day: dt.date) -> str:

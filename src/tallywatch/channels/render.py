@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from collections.abc import Iterable
 
 from ..format import format_delta, format_number
 from ..models import Event
@@ -34,6 +35,72 @@ METRICS_UK = {
     "special_equipment": "спеціальна техніка",
     "ground_robots": "наземні робототехнічні комплекси",
     "srbm_launchers": "пускові установки ОТРК",
+}
+
+# the categories short enough for a phone's line of 30 characters, beside a total and a change
+SHORT_NAMES = {
+    "en": {
+        "personnel": "Personnel",
+        "tanks": "Tanks",
+        "armoured_vehicles": "Armoured veh.",
+        "artillery": "Artillery",
+        "mlrs": "MLRS",
+        "air_defense": "Air defence",
+        "aircraft": "Aircraft",
+        "helicopters": "Helicopters",
+        "uav": "UAVs",
+        "cruise_missiles": "Missiles",
+        "warships": "Warships",
+        "submarines": "Submarines",
+        "vehicles": "Vehicles",
+        "special_equipment": "Special eqp.",
+        "ground_robots": "Ground robots",
+        "srbm_launchers": "SRBM launch.",
+    },
+    "uk": {
+        "personnel": "Особ. склад",
+        "tanks": "Танки",
+        "armoured_vehicles": "ББМ",
+        "artillery": "Артсистеми",
+        "mlrs": "РСЗВ",
+        "air_defense": "ППО",
+        "aircraft": "Літаки",
+        "helicopters": "Гелікоптери",
+        "uav": "БПЛА",
+        "cruise_missiles": "Крил. ракети",
+        "warships": "Кораблі",
+        "submarines": "Підв. човни",
+        "vehicles": "Автотехніка",
+        "special_equipment": "Спецтехніка",
+        "ground_robots": "НРК",
+        "srbm_launchers": "ОТРК",
+    },
+}
+SHORT_LIMIT = 13  # characters of a short name
+# what people call the categories, beyond their names in either language (lower case)
+ALIASES = {
+    "drone": "uav",
+    "drones": "uav",
+    "uav": "uav",
+    "дрони": "uav",
+    "безпілотники": "uav",
+    "air defense": "air_defense",
+    "air defence": "air_defense",
+    "troops": "personnel",
+    "soldiers": "personnel",
+    "особовий": "personnel",
+    "apv": "armoured_vehicles",
+    "apvs": "armoured_vehicles",
+    "armoured vehicles": "armoured_vehicles",
+    "armored vehicles": "armoured_vehicles",
+    "artillery": "artillery",
+    "артилерія": "artillery",
+    "missiles": "cruise_missiles",
+    "ships": "warships",
+    "кораблі": "warships",
+    "cars": "vehicles",
+    "trucks": "vehicles",
+    "автомобілі": "vehicles",
 }
 
 ICONS = {
@@ -97,6 +164,75 @@ def metric_name(metric: str, language: str) -> str:
     from ..detect.wording import metric_label
 
     return metric_label(metric)
+
+
+PHONE = 30  # characters of a line a phone shows whole in Telegram's monospace
+BRIEF = {"genstaff": {"en": "Per Ukraine's General Staff", "uk": "За даними Генштабу ЗСУ"}}
+
+
+def brief_credit(publisher: str, language: str = "en") -> str:
+    """Whose figures, in a phone's line: ``Per Ukraine's General Staff``."""
+    known = BRIEF.get(publisher)
+    return known[language] if known else publisher
+
+
+def change(delta: int | None, language: str = "en") -> str:
+    return "" if delta is None else format_delta(delta, language)
+
+
+def percent(fraction: float | None) -> str:
+    """+4% / −12% / ±0% (the period against the one before); empty when there is none to compare."""
+    if fraction is None:
+        return ""
+    rounded = round(fraction * 100)
+    return "±0%" if rounded == 0 else f"{'+' if rounded > 0 else '−'}{abs(rounded)}%"
+
+
+def average(per_day: float, language: str = "en") -> str:
+    """1,160 / 7.4 / 0.3 — whole numbers from 10 up, one decimal below (a decimal comma in Ukrainian)."""
+    if per_day >= 10:
+        return format_number(round(per_day), language)
+    text = f"{per_day:.1f}"
+    return text.replace(".", ",") if language == "uk" else text
+
+
+def phone_table(rows: Iterable[tuple[str, str, str]]) -> str:
+    """Rows of (name, number, change) as aligned columns, none wider than ``PHONE`` characters
+    (names clipped first)."""
+    rows = list(rows)
+    value_width = max((len(v) for _, v, _ in rows), default=0)
+    change_width = max((len(c) for _, _, c in rows), default=0)
+    name_width = min(max((len(n) for n, _, _ in rows), default=0), PHONE - value_width - change_width - 2)
+    lines = []
+    for name, value, delta in rows:
+        name = name if len(name) <= name_width else name[: name_width - 1] + "."
+        lines.append(f"{name.ljust(name_width)} {value.rjust(value_width)} {delta.rjust(change_width)}".rstrip())
+    return "\n".join(lines)
+
+
+def short_name(metric: str, language: str) -> str:
+    """A category's name short enough for a phone's table (``SHORT_NAMES``, else clipped)."""
+    name = SHORT_NAMES[language].get(metric) or metric_name(metric, language)
+    name = name[:1].upper() + name[1:]
+    return name if len(name) <= SHORT_LIMIT else name[: SHORT_LIMIT - 1] + "."
+
+
+def metric_named(words: str, metrics: Iterable[str]) -> str | None:
+    """The category people mean by ``words`` — its key, its name in English or Ukrainian, its short
+    name, or a common alias (``drones``, ``air defence``, ``особовий склад``) — among ``metrics``."""
+    wanted = " ".join(words.lower().replace("_", " ").split()).rstrip(".")
+    known = set(metrics)
+    names: dict[str, str] = {}
+    for metric in known:
+        names[metric.replace("_", " ")] = metric
+        for language in LANGUAGES:
+            names[metric_name(metric, language).lower()] = metric
+            names[short_name(metric, language).lower().rstrip(".")] = metric
+    for alias, metric in ALIASES.items():
+        if metric in known:
+            names.setdefault(alias, metric)
+    # one tank, two UAVs: the singular and the plural of a name are the same category
+    return names.get(wanted) or names.get(wanted + "s") or names.get(wanted.removesuffix("s"))
 
 
 def localize_numbers(text: str, language: str) -> str:
