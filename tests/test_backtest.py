@@ -49,7 +49,7 @@ def test_the_known_spikes_fire(events):
     assert spikes[("special_equipment", D(2024, 9, 28))] == 99
     assert spikes[("cruise_missiles", D(2024, 11, 18))] == 112
     message = next(e.message for e in events if e.key == "spike:personnel:2025-02-28")
-    assert message.startswith("personnel +2,710 in a day — 28-day median +1,245, 2.2× usual")
+    assert message == "personnel +2,710 in a day — the most in a year, about 2.2× the usual 1,245 a day"
 
 
 def test_spikes_stay_rare_enough_to_be_read(events):

@@ -119,7 +119,7 @@ def test_one_report_a_day_with_its_source_and_the_alerts_it_folds_in(tmp_path, f
     everything = [c.text for c in fake.sent(ALL_UK)]
     assert sum(t.startswith("📋 <b>Втрати росії станом на") for t in everything) == days
     assert not any(t.startswith("📈") or t.startswith("🏆") for t in everything)  # folded: told once, in the report
-    assert any("перейдено позначку 1 000 000" in t for t in everything)  # the milestone is still an alert
+    assert any("перейдено позначку 1\u00a0000\u00a0000" in t for t in everything)  # the milestone is still an alert
     assert "літаки: +41 за добу" in next(t for t in everything if "03.06.2025" in t and t.startswith("📋"))
     milestones_only = [c.text for c in fake.sent(MILESTONES)]
     assert len(milestones_only) == 1 and "passed 1,000,000" in milestones_only[0]
@@ -145,7 +145,7 @@ def test_a_revised_figure_edits_the_report_already_sent(tmp_path, fake):
     assert "Revised since it was first sent" in edit.params["text"]
     # the channels' reports are edited too, each in its language; the correction is no separate post
     edited = {str(c.params["chat_id"]): c.params["text"] for c in fake.calls("editMessageText", 200)}
-    assert "1 001 570" in edited["@vtraty"] and "1,001,570" in edited["@losses_feed"]
+    assert "1\u00a0001\u00a0570" in edited["@vtraty"] and "1,001,570" in edited["@losses_feed"]
     assert fake.sent("@losses_feed") == [] and fake.sent(ALL_UK) == []
     # the same figures again (another source repeating them) make nothing new
     again = tally.feed("other", day_item(LAST, {"personnel": 10}, digest="repeat"))
@@ -215,6 +215,6 @@ def test_the_report_goes_as_a_card_drawn_once_per_language_and_a_revision_replac
     assert fake.sent() == []  # nothing new: the cards are replaced where they are
     edits = fake.calls("editMessageMedia", 200)
     assert len(edits) == 8 and all(c.params["photo"][:8] == b"\x89PNG\r\n\x1a\n" for c in edits)
-    assert all("1,001,570" in c.params["caption"] or "1 001 570" in c.params["caption"] for c in edits)
+    assert all("1,001,570" in c.params["caption"] or "1\u00a0001\u00a0570" in c.params["caption"] for c in edits)
     assert sorted(drawn) == ["en", "en", "uk", "uk"]  # the new version's card, once per language
     tally.close()

@@ -88,7 +88,7 @@ def test_a_count_per_day_has_spikes_and_records_but_no_milestones_corrections_or
     spike = tally.feed("ops", Item("s", "s", [Figure("combat_clashes", day, 420)]))
     assert keys(spike) == [f"spike:combat_clashes:{day}"]  # also a 30-day record: one alert saying both
     assert spike.events[0].event.message == (
-        "combat clashes 420 in a day — 28-day median 160, 2.6× usual; the largest count in a day in 30 days"
+        "combat clashes 420 in a day — the most in 30 days, about 2.6× the usual 160 a day"
     )
     fall = tally.feed("ops", Item("f", "f", [Figure("combat_clashes", day + dt.timedelta(days=1), 140)]))
     assert keys(fall) == []  # a quieter day: no correction, nothing held as suspect

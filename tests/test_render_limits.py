@@ -65,7 +65,8 @@ def test_categories_by_the_names_people_use():
 
 
 def test_numbers_for_the_reader():
-    assert localize_numbers("now 1,002,690 (+1,130), up 3,5%", "uk") == "now 1 002 690 (+1 130), up 3,5%"
+    # no-break spaces: a number never wraps across two lines
+    assert localize_numbers("now 1,002,690 (+1,130), up 3,5%", "uk") == "now 1\u00a0002\u00a0690 (+1\u00a0130), up 3,5%"
     assert localize_numbers("now 1,002,690", "en") == "now 1,002,690"
 
 

@@ -14,7 +14,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tallywatch"
 
 # lower stages never import higher ones; a module may import its own stage and those below
 STAGES = [
-    ("base", ["models", "format", "markup", "secrets", "health", "backoff", "sdnotify", "history"]),
+    ("base", ["models", "i18n", "format", "markup", "secrets", "health", "backoff", "sdnotify", "history"]),
     ("read", ["config", "extract", "sources"]),
     ("store", ["store"]),
     ("detect", ["detect"]),

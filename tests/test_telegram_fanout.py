@@ -88,8 +88,8 @@ def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_pa
     assert fake.calls("sendMessage", 429) == []
     for chat, (kind, metrics) in choices.items():
         texts = [c.text for c in fake.sent(chat)]
-        million = [t for t in texts if "1,000,000" in t or "1 000 000" in t]
-        tanks = [t for t in texts if "11,000" in t or "11 000" in t]
+        million = [t for t in texts if "1,000,000" in t or "1\u00a0000\u00a0000" in t]
+        tanks = [t for t in texts if "11,000" in t or "11\u00a0000" in t]
         wants_million = kind in ("all", "milestones") or "personnel" in metrics
         wants_tanks = kind == "all" or "tanks" in metrics
         assert (len(million), len(tanks), len(texts)) == (
@@ -102,10 +102,10 @@ def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_pa
         "🏁 <b>2025-06-12</b>\npersonnel passed 1,000,000 — now 1,000,340 (+1,340 in a day)\n\n"
         "<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
     )
-    ukrainian = next(c.text for c in fake.sent("5000") if "000 000" in c.text)
+    ukrainian = next(c.text for c in fake.sent("5000") if "000\u00a0000" in c.text)
     assert (
         ukrainian
-        == "🏁 <b>12.06.2025</b>\nособовий склад: перейдено позначку 1 000 000 — тепер 1 000 340 (+1 340 за добу)\n\n"
+        == "🏁 <b>12.06.2025</b>\nособовий склад: перейдено позначку 1\u00a0000\u00a0000 — тепер 1\u00a0000\u00a0340 (+1\u00a0340 за добу)\n\n"
         "<i>Втрати росії за даними Генерального штабу ЗСУ</i>"
     )
     rate = fake.sent()
@@ -173,7 +173,7 @@ def test_configured_channels_get_every_alert_each_in_its_own_language(tmp_path, 
     assert len(fake.sent("@losses_feed")) == 2 and len(fake.sent("-1001234567890")) == 2
     ukrainian = [c.text for c in fake.sent("@vtraty")]
     assert len(ukrainian) == 2 and all("Генерального штабу ЗСУ" in t for t in ukrainian)
-    assert any("перейдено позначку 1 000 000" in t for t in ukrainian)
+    assert any("перейдено позначку 1\u00a0000\u00a0000" in t for t in ukrainian)
     assert all("General Staff" in c.text for c in fake.sent("@losses_feed"))
     tally.close()
 
@@ -197,8 +197,8 @@ def test_a_milestone_chart_is_drawn_once_per_language_then_sent_by_file_id(tmp_p
     # the sends in flight before Telegram answered the first upload upload too; the rest go by file id
     assert 2 <= len(uploads) <= 2 * channel.limits.concurrency
     assert all(c.params["photo"][:8] == b"\x89PNG\r\n\x1a\n" for c in uploads)
-    file_ids = {c.params["_message"]["photo"][-1]["file_id"]: "000 000" in c.text for c in uploads}
-    assert all(file_ids[c.params["photo"]] == ("000 000" in c.text) for c in photos if c not in uploads)
+    file_ids = {c.params["_message"]["photo"][-1]["file_id"]: "000\u00a0000" in c.text for c in uploads}
+    assert all(file_ids[c.params["photo"]] == ("000\u00a0000" in c.text) for c in photos if c not in uploads)
     receipts = dict(tally.store.conn.execute("SELECT recipient, receipt FROM deliveries WHERE status = 'sent'"))
     assert receipts == {str(c.params["chat_id"]): f"photo:{c.params['_message']['message_id']}" for c in photos}
 

@@ -35,7 +35,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from . import digest, outbox
+from . import digest, i18n, outbox
 from .channels.render import (
     PHONE,
     average,
@@ -65,130 +65,82 @@ WINDOW = 15.0
 CHOICES = ("report", "all", "milestones", "metrics")  # what /subscribe offers, the daily report first
 QUIET_CHOICES = {"off": (None, None), "22-7": (22, 7), "23-8": (23, 8)}
 
+# what the bot says, in English (the gettext msgids: each catalogue under locale/ translates them)
 TEXTS = {
-    "en": {
-        "start": "Hello! I send the General Staff of Ukraine's daily report of Russian losses as soon as it is "
-        "published, and tell you when something matters: a milestone passed or near, an unusual day, a record, "
-        "a correction.\n\n"
-        "/subscribe to get the daily report or alerts, /latest for today's figures, /settings for language and "
-        "quiet hours, /help for more.",
-        "help": "/subscribe — choose what to receive\n/unsubscribe — stop all alerts\n/latest — the latest figures\n"
-        "/week, /month — the last 7 or 30 days\n/chart CATEGORY [DAYS] — a chart, e.g. /chart drones 30\n"
-        "/settings — language and quiet hours\n/help — this list",
-        "choose": "What would you like to receive? The daily report: every category's total and the day's "
-        "losses, once a day, as soon as the General Staff publishes it.",
-        "current": "You receive: {choice}.",
-        "report": "The daily report",
-        "all": "The daily report and every alert",
-        "milestones": "Milestones only",
-        "metrics": "Alerts about chosen categories",
-        "pick": "Tap the metrics you want, then Done.",
-        "done": "Done",
-        "subscribed_report": "Subscribed: the daily report. /unsubscribe stops it.",
-        "subscribed_all": "Subscribed: the daily report and every alert. /unsubscribe stops them.",
-        "subscribed_milestones": "Subscribed: milestones only. /unsubscribe stops them.",
-        "subscribed_metrics": "Subscribed: alerts about {metrics}. /unsubscribe stops them.",
-        "no_metrics": "Pick at least one metric first.",
-        "unsubscribed": "Unsubscribed: no more alerts. /subscribe brings them back.",
-        "not_subscribed": "You are not subscribed. /subscribe to start.",
-        "settings": "Language and quiet hours (non-critical alerts wait until the quiet hours end; milestones never wait).",
-        "settings_now": "Now: English; quiet hours {quiet}.",
-        "quiet_none": "off",
-        "quiet_off": "Quiet hours: off",
-        "quiet": "Quiet {a}:00–{b}:00",
-        "saved": "Saved.",
-        "stale_button": "This button is no longer valid.",
-        "slow_down": "Slow down, please: I answer a few commands at a time. The rest were dropped; try again in a minute.",
-        "group_admins_only": "In a group, only its admins can change what the group receives.",
-        "unknown": "I don't know {command}. /help lists what I can do.",
-        "plain": "I answer commands only. /help lists them.",
-        "admins_only": "Sorry, this command is for the bot's administrators.",
-        "no_figures": "No figures yet.",
-        "broadcast_usage": "Usage: /broadcast TEXT",
-        "broadcast_done": "Broadcast queued for {n} recipients.",
-        "latest": "Russia's losses · {date}",
-        "period": "Russia's losses · {days} days",
-        "vs_before": "% — against the {days} days before",
-        "a_day": "{n} a day",
-        "no_period": "Not enough figures yet for the last {days} days.",
-        "chart_usage": "Usage: /chart CATEGORY [DAYS], e.g. /chart drones 30 (7 to 2000 days). Categories: {metrics}",
-        "chart_empty": "No figures for {metric} yet.",
-        "chart_caption": "{metric} · the last {days} days",
-    },
-    "uk": {
-        "start": "Вітаю! Я надсилаю щоденний звіт Генштабу ЗСУ про втрати росії, щойно його оприлюднено, і "
-        "повідомляю, коли стається щось важливе: пройдено чи наближається позначка, незвичний день, рекорд, "
-        "виправлення.\n\n"
-        "/subscribe — щоденний звіт чи сповіщення, /latest — останні дані, /settings — мова й тихі години, "
-        "/help — довідка.",
-        "help": "/subscribe — обрати, що отримувати\n/unsubscribe — відписатися\n/latest — останні дані\n"
-        "/week, /month — останні 7 чи 30 днів\n/chart КАТЕГОРІЯ [ДНІВ] — графік, напр. /chart дрони 30\n"
-        "/settings — мова й тихі години\n/help — цей список",
-        "choose": "Що ви хочете отримувати? Щоденний звіт: загальні втрати за кожною категорією і втрати за "
-        "добу, раз на день, щойно Генштаб його оприлюднить.",
-        "current": "Ви отримуєте: {choice}.",
-        "report": "Щоденний звіт",
-        "all": "Щоденний звіт і всі сповіщення",
-        "milestones": "Лише позначки",
-        "metrics": "Сповіщення про обрані категорії",
-        "pick": "Оберіть показники, потім «Готово».",
-        "done": "Готово",
-        "subscribed_report": "Підписку оформлено: щоденний звіт. /unsubscribe — відписатися.",
-        "subscribed_all": "Підписку оформлено: щоденний звіт і всі сповіщення. /unsubscribe — відписатися.",
-        "subscribed_milestones": "Підписку оформлено: лише позначки. /unsubscribe — відписатися.",
-        "subscribed_metrics": "Підписку оформлено: {metrics}. /unsubscribe — відписатися.",
-        "no_metrics": "Спершу оберіть хоча б один показник.",
-        "unsubscribed": "Підписку скасовано. /subscribe — підписатися знову.",
-        "not_subscribed": "Ви не підписані. /subscribe — підписатися.",
-        "settings": "Мова й тихі години (звичайні сповіщення чекають до кінця тихих годин, позначки — ні).",
-        "settings_now": "Зараз: українська; тихі години {quiet}.",
-        "quiet_none": "вимкнено",
-        "quiet_off": "Тихі години: вимкнено",
-        "quiet": "Тихо {a}:00–{b}:00",
-        "saved": "Збережено.",
-        "stale_button": "Ця кнопка вже не діє.",
-        "slow_down": "Повільніше, будь ласка: я відповідаю на кілька команд за раз. Решту пропущено; спробуйте за хвилину.",
-        "group_admins_only": "У групі змінювати, що вона отримує, можуть лише її адміністратори.",
-        "unknown": "Я не знаю команди {command}. /help — що я вмію.",
-        "plain": "Я відповідаю лише на команди. /help — їх перелік.",
-        "admins_only": "Вибачте, ця команда лише для адміністраторів бота.",
-        "no_figures": "Даних ще немає.",
-        "broadcast_usage": "Використання: /broadcast ТЕКСТ",
-        "broadcast_done": "Розсилку поставлено в чергу: {n} одержувачів.",
-        "latest": "Втрати росії · {date}",
-        "period": "Втрати росії · {days} днів",
-        "vs_before": "% — до попередніх {days} днів",
-        "a_day": "{n} на добу",
-        "no_period": "Ще замало даних за останні {days} днів.",
-        "chart_usage": "Використання: /chart КАТЕГОРІЯ [ДНІВ], напр. /chart дрони 30 (від 7 до 2000 днів). "
-        "Категорії: {metrics}",
-        "chart_empty": "Даних про {metric} ще немає.",
-        "chart_caption": "{metric} · останні {days} днів",
-    },
+    "start": "Hello! I send the General Staff of Ukraine's daily report of Russian losses as soon as it is "
+    "published, and tell you when something matters: a milestone passed or near, an unusual day, a record, "
+    "a correction.\n\n"
+    "/subscribe to get the daily report or alerts, /latest for today's figures, /settings for language and "
+    "quiet hours, /help for more.",
+    "help": "/subscribe — choose what to receive\n/unsubscribe — stop all alerts\n/latest — the latest figures\n"
+    "/week, /month — the last 7 or 30 days\n/chart CATEGORY [DAYS] — a chart, e.g. /chart drones 30\n"
+    "/settings — language and quiet hours\n/help — this list",
+    "choose": "What would you like to receive? The daily report: every category's total and the day's "
+    "losses, once a day, as soon as the General Staff publishes it.",
+    "current": "You receive: {choice}.",
+    "report": "The daily report",
+    "all": "The daily report and every alert",
+    "milestones": "Milestones only",
+    "metrics": "Alerts about chosen categories",
+    "pick": "Tap the metrics you want, then Done.",
+    "done": "Done",
+    "subscribed_report": "Subscribed: the daily report. /unsubscribe stops it.",
+    "subscribed_all": "Subscribed: the daily report and every alert. /unsubscribe stops them.",
+    "subscribed_milestones": "Subscribed: milestones only. /unsubscribe stops them.",
+    "subscribed_metrics": "Subscribed: alerts about {metrics}. /unsubscribe stops them.",
+    "no_metrics": "Pick at least one metric first.",
+    "unsubscribed": "Unsubscribed: no more alerts. /subscribe brings them back.",
+    "not_subscribed": "You are not subscribed. /subscribe to start.",
+    "settings": "Language and quiet hours (non-critical alerts wait until the quiet hours end; milestones never wait).",
+    "settings_now": "Now: English; quiet hours {quiet}.",
+    "quiet_none": "off",
+    "quiet_off": "Quiet hours: off",
+    "quiet": "Quiet {a}:00–{b}:00",
+    "saved": "Saved.",
+    "stale_button": "This button is no longer valid.",
+    "slow_down": "Slow down, please: I answer a few commands at a time. The rest were dropped; try again in a minute.",
+    "group_admins_only": "In a group, only its admins can change what the group receives.",
+    "unknown": "I don't know {command}. /help lists what I can do.",
+    "plain": "I answer commands only. /help lists them.",
+    "admins_only": "Sorry, this command is for the bot's administrators.",
+    "no_figures": "No figures yet.",
+    "broadcast_usage": "Usage: /broadcast TEXT",
+    "broadcast_done": "Broadcast queued for {n} recipients.",
+    "latest": "Russia's losses · {date}",
+    "period": "Russia's losses · {days} days",
+    "vs_before": "% — against the {days} days before",
+    "a_day": "{n} a day",
+    "no_period": "Not enough figures yet for the last {days} days.",
+    "chart_usage": "Usage: /chart CATEGORY [DAYS], e.g. /chart drones 30 (7 to 2000 days). Categories: {metrics}",
+    "chart_empty": "No figures for {metric} yet.",
+    "chart_caption": "{metric} · the last {days} days",
 }
 
-COMMANDS = {
-    "en": [
-        ("subscribe", "The daily report or alerts"),
-        ("unsubscribe", "Stop all alerts"),
-        ("latest", "The latest figures"),
-        ("week", "The last 7 days"),
-        ("month", "The last 30 days"),
-        ("chart", "A chart: /chart METRIC [DAYS]"),
-        ("settings", "Language and quiet hours"),
-        ("help", "What I can do"),
-    ],
-    "uk": [
-        ("subscribe", "Щоденний звіт чи сповіщення"),
-        ("unsubscribe", "Відписатися"),
-        ("latest", "Останні дані"),
-        ("week", "Останні 7 днів"),
-        ("month", "Останні 30 днів"),
-        ("chart", "Графік: /chart ПОКАЗНИК [ДНІВ]"),
-        ("settings", "Мова й тихі години"),
-        ("help", "Що я вмію"),
-    ],
-}
+
+class Texts:
+    """The bot's texts in one language: ``texts(language)[key]``."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language
+
+    def __getitem__(self, key: str) -> str:
+        return i18n.gettext(self.language, TEXTS[key])
+
+
+def texts(language: str) -> Texts:
+    return Texts(language)
+
+
+COMMANDS = [
+    ("subscribe", "The daily report or alerts"),
+    ("unsubscribe", "Stop all alerts"),
+    ("latest", "The latest figures"),
+    ("week", "The last 7 days"),
+    ("month", "The last 30 days"),
+    ("chart", "A chart: /chart CATEGORY [DAYS]"),
+    ("settings", "Language and quiet hours"),
+    ("help", "What I can do"),
+]  # (command, its description: a msgid)
 
 
 def esc(text: str) -> str:
@@ -242,10 +194,10 @@ class TelegramBot:
 
     async def start(self) -> None:
         await self.app.initialize()
-        for language, commands in COMMANDS.items():
+        for language in i18n.languages():
             await self.app.bot.set_my_commands(
-                [BotCommand(name, description) for name, description in commands],
-                language_code=None if language == "en" else language,
+                [BotCommand(name, i18n.gettext(language, description)) for name, description in COMMANDS],
+                language_code=None if language == i18n.SOURCE else language,
             )
         await self.app.start()
         await self.app.updater.start_polling(allowed_updates=["message", "callback_query"], timeout=10)
@@ -287,7 +239,7 @@ class TelegramBot:
         if chat.id not in self._warned:
             self._warned.add(chat.id)
             log.info("chat %s: more than %d commands in %g s; the rest are dropped", chat.id, BURST, WINDOW)
-            await self._reply(update, esc(TEXTS[await self._language(update)]["slow_down"]))
+            await self._reply(update, esc(texts(await self._language(update))["slow_down"]))
         raise ApplicationHandlerStop
 
     def _forget_idle(self) -> None:
@@ -373,14 +325,14 @@ class TelegramBot:
     # -- commands ---------------------------------------------------------------------------------
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, esc(TEXTS[await self._language(update)]["start"]))
+        await self._reply(update, esc(texts(await self._language(update))["start"]))
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, esc(TEXTS[await self._language(update)]["help"]))
+        await self._reply(update, esc(texts(await self._language(update))["help"]))
 
     def _choice_keyboard(self, language: str, current: str | None = None) -> InlineKeyboardMarkup:
         """The choices, the daily report first; ``current`` (an active subscriber's) is ticked."""
-        t = TEXTS[language]
+        t = texts(language)
         return InlineKeyboardMarkup(
             [
                 [InlineKeyboardButton(("✓ " if choice == current else "") + t[choice], callback_data=f"sub:{choice}")]
@@ -398,12 +350,12 @@ class TelegramBot:
                 row = []
         if row:
             rows.append(row)
-        rows.append([InlineKeyboardButton(TEXTS[language]["done"], callback_data="m:done")])
+        rows.append([InlineKeyboardButton(texts(language)["done"], callback_data="m:done")])
         return InlineKeyboardMarkup(rows)
 
     def _settings_keyboard(self, language: str, quiet_now: str = "off") -> InlineKeyboardMarkup:
         """Language and quiet hours, the current ones ticked."""
-        t = TEXTS[language]
+        t = texts(language)
         tick = lambda on: "✓ " if on else ""  # noqa: E731
         quiet = [
             InlineKeyboardButton(
@@ -415,8 +367,8 @@ class TelegramBot:
         return InlineKeyboardMarkup(
             [
                 [
-                    InlineKeyboardButton(tick(language == "en") + "English", callback_data="lang:en"),
-                    InlineKeyboardButton(tick(language == "uk") + "Українська", callback_data="lang:uk"),
+                    InlineKeyboardButton(tick(language == code) + i18n.native_name(code), callback_data=f"lang:{code}")
+                    for code in i18n.languages()
                 ],
                 quiet,
             ]
@@ -424,7 +376,7 @@ class TelegramBot:
 
     async def _settings_message(self, chat_id: int, language: str) -> tuple[str, InlineKeyboardMarkup]:
         """/settings' text and keyboard, saying the chat's current language and quiet hours."""
-        t = TEXTS[language]
+        t = texts(language)
         sub = await self._subscriber(chat_id)
         start, end = (sub["quiet_from"], sub["quiet_to"]) if sub else (None, None)
         quiet_now = next((key for key, hours in QUIET_CHOICES.items() if hours == (start, end)), "off")
@@ -434,7 +386,7 @@ class TelegramBot:
 
     async def on_subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
-        t = TEXTS[language]
+        t = texts(language)
         chat = update.effective_chat
         sub = await self._subscriber(chat.id) if chat else None
         current = sub["choice"] if sub and sub["active"] else None
@@ -448,13 +400,13 @@ class TelegramBot:
         chat = update.effective_chat
         sub = await self._subscriber(chat.id) if chat else None
         if sub is None or not sub["active"]:
-            await self._reply(update, esc(TEXTS[language]["not_subscribed"]))
+            await self._reply(update, esc(texts(language)["not_subscribed"]))
             return
         if not await self._may_change(chat, update.effective_user):
-            await self._reply(update, esc(TEXTS[language]["group_admins_only"]))
+            await self._reply(update, esc(texts(language)["group_admins_only"]))
             return
         await self._save(chat.id, active=0, reason="unsubscribed")
-        await self._reply(update, esc(TEXTS[language]["unsubscribed"]))
+        await self._reply(update, esc(texts(language)["unsubscribed"]))
 
     async def on_settings(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
@@ -478,7 +430,7 @@ class TelegramBot:
         newest = max((r.as_of for r in rows), default=None)
         rows = [r for r in rows if newest and (newest - r.as_of).days <= 365]
         if not rows:
-            await self._reply(update, esc(TEXTS[language]["no_figures"]))
+            await self._reply(update, esc(texts(language)["no_figures"]))
             return
         order = {m: i for i, m in enumerate(METRICS)}
         rows.sort(key=lambda r: (order.get(r.metric, len(order)), r.metric))
@@ -489,7 +441,7 @@ class TelegramBot:
             ]
         )
         date = newest.strftime("%d.%m.%Y")
-        title = esc(TEXTS[language]["latest"].format(date=date))
+        title = esc(texts(language)["latest"].format(date=date))
         credit = esc(self._credit(rows[0].source, language))
         await self._reply(update, f"<b>{title}</b>\n<i>{credit}</i>\n<pre>{esc(table)}</pre>")
 
@@ -503,7 +455,7 @@ class TelegramBot:
         """/week, /month: each category's losses over the last ``days`` days, its daily average and
         the change against the ``days`` before, for a phone (no line over 30 characters)."""
         language = await self._language(update)
-        t = TEXTS[language]
+        t = texts(language)
         found = await self.pipeline.in_store(digest.totals, self.pipeline.store, days)
         if not found:
             await self._reply(update, esc(t["no_period"].format(days=days)))
@@ -524,7 +476,7 @@ class TelegramBot:
 
     async def on_chart(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
-        t = TEXTS[language]
+        t = texts(language)
         args = list(context.args or [])
         days = "90"
         if args and re.fullmatch(r"[0-9]{1,4}", args[-1]):  # not isdigit(): it takes ² and ٣, which int() refuses
@@ -547,7 +499,7 @@ class TelegramBot:
     async def on_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
         if not self._is_admin(update):
-            await self._reply(update, esc(TEXTS[language]["admins_only"]))
+            await self._reply(update, esc(texts(language)["admins_only"]))
             return
         store = self.pipeline.store
 
@@ -568,11 +520,11 @@ class TelegramBot:
     async def on_broadcast(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
         if not self._is_admin(update):
-            await self._reply(update, esc(TEXTS[language]["admins_only"]))
+            await self._reply(update, esc(texts(language)["admins_only"]))
             return
         text = (update.effective_message.text or "").partition(" ")[2].strip() if update.effective_message else ""
         if not text:
-            await self._reply(update, esc(TEXTS[language]["broadcast_usage"]))
+            await self._reply(update, esc(texts(language)["broadcast_usage"]))
             return
         event = Event(
             key=f"broadcast:{update.update_id}:{update.effective_user.id}",
@@ -586,7 +538,7 @@ class TelegramBot:
         )
         count = await self.pipeline.in_store(self._queue_broadcast, event)
         self.pipeline.notify()
-        await self._reply(update, esc(TEXTS[language]["broadcast_done"].format(n=count)))
+        await self._reply(update, esc(texts(language)["broadcast_done"].format(n=count)))
 
     def _queue_broadcast(self, event: Event) -> int:
         store = self.pipeline.store
@@ -599,10 +551,10 @@ class TelegramBot:
     async def on_unknown(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
         command = (update.effective_message.text or "").split()[0] if update.effective_message else ""
-        await self._reply(update, esc(TEXTS[language]["unknown"].format(command=_clip(command))))
+        await self._reply(update, esc(texts(language)["unknown"].format(command=_clip(command))))
 
     async def on_plain(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, esc(TEXTS[await self._language(update)]["plain"]))
+        await self._reply(update, esc(texts(await self._language(update))["plain"]))
 
     # -- buttons ----------------------------------------------------------------------------------
 
@@ -611,7 +563,7 @@ class TelegramBot:
         if query is None or query.message is None:
             return
         language = await self._language(update)
-        t = TEXTS[language]
+        t = texts(language)
         chat_id = query.message.chat.id
         kind, _, value = (query.data or "").partition(":")
         if not await self._may_change(query.message.chat, query.from_user):
@@ -630,9 +582,9 @@ class TelegramBot:
             await query.edit_message_text(esc(t["pick"]), reply_markup=self._metrics_keyboard(language, chosen))
         elif kind == "m" and (value in METRICS or value == "done"):
             await self._metric_button(query, chat_id, value, language)
-        elif kind == "lang" and value in TEXTS:
+        elif kind == "lang" and value in i18n.languages():
             await self._setting(chat_id, language=value)
-            await query.answer(TEXTS[value]["saved"])
+            await query.answer(texts(value)["saved"])
             text, keyboard = await self._settings_message(chat_id, value)
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
         elif kind == "quiet" and value in QUIET_CHOICES:
@@ -650,7 +602,7 @@ class TelegramBot:
             await query.answer(t["stale_button"], show_alert=True)
 
     async def _metric_button(self, query, chat_id: int, value: str, language: str) -> None:
-        t = TEXTS[language]
+        t = texts(language)
         sub = await self._subscriber(chat_id)
         chosen = list(sub["metrics"]) if sub else []
         if value == "done":

@@ -19,6 +19,8 @@ from typing import Any
 
 from .channels.render import metric_name
 from .format import format_number
+from .i18n import N_, gettext, short_day
+from .i18n import day as long_day
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ def render(
     top.plot(days, values, color="#1f5fa8", linewidth=2.4)
     top.fill_between(days, values, min(values), color="#1f5fa8", alpha=0.08)
     top.yaxis.set_major_formatter(thousands)
-    top.set_ylabel("total" if language == "en" else "усього", fontsize=12)
+    top.set_ylabel(gettext(language, "total"), fontsize=12)
     top.grid(True, alpha=0.3)
     span = max(1, (days[-1] - days[0]).days)
     for mark in marks:
@@ -87,7 +89,7 @@ def render(
         colors = ["#c0392b" if d in spike_days else ("#7f8c8d" if c < 0 else "#5d8fc9") for d, c in changes]
         bottom.bar([d for d, _ in changes], [c for _, c in changes], color=colors, width=0.85)
     bottom.yaxis.set_major_formatter(thousands)
-    bottom.set_ylabel("per day" if language == "en" else "за добу", fontsize=12)
+    bottom.set_ylabel(gettext(language, "per day"), fontsize=12)
     bottom.grid(True, axis="y", alpha=0.3)
     short = (days[-1] - days[0]).days <= 10
     locator = DayLocator() if short else AutoDateLocator(maxticks=8)
@@ -104,10 +106,7 @@ def render(
 
 
 CARD_WIDTH, CARD_HEIGHT = 1080, 1350  # pixels: a phone's full width, 4:5 as Telegram shows a photo
-CARD_TITLES = {
-    "en": ("Russia's losses", "{day} · day {n} of the full-scale war"),
-    "uk": ("Втрати росії", "{day} · {n}-й день повномасштабної війни"),
-}
+CARD_TITLES = (N_("Russia's losses"), N_("{day} · day {n} of the full-scale war"))  # msgids
 NAVY, INK, MUTED, ACCENT, PANEL = "#0f2a4a", "#13202e", "#5b6b7b", "#c0392b", "#eef2f6"
 
 
@@ -151,8 +150,8 @@ def card(report: dict[str, Any], day: dt.date, language: str = "en", said_by: st
         )
         figure.patches.append(shape)
 
-    title, subtitle = CARD_TITLES[language]
-    when = f"{day:%d.%m.%Y}" if language == "uk" else f"{day.day} {day:%B %Y}"
+    title, subtitle = (gettext(language, text) for text in CARD_TITLES)
+    when = long_day(day, language) if language == "en" else short_day(day, language)
     number = format_number(report["day_of_war"]) if language == "en" else str(report["day_of_war"])
     box(0, 0, CARD_WIDTH, 200, NAVY, rounded=False)
     text(60, 95, title, 64, color="white", fontweight="bold", va="baseline")

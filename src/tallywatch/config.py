@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -349,7 +350,17 @@ class Console(Strict):
 
 
 ChatName = Annotated[str, _hinted(r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)$", "expected @channelname or a chat id")]
-Language = Literal["en", "uk"]
+
+
+def _spoken(language: str) -> str:
+    from .i18n import languages
+
+    if language not in languages():
+        raise ValueError(f"no catalogue for language {language!r} (bundled: {', '.join(languages())})")
+    return language
+
+
+Language = Annotated[str, AfterValidator(_spoken)]
 
 
 class TelegramChat(Strict):

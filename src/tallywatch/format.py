@@ -4,9 +4,12 @@ from __future__ import annotations
 
 
 def format_number(value: int, lang: str = "en") -> str:
-    """1002690 → ``1,002,690`` (English) or ``1 002 690`` (Ukrainian)."""
-    grouped = f"{value:,}"
-    return grouped.replace(",", " ") if lang == "uk" else grouped
+    """1002690 → ``1,002,690`` (English) or ``1 002 690`` (Ukrainian: no-break spaces, by its CLDR locale)."""
+    if lang == "en":
+        return f"{value:,}"
+    from .i18n import number
+
+    return number(value, lang)
 
 
 def format_delta(value: int, lang: str = "en") -> str:

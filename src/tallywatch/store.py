@@ -198,7 +198,8 @@ MIGRATIONS: list[str] = [
     ALTER TABLE sources ADD COLUMN moved_from TEXT;
     ALTER TABLE sources ADD COLUMN moved_to TEXT
     """,
-    # 10: a subscriber may choose the daily report alone ('report'); 'all' now brings the report too.
+    # 10: a subscriber may choose the daily report alone ('report'); 'all' now brings the report too;
+    #     any language a catalogue is bundled for (checked in code: adding one needs no migration).
     #     SQLite can't change a CHECK in place: the table is copied (same columns, same order).
     """
     CREATE TABLE subscribers_v10 (
@@ -209,7 +210,7 @@ MIGRATIONS: list[str] = [
         name TEXT NOT NULL DEFAULT '',
         choice TEXT NOT NULL DEFAULT 'all' CHECK (choice IN ('report', 'all', 'milestones', 'metrics')),
         metrics TEXT NOT NULL DEFAULT '[]',
-        language TEXT NOT NULL DEFAULT 'en' CHECK (language IN ('en', 'uk')),
+        language TEXT NOT NULL DEFAULT 'en',
         quiet_from INTEGER,
         quiet_to INTEGER,
         active INTEGER NOT NULL DEFAULT 1,

@@ -8,73 +8,34 @@ channel's length (``split``).
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
 from collections.abc import Iterable
 
+from ..detect.wording import metric_name, say
 from ..format import format_delta, format_number
+from ..i18n import N_, gettext, languages, short_day
+from ..i18n import day as long_day
 from ..models import Event
 
-LANGUAGES = ("en", "uk")
-
-METRICS_UK = {
-    "personnel": "особовий склад",
-    "tanks": "танки",
-    "armoured_vehicles": "бойові броньовані машини",
-    "artillery": "артилерійські системи",
-    "mlrs": "РСЗВ",
-    "air_defense": "засоби ППО",
-    "aircraft": "літаки",
-    "helicopters": "гелікоптери",
-    "uav": "БПЛА",
-    "cruise_missiles": "крилаті ракети",
-    "warships": "кораблі / катери",
-    "submarines": "підводні човни",
-    "vehicles": "автомобільна техніка",
-    "special_equipment": "спеціальна техніка",
-    "ground_robots": "наземні робототехнічні комплекси",
-    "srbm_launchers": "пускові установки ОТРК",
-}
-
 # the categories short enough for a phone's line of 30 characters, beside a total and a change
-SHORT_NAMES = {
-    "en": {
-        "personnel": "Personnel",
-        "tanks": "Tanks",
-        "armoured_vehicles": "Armoured veh.",
-        "artillery": "Artillery",
-        "mlrs": "MLRS",
-        "air_defense": "Air defence",
-        "aircraft": "Aircraft",
-        "helicopters": "Helicopters",
-        "uav": "UAVs",
-        "cruise_missiles": "Missiles",
-        "warships": "Warships",
-        "submarines": "Submarines",
-        "vehicles": "Vehicles",
-        "special_equipment": "Special eqp.",
-        "ground_robots": "Ground robots",
-        "srbm_launchers": "SRBM launch.",
-    },
-    "uk": {
-        "personnel": "Особ. склад",
-        "tanks": "Танки",
-        "armoured_vehicles": "ББМ",
-        "artillery": "Артсистеми",
-        "mlrs": "РСЗВ",
-        "air_defense": "ППО",
-        "aircraft": "Літаки",
-        "helicopters": "Гелікоптери",
-        "uav": "БПЛА",
-        "cruise_missiles": "Крил. ракети",
-        "warships": "Кораблі",
-        "submarines": "Підв. човни",
-        "vehicles": "Автотехніка",
-        "special_equipment": "Спецтехніка",
-        "ground_robots": "НРК",
-        "srbm_launchers": "ОТРК",
-    },
+SHORT_NAMES = {  # msgids, as the names below
+    "personnel": N_("Personnel"),
+    "tanks": N_("Tanks"),
+    "armoured_vehicles": N_("Armoured veh."),
+    "artillery": N_("Artillery"),
+    "mlrs": N_("MLRS"),
+    "air_defense": N_("Air defence"),
+    "aircraft": N_("Aircraft"),
+    "helicopters": N_("Helicopters"),
+    "uav": N_("UAVs"),
+    "cruise_missiles": N_("Missiles"),
+    "warships": N_("Warships"),
+    "submarines": N_("Submarines"),
+    "vehicles": N_("Vehicles"),
+    "special_equipment": N_("Special eqp."),
+    "ground_robots": N_("Ground robots"),
+    "srbm_launchers": N_("SRBM launch."),
 }
 SHORT_LIMIT = 13  # characters of a short name
 # what people call the categories, beyond their names in either language (lower case)
@@ -122,35 +83,21 @@ ICONS = {
 
 # whose figures these are, in the reader's language (``Source.publisher``: a key here, or words of
 # the admin's own, said as they are)
-PUBLISHERS = {
-    "genstaff": {
-        "en": "Russia's losses as reported by the General Staff of the Armed Forces of Ukraine",
-        "uk": "Втрати росії за даними Генерального штабу ЗСУ",
-    },
+PUBLISHERS = {"genstaff": N_("Russia's losses as reported by the General Staff of the Armed Forces of Ukraine")}
+CREDITS = {"genstaff": N_("Figures: General Staff of the Armed Forces of Ukraine")}  # short: the card's foot
+WORDS = {  # msgids
+    "source": N_("Source: {publisher}"),
+    "original": N_("original"),
+    "report": N_("Russia's losses on {day}"),
+    "day_of_war": N_("day {n} of the full-scale war"),
+    "rank_first": N_("Personnel: the most in a day in the last {of} days."),
+    "rank": N_("Personnel: the {rank} highest day of the last {of}."),
+    "revised": N_("✏️ Revised since it was first sent."),
 }
-CREDITS = {  # the same, short, where the title already says whose losses (the card)
-    "genstaff": {"en": "Figures: General Staff of the Armed Forces of Ukraine", "uk": "Дані: Генеральний штаб ЗСУ"},
-}
-WORDS = {
-    "en": {
-        "source": "Source: {publisher}",
-        "original": "original",
-        "report": "Russia's losses on {day}",
-        "day_of_war": "day {n} of the full-scale war",
-        "rank_first": "Personnel: the most in a day in the last {of} days.",
-        "rank": "Personnel: the {rank} highest day of the last {of}.",
-        "revised": "✏️ Revised since it was first sent.",
-    },
-    "uk": {
-        "source": "Джерело: {publisher}",
-        "original": "оригінал",
-        "report": "Втрати росії станом на {day}",
-        "day_of_war": "{n}-й день повномасштабної війни",
-        "rank_first": "Особовий склад: найбільше за добу за останні {of} днів.",
-        "rank": "Особовий склад: {rank}-й найбільший показник за останні {of} днів.",
-        "revised": "✏️ Виправлено після першого надсилання.",
-    },
-}
+
+
+def words(language: str) -> dict[str, str]:
+    return {key: gettext(language, text) for key, text in WORDS.items()}
 
 
 def line(event: Event) -> str:
@@ -158,22 +105,14 @@ def line(event: Event) -> str:
     return f"{event.as_of.isoformat()}  {event.message}"
 
 
-def metric_name(metric: str, language: str) -> str:
-    if language == "uk":
-        return METRICS_UK.get(metric, metric.replace("_", " "))
-    from ..detect.wording import metric_label
-
-    return metric_label(metric)
-
-
 PHONE = 30  # characters of a line a phone shows whole in Telegram's monospace
-BRIEF = {"genstaff": {"en": "Per Ukraine's General Staff", "uk": "За даними Генштабу ЗСУ"}}
+BRIEF = {"genstaff": N_("Per Ukraine's General Staff")}
 
 
 def brief_credit(publisher: str, language: str = "en") -> str:
     """Whose figures, in a phone's line: ``Per Ukraine's General Staff``."""
     known = BRIEF.get(publisher)
-    return known[language] if known else publisher
+    return gettext(language, known) if known else publisher
 
 
 def change(delta: int | None, language: str = "en") -> str:
@@ -212,7 +151,8 @@ def phone_table(rows: Iterable[tuple[str, str, str]]) -> str:
 
 def short_name(metric: str, language: str) -> str:
     """A category's name short enough for a phone's table (``SHORT_NAMES``, else clipped)."""
-    name = SHORT_NAMES[language].get(metric) or metric_name(metric, language)
+    short = SHORT_NAMES.get(metric)
+    name = gettext(language, short) if short else metric_name(metric, language)
     name = name[:1].upper() + name[1:]
     return name if len(name) <= SHORT_LIMIT else name[: SHORT_LIMIT - 1] + "."
 
@@ -225,7 +165,7 @@ def metric_named(words: str, metrics: Iterable[str]) -> str | None:
     names: dict[str, str] = {}
     for metric in known:
         names[metric.replace("_", " ")] = metric
-        for language in LANGUAGES:
+        for language in languages():
             names[metric_name(metric, language).lower()] = metric
             names[short_name(metric, language).lower().rstrip(".")] = metric
     for alias, metric in ALIASES.items():
@@ -236,45 +176,10 @@ def metric_named(words: str, metrics: Iterable[str]) -> str | None:
 
 
 def localize_numbers(text: str, language: str) -> str:
-    """1,002,690 → 1 002 690 for Ukrainian readers (only digit groups, not other commas)."""
+    """1,002,690 → 1 002 690 (no-break spaces) for Ukrainian readers (only digit groups, not other commas)."""
     if language != "uk":
         return text
-    return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", " ", text)
-
-
-def _uk_date(day: dt.date) -> str:
-    return day.strftime("%d.%m.%Y")
-
-
-def _uk(event: Event) -> str | None:
-    """The common alerts in Ukrainian, from the event's data; None: use the English message."""
-    d, name = event.data, metric_name(event.metric, "uk")
-    num = lambda n: format_number(n, "uk")  # noqa: E731
-    delta = d.get("delta")
-    if event.rule == "milestone":
-        day = " за добу" if delta is not None else ""
-        change = f" ({format_delta(delta, 'uk')}{day})" if delta is not None else ""
-        return f"{name}: перейдено позначку {num(d['level'])} — тепер {num(event.value)}{change}"
-    if event.rule == "approaching":
-        expected = dt.date.fromisoformat(d["expected"])
-        return f"{name}: позначку {num(d['level'])} буде перейдено орієнтовно {_uk_date(expected)}"
-    if event.rule == "spike" and d.get("direction") == "spike" and delta is not None:
-        base = d.get("baseline") or 0
-        times = f", у {delta / base:.1f} раза більше за звичайне".replace(".", ",") if base else ""
-        record = "; найбільше зростання за рік" if d.get("record") else ""
-        return f"{name}: {format_delta(delta, 'uk')} за добу{times}{record}"
-    if event.rule == "record" and delta is not None:
-        return f"{name}: {format_delta(delta, 'uk')} за добу — найбільше зростання за рік"
-    if event.rule == "correction" and d.get("old") is not None:
-        return f"{name}: виправлення — {num(d['old'])} → {num(d['new'])}"
-    if event.rule == "guard" and d.get("retracted") and d.get("later"):
-        (a, a_day), (b, b_day) = d["later"]
-        return (
-            f"{name}: {num(event.value)} за {_uk_date(event.as_of)} від {d.get('source', '')} відкликано — "
-            f"наступні два звіти ({num(a)} за {_uk_date(dt.date.fromisoformat(a_day))}, {num(b)} за "
-            f"{_uk_date(dt.date.fromisoformat(b_day))}) узгоджуються між собою і спростовують це значення"
-        )
-    return None
+    return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "\u00a0", text)
 
 
 def telegram_html(event: Event, language: str = "en", *, source: bool = True) -> str:
@@ -282,8 +187,9 @@ def telegram_html(event: Event, language: str = "en", *, source: bool = True) ->
     (``source``) whose figures they are and a link to the original (when the source gave one)."""
     if event.rule == "report":
         return report_html(event, language)
-    body = (_uk(event) if language == "uk" else None) or localize_numbers(event.message, language)
-    when = _uk_date(event.as_of) if language == "uk" else event.as_of.isoformat()
+    body = say(event.rule, event.metric, event.as_of, event.value, event.data, language)
+    body = body or localize_numbers(event.message, language)
+    when = short_day(event.as_of, language)
     icon = ICONS.get(event.rule, "•")
     text = f"{icon} <b>{when}</b>\n{html.escape(body, quote=False)}"
     said = source_line(event, language) if source else ""
@@ -296,20 +202,19 @@ def source_line(event: Event, language: str = "en") -> str:
     publisher = event.data.get("publisher")
     if not publisher:
         return ""
-    words = WORDS[language]
     known = PUBLISHERS.get(publisher)
-    said = known[language] if known else words["source"].format(publisher=publisher)
+    said = gettext(language, known) if known else gettext(language, WORDS["source"]).format(publisher=publisher)
     text = html.escape(said, quote=False)
     link = event.data.get("link") or ""
     if re.match(r"https?://\S+$", link):
-        text += f' · <a href="{html.escape(link, quote=True)}">{words["original"]}</a>'
+        text += f' · <a href="{html.escape(link, quote=True)}">{gettext(language, WORDS["original"])}</a>'
     return f"<i>{text}</i>"
 
 
 def credit(publisher: str, language: str = "en") -> str:
     """Who counts the figures, short (plain text): ``Figures: General Staff of …``."""
     known = CREDITS.get(publisher)
-    return known[language] if known else WORDS[language]["source"].format(publisher=publisher)
+    return gettext(language, known) if known else gettext(language, WORDS["source"]).format(publisher=publisher)
 
 
 def _ordinal(n: int, language: str) -> str:
@@ -338,30 +243,26 @@ def report_html(event: Event, language: str = "en", limit: int = 1024) -> str:
     change; personnel's rank in the last 365 days; the day's spikes and records, a line each;
     whose figures they are, and the link to the original. Within ``limit`` characters (a photo's
     caption): the day's standout lines are left out from the last, then the rank, if need be."""
-    d, words = event.data, WORDS[language]
-    day = _uk_date(event.as_of) if language == "uk" else f"{event.as_of.day} {event.as_of:%B %Y}"
-    war = words["day_of_war"].format(n=format_number(d["day_of_war"]) if language == "en" else d["day_of_war"])
-    lines = [f"📋 <b>{html.escape(words['report'].format(day=day), quote=False)}</b>", html.escape(war), ""]
+    d, said = event.data, words(language)
+    day = short_day(event.as_of, language) if language != "en" else long_day(event.as_of, language)
+    war = said["day_of_war"].format(n=format_number(d["day_of_war"]) if language == "en" else d["day_of_war"])
+    lines = [f"📋 <b>{html.escape(said['report'].format(day=day), quote=False)}</b>", html.escape(war), ""]
     for name, value, change in report_lines(event, language):
         lines.append(f"{html.escape(name[:1].upper() + name[1:])}: <b>{value}</b>" + (f" ({change})" if change else ""))
     rank = d.get("rank")
     if rank:
         key = "rank_first" if rank["rank"] == 1 else "rank"
-        lines += ["", html.escape(words[key].format(rank=_ordinal(rank["rank"], language), of=rank["of"]))]
+        lines += ["", html.escape(said[key].format(rank=_ordinal(rank["rank"], language), of=rank["of"]))]
     standouts = [
         f"{ICONS.get(s['rule'], '•')} "
         + html.escape(
-            (
-                _uk(Event("", s["rule"], s["metric"], event.as_of, 0, s["message"], data=s["data"]))
-                if language == "uk"
-                else None
-            )
+            say(s["rule"], s["metric"], event.as_of, 0, s["data"], language)
             or localize_numbers(s["message"], language),
             quote=False,
         )
         for s in d.get("standouts", [])
     ]
-    ending = [html.escape(words["revised"])] if d.get("version", 1) > 1 else []
+    ending = [html.escape(said["revised"])] if d.get("version", 1) > 1 else []
     source = source_line(event, language)
     ending += [source] if source else []
     while True:

@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from ..format import format_number
 from ..models import Event, Step
 from .milestones import next_level
 from .window import Window
-from .wording import metric_label
+from .wording import say
 
 
 def evaluate(step: Step, window: Window) -> list[Event]:
@@ -31,16 +30,6 @@ def evaluate(step: Step, window: Window) -> list[Event]:
         return []
     whole = max(1, math.ceil(days))
     when = step.as_of + dt.timedelta(days=whole)
-    plural = "day" if whole == 1 else "days"
-    return [
-        Event.about(
-            step,
-            f"approaching:{step.metric}:{level}",
-            "approaching",
-            "info",
-            f"{metric_label(step.metric)} will pass {format_number(level)} in about {whole} {plural} (≈ {when})",
-            level=level,
-            rate=round(rate, 1),
-            expected=str(when),
-        )
-    ]
+    data = {"level": level, "rate": round(rate, 1), "expected": str(when)}
+    message = say("approaching", step.metric, step.as_of, step.value, data)
+    return [Event.about(step, f"approaching:{step.metric}:{level}", "approaching", "info", message, **data)]

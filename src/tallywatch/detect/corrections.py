@@ -5,47 +5,27 @@ from __future__ import annotations
 from ..format import format_delta, format_number
 from ..models import Event, Step
 from .window import Point, Window
-from .wording import metric_label
+from .wording import metric_label, say
 
 
 def revised(step: Step, old: int, window: Window) -> list[Event]:
     """A source changed a figure it had already given for that day."""
     if not window.rules.correction.enabled:
         return []
-    name = metric_label(step.metric)
-    return [
-        Event.about(
-            step,
-            f"correction:{step.metric}:{step.as_of}:{old}:{step.value}",
-            "correction",
-            "warning",
-            f"{name} for {step.as_of} revised by {step.source}: {format_number(old)} → "
-            f"{format_number(step.value)} ({format_delta(step.value - old)})",
-            old=old,
-            new=step.value,
-            kind="revised",
-        )
-    ]
+    data = {"old": old, "new": step.value, "kind": "revised"}
+    message = say("correction", step.metric, step.as_of, step.value, data)
+    key = f"correction:{step.metric}:{step.as_of}:{old}:{step.value}"
+    return [Event.about(step, key, "correction", "warning", message, **data)]
 
 
 def went_down(step: Step, window: Window) -> list[Event]:
     """A running total lower than the day before: the source corrected its count."""
     if step.delta is None or step.delta >= 0 or not window.rules.correction.enabled:
         return []
-    name = metric_label(step.metric)
-    return [
-        Event.about(
-            step,
-            f"correction:{step.metric}:{step.as_of}:{step.prior_value}:{step.value}",
-            "correction",
-            "warning",
-            f"{name} went down: {format_number(step.prior_value or 0)} → {format_number(step.value)} "
-            f"({format_delta(step.delta)}) — the source corrected its count",
-            old=step.prior_value,
-            new=step.value,
-            kind="decrease",
-        )
-    ]
+    data = {"old": step.prior_value, "new": step.value, "kind": "decrease"}
+    message = say("correction", step.metric, step.as_of, step.value, data)
+    key = f"correction:{step.metric}:{step.as_of}:{step.prior_value}:{step.value}"
+    return [Event.about(step, key, "correction", "warning", message, **data)]
 
 
 def _out_of_series(kind: str, verb: str, metric: str, point: Point, reason: str) -> Event:

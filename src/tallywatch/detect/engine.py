@@ -33,6 +33,7 @@ from ..store import Store
 from . import approaching, corrections, disagreement, milestones, records, spikes
 from .guard import consistent, plausible, verdict
 from .window import Point, Window
+from .wording import say
 
 log = logging.getLogger("tallywatch.detect")
 
@@ -320,14 +321,7 @@ def _merge_spike_and_record(events: list[Event]) -> list[Event]:
     record = next((e for e in events if e.rule == "record"), None)
     if spike is None or record is None:
         return events
-    merged = Event(
-        spike.key,
-        spike.rule,
-        spike.metric,
-        spike.as_of,
-        spike.value,
-        spike.message + f"; {record.data['largest']} {record.data['span']}",
-        spike.severity,
-        {**spike.data, "record": record.data},
-    )
+    data = {**spike.data, "record": record.data}
+    message = say("spike", spike.metric, spike.as_of, spike.value, data)
+    merged = Event(spike.key, spike.rule, spike.metric, spike.as_of, spike.value, message, spike.severity, data)
     return [merged if e is spike else e for e in events if e is not record]

@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 
 from ..config import Milestone
-from ..format import format_number
 from ..models import Event, Step
 from .window import Window
-from .wording import change_phrase, metric_label
+from .wording import say
 
 log = logging.getLogger("tallywatch.detect")
 
@@ -64,17 +63,9 @@ def evaluate(step: Step, window: Window) -> list[Event]:
         return []  # a first figure: the levels below it were passed on days it does not tell
     if (next_level(rule, step.prior_value) or step.value + 1) > step.value:
         return []  # the usual day: no level between yesterday and today
-    name = metric_label(step.metric)
-    return [
-        Event.about(
-            step,
-            key(step.metric, level),
-            "milestone",
-            "critical",
-            f"{name} passed {format_number(level)} — now {format_number(step.value)}{change_phrase(step)}",
-            level=level,
-            delta=step.delta,
-            prior_as_of=str(step.prior_as_of or ""),
-        )
-        for level in levels_between(rule, step.prior_value, step.value)
-    ]
+    events = []
+    for level in levels_between(rule, step.prior_value, step.value):
+        data = {"level": level, "delta": step.delta, "prior_as_of": str(step.prior_as_of or "")}
+        message = say("milestone", step.metric, step.as_of, step.value, data)
+        events.append(Event.about(step, key(step.metric, level), "milestone", "critical", message, **data))
+    return events

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from ..format import format_delta
 from ..models import Event, Step
 from .window import Window
-from .wording import metric_label
+from .wording import say
 
 
 def evaluate(step: Step, window: Window) -> list[Event]:
@@ -19,21 +18,12 @@ def evaluate(step: Step, window: Window) -> list[Event]:
     best = window.largest(s.window) if s.window else window.largest_ever
     if best is not None and step.delta <= best[0]:
         return []
-    span = f"in {s.window} days" if s.window else "ever"
-    sign = "" if step.per_day else "+"  # a count per day is not a rise
-    before = f" (previous {sign}{best[0]:,} on {best[1]})" if best else ""
-    shown = f"{step.delta:,}" if step.per_day else format_delta(step.delta)
-    largest = "the largest count in a day" if step.per_day else "the largest daily rise"
-    return [
-        Event.about(
-            step,
-            f"record:{step.metric}:{step.as_of}",
-            "record",
-            "info",
-            f"{metric_label(step.metric)} {shown} in a day — {largest} {span}{before}",
-            delta=step.delta,
-            previous=best[0] if best else None,
-            span=span,
-            largest=largest,
-        )
-    ]
+    data = {
+        "delta": step.delta,
+        "previous": best[0] if best else None,
+        "previous_on": str(best[1]) if best else None,
+        "window": s.window,
+        "per_day": step.per_day,
+    }
+    message = say("record", step.metric, step.as_of, step.value, data)
+    return [Event.about(step, f"record:{step.metric}:{step.as_of}", "record", "info", message, **data)]

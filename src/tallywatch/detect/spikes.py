@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import statistics
 
-from ..format import format_delta
 from ..models import Event, Step
 from .window import Window
-from .wording import metric_label, number, times
+from .wording import say
 
 
 def evaluate(step: Step, window: Window) -> list[Event]:
@@ -27,9 +26,6 @@ def evaluate(step: Step, window: Window) -> list[Event]:
     if len(recent) < s.min_history:
         return []
     median = recent.median()
-    name = metric_label(step.metric)
-    sign = "" if step.per_day else "+"  # a count per day is not a rise
-    shown = number(rise) if step.per_day else format_delta(rise)
     if median >= s.steady_median:
         high = rise >= s.floor and rise >= s.ratio * median  # cheap tests first: most days are neither
         low = s.drops and rise <= median / s.ratio
@@ -38,11 +34,9 @@ def evaluate(step: Step, window: Window) -> list[Event]:
         mad = statistics.median([abs(v - median) for v in recent.values()]) or 1.0
         score = (rise - median) / (1.4826 * mad)
         if high and score >= s.z:
-            why = f"{window.covered(step.as_of, s.window)}-day median {sign}{number(median)}, {times(rise / median)} usual"
-            return [_event(step, "spike", f"{name} {shown} in a day — {why}", median, score)]
+            return [_event(step, "spike", median, score)]
         if low and score <= -s.z:
-            why = f"{window.covered(step.as_of, s.window)}-day median {sign}{number(median)}, only {rise / median:.0%} of usual"
-            return [_event(step, "drop", f"{name} only {shown} in a day — {why}", median, score)]
+            return [_event(step, "drop", median, score)]
         return []
     long = window.rises(s.bursty_window)
     if len(long) < s.bursty_min_history or rise < s.floor:
@@ -50,20 +44,11 @@ def evaluate(step: Step, window: Window) -> list[Event]:
     high = max(1, long.quantile(s.bursty_quantile))
     if rise <= s.bursty_factor * high:
         return []
-    pct = f"{s.bursty_quantile * 100:g}th percentile"
-    why = f"{window.covered(step.as_of, s.bursty_window)}-day {pct} {sign}{number(high)}, {times(rise / high)} that"
-    return [_event(step, "spike", f"{name} {shown} in a day — {why}", high, None)]
+    return [_event(step, "spike", high, None)]  # the baseline: what a high day of the long window brings
 
 
-def _event(step: Step, kind: str, message: str, baseline: float, score: float | None) -> Event:
-    return Event.about(
-        step,
-        f"{kind}:{step.metric}:{step.as_of}",
-        "spike",
-        "warning",
-        message,
-        delta=step.delta,
-        baseline=baseline,
-        score=score,
-        direction=kind,
-    )
+def _event(step: Step, kind: str, baseline: float, score: float | None) -> Event:
+    """The spike (or drop) event, worded for people by ``wording.say`` from its data."""
+    data = {"delta": step.delta, "baseline": baseline, "score": score, "direction": kind, "per_day": step.per_day}
+    message = say("spike", step.metric, step.as_of, step.value, data)
+    return Event.about(step, f"{kind}:{step.metric}:{step.as_of}", "spike", "warning", message, **data)

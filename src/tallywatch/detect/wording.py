@@ -1,9 +1,14 @@
-"""How rules put figures into words (English; channels translate from the event's data)."""
+"""How rules put figures into words: ``say`` words an alert from its data in any language (the
+rules keep its English as the event's message; channels say it in the reader's language)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+from typing import Any
+
 from ..format import format_delta, format_number
-from ..models import Step
+from ..i18n import gettext, ngettext, number, short_day
 
 _LABELS = {
     "uav": "UAVs",
@@ -18,20 +23,118 @@ def metric_label(metric: str) -> str:
     return _LABELS.get(metric, metric.replace("_", " "))
 
 
-def change_phrase(step: Step) -> str:
-    """`` (+1,140 in a day)`` or `` (+2,300 since 2025-06-10)``; empty when nothing came before."""
-    delta = step.delta
-    if delta is None or step.prior_as_of is None:
-        return ""
-    if step.gap == 1:
-        return f" ({format_delta(delta)} in a day)"
-    return f" ({format_delta(delta)} since {step.prior_as_of.isoformat()})"
-
-
-def times(ratio: float) -> str:
+def times(ratio: float, language: str = "en") -> str:
     """2.2×, 20×, 310× — one decimal only where it says something."""
-    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×"
+    return f"{number(ratio, language, decimals=1)}×" if ratio < 10 else f"{format_number(round(ratio), language)}×"
 
 
-def number(value: float) -> str:
-    return format_number(round(value))
+# -- the alerts in words, the same in every language ----------------------------------------------
+# The rules write their English ``message`` with ``say``; a channel says the same in the reader's
+# language from the event's data. The English text is the gettext msgid; each catalogue translates it.
+
+
+def metric_name(metric: str, language: str = "en") -> str:
+    """A category as people name it, in their language (``UAVs``, ``БПЛА``)."""
+    return gettext(language, metric_label(metric))
+
+
+def _span(window: int, language: str) -> str:
+    if not window:
+        return gettext(language, "the most ever")
+    if window == 365:
+        return gettext(language, "the most in a year")
+    return ngettext(language, "the most in {n} day", "the most in {n} days", window).format(n=window)
+
+
+def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any], language: str = "en") -> str | None:
+    """An alert for people, from its data (None: the rule has no words of its own here)."""
+    _ = functools.partial(gettext, language)
+    num = functools.partial(format_number, lang=language)
+    name = metric_name(metric, language)
+    delta = data.get("delta")
+    per_day = data.get("per_day", False)
+    shown = None if delta is None else (num(delta) if per_day else format_delta(delta, language))
+    if rule == "milestone":
+        text = _("{name} passed {level} — now {value}").format(name=name, level=num(data["level"]), value=num(value))
+        since = data.get("prior_as_of")
+        if delta is not None and since:
+            gap = (as_of - dt.date.fromisoformat(since)).days
+            text += " " + (
+                _("({delta} in a day)").format(delta=shown)
+                if gap == 1
+                else _("({delta} since {day})").format(
+                    delta=shown, day=short_day(dt.date.fromisoformat(since), language)
+                )
+            )
+        return text
+    if rule == "approaching":
+        expected = dt.date.fromisoformat(data["expected"])
+        days = max(1, (expected - as_of).days)
+        about = ngettext(language, "in about {n} day", "in about {n} days", days).format(n=days)
+        return _("{name} will pass {level} {about} (≈ {day})").format(
+            name=name, level=num(data["level"]), about=about, day=short_day(expected, language)
+        )
+    if rule == "spike" and shown is not None:
+        baseline = data.get("baseline") or 0
+        record = data.get("record")
+        most = _span(record.get("window", 365), language) if record else None
+        if data.get("direction") == "drop":
+            return _("{name} only {delta} in a day — usually about {usual}").format(
+                name=name, delta=shown, usual=_usual(baseline, language)
+            )
+        if data.get("score") is None:  # a bursty category: zero on most days, a few on others
+            usual = _("usually 0–{high} a day").format(high=_usual(baseline, language))
+            lead = f"{most} ({usual})" if most else usual
+            return _("{name} {delta} in a day — {why}").format(name=name, delta=shown, why=lead)
+        times_usual = _("about {times} the usual {usual} a day").format(
+            times=times(delta / baseline, language) if baseline else "", usual=_usual(baseline, language)
+        )
+        why = f"{most}, {times_usual}" if most else times_usual
+        return _("{name} {delta} in a day — {why}").format(name=name, delta=shown, why=why)
+    if rule == "record" and shown is not None:
+        why = _span(data.get("window", 365), language)
+        previous, on = data.get("previous"), data.get("previous_on")
+        if previous is not None and on:
+            was = num(previous) if per_day else format_delta(previous, language)
+            why += " " + _("(the previous most: {delta} on {day})").format(
+                delta=was, day=short_day(dt.date.fromisoformat(on), language)
+            )
+        return _("{name} {delta} in a day — {why}").format(name=name, delta=shown, why=why)
+    if rule == "correction" and data.get("kind") == "revised" and data.get("old") is not None:
+        return _("{name} for {day} revised: {old} → {new} ({delta})").format(
+            name=name,
+            day=short_day(as_of, language),
+            old=num(data["old"]),
+            new=num(data["new"]),
+            delta=format_delta(data["new"] - data["old"], language),
+        )
+    if rule == "correction" and data.get("kind") == "decrease" and data.get("old") is not None:
+        return _("{name} went down: {old} → {new} ({delta}) — the source corrected its count").format(
+            name=name,
+            old=num(data["old"]),
+            new=num(data["new"]),
+            delta=format_delta(data["new"] - data["old"], language),
+        )
+    if rule == "guard" and data.get("retracted") and data.get("later"):
+        (a, a_day), (b, b_day) = data["later"]
+        return _(
+            "{name} {value} for {day} from {source} taken back: the next two reports ({a} for {a_day}, "
+            "{b} for {b_day}) agree with each other and contradict it"
+        ).format(
+            name=name,
+            value=num(value),
+            day=short_day(as_of, language),
+            source=data.get("source", ""),
+            a=num(a),
+            a_day=short_day(dt.date.fromisoformat(a_day), language),
+            b=num(b),
+            b_day=short_day(dt.date.fromisoformat(b_day), language),
+        )
+    return None
+
+
+def _usual(value: float, language: str) -> str:
+    """A usual daily count: whole from 10 up, one decimal below it (0.3, 1.5)."""
+    if value >= 10 or value == int(value):
+        return format_number(round(value), language)
+    return number(value, language, decimals=1)
