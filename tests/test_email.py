@@ -3,6 +3,8 @@
 import asyncio
 import datetime as dt
 import email
+import io
+import re
 import socket
 import ssl
 from email.policy import default as email_policy
@@ -84,7 +86,7 @@ def feed(pipeline, days):
             before = {d: (p, t) for d, p, t in DAYS}.get(day - dt.timedelta(days=1))  # the report prints its "(+N)"
             printed = (people - before[0], tanks - before[1]) if before else (None, None)
             figures = [Figure("personnel", day, people, printed[0]), Figure("tanks", day, tanks, printed[1])]
-            item = Item(str(day), str(day), figures)
+            item = Item(str(day), str(day), figures, link=f"https://www.mil.gov.ua/news/{day:%Y/%m/%d}/losses/")
             await pipeline.in_store(ingest, pipeline.store, pipeline.detector, pipeline.channels, "mod", [item])
 
     return go()
@@ -136,7 +138,17 @@ def test_instant_mail_for_a_milestone(tmp_path, smtp):
     text = found["text/plain"].get_content()
     assert "2025-06-12  personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
     assert "Unsubscribe: https://tallywatch.example/unsubscribe?t=tok-reader" in text
+    # whose figures, and where to read the original: in the text and in the page
+    assert "Russia's losses as reported by the General Staff of the Armed Forces of Ukraine · original" in text
+    assert "https://www.mil.gov.ua/news/2025/06/12/losses/" in text
     page = found["text/html"].get_content()
+    assert '<a href="https://www.mil.gov.ua/news/2025/06/12/losses/">original</a>' in page
+    # the inbox preview line, hidden in the mail itself, and a chart described for who can't see it
+    assert "display:none" in page and page.index("personnel passed 1,000,000") < page.index("<h1")
+    assert (
+        "alt='Chart of personnel over the last 90 days: personnel passed 1,000,000 — now 1,000,340 "
+        "(+1,140 in a day)'" in page
+    )
     cid = found["image/png"]["Content-ID"].strip("<>")
     assert f"src='cid:{cid}'" in page
     assert "<script" not in page and "http://" not in page.replace("https://tallywatch.example", "")
@@ -163,8 +175,18 @@ def test_daily_digest_once_per_period(tmp_path, smtp):
     assert "personnel  1,002,690  +1,130" in text
     assert "tanks         10,937  +3" in text
     assert "2025-06-12  personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
+    assert "Figures: General Staff of the Armed Forces of Ukraine" in text
     page = parts(mail)["text/html"].get_content()
     assert "1,002,690" in page and "cid:" in page
+    # the day's card first, its alt text stating the figures; the chart after it; the preview line
+    images = [p for p in mail.walk() if p.get_content_type() == "image/png"]
+    assert [p.get_filename() for p in images] == ["losses.png", "chart.png"]
+    from PIL import Image
+
+    assert Image.open(io.BytesIO(images[0].get_content())).size == (1080, 1350)
+    assert "alt='Russia&#x27;s losses on 14 June 2025: personnel 1,002,690 (+1,130) · tanks 10,937 (+3)'" in page
+    assert "alt='Chart of personnel over the last 90 days'" in page
+    assert re.search(r"display:none[^>]*>personnel 1,002,690 \(\+1,130\) · tanks 10,937 \(\+3\)</div>", page)
 
 
 def test_nothing_new_sends_nothing(tmp_path, smtp):

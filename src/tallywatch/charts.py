@@ -51,7 +51,9 @@ def render(
     name = metric_name(metric, language)
     thousands = FuncFormatter(lambda x, _pos: format_number(int(x), language))
 
-    figure = Figure(figsize=(8, 6.4), dpi=120, layout="constrained")
+    figure = Figure(
+        figsize=(5.4, 5.6), dpi=180, layout="constrained"
+    )  # 972 × 1008 px: phone-shaped, its words legible at a phone's width
     FigureCanvasAgg(figure)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     period = f"{days[0]:%d.%m.%Y} – {days[-1]:%d.%m.%Y}" if language == "uk" else f"{days[0]} – {days[-1]}"

@@ -1,5 +1,9 @@
 """Email: one mail per instant alert (milestones by default) and daily / weekly digests.
 
+Each mail says whose figures they are (and links the original, for an alert), opens with a
+preview line for the inbox (a hidden preheader), and describes every picture in its alt text: a
+daily digest carries the day's card (the figures on one image, as in Telegram) and the chart.
+
 Messages are built with ``email.message.EmailMessage`` and the default policy, which refuses a
 CR or LF in any header: nothing a feed or a user wrote can add a header. Every mail is plain
 text plus HTML (inline styles, no external images or scripts) with the chart inline as a PNG
@@ -14,13 +18,19 @@ import asyncio
 import datetime as dt
 import html
 import logging
+import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import secrets
+from ..detect.report import day_of_war
+from ..detect.wording import say
 from ..format import format_delta, format_number
+from ..i18n import day as long_day
+from ..i18n import gettext, short_day
 from ..models import Event
 from . import ChannelLimits, Context, Gone, Recipient, Rejected, Retry
-from .render import metric_name
+from .render import credit, metric_name, source_line
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -49,11 +59,20 @@ def _unsubscribe(settings: EmailSettings, token: str) -> tuple[str | None, str]:
     return (", ".join(targets) or None), line
 
 
-def _html_page(title: str, body: str, footer: str) -> str:
+def _html_page(title: str, body: str, footer: str, preheader: str = "") -> str:
+    """The mail's HTML: one column for a phone, inline styles; ``preheader``: the line a mail app
+    shows beside the subject in the inbox (hidden in the mail itself)."""
+    hidden = (
+        "<div style='display:none;max-height:0;overflow:hidden;mso-hide:all;font-size:1px;color:#f4f5f7'>"
+        f"{html.escape(preheader)}</div>"
+        if preheader
+        else ""
+    )
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         "<meta name='viewport' content='width=device-width'></head>"
         "<body style='margin:0;padding:16px;background:#f4f5f7;font-family:Arial,Helvetica,sans-serif;color:#1d2733'>"
+        f"{hidden}"
         "<div style='max-width:640px;margin:0 auto;background:#ffffff;border-radius:8px;padding:20px'>"
         f"<h1 style='font-size:20px;margin:0 0 12px'>{title}</h1>{body}"
         f"<p style='font-size:12px;color:#6b7785;margin-top:24px'>{footer}</p>"
@@ -61,10 +80,26 @@ def _html_page(title: str, body: str, footer: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Picture:
+    """An image shown in the mail: its PNG, the alt text that states what it shows, its file name."""
+
+    png: bytes
+    alt: str
+    name: str
+
+
 def build_message(
-    settings: EmailSettings, to: str, token: str, subject: str, text: str, html_body: str, chart: bytes | None
+    settings: EmailSettings,
+    to: str,
+    token: str,
+    subject: str,
+    text: str,
+    html_body: str,
+    pictures: list[Picture] = (),
+    preheader: str = "",
 ) -> EmailMessage:
-    """A multipart/alternative mail (text, then HTML with the chart related by Content-ID)."""
+    """A multipart/alternative mail (text, then HTML with its pictures related by Content-ID)."""
     # the email package is imported when a mail is built, not by an idle daemon
     from email.headerregistry import Address
     from email.message import EmailMessage
@@ -82,23 +117,45 @@ def build_message(
         if settings.unsubscribe_url:
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(f"{text}\n\n--\n{line}\n")
-    cid = make_msgid(domain="tallywatch.local")
-    image = (
-        f"<p><img src='cid:{cid[1:-1]}' alt='chart' width='600' style='max-width:100%;height:auto'></p>"
-        if chart
-        else ""
+    cids = [make_msgid(domain="tallywatch.local") for _ in pictures]
+    images = "".join(
+        f"<p><img src='cid:{cid[1:-1]}' alt='{html.escape(picture.alt, quote=True)}' width='600' "
+        "style='max-width:100%;height:auto;display:block'></p>"
+        for cid, picture in zip(cids, pictures, strict=True)
     )
-    message.add_alternative(_html_page(html.escape(subject), html_body + image, html.escape(line)), subtype="html")
-    if chart:
-        message.get_payload()[1].add_related(chart, "image", "png", cid=cid, filename="chart.png")
+    page = _html_page(html.escape(subject), images + html_body, html.escape(line), preheader)
+    message.add_alternative(page, subtype="html")
+    for cid, picture in zip(cids, pictures, strict=True):
+        message.get_payload()[1].add_related(picture.png, "image", "png", cid=cid, filename=picture.name)
     return message
 
 
-def instant(event: Event, settings: EmailSettings, to: str, token: str, chart: bytes | None) -> EmailMessage:
-    subject = f"tallywatch: {event.message}"
-    text = f"{event.as_of}  {event.message}"
-    body = f"<p style='font-size:16px'><b>{event.as_of}</b><br>{html.escape(event.message)}</p>"
-    return build_message(settings, to, token, subject, text, body, chart)
+def _said(event: Event, language: str) -> str:
+    return say(event.rule, event.metric, event.as_of, event.value, event.data, language) or event.message
+
+
+def instant(
+    event: Event, settings: EmailSettings, to: str, token: str, chart: bytes | None, language: str = "en"
+) -> EmailMessage:
+    """One alert: the sentence, whose figures they are and the link to the original, its chart."""
+    sentence = _said(event, language)
+    when = short_day(event.as_of, language)
+    source = source_line(event, language)  # HTML: the publisher in the reader's language, the link
+    plain_source = html.unescape(re.sub(r"<[^>]+>", "", source))
+    link = event.data.get("link") or ""
+    text = f"{when}  {sentence}" + (f"\n\n{plain_source}" + (f"\n{link}" if link else "") if source else "")
+    body = f"<p style='font-size:16px'><b>{when}</b><br>{html.escape(sentence)}</p>"
+    if source:
+        body += f"<p style='font-size:13px;color:#4b5866'>{source}</p>"
+    pictures = [Picture(chart, _chart_alt(event.metric, sentence, language), "chart.png")] if chart else []
+    return build_message(settings, to, token, f"tallywatch: {sentence}", text, body, pictures, sentence)
+
+
+def _chart_alt(metric: str, summary: str, language: str) -> str:
+    """What a chart shows, in words, for whoever can't see it (the alert it goes with, if any)."""
+    name = metric_name(metric, language)
+    alt = gettext(language, "Chart of {name} over the last 90 days").format(name=name)
+    return f"{alt}: {summary}" if summary else alt
 
 
 def digest_subject(data: dict[str, Any]) -> str:
@@ -113,7 +170,36 @@ def digest_subject(data: dict[str, Any]) -> str:
     return f"tallywatch {data['kind']}, {end.day} {end:%b %Y}{headline}"
 
 
-def digest(event: Event, settings: EmailSettings, to: str, token: str, chart: bytes | None) -> EmailMessage:
+def figures_line(metrics: list[dict[str, Any]], language: str = "en", limit: int | None = None) -> str:
+    """``personnel 1,001,560 (+1,220) · tanks 10,934 (+1) · …``: a preheader, an alt text."""
+    parts = [
+        f"{metric_name(m['metric'], language)} {format_number(m['value'], language)}"
+        + (f" ({format_delta(m['change'], language)})" if m.get("change") is not None else "")
+        for m in metrics[:limit]
+    ]
+    return " · ".join(parts)
+
+
+def card_of(event: Event) -> Event | None:
+    """A daily digest's figures as a daily report's card (the weekly one's changes are a week's: no card)."""
+    data = event.data
+    if data.get("kind") != "daily" or not data.get("metrics"):
+        return None
+    day = dt.date.fromisoformat(data["as_of"])
+    figures = [{"metric": m["metric"], "value": m["value"], "delta": m["change"]} for m in data["metrics"]]
+    card = {"figures": figures, "day_of_war": day_of_war(day), "publisher": data.get("publisher") or "genstaff"}
+    return Event(f"{event.key}:card", "report", "", day, 0, "", "info", card)
+
+
+def digest(
+    event: Event,
+    settings: EmailSettings,
+    to: str,
+    token: str,
+    chart: bytes | None,
+    card: bytes | None = None,
+    language: str = "en",
+) -> EmailMessage:
     data = event.data
     span = "the day" if data["kind"] == "daily" else "the week"
     rows = [
@@ -125,8 +211,10 @@ def digest(event: Event, settings: EmailSettings, to: str, token: str, chart: by
         for m in data["metrics"]
     ]
     width = (max((len(r[0]) for r in rows), default=6), max((len(r[1]) for r in rows), default=5))
+    said = credit(data.get("publisher") or "genstaff", language)
     text_lines = [f"Figures of {data['as_of']}, change over {span}:", ""]
     text_lines += [f"{n.ljust(width[0])}  {v.rjust(width[1])}  {c}" for n, v, c in rows]
+    text_lines += ["", said]
     if data["events"]:
         text_lines += ["", f"Alerts of {span}:"] + [f"{e['as_of']}  {e['message']}" for e in data["events"]]
     cells = "".join(
@@ -138,11 +226,20 @@ def digest(event: Event, settings: EmailSettings, to: str, token: str, chart: by
     body = (
         f"<p>Figures of <b>{data['as_of']}</b>, change over {span}:</p>"
         f"<table style='border-collapse:collapse;font-size:15px'>{cells}</table>"
+        f"<p style='font-size:13px;color:#4b5866'>{html.escape(said)}</p>"
     )
     if data["events"]:
         items = "".join(f"<li><b>{e['as_of']}</b> {html.escape(e['message'])}</li>" for e in data["events"])
         body += f"<p style='margin-top:18px'>Alerts of {span}:</p><ul style='padding-left:18px'>{items}</ul>"
-    return build_message(settings, to, token, digest_subject(data), "\n".join(text_lines), body, chart)
+    pictures = []
+    day = dt.date.fromisoformat(data["as_of"])
+    if card:
+        alt = gettext(language, "Russia's losses on {day}").format(day=long_day(day, language))
+        pictures.append(Picture(card, f"{alt}: {figures_line(data['metrics'], language)}", "losses.png"))
+    if chart and data.get("chart_metric"):
+        pictures.append(Picture(chart, _chart_alt(data["chart_metric"], "", language), "chart.png"))
+    preheader = figures_line(data["metrics"], language, limit=3)
+    return build_message(settings, to, token, digest_subject(data), "\n".join(text_lines), body, pictures, preheader)
 
 
 def smtp_send(settings: EmailSettings, message: EmailMessage) -> None:
@@ -202,9 +299,15 @@ class EmailChannel:
         sub = await context.in_store(context.store.subscriber, self.kind, recipient)
         if sub is None or not sub["active"]:
             raise Gone("no longer subscribed")
-        chart = await self.prepare(event, "en")
-        build = digest if event.rule == "digest" else instant
-        message = build(event, self.settings, recipient, sub["token"] or "", chart)
+        language = sub.get("language") or "en"
+        chart = await self.prepare(event, language)
+        token = sub["token"] or ""
+        if event.rule == "digest":
+            daily = card_of(event)
+            card = await context.card(daily, language) if daily is not None else None
+            message = digest(event, self.settings, recipient, token, chart, card, language)
+        else:
+            message = instant(event, self.settings, recipient, token, chart, language)
         await asyncio.to_thread(smtp_send, self.settings, message)
 
     async def prepare(self, event: Event, language: str = "en") -> bytes | None:
@@ -212,4 +315,4 @@ class EmailChannel:
         metric = event.data.get("chart_metric") if event.rule == "digest" else event.metric
         if not metric or self._context is None:
             return None
-        return await self._context.chart(metric, once=event.key)
+        return await self._context.chart(metric, language, once=event.key)
