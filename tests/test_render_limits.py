@@ -64,6 +64,32 @@ def test_categories_by_the_names_people_use():
     assert metric_named("srbm launchers", ["personnel"]) is None  # only the categories there are
 
 
+def test_every_figure_alert_reads_the_same_in_ukrainian():
+    """Each kind of alert about the figures has its words in the catalogue: a Ukrainian reader
+    never gets an English sentence with Ukrainian numbers in it."""
+    from tallywatch.detect import corrections
+    from tallywatch.detect.disagreement import evaluate as disagree
+    from tallywatch.detect.window import Point
+
+    day = dt.date(2025, 6, 13)
+    suspect, nxt = Point(day, 10_001_560, "mod", 1_220), Point(day + dt.timedelta(days=1), 1_002_690, "mod")
+    events = [corrections.discarded("personnel", suspect, why, nxt) for why in corrections.DISCARDED_WHY]
+    events += disagree(
+        "tanks", day, ("mod", 10_934), ("kmu", 10_940), config.Disagreement(tolerance=0, tolerance_ratio=0)
+    )
+    events.append(
+        Event("reported_delta:personnel", "reported_delta", "personnel", day, 1_001_560, "", "info",
+              {"reported": 1_500, "computed": 1_220})
+    )  # fmt: skip
+    assert len(events) == 6
+    for e in events:
+        english, ukrainian = telegram_html(e, "en"), telegram_html(e, "uk")
+        assert english != ukrainian
+        body = ukrainian.split("\n", 1)[1]
+        assert not re.search(r"\b(the|from|for|says|report)\b", body), body  # no English left in it
+        assert re.search("[а-яіїє]", body), body
+
+
 def test_numbers_for_the_reader():
     # no-break spaces: a number never wraps across two lines
     assert localize_numbers("now 1,002,690 (+1,130), up 3,5%", "uk") == "now 1\u00a0002\u00a0690 (+1\u00a0130), up 3,5%"

@@ -226,8 +226,8 @@ def test_the_printed_delta_disagreeing_is_noted_and_the_computed_one_used(tally)
     result = tally.report("mod", day(31), values[-1] + 2_000, delta=1_000)  # it continues from it: confirmed
     assert [s.event.rule for s in result.events] == ["reported_delta"]
     assert result.events[0].event.message == (
-        f"personnel: the report says +3,000, but the total changed by +1,000 ({values[-1]:,} → {values[-1] + 1_000:,}); "
-        "the rules use +1,000"
+        f"personnel: the report says +3,000 in a day, but its total changed by +1,000 "
+        f"({values[-1]:,} → {values[-1] + 1_000:,})"
     )
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..format import format_delta, format_number
+from ..format import format_number
 from ..models import Event, Step
 from .window import Point, Window
-from .wording import metric_label, say
+from .wording import DISCARDED, metric_label, say
 
 
 def revised(step: Step, old: int, window: Window) -> list[Event]:
@@ -42,9 +42,27 @@ def _out_of_series(kind: str, verb: str, metric: str, point: Point, reason: str)
     )
 
 
-def discarded(metric: str, point: Point, reason: str) -> Event:
-    """A suspect value the next report contradicted never enters the series."""
-    return _out_of_series("discarded", "discarded as implausible", metric, point, reason)
+DISCARDED_WHY = tuple(DISCARDED)  # the reasons a suspect figure is set aside (each worded in wording.DISCARDED)
+
+
+def discarded(metric: str, point: Point, why: str, other: Point) -> Event:
+    """A suspect value never enters the series: ``why`` — ``contradicted`` (the next report, ``other``,
+    does not continue from it), ``replaced`` (a later report of the same source), ``second_source``
+    (another source's figure for the day agrees with the reports before), ``misfit`` (a day filled
+    in behind newer ones that does not fit between them; ``other``: the report after it)."""
+    data = {"source": point.source, "discarded": True, "why": why}
+    data.update(other=other.value, other_day=str(other.as_of), other_source=other.source)
+    message = say("guard", metric, point.as_of, point.value, data)
+    return Event(
+        f"discarded:{metric}:{point.as_of}:{point.value}",
+        "guard",
+        metric,
+        point.as_of,
+        point.value,
+        message,
+        "warning",
+        data,
+    )
 
 
 def retracted(metric: str, point: Point, first: Point, second: Point, events: list[int]) -> Event:
@@ -65,16 +83,6 @@ def reported_delta(step: Step, window: Window) -> list[Event]:
         return []
     if step.reported_delta is None or step.delta is None or step.gap != 1 or step.reported_delta == step.delta:
         return []
-    return [
-        Event.about(
-            step,
-            f"reported_delta:{step.metric}:{step.as_of}",
-            "reported_delta",
-            "info",
-            f"{metric_label(step.metric)}: the report says {format_delta(step.reported_delta)}, but the total "
-            f"changed by {format_delta(step.delta)} ({format_number(step.prior_value or 0)} → "
-            f"{format_number(step.value)}); the rules use {format_delta(step.delta)}",
-            reported=step.reported_delta,
-            computed=step.delta,
-        )
-    ]
+    data = {"reported": step.reported_delta, "computed": step.delta}
+    message = say("reported_delta", step.metric, step.as_of, step.value, data)
+    return [Event.about(step, f"reported_delta:{step.metric}:{step.as_of}", "reported_delta", "info", message, **data)]

@@ -5,9 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from ..config import Disagreement as DisagreementSettings
-from ..format import format_number
 from ..models import Event
-from .wording import metric_label
+from .wording import say
 
 
 def agree(a: int, b: int, s: DisagreementSettings) -> bool:
@@ -28,8 +27,7 @@ def evaluate(
             as_of=as_of,
             value=second[1],
             severity="warning",
-            message=f"{metric_label(metric)} for {as_of}: {a_src} says {format_number(a_val)}, "
-            f"{b_src} says {format_number(b_val)}",
+            message=say("disagreement", metric, as_of, second[1], {a_src: a_val, b_src: b_val}),
             data={a_src: a_val, b_src: b_val},
         )
     ]

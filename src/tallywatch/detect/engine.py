@@ -129,8 +129,8 @@ class Detector:
                 )
                 window.suspect = None
                 self._put(metric, held, "discarded")
-                reason = f"{point.source} gives {point.value:,}, which agrees with the reports before it"
-                return [*events, corrections.discarded(metric, held, reason), *self._place(window, point)]
+                discarded = corrections.discarded(metric, held, "second_source", point)
+                return [*events, discarded, *self._place(window, point)]
             if disagreement.agree(held.value, point.value, window.rules.disagreement):
                 log.info("%s %s: %s confirmed by %s", metric, held.as_of, f"{held.value:,}", point.source)
                 window.suspect = None
@@ -198,9 +198,8 @@ class Detector:
                 events += self._confirmed(window, suspect, point)
                 window = self._windows[metric]
             else:
-                reason = f"the next report ({point.value:,} for {point.as_of}) contradicts it"
                 self._put(metric, suspect, "discarded")
-                events.append(corrections.discarded(metric, suspect, reason))
+                events.append(corrections.discarded(metric, suspect, "contradicted", point))
         judged = verdict(window.last, point, window, guard)
         if judged is False:
             log.info(
@@ -231,7 +230,7 @@ class Detector:
         if window.suspect is not None:
             old = window.suspect
             self._put(window.metric, old, "discarded")
-            events.append(corrections.discarded(window.metric, old, f"a later report ({point.value:,}) replaced it"))
+            events.append(corrections.discarded(window.metric, old, "replaced", point))
         window.suspect = point
         self._put(window.metric, point, "suspect")
         return events
@@ -294,8 +293,7 @@ class Detector:
         before, after = window.before(point.as_of), window.after(point.as_of)
         if not (plausible(before, point, window, guard) and plausible(point, after, window, guard)):
             self._put(metric, point, "discarded")
-            reason = f"it does not fit between the reports around it ({after.value:,} for {after.as_of})"
-            return [corrections.discarded(metric, point, reason)]
+            return [corrections.discarded(metric, point, "misfit", after)]
         step = window.step_for(point)
         self._put(metric, point, "accepted")
         self._rebuild(metric)

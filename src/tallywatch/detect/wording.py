@@ -8,7 +8,7 @@ import functools
 from typing import Any
 
 from ..format import format_delta, format_number
-from ..i18n import gettext, ngettext, number, short_day
+from ..i18n import N_, gettext, ngettext, number, short_day
 
 _LABELS = {
     "uav": "UAVs",
@@ -31,6 +31,26 @@ def times(ratio: float, language: str = "en") -> str:
 # -- the alerts in words, the same in every language ----------------------------------------------
 # The rules write their English ``message`` with ``say``; a channel says the same in the reader's
 # language from the event's data. The English text is the gettext msgid; each catalogue translates it.
+
+
+# why a suspect figure was set aside, in whole sentences (a translator sees each one whole)
+DISCARDED = {
+    "contradicted": N_(
+        "{name} {value} for {day} from {source} discarded as implausible: the next report ({other} for "
+        "{other_day}) contradicts it"
+    ),
+    "replaced": N_(
+        "{name} {value} for {day} from {source} discarded as implausible: a later report ({other}) replaced it"
+    ),
+    "second_source": N_(
+        "{name} {value} for {day} from {source} discarded as implausible: {other_source} gives {other}, which "
+        "agrees with the reports before it"
+    ),
+    "misfit": N_(
+        "{name} {value} for {day} from {source} discarded as implausible: it does not fit between the reports "
+        "around it ({other} for {other_day})"
+    ),
+}
 
 
 def metric_name(metric: str, language: str = "en") -> str:
@@ -114,6 +134,32 @@ def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any]
             old=num(data["old"]),
             new=num(data["new"]),
             delta=format_delta(data["new"] - data["old"], language),
+        )
+    if rule == "guard" and data.get("discarded") and data.get("why") in DISCARDED:
+        other_day = data.get("other_day")
+        return _(DISCARDED[data["why"]]).format(
+            name=name,
+            value=num(value),
+            day=short_day(as_of, language),
+            source=data.get("source", ""),
+            other=num(data["other"]),
+            other_day=short_day(dt.date.fromisoformat(other_day), language) if other_day else "",
+            other_source=data.get("other_source", ""),
+        )
+    if rule == "reported_delta" and data.get("reported") is not None and data.get("computed") is not None:
+        return _(
+            "{name}: the report says {reported} in a day, but its total changed by {computed} ({old} → {new})"
+        ).format(
+            name=name,
+            reported=format_delta(data["reported"], language),
+            computed=format_delta(data["computed"], language),
+            old=num(value - data["computed"]),
+            new=num(value),
+        )
+    if rule == "disagreement" and len(data) >= 2:
+        (a, a_value), (b, b_value) = list(data.items())[:2]
+        return _("{name} for {day}: {a} says {a_value}, {b} says {b_value}").format(
+            name=name, day=short_day(as_of, language), a=a, a_value=num(a_value), b=b, b_value=num(b_value)
         )
     if rule == "guard" and data.get("retracted") and data.get("later"):
         (a, a_day), (b, b_day) = data["later"]
