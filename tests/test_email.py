@@ -189,6 +189,27 @@ def test_daily_digest_once_per_period(tmp_path, smtp):
     assert re.search(r"display:none[^>]*>personnel 1,002,690 \(\+1,130\) · tanks 10,937 \(\+3\)</div>", page)
 
 
+def test_a_digest_in_ukrainian_says_the_same(tmp_path, smtp):
+    controller, sink = smtp
+    cfg = config(tmp_path, controller.port)
+    subscribe(cfg, "chytach@example.org", digest="daily", language="uk")
+
+    async def steps(pipeline):
+        await feed(pipeline, DAYS)
+        return await digest.send(pipeline, "daily")
+
+    assert run(cfg, steps) == (1, 1)
+    (mail,) = sink.messages
+    nbsp = "\u00a0"
+    assert mail["Subject"] == f"tallywatch щоденний, 14 черв. 2025 — особовий склад 1{nbsp}002{nbsp}690 (+1{nbsp}130)"
+    text = parts(mail)["text/plain"].get_content()
+    assert text.startswith("Дані на 14.06.2025, зміна за добу:")
+    assert "Дані: Генеральний штаб ЗСУ" in text and "Сповіщення за добу:" in text
+    assert f"12.06.2025  особовий склад: перейдено позначку 1{nbsp}000{nbsp}000" in text  # the alert, in Ukrainian
+    page = parts(mail)["text/html"].get_content()
+    assert "alt='Втрати росії станом на 14 червня 2025" in page
+
+
 def test_nothing_new_sends_nothing(tmp_path, smtp):
     controller, sink = smtp
     cfg = config(tmp_path, controller.port)

@@ -10,6 +10,7 @@ the period's digest, then hand it on to be sent.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -137,7 +138,17 @@ def make(store: Store, config: Config, kind: str, now: dt.datetime | None = None
             "as_of": str(newest),
             "since": since.isoformat(timespec="seconds"),
             "metrics": metrics,
-            "events": [{"as_of": e["as_of"], "rule": e["rule"], "message": e["message"]} for e in alerts],
+            "events": [
+                {
+                    "as_of": e["as_of"],
+                    "rule": e["rule"],
+                    "metric": e["metric"],
+                    "value": e["value"],
+                    "message": e["message"],
+                    "data": json.loads(e["data"]),
+                }
+                for e in alerts
+            ],
             "chart_metric": config.email.chart_metric,
         },
     )

@@ -1053,10 +1053,12 @@ class Store:
         return row[0] if row else None
 
     def events_since(self, since: dt.datetime) -> list[dict[str, Any]]:
-        """Events that notified someone, stored since ``since`` (digests themselves left out)."""
+        """Events that notified someone, stored since ``since`` (digests, broadcasts and daily reports
+        left out: a digest is itself the summary)."""
         return list(
             self.db.query(
-                "SELECT * FROM events WHERE notify AND created_at >= ? AND rule NOT IN ('digest', 'broadcast')"
+                "SELECT * FROM events WHERE notify AND created_at >= ?"
+                " AND rule NOT IN ('digest', 'broadcast', 'report')"
                 " ORDER BY as_of, id",
                 [_ts(since)],
             )

@@ -22,12 +22,14 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from babel.dates import format_date
+
 from .. import secrets
 from ..detect.report import day_of_war
 from ..detect.wording import say
 from ..format import format_delta, format_number
+from ..i18n import N_, gettext, short_day
 from ..i18n import day as long_day
-from ..i18n import gettext, short_day
 from ..models import Event
 from . import ChannelLimits, Context, Gone, Recipient, Rejected, Retry
 from .render import credit, metric_name, source_line
@@ -158,16 +160,19 @@ def _chart_alt(metric: str, summary: str, language: str) -> str:
     return f"{alt}: {summary}" if summary else alt
 
 
-def digest_subject(data: dict[str, Any]) -> str:
+def digest_subject(data: dict[str, Any], language: str = "en") -> str:
+    """``tallywatch daily, 14 Jun 2025 — personnel 1,002,690 (+1,130)``"""
     end = dt.date.fromisoformat(data["as_of"])
     lead = next(
         (m for m in data["metrics"] if m["metric"] == "personnel"), data["metrics"][0] if data["metrics"] else None
     )
     headline = ""
     if lead:
-        change = f" ({format_delta(lead['change'])})" if lead["change"] is not None else ""
-        headline = f" — {metric_name(lead['metric'], 'en')} {format_number(lead['value'])}{change}"
-    return f"tallywatch {data['kind']}, {end.day} {end:%b %Y}{headline}"
+        change = f" ({format_delta(lead['change'], language)})" if lead["change"] is not None else ""
+        headline = f" — {metric_name(lead['metric'], language)} {format_number(lead['value'], language)}{change}"
+
+    kind = gettext(language, DIGEST_KINDS[data["kind"]])
+    return f"tallywatch {kind}, {format_date(end, 'd MMM y', locale=language)}{headline}"
 
 
 def figures_line(metrics: list[dict[str, Any]], language: str = "en", limit: int | None = None) -> str:
@@ -191,6 +196,13 @@ def card_of(event: Event) -> Event | None:
     return Event(f"{event.key}:card", "report", "", day, 0, "", "info", card)
 
 
+DIGEST_KINDS = {"daily": N_("daily"), "weekly": N_("weekly")}
+DIGEST_WORDS = {  # msgids
+    "daily": (N_("Figures of {day}, change over the day:"), N_("Alerts of the day:")),
+    "weekly": (N_("Figures of {day}, change over the week:"), N_("Alerts of the week:")),
+}
+
+
 def digest(
     event: Event,
     settings: EmailSettings,
@@ -200,23 +212,28 @@ def digest(
     card: bytes | None = None,
     language: str = "en",
 ) -> EmailMessage:
+    """Every category's latest figure and its change over the day or week, who counts them, the
+    period's alerts (worded for the reader, as in Telegram), the day's card and the chart."""
     data = event.data
-    span = "the day" if data["kind"] == "daily" else "the week"
+    heading, alerts_heading = (gettext(language, text) for text in DIGEST_WORDS[data["kind"]])
+    day = dt.date.fromisoformat(data["as_of"])
+    when = short_day(day, language)
     rows = [
         (
-            metric_name(m["metric"], "en"),
-            format_number(m["value"]),
-            "" if m["change"] is None else format_delta(m["change"]),
+            metric_name(m["metric"], language),
+            format_number(m["value"], language),
+            "" if m["change"] is None else format_delta(m["change"], language),
         )
         for m in data["metrics"]
     ]
     width = (max((len(r[0]) for r in rows), default=6), max((len(r[1]) for r in rows), default=5))
     said = credit(data.get("publisher") or "genstaff", language)
-    text_lines = [f"Figures of {data['as_of']}, change over {span}:", ""]
+    alerts = [(short_day(dt.date.fromisoformat(e["as_of"]), language), _alert(e, language)) for e in data["events"]]
+    text_lines = [heading.format(day=when), ""]
     text_lines += [f"{n.ljust(width[0])}  {v.rjust(width[1])}  {c}" for n, v, c in rows]
     text_lines += ["", said]
-    if data["events"]:
-        text_lines += ["", f"Alerts of {span}:"] + [f"{e['as_of']}  {e['message']}" for e in data["events"]]
+    if alerts:
+        text_lines += ["", alerts_heading] + [f"{d}  {sentence}" for d, sentence in alerts]
     cells = "".join(
         f"<tr><td style='padding:3px 12px 3px 0'>{html.escape(n)}</td>"
         f"<td style='padding:3px 12px;text-align:right;font-variant-numeric:tabular-nums'>{v}</td>"
@@ -224,22 +241,33 @@ def digest(
         for n, v, c in rows
     )
     body = (
-        f"<p>Figures of <b>{data['as_of']}</b>, change over {span}:</p>"
+        f"<p>{html.escape(heading).format(day=f'<b>{when}</b>')}</p>"
         f"<table style='border-collapse:collapse;font-size:15px'>{cells}</table>"
         f"<p style='font-size:13px;color:#4b5866'>{html.escape(said)}</p>"
     )
-    if data["events"]:
-        items = "".join(f"<li><b>{e['as_of']}</b> {html.escape(e['message'])}</li>" for e in data["events"])
-        body += f"<p style='margin-top:18px'>Alerts of {span}:</p><ul style='padding-left:18px'>{items}</ul>"
+    if alerts:
+        items = "".join(f"<li><b>{d}</b> {html.escape(sentence)}</li>" for d, sentence in alerts)
+        body += (
+            f"<p style='margin-top:18px'>{html.escape(alerts_heading)}</p><ul style='padding-left:18px'>{items}</ul>"
+        )
     pictures = []
-    day = dt.date.fromisoformat(data["as_of"])
     if card:
         alt = gettext(language, "Russia's losses on {day}").format(day=long_day(day, language))
         pictures.append(Picture(card, f"{alt}: {figures_line(data['metrics'], language)}", "losses.png"))
     if chart and data.get("chart_metric"):
         pictures.append(Picture(chart, _chart_alt(data["chart_metric"], "", language), "chart.png"))
     preheader = figures_line(data["metrics"], language, limit=3)
-    return build_message(settings, to, token, digest_subject(data), "\n".join(text_lines), body, pictures, preheader)
+    subject = digest_subject(data, language)
+    return build_message(settings, to, token, subject, "\n".join(text_lines), body, pictures, preheader)
+
+
+def _alert(stored: dict[str, Any], language: str) -> str:
+    """One of the period's alerts in the reader's words (as stored by an older version: its message)."""
+    if "data" not in stored:
+        return stored["message"]
+    day = dt.date.fromisoformat(stored["as_of"])
+    said = say(stored["rule"], stored["metric"], day, stored["value"], stored["data"], language)
+    return said or stored["message"]
 
 
 def smtp_send(settings: EmailSettings, message: EmailMessage) -> None:
