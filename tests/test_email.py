@@ -172,8 +172,8 @@ def test_daily_digest_once_per_period(tmp_path, smtp):
     assert mail["To"] == "daily@example.org"
     assert mail["Subject"] == "tallywatch daily, 14 Jun 2025 — personnel 1,002,690 (+1,130)"
     text = parts(mail)["text/plain"].get_content()
-    assert "personnel  1,002,690  +1,130" in text
-    assert "tanks         10,937  +3" in text
+    assert "Personnel  1,002,690  +1,130" in text
+    assert "Tanks         10,937  +3" in text
     assert "2025-06-12  personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
     assert "Figures: General Staff of the Armed Forces of Ukraine" in text
     page = parts(mail)["text/html"].get_content()
@@ -205,6 +205,8 @@ def test_a_digest_in_ukrainian_says_the_same(tmp_path, smtp):
     text = parts(mail)["text/plain"].get_content()
     assert text.startswith("Дані на 14.06.2025, зміна за добу:")
     assert "Дані: Генеральний штаб ЗСУ" in text and "Сповіщення за добу:" in text
+    assert "Відписатися: https://tallywatch.example/unsubscribe?t=tok-chytach" in text
+    assert f"Особовий склад  1{nbsp}002{nbsp}690" in text and "Танки" in text  # the report's order, capitalised
     assert f"12.06.2025  особовий склад: перейдено позначку 1{nbsp}000{nbsp}000" in text  # the alert, in Ukrainian
     page = parts(mail)["text/html"].get_content()
     assert "alt='Втрати росії станом на 14 червня 2025" in page
@@ -422,3 +424,18 @@ def test_the_daemons_own_events_are_dated_by_the_kyiv_day():
     last = late - dt.timedelta(days=1)  # the last new report: 22:30 UTC on 10 June, 01:30 on 11 June in Kyiv
     (event,) = stale.evaluate("mod", last, last + dt.timedelta(hours=31), 30 * 3600, None)
     assert event.rule == "stale" and event.as_of == D(2025, 6, 11)
+
+
+def test_a_digest_lists_the_categories_in_the_reports_order(tmp_path):
+    """Personnel first, then the categories as the General Staff's report lists them (not alphabetical)."""
+    from tally import Tally
+
+    from tallywatch.extract.genstaff import METRICS
+    from tallywatch.replay import seed
+
+    tally = Tally(tmp_path / "o.db", Config())
+    seed(tally.store, tally.detector, dt.date(2025, 6, 13))
+    event = digest.make(tally.store, tally.config, "daily", dt.datetime(2025, 6, 13, 20, tzinfo=dt.UTC))
+    listed = [m["metric"] for m in event.data["metrics"]]
+    assert listed == [m for m in METRICS if m in listed] and listed[:3] == ["personnel", "tanks", "armoured_vehicles"]
+    tally.close()

@@ -109,7 +109,8 @@ def make(store: Store, config: Config, kind: str, now: dt.datetime | None = None
     span = SPANS[kind].days
     metrics = []
     current = [r for r in latest if (newest - r.as_of).days <= 7]  # not categories the report dropped long ago
-    for row in sorted(current, key=lambda r: r.metric != "personnel"):
+    order = {metric: i for i, metric in enumerate(METRICS)}  # the report's own order, personnel first
+    for row in sorted(current, key=lambda r: (order.get(r.metric, len(order)), r.metric)):
         before = store.value_before(row.metric, row.as_of - dt.timedelta(days=span))
         metrics.append(
             {

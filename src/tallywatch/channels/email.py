@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import html
 import logging
 import re
@@ -45,19 +46,22 @@ log = logging.getLogger("tallywatch.email")
 LIMITS = ChannelLimits(per_second=5, max_attempts=20, concurrency=1)
 
 
-def _unsubscribe(settings: EmailSettings, token: str) -> tuple[str | None, str]:
-    """(List-Unsubscribe header value or None, the visible line)."""
+def _unsubscribe(settings: EmailSettings, token: str, language: str = "en") -> tuple[str | None, str]:
+    """(List-Unsubscribe header value or None, the visible line, in the reader's language)."""
     targets = []
     if settings.unsubscribe_url:
         targets.append(f"<{settings.unsubscribe_url.format(token=token)}>")
     if settings.unsubscribe_mailto:
         targets.append(f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe%20{token}>")
+    _ = functools.partial(gettext, language)
     if settings.unsubscribe_url:
-        line = f"Unsubscribe: {settings.unsubscribe_url.format(token=token)}"
+        line = _("Unsubscribe: {url}").format(url=settings.unsubscribe_url.format(token=token))
     elif settings.unsubscribe_mailto:
-        line = f"Unsubscribe: write to {settings.unsubscribe_mailto} with the subject 'unsubscribe {token}'"
+        line = _("Unsubscribe: write to {address} with the subject 'unsubscribe {token}'").format(
+            address=settings.unsubscribe_mailto, token=token
+        )
     else:
-        line = f"Unsubscribe: ask the sender to run `tallywatch subscribers unsubscribe {token}`"
+        line = _("Unsubscribe: ask the sender to run `tallywatch subscribers unsubscribe {token}`").format(token=token)
     return (", ".join(targets) or None), line
 
 
@@ -77,7 +81,7 @@ def _html_page(title: str, body: str, footer: str, preheader: str = "") -> str:
         f"{hidden}"
         "<div style='max-width:640px;margin:0 auto;background:#ffffff;border-radius:8px;padding:20px'>"
         f"<h1 style='font-size:20px;margin:0 0 12px'>{title}</h1>{body}"
-        f"<p style='font-size:12px;color:#6b7785;margin-top:24px'>{footer}</p>"
+        f"<p style='font-size:12px;color:#6b7785;margin-top:24px;overflow-wrap:anywhere'>{footer}</p>"
         "</div></body></html>"
     )
 
@@ -100,6 +104,7 @@ def build_message(
     html_body: str,
     pictures: list[Picture] = (),
     preheader: str = "",
+    language: str = "en",
 ) -> EmailMessage:
     """A multipart/alternative mail (text, then HTML with its pictures related by Content-ID)."""
     # the email package is imported when a mail is built, not by an idle daemon
@@ -107,7 +112,7 @@ def build_message(
     from email.message import EmailMessage
     from email.utils import format_datetime, make_msgid
 
-    header, line = _unsubscribe(settings, token)
+    header, line = _unsubscribe(settings, token, language)
     message = EmailMessage()
     message["From"] = Address(display_name=settings.from_name, addr_spec=settings.from_addr)
     message["To"] = to
@@ -132,6 +137,10 @@ def build_message(
     return message
 
 
+def capitalized(name: str) -> str:
+    return name[:1].upper() + name[1:]
+
+
 def _said(event: Event, language: str) -> str:
     return say(event.rule, event.metric, event.as_of, event.value, event.data, language) or event.message
 
@@ -150,7 +159,7 @@ def instant(
     if source:
         body += f"<p style='font-size:13px;color:#4b5866'>{source}</p>"
     pictures = [Picture(chart, _chart_alt(event.metric, sentence, language), "chart.png")] if chart else []
-    return build_message(settings, to, token, f"tallywatch: {sentence}", text, body, pictures, sentence)
+    return build_message(settings, to, token, f"tallywatch: {sentence}", text, body, pictures, sentence, language)
 
 
 def _chart_alt(metric: str, summary: str, language: str) -> str:
@@ -220,7 +229,7 @@ def digest(
     when = short_day(day, language)
     rows = [
         (
-            metric_name(m["metric"], language),
+            capitalized(metric_name(m["metric"], language)),
             format_number(m["value"], language),
             "" if m["change"] is None else format_delta(m["change"], language),
         )
@@ -258,7 +267,7 @@ def digest(
         pictures.append(Picture(chart, _chart_alt(data["chart_metric"], "", language), "chart.png"))
     preheader = figures_line(data["metrics"], language, limit=3)
     subject = digest_subject(data, language)
-    return build_message(settings, to, token, subject, "\n".join(text_lines), body, pictures, preheader)
+    return build_message(settings, to, token, subject, "\n".join(text_lines), body, pictures, preheader, language)
 
 
 def _alert(stored: dict[str, Any], language: str) -> str:
