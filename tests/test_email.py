@@ -327,7 +327,19 @@ def test_subscribers_cli_and_the_digest_once_across_restarts(tmp_path, smtp):
     add = tallywatch(
         "subscribers", "add", "--email", "Reader@Example.org", "--digest", "daily", "--instant", cfg_path=path
     )
-    assert add.returncode == 0 and add.stdout == "subscribed Reader@example.org: digest daily, instant yes\n"
+    assert (
+        add.returncode == 0 and add.stdout == "subscribed Reader@example.org: digest daily, instant yes, language en\n"
+    )
+    ukrainian = tallywatch(
+        "subscribers", "add", "--email", "chytach@example.org", "--digest", "weekly", "--language", "uk", cfg_path=path
+    )
+    assert ukrainian.stdout == "subscribed chytach@example.org: digest weekly, instant no, language uk\n"
+    again = tallywatch("subscribers", "add", "--email", "chytach@example.org", "--digest", "weekly", cfg_path=path)
+    assert again.stdout.endswith("language uk\n")  # kept when not said again
+    unknown = tallywatch(
+        "subscribers", "add", "--email", "x@example.org", "--instant", "--language", "fr", cfg_path=path
+    )
+    assert unknown.returncode == 2 and "invalid choice: 'fr'" in unknown.stderr
     store = Store(tmp_path / "cli.db")
     run_days = Config.model_validate(
         {
@@ -351,7 +363,10 @@ def test_subscribers_cli_and_the_digest_once_across_restarts(tmp_path, smtp):
     )
     assert len(sink.messages) == 1
     listed = tallywatch("subscribers", "list", cfg_path=path).stdout
-    assert listed.split() == ["email", "Reader@example.org", "en", "digest", "daily,", "instant", "yes", "active"]
+    assert listed.splitlines()[0].split() == [
+        "email", "Reader@example.org", "en", "digest", "daily,", "instant", "yes", "active"
+    ]  # fmt: skip
+    assert listed.splitlines()[1].split()[:3] == ["email", "chytach@example.org", "uk"]
     store = Store(tmp_path / "cli.db")
     token = store.subscriber("email", "Reader@example.org")["token"]
     store.close()

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__, config, secrets
+from . import __version__, config, i18n, secrets
 from .channels.render import line
 from .format import format_delta, format_duration, format_number
 from .sources import health
@@ -431,11 +431,20 @@ def cmd_subscribers(cfg: config.Config, origin: str, args: argparse.Namespace) -
                 return 2
             old = store.subscriber("email", address)
             token = (old or {}).get("token") or tokens.token_hex(16)  # no leading "-" for the command line
+            language = args.language or (old or {}).get("language") or "en"
             sub = store.save_subscriber(
-                "email", address, digest=args.digest, instant=int(args.instant), token=token, active=1, reason=None
+                "email",
+                address,
+                digest=args.digest,
+                instant=int(args.instant),
+                token=token,
+                active=1,
+                reason=None,
+                language=language,
             )
             print(
-                f"subscribed {address}: digest {sub['digest'] or 'none'}, instant {'yes' if sub['instant'] else 'no'}"
+                f"subscribed {address}: digest {sub['digest'] or 'none'}, instant {'yes' if sub['instant'] else 'no'}, "
+                f"language {sub['language']}"
             )
             return 0
         if args.action == "unsubscribe":
@@ -478,6 +487,9 @@ def subscribers_arguments(sub, common: argparse.ArgumentParser) -> None:
     subs.add_argument("--email", metavar="ADDR")
     subs.add_argument("--digest", choices=["daily", "weekly"])
     subs.add_argument("--instant", action="store_true", help="one mail per critical alert (milestones)")
+    subs.add_argument(
+        "--language", choices=i18n.languages(), help="the mails' language (add; default: as before, else en)"
+    )
     subs.add_argument("--json", action="store_true", help="JSON output (list)")
 
 

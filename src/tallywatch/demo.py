@@ -145,21 +145,32 @@ def rss(days: list[dt.date], series: dict[dt.date, tuple[Figure, ...]]) -> bytes
 
 
 class ReplayFeed:
-    """Serves ``/genstaff.rss``: the last ``window`` days up to the demo's today."""
+    """Serves ``/genstaff.rss``: the last ``window`` days up to the demo's today.
+
+    The demo's clock starts at the daemon's first request (not while the history is being stored),
+    and a day is published only once the day before it has been served: a daemon slowed down by a
+    busy machine still reads each day's report on its own, as it would live, never two at once."""
 
     def __init__(self, start: dt.date, until: dt.date, seconds_per_day: float, window: int = 7) -> None:
         self.series = history.between(start - dt.timedelta(days=window + 1), until)
         self.start, self.until, self.seconds_per_day, self.window = start, until, seconds_per_day, window
-        self.t0 = time.monotonic()
+        self.t0: float | None = None
+        self.served = start - dt.timedelta(days=1)  # the newest day a response has carried
+        self._lock = threading.Lock()
 
     def today(self) -> dt.date:
-        elapsed = int((time.monotonic() - self.t0) / self.seconds_per_day)
-        return min(self.until, self.start + dt.timedelta(days=elapsed))
+        now = time.monotonic()
+        if self.t0 is None:
+            self.t0 = now
+        elapsed = int((now - self.t0) / self.seconds_per_day)
+        return min(self.until, self.start + dt.timedelta(days=elapsed), self.served + dt.timedelta(days=1))
 
     def __call__(self, path: str, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
         if path.split("?")[0] != "/genstaff.rss":
             return 404, {"Content-Type": "text/plain"}, b"not found"
-        today = self.today()
+        with self._lock:  # the server answers on threads
+            today = self.today()
+            self.served = max(self.served, today)
         etag = f'"{today}"'
         if headers.get("if-none-match") == etag:
             return 304, {"ETag": etag}, b""
