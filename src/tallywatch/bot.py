@@ -487,8 +487,7 @@ class TelegramBot:
             await self._reply(update, esc(t["chart_usage"].format(metrics=names)))
             return
         png = await self.pipeline.chart(metric, language, int(days))
-        name = metric_name(metric, language)
-        name = name[:1].upper() + name[1:]
+        name = i18n.capitalized(metric_name(metric, language))
         if png is None:
             await self._reply(update, esc(t["chart_empty"].format(metric=name)))
             return

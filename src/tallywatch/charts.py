@@ -19,7 +19,7 @@ from typing import Any
 
 from .channels.render import metric_name
 from .format import format_number
-from .i18n import N_, gettext, short_day
+from .i18n import N_, capitalized, gettext, short_day
 from .i18n import day as long_day
 
 
@@ -57,9 +57,7 @@ def render(
     FigureCanvasAgg(figure)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
     period = f"{days[0]:%d.%m.%Y} – {days[-1]:%d.%m.%Y}" if language == "uk" else f"{days[0]} – {days[-1]}"
-    figure.suptitle(
-        f"{name[:1].upper() + name[1:]}: {format_number(values[-1], language)}", fontsize=17, fontweight="bold"
-    )
+    figure.suptitle(f"{capitalized(name)}: {format_number(values[-1], language)}", fontsize=17, fontweight="bold")
     top.set_title(period, fontsize=12, color="#555555")
 
     top.plot(days, values, color="#1f5fa8", linewidth=2.4)
@@ -161,8 +159,7 @@ def card(report: dict[str, Any], day: dt.date, language: str = "en", said_by: st
 
     def cell(x: float, y: float, w: float, h: float, figure_: dict, big: bool) -> None:
         box(x, y, w, h, PANEL)
-        name = metric_name(figure_["metric"], language)
-        name = name[:1].upper() + name[1:]
+        name = capitalized(metric_name(figure_["metric"], language))
         text(x + 28, y + (52 if big else 36), name, 34 if big else 25, color=MUTED, va="baseline")
         baseline = y + h - (34 if big else 16)
         total = format_number(figure_["value"], language)

@@ -60,13 +60,17 @@ def catalogue(language: str) -> _gettext.NullTranslations:
     return Translations(compiled, domain=DOMAIN)
 
 
+def capitalized(text: str) -> str:
+    """The first letter upper-case, the rest as written (``UAVs`` stays ``UAVs``, not ``Uavs``)."""
+    return text[:1].upper() + text[1:]
+
+
 @functools.cache
 def native_name(language: str) -> str:
     """A language's name in itself, as a button offers it: English, Українська."""
     from babel import Locale
 
-    name = Locale.parse(language).get_display_name(language) or language
-    return name[:1].upper() + name[1:]
+    return capitalized(Locale.parse(language).get_display_name(language) or language)
 
 
 def gettext(language: str, text: str) -> str:
@@ -85,11 +89,11 @@ def number(value: float, language: str = SOURCE, decimals: int = 0) -> str:
     return format_decimal(value, format=pattern, locale=language)
 
 
-def day(when: dt.date, language: str = SOURCE) -> str:
-    """A date in words: 13 June 2025 / 13 червня 2025."""
+def day(when: dt.date, language: str = SOURCE, pattern: str = "d MMMM y") -> str:
+    """A date in words: 13 June 2025 / 13 червня 2025 (``pattern``: CLDR's, e.g. ``d MMM y`` for 13 Jun 2025)."""
     from babel.dates import format_date
 
-    return format_date(when, "d MMMM y", locale=language)
+    return format_date(when, pattern, locale=language)
 
 
 def short_day(when: dt.date, language: str = SOURCE) -> str:

@@ -23,17 +23,15 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from babel.dates import format_date
-
 from .. import secrets
 from ..detect.report import day_of_war
-from ..detect.wording import say
+from ..detect.wording import figures_said
 from ..format import format_delta, format_number
-from ..i18n import N_, gettext, short_day
+from ..i18n import N_, capitalized, gettext, short_day
 from ..i18n import day as long_day
 from ..models import Event
 from . import ChannelLimits, Context, Gone, Recipient, Rejected, Retry
-from .render import credit, metric_name, source_line
+from .render import alert_text, credit, metric_name, source_line
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -137,12 +135,8 @@ def build_message(
     return message
 
 
-def capitalized(name: str) -> str:
-    return name[:1].upper() + name[1:]
-
-
 def _said(event: Event, language: str) -> str:
-    return say(event.rule, event.metric, event.as_of, event.value, event.data, language) or event.message
+    return alert_text(event.rule, event.metric, event.as_of, event.value, event.data, event.message, language)
 
 
 def instant(
@@ -179,19 +173,13 @@ def digest_subject(data: dict[str, Any], language: str = "en") -> str:
     if lead:
         change = f" ({format_delta(lead['change'], language)})" if lead["change"] is not None else ""
         headline = f" — {metric_name(lead['metric'], language)} {format_number(lead['value'], language)}{change}"
-
     kind = gettext(language, DIGEST_KINDS[data["kind"]])
-    return f"tallywatch {kind}, {format_date(end, 'd MMM y', locale=language)}{headline}"
+    return f"tallywatch {kind}, {long_day(end, language, 'd MMM y')}{headline}"
 
 
 def figures_line(metrics: list[dict[str, Any]], language: str = "en", limit: int | None = None) -> str:
     """``personnel 1,001,560 (+1,220) · tanks 10,934 (+1) · …``: a preheader, an alt text."""
-    parts = [
-        f"{metric_name(m['metric'], language)} {format_number(m['value'], language)}"
-        + (f" ({format_delta(m['change'], language)})" if m.get("change") is not None else "")
-        for m in metrics[:limit]
-    ]
-    return " · ".join(parts)
+    return " · ".join(figures_said(((m["metric"], m["value"], m.get("change")) for m in metrics[:limit]), language))
 
 
 def card_of(event: Event) -> Event | None:
@@ -275,8 +263,9 @@ def _alert(stored: dict[str, Any], language: str) -> str:
     if "data" not in stored:
         return stored["message"]
     day = dt.date.fromisoformat(stored["as_of"])
-    said = say(stored["rule"], stored["metric"], day, stored["value"], stored["data"], language)
-    return said or stored["message"]
+    return alert_text(
+        stored["rule"], stored["metric"], day, stored["value"], stored["data"], stored["message"], language
+    )
 
 
 def smtp_send(settings: EmailSettings, message: EmailMessage) -> None:

@@ -8,13 +8,14 @@ channel's length (``split``).
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from collections.abc import Iterable
 
 from ..detect.wording import metric_name, say
 from ..format import format_delta, format_number
-from ..i18n import N_, gettext, languages, short_day
+from ..i18n import N_, capitalized, gettext, languages, short_day
 from ..i18n import day as long_day
 from ..models import Event
 
@@ -153,7 +154,7 @@ def short_name(metric: str, language: str) -> str:
     """A category's name short enough for a phone's table (``SHORT_NAMES``, else clipped)."""
     short = SHORT_NAMES.get(metric)
     name = gettext(language, short) if short else metric_name(metric, language)
-    name = name[:1].upper() + name[1:]
+    name = capitalized(name)
     return name if len(name) <= SHORT_LIMIT else name[: SHORT_LIMIT - 1] + "."
 
 
@@ -182,13 +183,21 @@ def localize_numbers(text: str, language: str) -> str:
     return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "\u00a0", text)
 
 
+def alert_text(
+    rule: str, metric: str, as_of: dt.date, value: int, data: dict, message: str, language: str = "en"
+) -> str:
+    """An alert's sentence in the reader's language: worded from its data (``wording.say``) or, for
+    the kinds with no words of their own (the daemon's notices, a broadcast), its message with the
+    numbers grouped as the language groups them."""
+    return say(rule, metric, as_of, value, data, language) or localize_numbers(message, language)
+
+
 def telegram_html(event: Event, language: str = "en", *, source: bool = True) -> str:
     """The alert as Telegram HTML: an icon and the date in bold, then the sentence (escaped), then
     (``source``) whose figures they are and a link to the original (when the source gave one)."""
     if event.rule == "report":
         return report_html(event, language)
-    body = say(event.rule, event.metric, event.as_of, event.value, event.data, language)
-    body = body or localize_numbers(event.message, language)
+    body = alert_text(event.rule, event.metric, event.as_of, event.value, event.data, event.message, language)
     when = short_day(event.as_of, language)
     icon = ICONS.get(event.rule, "•")
     text = f"{icon} <b>{when}</b>\n{html.escape(body, quote=False)}"
@@ -248,7 +257,7 @@ def report_html(event: Event, language: str = "en", limit: int = 1024) -> str:
     war = said["day_of_war"].format(n=format_number(d["day_of_war"]) if language == "en" else d["day_of_war"])
     lines = [f"📋 <b>{html.escape(said['report'].format(day=day), quote=False)}</b>", html.escape(war), ""]
     for name, value, change in report_lines(event, language):
-        lines.append(f"{html.escape(name[:1].upper() + name[1:])}: <b>{value}</b>" + (f" ({change})" if change else ""))
+        lines.append(f"{html.escape(capitalized(name))}: <b>{value}</b>" + (f" ({change})" if change else ""))
     rank = d.get("rank")
     if rank:
         key = "rank_first" if rank["rank"] == 1 else "rank"
@@ -256,8 +265,7 @@ def report_html(event: Event, language: str = "en", limit: int = 1024) -> str:
     standouts = [
         f"{ICONS.get(s['rule'], '•')} "
         + html.escape(
-            say(s["rule"], s["metric"], event.as_of, 0, s["data"], language)
-            or localize_numbers(s["message"], language),
+            alert_text(s["rule"], s["metric"], event.as_of, s.get("value", 0), s["data"], s["message"], language),
             quote=False,
         )
         for s in d.get("standouts", [])

@@ -18,15 +18,15 @@ it as an edit of the message already sent. The same figures again make nothing.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..extract.genstaff import CORE_METRICS, METRICS
-from ..format import format_delta, format_number
 from ..models import Event
 from .window import Window
-from .wording import metric_label
+from .wording import figures_said
 
 FULL_SCALE_WAR = dt.date(2022, 2, 24)  # day 1 (russianwarship.rip's "day" counts the same way)
 FOLDED = ("spike", "record", "correction")  # alerts of a reported day that become a line of the report
@@ -43,12 +43,13 @@ def key(day: dt.date, version: int = 1) -> str:
 
 
 def complete_day(window: Callable[[str], Window], days: Iterable[dt.date]) -> dt.date | None:
-    """The newest of ``days`` whose report is complete (see the module's docstring), or None."""
-    for day in sorted(set(days), reverse=True):
-        heads = [window(m).last for m in CORE_METRICS]
-        if all(head is not None and head.as_of == day for head in heads):
-            return day
-    return None
+    """The one of ``days`` whose report is complete, or None: the day every core series has as its
+    newest accepted point (see the module's docstring)."""
+    heads = {head.as_of if head is not None else None for head in (window(m).last for m in CORE_METRICS)}
+    if len(heads) != 1:
+        return None
+    day = heads.pop()
+    return day if day is not None and day in set(days) else None
 
 
 def figures(window: Callable[[str], Window], day: dt.date) -> list[dict[str, Any]]:
@@ -73,8 +74,9 @@ def rank(w: Window, day: dt.date) -> dict[str, int] | None:
     if w.covered(day, RANK_DAYS) < RANK_COVERED:
         return None
     start = day - dt.timedelta(days=RANK_DAYS)
+    first = max(0, bisect.bisect_right(w.days, start) - 1)  # the day before the window: the first rise's base
     rises, previous, today = [], None, None
-    for d in w.days:
+    for d in w.days[first:]:
         point = w.points[d]
         if previous is not None and d > start and (d - previous.as_of).days == 1:
             rises.append(point.value - previous.value)
@@ -98,19 +100,22 @@ def evaluate(
     """The report event for ``day`` — its first version, or a new one if its figures changed —
     or None. ``versions``: the day's report events stored before (oldest first); ``found``: the
     batch's other events (the day's spikes and records are folded into the report)."""
+    reported = figures(window, day)
+    previous = versions[-1]["data"] if versions else None
+    if previous is not None and previous["figures"] == reported:
+        return None  # the same report again (another source, an edit elsewhere in the post)
     data: dict[str, Any] = {
         "day_of_war": day_of_war(day),
-        "figures": figures(window, day),
+        "figures": reported,
         "rank": rank(window("personnel"), day),
         "publisher": said_by,
         "link": link,
     }
     folded = [e for e in found if e.rule in FOLDED and e.as_of == day]
-    standouts = [{"rule": e.rule, "metric": e.metric, "message": e.message, "data": e.data} for e in folded]
-    previous = versions[-1]["data"] if versions else None
+    standouts = [
+        {"rule": e.rule, "metric": e.metric, "value": e.value, "message": e.message, "data": e.data} for e in folded
+    ]
     if previous is not None:
-        if previous["figures"] == data["figures"]:
-            return None  # the same report again (another source, an edit elsewhere in the post)
         standouts = [*previous.get("standouts", []), *standouts]
         data["link"] = link or previous.get("link")
     data["standouts"] = standouts
@@ -128,9 +133,5 @@ def evaluate(
 
 def _summary(day: dt.date, figures: list[Mapping[str, Any]]) -> str:
     """The report in one English line (the console, logs, webhooks' ``message``)."""
-    parts = [
-        f"{metric_label(f['metric'])} {format_number(f['value'])}"
-        + (f" ({format_delta(f['delta'])})" if f["delta"] is not None else "")
-        for f in figures
-    ]
+    parts = figures_said((f["metric"], f["value"], f["delta"]) for f in figures)
     return f"Russian losses, day {day_of_war(day):,} of the full-scale war: " + ", ".join(parts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Iterable
 from typing import Any
 
 from ..format import format_delta, format_number
@@ -56,6 +57,15 @@ DISCARDED = {
 def metric_name(metric: str, language: str = "en") -> str:
     """A category as people name it, in their language (``UAVs``, ``БПЛА``)."""
     return gettext(language, metric_label(metric))
+
+
+def figures_said(figures: Iterable[tuple[str, int, int | None]], language: str = "en") -> list[str]:
+    """(metric, total, change) as ``personnel 1,001,560 (+1,220)``: a report's summary, a preheader, an alt text."""
+    return [
+        f"{metric_name(metric, language)} {format_number(value, language)}"
+        + ("" if change is None else f" ({format_delta(change, language)})")
+        for metric, value, change in figures
+    ]
 
 
 def _span(window: int, language: str) -> str:
