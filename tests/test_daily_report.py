@@ -218,3 +218,38 @@ def test_the_report_goes_as_a_card_drawn_once_per_language_and_a_revision_replac
     assert all("1,001,570" in c.params["caption"] or "1\u00a0001\u00a0570" in c.params["caption"] for c in edits)
     assert sorted(drawn) == ["en", "en", "uk", "uk"]  # the new version's card, once per language
     tally.close()
+
+
+def test_a_real_kmu_page_makes_the_days_report_card_with_its_link(tmp_path, fake, feed_server):
+    """The page as kmu.gov.ua served it (5 November 2023), fetched and read by the shipped source's
+    selector through a real poll: its report goes out as one card, the page linked as the original."""
+    from pathlib import Path
+
+    from tallywatch.config import defaults
+    from tallywatch.pipeline import Pipeline
+
+    saved = Path(__file__).parent / "fixtures" / "real" / "kmu" / "ukraine_stats_2023-11-05.html"
+    feed_server.routes["/report"] = (200, {"Content-Type": "text/html; charset=utf-8"}, saved.read_bytes())
+    kmu = defaults().source("kmu")
+    source = kmu.model_copy(update={"url": feed_server.url + "/report"})
+    cfg = config(fake).model_copy(update={"sources": [source]})
+    channel = TelegramChannel(TOKEN, cfg.telegram)
+    tally = Tally(tmp_path / "k.db", cfg, [channel])
+    seed(tally.store, tally.detector, D(2023, 11, 4))
+    tally.store.save_subscriber("telegram", REPORT_EN, choice="report")
+
+    async def go():
+        pipeline = Pipeline(cfg, store=tally.store, channels=[channel])
+        try:
+            return await pipeline.poll(source)
+        finally:
+            await channel.stop()
+
+    result = asyncio.run(go())
+    assert result.status == "ok", result.error
+    (card,) = fake.sent(REPORT_EN)
+    assert card.method == "sendPhoto" and card.params["photo"][:8] == b"\x89PNG\r\n\x1a\n"
+    caption = card.params["caption"]
+    assert caption.startswith("📋 <b>Russia's losses on 5 November 2023</b>\nday 620 of the full-scale war")
+    assert "Personnel: <b>305,090</b> (+990)" in caption and "Submarines: <b>1</b>" in caption
+    assert f'<a href="{feed_server.url}/report">original</a>' in caption
