@@ -14,14 +14,17 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tallywatch"
 
 # lower stages never import higher ones; a module may import its own stage and those below
 STAGES = [
-    ("base", ["models", "i18n", "format", "markup", "secrets", "health", "backoff", "sdnotify", "history"]),
+    (
+        "base",
+        ["models", "i18n", "format", "markup", "secrets", "health", "backoff", "sdnotify", "history", "ratelimit"],
+    ),
     ("read", ["config", "extract", "sources"]),
     ("store", ["store"]),
     ("detect", ["detect"]),
     ("channels", ["channels"]),
     ("deliver", ["outbox", "digest", "charts", "ingest", "upkeep"]),
 ]
-WIRING = {"pipeline", "daemon", "cli", "bot", "demo", "replay", "backfill", "backup", "__main__", ""}
+WIRING = {"pipeline", "daemon", "cli", "bot", "web", "demo", "replay", "backfill", "backup", "__main__", ""}
 
 
 def module_name(path: Path) -> str:

@@ -15,8 +15,6 @@ import datetime as dt
 import html
 import logging
 import re
-import time
-from collections import deque
 from typing import TYPE_CHECKING
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
@@ -51,6 +49,7 @@ from .channels.telegram import retry_seconds
 from .extract.genstaff import METRICS
 from .format import format_number
 from .models import Event, report_day
+from .ratelimit import SlidingWindow
 from .sources import health
 from .sources.http import tls_context
 
@@ -168,7 +167,7 @@ class TelegramBot:
         add = self.app.add_handler
         # before any other handler (group -1): a chat flooding the bot is answered once and dropped
         add(TypeHandler(Update, self.guard), group=-1)
-        self._recent: dict[int, deque[float]] = {}  # chat → when its last commands were taken
+        self._recent = SlidingWindow(BURST, WINDOW)  # chat → when its last commands were taken
         self._warned: set[int] = set()  # chats told to slow down, until their window empties
         self.stopping = False  # set at shutdown: replies still queued are dropped (they are not alerts)
         for name, handler in {
@@ -225,29 +224,17 @@ class TelegramBot:
             raise ApplicationHandlerStop
         if chat is None:
             return
-        if len(self._recent) > 256:
-            self._forget_idle()
-        now = time.monotonic()
-        recent = self._recent.setdefault(chat.id, deque())
-        while recent and recent[0] <= now - WINDOW:
-            recent.popleft()
-        if not recent:
-            self._warned.discard(chat.id)
-        if len(recent) < BURST:
-            recent.append(now)
+        if self._recent.allow(chat.id):
+            if self._recent.first(chat.id):
+                self._warned.discard(chat.id)  # its window emptied
             return
+        if len(self._warned) > 256:  # chats told and never back are forgotten with their windows
+            self._warned = {c for c in self._warned if c in self._recent}
         if chat.id not in self._warned:
             self._warned.add(chat.id)
             log.info("chat %s: more than %d commands in %g s; the rest are dropped", chat.id, BURST, WINDOW)
             await self._reply(update, esc(texts(await self._language(update))["slow_down"]))
         raise ApplicationHandlerStop
-
-    def _forget_idle(self) -> None:
-        """Chats quiet for a whole window are forgotten: the maps never grow with every chat ever seen."""
-        now = time.monotonic()
-        for chat in [c for c, r in self._recent.items() if not r or r[-1] <= now - WINDOW]:
-            self._recent.pop(chat, None)
-            self._warned.discard(chat)
 
     # -- helpers ----------------------------------------------------------------------------------
 
