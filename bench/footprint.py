@@ -1,4 +1,4 @@
-"""Benchmark: the daemon's footprint with Telegram and email enabled, on its own.
+"""Benchmark: the daemon's footprint with Telegram, email and the web app enabled, on its own.
 
 Starts ``tallywatch run`` as a subprocess (a loopback feed, the fake Bot API from the tests, an
 SMTP host that is never needed while idle) the way ``deploy/tallywatch.service`` runs it: with the
@@ -74,6 +74,7 @@ def main() -> None:
         tempfile.TemporaryDirectory() as tmp,
     ):
         cfg = Path(tmp) / "tw.toml"
+        web_port = free_port()
         cfg.write_text(
             f"""
 [storage]
@@ -97,8 +98,9 @@ host = "127.0.0.1"
 port = {free_port()}
 security = "none"
 
-[health]
-port = {free_port()}
+[web]
+port = {web_port}
+public_url = "http://127.0.0.1:{web_port}"  # the subscribe form and the unsubscribe page on
 
 [[sources]]
 name = "mod"

@@ -12,3 +12,16 @@ def feed_server():
 
     with FeedServer() as server:
         yield server
+
+
+@pytest.fixture
+def smtp():
+    """A real SMTP server (aiosmtpd) on 127.0.0.1: (its controller, the Sink of what it received)."""
+    from aiosmtpd.controller import Controller
+    from test_email import Sink, free_port
+
+    sink = Sink()
+    controller = Controller(sink, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, sink
+    controller.stop()

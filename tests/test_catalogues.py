@@ -16,10 +16,13 @@ KEYWORDS = {"N_": None, "_": None, "gettext": (2,), "ngettext": (2, 3)}  # gette
 
 
 def msgids() -> set[str | tuple[str, str]]:
-    """What the code asks a catalogue for: marked and literal texts, the bot's tables, category names."""
+    """What the code and the web app's templates ask a catalogue for: marked and literal texts, the
+    bot's tables, category names."""
     found: set = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
-        SRC, method_map=[("**.py", "python")], keywords=KEYWORDS
+        SRC,
+        method_map=[("**.py", "python"), ("web/templates/**.html", "jinja2.ext:babel_extract")],
+        keywords=KEYWORDS,
     ):
         if isinstance(message, tuple):
             found.add(message[:2] if all(message[:2]) else message[0])

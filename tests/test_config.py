@@ -86,6 +86,11 @@ def test_defaults_list_real_public_sources():
             "email: the SMTP password is never read from the config file: set TALLYWATCH_SMTP_PASSWORD",
         ),
         (
+            "[health]\nport = 9000\n",
+            "health: port: moved to [web] (one server answers /healthz, /metrics and the public pages)",
+        ),
+        ("[web]\npublic_url = 'example.org'\n", "web.public_url: expected an http:// or https:// address"),
+        (
             "[[webhooks]]\nname = 'w'\nurl = 'http://x/'\nsecret = 's3'\n",
             "webhooks[0]: the webhook signing secret is never read from the config file",
         ),

@@ -63,8 +63,10 @@ def write_config(path: Path, db: Path, feed_url: str, health_port: int, interval
     path.write_text(
         offline(db, feed_url, interval)
         + f"""
-[health]
+[web]
 port = {health_port}
+
+[health]
 allowance = 3
 
 [milestones.personnel]

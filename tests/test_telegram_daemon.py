@@ -151,7 +151,7 @@ def test_sigterm_with_commands_queued_exits_within_ten_seconds(tmp_path, feed_se
     cfg.write_text(
         offline(db, f"{feed_server.url}/mod.rss", interval="1h")
         + f"""
-[health]
+[web]
 enabled = false
 [telegram]
 base_url = "{fake.base_url}"

@@ -394,21 +394,10 @@ def outbox_arguments(sub, common: argparse.ArgumentParser) -> None:
     box.add_argument("--json", action="store_true", help="JSON output")
 
 
-def valid_email(text: str) -> str:
-    """A bare address (no display name), normalised; ValueError naming what is wrong."""
-    from email_validator import EmailNotValidError, validate_email
-
-    if any(c in text for c in '\r\n<>",;'):
-        raise ValueError(f"{text!r} is not a bare email address (no line breaks, names, <>, quotes or lists)")
-    try:
-        return validate_email(text, check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(f"{text!r} is not a valid email address: {exc}") from None
-
-
 def cmd_subscribers(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     import secrets as tokens
 
+    from .channels.email import email_address
     from .store import Store
 
     store = Store(cfg.storage.resolved())
@@ -418,7 +407,7 @@ def cmd_subscribers(cfg: config.Config, origin: str, args: argparse.Namespace) -
                 print(f"tallywatch subscribers {args.action}: --email ADDRESS is required", file=sys.stderr)
                 return 2
             try:
-                address = valid_email(args.email)
+                address = email_address(args.email)
             except ValueError as exc:
                 print(f"tallywatch subscribers {args.action}: {exc}", file=sys.stderr)
                 return 2

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -434,6 +434,17 @@ class Email(Strict):
         Annotated[str, _hinted(r"^https://\S*\{token\}\S*$", "expected an https:// address with {token} in it")] | None
     ) = None
     unsubscribe_mailto: Address | None = None
+    # set by Config from [web] public_url: the web app's own one-click unsubscribe page
+    _served_unsubscribe: str | None = PrivateAttr(None)
+
+    def unsubscribe_link(self, token: str) -> str | None:
+        """Where a mail's unsubscribe link points: ``unsubscribe_url`` when set (an endpoint of the
+        admin's own), else the web app's ``/unsubscribe`` under ``[web] public_url``, else none."""
+        if self.unsubscribe_url:
+            return self.unsubscribe_url.format(token=token)
+        if self._served_unsubscribe:
+            return self._served_unsubscribe + quote(token, safe="")
+        return None
 
     @field_validator("timezone")
     @classmethod
@@ -467,12 +478,38 @@ class Webhook(Strict):
 
 
 class Health(Strict):
-    """``/healthz`` and ``/metrics`` for the daemon; bound to this machine by default."""
+    """What ``/healthz`` weighs (it is served by the web app: ``[web]``)."""
+
+    allowance: float = Field(3.0, gt=1)  # unhealthy after this many intervals without a successful poll
+
+    @model_validator(mode="before")
+    @classmethod
+    def _moved_to_web(cls, data: Any) -> Any:
+        moved = sorted({"enabled", "host", "port"} & set(data)) if isinstance(data, dict) else []
+        if moved:
+            keys = ", ".join(moved)
+            raise ValueError(f"{keys}: moved to [web] (one server answers /healthz, /metrics and the public pages)")
+        return data
+
+
+class Web(Strict):
+    """The web app in the daemon: /healthz, /metrics, the public page, feeds, the data API and
+    email self-service. Bound to this machine: put a reverse proxy with TLS in front of it."""
 
     enabled: StrictBool = True
     host: str = "127.0.0.1"
     port: StrictInt = Field(9467, ge=0, lt=65536)
-    allowance: float = Field(3.0, gt=1)  # unhealthy after this many intervals without a successful poll
+    # the address people reach it at through the proxy: links in mails (unsubscribe, confirm) and feeds
+    public_url: Annotated[str, _hinted(r"^https?://[^\s?#]+$", "expected an http:// or https:// address")] | None = None
+    signup: StrictBool = True  # the subscribe form (needs [email] enabled and public_url)
+    signups_per_client: StrictInt = Field(5, ge=1)  # subscribe posts per client address per 10 minutes
+    signups_per_address: StrictInt = Field(3, ge=1)  # confirmation mails per email address per day
+    signups_per_hour: StrictInt = Field(60, ge=1)  # confirmation mails per hour in all
+    confirm_within: Seconds = 48 * 3600.0  # a confirmation link expires after this
+
+    def link(self, path: str) -> str | None:
+        """``path`` under ``public_url`` (None without one)."""
+        return self.public_url.rstrip("/") + path if self.public_url else None
 
 
 class SourceHealth(Strict):
@@ -565,6 +602,7 @@ class Config(Strict):
     email: Email = Email()
     webhooks: list[Webhook] = []
     health: Health = Health()
+    web: Web = Web()
     source_health: SourceHealth = SourceHealth()
     metrics: dict[str, PatternMetric] = {}
 
@@ -585,6 +623,12 @@ class Config(Strict):
                 raise ValueError(f"metrics.{metric}.sources: no source named {', '.join(unknown)}")
             if spec.kind == "daily" and metric in self.milestones:
                 raise ValueError(f"milestones.{metric}: {metric} is a count per day; milestones are for running totals")
+        return self
+
+    @model_validator(mode="after")
+    def _served_links(self) -> Self:
+        if self.web.enabled and self.web.public_url:
+            self.email._served_unsubscribe = self.web.link("/unsubscribe?t=")
         return self
 
     @model_validator(mode="after")

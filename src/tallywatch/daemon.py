@@ -4,7 +4,8 @@ APScheduler's AsyncIOScheduler polls each source at its own interval with jitter
 overlaps itself (``max_instances=1``, and the pipeline's per-source lock) and missed runs are
 coalesced. Digests (``digest.send``) and the daily database snapshot (``backup.daily``) run on
 cron triggers; a delivery worker per channel (``outbox.worker``) sends what the polls queue; the
-Telegram bot answers in the same loop. The health server, the watchdog pings and the systemd
+Telegram bot and the web app (``web/``: /healthz, /metrics, email self-service) answer in the same
+loop. The web app's health snapshot, the watchdog pings and the systemd
 STATUS line (from ``sources.health``) are fed by one heartbeat task. Blocking work (SQLite, feedparser,
 matplotlib, SMTP) runs on threads.
 
@@ -12,7 +13,7 @@ Signals: SIGINT / SIGTERM stop it — no new polls, in-flight polls and sends ge
 what was taken and not sent goes back to the outbox, the database is closed, exit 0 within 10 s.
 SIGHUP reloads the configuration: a valid one replaces the running session (RELOADING=1 …
 READY=1 to systemd), started in full before the old one is let go; a broken one, or one that
-can't start (its database can't be opened, its health port is taken), is logged with the reason
+can't start (its database can't be opened, its web port is taken), is logged with the reason
 and the old session keeps running. One daemon per database: the first session takes an exclusive
 lock on it (``store.DaemonLock``), which passes from session to session on a reload.
 """
@@ -28,6 +29,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -35,9 +37,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from . import backup, digest, sdnotify
 from .config import Config, ConfigError
-from .health import OUTBOX, HealthServer
+from .health import OUTBOX, REGISTRY_SOURCES
 from .pipeline import Pipeline
 from .sources.health import SourceHealth, read_all
+
+if TYPE_CHECKING:
+    from .web.server import WebServer
 
 log = logging.getLogger("tallywatch.daemon")
 STOP_GRACE = 4.0  # seconds in-flight polls and sends get after a stop signal
@@ -171,7 +176,7 @@ def status_line(sources: list[SourceHealth], counts: dict[str, int]) -> str:
     )
 
 
-async def _tick(session_ref: list[Session], health_ref: list[HealthServer | None], stop: asyncio.Event) -> None:
+async def _tick(session_ref: list[Session], web_ref: list[WebServer | None], stop: asyncio.Event) -> None:
     """The loop's heartbeat: watchdog pings, the health snapshot, the systemd status line."""
     watchdog = sdnotify.watchdog_interval()
     last_ping = last_read = 0.0
@@ -179,13 +184,14 @@ async def _tick(session_ref: list[Session], health_ref: list[HealthServer | None
     said = ""  # the last error reading the state, said once until it changes
     while not stop.is_set():
         now = time.monotonic()
-        health = health_ref[0]
+        web = web_ref[0]
         if watchdog and now - last_ping >= watchdog:
             sdnotify.notify("WATCHDOG=1")
             last_ping = now
-        if health is not None:
-            health.snapshot.heartbeat = now
-            health.snapshot.storage = session_ref[0].pipeline.faults.current
+        if web is not None:
+            web.snapshot.heartbeat = now
+            web.snapshot.storage = session_ref[0].pipeline.faults.current
+            await web.tick()
         if now - last_read >= 5.0:
             last_read = now
             session = session_ref[0]
@@ -193,8 +199,8 @@ async def _tick(session_ref: list[Session], health_ref: list[HealthServer | None
                 state, counts = await session.pipeline.in_store(_read_state, session.pipeline.store)
                 OUTBOX.set(counts["pending"] + counts["retrying"] + counts["sending"])
                 sources = read_all(session.config, state)
-                if health is not None:
-                    health.snapshot.sources = _ages(sources)
+                if web is not None:
+                    web.snapshot.sources = _ages(sources)
                 line = status_line(sources, counts)
                 if line != last_status:
                     sdnotify.status(line)
@@ -232,21 +238,16 @@ async def run(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, hup.set)
-    health = None
-    if config.health.enabled and pipeline is None:
-        try:
-            health = _health_server(config)
-        except OSError as exc:
-            log.error("health server on %s:%d: %s; running without it", config.health.host, config.health.port, exc)
     started = time.monotonic()
-    try:
-        session_ref = [await _start_session(config, pipeline, bot)]
-    except BaseException:
-        if health is not None:
-            health.stop()
-        raise
-    health_ref = [health]
-    ticker = asyncio.create_task(_tick(session_ref, health_ref, stop))
+    session_ref = [await _start_session(config, pipeline, bot)]
+    web = None
+    if config.web.enabled and pipeline is None:
+        try:
+            web = await _web_server(config, session_ref)
+        except OSError as exc:
+            log.error("web app on %s:%d: %s; running without it", config.web.host, config.web.port, exc)
+    web_ref = [web]
+    ticker = asyncio.create_task(_tick(session_ref, web_ref, stop))
     sdnotify.ready(f"started in {time.monotonic() - started:.1f} s")
     try:
         while True:
@@ -263,7 +264,7 @@ async def run(
             sdnotify.reloading()
             log.info("reloading the configuration")
             try:
-                session_ref[0], health_ref[0] = await _replace(session_ref[0], new, bot, health_ref[0])
+                session_ref[0], web_ref[0] = await _replace(session_ref, new, bot, web_ref[0])
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}".replace("\n", "; ")
                 log.error("configuration reload failed, still running on the previous configuration: %s", reason)
@@ -279,49 +280,61 @@ async def run(
         stop.set()
         await session_ref[0].close()
         ticker.cancel()
-        if health_ref[0] is not None:
-            health_ref[0].stop()
+        if web_ref[0] is not None:
+            await web_ref[0].stop()
         log.info("stopped")
 
 
-def _health_server(config: Config) -> HealthServer:
-    health = HealthServer(config.health.host, config.health.port)
-    health.start()
-    health.snapshot.sources = _ages(read_all(config, []))  # every source starts unproven
-    return health
+async def _web_server(config: Config, session_ref: list[Session]) -> WebServer:
+    """The web app on ``[web] host:port``, serving whichever session is running (a reload swaps it)."""
+    from .web.app import Site, build
+    from .web.server import WebServer
+
+    def running():
+        return session_ref[0].config, session_ref[0].pipeline.store
+
+    site = Site(running, config)
+    server = WebServer(build(site), config.web.host, config.web.port)
+    site.server = server
+    REGISTRY_SOURCES.set(server)
+    await server.start()
+    server.snapshot.sources = _ages(read_all(config, []))  # every source starts unproven
+    return server
 
 
 async def _replace(
-    old: Session, config: Config, bot: bool, health: HealthServer | None
-) -> tuple[Session, HealthServer | None]:
+    session_ref: list[Session], config: Config, bot: bool, web: WebServer | None
+) -> tuple[Session, WebServer | None]:
     """A reload: the new session is started in full before the old one is let go; if anything of
-    it fails (the database can't be opened, the health port is taken), what was started of it is
-    closed and the error raised: the old session never stopped."""
+    it fails (the database can't be opened, the web port is taken), what was started of it is
+    closed and the error raised: the old session never stopped. The web app serves the old
+    session until the new one takes over."""
+    old = session_ref[0]
     same_db = config.storage.resolved() == old.config.storage.resolved()
     # on the same database the old session's claims are its own, in flight: not released
     pipeline = Pipeline(config, recover=not same_db)
-    new_health = health
+    new_web = web
     try:
-        where = (config.health.enabled, config.health.host, config.health.port)
-        if where != (old.config.health.enabled, old.config.health.host, old.config.health.port):
-            new_health = _health_server(config) if config.health.enabled else None
+        where = (config.web.enabled, config.web.host, config.web.port)
+        if where != (old.config.web.enabled, old.config.web.host, old.config.web.port):
+            new_web = await _web_server(config, session_ref) if config.web.enabled else None
         for kind, gate in old.pipeline.gates.items():  # one flood gate per channel across the handover
             if kind in pipeline.gates:
                 pipeline.gates[kind] = gate
         session = await _start_session(config, pipeline, bot=False)
     except BaseException:
         await pipeline.aclose()
-        if new_health is not health and new_health is not None:
-            new_health.stop()
+        if new_web is not web and new_web is not None:
+            await new_web.stop()
         raise
     if same_db:  # the daemon's hold on the database passes to the new session
         pipeline.lock, old.pipeline.lock = old.pipeline.lock, None
     await old.close()
     if bot:  # one bot polls Telegram at a time: the old one has stopped
         session.bot = await _start_bot(config, pipeline)
-    if new_health is not health and health is not None:
-        health.stop()
-    return session, new_health
+    if new_web is not web and web is not None:
+        await web.stop()
+    return session, new_web
 
 
 def _reload(reload: Callable[[], Config] | None) -> Config | None:

@@ -1,7 +1,7 @@
-"""Health and metrics: ``/healthz`` and ``/metrics`` on a small HTTP server bound to 127.0.0.1.
+"""Health and metrics: what ``/healthz`` and ``/metrics`` (served by the web app) answer.
 
 The event loop refreshes a snapshot every second (a heartbeat) and every few seconds reads the
-sources' state from the store; the HTTP thread only reads that snapshot, never the database.
+sources' state from the store; a request only reads that snapshot, never the database.
 ``/healthz`` answers 200 while the loop is alive and every source's last successful poll is
 recent enough (``allowance`` × its interval), 503 with the reasons otherwise. ``/metrics`` is
 Prometheus text from prometheus-client (its own registry, nothing global).
@@ -10,10 +10,9 @@ Prometheus text from prometheus-client (its own registry, nothing global).
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -67,59 +66,25 @@ class Snapshot:
         return out
 
 
-class HealthServer:
-    def __init__(self, host: str, port: int) -> None:
-        self.snapshot = Snapshot()
-        health = self
-        REGISTRY_SOURCES.set(self)
+def healthz(snapshot: Snapshot) -> tuple[int, str]:
+    """/healthz: 200 "ok", or 503 with one line per problem."""
+    problems = snapshot.problems(time.monotonic())
+    return (503, "\n".join(problems) + "\n") if problems else (200, "ok\n")
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path == "/healthz":
-                    problems = health.snapshot.problems(time.monotonic())
-                    code, body = (503, "\n".join(problems) + "\n") if problems else (200, "ok\n")
-                    self._answer(code, body.encode(), "text/plain; charset=utf-8")
-                elif self.path == "/metrics":
-                    self._answer(200, generate_latest(REGISTRY), "text/plain; version=0.0.4; charset=utf-8")
-                else:
-                    self._answer(404, b"not found\n", "text/plain")
 
-            def _answer(self, code: int, body: bytes, kind: str) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", kind)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((host, port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="tallywatch-health", daemon=True)
-
-    @property
-    def address(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> None:
-        self.thread.start()
-        log.info("health and metrics at %s/healthz and %s/metrics", self.address, self.address)
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+def metrics() -> bytes:
+    """/metrics: Prometheus text."""
+    return generate_latest(REGISTRY)
 
 
 class _SourceAges:
-    """Collects the last-success age per source from the live health server's snapshot."""
+    """Collects the last-success age per source from the live web server's snapshot."""
 
     def __init__(self) -> None:
-        self.health: HealthServer | None = None
+        self.health: Any = None  # what has the snapshot: the web server
         REGISTRY.register(self)
 
-    def set(self, health: HealthServer) -> None:
+    def set(self, health: Any) -> None:
         self.health = health
 
     def collect(self):

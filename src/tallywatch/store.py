@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
+import hmac
 import json
 import logging
 import sqlite3
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,6 +230,27 @@ MIGRATIONS: list[str] = [
     ALTER TABLE subscribers_v10 RENAME TO subscribers;
     CREATE UNIQUE INDEX subscribers_token ON subscribers (token)
     """,
+    # 11: email self-service. A token is found by its SHA-256 (the lookup's timing says nothing of the
+    #     token) and then compared in constant time; sign-ups wait for their confirmation link (only its
+    #     hash is kept) until they expire; the web app's signing key (CSRF) survives restarts.
+    """
+    ALTER TABLE subscribers ADD COLUMN token_hash TEXT;
+    UPDATE subscribers SET token_hash = tallywatch_sha256(token) WHERE token IS NOT NULL;
+    CREATE UNIQUE INDEX subscribers_token_hash ON subscribers (token_hash);
+    CREATE TABLE signups (
+        id INTEGER PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        address TEXT NOT NULL,
+        digest TEXT CHECK (digest IN ('daily', 'weekly')),
+        instant INTEGER NOT NULL DEFAULT 0,
+        language TEXT NOT NULL DEFAULT 'en',
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL,
+        confirmed_at TEXT
+    );
+    CREATE INDEX signups_address ON signups (address, created_at);
+    CREATE TABLE keys (name TEXT PRIMARY KEY, value TEXT NOT NULL)
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -242,6 +265,11 @@ def _writes(method):
             return method(self, *args, **kwargs)
 
     return wrapper
+
+
+def token_hash(token: str) -> str:
+    """How a token is looked up: its SHA-256 (a lookup's timing can't reveal a token's prefix)."""
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def utcnow() -> dt.datetime:
@@ -434,6 +462,7 @@ class Store:
         except (OSError, sqlite3.DatabaseError) as exc:
             raise StoreError(f"database {self.path} can't be opened ({exc})") from None
         self.conn = conn  # the hot paths (record, flush) use it directly
+        conn.create_function("tallywatch_sha256", 1, token_hash, deterministic=True)  # migration 11
         self.db = sqlite_utils.Database(conn)
         try:
             self._open(timeout)
@@ -996,6 +1025,8 @@ class Store:
             raise ValueError(f"not subscriber fields: {', '.join(sorted(unknown))}")
         if "metrics" in fields:
             fields["metrics"] = json.dumps(sorted(set(fields["metrics"])))
+        if "token" in fields:
+            fields["token_hash"] = token_hash(fields["token"]) if fields["token"] is not None else None
         now = _ts()
         with self.transaction():
             self.conn.execute(
@@ -1028,8 +1059,101 @@ class Store:
         )
 
     def subscriber_by_token(self, token: str) -> dict[str, Any] | None:
-        rows = list(self.db.query("SELECT channel, address FROM subscribers WHERE token = ?", [token]))
-        return self.subscriber(rows[0]["channel"], rows[0]["address"]) if rows else None
+        """The subscriber whose unsubscribe token this is: found by the token's hash, then compared
+        in constant time."""
+        rows = list(
+            self.db.query("SELECT channel, address, token FROM subscribers WHERE token_hash = ?", [token_hash(token)])
+        )
+        if not rows or not hmac.compare_digest(rows[0]["token"].encode(), token.encode()):
+            return None
+        return self.subscriber(rows[0]["channel"], rows[0]["address"])
+
+    # -- email self-service: sign-ups waiting for their confirmation -----------------------------
+
+    @_writes
+    def add_signup(
+        self,
+        address: str,
+        token: str,
+        digest: str | None,
+        instant: bool,
+        language: str,
+        expires: dt.datetime,
+        limits: tuple[int, int] = (3, 60),
+    ) -> str | None:
+        """Keep a sign-up waiting for its confirmation link (only the link's hash is kept), unless
+        ``limits`` are reached: (per address per day, in all per hour). The count and the insert are
+        one transaction, so posts arriving together can't all pass. None if kept, else which limit
+        stopped it ("address" or "hour"). Sign-ups expired a week ago are let go."""
+        now = utcnow()
+        per_address, per_hour = limits
+        day_ago, hour_ago = _ts(now - dt.timedelta(days=1)), _ts(now - dt.timedelta(hours=1))
+        if (
+            self.conn.execute(
+                "SELECT count(*) FROM signups WHERE address = ? AND created_at >= ?", [address, day_ago]
+            ).fetchone()[0]
+            >= per_address
+        ):
+            return "address"
+        if (
+            self.conn.execute("SELECT count(*) FROM signups WHERE created_at >= ?", [hour_ago]).fetchone()[0]
+            >= per_hour
+        ):
+            return "hour"
+        self.conn.execute("DELETE FROM signups WHERE expires_at < ?", [_ts(now - dt.timedelta(days=7))])
+        self.conn.execute(
+            "INSERT INTO signups (token_hash, address, digest, instant, language, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [token_hash(token), address, digest, int(instant), language, _ts(now), _ts(expires)],
+        )
+        return None
+
+    @_writes
+    def drop_signup(self, token: str) -> None:
+        """Its confirmation mail could not be sent: it never happened (nor counts against a limit)."""
+        self.conn.execute("DELETE FROM signups WHERE token_hash = ?", [token_hash(token)])
+
+    def signups_since(self, address: str, since: dt.datetime) -> int:
+        """How many confirmation mails this address was sent since then."""
+        return self.conn.execute(
+            "SELECT count(*) FROM signups WHERE address = ? AND created_at >= ?", [address, _ts(since)]
+        ).fetchone()[0]
+
+    def signup(self, token: str) -> dict[str, Any] | None:
+        """The sign-up this confirmation link is for, if it has not expired (confirmed or not)."""
+        rows = list(
+            self.db.query("SELECT * FROM signups WHERE token_hash = ? AND expires_at >= ?", [token_hash(token), _ts()])
+        )
+        return rows[0] if rows else None
+
+    @_writes
+    def confirm_signup(self, token: str, new_token: str) -> dict[str, Any] | None:
+        """Follow a confirmation link: the address is subscribed as it asked (an existing
+        subscription is changed and keeps its unsubscribe token; ``new_token`` is for a new one).
+        None if the link is unknown or expired; a second use changes nothing."""
+        found = self.signup(token)
+        if found is None:
+            return None
+        if found["confirmed_at"] is None:
+            old = self.subscriber("email", found["address"])
+            self.save_subscriber(
+                "email",
+                found["address"],
+                digest=found["digest"],
+                instant=found["instant"],
+                language=found["language"],
+                token=(old or {}).get("token") or new_token,
+                active=1,
+                reason=None,
+            )
+            self.conn.execute("UPDATE signups SET confirmed_at = ? WHERE id = ?", [_ts(), found["id"]])
+        return self.subscriber("email", found["address"])
+
+    @_writes
+    def key(self, name: str, make: Callable[[], str]) -> str:
+        """A long-lived secret of this installation (the web app's signing key): made once, kept."""
+        self.conn.execute("INSERT INTO keys (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", [name, make()])
+        return self.conn.execute("SELECT value FROM keys WHERE name = ?", [name]).fetchone()[0]
 
     @_writes
     def remove_subscriber(self, channel: str, address: str) -> bool:

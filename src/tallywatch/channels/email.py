@@ -27,7 +27,7 @@ from .. import secrets
 from ..detect.report import day_of_war
 from ..detect.wording import figures_said
 from ..format import format_delta, format_number
-from ..i18n import N_, capitalized, gettext, short_day
+from ..i18n import N_, capitalized, gettext, ngettext, short_day
 from ..i18n import day as long_day
 from ..models import Event
 from . import ChannelLimits, Context, Gone, Recipient, Rejected, Retry
@@ -44,16 +44,33 @@ log = logging.getLogger("tallywatch.email")
 LIMITS = ChannelLimits(per_second=5, max_attempts=20, concurrency=1)
 
 
-def _unsubscribe(settings: EmailSettings, token: str, language: str = "en") -> tuple[str | None, str]:
-    """(List-Unsubscribe header value or None, the visible line, in the reader's language)."""
+def email_address(text: str) -> str:
+    """A bare address (no display name), normalised; ValueError naming what is wrong (the command
+    line's and the subscribe form's check)."""
+    from email_validator import EmailNotValidError, validate_email
+
+    if any(c in text for c in '\r\n<>",;'):
+        raise ValueError(f"{text!r} is not a bare email address (no line breaks, names, <>, quotes or lists)")
+    try:
+        return validate_email(text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(f"{text!r} is not a valid email address: {exc}") from None
+
+
+def _unsubscribe(settings: EmailSettings, token: str | None, language: str = "en") -> tuple[str | None, str]:
+    """(List-Unsubscribe header value or None, the visible line, in the reader's language). No
+    token: a mail to someone not subscribed (a confirmation), which says what ignoring it does."""
+    _ = functools.partial(gettext, language)
+    if token is None:
+        return None, _("If you did not ask for this, ignore this mail: nothing more will be sent to you.")
     targets = []
-    if settings.unsubscribe_url:
-        targets.append(f"<{settings.unsubscribe_url.format(token=token)}>")
+    link = settings.unsubscribe_link(token)
+    if link:
+        targets.append(f"<{link}>")
     if settings.unsubscribe_mailto:
         targets.append(f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe%20{token}>")
-    _ = functools.partial(gettext, language)
-    if settings.unsubscribe_url:
-        line = _("Unsubscribe: {url}").format(url=settings.unsubscribe_url.format(token=token))
+    if link:
+        line = _("Unsubscribe: {url}").format(url=link)
     elif settings.unsubscribe_mailto:
         line = _("Unsubscribe: write to {address} with the subject 'unsubscribe {token}'").format(
             address=settings.unsubscribe_mailto, token=token
@@ -96,7 +113,7 @@ class Picture:
 def build_message(
     settings: EmailSettings,
     to: str,
-    token: str,
+    token: str | None,
     subject: str,
     text: str,
     html_body: str,
@@ -119,7 +136,7 @@ def build_message(
     message["Message-ID"] = make_msgid(domain=settings.from_addr.partition("@")[2] or None)
     if header:
         message["List-Unsubscribe"] = header
-        if settings.unsubscribe_url:
+        if token is not None and settings.unsubscribe_link(token):  # RFC 8058: a POST there unsubscribes
             message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(f"{text}\n\n--\n{line}\n")
     cids = [make_msgid(domain="tallywatch.local") for _ in pictures]
@@ -154,6 +171,30 @@ def instant(
         body += f"<p style='font-size:13px;color:#4b5866'>{source}</p>"
     pictures = [Picture(chart, _chart_alt(event.metric, sentence, language), "chart.png")] if chart else []
     return build_message(settings, to, token, f"tallywatch: {sentence}", text, body, pictures, sentence, language)
+
+
+def confirmation(
+    settings: EmailSettings, to: str, link: str, choice: str, hours: int, language: str = "en"
+) -> EmailMessage:
+    """The double opt-in mail: what was asked for and the link that confirms it (nothing else is
+    ever sent to an address that does not follow it)."""
+    _ = functools.partial(gettext, language)
+    subject = _("Confirm your tallywatch subscription")
+    asked = _("Someone, hopefully you, asked to receive {choice} from tallywatch at this address.").format(
+        choice=choice
+    )
+    follow = ngettext(
+        language,
+        "To confirm, open this link (it expires in {n} hour):",
+        "To confirm, open this link (it expires in {n} hours):",
+        hours,
+    ).format(n=hours)
+    text = f"{asked}\n\n{follow}\n{link}"
+    body = (
+        f"<p style='font-size:16px'>{html.escape(asked)}</p><p style='font-size:16px'>{html.escape(follow)}<br>"
+        f"<a href='{html.escape(link, quote=True)}' style='overflow-wrap:anywhere'>{html.escape(link)}</a></p>"
+    )
+    return build_message(settings, to, None, subject, text, body, preheader=asked, language=language)
 
 
 def _chart_alt(metric: str, summary: str, language: str) -> str:

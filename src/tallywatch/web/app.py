@@ -1,0 +1,396 @@
+"""The web app's routes.
+
+Email self-service, as the big mail providers require of a sender:
+
+- ``/subscribe`` (``/uk/subscribe``…): a form (address; daily or weekly digest; instant
+  milestones). A post is checked against a CSRF token signed with this installation's key and
+  bound to a cookie, and limited per client and per address; it answers the same whether or not
+  the address is subscribed already, and sends a confirmation mail with a link that expires.
+  Nothing else is ever sent to an address that did not follow it.
+- ``/confirm?t=…``: a page with a button (a mail scanner that opens links confirms nothing); its
+  POST subscribes.
+- ``/unsubscribe?t=…``: a page with a button; a POST there unsubscribes at once (RFC 8058 one-click:
+  the mails' ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` headers point here).
+
+Tokens are 256 random bits, found by their hash and compared in constant time (``store``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import hmac
+import logging
+import secrets
+from collections.abc import Callable
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from .. import health, i18n
+from ..channels import Gone, Rejected, Retry
+from ..channels.email import confirmation, email_address, smtp_send
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..store import Store
+
+log = logging.getLogger("tallywatch.web")
+
+FORM_COOKIE = "tallywatch_form"
+FORM_MAX_AGE = 2 * 3600  # a subscribe form is good for two hours after it was shown
+MAX_FORM_BYTES = 4096  # an address, two choices and a token: anything longer is not our form
+CLIENT_WINDOW = 600.0  # seconds over which [web] signups_per_client counts
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # the tokens in /confirm and /unsubscribe never leave in a Referer
+}
+
+
+class Site:
+    """What the routes need of the running daemon: its configuration and store (a reload swaps
+    them), the rate limits, and the way to send a mail."""
+
+    def __init__(self, running: Callable[[], tuple[Config, Store]], config: Config) -> None:
+        from ..ratelimit import SlidingWindow
+
+        self.running = running
+        self.server: Any = None  # the WebServer: its .snapshot is the heartbeat's
+        self.per_client = SlidingWindow(config.web.signups_per_client, CLIENT_WINDOW)
+        self.send_mail = smtp_send  # blocking; run on a thread
+
+    @functools.cached_property
+    def templates(self):
+        import jinja2
+
+        folder = resources.files("tallywatch") / "web" / "templates"
+        return jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(folder)),
+            autoescape=True,  # everything a visitor typed is escaped
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+
+    def signing(self, store: Store):
+        from itsdangerous import URLSafeTimedSerializer
+
+        key = store.key("web", lambda: secrets.token_hex(32))
+        return URLSafeTimedSerializer(key, salt="tallywatch subscribe form")
+
+
+def _language(request: Request) -> str:
+    lang = request.path_params.get("lang", i18n.SOURCE)
+    return lang if lang in i18n.languages() else ""
+
+
+def _prefix(language: str) -> str:
+    return "" if language == i18n.SOURCE else f"/{language}"
+
+
+def page(
+    request: Request, template: str, language: str, status: int = 200, headers: dict | None = None, **values: Any
+) -> HTMLResponse:
+    site: Site = request.app.state.site
+    text = functools.partial(i18n.gettext, language)
+    path = request.url.path
+    if path.startswith(f"/{language}/"):
+        path = path[len(language) + 1 :]
+    if request.url.query:
+        path += f"?{request.url.query}"
+    body = site.templates.get_template(template).render(
+        _=text,
+        lang=language,
+        prefix=_prefix(language),
+        languages=i18n.languages(),
+        native=i18n.native_name,
+        path=path,
+        **values,
+    )
+    return HTMLResponse(body, status, headers={**SECURITY_HEADERS, **(headers or {})})
+
+
+def _message(request: Request, language: str, title: str, lines: list[str], status: int = 200, **kw) -> HTMLResponse:
+    return page(request, "message.html", language, status, title=title, lines=lines, **kw)
+
+
+async def healthz(request: Request) -> Response:
+    code, body = health.healthz(request.app.state.site.server.snapshot)
+    return PlainTextResponse(body, code)
+
+
+async def metrics(request: Request) -> Response:
+    return Response(health.metrics(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+# -- unsubscribe ------------------------------------------------------------------------------------
+
+
+def masked(address: str) -> str:
+    """j•••@example.com: enough for its owner to recognise, little for anyone the page is shown to."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}"
+
+
+async def unsubscribe(request: Request) -> Response:
+    """GET: a page with a button. POST: unsubscribed at once (RFC 8058 one-click), no cookie or form
+    token needed: the link's token is the proof."""
+    site: Site = request.app.state.site
+    _config, store = site.running()
+    token = request.query_params.get("t", "")
+    sub = store.subscriber_by_token(token) if 0 < len(token) <= 200 else None
+    asked = "lang" in request.path_params and _language(request)  # /uk/unsubscribe: the page in that language
+    language = asked or (sub or {}).get("language") or i18n.SOURCE
+    _ = functools.partial(i18n.gettext, language)
+    if sub is None or sub["channel"] != "email":
+        return _message(
+            request,
+            language,
+            _("This unsubscribe link is not valid"),
+            [_("It may have been copied incompletely. Use the link in the latest mail you received.")],
+            404,
+        )
+    who = masked(sub["address"])
+    if request.method == "POST":
+        if sub["active"]:
+            store.deactivate("email", sub["address"], "unsubscribed by link")
+            log.info("email subscriber %s unsubscribed by link", who)
+        return _message(
+            request,
+            language,
+            _("You are unsubscribed"),
+            [_("No more mails from tallywatch will be sent to {address}.").format(address=who)],
+        )
+    if not sub["active"]:
+        return _message(
+            request,
+            language,
+            _("You are unsubscribed"),
+            [_("{address} gets no mails from tallywatch.").format(address=who)],
+        )
+    return _message(
+        request,
+        language,
+        _("Unsubscribe?"),
+        [_("Stop all mails from tallywatch to {address}?").format(address=who)],
+        button=_("Unsubscribe"),
+        action=f"{_prefix(language) if asked else ''}/unsubscribe?t={token}",
+    )
+
+
+# -- subscribe ----------------------------------------------------------------------------------------
+
+
+def _offered(config: Config) -> bool:
+    return config.web.signup and config.email.enabled and bool(config.web.public_url)
+
+
+def _not_offered(request: Request, language: str) -> Response:
+    _ = functools.partial(i18n.gettext, language)
+    return _message(request, language, _("Not offered here"), [_("Subscribing by email is not offered here.")], 404)
+
+
+def _choices(language: str, digest: str | None, instant: bool) -> str:
+    _ = functools.partial(i18n.gettext, language)
+    named = {"daily": _("the daily digest"), "weekly": _("the weekly digest")}
+    parts = [named[digest]] if digest else []
+    if instant:
+        parts.append(_("a mail for each milestone"))
+    return _(" and ").join(parts)
+
+
+def _form(request: Request, language: str, status: int = 200, error: str = "", values: dict | None = None) -> Response:
+    site: Site = request.app.state.site
+    _config, store = site.running()
+    nonce = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(16)
+    if len(nonce) > 64:
+        nonce = secrets.token_urlsafe(16)
+    response = page(
+        request,
+        "subscribe.html",
+        language,
+        status,
+        csrf=site.signing(store).dumps(nonce),
+        error=error,
+        values=values or {"digest": "daily"},
+    )
+    secure = (request.app.state.site.running()[0].web.public_url or "").startswith("https://")
+    response.set_cookie(FORM_COOKIE, nonce, max_age=FORM_MAX_AGE, httponly=True, samesite="strict", secure=secure)
+    return response
+
+
+def _same_site(request: Request, config: Config) -> bool:
+    """A browser's Origin (when it sends one) is this site: the public address or the one asked."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    allowed = {f"{request.url.scheme}://{request.url.netloc}"}
+    if config.web.public_url:
+        public = urlsplit(config.web.public_url)
+        allowed.add(f"{public.scheme}://{public.netloc}")
+    return origin in allowed
+
+
+def _genuine(request: Request, site: Site, store: Store, token: str) -> bool:
+    """The form's token was signed here within FORM_MAX_AGE for this browser's cookie."""
+    from itsdangerous import BadSignature
+
+    cookie = request.cookies.get(FORM_COOKIE, "")
+    try:
+        nonce = site.signing(store).loads(token, max_age=FORM_MAX_AGE)
+    except BadSignature:
+        return False
+    return bool(cookie) and isinstance(nonce, str) and hmac.compare_digest(nonce.encode(), cookie.encode())
+
+
+async def subscribe(request: Request) -> Response:
+    site: Site = request.app.state.site
+    config, store = site.running()
+    language = _language(request)
+    if not language:
+        return PlainTextResponse("not found\n", 404)
+    if not _offered(config):
+        return _not_offered(request, language)
+    if request.method == "GET":
+        return _form(request, language)
+    _ = functools.partial(i18n.gettext, language)
+    client = request.client.host if request.client else "?"
+    if not site.per_client.allow(client):
+        wait = max(1, round(site.per_client.retry_after(client) / 60))
+        log.info("subscribe form: client %s over its limit", client)
+        return _message(
+            request,
+            language,
+            _("Too many requests"),
+            [
+                i18n.ngettext(
+                    language, "Please try again in {n} minute.", "Please try again in {n} minutes.", wait
+                ).format(n=wait)
+            ],
+            429,
+            headers={"Retry-After": str(wait * 60)},
+        )
+    if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+        return _message(request, language, _("Not sent"), [_("The form was too long.")], 413)
+    form = await request.form(max_files=0, max_fields=8)
+    if not _same_site(request, config) or not _genuine(request, site, store, str(form.get("csrf", ""))):
+        log.info("subscribe form: refused a post without a valid form token (client %s)", client)
+        return _form(
+            request, language, 403, _("This form has expired or did not come from this site. Please send it again.")
+        )
+    text = str(form.get("address", ""))[:320]
+    digest = str(form.get("digest", ""))
+    instant = form.get("instant") == "1"
+    values = {"address": text, "digest": digest, "instant": instant}
+    try:
+        address = email_address(text.strip())
+    except ValueError:
+        return _form(request, language, 400, _("That is not an email address we can send to."), values)
+    if digest not in ("daily", "weekly", ""):
+        return _form(request, language, 400, _("Choose a daily or a weekly digest, or none."), values)
+    if not digest and not instant:
+        return _form(request, language, 400, _("Choose a digest, milestone mails, or both."), values)
+    sent = await _confirm_by_mail(site, config, store, address, digest or None, instant, language)
+    if not sent:
+        return _message(
+            request, language, _("Not sent"), [_("The mail could not be sent just now. Please try again later.")], 503
+        )
+    return _message(
+        request,
+        language,
+        _("Check your inbox"),
+        [
+            _("If {address} can receive mail, a link to confirm is on its way.").format(address=address),
+            _("Nothing will be sent to this address until the link is followed."),
+        ],
+    )
+
+
+async def _confirm_by_mail(
+    site: Site, config: Config, store: Store, address: str, digest: str | None, instant: bool, language: str
+) -> bool:
+    """The confirmation mail, unless this address or everyone had enough of them today (then
+    nothing is sent, and the visitor is told the same as always). False: the mail server failed."""
+    token = secrets.token_urlsafe(32)
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=config.web.confirm_within)
+    limits = (config.web.signups_per_address, config.web.signups_per_hour)
+    stopped = store.add_signup(address, token, digest, instant, language, expires, limits)
+    if stopped == "address":
+        log.info("subscribe form: %s had %d confirmation mails today; none sent", masked(address), limits[0])
+        return True
+    if stopped == "hour":
+        log.warning("subscribe form: %d confirmation mails in the last hour; none sent", limits[1])
+        return True
+    link = config.web.link(f"{_prefix(language)}/confirm?t={token}")
+    hours = round(config.web.confirm_within / 3600)
+    message = confirmation(config.email, address, link, _choices(language, digest, instant), hours, language)
+    try:
+        await asyncio.to_thread(site.send_mail, config.email, message)
+    except (Retry, Gone, Rejected) as exc:
+        store.drop_signup(token)
+        log.error("subscribe form: the confirmation mail to %s was not sent: %s", masked(address), exc)
+        return False
+    return True
+
+
+async def confirm(request: Request) -> Response:
+    """GET: what is being confirmed, and a button. POST: subscribed."""
+    site: Site = request.app.state.site
+    _config, store = site.running()
+    language = _language(request) or i18n.SOURCE
+    _ = functools.partial(i18n.gettext, language)
+    token = request.query_params.get("t", "")
+    found = store.signup(token) if 0 < len(token) <= 200 else None
+    if found is None:
+        return _message(
+            request,
+            language,
+            _("This link has expired"),
+            [_("Confirmation links work for a limited time. Please subscribe again.")],
+            404,
+            link=f"{_prefix(language)}/subscribe",
+            link_text=_("Subscribe"),
+        )
+    choice = _choices(language, found["digest"], bool(found["instant"]))
+    if request.method == "POST":
+        sub = store.confirm_signup(token, secrets.token_urlsafe(32))
+        log.info("email subscriber %s confirmed: %s", masked(found["address"]), choice)
+        return _message(
+            request,
+            language,
+            _("You are subscribed"),
+            [_("{address} will receive {choice}.").format(address=sub["address"], choice=choice)],
+        )
+    return _message(
+        request,
+        language,
+        _("Confirm your subscription"),
+        [_("Send {choice} to {address}?").format(choice=choice, address=found["address"])],
+        button=_("Confirm"),
+        action=f"{_prefix(language)}/confirm?t={token}",
+    )
+
+
+def build(site: Site) -> Starlette:
+    routes = [
+        Route("/healthz", healthz),
+        Route("/metrics", metrics),
+        Route("/unsubscribe", unsubscribe, methods=["GET", "POST"]),
+        Route("/{lang}/unsubscribe", unsubscribe, methods=["GET", "POST"]),
+        Route("/subscribe", subscribe, methods=["GET", "POST"]),
+        Route("/{lang}/subscribe", subscribe, methods=["GET", "POST"]),
+        Route("/confirm", confirm, methods=["GET", "POST"]),
+        Route("/{lang}/confirm", confirm, methods=["GET", "POST"]),
+    ]
+    app = Starlette(routes=routes)
+    app.state.site = site
+    return app

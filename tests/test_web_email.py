@@ -1,0 +1,326 @@
+"""Email self-service through the real web app (uvicorn on 127.0.0.1) and a real SMTP server
+(aiosmtpd): subscribe → confirmation mail → confirm → mails → one-click unsubscribe; and what the
+form refuses (a forged or missing CSRF token, a script for an address, a flood of posts)."""
+
+import asyncio
+import datetime as dt
+import re
+
+import httpx
+import pytest
+from test_email import DAYS, feed, free_port, parts
+from test_email import config as mail_config
+
+from tallywatch import digest
+from tallywatch.config import Config
+from tallywatch.pipeline import Pipeline
+from tallywatch.web.app import Site, build
+from tallywatch.web.server import WebServer
+
+
+def web_config(tmp_path, smtp_port: int, web_port: int, **web) -> Config:
+    base = mail_config(tmp_path, smtp_port).model_dump(mode="json", exclude_none=True)
+    base["email"].pop("unsubscribe_url")  # the web app's own page serves it, from public_url
+    base["email"].pop("unsubscribe_mailto")
+    base["milestones"] = {"personnel": {"step": 1000}}  # a milestone every day of DAYS
+    base["web"] = {"host": "127.0.0.1", "port": web_port, "public_url": f"http://127.0.0.1:{web_port}", **web}
+    return Config.model_validate(base)
+
+
+def serve(cfg: Config, steps, sink_fails=None):
+    """Run ``steps(pipeline, client, site)`` with the web app serving the pipeline's store."""
+
+    async def go():
+        pipeline = Pipeline(cfg)
+        site = Site(lambda: (cfg, pipeline.store), cfg)
+        if sink_fails is not None:
+            site.send_mail = sink_fails
+        server = WebServer(build(site), cfg.web.host, cfg.web.port)
+        site.server = server
+        await server.start()
+        try:
+            async with httpx.AsyncClient(base_url=server.address) as client:
+                return await steps(pipeline, client, site)
+        finally:
+            await server.stop()
+            await pipeline.aclose()
+
+    return asyncio.run(go())
+
+
+def form_token(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+async def subscribe(client, address: str, language: str = "", **choices) -> httpx.Response:
+    prefix = f"/{language}" if language else ""
+    shown = await client.get(f"{prefix}/subscribe")
+    assert shown.status_code == 200, shown.text
+    fields = {"address": address, "csrf": form_token(shown.text), **choices}
+    return await client.post(f"{prefix}/subscribe", data=fields)
+
+
+def link_in(mail, pattern: str) -> str:
+    return re.search(pattern, parts(mail)["text/plain"].get_content()).group(0)
+
+
+def test_subscribe_confirm_receive_and_unsubscribe_in_one_click(tmp_path, smtp):
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+
+    async def steps(pipeline, client, site):
+        store = pipeline.store
+        answer = await subscribe(client, "reader@example.org", digest="daily", instant="1")
+        assert answer.status_code == 200 and "Check your inbox" in answer.text
+        (confirmation,) = sink.messages
+        assert confirmation["To"] == "reader@example.org"
+        assert confirmation["Subject"] == "Confirm your tallywatch subscription"
+        assert confirmation["List-Unsubscribe"] is None  # not subscribed: nothing to unsubscribe from
+        text = parts(confirmation)["text/plain"].get_content()
+        assert "the daily digest and a mail for each milestone" in text
+        assert "it expires in 48 hours" in text
+        link = link_in(confirmation, rf"{cfg.web.public_url}/confirm\?t=\S+")
+
+        # nothing reaches an address that has not confirmed (999,200: past 999,000, an instant alert)
+        await feed(pipeline, DAYS[:2])
+        await pipeline.handed_on()
+        assert store.subscriber("email", "reader@example.org") is None and len(sink.messages) == 1
+
+        # the link shows a button (a mail scanner's GET confirms nothing); its POST subscribes
+        shown = await client.get(link)
+        assert shown.status_code == 200 and "Confirm your subscription" in shown.text
+        assert "Send the daily digest and a mail for each milestone to reader@example.org?" in shown.text
+        assert store.subscriber("email", "reader@example.org") is None
+        done = await client.post(link)
+        assert done.status_code == 200 and "You are subscribed" in done.text
+        sub = store.subscriber("email", "reader@example.org")
+        assert sub["active"] and sub["digest"] == "daily" and sub["instant"] and len(sub["token"]) >= 40
+
+        # now the mails come, each with a one-click unsubscribe under public_url
+        await feed(pipeline, DAYS[2:3])  # 1,000,340: past 1,000,000
+        queued, _sent = await digest.send(pipeline, "daily")
+        assert queued == 1
+        instant, daily = sink.messages[1:]
+        assert "passed 1,000,000" in instant["Subject"] and daily["Subject"].startswith("tallywatch daily")
+        unsubscribe = f"{cfg.web.public_url}/unsubscribe?t={sub['token']}"
+        for mail in (instant, daily):
+            assert mail["List-Unsubscribe"] == f"<{unsubscribe}>"
+            assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+            assert f"Unsubscribe: {unsubscribe}" in parts(mail)["text/plain"].get_content()
+
+        # RFC 8058: the mail provider POSTs, with no cookie and no form token
+        async with httpx.AsyncClient() as provider:
+            page = await provider.get(unsubscribe)
+            assert "Stop all mails from tallywatch to r•••@example.org?" in page.text
+            assert store.subscriber("email", "reader@example.org")["active"]  # a GET changes nothing
+            gone = await provider.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
+        assert gone.status_code == 200 and "You are unsubscribed" in gone.text
+        assert store.subscriber("email", "reader@example.org")["active"] == 0
+
+        await feed(pipeline, DAYS[3:4])  # 1,001,560: another milestone, to nobody
+        await pipeline.handed_on()
+        return len(sink.messages)
+
+    assert serve(cfg, steps) == 3
+
+
+def test_the_same_answer_whether_subscribed_or_not_and_a_change_needs_confirming(tmp_path, smtp):
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+
+    async def steps(pipeline, client, site):
+        first = await subscribe(client, "known@example.org", digest="daily")
+        (mail,) = sink.messages
+        await client.post(link_in(mail, r"http://\S+/confirm\?t=\S+"))
+        token = pipeline.store.subscriber("email", "known@example.org")["token"]
+        again = await subscribe(client, "known@example.org", digest="weekly")
+        stranger = await subscribe(client, "unknown@example.org", digest="weekly")
+        # the answers differ only in the address they repeat
+        assert first.status_code == again.status_code == stranger.status_code == 200
+        assert again.text.replace("known@", "X@") == stranger.text.replace("unknown@", "X@")
+        # the existing subscription changes only once the new link is followed, and keeps its token
+        assert pipeline.store.subscriber("email", "known@example.org")["digest"] == "daily"
+        await client.post(link_in(sink.messages[1], r"http://\S+/confirm\?t=\S+"))
+        sub = pipeline.store.subscriber("email", "known@example.org")
+        return sub["digest"], sub["token"] == token
+
+    assert serve(cfg, steps) == ("weekly", True)
+
+
+def test_ukrainian_form_and_mail(tmp_path, smtp):
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+
+    async def steps(pipeline, client, site):
+        shown = await client.get("/uk/subscribe")
+        assert '<html lang="uk">' in shown.text and "Підписатися" in shown.text
+        answer = await subscribe(client, "reader@example.org", language="uk", digest="weekly")
+        (mail,) = sink.messages
+        link = link_in(mail, r"http://\S+/uk/confirm\?t=\S+")
+        await client.post(link)
+        return answer.text, mail, pipeline.store.subscriber("email", "reader@example.org")["language"]
+
+    page, mail, language = serve(cfg, steps)
+    assert "Перевірте пошту" in page
+    assert "Confirm" not in mail["Subject"] and "тижневий" in parts(mail)["text/plain"].get_content()
+    assert language == "uk"
+
+
+def test_forged_or_missing_form_tokens_are_refused(tmp_path, smtp):
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+
+    async def steps(pipeline, client, site):
+        shown = await client.get("/subscribe")
+        real = form_token(shown.text)
+        answers = [
+            # no token, a made-up one, a real one with someone else's cookie, a real one from another site
+            await client.post("/subscribe", data={"address": "a@example.org", "digest": "daily"}),
+            await client.post("/subscribe", data={"address": "a@example.org", "digest": "daily", "csrf": "x.y.z"}),
+        ]
+        async with httpx.AsyncClient(base_url=client.base_url) as other:
+            other.cookies.set("tallywatch_form", "someone-else")
+            answers.append(
+                await other.post("/subscribe", data={"address": "a@example.org", "digest": "daily", "csrf": real})
+            )
+        answers.append(
+            await client.post(
+                "/subscribe",
+                data={"address": "a@example.org", "digest": "daily", "csrf": real},
+                headers={"Origin": "https://evil.example"},
+            )
+        )
+        fine = await client.post("/subscribe", data={"address": "a@example.org", "digest": "daily", "csrf": real})
+        return answers, fine
+
+    answers, fine = serve(cfg, steps)
+    for answer in answers:
+        assert answer.status_code == 403
+        assert "This form has expired or did not come from this site" in answer.text
+    assert fine.status_code == 200 and len(sink.messages) == 1
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "<script>alert(1)</script>@example.org",
+        "a@example.org\r\nBcc: victim@example.org",
+        "a@example.org, b@example.org",
+        "not an address",
+        "x" * 400 + "@example.org",
+    ],
+)
+def test_hostile_addresses_are_refused_and_never_echoed_as_markup(tmp_path, smtp, address):
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+
+    async def steps(pipeline, client, site):
+        return await subscribe(client, address, digest="daily")
+
+    answer = serve(cfg, steps)
+    assert answer.status_code == 400 and "That is not an email address we can send to." in answer.text
+    assert "<script>" not in answer.text
+    assert sink.messages == []
+
+
+def test_a_flood_of_posts_is_refused_and_nobody_is_mail_bombed(tmp_path, smtp):
+    """100 posts at once from one client for one victim's address: the client's limit answers 429
+    after 5; the address gets at most 3 confirmation mails a day whatever the client."""
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+
+    async def steps(pipeline, client, site):
+        shown = await client.get("/subscribe")
+        fields = {"address": "victim@example.org", "digest": "daily", "csrf": form_token(shown.text)}
+        answers = await asyncio.gather(*(client.post("/subscribe", data=fields) for _ in range(100)))
+        site.per_client.forget_idle(float("inf"))  # another client (a botnet): the address's own limit holds
+        site.per_client = type(site.per_client)(5, 600)
+        more = [await client.post("/subscribe", data=fields) for _ in range(4)]
+        return [a.status_code for a in answers], [a.status_code for a in more], answers
+
+    codes, more, answers = serve(cfg, steps)
+    assert codes.count(200) == 5 and codes.count(429) == 95
+    refused = next(a for a in answers if a.status_code == 429)
+    assert "Too many requests" in refused.text and int(refused.headers["Retry-After"]) > 0
+    assert more == [200, 200, 200, 200]  # the same answer, but…
+    assert len(sink.messages) == 3  # …no more than 3 mails to that address today
+
+
+def test_a_mail_server_failure_is_said_and_nothing_is_kept(tmp_path, smtp):
+    from tallywatch.channels import Retry
+
+    controller, _sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+
+    def down(settings, message):
+        raise Retry("SMTP 127.0.0.1:25: ConnectionRefusedError")
+
+    async def steps(pipeline, client, site):
+        answer = await subscribe(client, "reader@example.org", digest="daily")
+        return answer, pipeline.store.signups_since("reader@example.org", dt.datetime(2000, 1, 1, tzinfo=dt.UTC))
+
+    answer, kept = serve(cfg, steps, sink_fails=down)
+    assert answer.status_code == 503 and "could not be sent just now" in answer.text
+    assert kept == 0
+
+
+def test_unknown_and_expired_links(tmp_path, smtp):
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port(), confirm_within=1)
+
+    async def steps(pipeline, client, site):
+        bad = [
+            await client.post("/unsubscribe?t=nope"),
+            await client.get("/unsubscribe"),
+            await client.get("/confirm?t=x"),
+        ]
+        await subscribe(client, "late@example.org", digest="daily")
+        link = link_in(sink.messages[0], r"http://\S+/confirm\?t=\S+")
+        pipeline.store.conn.execute("UPDATE signups SET expires_at = '2000-01-01T00:00:00.000000+00:00'")
+        late = await client.post(link)
+        return bad, late, pipeline.store.subscriber("email", "late@example.org")
+
+    bad, late, sub = serve(cfg, steps)
+    assert [b.status_code for b in bad] == [404, 404, 404]
+    assert "This unsubscribe link is not valid" in bad[0].text
+    assert late.status_code == 404 and "This link has expired" in late.text and sub is None
+
+
+def test_no_form_without_email_or_a_public_address(tmp_path, smtp):
+    controller, _sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+    cfg = Config.model_validate({**cfg.model_dump(mode="json", exclude_none=True), "web": {"port": cfg.web.port}})
+
+    async def steps(pipeline, client, site):
+        return await client.get("/subscribe"), await client.get("/healthz")
+
+    form, health = serve(cfg, steps)
+    assert form.status_code == 404 and "Subscribing by email is not offered here." in form.text
+    assert health.status_code in (200, 503)
+
+
+def test_tokens_given_before_schema_11_still_unsubscribe(tmp_path):
+    """A v10 file's subscribers get their token's hash at migration: the links in mails already
+    sent keep working."""
+    from tallywatch.store import Store
+
+    db = tmp_path / "old.db"
+    store = Store(db)
+    store.save_subscriber("email", "old@example.org", token="0123456789abcdef", active=1, digest="daily")
+    for statement in (
+        "DROP INDEX subscribers_token_hash",
+        "ALTER TABLE subscribers DROP COLUMN token_hash",
+        "DROP TABLE signups",
+        "DROP TABLE keys",
+        "PRAGMA user_version = 10",
+    ):
+        store.conn.execute(statement)
+    store.close()
+    store = Store(db)
+    try:
+        assert store.version == 11
+        assert store.subscriber_by_token("0123456789abcdef")["address"] == "old@example.org"
+        assert store.subscriber_by_token("0123456789abcdee") is None
+        assert store.subscriber_by_token("") is None
+    finally:
+        store.close()
