@@ -77,6 +77,7 @@ RULES = (
     "digest",
     "report",
 )
+ADMIN_ONLY = frozenset({"stale", "recovered", "broken", "repaired"})  # about the daemon, not the figures
 
 MAX_FIGURE = 10**9  # every running total watched is far below; SQLite's integers end at 2^63
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .models import Change, Event, Figure
+from .models import ADMIN_ONLY, Change, Event, Figure
 from .secrets import redact
 
 log = logging.getLogger("tallywatch.store")
@@ -462,6 +462,7 @@ class Store:
         except (OSError, sqlite3.DatabaseError) as exc:
             raise StoreError(f"database {self.path} can't be opened ({exc})") from None
         self.conn = conn  # the hot paths (record, flush) use it directly
+        self.generation = 0  # transactions committed through this Store: what a cached answer is checked against
         conn.create_function("tallywatch_sha256", 1, token_hash, deterministic=True)  # migration 11
         self.db = sqlite_utils.Database(conn)
         try:
@@ -541,6 +542,7 @@ class Store:
             self.conn.rollback()
             raise
         self.conn.commit()
+        self.generation += 1
 
     # -- figures --------------------------------------------------------------------------------
 
@@ -1175,6 +1177,18 @@ class Store:
             [metric, day.isoformat()],
         ).fetchone()
         return row[0] if row else None
+
+    def public_events(self, since: dt.datetime | None = None, limit: int = 50) -> list[tuple[int, str, Event]]:
+        """The newest events people were told of — daily reports and alerts about the figures, not
+        digests, broadcasts or the daemon's notices about itself —, newest first: (id, stored at, event)."""
+        hidden = ("digest", "broadcast", *sorted(ADMIN_ONLY))
+        marks = ", ".join("?" * len(hidden))
+        rows = self.db.query(
+            f"SELECT * FROM events WHERE notify AND retracted_at IS NULL AND rule NOT IN ({marks})"
+            " AND created_at >= ? ORDER BY id DESC LIMIT ?",
+            [*hidden, _ts(since) if since else "", limit],
+        )
+        return [(row["id"], row["created_at"], _event(row)) for row in rows]
 
     def events_since(self, since: dt.datetime) -> list[dict[str, Any]]:
         """Events that notified someone, stored since ``since`` (digests, broadcasts and daily reports

@@ -245,6 +245,12 @@ def report_lines(event: Event, language: str = "en") -> list[tuple[str, str, str
     ]
 
 
+def report_title(event: Event, language: str = "en") -> str:
+    """ "Russia's losses on 13 June 2025" (a short date in languages whose long one is long)."""
+    day = short_day(event.as_of, language) if language != "en" else long_day(event.as_of, language)
+    return words(language)["report"].format(day=day)
+
+
 def report_html(event: Event, language: str = "en", limit: int = 1024) -> str:
     """The daily report as Telegram HTML (a caption: under 1,024 characters for the core report).
 
@@ -253,9 +259,8 @@ def report_html(event: Event, language: str = "en", limit: int = 1024) -> str:
     whose figures they are, and the link to the original. Within ``limit`` characters (a photo's
     caption): the day's standout lines are left out from the last, then the rank, if need be."""
     d, said = event.data, words(language)
-    day = short_day(event.as_of, language) if language != "en" else long_day(event.as_of, language)
     war = said["day_of_war"].format(n=format_number(d["day_of_war"]) if language == "en" else d["day_of_war"])
-    lines = [f"📋 <b>{html.escape(said['report'].format(day=day), quote=False)}</b>", html.escape(war), ""]
+    lines = [f"📋 <b>{html.escape(report_title(event, language), quote=False)}</b>", html.escape(war), ""]
     for name, value, change in report_lines(event, language):
         lines.append(f"{html.escape(capitalized(name))}: <b>{value}</b>" + (f" ({change})" if change else ""))
     rank = d.get("rank")

@@ -24,7 +24,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from ..health import TELEGRAM_429
-from ..models import Event
+from ..models import ADMIN_ONLY, Event
 from ..sources.http import tls_context
 from . import ChannelLimits, Context, Gone, Recipient, Rejected, Retry, Steps
 from .render import split, telegram_html
@@ -48,7 +48,6 @@ LIMITS = ChannelLimits(
     max_attempts=12,
     concurrency=4,
 )
-ADMIN_ONLY = {"stale", "recovered", "broken", "repaired"}  # about the daemon, not the figures
 CAPTION_LIMIT = 1024  # a photo's caption
 CHANNEL = {"choice": "all"}  # what a configured channel gets
 FILE_IDS_KEPT = 64  # file ids of charts uploaded, to re-send them without uploading again

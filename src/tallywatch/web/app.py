@@ -36,6 +36,8 @@ from starlette.routing import Route
 from .. import health, i18n
 from ..channels import Gone, Rejected, Retry
 from ..channels.email import confirmation, email_address, smtp_send
+from . import data
+from .data import Cache
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -68,6 +70,7 @@ class Site:
         self.server: Any = None  # the WebServer: its .snapshot is the heartbeat's
         self.per_client = SlidingWindow(config.web.signups_per_client, CLIENT_WINDOW)
         self.send_mail = smtp_send  # blocking; run on a thread
+        self.cache = Cache()  # the feeds' and the API's answers, while nothing new is stored
 
     @functools.cached_property
     def templates(self):
@@ -391,6 +394,6 @@ def build(site: Site) -> Starlette:
         Route("/confirm", confirm, methods=["GET", "POST"]),
         Route("/{lang}/confirm", confirm, methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=routes)
+    app = Starlette(routes=[*routes, *data.routes()])
     app.state.site = site
     return app

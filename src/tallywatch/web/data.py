@@ -1,0 +1,316 @@
+"""Feeds and data for people who build on the figures: ``/feed.atom`` (and ``/uk/feed.atom``), and
+``/api/v1/latest``, ``/api/v1/series/{metric}``, ``/api/v1/events`` in JSON or CSV (``.csv`` or
+``Accept: text/csv``), open to every origin for GET (CORS).
+
+Every answer here is cached until the store commits something new (``Store.generation``), and
+carries an ETag: a repeated request costs no database work, a conditional one gets a 304.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import secrets
+import xml.etree.ElementTree as ET
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from .. import i18n
+from ..channels.render import alert_text, credit, metric_name, report_html, report_title, telegram_html
+from ..detect.report import day_of_war
+from ..extract.genstaff import METRICS
+
+if TYPE_CHECKING:
+    from ..config import Config
+    from ..store import Store
+
+ATOM = "http://www.w3.org/2005/Atom"
+FEED_ENTRIES = 50
+MAX_EVENTS = 500
+BOOT = secrets.token_hex(4)  # an ETag from before a restart never matches one after it
+
+
+class Answer(Exception):
+    """A request that can't be answered as asked: its status and the reason, said as JSON."""
+
+    def __init__(self, status: int, error: str, **more: Any) -> None:
+        super().__init__(error)
+        self.status, self.body = status, {"error": error, **more}
+
+
+class Cache:
+    """Bodies by (path, query, format), good while the store's generation stays the same."""
+
+    def __init__(self, size: int = 128) -> None:
+        self.size = size
+        self.generation = -1
+        self.bodies: OrderedDict[tuple, tuple[bytes, str]] = OrderedDict()
+
+    def get(self, generation: int, key: tuple) -> tuple[bytes, str] | None:
+        if generation != self.generation:
+            self.generation = generation
+            self.bodies.clear()
+            return None
+        found = self.bodies.get(key)
+        if found is not None:
+            self.bodies.move_to_end(key)
+        return found
+
+    def put(self, key: tuple, body: tuple[bytes, str]) -> None:
+        self.bodies[key] = body
+        while len(self.bodies) > self.size:
+            self.bodies.popitem(last=False)
+
+
+def wants_csv(request: Request) -> bool:
+    return request.url.path.endswith(".csv") or "text/csv" in request.headers.get("accept", "")
+
+
+def cached(make: Callable[[Request, Config, Store, str], Awaitable[tuple[bytes, str]]]):
+    """A GET answered from the cache when nothing was stored since, 304 when the client has it."""
+
+    async def endpoint(request: Request) -> Response:
+        site = request.app.state.site
+        config, store = site.running()
+        fmt = "csv" if wants_csv(request) else "json"
+        generation = store.generation
+        tag = f'"{BOOT}.{generation}.{fmt}.{request.path_params.get("lang", i18n.SOURCE)}"'
+        headers = {"ETag": tag, "Cache-Control": "public, max-age=60", "Vary": "Accept"}
+        if tag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+            return Response(status_code=304, headers=headers)
+        key = (request.url.path, request.url.query, fmt)
+        found = site.cache.get(generation, key)
+        if found is None:
+            try:
+                found = await make(request, config, store, fmt)
+            except Answer as refused:
+                return Response(json.dumps(refused.body), refused.status, media_type="application/json")
+            site.cache.put(key, found)
+        body, media_type = found
+        return Response(body, media_type=media_type, headers=headers)
+
+    return endpoint
+
+
+def i18n_of(request: Request) -> str:
+    lang = request.path_params.get("lang", i18n.SOURCE)
+    if lang not in i18n.languages():
+        raise Answer(404, f"no language {lang!r}", languages=list(i18n.languages()))
+    return lang
+
+
+def _json(value: Any) -> tuple[bytes, str]:
+    return json.dumps(value, ensure_ascii=False, indent=1).encode(), "application/json"
+
+
+def _csv(header: list[str], rows: list[list[Any]]) -> tuple[bytes, str]:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")  # RFC 4180
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue().encode(), "text/csv; charset=utf-8; header=present"
+
+
+def _day(text: str | None, what: str) -> dt.date | None:
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise Answer(400, f"{what}: expected a date such as 2025-06-14, got {text[:40]!r}") from None
+
+
+def _order(metric: str) -> tuple[int, str]:
+    return (METRICS.index(metric) if metric in METRICS else len(METRICS), metric)
+
+
+async def latest(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
+    rows = sorted(store.latest(), key=lambda r: _order(r.metric))
+    if fmt == "csv":
+        return _csv(
+            ["metric", "date", "value", "change", "source"],
+            [[r.metric, r.as_of.isoformat(), r.value, "" if r.delta is None else r.delta, r.source] for r in rows],
+        )
+    newest = max((r.as_of for r in rows), default=None)
+    return _json(
+        {
+            "about": "Russia's losses as reported by the General Staff of the Armed Forces of Ukraine",
+            "date": newest and newest.isoformat(),
+            "day_of_war": newest and day_of_war(newest),
+            "figures": [
+                {
+                    "metric": r.metric,
+                    "name": metric_name(r.metric),
+                    "date": r.as_of.isoformat(),
+                    "value": r.value,
+                    "change": r.delta,
+                    "source": r.source,
+                }
+                for r in rows
+            ],
+        }
+    )
+
+
+async def series(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
+    metric = request.path_params["metric"].removesuffix(".csv")
+    known = {*METRICS, *config.metrics}
+    if metric not in known:
+        raise Answer(404, f"no metric named {metric!r}", metrics=sorted(known, key=_order))
+    start = _day(request.query_params.get("from"), "from")
+    end = _day(request.query_params.get("to"), "to")
+    points, before = [], None
+    for as_of, value, _source, status, _reported in store.series(metric):
+        if status != "accepted":
+            continue
+        change = None if before is None else value - before
+        before = value
+        if (start and as_of < start) or (end and as_of > end):
+            continue
+        points.append((as_of, value, change))
+    if fmt == "csv":
+        return _csv(["date", "value", "change"], [[d.isoformat(), v, "" if c is None else c] for d, v, c in points])
+    return _json(
+        {
+            "metric": metric,
+            "name": metric_name(metric),
+            "kind": "daily" if config.per_day(metric) else "total",
+            "points": [{"date": d.isoformat(), "value": v, "change": c} for d, v, c in points],
+        }
+    )
+
+
+def _since(text: str | None) -> dt.datetime | None:
+    if not text:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
+    except ValueError:
+        raise Answer(400, f"since: expected a date or a time such as 2025-06-14T06:00:00Z, got {text[:40]!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def shown(events: list) -> list:
+    """Without the versions a later one replaced (a revised daily report is one entry)."""
+    replaced = {event.data.get("replaces") for _id, _at, event in events}
+    return [(i, at, event) for i, at, event in events if event.key not in replaced]
+
+
+async def events(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
+    since = _since(request.query_params.get("since"))
+    try:
+        limit = min(MAX_EVENTS, max(1, int(request.query_params.get("limit", 100))))
+    except ValueError:
+        raise Answer(400, "limit: expected a number from 1 to 500") from None
+    found = shown(store.public_events(since, limit))
+    if fmt == "csv":
+        return _csv(
+            ["id", "key", "rule", "metric", "date", "value", "stored_at", "text"],
+            [
+                [i, e.key, e.rule, e.metric, e.as_of.isoformat(), e.value, at, _text(e, i18n.SOURCE)]
+                for i, at, e in found
+            ],
+        )
+    return _json(
+        {
+            "events": [
+                {
+                    "id": i,
+                    "key": e.key,
+                    "rule": e.rule,
+                    "metric": e.metric,
+                    "date": e.as_of.isoformat(),
+                    "value": e.value,
+                    "severity": e.severity,
+                    "text": _text(e, i18n.SOURCE),
+                    "link": e.data.get("link"),
+                    "stored_at": at,
+                    "data": e.data,
+                }
+                for i, at, e in found
+            ]
+        }
+    )
+
+
+def _text(event, language: str) -> str:
+    """The event in words (a daily report: its one-line summary)."""
+    return alert_text(event.rule, event.metric, event.as_of, event.value, event.data, event.message, language)
+
+
+def base_url(request: Request, config: Config) -> str:
+    return (config.web.public_url or str(request.base_url)).rstrip("/")
+
+
+async def feed(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
+    """Atom (RFC 4287): the daily reports and the alerts, newest first, in the feed's language."""
+    language = i18n_of(request)
+    _ = i18n.gettext
+    base = base_url(request, config)
+    prefix = "" if language == i18n.SOURCE else f"/{language}"
+    found = shown(store.public_events(None, FEED_ENTRIES))
+    ET.register_namespace("", ATOM)
+    root = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": language})
+
+    def add(parent, tag: str, text: str | None = None, **attrs: str):
+        element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+        if text is not None:
+            element.text = text
+        return element
+
+    add(root, "title", _(language, "Russia's losses: daily reports and alerts"))
+    add(root, "subtitle", credit("genstaff", language))
+    add(root, "id", f"{base}{prefix}/feed.atom")
+    add(root, "link", rel="self", type="application/atom+xml", href=f"{base}{prefix}/feed.atom")
+    add(root, "link", rel="alternate", type="text/html", href=f"{base}{prefix}/")
+    add(root, "updated", _atom_time(found[0][1]) if found else "2022-02-24T00:00:00Z")
+    add(add(root, "author"), "name", "tallywatch")
+    add(root, "generator", "tallywatch")
+    for _id, at, event in found:
+        entry = add(root, "entry")
+        title = _title(event, language)
+        add(entry, "title", title)
+        add(entry, "id", f"tag:tallywatch,2025:{event.key}")
+        add(entry, "updated", _atom_time(at))
+        add(entry, "category", term=event.rule)
+        link = event.data.get("link")
+        if isinstance(link, str) and link.startswith(("https://", "http://")):
+            add(entry, "link", rel="alternate", href=link)
+        body = report_html(event, language, limit=10_000) if event.rule == "report" else telegram_html(event, language)
+        add(entry, "content", body.replace("\n", "<br>\n"), type="html")
+    xml = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return xml, "application/atom+xml; charset=utf-8"
+
+
+def _title(event, language: str) -> str:
+    return report_title(event, language) if event.rule == "report" else _text(event, language)
+
+
+def _atom_time(stored: str) -> str:
+    return dt.datetime.fromisoformat(stored).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def routes() -> list:
+    from starlette.middleware import Middleware
+    from starlette.middleware.cors import CORSMiddleware
+    from starlette.routing import Mount, Route
+
+    api = [
+        Route("/latest", cached(latest)),
+        Route("/latest.csv", cached(latest)),
+        Route("/series/{metric}", cached(series)),
+        Route("/events", cached(events)),
+        Route("/events.csv", cached(events)),
+    ]
+    cors = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], expose_headers=["ETag"])]
+    return [
+        Mount("/api/v1", routes=api, middleware=cors),
+        Route("/feed.atom", cached(feed)),
+        Route("/{lang}/feed.atom", cached(feed)),
+    ]

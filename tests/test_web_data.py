@@ -1,0 +1,192 @@
+"""The feeds and the data API through the real web app (uvicorn on 127.0.0.1), over a store that
+the real ingest filled with the bundled General Staff series (June 2025: daily reports, the
+million, spikes): values checked against the series itself, the Atom feed read back by feedparser,
+caching checked by counting the SQL statements a repeated request runs."""
+
+import asyncio
+import csv
+import datetime as dt
+import io
+
+import feedparser
+import httpx
+import pytest
+from tally import Tally
+from test_daily_report import day_item
+from test_email import free_port
+
+from tallywatch.config import Config
+from tallywatch.history import between
+from tallywatch.replay import seed
+from tallywatch.web.app import Site, build
+from tallywatch.web.server import WebServer
+
+D = dt.date
+FIRST, LAST = D(2025, 6, 1), D(2025, 6, 13)
+
+
+def bundled(metric: str, day: dt.date) -> int:
+    return next(f.value for f in between(day, day)[day] if f.metric == metric)
+
+
+@pytest.fixture
+def june(tmp_path):
+    port = free_port()
+    cfg = Config.model_validate(
+        {
+            "milestones": {"personnel": {"step": 100_000}},
+            "console": {"enabled": False},
+            "web": {"port": port, "public_url": "https://losses.example.org"},
+        }
+    )
+    tally = Tally(tmp_path / "d.db", cfg, [])
+    seed(tally.store, tally.detector, FIRST - dt.timedelta(days=1))
+    day = FIRST
+    while day <= LAST:
+        tally.feed("mod", day_item(day))
+        day += dt.timedelta(days=1)
+    yield tally
+    tally.close()
+
+
+def serve(tally, steps):
+    async def go():
+        site = Site(lambda: (tally.config, tally.store), tally.config)
+        server = WebServer(build(site), "127.0.0.1", tally.config.web.port)
+        site.server = server
+        await server.start()
+        try:
+            async with httpx.AsyncClient(base_url=server.address) as client:
+                return await steps(client)
+        finally:
+            await server.stop()
+
+    return asyncio.run(go())
+
+
+def test_latest_in_json_and_csv_with_cors(june):
+    async def steps(client):
+        return (
+            await client.get("/api/v1/latest", headers={"Origin": "https://someone.example"}),
+            await client.get("/api/v1/latest.csv"),
+            await client.get("/api/v1/latest", headers={"Accept": "text/csv"}),
+        )
+
+    answer, as_csv, accepted = serve(june, steps)
+    assert answer.status_code == 200 and answer.headers["access-control-allow-origin"] == "*"
+    body = answer.json()
+    assert body["date"] == "2025-06-13" and body["day_of_war"] == 1206
+    assert "General Staff of the Armed Forces of Ukraine" in body["about"]
+    first = body["figures"][0]
+    assert first["metric"] == "personnel" and first["name"] == "personnel"
+    assert first["value"] == bundled("personnel", LAST)
+    assert first["change"] == bundled("personnel", LAST) - bundled("personnel", LAST - dt.timedelta(days=1))
+    assert [f["metric"] for f in body["figures"]][:3] == ["personnel", "tanks", "armoured_vehicles"]
+    assert as_csv.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert rows[0]["metric"] == "personnel" and int(rows[0]["value"]) == bundled("personnel", LAST)
+    assert accepted.text == as_csv.text
+
+
+def test_a_series_between_two_days_and_what_it_refuses(june):
+    async def steps(client):
+        return [
+            await client.get("/api/v1/series/tanks?from=2025-06-01&to=2025-06-13"),
+            await client.get("/api/v1/series/tanks.csv?from=2025-06-10"),
+            await client.get("/api/v1/series/tankz"),
+            await client.get("/api/v1/series/tanks?from=yesterday"),
+            await client.get("/api/v1/series/tanks?from=2025-06-01&to=<script>"),
+        ]
+
+    good, as_csv, unknown, bad_day, hostile = serve(june, steps)
+    points = good.json()["points"]
+    assert [p["date"] for p in points] == [str(FIRST + dt.timedelta(days=i)) for i in range(13)]
+    for p in points:
+        day = D.fromisoformat(p["date"])
+        assert p["value"] == bundled("tanks", day)
+        assert p["change"] == bundled("tanks", day) - bundled("tanks", day - dt.timedelta(days=1))
+    assert good.json()["kind"] == "total"
+    rows = list(csv.reader(io.StringIO(as_csv.text)))
+    assert rows[0] == ["date", "value", "change"] and rows[1][0] == "2025-06-10" and len(rows) == 5
+    assert unknown.status_code == 404 and unknown.json()["error"] == "no metric named 'tankz'"
+    assert "tanks" in unknown.json()["metrics"]
+    assert bad_day.status_code == 400 and bad_day.json()["error"].startswith("from: expected a date such as 2025-06-14")
+    assert hostile.status_code == 400 and hostile.headers["content-type"] == "application/json"
+
+
+def test_events_since_a_time(june):
+    async def steps(client):
+        return [
+            await client.get("/api/v1/events?limit=500"),
+            await client.get("/api/v1/events?since=2999-01-01T00:00:00Z"),
+            await client.get("/api/v1/events?since=soon"),
+            await client.get("/api/v1/events.csv?limit=3"),
+        ]
+
+    every, none, bad, as_csv = serve(june, steps)
+    events = every.json()["events"]
+    keys = [e["key"] for e in events]
+    assert keys[0] == "report:2025-06-13"  # newest first
+    assert sum(k.startswith("report:") for k in keys) == 13
+    million = next(e for e in events if e["key"] == "milestone:personnel:1000000")
+    assert million["date"] == "2025-06-12" and million["value"] == 1_000_340
+    assert million["text"] == "personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
+    assert million["link"] == "https://www.mil.gov.ua/news/2025/06/12/losses/"
+    assert not any(e["rule"] in ("digest", "broadcast", "stale", "broken") for e in events)
+    assert none.json() == {"events": []}
+    assert bad.status_code == 400 and "since: expected a date or a time" in bad.json()["error"]
+    assert len(list(csv.reader(io.StringIO(as_csv.text)))) == 4
+
+
+def test_the_atom_feed_reads_back_in_both_languages(june):
+    async def steps(client):
+        return await client.get("/feed.atom"), await client.get("/uk/feed.atom"), await client.get("/xx/feed.atom")
+
+    english, ukrainian, unknown = serve(june, steps)
+    assert english.headers["content-type"].startswith("application/atom+xml")
+    feed = feedparser.parse(english.content)
+    assert not feed.bozo, feed.get("bozo_exception")
+    assert feed.feed.title == "Russia's losses: daily reports and alerts"
+    assert feed.feed.links[0].href == "https://losses.example.org/feed.atom"
+    first = feed.entries[0]
+    assert first.title == "Russia's losses on 13 June 2025"
+    assert first.link == "https://www.mil.gov.ua/news/2025/06/13/losses/"
+    assert first.id == "tag:tallywatch,2025:report:2025-06-13"
+    assert "Personnel: <b>" in first.content[0].value
+    million = next(e for e in feed.entries if e.id.endswith("milestone:personnel:1000000"))
+    assert million.title == "personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
+    assert len({e.id for e in feed.entries}) == len(feed.entries) > 13  # the 13 reports and the alerts
+    uk = feedparser.parse(ukrainian.content)
+    assert not uk.bozo and uk.feed.language == "uk"
+    assert uk.feed.title == "Втрати росії: щоденні звіти й сповіщення"
+    assert uk.entries[0].title.startswith("Втрати росії станом на 13.06.2025")
+    assert unknown.status_code == 404
+
+
+def test_a_repeated_request_costs_no_database_work_until_something_is_stored(june):
+    statements = []
+
+    async def steps(client):
+        first = await client.get("/api/v1/latest")
+        june.store.conn.set_trace_callback(statements.append)
+        again = await client.get("/api/v1/latest")
+        conditional = await client.get("/api/v1/latest", headers={"If-None-Match": first.headers["etag"]})
+        after_repeats = len(statements)
+        feed = await client.get("/feed.atom")
+        after_feed = len(statements)
+        feed_again = await client.get("/feed.atom")
+        counts = (after_repeats, after_feed, len(statements))
+        june.feed("mod", day_item(LAST + dt.timedelta(days=1)))  # the next day's report
+        newer = await client.get("/api/v1/latest", headers={"If-None-Match": first.headers["etag"]})
+        june.store.conn.set_trace_callback(None)
+        return first, again, conditional, feed, feed_again, counts, newer
+
+    first, again, conditional, feed, feed_again, counts, newer = serve(june, steps)
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert conditional.status_code == 304 and conditional.content == b""
+    after_repeats, after_feed, after_feed_again = counts
+    assert after_repeats == 0  # the repeat and the conditional request: not one SQL statement
+    assert after_feed > 0 and after_feed_again == after_feed  # the feed read once, then served as it was
+    assert feed_again.content == feed.content
+    assert newer.status_code == 200 and newer.json()["date"] == "2025-06-14"
+    assert newer.headers["etag"] != first.headers["etag"]
