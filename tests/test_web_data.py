@@ -17,6 +17,8 @@ from test_email import free_port
 
 from tallywatch.config import Config
 from tallywatch.history import between
+from tallywatch.ingest import ingest
+from tallywatch.pipeline import Pipeline
 from tallywatch.replay import seed
 from tallywatch.web.app import Site, build
 from tallywatch.web.server import WebServer
@@ -30,42 +32,48 @@ def bundled(metric: str, day: dt.date) -> int:
 
 
 @pytest.fixture
-def june(tmp_path):
-    port = free_port()
+def june(tmp_path) -> Config:
+    """A database filled by the real ingest with June 2025 from the bundled series, and its config."""
     cfg = Config.model_validate(
         {
+            "storage": {"path": str(tmp_path / "d.db")},
             "milestones": {"personnel": {"step": 100_000}},
             "console": {"enabled": False},
-            "web": {"port": port, "public_url": "https://losses.example.org"},
+            "backfill": {"enabled": False},
+            "web": {"port": free_port(), "public_url": "https://losses.example.org"},
         }
     )
-    tally = Tally(tmp_path / "d.db", cfg, [])
+    tally = Tally(cfg.storage.resolved(), cfg, [])
     seed(tally.store, tally.detector, FIRST - dt.timedelta(days=1))
     day = FIRST
     while day <= LAST:
         tally.feed("mod", day_item(day))
         day += dt.timedelta(days=1)
-    yield tally
     tally.close()
+    return cfg
 
 
-def serve(tally, steps):
+def serve(cfg: Config, steps):
+    """The web app serving a pipeline on that database: ``steps(client, pipeline)``."""
+
     async def go():
-        site = Site(lambda: (tally.config, tally.store), tally.config)
-        server = WebServer(build(site), "127.0.0.1", tally.config.web.port)
+        pipeline = Pipeline(cfg)
+        site = Site(lambda: pipeline, cfg)
+        server = WebServer(build(site), "127.0.0.1", cfg.web.port)
         site.server = server
         await server.start()
         try:
             async with httpx.AsyncClient(base_url=server.address) as client:
-                return await steps(client)
+                return await steps(client, pipeline)
         finally:
             await server.stop()
+            await pipeline.aclose()
 
     return asyncio.run(go())
 
 
 def test_latest_in_json_and_csv_with_cors(june):
-    async def steps(client):
+    async def steps(client, pipeline):
         return (
             await client.get("/api/v1/latest", headers={"Origin": "https://someone.example"}),
             await client.get("/api/v1/latest.csv"),
@@ -89,7 +97,7 @@ def test_latest_in_json_and_csv_with_cors(june):
 
 
 def test_a_series_between_two_days_and_what_it_refuses(june):
-    async def steps(client):
+    async def steps(client, pipeline):
         return [
             await client.get("/api/v1/series/tanks?from=2025-06-01&to=2025-06-13"),
             await client.get("/api/v1/series/tanks.csv?from=2025-06-10"),
@@ -115,7 +123,7 @@ def test_a_series_between_two_days_and_what_it_refuses(june):
 
 
 def test_events_since_a_time(june):
-    async def steps(client):
+    async def steps(client, pipeline):
         return [
             await client.get("/api/v1/events?limit=500"),
             await client.get("/api/v1/events?since=2999-01-01T00:00:00Z"),
@@ -139,7 +147,7 @@ def test_events_since_a_time(june):
 
 
 def test_the_atom_feed_reads_back_in_both_languages(june):
-    async def steps(client):
+    async def steps(client, pipeline):
         return await client.get("/feed.atom"), await client.get("/uk/feed.atom"), await client.get("/xx/feed.atom")
 
     english, ukrainian, unknown = serve(june, steps)
@@ -166,9 +174,9 @@ def test_the_atom_feed_reads_back_in_both_languages(june):
 def test_a_repeated_request_costs_no_database_work_until_something_is_stored(june):
     statements = []
 
-    async def steps(client):
+    async def steps(client, pipeline):
         first = await client.get("/api/v1/latest")
-        june.store.conn.set_trace_callback(statements.append)
+        pipeline.store.conn.set_trace_callback(statements.append)
         again = await client.get("/api/v1/latest")
         conditional = await client.get("/api/v1/latest", headers={"If-None-Match": first.headers["etag"]})
         after_repeats = len(statements)
@@ -176,9 +184,11 @@ def test_a_repeated_request_costs_no_database_work_until_something_is_stored(jun
         after_feed = len(statements)
         feed_again = await client.get("/feed.atom")
         counts = (after_repeats, after_feed, len(statements))
-        june.feed("mod", day_item(LAST + dt.timedelta(days=1)))  # the next day's report
+        await pipeline.in_store(  # the next day's report
+            ingest, pipeline.store, pipeline.detector, pipeline.channels, "mod", [day_item(LAST + dt.timedelta(days=1))]
+        )
         newer = await client.get("/api/v1/latest", headers={"If-None-Match": first.headers["etag"]})
-        june.store.conn.set_trace_callback(None)
+        pipeline.store.conn.set_trace_callback(None)
         return first, again, conditional, feed, feed_again, counts, newer
 
     first, again, conditional, feed, feed_again, counts, newer = serve(june, steps)

@@ -32,7 +32,7 @@ def serve(cfg: Config, steps, sink_fails=None):
 
     async def go():
         pipeline = Pipeline(cfg)
-        site = Site(lambda: (cfg, pipeline.store), cfg)
+        site = Site(lambda: pipeline, cfg)
         if sink_fails is not None:
             site.send_mail = sink_fails
         server = WebServer(build(site), cfg.web.host, cfg.web.port)

@@ -290,10 +290,7 @@ async def _web_server(config: Config, session_ref: list[Session]) -> WebServer:
     from .web.app import Site, build
     from .web.server import WebServer
 
-    def running():
-        return session_ref[0].config, session_ref[0].pipeline.store
-
-    site = Site(running, config)
+    site = Site(lambda: session_ref[0].pipeline, config)
     server = WebServer(build(site), config.web.host, config.web.port)
     site.server = server
     REGISTRY_SOURCES.set(server)

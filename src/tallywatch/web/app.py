@@ -25,7 +25,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -40,6 +40,7 @@ from . import data
 from .data import Cache
 
 if TYPE_CHECKING:
+    from ..charts import Charts
     from ..config import Config
     from ..store import Store
 
@@ -59,14 +60,27 @@ SECURITY_HEADERS = {
 }
 
 
-class Site:
-    """What the routes need of the running daemon: its configuration and store (a reload swaps
-    them), the rate limits, and the way to send a mail."""
+class Running(Protocol):
+    """What the web app needs of the running session (the Pipeline): its configuration, its store
+    and the store's own thread, where every database call goes (never the event loop's thread:
+    a call there could join a transaction in flight), and its charts."""
 
-    def __init__(self, running: Callable[[], tuple[Config, Store]], config: Config) -> None:
+    config: Config
+    store: Store
+    charts: Charts
+
+    async def in_store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+
+
+class Site:
+    """What the routes need of the running daemon: the session (a reload swaps it), the rate
+    limits, the answers cached, and the way to send a mail."""
+
+    def __init__(self, running: Callable[[], Running], config: Config) -> None:
         from ..ratelimit import SlidingWindow
 
         self.running = running
+        self._signing: Any = None
         self.server: Any = None  # the WebServer: its .snapshot is the heartbeat's
         self.per_client = SlidingWindow(config.web.signups_per_client, CLIENT_WINDOW)
         self.send_mail = smtp_send  # blocking; run on a thread
@@ -84,11 +98,15 @@ class Site:
             lstrip_blocks=True,
         )
 
-    def signing(self, store: Store):
-        from itsdangerous import URLSafeTimedSerializer
+    async def signing(self):
+        """The subscribe form's signer, with this installation's key (made once, kept in the store)."""
+        if self._signing is None:
+            from itsdangerous import URLSafeTimedSerializer
 
-        key = store.key("web", lambda: secrets.token_hex(32))
-        return URLSafeTimedSerializer(key, salt="tallywatch subscribe form")
+            run = self.running()
+            key = await run.in_store(run.store.key, "web", lambda: secrets.token_hex(32))
+            self._signing = URLSafeTimedSerializer(key, salt="tallywatch subscribe form")
+        return self._signing
 
 
 def _language(request: Request) -> str:
@@ -148,9 +166,9 @@ async def unsubscribe(request: Request) -> Response:
     """GET: a page with a button. POST: unsubscribed at once (RFC 8058 one-click), no cookie or form
     token needed: the link's token is the proof."""
     site: Site = request.app.state.site
-    _config, store = site.running()
+    run = site.running()
     token = request.query_params.get("t", "")
-    sub = store.subscriber_by_token(token) if 0 < len(token) <= 200 else None
+    sub = await run.in_store(run.store.subscriber_by_token, token) if 0 < len(token) <= 200 else None
     asked = "lang" in request.path_params and _language(request)  # /uk/unsubscribe: the page in that language
     language = asked or (sub or {}).get("language") or i18n.SOURCE
     _ = functools.partial(i18n.gettext, language)
@@ -165,7 +183,7 @@ async def unsubscribe(request: Request) -> Response:
     who = masked(sub["address"])
     if request.method == "POST":
         if sub["active"]:
-            store.deactivate("email", sub["address"], "unsubscribed by link")
+            await run.in_store(run.store.deactivate, "email", sub["address"], "unsubscribed by link")
             log.info("email subscriber %s unsubscribed by link", who)
         return _message(
             request,
@@ -211,9 +229,10 @@ def _choices(language: str, digest: str | None, instant: bool) -> str:
     return _(" and ").join(parts)
 
 
-def _form(request: Request, language: str, status: int = 200, error: str = "", values: dict | None = None) -> Response:
+async def _form(
+    request: Request, language: str, status: int = 200, error: str = "", values: dict | None = None
+) -> Response:
     site: Site = request.app.state.site
-    _config, store = site.running()
     nonce = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(16)
     if len(nonce) > 64:
         nonce = secrets.token_urlsafe(16)
@@ -222,11 +241,11 @@ def _form(request: Request, language: str, status: int = 200, error: str = "", v
         "subscribe.html",
         language,
         status,
-        csrf=site.signing(store).dumps(nonce),
+        csrf=(await site.signing()).dumps(nonce),
         error=error,
         values=values or {"digest": "daily"},
     )
-    secure = (request.app.state.site.running()[0].web.public_url or "").startswith("https://")
+    secure = (site.running().config.web.public_url or "").startswith("https://")
     response.set_cookie(FORM_COOKIE, nonce, max_age=FORM_MAX_AGE, httponly=True, samesite="strict", secure=secure)
     return response
 
@@ -243,13 +262,13 @@ def _same_site(request: Request, config: Config) -> bool:
     return origin in allowed
 
 
-def _genuine(request: Request, site: Site, store: Store, token: str) -> bool:
+async def _genuine(request: Request, site: Site, token: str) -> bool:
     """The form's token was signed here within FORM_MAX_AGE for this browser's cookie."""
     from itsdangerous import BadSignature
 
     cookie = request.cookies.get(FORM_COOKIE, "")
     try:
-        nonce = site.signing(store).loads(token, max_age=FORM_MAX_AGE)
+        nonce = (await site.signing()).loads(token, max_age=FORM_MAX_AGE)
     except BadSignature:
         return False
     return bool(cookie) and isinstance(nonce, str) and hmac.compare_digest(nonce.encode(), cookie.encode())
@@ -257,14 +276,15 @@ def _genuine(request: Request, site: Site, store: Store, token: str) -> bool:
 
 async def subscribe(request: Request) -> Response:
     site: Site = request.app.state.site
-    config, store = site.running()
+    run = site.running()
+    config = run.config
     language = _language(request)
     if not language:
         return PlainTextResponse("not found\n", 404)
     if not _offered(config):
         return _not_offered(request, language)
     if request.method == "GET":
-        return _form(request, language)
+        return await _form(request, language)
     _ = functools.partial(i18n.gettext, language)
     client = request.client.host if request.client else "?"
     if not site.per_client.allow(client):
@@ -285,9 +305,9 @@ async def subscribe(request: Request) -> Response:
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
         return _message(request, language, _("Not sent"), [_("The form was too long.")], 413)
     form = await request.form(max_files=0, max_fields=8)
-    if not _same_site(request, config) or not _genuine(request, site, store, str(form.get("csrf", ""))):
+    if not _same_site(request, config) or not await _genuine(request, site, str(form.get("csrf", ""))):
         log.info("subscribe form: refused a post without a valid form token (client %s)", client)
-        return _form(
+        return await _form(
             request, language, 403, _("This form has expired or did not come from this site. Please send it again.")
         )
     text = str(form.get("address", ""))[:320]
@@ -297,12 +317,12 @@ async def subscribe(request: Request) -> Response:
     try:
         address = email_address(text.strip())
     except ValueError:
-        return _form(request, language, 400, _("That is not an email address we can send to."), values)
+        return await _form(request, language, 400, _("That is not an email address we can send to."), values)
     if digest not in ("daily", "weekly", ""):
-        return _form(request, language, 400, _("Choose a daily or a weekly digest, or none."), values)
+        return await _form(request, language, 400, _("Choose a daily or a weekly digest, or none."), values)
     if not digest and not instant:
-        return _form(request, language, 400, _("Choose a digest, milestone mails, or both."), values)
-    sent = await _confirm_by_mail(site, config, store, address, digest or None, instant, language)
+        return await _form(request, language, 400, _("Choose a digest, milestone mails, or both."), values)
+    sent = await _confirm_by_mail(site, run, address, digest or None, instant, language)
     if not sent:
         return _message(
             request, language, _("Not sent"), [_("The mail could not be sent just now. Please try again later.")], 503
@@ -319,14 +339,15 @@ async def subscribe(request: Request) -> Response:
 
 
 async def _confirm_by_mail(
-    site: Site, config: Config, store: Store, address: str, digest: str | None, instant: bool, language: str
+    site: Site, run: Running, address: str, digest: str | None, instant: bool, language: str
 ) -> bool:
     """The confirmation mail, unless this address or everyone had enough of them today (then
     nothing is sent, and the visitor is told the same as always). False: the mail server failed."""
+    config = run.config
     token = secrets.token_urlsafe(32)
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=config.web.confirm_within)
     limits = (config.web.signups_per_address, config.web.signups_per_hour)
-    stopped = store.add_signup(address, token, digest, instant, language, expires, limits)
+    stopped = await run.in_store(run.store.add_signup, address, token, digest, instant, language, expires, limits)
     if stopped == "address":
         log.info("subscribe form: %s had %d confirmation mails today; none sent", masked(address), limits[0])
         return True
@@ -339,7 +360,7 @@ async def _confirm_by_mail(
     try:
         await asyncio.to_thread(site.send_mail, config.email, message)
     except (Retry, Gone, Rejected) as exc:
-        store.drop_signup(token)
+        await run.in_store(run.store.drop_signup, token)
         log.error("subscribe form: the confirmation mail to %s was not sent: %s", masked(address), exc)
         return False
     return True
@@ -348,11 +369,11 @@ async def _confirm_by_mail(
 async def confirm(request: Request) -> Response:
     """GET: what is being confirmed, and a button. POST: subscribed."""
     site: Site = request.app.state.site
-    _config, store = site.running()
+    run = site.running()
     language = _language(request) or i18n.SOURCE
     _ = functools.partial(i18n.gettext, language)
     token = request.query_params.get("t", "")
-    found = store.signup(token) if 0 < len(token) <= 200 else None
+    found = await run.in_store(run.store.signup, token) if 0 < len(token) <= 200 else None
     if found is None:
         return _message(
             request,
@@ -365,7 +386,7 @@ async def confirm(request: Request) -> Response:
         )
     choice = _choices(language, found["digest"], bool(found["instant"]))
     if request.method == "POST":
-        sub = store.confirm_signup(token, secrets.token_urlsafe(32))
+        sub = await run.in_store(run.store.confirm_signup, token, secrets.token_urlsafe(32))
         log.info("email subscriber %s confirmed: %s", masked(found["address"]), choice)
         return _message(
             request,

@@ -15,7 +15,7 @@ import json
 import secrets
 import xml.etree.ElementTree as ET
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
@@ -72,12 +72,14 @@ def wants_csv(request: Request) -> bool:
     return request.url.path.endswith(".csv") or "text/csv" in request.headers.get("accept", "")
 
 
-def cached(make: Callable[[Request, Config, Store, str], Awaitable[tuple[bytes, str]]]):
-    """A GET answered from the cache when nothing was stored since, 304 when the client has it."""
+def cached(make: Callable[[Request, Config, Store, str], tuple[bytes, str]]):
+    """A GET answered from the cache when nothing was stored since, 304 when the client has it;
+    else ``make`` reads the store on the store's thread."""
 
     async def endpoint(request: Request) -> Response:
         site = request.app.state.site
-        config, store = site.running()
+        run = site.running()
+        config, store = run.config, run.store
         fmt = "csv" if wants_csv(request) else "json"
         generation = store.generation
         tag = f'"{BOOT}.{generation}.{fmt}.{request.path_params.get("lang", i18n.SOURCE)}"'
@@ -88,7 +90,7 @@ def cached(make: Callable[[Request, Config, Store, str], Awaitable[tuple[bytes, 
         found = site.cache.get(generation, key)
         if found is None:
             try:
-                found = await make(request, config, store, fmt)
+                found = await run.in_store(make, request, config, store, fmt)
             except Answer as refused:
                 return Response(json.dumps(refused.body), refused.status, media_type="application/json")
             site.cache.put(key, found)
@@ -130,7 +132,7 @@ def _order(metric: str) -> tuple[int, str]:
     return (METRICS.index(metric) if metric in METRICS else len(METRICS), metric)
 
 
-async def latest(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
+def latest(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
     rows = sorted(store.latest(), key=lambda r: _order(r.metric))
     if fmt == "csv":
         return _csv(
@@ -158,7 +160,7 @@ async def latest(request: Request, config: Config, store: Store, fmt: str) -> tu
     )
 
 
-async def series(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
+def series(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
     metric = request.path_params["metric"].removesuffix(".csv")
     known = {*METRICS, *config.metrics}
     if metric not in known:
@@ -202,7 +204,7 @@ def shown(events: list) -> list:
     return [(i, at, event) for i, at, event in events if event.key not in replaced]
 
 
-async def events(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
+def events(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
     since = _since(request.query_params.get("since"))
     try:
         limit = min(MAX_EVENTS, max(1, int(request.query_params.get("limit", 100))))
@@ -248,7 +250,7 @@ def base_url(request: Request, config: Config) -> str:
     return (config.web.public_url or str(request.base_url)).rstrip("/")
 
 
-async def feed(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
+def feed(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
     """Atom (RFC 4287): the daily reports and the alerts, newest first, in the feed's language."""
     language = i18n_of(request)
     _ = i18n.gettext
