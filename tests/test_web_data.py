@@ -3,73 +3,22 @@ the real ingest filled with the bundled General Staff series (June 2025: daily r
 million, spikes): values checked against the series itself, the Atom feed read back by feedparser,
 caching checked by counting the SQL statements a repeated request runs."""
 
-import asyncio
 import csv
 import datetime as dt
 import io
 
 import feedparser
-import httpx
 import pytest
-from tally import Tally
 from test_daily_report import day_item
-from test_email import free_port
+from webapp import FIRST, LAST, D, bundled, june_database, serve
 
 from tallywatch.config import Config
-from tallywatch.history import between
 from tallywatch.ingest import ingest
-from tallywatch.pipeline import Pipeline
-from tallywatch.replay import seed
-from tallywatch.web.app import Site, build
-from tallywatch.web.server import WebServer
-
-D = dt.date
-FIRST, LAST = D(2025, 6, 1), D(2025, 6, 13)
-
-
-def bundled(metric: str, day: dt.date) -> int:
-    return next(f.value for f in between(day, day)[day] if f.metric == metric)
 
 
 @pytest.fixture
 def june(tmp_path) -> Config:
-    """A database filled by the real ingest with June 2025 from the bundled series, and its config."""
-    cfg = Config.model_validate(
-        {
-            "storage": {"path": str(tmp_path / "d.db")},
-            "milestones": {"personnel": {"step": 100_000}},
-            "console": {"enabled": False},
-            "backfill": {"enabled": False},
-            "web": {"port": free_port(), "public_url": "https://losses.example.org"},
-        }
-    )
-    tally = Tally(cfg.storage.resolved(), cfg, [])
-    seed(tally.store, tally.detector, FIRST - dt.timedelta(days=1))
-    day = FIRST
-    while day <= LAST:
-        tally.feed("mod", day_item(day))
-        day += dt.timedelta(days=1)
-    tally.close()
-    return cfg
-
-
-def serve(cfg: Config, steps):
-    """The web app serving a pipeline on that database: ``steps(client, pipeline)``."""
-
-    async def go():
-        pipeline = Pipeline(cfg)
-        site = Site(lambda: pipeline, cfg)
-        server = WebServer(build(site), "127.0.0.1", cfg.web.port)
-        site.server = server
-        await server.start()
-        try:
-            async with httpx.AsyncClient(base_url=server.address) as client:
-                return await steps(client, pipeline)
-        finally:
-            await server.stop()
-            await pipeline.aclose()
-
-    return asyncio.run(go())
+    return june_database(tmp_path)
 
 
 def test_latest_in_json_and_csv_with_cors(june):

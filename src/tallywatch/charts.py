@@ -225,8 +225,8 @@ class Charts:
     worker thread; with ``once`` (an event's key) drawn once and kept for every recipient of that
     event, and a drawing that fails logged once — the event then goes out without a chart."""
 
-    def __init__(self, run: Callable[..., Awaitable[Any]], store: Any) -> None:
-        self.run, self.store = run, store
+    def __init__(self, run: Callable[..., Awaitable[Any]], store: Any, kept: int = KEPT) -> None:
+        self.run, self.store, self.kept = run, store, kept
         self._drawn: OrderedDict[tuple, tuple[asyncio.Lock, list[bytes | None]]] = OrderedDict()
 
     async def get(self, metric: str, language: str = "en", days: int = 90, *, once: str | None = None) -> bytes | None:
@@ -252,7 +252,7 @@ class Charts:
         drawing that fails is logged once, and its event goes out without a picture."""
         if key not in self._drawn:
             self._drawn[key] = (asyncio.Lock(), [])
-            while len(self._drawn) > KEPT:
+            while len(self._drawn) > self.kept:
                 self._drawn.popitem(last=False)
         self._drawn.move_to_end(key)
         lock, drawn = self._drawn[key]

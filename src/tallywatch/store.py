@@ -1190,6 +1190,16 @@ class Store:
         )
         return [(row["id"], row["created_at"], _event(row)) for row in rows]
 
+    def latest_report(self) -> Event | None:
+        """The newest day's daily report, in its newest version."""
+        rows = list(
+            self.db.query(
+                "SELECT * FROM events WHERE rule = 'report' AND notify AND retracted_at IS NULL"
+                " ORDER BY as_of DESC, id DESC LIMIT 1"
+            )
+        )
+        return _event(rows[0]) if rows else None
+
     def events_since(self, since: dt.datetime) -> list[dict[str, Any]]:
         """Events that notified someone, stored since ``since`` (digests, broadcasts and daily reports
         left out: a digest is itself the summary)."""

@@ -251,6 +251,21 @@ def report_title(event: Event, language: str = "en") -> str:
     return words(language)["report"].format(day=day)
 
 
+def war_day(event: Event, language: str = "en") -> str:
+    """ "day 1,206 of the full-scale war" """
+    n = event.data["day_of_war"]
+    return words(language)["day_of_war"].format(n=format_number(n) if language == "en" else n)
+
+
+def rank_line(event: Event, language: str = "en") -> str | None:
+    """Personnel's rank among the last 365 days, when the report has it."""
+    rank = event.data.get("rank")
+    if not rank:
+        return None
+    key = "rank_first" if rank["rank"] == 1 else "rank"
+    return words(language)[key].format(rank=_ordinal(rank["rank"], language), of=rank["of"])
+
+
 def report_html(event: Event, language: str = "en", limit: int = 1024) -> str:
     """The daily report as Telegram HTML (a caption: under 1,024 characters for the core report).
 
@@ -259,14 +274,13 @@ def report_html(event: Event, language: str = "en", limit: int = 1024) -> str:
     whose figures they are, and the link to the original. Within ``limit`` characters (a photo's
     caption): the day's standout lines are left out from the last, then the rank, if need be."""
     d, said = event.data, words(language)
-    war = said["day_of_war"].format(n=format_number(d["day_of_war"]) if language == "en" else d["day_of_war"])
+    war = war_day(event, language)
     lines = [f"📋 <b>{html.escape(report_title(event, language), quote=False)}</b>", html.escape(war), ""]
     for name, value, change in report_lines(event, language):
         lines.append(f"{html.escape(capitalized(name))}: <b>{value}</b>" + (f" ({change})" if change else ""))
-    rank = d.get("rank")
+    rank = rank_line(event, language)
     if rank:
-        key = "rank_first" if rank["rank"] == 1 else "rank"
-        lines += ["", html.escape(said[key].format(rank=_ordinal(rank["rank"], language), of=rank["of"]))]
+        lines += ["", html.escape(rank)]
     standouts = [
         f"{ICONS.get(s['rule'], '•')} "
         + html.escape(

@@ -36,8 +36,10 @@ from starlette.routing import Route
 from .. import health, i18n
 from ..channels import Gone, Rejected, Retry
 from ..channels.email import confirmation, email_address, smtp_send
+from ..extract.genstaff import METRICS
 from . import data
-from .data import Cache
+from .data import SECURITY_HEADERS, Cache
+from .page import routes as page_routes
 
 if TYPE_CHECKING:
     from ..charts import Charts
@@ -50,14 +52,6 @@ FORM_COOKIE = "tallywatch_form"
 FORM_MAX_AGE = 2 * 3600  # a subscribe form is good for two hours after it was shown
 MAX_FORM_BYTES = 4096  # an address, two choices and a token: anything longer is not our form
 CLIENT_WINDOW = 600.0  # seconds over which [web] signups_per_client counts
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",  # the tokens in /confirm and /unsubscribe never leave in a Referer
-}
 
 
 class Running(Protocol):
@@ -84,7 +78,24 @@ class Site:
         self.server: Any = None  # the WebServer: its .snapshot is the heartbeat's
         self.per_client = SlidingWindow(config.web.signups_per_client, CLIENT_WINDOW)
         self.send_mail = smtp_send  # blocking; run on a thread
-        self.cache = Cache()  # the feeds' and the API's answers, while nothing new is stored
+        self.cache = Cache()  # the page's, the feeds' and the API's answers, while nothing new is stored
+        self._charts: tuple[Any, Charts] | None = None
+
+    @staticmethod
+    def render(request: Request, template: str, language: str, **values: Any) -> str:
+        return render(request, template, language, **values)
+
+    @staticmethod
+    def offers_signup(config: Config) -> bool:
+        return _offered(config)
+
+    def charts(self, run: Running) -> Charts:
+        """The page's charts, drawn once per report version (kept apart from the alerts' charts)."""
+        if self._charts is None or self._charts[0] is not run.store:
+            from ..charts import Charts
+
+            self._charts = (run.store, Charts(run.in_store, run.store, kept=2 * len(METRICS) + 4))
+        return self._charts[1]
 
     @functools.cached_property
     def templates(self):
@@ -118,18 +129,16 @@ def _prefix(language: str) -> str:
     return "" if language == i18n.SOURCE else f"/{language}"
 
 
-def page(
-    request: Request, template: str, language: str, status: int = 200, headers: dict | None = None, **values: Any
-) -> HTMLResponse:
+def render(request: Request, template: str, language: str, **values: Any) -> str:
+    """A template in ``language``: ``_`` is its gettext; the language links keep the page's path."""
     site: Site = request.app.state.site
-    text = functools.partial(i18n.gettext, language)
     path = request.url.path
     if path.startswith(f"/{language}/"):
         path = path[len(language) + 1 :]
     if request.url.query:
         path += f"?{request.url.query}"
-    body = site.templates.get_template(template).render(
-        _=text,
+    return site.templates.get_template(template).render(
+        _=functools.partial(i18n.gettext, language),
         lang=language,
         prefix=_prefix(language),
         languages=i18n.languages(),
@@ -137,6 +146,12 @@ def page(
         path=path,
         **values,
     )
+
+
+def page(
+    request: Request, template: str, language: str, status: int = 200, headers: dict | None = None, **values: Any
+) -> HTMLResponse:
+    body = render(request, template, language, **values)
     return HTMLResponse(body, status, headers={**SECURITY_HEADERS, **(headers or {})})
 
 
@@ -415,6 +430,6 @@ def build(site: Site) -> Starlette:
         Route("/confirm", confirm, methods=["GET", "POST"]),
         Route("/{lang}/confirm", confirm, methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=[*routes, *data.routes()])
+    app = Starlette(routes=[*routes, *data.routes(), *page_routes()])
     app.state.site = site
     return app
