@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__, config, i18n, secrets
 from .channels.render import line
 from .format import format_delta, format_duration, format_number
-from .sources import health
+from .sources import health, schedule
 
 log = logging.getLogger("tallywatch")
 
@@ -218,14 +218,16 @@ def cmd_sources(cfg: config.Config, origin: str, args: argparse.Namespace) -> in
     path = cfg.storage.resolved()
     rows: list[dict] = []
     coverage: dict[str, dict[str, int]] = {}
+    times: dict[str, list[dt.datetime]] = {}
     if path.exists():
         store = Store(path)
         try:
             rows = store.source_states()
             coverage = store.coverage(utcnow() - dt.timedelta(days=COVERAGE_DAYS))
+            times = store.report_times(utcnow() - dt.timedelta(days=schedule.LOOKBACK + 1))
         finally:
             store.close()
-    sources = health.read_all(cfg, rows, coverage)
+    sources = health.read_all(cfg, rows, coverage, times=times)
     if args.json:
         print(json.dumps([h.as_dict() for h in sources], indent=2, ensure_ascii=False))
         return 0
@@ -236,6 +238,8 @@ def cmd_sources(cfg: config.Config, origin: str, args: argparse.Namespace) -> in
         print(f"{h.name}  ({h.kind}, priority {h.priority})  {h.summary}")
         print(f"    last success {h.last_success or 'never'} · last new report {h.last_new_report or 'never'}")
         print(f"    next poll {h.next_poll}")
+        if h.window:
+            print(f"    reports appear {h.window}")
         read = h.reports
         if any(read.values()):
             print(

@@ -146,6 +146,10 @@ class Source(Strict):
     url: Url  # html: may hold {date:%d%m%Y}, one page per day
     interval: Seconds = 3600.0
     jitter: float = Field(0.1, ge=0, le=1)  # fraction of the interval
+    # inside the hours its reports appear (learned from the days before: sources/schedule.py), the
+    # source is polled this often instead; learn = false: always at `interval`
+    fast_interval: Seconds = 60.0
+    learn: StrictBool = True
     extractor: str | None = None  # default: genstaff for feeds, russianwarship for json
     enabled: StrictBool = True
     timeout: Seconds | None = None

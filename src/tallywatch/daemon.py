@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.interval import IntervalTrigger
+from apscheduler.triggers.base import BaseTrigger
 
 from . import backup, digest, sdnotify
-from .config import Config, ConfigError
+from .config import Config, ConfigError, Source
 from .health import OUTBOX, REGISTRY_SOURCES
 from .pipeline import Pipeline
 from .sources.health import SourceHealth, read_all
@@ -81,6 +81,27 @@ class Session:
         await self.pipeline.aclose()
 
 
+class LearnedTrigger(BaseTrigger):
+    """A source's polls: often inside its learned publication window, at its interval outside
+    (``Pipeline.next_poll`` → ``sources.schedule.next_poll``), with its jitter on the long waits."""
+
+    def __init__(self, pipeline: Pipeline, source: Source) -> None:
+        self.pipeline, self.source = pipeline, source
+
+    def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+        planned = self.pipeline.next_poll(self.source, now)
+        wait = (planned - now).total_seconds()
+        spread = (
+            min(self.source.jitter * wait, self.source.fast_interval / 4)
+            if wait <= self.source.fast_interval
+            else self.source.jitter * wait
+        )
+        return planned + dt.timedelta(seconds=random.uniform(0, spread))
+
+    def __str__(self) -> str:
+        return f"learned window ({self.source.name})"
+
+
 async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -> Session:
     pipeline = pipeline or Pipeline(config, recover=True)
     await pipeline.prepare()
@@ -91,7 +112,7 @@ async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -
     for source in sources:
         scheduler.add_job(
             pipeline.poll,
-            IntervalTrigger(seconds=source.interval, jitter=source.interval * source.jitter, timezone=dt.UTC),
+            LearnedTrigger(pipeline, source),
             args=[source],
             id=f"poll:{source.name}",
             name=f"poll {source.name}",

@@ -44,6 +44,9 @@ class Item:
     coverage: str = ""
     problems: tuple[str, ...] = ()
     link: str = ""  # where people can read the original (the post's or page's address), if the source gave one
+    published: dt.datetime | None = (
+        None  # when the source says it published it (its publication window is learned from it)
+    )
 
 
 @dataclass
@@ -83,7 +86,7 @@ def extract_items(
         if absurd:  # kept out of the store and the rules; the document is a broken report, said once
             figures = [f for f in figures if f.out_of_range() is None]
             verdict, problems = "broken", (*problems, *absurd)
-        items.append(Item(doc.guid, digest(doc), figures, verdict, reading.coverage, problems, doc.link))
+        items.append(Item(doc.guid, digest(doc), figures, verdict, reading.coverage, problems, doc.link, doc.published))
     return items
 
 
@@ -129,7 +132,7 @@ def ingest(
                 result.changes.extend(changes)
                 for change in changes:
                     events.extend(detector.observe(change))
-                store.mark_item(source, it.guid, it.digest, len(it.figures), it.coverage)
+                store.mark_item(source, it.guid, it.digest, len(it.figures), it.coverage, it.published)
                 if it.coverage:
                     result.coverage.append(it.coverage)
                 if it.verdict == "broken":

@@ -36,7 +36,7 @@ from .detect import Detector
 from .health import EVENTS, FIGURES, POLLS, REPORTS
 from .ingest import Ingested, Item, extract_items, ingest, page_problems
 from .models import Event
-from .sources import harvest
+from .sources import harvest, schedule
 from .sources.http import FetchError, PoliteClient
 from .store import DaemonLock, Faults, Store, utcnow
 
@@ -92,6 +92,8 @@ class Pipeline:
         self.stopping = asyncio.Event()  # set at shutdown: senders take no new delivery
         self.workers = False  # the daemon runs delivery workers; one-shot commands deliver inline
         self.charts = charts.Charts(self.in_store, self.store)
+        # per source, when its reports appeared in the last weeks: its polling window is learned from them
+        self.report_times: dict[str, list[dt.datetime]] = {}
         self.faults = Faults(self.store.path)  # the database failing under us: counted, said once, on /healthz
         released = self._db.submit(self.store.release).result() if recover else 0
         if released:
@@ -114,6 +116,19 @@ class Pipeline:
             from .backfill import at_start
 
             await at_start(self)
+        await self.learn_report_times()
+
+    async def learn_report_times(self) -> None:
+        """When each source's reports appeared over the window's lookback (``sources.schedule``)."""
+        since = utcnow() - dt.timedelta(days=schedule.LOOKBACK + 1)
+        self.report_times = await self.in_store(self.store.report_times, since)
+
+    def next_poll(self, source: Source, now: dt.datetime) -> dt.datetime:
+        """When the daemon polls ``source`` next: in its learned window often, else at its interval."""
+        if not source.learn:
+            return now + dt.timedelta(seconds=source.interval)
+        seen = self.report_times.get(source.name, [])
+        return schedule.next_poll(seen, now, source.interval, min(source.fast_interval, source.interval))
 
     async def in_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the store's own thread (SQLite work stays off the event loop)."""
@@ -230,6 +245,9 @@ class Pipeline:
     ) -> Ingested:
         """Store what was read; the poll is a success unless a page or a report in it could not be read."""
         ingested = ingest(self.store, self.detector, self.channels, source, items)
+        if ingested.items and any(it.figures for it in items):  # new report items: the window learns of them
+            since = utcnow() - dt.timedelta(days=schedule.LOOKBACK + 1)
+            self.report_times[source] = self.store.report_times(since).get(source, [])
         if not problems and not ingested.problems:
             upkeep.note_success(self.store, self.channels, source, etag, last_modified, ingested.count("new") > 0)
         return ingested

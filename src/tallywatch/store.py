@@ -251,6 +251,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX signups_address ON signups (address, created_at);
     CREATE TABLE keys (name TEXT PRIMARY KEY, value TEXT NOT NULL)
     """,
+    # 12: when the source says it published an item (a source's publication window is learned from it)
+    """
+    ALTER TABLE items ADD COLUMN published TEXT
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -696,16 +700,43 @@ class Store:
         return row[0] if row else None
 
     @_writes
-    def mark_item(self, source: str, guid: str, digest: str, figures: int, coverage: str = "") -> None:
-        """An item read: its content's digest, its figure count and, for a report, how much was read."""
+    def mark_item(
+        self,
+        source: str,
+        guid: str,
+        digest: str,
+        figures: int,
+        coverage: str = "",
+        published: dt.datetime | None = None,
+    ) -> None:
+        """An item read: its content's digest, its figure count, for a report how much was read, and
+        when the source says it was published."""
         now = _ts()
+        if published is not None and published.tzinfo is None:
+            published = published.replace(tzinfo=dt.UTC)  # a time without a zone is UTC, as feeds give it
         self.conn.execute(
-            "INSERT INTO items (source, guid, digest, figures, first_seen, last_seen, coverage)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)"
+            "INSERT INTO items (source, guid, digest, figures, first_seen, last_seen, coverage, published)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (source, guid) DO UPDATE SET digest = excluded.digest,"
             " figures = excluded.figures, last_seen = excluded.last_seen, coverage = excluded.coverage",
-            [source, guid, digest, figures, now, now, coverage or None],
+            [source, guid, digest, figures, now, now, coverage or None, _ts(published) if published else None],
         )
+
+    def report_times(self, since: dt.datetime) -> dict[str, list[dt.datetime]]:
+        """Per source, when its items with figures appeared since then: the time the source gave
+        (a feed's history teaches a new install at once), unless it is missing, older than
+        ``since`` or later than when the item was first seen here (a wrong time zone: a local time
+        read as UTC lies in the future), then the time it was first seen."""
+        out: dict[str, list[dt.datetime]] = {}
+        skew = dt.timedelta(minutes=5)  # the publisher's clock and ours
+        for source, first_seen, published in self.conn.execute(
+            "SELECT source, first_seen, published FROM items WHERE figures > 0 AND first_seen >= ?", [_ts(since)]
+        ):
+            seen = dt.datetime.fromisoformat(first_seen)
+            said = dt.datetime.fromisoformat(published) if published else None
+            good = said is not None and since <= said <= seen + skew
+            out.setdefault(source, []).append(said if good else seen)
+        return out
 
     def coverage(self, since: dt.datetime) -> dict[str, dict[str, int]]:
         """Per source, the report documents read since ``since``: how many completely, partly, not at all."""

@@ -15,6 +15,7 @@ from typing import Any
 from ..config import Config, Source
 from ..format import format_duration
 from ..secrets import redact, values
+from . import schedule
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class SourceHealth:
     consecutive_failures: int
     last_error: str | None  # secrets redacted
     next_poll: str
+    window: str | None  # the learned publication window ("08:50–10:20 Kyiv time (learned from 14 days)")
     priority: int
     age: float | None  # seconds since the last successful poll (None: never)
     allowance: float  # /healthz: unhealthy past this many seconds without a successful poll
@@ -55,9 +57,11 @@ def read(
     coverage: dict[str, int] | None = None,
     now: dt.datetime | None = None,
     known: list[str] | None = None,
+    times: list[dt.datetime] | None = None,
 ) -> SourceHealth:
     """One source's health from its store row (``Store.source_states``) and recent coverage;
-    ``known``: the secret values to hide in its last error (default: looked up now)."""
+    ``known``: the secret values to hide in its last error (default: looked up now); ``times``:
+    when its reports appeared (``Store.report_times``), for its window and its next poll."""
     row = row or {}
     failures = row.get("consecutive_failures") or 0
     if not source.enabled:
@@ -75,6 +79,14 @@ def read(
     last = row.get("last_success")
     now = now or dt.datetime.now(dt.UTC)
     backoff = row.get("next_poll_after")
+    window = schedule.learn(times or [], now) if source.learn else None
+    if backoff:
+        next_poll = f"not before {backoff}"
+    elif window is None or not source.enabled:
+        next_poll = f"every {format_duration(source.interval)}"
+    else:
+        at = schedule.next_poll(times or [], now, source.interval, min(source.fast_interval, source.interval))
+        next_poll = f"{at.astimezone(schedule.KYIV):%H:%M} Kyiv time (every {format_duration(source.fast_interval)} in the window, {format_duration(source.interval)} outside)"
     return SourceHealth(
         name=source.name,
         kind=source.kind,
@@ -84,7 +96,8 @@ def read(
         last_new_report=row.get("last_new_report"),
         consecutive_failures=failures,
         last_error=redact(row.get("last_error") or "", known) or None,
-        next_poll=f"not before {backoff}" if backoff else f"every {format_duration(source.interval)}",
+        next_poll=next_poll,
+        window=str(window) if window else None,
         priority=source.priority,
         age=(now - dt.datetime.fromisoformat(last)).total_seconds() if last else None,
         allowance=max(source.interval * config.health.allowance, 5.0),
@@ -97,7 +110,11 @@ def read_all(
     rows: list[dict[str, Any]],
     coverage: dict[str, dict[str, int]] | None = None,
     now: dt.datetime | None = None,
+    times: dict[str, list[dt.datetime]] | None = None,
 ) -> list[SourceHealth]:
     """Every configured source's health, in the config's order (the secrets to hide looked up once)."""
-    by_name, known = {row["name"]: row for row in rows}, values()
-    return [read(config, s, by_name.get(s.name), (coverage or {}).get(s.name), now, known) for s in config.sources]
+    by_name, known, times = {row["name"]: row for row in rows}, values(), times or {}
+    return [
+        read(config, s, by_name.get(s.name), (coverage or {}).get(s.name), now, known, times.get(s.name))
+        for s in config.sources
+    ]

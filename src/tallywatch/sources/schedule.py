@@ -1,0 +1,120 @@
+"""When to poll a source next: often inside the hours its reports appear, rarely outside them.
+
+A source's **window** is learned from when its new reports appeared on the days before (each
+report item's own publication time when the source gives one, else when it was first seen), in
+Kyiv time — the publisher's clock, so a daylight-saving change moves nothing. The window spans the
+usual times of the last two weeks (10th to 90th percentile) and every time of the last three days,
+with a margin before and after, so a publisher whose hour drifts is followed within days.
+
+Inside the window the source is polled every ``fast`` seconds (a conditional GET: an unchanged
+feed costs a 304); in the hour before it and for a few hours after it (an early or a late
+report) every ``LATE`` × fast; otherwise at the normal interval, never past the next of those
+moments. Once the day's report is in, the source relaxes to its normal interval until the next
+day's window. Without enough
+history (``MIN_DAYS``) a source is polled at its normal interval.
+
+``next_poll`` is one pure function of (the times seen, now), tested with a clock; the daemon's
+trigger, ``tallywatch sources`` and ``bench/latency.py`` all use it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+KYIV = ZoneInfo("Europe/Kyiv")
+LOOKBACK = 14  # days of history the window is learned from
+RECENT = 3  # the last days that always fall inside it (a drifting hour is followed)
+MIN_DAYS = 3  # days with a report needed before a window is trusted
+BEFORE = 10  # minutes of margin before the earliest usual time
+AFTER = 20  # … and after the latest
+LATE = 3  # an early or late report is waited for at this × the fast interval …
+EARLY_FOR = 60  # … from this many minutes before the window opens …
+LATE_FOR = 6 * 60  # … and for this many minutes after it closes
+DONE_BEFORE = 3 * 60  # a report seen this long before the window opens is yesterday's, late
+
+
+@dataclass(frozen=True)
+class Window:
+    start: int  # minutes after midnight, Kyiv time
+    end: int
+    days: int  # days with a report it was learned from
+
+    def __str__(self) -> str:
+        return f"{_clock(self.start)}–{_clock(self.end)} Kyiv time (learned from {self.days} days)"
+
+
+def _clock(minutes: int) -> str:
+    minutes = max(0, min(minutes, 24 * 60 - 1))
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _minutes(when: dt.datetime) -> int:
+    local = when.astimezone(KYIV)
+    return local.hour * 60 + local.minute
+
+
+def _quantile(values: list[int], q: float) -> int:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def firsts(seen: Iterable[dt.datetime]) -> dict[dt.date, dt.datetime]:
+    """The earliest report of each Kyiv day."""
+    out: dict[dt.date, dt.datetime] = {}
+    for when in seen:
+        day = when.astimezone(KYIV).date()
+        if day not in out or when < out[day]:
+            out[day] = when
+    return out
+
+
+def learn(seen: Iterable[dt.datetime], now: dt.datetime) -> Window | None:
+    """The window from the reports of the ``LOOKBACK`` days before today; None with too few."""
+    today = now.astimezone(KYIV).date()
+    days = {d: t for d, t in firsts(seen).items() if 1 <= (today - d).days <= LOOKBACK}
+    if len(days) < MIN_DAYS:
+        return None
+    ordered = [_minutes(days[d]) for d in sorted(days)]
+    recent = ordered[-RECENT:]
+    start = min(_quantile(ordered, 0.1), *recent) - BEFORE
+    end = max(_quantile(ordered, 0.9), *recent) + AFTER
+    return Window(max(0, start), min(24 * 60 - 1, end), len(ordered))
+
+
+def _at(day: dt.date, minutes: int) -> dt.datetime:
+    """That wall-clock time in Kyiv on that day (zoneinfo resolves a daylight-saving change)."""
+    return dt.datetime.combine(day, dt.time(minutes // 60, minutes % 60), tzinfo=KYIV)
+
+
+def done_today(seen: Iterable[dt.datetime], window: Window, now: dt.datetime) -> bool:
+    """Whether today's report is in: one seen today, not long before the window (that is yesterday's, late)."""
+    today = now.astimezone(KYIV).date()
+    first = firsts(t for t in seen if t <= now).get(today)
+    return first is not None and _minutes(first) >= window.start - DONE_BEFORE
+
+
+def next_poll(seen: list[dt.datetime], now: dt.datetime, normal: float, fast: float) -> dt.datetime:
+    """When to poll next, given the report times seen so far (UTC or any zone) and now."""
+    window = learn(seen, now)
+    if window is None:
+        return now + dt.timedelta(seconds=normal)
+    today = now.astimezone(KYIV).date()
+    opens, closes = _at(today, window.start), _at(today, window.end)
+    early = dt.timedelta(minutes=EARLY_FOR)
+    tomorrow = _at(today + dt.timedelta(days=1), window.start) - early
+    relaxed = now + dt.timedelta(seconds=normal)
+    watchful = now + dt.timedelta(seconds=min(normal, LATE * fast))
+    if done_today(seen, window, now):
+        return min(relaxed, tomorrow)
+    if now < opens - early:
+        return min(relaxed, opens - early)
+    if now < opens:
+        return min(watchful, opens)
+    if now <= closes:
+        return now + dt.timedelta(seconds=fast)
+    if now <= closes + dt.timedelta(minutes=LATE_FOR):
+        return watchful
+    return min(relaxed, tomorrow)

@@ -1,0 +1,224 @@
+"""When a source is polled: its publication window learned from the days before, tested with a
+clock (``sources.schedule.next_poll`` is a pure function of the times seen and now)."""
+
+import datetime as dt
+
+from tallywatch.sources.schedule import KYIV, learn, next_poll
+
+NORMAL, FAST = 1800.0, 60.0
+DAY = dt.date(2025, 6, 20)
+
+
+def kyiv(day: dt.date, hour: int, minute: int, second: int = 0) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time(hour, minute, second), tzinfo=KYIV)
+
+
+def history(
+    days: int, hour: int = 9, minutes: tuple[int, ...] = (0, 5, 12, 3, 9, 1, 15, 7, 2, 10)
+) -> list[dt.datetime]:
+    """The report times of the ``days`` days before DAY, about ``hour`` o'clock Kyiv time, in UTC."""
+    return [
+        kyiv(DAY - dt.timedelta(days=n), hour, minutes[n % len(minutes)]).astimezone(dt.UTC) for n in range(1, days + 1)
+    ]
+
+
+def wait(seen, now) -> float:
+    return (next_poll(seen, now, NORMAL, FAST) - now).total_seconds()
+
+
+def test_no_history_means_the_normal_interval():
+    assert wait([], kyiv(DAY, 9, 0)) == NORMAL
+    assert wait(history(2), kyiv(DAY, 9, 0)) == NORMAL  # two days are not enough to trust
+    assert learn(history(2), kyiv(DAY, 9, 0)) is None
+
+
+def test_the_window_is_learned_from_the_days_before():
+    window = learn(history(10), kyiv(DAY, 6, 0))
+    # the 10th to 90th percentile of 09:00–09:15 and the last three days, 10 minutes before, 20 after
+    assert (window.start, window.end, window.days) == (8 * 60 + 51, 9 * 60 + 32, 10)
+    assert str(window) == "08:51–09:32 Kyiv time (learned from 10 days)"
+
+
+def test_inside_the_window_fast_outside_the_normal_interval():
+    seen = history(10)
+    assert wait(seen, kyiv(DAY, 3, 0)) == NORMAL  # night
+    assert next_poll(seen, kyiv(DAY, 7, 40), NORMAL, FAST) == kyiv(DAY, 7, 51)  # never past the early hour's start
+    assert wait(seen, kyiv(DAY, 8, 0)) == 3 * FAST  # the hour before: an early report is watched for
+    assert wait(seen, kyiv(DAY, 8, 51)) == FAST
+    assert wait(seen, kyiv(DAY, 9, 20)) == FAST
+    assert wait(seen, kyiv(DAY, 10, 0)) == 3 * FAST  # past the window and not in yet: a late report
+    assert wait(seen, kyiv(DAY, 17, 0)) == NORMAL  # given up on for today
+
+
+def test_once_the_days_report_is_in_it_relaxes_until_the_next_window():
+    seen = [*history(10), kyiv(DAY, 9, 4).astimezone(dt.UTC)]
+    assert wait(seen, kyiv(DAY, 9, 5)) == NORMAL
+    assert wait(seen, kyiv(DAY, 23, 50)) == NORMAL
+    tomorrow = DAY + dt.timedelta(days=1)  # a new day: its window again (learned with today's report)
+    assert next_poll(seen, kyiv(tomorrow, 7, 40), NORMAL, FAST) == kyiv(tomorrow, 7, 51)
+    assert wait(seen, kyiv(tomorrow, 9, 0)) == FAST
+    # yesterday's report arriving after midnight is not today's
+    late = [*history(10), kyiv(DAY, 0, 30).astimezone(dt.UTC)]
+    assert wait(late, kyiv(DAY, 9, 0)) == FAST
+
+
+def simulate(publications: list[dt.datetime], seen: list[dt.datetime]) -> list[float]:
+    """Poll as the daemon would from the first publication's day on: each day's delay in seconds."""
+    now = kyiv(publications[0].astimezone(KYIV).date(), 0, 0)
+    end = publications[-1] + dt.timedelta(hours=1)
+    waiting, delays = sorted(publications), []
+    while now < end:
+        while waiting and waiting[0] <= now:
+            published = waiting.pop(0)
+            delays.append((now - published).total_seconds())
+            seen.append(published)
+        now = next_poll(seen, now, NORMAL, FAST)
+    return delays
+
+
+def test_a_publisher_whose_hour_moves_is_followed_within_days():
+    """From about 09:00 to about 11:30: the first days are caught late, from the third day on within a minute."""
+    moved = [kyiv(DAY + dt.timedelta(days=n), 11, 30 + n % 7, 20) for n in range(10)]
+    delays = simulate(moved, history(14))
+    assert delays[0] <= 3 * FAST  # a late report is watched for every 3 minutes
+    assert all(d <= FAST for d in delays[2:]), delays
+
+
+def test_daylight_saving_changes_nothing_for_a_publisher_on_kyiv_time():
+    """26 October 2025: 09:00 in Kyiv is 06:00 UTC before and 07:00 UTC after; the window is in Kyiv time."""
+    before = [kyiv(dt.date(2025, 10, 26) - dt.timedelta(days=n), 9, 0, 30).astimezone(dt.UTC) for n in range(1, 15)]
+    after = [kyiv(dt.date(2025, 10, 26) + dt.timedelta(days=n), 9, 0, 30) for n in range(0, 7)]
+    assert {t.astimezone(dt.UTC).hour for t in after[1:]} == {7} and before[0].hour == 6
+    delays = simulate(after, before)
+    assert all(d <= FAST for d in delays), delays
+
+
+def test_daylight_saving_for_a_publisher_on_utc_is_followed_too():
+    """A source that keeps to 06:00 UTC moves an hour earlier in Kyiv time: caught late at most on the first days."""
+    before = [kyiv(dt.date(2025, 10, 26) - dt.timedelta(days=n), 9, 0, 30).astimezone(dt.UTC) for n in range(1, 15)]
+    after = [
+        dt.datetime.combine(dt.date(2025, 10, 26) + dt.timedelta(days=n), dt.time(6, 0, 30), tzinfo=dt.UTC)
+        for n in range(0, 7)
+    ]
+    delays = simulate(after, before)
+    assert max(delays) <= 30 * 60 and all(d <= FAST for d in delays[3:]), delays
+
+
+def recent_feed(days: int, now: dt.datetime) -> tuple[bytes, list[dt.datetime]]:
+    """A real-shaped General Staff feed (the bundled series' June days) whose items say they were
+    published on the ``days`` days before today, at about 09:00 Kyiv time."""
+    import email.utils
+    import re
+
+    from tallywatch import history
+    from tallywatch.demo import rss
+
+    report_days = [dt.date(2025, 6, 14) - dt.timedelta(days=n) for n in range(days - 1, -1, -1)]
+    body = rss(report_days, history.daily()).decode()
+    today = now.astimezone(KYIV).date()
+    times = [kyiv(today - dt.timedelta(days=n), 9, n % 7, 30).astimezone(dt.UTC) for n in range(1, days + 1)]
+    dates = iter(times)  # the feed lists the newest first
+    body = re.sub(
+        r"<pubDate>[^<]*</pubDate>", lambda _m: f"<pubDate>{email.utils.format_datetime(next(dates))}</pubDate>", body
+    )
+    return body.encode(), times
+
+
+def test_a_poll_learns_the_window_from_the_feeds_own_times_and_sources_shows_it(tmp_path, feed_server):
+    from processes import offline, run_tallywatch
+
+    now = dt.datetime.now(dt.UTC)
+    body, times = recent_feed(7, now)
+    feed_server.routes["/mod.rss"] = (200, {}, body)
+    cfg = tmp_path / "tw.toml"
+    cfg.write_text(offline(tmp_path / "tw.db", f"{feed_server.url}/mod.rss", interval="30m"))
+    polled = run_tallywatch("poll", "--config", str(cfg))
+    assert polled.returncode == 0, polled.stderr
+
+    from tallywatch.store import Store
+
+    store = Store(tmp_path / "tw.db")
+    try:
+        learned = store.report_times(now - dt.timedelta(days=15))["mod"]
+    finally:
+        store.close()
+    assert sorted(learned) == sorted(times)  # the items' own times, not when this poll first saw them
+    window = learn(learned, now)
+    shown = run_tallywatch("sources", "--config", str(cfg))
+    assert shown.returncode == 0, shown.stderr
+    assert f"reports appear {window}" in shown.stdout
+    assert "Kyiv time (every 1m in the window, 30m outside)" in shown.stdout
+
+
+def test_a_time_the_source_gets_wrong_is_replaced_by_when_it_was_seen(tmp_path):
+    from tallywatch.store import Store
+
+    store = Store(tmp_path / "t.db")
+    now = dt.datetime.now(dt.UTC)
+    try:
+        store.mark_item("a", "ok", "d", 14, published=now - dt.timedelta(days=2))
+        store.mark_item("a", "future", "d", 14, published=now + dt.timedelta(hours=3))  # local time read as UTC
+        store.mark_item("a", "naive", "d", 14, published=(now - dt.timedelta(days=1)).replace(tzinfo=None))
+        store.mark_item("a", "none", "d", 14)
+        store.mark_item("a", "not a report", "d", 0, published=now - dt.timedelta(days=1))
+        times = store.report_times(now - dt.timedelta(days=15))["a"]
+    finally:
+        store.close()
+    assert len(times) == 4
+    assert sum(abs((t - now).total_seconds()) < 60 for t in times) == 2  # the future one and the one without
+    assert any(abs((t - (now - dt.timedelta(days=1))).total_seconds()) < 1 for t in times)  # naive: UTC
+
+
+def test_the_daemons_trigger_asks_the_schedule(tmp_path):
+    from tallywatch.config import Config
+    from tallywatch.daemon import LearnedTrigger
+    from tallywatch.pipeline import Pipeline
+
+    cfg = Config.model_validate(
+        {
+            "storage": {"path": str(tmp_path / "d.db")},
+            "sources": [
+                {"name": "mod", "kind": "rss", "url": "http://127.0.0.1:9/x", "interval": "30m", "jitter": 0},
+                {"name": "fixed", "kind": "rss", "url": "http://127.0.0.1:9/y", "interval": "30m", "learn": False},
+            ],
+        }
+    )
+    pipeline = Pipeline(cfg)
+    try:
+        pipeline.report_times = {"mod": history(10), "fixed": history(10)}
+        inside = kyiv(DAY, 9, 0)
+        trigger = LearnedTrigger(pipeline, cfg.sources[0])
+        assert trigger.get_next_fire_time(None, inside) - inside == dt.timedelta(seconds=FAST)
+        assert trigger.get_next_fire_time(None, kyiv(DAY, 3, 0)) - kyiv(DAY, 3, 0) == dt.timedelta(seconds=NORMAL)
+        assert pipeline.next_poll(cfg.sources[1], inside) - inside == dt.timedelta(seconds=NORMAL)  # learn = false
+    finally:
+        import asyncio
+
+        asyncio.run(pipeline.aclose())
+
+
+def test_the_daemon_polls_each_source_by_its_learned_trigger(tmp_path):
+    import asyncio
+
+    from tallywatch.config import Config
+    from tallywatch.daemon import LearnedTrigger, _start_session
+    from tallywatch.pipeline import Pipeline
+
+    cfg = Config.model_validate(
+        {
+            "storage": {"path": str(tmp_path / "d.db")},
+            "backfill": {"enabled": False},
+            "detect": {"baseline": False},
+            "sources": [{"name": "mod", "kind": "rss", "url": "http://127.0.0.1:9/x", "interval": "30m"}],
+        }
+    )
+
+    async def go():
+        session = await _start_session(cfg, Pipeline(cfg), bot=False)
+        try:
+            return session.scheduler.get_job("poll:mod").trigger
+        finally:
+            await session.close()
+
+    trigger = asyncio.run(go())
+    assert isinstance(trigger, LearnedTrigger) and trigger.source.name == "mod"
