@@ -488,3 +488,73 @@ def test_a_chart_with_a_digit_int_refuses_gets_the_usage(tmp_path, fake):
             return await ask(fake, USER, "/chart personnel ²")
 
     assert asyncio.run(go()).startswith("Usage: /chart")
+
+
+def test_a_crowd_is_answered_chat_by_chat_at_once_each_chat_in_order(tmp_path, fake):
+    """40 people send /start and /subscribe at once: chats are handled side by side (one chat's
+    1-second pacing holds up only that chat), each chat's replies in the order it wrote, no 429.
+    (bench/bot_burst.py measures 200 people.)"""
+    people = list(range(5000, 5040))
+
+    async def go():
+        async with running(tmp_path, fake):
+            for user in people:
+                fake.send_command(user, "/start")
+                fake.send_command(user, "/subscribe")
+            await until(lambda: sum(1 for c in fake.sent() if c.status == 200) >= 2 * len(people), timeout=60)
+
+    asyncio.run(go())
+    replies = [c for c in fake.sent() if c.status == 200]
+    for user in people:
+        mine = [c for c in replies if int(c.params["chat_id"]) == user]
+        assert ["reply_markup" in c.params for c in mine] == [False, True], user  # /start, then the keyboard
+    first = {int(c.params["chat_id"]) for c in replies[: len(people)]}
+    assert len(first) >= len(people) - 5  # the first replies went to (almost) everyone, not two to each in turn
+    assert fake.calls(status=429) == []
+
+
+def test_replies_and_an_alerts_fan_out_share_the_flood_budget(tmp_path, fake):
+    """An alert to 60 subscribers is being sent when 30 people write to the bot: both go on, side by side."""
+    subscribers = [str(6000 + i) for i in range(60)]
+    people = list(range(7000, 7030))
+
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            store = pipeline.store
+
+            def prepare():
+                ingest(
+                    store,
+                    pipeline.detector,
+                    [],
+                    "mod",
+                    [Item("a", "a", [Figure("personnel", D(2025, 6, 11), 999_200)])],
+                )
+                for chat in subscribers:
+                    store.save_subscriber("telegram", chat, choice="all")
+                ingest(
+                    store,
+                    pipeline.detector,
+                    pipeline.channels,
+                    "mod",
+                    [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340, 1_140)])],
+                )
+
+            await pipeline.in_store(prepare)
+            fan_out = asyncio.create_task(deliver_all(pipeline, timeout=60))
+            await until(lambda: len(fake.sent()) >= 5)
+            for user in people:
+                fake.send_command(user, "/start")
+            await until(lambda: sum(1 for u in people if fake.sent(u)) == len(people), timeout=60)
+            await fan_out
+
+    asyncio.run(go())
+    sends = [c for c in fake.sent() if c.status == 200]
+    alerts = [i for i, c in enumerate(sends) if str(c.params["chat_id"]) in subscribers]
+    replies = [i for i, c in enumerate(sends) if int(c.params["chat_id"]) in people]
+    assert len(alerts) == len(subscribers) and len(replies) == len(people)
+    first_reply = replies[0]
+    assert any(i > first_reply for i in alerts) and any(
+        i < alerts[-1] for i in replies
+    )  # interleaved, neither waits for the other to finish
+    assert fake.calls(status=429) == []

@@ -15,7 +15,8 @@ import datetime as dt
 import html
 import logging
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -24,6 +25,7 @@ from telegram.ext import (
     Application,
     ApplicationBuilder,
     ApplicationHandlerStop,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
@@ -151,6 +153,37 @@ def _clip(text: str, limit: int = 64) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class PerChat(BaseUpdateProcessor):
+    """Updates from different chats are handled at once; one chat's in the order they came.
+
+    python-telegram-bot's own concurrency (``concurrent_updates``) keeps no order at all; handling
+    every update in turn made a crowd wait for each chat's 1 s pacing in a row. Here each chat has
+    a lock, taken in arrival order (asyncio's locks are FIFO), forgotten when no update of that
+    chat is waiting."""
+
+    def __init__(self, max_concurrent_updates: int = 256) -> None:
+        super().__init__(max_concurrent_updates)
+        self._chats: dict[int | None, tuple[asyncio.Lock, list[int]]] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
+        lock, users = self._chats.setdefault(chat, (asyncio.Lock(), [0]))
+        users[0] += 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                self._chats.pop(chat, None)
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
 class TelegramBot:
     def __init__(self, pipeline: Pipeline, token: str, settings: TelegramSettings) -> None:
         self.pipeline = pipeline
@@ -160,8 +193,9 @@ class TelegramBot:
             ApplicationBuilder()
             .token(token)
             .base_url(settings.base_url)
-            .request(HTTPXRequest(connection_pool_size=8, httpx_kwargs=tls))
+            .request(HTTPXRequest(connection_pool_size=32, httpx_kwargs=tls))
             .get_updates_request(HTTPXRequest(connection_pool_size=1, httpx_kwargs=tls))
+            .concurrent_updates(PerChat())
             .build()
         )
         add = self.app.add_handler
