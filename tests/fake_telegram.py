@@ -92,6 +92,8 @@ class FakeTelegram:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as the real Bot API: a paid broadcast's 1,000/s
+
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
@@ -111,7 +113,10 @@ class FakeTelegram:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            request_queue_size = 256  # dozens of connections opened at once are queued, not reset
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
@@ -383,8 +388,9 @@ class FakeTelegram:
             sends = s.group_sends[chat]
             while sends and sends[0] <= now - 60.0:
                 sends.popleft()
+            paid = str(params.get("allow_paid_broadcast", "")).lower() == "true"
             too_fast = (
-                len(s.recent) >= 30
+                len(s.recent) >= (1000 if paid else 30)  # paid broadcast: up to 1,000 a second
                 or (chat in s.last_to_chat and now - s.last_to_chat[chat] < 1.0)
                 or (group and len(sends) >= 20)
             )

@@ -336,3 +336,63 @@ def test_a_group_upgraded_to_a_supergroup_is_followed(tmp_path, fake):
     assert moved["active"] == 1 and moved["choice"] == "all" and old is None
     assert counts["sent"] == 1 and counts["dead"] == 0
     assert len(fake.calls(None, 400)) == 1 and len(fake.sent("-1004001")) == 1
+
+
+def test_paid_broadcast_sends_as_paid_and_is_paced_for_a_thousand_a_second(tmp_path, fake):
+    """[telegram] paid_broadcast = true: every alert carries allow_paid_broadcast and the flood gate
+    lets 1,000 a second through (one a second per chat still); the fake Bot API enforces both
+    limits. (bench/fanout.py --paid measures the rate 10,000 subscribers get.)"""
+    settings = CONFIG.telegram.model_copy(update={"base_url": fake.base_url, "paid_broadcast": True})
+    channel = TelegramChannel(TOKEN, settings)
+    assert (channel.limits.per_second, channel.limits.per_chat_interval) == (1000, 1.0)
+    tally = seeded(tmp_path, channel)
+    for i in range(120):
+        tally.store.save_subscriber("telegram", str(8_000 + i), choice="milestones")
+    crossing(tally)
+    counts = run_fanout(tally, channel)
+    assert counts["sent"] == 120 and fake.calls(status=429) == []
+    assert all(c.params.get("allow_paid_broadcast") in (True, "true", "True") for c in fake.sent())
+    # the gate: 200 sends booked within 0.2 s leave room for the next at once when paid, not when free
+    paid, free = FloodGate(channel.limits, clock=lambda: 0.0), FloodGate(TelegramChannel(TOKEN, CONFIG.telegram).limits)
+    for gate in (paid, free):
+        for i in range(200):
+            gate._recent.append(i / 1000)
+    assert paid.wait_for("new", False, 0.2) <= 0.002 and free.wait_for("new", False, 0.2) >= 0.5
+    tally.close()
+
+
+def test_the_fake_bot_api_holds_free_sends_to_30_a_second_and_paid_to_1000():
+    with FakeTelegram() as fake:
+        free = [fake.handle(f"/bot{TOKEN}/sendMessage", {"chat_id": 9_000 + i, "text": "x"})[0] for i in range(40)]
+        paid = [
+            fake.handle(f"/bot{TOKEN}/sendMessage", {"chat_id": 9_100 + i, "text": "x", "allow_paid_broadcast": True})[
+                0
+            ]
+            for i in range(40)
+        ]
+    assert free.count(429) >= 10 and set(paid) == {200}
+
+
+def test_the_gate_counts_a_send_where_it_may_have_arrived():
+    """A request booked 1.2 s ago and answered just now may have reached the server just now: it
+    counts in the last second's allowance, and the chat's next send is a second after the answer.
+    (Under load a slow request and quick ones after it arrived bunched: a 429.)"""
+    now = [0.0]
+    gate = FloodGate(TelegramChannel(TOKEN, CONFIG.telegram).limits, clock=lambda: now[0])
+
+    async def go():
+        await gate.acquire("slow")  # booked at 0.0
+        now[0] = 1.2
+        gate.finished("slow")  # answered at 1.2
+        for i in range(29):  # 29 quick ones in the next second
+            now[0] = 1.2 + i * 0.034
+            await gate.acquire(f"quick{i}")
+            gate.finished(f"quick{i}")
+
+    asyncio.run(go())
+    now[0] = 2.19
+    # 29 booked in the last second plus the slow one that may have arrived within it: 30, the limit
+    assert gate.wait_for("another", False, now[0]) > 0
+    assert gate.wait_for("slow", False, now[0]) >= 1.2 + 1.15 - 2.19 - 1e-9  # spaced from its answer
+    now[0] = 2.21
+    assert gate.wait_for("another", False, now[0]) == 0  # the slow one's second is over

@@ -188,6 +188,8 @@ class TelegramBot:
     def __init__(self, pipeline: Pipeline, token: str, settings: TelegramSettings) -> None:
         self.pipeline = pipeline
         self.settings = settings
+        # replies share the flood gate with the alerts: paced for paid broadcast, sent as such
+        self.paid = {"allow_paid_broadcast": True} if settings.paid_broadcast else {}
         tls = {"verify": tls_context()}  # one TLS context for the process (see sources.http.tls_context)
         self.app: Application = (
             ApplicationBuilder()
@@ -317,6 +319,7 @@ class TelegramBot:
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
+                **self.paid,
             ),
         )
 
@@ -338,6 +341,9 @@ class TelegramBot:
                     gate.pause(str(chat.id), retry_seconds(exc))
                 else:
                     await asyncio.sleep(retry_seconds(exc))
+            finally:
+                if gate is not None:  # the chat's next send is spaced from this one's answer
+                    gate.finished(str(chat.id))
 
     def _is_admin(self, update: Update) -> bool:
         user = update.effective_user
@@ -514,7 +520,7 @@ class TelegramBot:
             return
         chat = update.effective_chat
         caption = esc(t["chart_caption"].format(metric=name, days=days))
-        await self._within_limits(chat, lambda: chat.send_photo(photo=png, caption=caption))
+        await self._within_limits(chat, lambda: chat.send_photo(photo=png, caption=caption, **self.paid))
 
     async def on_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)

@@ -67,13 +67,13 @@ class Session:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + STOP_GRACE
         self.scheduler.pause()  # no new polls
+        self.pipeline.stopping.set()  # senders finish what is in flight and take nothing new
         if self.bot is not None:
             with contextlib.suppress(Exception):
                 await self.bot.stop()
         if self.pipeline.inflight:
             await asyncio.wait(list(self.pipeline.inflight), timeout=STOP_GRACE)
         self.scheduler.shutdown(wait=False)  # cancels what still runs; a batch is stored whole or not at all
-        self.pipeline.stopping.set()  # senders finish what is in flight and take nothing new
         if self.workers:
             _, late = await asyncio.wait(self.workers, timeout=max(0.5, deadline - loop.time()))
             for task in late:

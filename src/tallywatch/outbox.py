@@ -174,6 +174,7 @@ async def deliver(
                         await prepare(d.event, d.language)
                     await gate.acquire(d.recipient, channel.is_group(d.recipient))
                 if d.recipient in gone:  # found gone by another send (also while we waited for the gate)
+                    gate.finished(d.recipient)  # booked, never sent
                     earlier = Gone("recipient gone (found earlier)")
                     await run(_outcome, store, channel, d, earlier, retry_base, retry_max)
                     unmarked.discard(d.id)
@@ -186,8 +187,12 @@ async def deliver(
                         d.receipt,
                         gate=functools.partial(gate.acquire, d.recipient, channel.is_group(d.recipient)),
                         record=functools.partial(run, store.mark_step, d.id),
+                        finished=functools.partial(gate.finished, d.recipient),
                     )
-                    receipt = await channel.send(d.event, d.recipient, d.language, reply=d.reply, steps=steps)
+                    try:
+                        receipt = await channel.send(d.event, d.recipient, d.language, reply=d.reply, steps=steps)
+                    finally:
+                        gate.finished(d.recipient)
                     sent += 1
                 except (Retry, Gone, Rejected) as exc:
                     error = exc

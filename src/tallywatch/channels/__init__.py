@@ -51,16 +51,20 @@ class Steps:
         receipt: str | None = None,
         gate: Callable[[], Awaitable[None]] | None = None,
         record: Callable[[int, str | None], Awaitable[None]] | None = None,
+        finished: Callable[[], None] | None = None,
     ) -> None:
         self.done = done  # pieces sent, in this attempt and before
         self.receipt = receipt  # the last piece's receipt
         self._gate = gate
         self._record = record
+        self._finished = finished  # the gate's: the call before this one has its answer
         self._calls = 0
 
     async def call(self) -> None:
         """Before each API call of this attempt."""
         if self._calls and self._gate is not None:
+            if self._finished is not None:
+                self._finished()
             await self._gate()
         self._calls += 1
 

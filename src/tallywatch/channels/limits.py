@@ -2,7 +2,8 @@
 
 Telegram allows about 30 messages a second overall, one a second to one chat and 20 a minute to
 one group; python-telegram-bot's own limiter has no per-chat limit. ``acquire`` waits until a
-send to ``recipient`` fits all three, then books it. A 429's ``retry_after`` pauses that chat.
+send to ``recipient`` fits all three, then books it; ``finished`` moves that chat's spacing to
+when the answer came. A 429's ``retry_after`` pauses that chat.
 A small margin under each limit absorbs the jitter between our clock and the server's.
 """
 
@@ -14,7 +15,7 @@ from collections import defaultdict, deque
 
 from . import ChannelLimits
 
-MARGIN = 0.97  # use 97 % of the overall rate: 29 of 30 a second
+MARGIN = 0.97  # a group's minute is counted as 62 s: our clock and the server's may differ a little
 CHAT_SPACING = 1.15  # × the per-chat interval: 1.15 s between two messages to one chat, since a
 # reply and an alert to the same chat may leave from different connections and arrive out of step
 
@@ -27,10 +28,33 @@ class FloodGate:
         self._last: dict[str, float] = {}  # last send time per recipient
         self._group: defaultdict[str, deque[float]] = defaultdict(deque)  # send times per group, last minute
         self._paused: dict[str, float] = {}  # recipient → not before (after a 429)
+        # a request may reach the server any time between its booking and its answer: a send
+        # answered in the last second counts there, however long ago it was booked
+        self._booked: dict[str, float] = {}  # recipient → when its send now in flight was booked
+        self._spans: deque[tuple[float, float]] = deque()  # (booked, answered), answered in the last second
 
     def hold_all(self, seconds: float) -> None:
         """No send at all for ``seconds`` (a previous process may have used this second's allowance)."""
         self._paused[""] = max(self._paused.get("", 0.0), self.clock() + seconds)
+
+    def finished(self, recipient: str) -> None:
+        """A send to ``recipient`` got its answer. Its chat's next send is spaced from now, so a
+        request delayed on the way (a loaded machine) can't arrive less than a second before the
+        next; and for the overall rate it counts as having arrived as late as now."""
+        now = self.clock()
+        if recipient in self._last:
+            self._last[recipient] = max(self._last[recipient], now)
+        booked = self._booked.pop(recipient, None)
+        if booked is not None:
+            self._spans.append((booked, now))
+
+    def _late(self, now: float) -> tuple[int, float]:
+        """Sends booked over a second ago and answered within the last second (they may have
+        arrived within it), and when the first of them stops counting."""
+        while self._spans and self._spans[0][1] <= now - 1.0:
+            self._spans.popleft()
+        ends = [answered + 1.0 for booked, answered in self._spans if booked <= now - 1.0]
+        return len(ends), min(ends, default=now)
 
     def pause(self, recipient: str, seconds: float) -> None:
         self._paused[recipient] = max(self._paused.get(recipient, 0.0), self.clock() + seconds)
@@ -40,12 +64,16 @@ class FloodGate:
         limits = self.limits
         waits = [self._paused.get(recipient, 0.0) - now, self._paused.get("", 0.0) - now]
         if limits.per_second:
-            # at most 29 sends in any second, and evenly paced: the server counts arrivals, which
-            # jitter; a burst of 29 then a pause would let jitter push a 31st into its window
+            # at most 30 sends in any second, and evenly paced: the server counts arrivals, which
+            # jitter; a burst of 30 then a pause would let jitter push a 31st into its window
             while self._recent and self._recent[0] <= now - 1.0:
                 self._recent.popleft()
-            if len(self._recent) >= int(limits.per_second * MARGIN):
-                waits.append(self._recent[0] + 1.0 - now)
+            late, until = self._late(now)
+            # every send that may have arrived in the last second counts (booked in it, or answered
+            # in it): the whole allowance is used without a bunch of late arrivals overrunning it
+            if len(self._recent) + late >= int(limits.per_second):
+                leaves = [self._recent[0] + 1.0] if self._recent else []  # the oldest booking leaves the second
+                waits.append(min([*leaves, *([until] if late else [])]) - now)
             if self._recent:
                 waits.append(self._recent[-1] + 1.0 / limits.per_second - now)
         if limits.per_chat_interval and recipient in self._last:
@@ -67,6 +95,7 @@ class FloodGate:
         self._last = {r: t for r, t in self._last.items() if t > horizon}
         self._group = defaultdict(deque, {r: q for r, q in self._group.items() if q and q[-1] > horizon})
         self._paused = {r: t for r, t in self._paused.items() if t > now}
+        self._booked = {r: t for r, t in self._booked.items() if t > horizon}
 
     async def acquire(self, recipient: str, group: bool = False) -> None:
         while True:
@@ -77,6 +106,7 @@ class FloodGate:
             if wait <= 0:
                 self._recent.append(now)
                 self._last[recipient] = now
+                self._booked[recipient] = now
                 if group:
                     self._group[recipient].append(now)
                 return

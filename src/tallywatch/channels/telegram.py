@@ -48,6 +48,8 @@ LIMITS = ChannelLimits(
     max_attempts=12,
     concurrency=4,
 )
+PAID_PER_SECOND = 1000  # with allow_paid_broadcast (Telegram bills what is over the free ~30/s)
+PAID_CONCURRENCY = 32  # sends in flight to keep 1,000 a second going
 CAPTION_LIMIT = 1024  # a photo's caption
 CHANNEL = {"choice": "all"}  # what a configured channel gets
 FILE_IDS_KEPT = 64  # file ids of charts uploaded, to re-send them without uploading again
@@ -109,10 +111,14 @@ class TelegramChannel:
 
     def __init__(self, token: str, settings: TelegramSettings, clock=lambda: dt.datetime.now(dt.UTC)) -> None:
         self.settings = settings
-        self.limits = ChannelLimits(**{**LIMITS.__dict__, "concurrency": settings.concurrency})
+        paid = {"per_second": PAID_PER_SECOND, "concurrency": max(settings.concurrency, PAID_CONCURRENCY)}
+        self.limits = ChannelLimits(
+            **{**LIMITS.__dict__, "concurrency": settings.concurrency, **(paid if settings.paid_broadcast else {})}
+        )
+        self.paid = {"allow_paid_broadcast": True} if settings.paid_broadcast else {}
         self.zone = ZoneInfo(settings.timezone)
         self.clock = clock
-        pool = settings.concurrency + 4
+        pool = self.limits.concurrency + 4
         self.bot = Bot(
             token,
             base_url=settings.base_url,
@@ -281,7 +287,7 @@ class TelegramChannel:
         if photo is not None and len(text) <= CAPTION_LIMIT:
             await steps.call()
             return await self.bot.send_photo(
-                chat_id=chat, photo=photo, caption=text, parse_mode=ParseMode.HTML, reply_parameters=answer
+                chat_id=chat, photo=photo, caption=text, parse_mode=ParseMode.HTML, reply_parameters=answer, **self.paid
             )
         message = None
         for number, piece in enumerate(split(text, self.limits.max_length or 4096)):
@@ -294,6 +300,7 @@ class TelegramChannel:
                 parse_mode=ParseMode.HTML,
                 link_preview_options=LinkPreviewOptions(is_disabled=True),
                 reply_parameters=answer,
+                **self.paid,
             )
             await steps.sent(receipt(message))
         return message
