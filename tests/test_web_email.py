@@ -154,6 +154,7 @@ def test_ukrainian_form_and_mail(tmp_path, smtp):
     async def steps(pipeline, client, site):
         shown = await client.get("/uk/subscribe")
         assert '<html lang="uk">' in shown.text and "Підписатися" in shown.text
+        assert "1\u00a0000\u00a0000" in shown.text  # a number never wraps
         answer = await subscribe(client, "reader@example.org", language="uk", digest="weekly")
         (mail,) = sink.messages
         link = link_in(mail, r"http://\S+/uk/confirm\?t=\S+")
