@@ -148,6 +148,8 @@ def test_a_poll_learns_the_window_from_the_feeds_own_times_and_sources_shows_it(
     assert shown.returncode == 0, shown.stderr
     assert f"reports appear {window}" in shown.stdout
     assert "Kyiv time (every 1m in the window, 30m outside)" in shown.stdout
+    status = run_tallywatch("status", "--config", str(cfg))  # the same plan, in the one-line summary
+    assert status.returncode == 0 and "Kyiv time (every 1m in the window, 30m outside)" in status.stdout
 
 
 def test_a_time_the_source_gets_wrong_is_replaced_by_when_it_was_seen(tmp_path):

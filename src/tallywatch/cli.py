@@ -159,6 +159,7 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
     try:
         rows = store.latest()
         sources = store.source_states()
+        times = store.report_times(dt.datetime.now(dt.UTC) - dt.timedelta(days=schedule.LOOKBACK + 1))
     finally:
         store.close()
     if args.json:
@@ -190,7 +191,7 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
         ]
         print("  ".join(cells).rstrip())
     print()
-    for h in health.read_all(cfg, sources):
+    for h in health.read_all(cfg, sources, times=times):  # the next poll as the daemon's trigger plans it
         print(f"source {h.name}: {h.summary}; last success {h.last_success or 'never'}; next poll {h.next_poll}")
     return 0
 
