@@ -224,3 +224,34 @@ def test_the_daemon_polls_each_source_by_its_learned_trigger(tmp_path):
 
     trigger = asyncio.run(go())
     assert isinstance(trigger, LearnedTrigger) and trigger.source.name == "mod"
+
+
+def test_a_poll_with_new_reports_teaches_the_running_daemon_its_window(tmp_path, feed_server):
+    import asyncio
+
+    from tallywatch.config import Config
+    from tallywatch.pipeline import Pipeline
+
+    now = dt.datetime.now(dt.UTC)
+    body, times = recent_feed(7, now)
+    feed_server.routes["/mod.rss"] = (200, {}, body)
+    cfg = Config.model_validate(
+        {
+            "storage": {"path": str(tmp_path / "p.db")},
+            "backfill": {"enabled": False},
+            "detect": {"baseline": False},
+            "console": {"enabled": False},
+            "sources": [{"name": "mod", "kind": "rss", "url": f"{feed_server.url}/mod.rss", "interval": "30m"}],
+        }
+    )
+
+    async def go():
+        pipeline = Pipeline(cfg)
+        try:
+            assert pipeline.report_times.get("mod") is None
+            await pipeline.poll(cfg.sources[0])
+            return pipeline.report_times.get("mod")
+        finally:
+            await pipeline.aclose()
+
+    assert sorted(asyncio.run(go())) == sorted(times)

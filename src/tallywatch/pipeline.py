@@ -247,7 +247,7 @@ class Pipeline:
         ingested = ingest(self.store, self.detector, self.channels, source, items)
         if ingested.items and any(it.figures for it in items):  # new report items: the window learns of them
             since = utcnow() - dt.timedelta(days=schedule.LOOKBACK + 1)
-            self.report_times[source] = self.store.report_times(since).get(source, [])
+            self.report_times[source] = self.store.report_times(since, source).get(source, [])
         if not problems and not ingested.problems:
             upkeep.note_success(self.store, self.channels, source, etag, last_modified, ingested.count("new") > 0)
         return ingested

@@ -722,20 +722,22 @@ class Store:
             [source, guid, digest, figures, now, now, coverage or None, _ts(published) if published else None],
         )
 
-    def report_times(self, since: dt.datetime) -> dict[str, list[dt.datetime]]:
+    def report_times(self, since: dt.datetime, source: str | None = None) -> dict[str, list[dt.datetime]]:
         """Per source, when its items with figures appeared since then: the time the source gave
         (a feed's history teaches a new install at once), unless it is missing, older than
         ``since`` or later than when the item was first seen here (a wrong time zone: a local time
         read as UTC lies in the future), then the time it was first seen."""
         out: dict[str, list[dt.datetime]] = {}
         skew = dt.timedelta(minutes=5)  # the publisher's clock and ours
-        for source, first_seen, published in self.conn.execute(
-            "SELECT source, first_seen, published FROM items WHERE figures > 0 AND first_seen >= ?", [_ts(since)]
+        only = " AND source = ?" if source is not None else ""
+        for name, first_seen, published in self.conn.execute(
+            f"SELECT source, first_seen, published FROM items WHERE figures > 0 AND first_seen >= ?{only}",
+            [_ts(since), *([source] if source is not None else [])],
         ):
             seen = dt.datetime.fromisoformat(first_seen)
             said = dt.datetime.fromisoformat(published) if published else None
             good = said is not None and since <= said <= seen + skew
-            out.setdefault(source, []).append(said if good else seen)
+            out.setdefault(name, []).append(said if good else seen)
         return out
 
     def coverage(self, since: dt.datetime) -> dict[str, dict[str, int]]:

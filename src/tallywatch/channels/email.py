@@ -31,7 +31,7 @@ from ..i18n import N_, capitalized, gettext, ngettext, short_day
 from ..i18n import day as long_day
 from ..models import Event
 from . import ChannelLimits, Context, Gone, Recipient, Rejected, Retry
-from .render import alert_text, credit, metric_name, source_line
+from .render import alert_text, credit, event_said, metric_name, source_line
 
 if TYPE_CHECKING:
     from email.message import EmailMessage
@@ -152,15 +152,11 @@ def build_message(
     return message
 
 
-def _said(event: Event, language: str) -> str:
-    return alert_text(event.rule, event.metric, event.as_of, event.value, event.data, event.message, language)
-
-
 def instant(
     event: Event, settings: EmailSettings, to: str, token: str, chart: bytes | None, language: str = "en"
 ) -> EmailMessage:
     """One alert: the sentence, whose figures they are and the link to the original, its chart."""
-    sentence = _said(event, language)
+    sentence = event_said(event, language)
     when = short_day(event.as_of, language)
     source = source_line(event, language)  # HTML: the publisher in the reader's language, the link
     plain_source = html.unescape(re.sub(r"<[^>]+>", "", source))

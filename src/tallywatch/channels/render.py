@@ -192,12 +192,17 @@ def alert_text(
     return say(rule, metric, as_of, value, data, language) or localize_numbers(message, language)
 
 
+def event_said(event: Event, language: str = "en") -> str:
+    """An event's sentence in the reader's language (``alert_text`` of its own fields)."""
+    return alert_text(event.rule, event.metric, event.as_of, event.value, event.data, event.message, language)
+
+
 def telegram_html(event: Event, language: str = "en", *, source: bool = True) -> str:
     """The alert as Telegram HTML: an icon and the date in bold, then the sentence (escaped), then
     (``source``) whose figures they are and a link to the original (when the source gave one)."""
     if event.rule == "report":
         return report_html(event, language)
-    body = alert_text(event.rule, event.metric, event.as_of, event.value, event.data, event.message, language)
+    body = event_said(event, language)
     when = short_day(event.as_of, language)
     icon = ICONS.get(event.rule, "•")
     text = f"{icon} <b>{when}</b>\n{html.escape(body, quote=False)}"

@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from .. import i18n
-from ..channels.render import alert_text, credit, metric_name, report_html, report_title, telegram_html
+from ..channels.render import credit, event_said, metric_name, report_html, report_title, telegram_html
 from ..detect.report import day_of_war
 from ..extract.genstaff import METRICS
 
@@ -76,6 +76,11 @@ class Cache:
             self.bodies.popitem(last=False)
 
 
+def client_has(request: Request, tag: str) -> bool:
+    """Whether the request's If-None-Match names this ETag (the client's copy is current)."""
+    return tag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}
+
+
 def wants_csv(request: Request) -> bool:
     return request.url.path.endswith(".csv") or "text/csv" in request.headers.get("accept", "")
 
@@ -92,7 +97,7 @@ def cached(make: Callable[[Request, Config, Store, str], tuple[bytes, str]]):
         generation = store.generation
         tag = f'"{BOOT}.{generation}.{fmt}.{request.path_params.get("lang", i18n.SOURCE)}"'
         headers = {"ETag": tag, "Cache-Control": "public, max-age=60", "Vary": "Accept", **SECURITY_HEADERS}
-        if tag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}:
+        if client_has(request, tag):
             return Response(status_code=304, headers=headers)
         key = (request.url.path, request.url.query, fmt)
         found = site.cache.get(generation, key)
@@ -223,7 +228,7 @@ def events(request: Request, config: Config, store: Store, fmt: str) -> tuple[by
         return _csv(
             ["id", "key", "rule", "metric", "date", "value", "stored_at", "text"],
             [
-                [i, e.key, e.rule, e.metric, e.as_of.isoformat(), e.value, at, _text(e, i18n.SOURCE)]
+                [i, e.key, e.rule, e.metric, e.as_of.isoformat(), e.value, at, event_said(e, i18n.SOURCE)]
                 for i, at, e in found
             ],
         )
@@ -238,7 +243,7 @@ def events(request: Request, config: Config, store: Store, fmt: str) -> tuple[by
                     "date": e.as_of.isoformat(),
                     "value": e.value,
                     "severity": e.severity,
-                    "text": _text(e, i18n.SOURCE),
+                    "text": event_said(e, i18n.SOURCE),
                     "link": e.data.get("link"),
                     "stored_at": at,
                     "data": e.data,
@@ -247,11 +252,6 @@ def events(request: Request, config: Config, store: Store, fmt: str) -> tuple[by
             ]
         }
     )
-
-
-def _text(event, language: str) -> str:
-    """The event in words (a daily report: its one-line summary)."""
-    return alert_text(event.rule, event.metric, event.as_of, event.value, event.data, event.message, language)
 
 
 def base_url(request: Request, config: Config) -> str:
@@ -299,7 +299,7 @@ def feed(request: Request, config: Config, store: Store, fmt: str) -> tuple[byte
 
 
 def _title(event, language: str) -> str:
-    return report_title(event, language) if event.rule == "report" else _text(event, language)
+    return report_title(event, language) if event.rule == "report" else event_said(event, language)
 
 
 def _atom_time(stored: str) -> str:

@@ -18,9 +18,9 @@ from starlette.responses import Response
 
 from .. import i18n
 from ..channels.render import (
-    alert_text,
     capitalized,
     credit,
+    event_said,
     metric_name,
     rank_line,
     report_lines,
@@ -29,7 +29,7 @@ from ..channels.render import (
 )
 from ..extract.genstaff import METRICS
 from ..i18n import short_day
-from .data import BOOT, Answer, base_url, cached, i18n_of, shown
+from .data import BOOT, Answer, base_url, cached, client_has, i18n_of, shown
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -45,7 +45,7 @@ def page(request: Request, config: Config, store: Store, fmt: str) -> tuple[byte
     language = i18n_of(request)
     _ = functools.partial(i18n.gettext, language)
     report = store.latest_report()
-    alerts = [(short_day(e.as_of, language), _said(e, language)) for _i, _at, e in _alerts(store)]
+    alerts = [(short_day(e.as_of, language), event_said(e, language)) for _i, _at, e in _alerts(store)]
     values: dict = {"alerts": alerts, "signup": site.offers_signup(config), "base": base_url(request, config)}
     if report is not None:
         rows = [(capitalized(name), value, change) for name, value, change in report_lines(report, language)]
@@ -72,10 +72,6 @@ def _alerts(store: Store) -> list:
     return [found for found in shown(store.public_events(None, 40)) if found[2].rule != "report"][:ALERTS_SHOWN]
 
 
-def _said(event: Event, language: str) -> str:
-    return alert_text(event.rule, event.metric, event.as_of, event.value, event.data, event.message, language)
-
-
 def _version(report: Event) -> str:
     return report.key.replace(":", "-").replace("/", "v")
 
@@ -95,7 +91,7 @@ async def _report(request: Request):
 def _png(request: Request, tag: str) -> tuple[bool, dict]:
     """(whether the client has this picture already, the headers to answer with)."""
     headers = {"ETag": tag, "Cache-Control": "public, max-age=3600", "X-Content-Type-Options": "nosniff"}
-    return tag in {t.strip() for t in request.headers.get("if-none-match", "").split(",")}, headers
+    return client_has(request, tag), headers
 
 
 async def card_png(request: Request) -> Response:
