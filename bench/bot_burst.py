@@ -31,7 +31,7 @@ FIRST_USER = 700_000
 
 
 async def crowd(users: int, fake: FakeTelegram, db: Path, timeout: float = 300.0) -> dict:
-    config = Config.model_validate(
+    config = Config.from_dict(
         {
             "storage": {"path": str(db)},
             "detect": {"baseline": False},

@@ -33,7 +33,7 @@ D = dt.date
 
 
 async def run(subscribers: int, fake: FakeTelegram, db: Path, text_only: bool = False, paid: bool = False) -> dict:
-    config = Config.model_validate(
+    config = Config.from_dict(
         {
             "storage": {"path": str(db)},
             "console": {"enabled": False},

@@ -29,7 +29,7 @@ def fake():
 
 
 def make_config(tmp_path, fake):
-    return Config.model_validate(
+    return Config.from_dict(
         {
             "storage": {"path": str(tmp_path / "bot.db")},
             "detect": {"baseline": False},

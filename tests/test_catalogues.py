@@ -58,7 +58,7 @@ def test_a_new_language_is_one_catalogue(tmp_path, monkeypatch):
     """A translator adds locale/de/…/tallywatch.po: German is offered, accepted and spoken, no Python touched."""
     import datetime as dt
 
-    from tallywatch.config import Config
+    from tallywatch.config import Config, ConfigError
     from tallywatch.detect.wording import say
 
     folder = tmp_path / "locale"
@@ -78,12 +78,12 @@ def test_a_new_language_is_one_catalogue(tmp_path, monkeypatch):
     try:
         assert i18n.languages() == ("en", "de", "uk")
         assert i18n.native_name("de") == "Deutsch"
-        config = Config.model_validate({"telegram": {"channels": [{"chat": "@kanal", "language": "de"}]}})
+        config = Config.from_dict({"telegram": {"channels": [{"chat": "@kanal", "language": "de"}]}})
         assert config.telegram.channels[0].language == "de"
         said = say("milestone", "personnel", dt.date(2025, 6, 12), 1_000_340, {"level": 1_000_000}, "de")
         assert said == "Personal: Marke 1.000.000 überschritten — jetzt 1.000.340"  # German grouping (CLDR)
-        with pytest.raises(ValueError, match="no catalogue for language 'fr'"):
-            Config.model_validate({"telegram": {"channels": [{"chat": "@kanal", "language": "fr"}]}})
+        with pytest.raises(ConfigError, match="no catalogue for language 'fr'"):
+            Config.from_dict({"telegram": {"channels": [{"chat": "@kanal", "language": "fr"}]}})
     finally:
         for cached in (i18n.languages, i18n.catalogue):
             cached.cache_clear()

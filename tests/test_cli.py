@@ -316,7 +316,7 @@ def test_the_daemons_daily_snapshot_is_logged_when_it_fails(tmp_path, caplog):
     backups = tmp_path / "state" / "backups"
 
     async def run() -> list[str]:
-        cfg = Config.model_validate({"storage": {"path": str(tmp_path / "state" / "tw.db"), "backups": 2}})
+        cfg = Config.from_dict({"storage": {"path": str(tmp_path / "state" / "tw.db"), "backups": 2}})
         pipeline = Pipeline(cfg)
         try:
             await backup.daily(pipeline)  # today's snapshot

@@ -37,7 +37,7 @@ def test_defaults_list_real_public_sources():
         ),
         (
             "[[sources]]\nname = 'a'\nkind = 'xml'\nurl = 'http://x/'\n",
-            "sources[0].kind: input should be 'rss', 'atom', 'json', 'html' or 'telegram_channel', got 'xml'",
+            "sources[0].kind: expected 'rss', 'atom', 'json', 'html' or 'telegram_channel', got 'xml'",
         ),
         ("[[sources]]\nkind = 'rss'\nurl = 'http://x/'\n", "sources[0].name: missing value (required)"),
         (
@@ -52,9 +52,12 @@ def test_defaults_list_real_public_sources():
             "[[sources]]\nname='a'\nkind='rss'\nurl='http://x/'\n[[sources]]\nname='a'\nkind='rss'\nurl='http://y/'\n",
             "sources: source names must be unique; repeated: a",
         ),
-        ("[console]\nenabled = 'yes'\n", "console.enabled: input should be a valid boolean, got 'yes'"),
+        ("[console]\nenabled = 'yes'\n", "console.enabled: expected true or false, got 'yes'"),
         ("[milestones.personnel]\n", "milestones.personnel: expected `step` or `levels` (or both)"),
-        ("[milestones.personnel]\nstep = -5\n", "milestones.personnel.step: input should be greater than 0, got -5"),
+        (
+            "[milestones.personnel]\nstep = -5\n",
+            "milestones.personnel.step: expected a whole number at least 1, got -5",
+        ),
         ("[storage\n", "not valid TOML"),
         # a typo in a name: a config error with a suggestion, never an alert that silently never fires
         (
@@ -74,7 +77,7 @@ def test_defaults_list_real_public_sources():
         ("[telegram]\nadmin = [1]\n", "telegram.admin: unknown key (did you mean 'admins'?)"),
         (
             "[rules.spike.metric.tanks]\nratoi = 3\n",
-            "rules.spike: metric.tanks.ratoi: unknown key (did you mean 'ratio'?)",
+            "rules.spike.metric.tanks.ratoi: unknown key (did you mean 'ratio'?)",
         ),
         (
             "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'http://x/'\nintervl = '1h'\n",
@@ -83,16 +86,16 @@ def test_defaults_list_real_public_sources():
         ("[email]\ndaily_at = '7:30am'\n", "email.daily_at: expected a time such as 07:30, got '7:30am'"),
         (
             "[email]\npassword = 'hunter22'\n",
-            "email: the SMTP password is never read from the config file: set TALLYWATCH_SMTP_PASSWORD",
+            "email.password: the SMTP password is never read from the config file: set TALLYWATCH_SMTP_PASSWORD",
         ),
         (
             "[health]\nport = 9000\n",
-            "health: port: moved to [web] (one server answers /healthz, /metrics and the public pages)",
+            "health.port: moved to [web] (one server answers /healthz, /metrics and the public pages)",
         ),
         ("[web]\npublic_url = 'example.org'\n", "web.public_url: expected an http:// or https:// address"),
         (
             "[[webhooks]]\nname = 'w'\nurl = 'http://x/'\nsecret = 's3'\n",
-            "webhooks[0]: the webhook signing secret is never read from the config file",
+            "webhooks[0].secret: the webhook signing secret is never read from the config file",
         ),
     ],
 )
@@ -109,7 +112,7 @@ def test_every_problem_gets_its_own_line(tmp_path):
     with pytest.raises(config.ConfigError) as err:
         config.load(path)
     assert sorted(str(err.value).splitlines()) == [
-        f"{path}: console.enabled: input should be a valid boolean, got 3",
+        f"{path}: console.enabled: expected true or false, got 3",
         f"{path}: typo: unknown key",
     ]
 

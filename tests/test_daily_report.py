@@ -30,7 +30,7 @@ def fake():
 
 
 def config(fake) -> Config:
-    return Config.model_validate(
+    return Config.from_dict(
         {
             "milestones": {"personnel": {"step": 100_000}},
             "telegram": {
@@ -231,8 +231,8 @@ def test_a_real_kmu_page_makes_the_days_report_card_with_its_link(tmp_path, fake
     saved = Path(__file__).parent / "fixtures" / "real" / "kmu" / "ukraine_stats_2023-11-05.html"
     feed_server.routes["/report"] = (200, {"Content-Type": "text/html; charset=utf-8"}, saved.read_bytes())
     kmu = defaults().source("kmu")
-    source = kmu.model_copy(update={"url": feed_server.url + "/report"})
-    cfg = config(fake).model_copy(update={"sources": [source]})
+    source = kmu.replace(url=feed_server.url + "/report")
+    cfg = config(fake).replace(sources=[source])
     channel = TelegramChannel(TOKEN, cfg.telegram)
     tally = Tally(tmp_path / "k.db", cfg, [channel])
     seed(tally.store, tally.detector, D(2023, 11, 4))

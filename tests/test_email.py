@@ -41,7 +41,7 @@ def free_port() -> int:
 
 
 def config(tmp_path, port, **email_settings):
-    return Config.model_validate(
+    return Config.from_dict(
         {
             "storage": {"path": str(tmp_path / "mail.db")},
             "detect": {"baseline": False},
@@ -266,7 +266,7 @@ def test_starttls_verifies_the_certificate(tmp_path):
         (row,) = run(untrusted, attempt)
         assert row["status"] == "pending" and "CERTIFICATE_VERIFY_FAILED" in row["last_error"]
         assert sink.messages == []
-        trusted = untrusted.model_copy(update={"email": untrusted.email.model_copy(update={"ca_file": ca_file})})
+        trusted = untrusted.replace(email=untrusted.email.replace(ca_file=ca_file))
         store = Store(trusted.storage.resolved())
         store.db.execute("UPDATE deliveries SET next_attempt_at = '2000-01-01T00:00:00+00:00'")
         store.close()
@@ -332,7 +332,7 @@ def test_subscribers_cli_and_the_digest_once_across_restarts(tmp_path, smtp):
     )
     assert unknown.returncode == 2 and "invalid choice: 'fr'" in unknown.stderr
     store = Store(tmp_path / "cli.db")
-    run_days = Config.model_validate(
+    run_days = Config.from_dict(
         {
             "storage": {"path": str(tmp_path / "cli.db")},
             "console": {"enabled": False},

@@ -94,7 +94,7 @@ def test_broken_json_is_a_clear_error(raw, message):
 
 
 def test_json_fields_extractor_takes_a_custom_mapping():
-    source = Source.model_validate(
+    source = Source.from_dict(
         {
             "name": "custom",
             "kind": "json",

@@ -52,7 +52,7 @@ def test_a_past_milestone_in_a_first_import_is_recorded_quietly_on_its_true_date
 
 
 def test_first_import_can_notify(tmp_path):
-    config = CONFIG.model_copy(update={"detect": CONFIG.detect.model_copy(update={"first_import": "notify"})})
+    config = CONFIG.replace(detect=CONFIG.detect.replace(first_import="notify"))
     tally = Tally(tmp_path / "m.db", config)
     assert alerts(tally.feed("mod", item(D(2022, 12, 21), 99_800), item(D(2022, 12, 22), 100_400, delta=600))) == [
         ("milestone:personnel:100000", D(2022, 12, 22))
@@ -157,7 +157,7 @@ def test_no_approaching_alert_for_a_level_the_same_poll_passes(tmp_path):
     from tallywatch.ingest import Item
     from tallywatch.models import Figure
 
-    config = Config.model_validate({"milestones": {"personnel": {"step": 100_000}}})
+    config = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}})
     tally, alone = Tally(tmp_path / "a.db", config), Tally(tmp_path / "b.db", config)  # alone: the next day by itself
     for i in range(20):  # 976,000 … 995,000 by 11 June: five days short, nothing near yet
         day = dt.date(2025, 5, 23) + dt.timedelta(days=i)

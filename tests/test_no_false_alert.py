@@ -21,7 +21,7 @@ D = dt.date
 START = D(2025, 6, 1)
 LEVEL = 1_000_000
 LIVE = 8  # live reports after the history; the typo is never among the last two
-CONFIG = Config.model_validate({"milestones": {"personnel": {"step": 100_000}}})
+CONFIG = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}})
 
 
 def typo(kind: str, value: int, pos: int, digit: int) -> int:
@@ -120,7 +120,7 @@ def test_a_typo_never_fires_a_false_milestone_and_the_true_one_fires_once(tmp_pa
 
 def crossing_days(confirm: str, printed: bool):
     """999,300 → 1,000,340 → 1,001,500: on which report does the 1,000,000 alert go out?"""
-    cfg = CONFIG.model_copy(update={"detect": CONFIG.detect.model_copy(update={"confirm": confirm})})
+    cfg = CONFIG.replace(detect=CONFIG.detect.replace(confirm=confirm))
     tally = Tally(Path(tempfile.mkdtemp()) / "c.db", cfg)
     fired = []
     for i, (value, delta) in enumerate([(998_200, None), (999_300, 1_100), (1_000_340, 1_040), (1_001_500, 1_160)]):
@@ -223,7 +223,7 @@ def test_a_report_with_one_wrong_line_keeps_its_other_lines():
     from tallywatch.ingest import Item
     from tallywatch.models import Figure
 
-    cfg = Config.model_validate({"milestones": {"personnel": {"step": 100_000}, "tanks": {"step": 1_000}}})
+    cfg = Config.from_dict({"milestones": {"personnel": {"step": 100_000}, "tanks": {"step": 1_000}}})
     tally = Tally(Path(tempfile.mkdtemp()) / "l.db", cfg)
     for i in range(5):
         d = START + dt.timedelta(days=i)

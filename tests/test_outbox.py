@@ -117,9 +117,7 @@ def test_only_the_daemon_takes_back_rows_left_sending(tmp_path):
     tally, _ = crossing(path, [ConsoleChannel()])
     (claimed,) = tally.store.claim("console")
     tally.close()
-    cfg = CONFIG.model_copy(
-        update={"storage": Storage(path=path), "console": CONFIG.console.model_copy(update={"enabled": False})}
-    )
+    cfg = CONFIG.replace(storage=Storage(path=path), console=CONFIG.console.replace(enabled=False))
 
     async def counts(recover):
         pipeline = Pipeline(cfg, channels=[], recover=recover)

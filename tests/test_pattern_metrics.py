@@ -10,7 +10,7 @@ import pytest
 from tally import Tally, keys
 from test_poll import run
 
-from tallywatch.config import Config, ConfigError, Milestone, PatternMetric, Source, Storage, parse
+from tallywatch.config import Config, ConfigError, Milestone, PatternMetric, Record, Rules, Source, Storage, parse
 from tallywatch.extract import patterns
 from tallywatch.ingest import Item
 from tallywatch.models import Document, Figure
@@ -77,7 +77,7 @@ def test_a_hostile_document_is_cut_off_and_logged(caplog):
 def test_a_count_per_day_has_spikes_and_records_but_no_milestones_corrections_or_suspects(tmp_path):
     cfg = Config(
         metrics={"combat_clashes": PatternMetric(pattern=r"(?P<value>\d+) combat clashes", kind="daily")},
-        rules={"record": {"window": 30, "min_history": 30}},
+        rules=Rules(record=Record(window=30, min_history=30)),
     )
     tally = Tally(tmp_path / "tw.db", cfg)
     start = D(2025, 5, 1)
@@ -104,17 +104,17 @@ def test_a_count_per_day_has_spikes_and_records_but_no_milestones_corrections_or
     [
         (
             "pattern = '(\\d+) clashes'\nkind = 'daily'",
-            "metrics.x.pattern: pattern: needs exactly the named group (?P<value>…); it has: none",
+            "metrics.x.pattern: needs exactly the named group (?P<value>…); it has: none",
         ),
         (
             "pattern = '(?P<value>\\d+) of (?P<total>\\d+)'\nkind = 'daily'",
-            "metrics.x.pattern: pattern: needs exactly the named group (?P<value>…); it has: total, value",
+            "metrics.x.pattern: needs exactly the named group (?P<value>…); it has: total, value",
         ),
-        ("pattern = '(?P<value>\\d+'\nkind = 'daily'", "metrics.x.pattern: pattern: not a regular expression"),
-        ("pattern = '(?P<value>\\d+)'\nkind = 'weekly'", "metrics.x.kind: input should be 'total' or 'daily'"),
+        ("pattern = '(?P<value>\\d+'\nkind = 'daily'", "metrics.x.pattern: not a regular expression"),
+        ("pattern = '(?P<value>\\d+)'\nkind = 'weekly'", "metrics.x.kind: expected 'total' or 'daily', got 'weekly'"),
         (
             "pattern = '(?P<value>\\d+)'\nkind = 'daily'\ndate_pattern = '(\\d\\d\\.\\d\\d)'",
-            "metrics.x.date_pattern: date_pattern: needs exactly the named group (?P<date>…)",
+            "metrics.x.date_pattern: needs exactly the named group (?P<date>…)",
         ),
         (
             "pattern = '(?P<value>\\d+)'\nkind = 'daily'\nsources = ['nowhere']",

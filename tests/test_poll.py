@@ -36,7 +36,9 @@ def config(tmp_path, *sources, **http):
 
 
 def source(server, path, name=None, kind="rss", **extra):
-    return Source(name=name or path.strip("/").replace(".", "-"), kind=kind, url=server.url + path, **extra)
+    return Source.from_dict(
+        {"name": name or path.strip("/").replace(".", "-"), "kind": kind, "url": server.url + path, **extra}
+    )
 
 
 def run(cfg, force=False, rounds=1):
@@ -72,9 +74,7 @@ def test_rss_and_json_sources_end_to_end(tmp_path, feed_server):
 def test_new_report_alerts_on_the_console(tmp_path, feed_server):
     feed_server.routes["/mod.rss"] = (200, {}, rss(AUG[:1]))
     cfg = config(tmp_path, source(feed_server, "/mod.rss"))
-    cfg = cfg.model_copy(
-        update={"milestones": {"personnel": Milestone(step=1_000), "tanks": Milestone(levels=[1_800])}}
-    )
+    cfg = cfg.replace(milestones={"personnel": Milestone(step=1_000), "tanks": Milestone(levels=[1_800])})
     [[first]], _, out = run(cfg)
     assert first.ingested.count("new") == 13 and out == ""  # first import: recorded quietly
     feed_server.routes["/mod.rss"] = (200, {}, rss(AUG))
@@ -210,7 +210,7 @@ def test_failures_back_off_and_success_resets(tmp_path, feed_server):
 def test_a_source_failing_for_long_is_slowed_then_marked_broken_until_it_works(tmp_path, feed_server, caplog):
     feed_server.routes["/down"] = (503, {}, b"")
     cfg = config(tmp_path, source(feed_server, "/down", name="down", interval="30m"), backoff_base=0.001)
-    cfg = cfg.model_copy(update={"source_health": SourceHealth(slow_after=2, slow_factor=4, broken_after=4)})
+    cfg = cfg.replace(source_health=SourceHealth(slow_after=2, slow_factor=4, broken_after=4))
     with caplog.at_level(logging.WARNING, logger="tallywatch.poll"):
         rounds, _, out = run(cfg, force=True, rounds=5)
     assert [r.status for [r] in rounds] == ["failed"] * 5
@@ -391,8 +391,8 @@ def test_a_storage_fault_is_one_line_per_change_counted_and_nothing_is_lost(tmp_
         return REGISTRY.get_sample_value("tallywatch_storage_errors_total", {"kind": "read-only"}) or 0.0
 
     feed_server.routes["/mod.rss"] = (200, {}, rss(AUG[:1]))
-    cfg = config(tmp_path, source(feed_server, "/mod.rss", name="mod")).model_copy(
-        update={"milestones": {"personnel": Milestone(step=1_000)}, "detect": Detect(confirm="none")}
+    cfg = config(tmp_path, source(feed_server, "/mod.rss", name="mod")).replace(
+        milestones={"personnel": Milestone(step=1_000)}, detect=Detect(confirm="none")
     )
     before = faults()
     out = io.StringIO()

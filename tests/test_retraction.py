@@ -17,7 +17,7 @@ from tallywatch.store import utcnow
 D = dt.date
 START = D(2025, 6, 1)
 # a user who chose speed over agreement ([detect] confirm = "none") gets a milestone from a wrong figure
-CONFIG = Config.model_validate({"milestones": {"personnel": {"step": 100_000}}, "detect": {"confirm": "none"}})
+CONFIG = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}, "detect": {"confirm": "none"}})
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def send_all(tally, channel):
 
 
 def test_a_wrong_milestone_is_taken_back_its_message_edited_and_the_true_one_fires_once(tmp_path, fake):
-    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
     tally = Tally(tmp_path / "r.db", CONFIG, [channel])
     tally.store.save_subscriber("telegram", "501", choice="milestones", language="en")
     tally.store.save_subscriber("telegram", "502", choice="milestones", language="uk")
@@ -100,8 +100,8 @@ def test_a_wrong_milestone_is_taken_back_its_message_edited_and_the_true_one_fir
 
 
 def test_a_source_revising_its_figure_edits_the_alerts_it_caused(tmp_path, fake):
-    cfg = Config.model_validate({"milestones": {"personnel": {"step": 100_000}}})
-    channel = TelegramChannel(TOKEN, cfg.telegram.model_copy(update={"base_url": fake.base_url}))
+    cfg = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}})
+    channel = TelegramChannel(TOKEN, cfg.telegram.replace(base_url=fake.base_url))
     tally = Tally(tmp_path / "v.db", cfg, [channel])
     tally.store.save_subscriber("telegram", "601", choice="all")  # corrections too: it must get this one once
     for i in range(10):  # … 998,100
@@ -141,7 +141,7 @@ def test_a_source_revising_its_figure_edits_the_alerts_it_caused(tmp_path, fake)
 def test_a_milestone_sent_with_its_chart_has_its_caption_edited(tmp_path, fake):
     from tallywatch.pipeline import Pipeline
 
-    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
     tally = Tally(tmp_path / "c.db", CONFIG, [channel])
     pipeline = Pipeline(CONFIG, store=tally.store, channels=[channel])  # binds the channel: charts are drawn
     tally.store.save_subscriber("telegram", "701", choice="milestones")

@@ -22,7 +22,7 @@ def day(n: int) -> dt.date:
 
 def config(**rules) -> Config:
     data = {"milestones": {"personnel": {"step": 100_000}, "aircraft": {"step": 100}}, "rules": rules}
-    return Config.model_validate(data)
+    return Config.from_dict(data)
 
 
 @pytest.fixture
@@ -232,7 +232,7 @@ def test_the_printed_delta_disagreeing_is_noted_and_the_computed_one_used(tally)
 
 
 def test_two_milestones_in_one_day(tmp_path):
-    cfg = Config.model_validate(
+    cfg = Config.from_dict(
         {"milestones": {"personnel": {"step": 100_000, "levels": [1_234_567]}}, "rules": {"guard": {"enabled": False}}}
     )
     tally = Tally(tmp_path / "two.db", cfg)
@@ -267,7 +267,7 @@ def prioritised(tmp_path) -> Tally:
         {"name": "kmu", "kind": "html", "url": "https://www.kmu.gov.ua/", "selector": "main", "priority": 1},
         {"name": "news", "kind": "rss", "url": "https://news.example/rss", "priority": 5},
     ]
-    cfg = Config.model_validate({"milestones": {"personnel": {"step": 100_000}}, "sources": sources})
+    cfg = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}, "sources": sources})
     return Tally(tmp_path / "priority.db", cfg)
 
 

@@ -176,7 +176,7 @@ def test_the_daemons_trigger_asks_the_schedule(tmp_path):
     from tallywatch.daemon import LearnedTrigger
     from tallywatch.pipeline import Pipeline
 
-    cfg = Config.model_validate(
+    cfg = Config.from_dict(
         {
             "storage": {"path": str(tmp_path / "d.db")},
             "sources": [
@@ -206,7 +206,7 @@ def test_the_daemon_polls_each_source_by_its_learned_trigger(tmp_path):
     from tallywatch.daemon import LearnedTrigger, _start_session
     from tallywatch.pipeline import Pipeline
 
-    cfg = Config.model_validate(
+    cfg = Config.from_dict(
         {
             "storage": {"path": str(tmp_path / "d.db")},
             "backfill": {"enabled": False},
@@ -235,7 +235,7 @@ def test_a_poll_with_new_reports_teaches_the_running_daemon_its_window(tmp_path,
     now = dt.datetime.now(dt.UTC)
     body, times = recent_feed(7, now)
     feed_server.routes["/mod.rss"] = (200, {}, body)
-    cfg = Config.model_validate(
+    cfg = Config.from_dict(
         {
             "storage": {"path": str(tmp_path / "p.db")},
             "backfill": {"enabled": False},

@@ -59,7 +59,7 @@ def test_the_shipped_kmu_source_is_enabled_and_reads_real_kmu_pages(tmp_path, fe
     today = dt.datetime.now(REPORT_ZONE).date()
     feed_server.routes[REPORT.format(today)] = kmu_page("2023-12-15")
     feed_server.routes[REPORT.format(today - dt.timedelta(days=1))] = kmu_page("2023-11-05")
-    cfg = config(tmp_path, KMU.model_copy(update={"url": KMU.url.replace("https://www.kmu.gov.ua", feed_server.url)}))
+    cfg = config(tmp_path, KMU.replace(url=KMU.url.replace("https://www.kmu.gov.ua", feed_server.url)))
     [[result]], _, _ = run(cfg)
     assert (result.status, result.documents) == ("ok", 2)
     assert stored(cfg) == {D(2023, 11, 5): 305_090, D(2023, 12, 15): 343_890}
@@ -207,10 +207,10 @@ def test_catch_up_stops_at_max_pages_and_says_so(tmp_path, feed_server, caplog):
     ("extra", "message"),
     [
         ("kind = 'html'", "sources[0]: an html source needs selector"),
-        ("kind = 'html'\nselector = 'div['", "sources[0]: selector 'div[' is not valid CSS"),
+        ("kind = 'html'\nselector = 'div['", "sources[0].selector: 'div[' is not valid CSS"),
         ("kind = 'html'\nselector = 'p'\nfollow = '(unclosed'", "sources[0].follow: not a regular expression"),
-        ("kind = 'rss'\nselector = 'p'", "sources[0]: selector is for html sources only"),
-        ("kind = 'telegram_channel'", "sources[0]: a telegram_channel url is the channel's public preview"),
+        ("kind = 'rss'\nselector = 'p'", "sources[0].selector: for html sources only"),
+        ("kind = 'telegram_channel'", "sources[0].url: a telegram_channel url is the channel's public preview"),
     ],
 )
 def test_bad_web_source_settings_are_config_errors(extra, message):

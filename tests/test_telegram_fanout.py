@@ -17,7 +17,7 @@ from tallywatch.pipeline import Pipeline
 from tallywatch.store import utcnow
 
 D = dt.date
-CONFIG = Config.model_validate({"milestones": {"personnel": {"step": 100_000}, "tanks": {"step": 1_000}}})
+CONFIG = Config.from_dict({"milestones": {"personnel": {"step": 100_000}, "tanks": {"step": 1_000}}})
 CROSSING_DAY = D(2025, 6, 12)
 
 
@@ -70,7 +70,7 @@ def run_fanout(tally, channel):
 
 
 def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_path, fake):
-    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
     tally = seeded(tmp_path, channel)
     choices = {}
     for i in range(200):
@@ -129,7 +129,7 @@ def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_pa
 
 @pytest.mark.parametrize(("code", "count"), [(429, 25), (500, 25)])
 def test_a_storm_of_429s_or_500s_is_survived_with_nothing_lost(tmp_path, fake, code, count):
-    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
     tally = seeded(tmp_path, channel)
     for i in range(20):
         tally.store.save_subscriber("telegram", str(7_000 + i), choice="milestones")
@@ -143,7 +143,7 @@ def test_a_storm_of_429s_or_500s_is_survived_with_nothing_lost(tmp_path, fake, c
 
 
 def test_blocked_users_are_deactivated_not_retried(tmp_path, fake):
-    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
     tally = seeded(tmp_path, channel)
     for i in range(6):
         tally.store.save_subscriber("telegram", str(8_000 + i), choice="all")
@@ -163,7 +163,7 @@ def test_blocked_users_are_deactivated_not_retried(tmp_path, fake):
 def test_configured_channels_get_every_alert_each_in_its_own_language(tmp_path, fake):
     from tallywatch.config import Telegram
 
-    settings = Telegram.model_validate(
+    settings = Telegram.from_dict(
         {"base_url": fake.base_url, "channels": ["@losses_feed", -1001234567890, {"chat": "@vtraty", "language": "uk"}]}
     )
     channel = TelegramChannel(TOKEN, settings)
@@ -182,7 +182,7 @@ def test_a_milestone_chart_is_drawn_once_per_language_then_sent_by_file_id(tmp_p
     drawn = []
     render = charts.render
     monkeypatch.setattr(charts, "render", lambda *a: drawn.append(a[0]) or render(*a))
-    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
     tally = seeded(tmp_path, channel)
     pipeline = Pipeline(CONFIG, store=tally.store, channels=[channel])  # binds the channel: charts read the store
     for i in range(40):
@@ -229,7 +229,7 @@ def each_line_once(pieces: list[str]) -> bool:
 def test_a_long_message_goes_in_pieces_each_through_the_flood_gate(tmp_path, fake):
     """Three pieces to each of three chats: the fake Bot API (one message a second per chat) never
     has to answer 429, and each chat gets each piece once, in order, entities whole."""
-    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
     tally = Tally(tmp_path / "tg.db", CONFIG, [channel])
     chats = ["8001", "8002", "8003"]
     long_broadcast(tally, chats)
@@ -247,7 +247,7 @@ def test_a_long_message_goes_in_pieces_each_through_the_flood_gate(tmp_path, fak
 def test_a_429_on_piece_two_resumes_at_piece_two(tmp_path, fake):
     """The review's reproduction: a 429 on the second piece. The retry sends pieces 2 and 3; piece 1
     is never sent again (before the fix it went out 12 times, then the delivery died)."""
-    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
     tally = Tally(tmp_path / "tg.db", CONFIG, [channel])
     long_broadcast(tally, ["8001"])
     fake.trap(lambda params: "line 0:" not in str(params.get("text", "")), 429, retry_after=1)
@@ -265,7 +265,7 @@ def test_a_429_on_piece_two_resumes_at_piece_two(tmp_path, fake):
 def test_a_429_is_waited_out_as_told_for_that_chat(tmp_path, fake):
     """A 429 with retry_after=3 for one chat: its retry is stored as due no sooner than 3 s later
     (the outbox's retry base here is 0.2 s) and reaches Telegram no sooner; the other chats go on."""
-    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
     tally = seeded(tmp_path, channel)
     tally.store.save_subscriber("telegram", "7001", choice="milestones")  # the million
     for chat in ("7002", "7003"):
@@ -296,7 +296,7 @@ def test_a_429_is_waited_out_as_told_for_that_chat(tmp_path, fake):
 def test_after_a_429_the_chats_next_alert_waits_too(tmp_path, fake):
     """The chat told to wait 3 s has a second alert queued behind the refused one: the flood gate
     holds that chat (only that chat) for the 3 s as well."""
-    channel = TelegramChannel(TOKEN, CONFIG.telegram.model_copy(update={"base_url": fake.base_url}))
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
     tally = seeded(tmp_path, channel)
     for chat in ("7001", "7002"):
         tally.store.save_subscriber("telegram", chat, choice="all")  # two alerts each: the million, tanks
@@ -313,8 +313,8 @@ def test_after_a_429_the_chats_next_alert_waits_too(tmp_path, fake):
 def test_a_group_upgraded_to_a_supergroup_is_followed(tmp_path, fake):
     """Telegram answers a send to the old group with "upgraded to a supergroup" and the new id: the
     alert goes to the new chat, and the subscription moves there (later alerts go straight to it)."""
-    cfg = CONFIG.model_copy(update={"storage": CONFIG.storage.model_copy(update={"path": tmp_path / "m.db"})})
-    channel = TelegramChannel(TOKEN, cfg.telegram.model_copy(update={"base_url": fake.base_url}))
+    cfg = CONFIG.replace(storage=CONFIG.storage.replace(path=tmp_path / "m.db"))
+    channel = TelegramChannel(TOKEN, cfg.telegram.replace(base_url=fake.base_url))
 
     async def go():
         pipeline = Pipeline(cfg, channels=[channel])
@@ -342,7 +342,7 @@ def test_paid_broadcast_sends_as_paid_and_is_paced_for_a_thousand_a_second(tmp_p
     """[telegram] paid_broadcast = true: every alert carries allow_paid_broadcast and the flood gate
     lets 1,000 a second through (one a second per chat still); the fake Bot API enforces both
     limits. (bench/fanout.py --paid measures the rate 10,000 subscribers get.)"""
-    settings = CONFIG.telegram.model_copy(update={"base_url": fake.base_url, "paid_broadcast": True})
+    settings = CONFIG.telegram.replace(base_url=fake.base_url, paid_broadcast=True)
     channel = TelegramChannel(TOKEN, settings)
     assert (channel.limits.per_second, channel.limits.per_chat_interval) == (1000, 1.0)
     tally = seeded(tmp_path, channel)

@@ -19,12 +19,12 @@ from tallywatch.web.server import WebServer
 
 
 def web_config(tmp_path, smtp_port: int, web_port: int, **web) -> Config:
-    base = mail_config(tmp_path, smtp_port).model_dump(mode="json", exclude_none=True)
+    base = mail_config(tmp_path, smtp_port).to_dict()
     base["email"].pop("unsubscribe_url")  # the web app's own page serves it, from public_url
     base["email"].pop("unsubscribe_mailto")
     base["milestones"] = {"personnel": {"step": 1000}}  # a milestone every day of DAYS
     base["web"] = {"host": "127.0.0.1", "port": web_port, "public_url": f"http://127.0.0.1:{web_port}", **web}
-    return Config.model_validate(base)
+    return Config.from_dict(base)
 
 
 def serve(cfg: Config, steps, sink_fails=None):
@@ -290,7 +290,7 @@ def test_unknown_and_expired_links(tmp_path, smtp):
 def test_no_form_without_email_or_a_public_address(tmp_path, smtp):
     controller, _sink = smtp
     cfg = web_config(tmp_path, controller.port, free_port())
-    cfg = Config.model_validate({**cfg.model_dump(mode="json", exclude_none=True), "web": {"port": cfg.web.port}})
+    cfg = Config.from_dict({**cfg.to_dict(), "web": {"port": cfg.web.port}})
 
     async def steps(pipeline, client, site):
         return await client.get("/subscribe"), await client.get("/healthz")

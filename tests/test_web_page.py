@@ -80,7 +80,7 @@ def test_a_new_install_says_there_is_no_report_yet(tmp_path):
 
     from tallywatch.config import Config
 
-    cfg = Config.model_validate({"storage": {"path": str(tmp_path / "new.db")}, "web": {"port": free_port()}})
+    cfg = Config.from_dict({"storage": {"path": str(tmp_path / "new.db")}, "web": {"port": free_port()}})
 
     async def steps(client, pipeline):
         return await client.get("/"), await client.get("/card.png")

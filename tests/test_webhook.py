@@ -55,7 +55,7 @@ def secret(monkeypatch):
 
 
 def run(tmp_path, receiver, rounds=1):
-    cfg = Config.model_validate(
+    cfg = Config.from_dict(
         {
             "storage": {"path": str(tmp_path / "hook.db")},
             "detect": {"baseline": False},

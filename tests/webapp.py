@@ -26,7 +26,7 @@ def bundled(metric: str, day: dt.date) -> int:
 
 def june_database(tmp_path) -> Config:
     """A database filled by the real ingest with June 2025 from the bundled series, and its config."""
-    cfg = Config.model_validate(
+    cfg = Config.from_dict(
         {
             "storage": {"path": str(tmp_path / "d.db")},
             "milestones": {"personnel": {"step": 100_000}},

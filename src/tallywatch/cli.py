@@ -48,7 +48,7 @@ def _date(text: str) -> dt.date:
 
 
 def cmd_config_check(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
-    data = _masked(cfg.model_dump(mode="json"))  # a token or password inside any URL, not only sources'
+    data = _masked(cfg.to_dict())  # a token or password inside any URL, not only sources'
     data["storage"]["path"] = str(cfg.storage.resolved())
     data["secrets"] = {}
     for name in secrets.KNOWN:

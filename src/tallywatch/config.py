@@ -21,23 +21,12 @@ from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from types import UnionType
-from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Self, Union, get_args, get_origin
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    PrivateAttr,
-    StrictBool,
-    StrictInt,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+import msgspec
+from msgspec import Meta, field
 
 from .extract import EXTRACTORS
 from .extract.genstaff import METRICS
@@ -62,46 +51,95 @@ def _did_you_mean(name: str, known: Iterable[str]) -> str:
 _PATTERN_HINTS: dict[str, str] = {}
 
 
-def _secret_elsewhere(data: Any, keys: set[str], what: str, name: str) -> Any:
-    """A secret written into the config file is refused, with where it belongs instead."""
-    if isinstance(data, dict) and keys & set(data):
-        raise ValueError(
-            f"{what} is never read from the config file: set TALLYWATCH_{name.upper()}, or "
-            f"{name} in $CREDENTIALS_DIRECTORY or the $TALLYWATCH_CREDENTIALS file"
-        )
-    return data
+def _secret_elsewhere(what: str, name: str) -> str:
+    """Why a secret written into the config file is refused, and where it belongs instead."""
+    return (
+        f"{what} is never read from the config file: set TALLYWATCH_{name.upper()}, or "
+        f"{name} in $CREDENTIALS_DIRECTORY or the $TALLYWATCH_CREDENTIALS file"
+    )
 
 
-def _hinted(pattern: str, hint: str) -> Any:
+def _hinted(pattern: str, hint: str) -> Meta:
     _PATTERN_HINTS[pattern] = hint
-    return Field(pattern=pattern)
+    return Meta(pattern=pattern)
 
 
-def _seconds(value: Any) -> Any:
+class Duration(float):
+    """Seconds; written in the file as 90, "30s", "15m", "1h" or "1d"."""
+
+
+def _seconds(value: Any) -> float:
     if isinstance(value, str):
         m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", value)
         if not m:
             raise ValueError("expected a duration such as 90, 30s, 15m, 1h or 1d")
         return float(m[1]) * _UNITS[m[2] or "s"]
-    return value
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("expected a duration such as 90, 30s, 15m, 1h or 1d")
+    return float(value)
 
 
-Seconds = Annotated[float, BeforeValidator(_seconds), Field(gt=0)]
-Url = Annotated[str, _hinted(r"^https?://\S+$", "expected an http:// or https:// address")]
-Name = Annotated[str, _hinted(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$", "expected a short name: letters, digits, _ . -")]
-Clock = Annotated[str, _hinted(r"^([01]\d|2[0-3]):[0-5]\d$", "expected a time such as 07:30")]
+def _decode(kind: type, value: Any) -> Any:
+    """msgspec's hook for the two types it does not know: a duration and a path."""
+    if kind is Duration:
+        seconds = _seconds(value)
+        if not seconds > 0:
+            raise ValueError(f"expected a duration greater than 0, got {value!r}")
+        return Duration(seconds)
+    if kind is Path:
+        if isinstance(value, str):
+            return Path(value)
+        raise ValueError(f"expected a path (text in quotes), got {value!r}")
+    raise NotImplementedError(kind)
+
+
+def _encode(value: Any) -> Any:
+    return str(value) if isinstance(value, Path) else float(value)
+
+
+Seconds = Duration
+Url = Annotated[str, _hinted(r"^https?://\S+\Z", "expected an http:// or https:// address")]
+Name = Annotated[str, _hinted(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z", "expected a short name: letters, digits, _ . -")]
+Clock = Annotated[str, _hinted(r"^([01]\d|2[0-3]):[0-5]\d\Z", "expected a time such as 07:30")]
 Address = Annotated[
-    str, _hinted(r"^[^@\s<>\r\n]+@[^@\s<>\r\n]+$", "expected an email address such as alerts@example.org")
+    str, _hinted(r"^[^@\s<>\r\n]+@[^@\s<>\r\n]+\Z", "expected an email address such as alerts@example.org")
 ]
+Positive = Annotated[int, Meta(gt=0)]
+Days = Positive
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True, dict=True):
+    """A table of the config: unknown keys refused, read-only once read (msgspec: small and fast to
+    import, which is most of an idle daemon's memory)."""
+
+    # keys that are refused with a reason of their own rather than "unknown key" (secrets, moved keys)
+    _refused: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def from_dict(cls, data: Any, origin: str = "settings") -> Self:
+        """``data`` read as this table; a ``ConfigError`` naming every problem, one line each."""
+        if cls is Telegram:
+            data = _plain_chats(data)
+        elif cls is Config and isinstance(data, dict) and isinstance(data.get("telegram"), dict):
+            data = {**data, "telegram": _plain_chats(data["telegram"])}
+        try:
+            return msgspec.convert(data, cls, dec_hook=_decode)
+        except msgspec.ValidationError:
+            problems = _problems(cls, data, "")
+        raise ConfigError("\n".join(_line(origin, where, what) for where, what in problems))
+
+    def replace(self, **changes: Any) -> Self:
+        """A copy with ``changes`` (checked again, like a table read from the file)."""
+        return msgspec.structs.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain JSON-able values (paths as text, durations as seconds)."""
+        return msgspec.to_builtins(self, enc_hook=_encode)
 
 
 class Storage(Strict):
     path: Path | None = None  # None: the user's state folder
-    backups: StrictInt = Field(7, ge=0, le=366)  # daily snapshots kept in backups/ beside it (0: none)
+    backups: Annotated[int, Meta(ge=0, le=366)] = 7  # daily snapshots kept in backups/ beside it (0: none)
     backup_at: Clock = "03:30"  # when, Kyiv time
 
     def resolved(self) -> Path:
@@ -112,15 +150,15 @@ class Storage(Strict):
 
 class Http(Strict):
     user_agent: str = "tallywatch/0.1 (feed alerting daemon; polite polling)"
-    timeout: Seconds = 20.0  # to connect, and between two reads
-    deadline: Seconds = 45.0  # for a whole request: a server dripping a byte a second is cut off
-    max_bytes: StrictInt = Field(5_000_000, gt=0)  # received, and again once decoded
-    backoff_base: Seconds = 60.0
-    backoff_max: Seconds = 6 * 3600.0
+    timeout: Seconds = Duration(20.0)  # to connect, and between two reads
+    deadline: Seconds = Duration(45.0)  # for a whole request: a server dripping a byte a second is cut off
+    max_bytes: Positive = 5_000_000  # received, and again once decoded
+    backoff_base: Seconds = Duration(60.0)
+    backoff_max: Seconds = Duration(6 * 3600.0)
 
 
 class JsonMapping(Strict):
-    records: list[str] = ["data.records", "data"]
+    records: list[str] = field(default_factory=lambda: ["data.records", "data"])
     date: str = "date"
     values: str = "stats"
     deltas: str | None = "increase"
@@ -137,35 +175,35 @@ def _css(selector: str) -> None:
     try:
         LexborHTMLParser("<p></p>").css(selector)
     except Exception as exc:  # selectolax raises its own errors, or ValueError, by version
-        raise ValueError(f"selector {selector!r} is not valid CSS: {exc}") from None
+        raise ValueError(f"selector: {selector!r} is not valid CSS: {exc}") from None
 
 
 class Source(Strict):
     name: Name
     kind: Literal["rss", "atom", "json", "html", "telegram_channel"]
     url: Url  # html: may hold {date:%d%m%Y}, one page per day
-    interval: Seconds = 3600.0
-    jitter: float = Field(0.1, ge=0, le=1)  # fraction of the interval
+    interval: Seconds = Duration(3600.0)
+    jitter: Annotated[float, Meta(ge=0, le=1)] = 0.1  # fraction of the interval
     # inside the hours its reports appear (learned from the days before: sources/schedule.py), the
     # source is polled this often instead; learn = false: always at `interval`
-    fast_interval: Seconds = 60.0
-    learn: StrictBool = True
+    fast_interval: Seconds = Duration(60.0)
+    learn: bool = True
     extractor: str | None = None  # default: genstaff for feeds, russianwarship for json
-    enabled: StrictBool = True
+    enabled: bool = True
     timeout: Seconds | None = None
-    max_bytes: StrictInt | None = Field(None, gt=0)
+    max_bytes: Positive | None = None
     mapping: JsonMapping | None = None
     stale_after: Seconds | None = None  # default: [rules.stale] after
     selector: str | None = None  # html: the CSS selector of the element holding the report
     follow: str | None = None  # html: the url is a listing; follow its links matching this regex
-    max_pages: StrictInt = Field(3, ge=1, le=50)  # html: pages (or days) per poll; telegram_channel: pages back
+    max_pages: Annotated[int, Meta(ge=1, le=50)] = 3  # html: pages (or days) per poll; telegram_channel: pages back
     follow_redirects_to: list[str] = []  # other hosts a redirect may lead to (its own site always may)
     # when sources give one metric for one day: the lowest priority's figure is the one the rules see
-    priority: StrictInt = Field(DEFAULT_PRIORITY, ge=0, le=1000)
+    priority: Annotated[int, Meta(ge=0, le=1000)] = DEFAULT_PRIORITY
     # whose figures these are, said with every alert: "genstaff" (the General Staff of Ukraine's Armed
     # Forces, in the reader's language; the default for the built-in report and API readers) or
     # words of your own, e.g. "UN Human Rights Monitoring Mission in Ukraine"
-    publisher: Annotated[str, Field(min_length=1, max_length=120)] | None = None
+    publisher: Annotated[str, Meta(min_length=1, max_length=120)] | None = None
 
     def said_by(self) -> str:
         """The publisher said with its alerts (``publisher``; by default the General Staff for the
@@ -174,18 +212,14 @@ class Source(Strict):
             return self.publisher
         return "genstaff" if self.extractor_name in ("genstaff", "russianwarship") else self.name
 
-    @field_validator("follow")
-    @classmethod
-    def _follow_compiles(cls, value: str | None) -> str | None:
-        if value is not None:
+    def __post_init__(self) -> None:
+        if self.extractor is not None and self.extractor not in EXTRACTORS:
+            raise ValueError(f"extractor: expected one of {', '.join(sorted(EXTRACTORS))}")
+        if self.follow is not None:
             try:
-                re.compile(value)
+                re.compile(self.follow)
             except re.error as exc:
-                raise ValueError(f"not a regular expression: {exc}") from None
-        return value
-
-    @model_validator(mode="after")
-    def _fits_its_kind(self) -> Self:
+                raise ValueError(f"follow: not a regular expression: {exc}") from None
         dated = "{date" in self.url
         if self.kind == "html":
             if not self.selector:
@@ -202,21 +236,13 @@ class Source(Strict):
         else:
             for key in ("selector", "follow"):
                 if getattr(self, key) is not None:
-                    raise ValueError(f"{key} is for html sources only")
+                    raise ValueError(f"{key}: for html sources only")
             if dated:
-                raise ValueError("a {date:…} url is for html sources only")
+                raise ValueError("url: a {date:…} url is for html sources only")
         if self.kind == "telegram_channel" and not re.fullmatch(r"/s/[A-Za-z0-9_]{4,64}/?", urlsplit(self.url).path):
-            raise ValueError("a telegram_channel url is the channel's public preview, https://t.me/s/<channel>")
+            raise ValueError("url: a telegram_channel url is the channel's public preview, https://t.me/s/<channel>")
         if self.selector is not None:
             _css(self.selector)
-        return self
-
-    @field_validator("extractor")
-    @classmethod
-    def _known_extractor(cls, value: str | None) -> str | None:
-        if value is not None and value not in EXTRACTORS:
-            raise ValueError(f"expected one of {', '.join(sorted(EXTRACTORS))}")
-        return value
 
     @property
     def extractor_name(self) -> str:
@@ -224,56 +250,47 @@ class Source(Strict):
 
 
 class Milestone(Strict):
-    step: StrictInt | None = Field(None, gt=0)
-    levels: list[Annotated[StrictInt, Field(gt=0)]] = []
+    step: Positive | None = None
+    levels: list[Positive] = []
 
-    @model_validator(mode="after")
-    def _something(self) -> Milestone:
+    def __post_init__(self) -> None:
         if self.step is None and not self.levels:
             raise ValueError("expected `step` or `levels` (or both)")
-        return self
 
 
 class Detect(Strict):
     first_import: Literal["quiet", "notify"] = "quiet"
-    baseline: StrictBool = True  # a first start with an empty store loads the bundled history quietly
+    baseline: bool = True  # a first start with an empty store loads the bundled history quietly
     # When a milestone (it goes to every subscriber) may fire: "consistent" — from a figure whose
     # printed change agrees with the last total, else once a second source or the next report
     # confirms it; "agreement" — always after such a confirmation; "none" — at once.
     confirm: Literal["consistent", "agreement", "none"] = "consistent"
 
 
-Days = Annotated[StrictInt, Field(gt=0)]
-
-
 class RuleSettings(Strict):
     """A rule family's settings; ``[rules.<family>.metric.<name>]`` overrides any of them per metric."""
 
-    enabled: StrictBool = True
+    enabled: bool = True
     metric: dict[str, dict[str, Any]] = {}
-    _merged: dict[str, Any] = PrivateAttr(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _check_overrides(self) -> RuleSettings:
-        base = self.model_dump(exclude={"metric"})
+    def _base(self) -> dict[str, Any]:
+        return {k: v for k, v in self.to_dict().items() if k != "metric"}
+
+    def __post_init__(self) -> None:
         for name, override in self.metric.items():
-            try:
-                type(self).model_validate({**base, **override})
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                hint = _did_you_mean(where, set(type(self).model_fields) - {"metric"})
-                raise ValueError(f"metric.{name}.{where}: {_explain(first)}{hint}") from None
-        return self
+            problems = _problems(type(self), {**self._base(), **override}, f"metric.{name}")
+            if problems:
+                raise ValueError("\n".join(f"{where}: {what}" for where, what in problems))
 
     def for_metric(self, name: str) -> Self:
         """These settings with the metric's overrides applied (cached)."""
-        if name not in self._merged:
+        merged = self.__dict__.setdefault("_merged", {})
+        if name not in merged:
             override = self.metric.get(name)
-            self._merged[name] = (
-                type(self).model_validate({**self.model_dump(exclude={"metric"}), **override}) if override else self
+            merged[name] = (
+                msgspec.convert({**self._base(), **override}, type(self), dec_hook=_decode) if override else self
             )
-        return self._merged[name]
+        return merged[name]
 
 
 class Spike(RuleSettings):
@@ -281,15 +298,15 @@ class Spike(RuleSettings):
 
     window: Days = 28  # days of daily changes the median and MAD are taken over
     min_history: Days = 14  # fewer daily changes than this: no verdict
-    ratio: float = Field(2.0, gt=1)  # at least this many times the median
-    z: float = Field(5.0, gt=0)  # and this many robust standard deviations (1.4826 · MAD) above it
-    floor: StrictInt = Field(5, ge=0)  # never for a change smaller than this
-    steady_median: float = Field(3.0, ge=0)  # a median below this makes the metric "bursty"
+    ratio: Annotated[float, Meta(gt=1)] = 2.0  # at least this many times the median
+    z: Annotated[float, Meta(gt=0)] = 5.0  # and this many robust standard deviations (1.4826 · MAD) above it
+    floor: Annotated[int, Meta(ge=0)] = 5  # never for a change smaller than this
+    steady_median: Annotated[float, Meta(ge=0)] = 3.0  # a median below this makes the metric "bursty"
     bursty_window: Days = 365  # bursty metrics: compare with a high quantile over a long window
     bursty_min_history: Days = 60
-    bursty_quantile: float = Field(0.99, gt=0, lt=1)
-    bursty_factor: float = Field(1.5, gt=1)
-    drops: StrictBool = False  # also alert on unusually small daily changes
+    bursty_quantile: Annotated[float, Meta(gt=0, lt=1)] = 0.99
+    bursty_factor: Annotated[float, Meta(gt=1)] = 1.5
+    drops: bool = False  # also alert on unusually small daily changes
 
 
 class Record(RuleSettings):
@@ -297,24 +314,24 @@ class Record(RuleSettings):
 
     window: Days | None = 365  # days; leave out for "ever"
     min_history: Days = 90
-    floor: StrictInt = Field(5, ge=0)
+    floor: Annotated[int, Meta(ge=0)] = 5
 
 
 class Approaching(RuleSettings):
     """The next milestone is near at the recent rate."""
 
-    days: float = Field(3.0, gt=0)  # alert when the next milestone is this close
+    days: Annotated[float, Meta(gt=0)] = 3.0  # alert when the next milestone is this close
     rate_window: Days = 7  # trailing days for the average daily rate
 
 
 class Guard(RuleSettings):
     """Implausible values are held as suspect until confirmed or contradicted."""
 
-    factor: float = Field(5.0, gt=1)  # a rise above factor × the largest daily rise of the window is suspect
+    factor: Annotated[float, Meta(gt=1)] = 5.0  # a rise above factor × the largest daily rise of the window is suspect
     window: Days = 90
-    floor: StrictInt = Field(50, ge=0)  # rises up to this are always plausible
+    floor: Annotated[int, Meta(ge=0)] = 50  # rises up to this are always plausible
     min_history: Days = 7  # with fewer days known, the limit is cold_ratio × the total a day
-    cold_ratio: float = Field(1.0, gt=0)
+    cold_ratio: Annotated[float, Meta(gt=0)] = 1.0
 
 
 class Correction(RuleSettings):
@@ -328,191 +345,172 @@ class ReportedDelta(RuleSettings):
 class Stale(RuleSettings):
     """A source brings no new report for longer than expected."""
 
-    after: Seconds = 30 * 3600.0
+    after: Seconds = Duration(30 * 3600.0)
 
 
 class Disagreement(RuleSettings):
     """Two sources give different values for the same metric and day."""
 
-    tolerance: StrictInt = Field(0, ge=0)  # absolute difference always tolerated
-    tolerance_ratio: float = Field(0.001, ge=0)  # relative difference tolerated (0.1 %)
+    tolerance: Annotated[int, Meta(ge=0)] = 0  # absolute difference always tolerated
+    tolerance_ratio: Annotated[float, Meta(ge=0)] = 0.001  # relative difference tolerated (0.1 %)
 
 
 class Rules(Strict):
-    spike: Spike = Spike()
-    record: Record = Record()
-    approaching: Approaching = Approaching()
-    guard: Guard = Guard()
-    correction: Correction = Correction()
-    reported_delta: ReportedDelta = ReportedDelta()
-    stale: Stale = Stale()
-    disagreement: Disagreement = Disagreement()
+    spike: Spike = field(default_factory=Spike)
+    record: Record = field(default_factory=Record)
+    approaching: Approaching = field(default_factory=Approaching)
+    guard: Guard = field(default_factory=Guard)
+    correction: Correction = field(default_factory=Correction)
+    reported_delta: ReportedDelta = field(default_factory=ReportedDelta)
+    stale: Stale = field(default_factory=Stale)
+    disagreement: Disagreement = field(default_factory=Disagreement)
 
 
 class Console(Strict):
-    enabled: StrictBool = True
+    enabled: bool = True
 
 
-ChatName = Annotated[str, _hinted(r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)$", "expected @channelname or a chat id")]
+ChatName = Annotated[str, _hinted(r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)\Z", "expected @channelname or a chat id")]
 
 
-def _spoken(language: str) -> str:
+def _spoken(language: str) -> None:
     from .i18n import languages
 
     if language not in languages():
-        raise ValueError(f"no catalogue for language {language!r} (bundled: {', '.join(languages())})")
-    return language
+        raise ValueError(f"language: no catalogue for language {language!r} (bundled: {', '.join(languages())})")
 
 
-Language = Annotated[str, AfterValidator(_spoken)]
+def _known_zone(key: str, value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{key}: unknown time zone {value!r}") from None
 
 
 class TelegramChat(Strict):
     """A channel or group the daemon posts to, and the language its posts are in."""
 
     chat: ChatName
-    language: Language = "en"
+    language: str = "en"
 
-    @model_validator(mode="before")
-    @classmethod
-    def _plain(cls, data: Any) -> Any:
-        """``"@name"`` and ``-100123`` (a string or a number) are accepted as well as the table form."""
-        if isinstance(data, bool):
-            return data  # refused below: not a chat
-        if isinstance(data, int):
-            return {"chat": str(data)}
-        if isinstance(data, str):
-            return {"chat": data}
+    def __post_init__(self) -> None:
+        _spoken(self.language)
+
+
+def _plain_chats(data: Any) -> Any:
+    """``"@name"`` and ``-100123`` (a string or a number) are accepted in a ``[telegram]`` table's
+    ``channels`` as well as the table form ``{chat = "@name", language = "uk"}``."""
+    channels = data.get("channels") if isinstance(data, dict) else None
+    if not isinstance(channels, list):
         return data
+    plain = [{"chat": str(c)} if isinstance(c, str | int) and not isinstance(c, bool) else c for c in channels]
+    return {**data, "channels": plain}
 
 
 class Telegram(Strict):
     """The Telegram bot and channel posts. Off unless a token is set (never here: see secrets)."""
 
+    _refused: ClassVar[dict[str, str]] = dict.fromkeys(
+        ("token", "bot_token", "telegram_token"), _secret_elsewhere("the bot token", "telegram_token")
+    )
+
     base_url: Url = "https://api.telegram.org/bot"  # the token is appended
     # channels and groups that get the daily report and every alert, each in its own language:
     # "@name", a chat id (a number or a string), or {chat = "@name", language = "uk"}
     channels: list[TelegramChat] = []
-    admins: list[StrictInt] = []  # numeric user ids allowed /stats and /broadcast
+    admins: list[int] = []  # numeric user ids allowed /stats and /broadcast
     timezone: str = "Europe/Kyiv"  # for subscribers' quiet hours
-    concurrency: StrictInt = Field(4, ge=1, le=64)  # messages in flight at once
+    concurrency: Annotated[int, Meta(ge=1, le=64)] = 4  # messages in flight at once
     # send with allow_paid_broadcast: up to 1,000 messages a second instead of about 30; Telegram
     # bills the messages beyond the free limit (0.1 Star each) to the bot's Stars balance
-    paid_broadcast: StrictBool = False
-    polling: StrictBool = True  # answer commands (getUpdates); off: post alerts only
+    paid_broadcast: bool = False
+    polling: bool = True  # answer commands (getUpdates); off: post alerts only
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_token_here(cls, data: Any) -> Any:
-        return _secret_elsewhere(data, {"token", "bot_token", "telegram_token"}, "the bot token", "telegram_token")
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+    def __post_init__(self) -> None:
+        _known_zone("timezone", self.timezone)
 
 
 class Email(Strict):
     """Email over SMTP: instant alerts and daily / weekly digests. Password only from secrets."""
 
-    enabled: StrictBool = False
+    _refused: ClassVar[dict[str, str]] = dict.fromkeys(
+        ("password", "smtp_password", "pass"), _secret_elsewhere("the SMTP password", "smtp_password")
+    )
+
+    enabled: bool = False
     host: str = "localhost"
-    port: StrictInt = Field(587, gt=0, lt=65536)
+    port: Annotated[int, Meta(gt=0, lt=65536)] = 587
     security: Literal["starttls", "ssl", "none"] = "starttls"  # none: only for a relay on this machine
     user: str | None = None  # password: TALLYWATCH_SMTP_PASSWORD or the smtp_password credential
     ca_file: Path | None = None  # extra CA to trust (a private relay); certificates are always verified
-    timeout: Seconds = 30.0
+    timeout: Seconds = Duration(30.0)
     from_addr: Address = "tallywatch@localhost"
-    from_name: Annotated[str, _hinted(r"^[^\r\n<>\"]*$", "expected a name on one line, without <, > or quotes")] = (
+    from_name: Annotated[str, _hinted(r'^[^\r\n<>"]*\Z', "expected a name on one line, without <, > or quotes")] = (
         "tallywatch"
     )
-    instant_rules: list[str] = ["milestone"]  # which alerts go out as one mail each
+    instant_rules: list[str] = field(default_factory=lambda: ["milestone"])  # which alerts go out as one mail each
     daily_at: Clock = "07:30"
     weekly_on: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     weekly_at: Clock = "07:30"
     timezone: str = "Europe/Kyiv"
-    send_empty: StrictBool = False  # a digest for a period with nothing new
+    send_empty: bool = False  # a digest for a period with nothing new
     chart_metric: str = "personnel"  # the chart in digests
     unsubscribe_url: (
-        Annotated[str, _hinted(r"^https://\S*\{token\}\S*$", "expected an https:// address with {token} in it")] | None
+        Annotated[str, _hinted(r"^https://\S*\{token\}\S*\Z", "expected an https:// address with {token} in it")] | None
     ) = None
     unsubscribe_mailto: Address | None = None
-    # set by Config from [web] public_url: the web app's own one-click unsubscribe page
-    _served_unsubscribe: str | None = PrivateAttr(None)
 
     def unsubscribe_link(self, token: str) -> str | None:
         """Where a mail's unsubscribe link points: ``unsubscribe_url`` when set (an endpoint of the
         admin's own), else the web app's ``/unsubscribe`` under ``[web] public_url``, else none."""
         if self.unsubscribe_url:
             return self.unsubscribe_url.format(token=token)
-        if self._served_unsubscribe:
-            return self._served_unsubscribe + quote(token, safe="")
-        return None
+        served = self.__dict__.get("_served_unsubscribe")  # set by Config from [web] public_url
+        return served + quote(token, safe="") if served else None
 
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        return Telegram._known_zone(value)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_password_here(cls, data: Any) -> Any:
-        keys = {"password", "smtp_password", "pass"}
-        return _secret_elsewhere(data, keys, "the SMTP password", "smtp_password")
-
-    @model_validator(mode="after")
-    def _plain_only_locally(self) -> Email:
+    def __post_init__(self) -> None:
+        _known_zone("timezone", self.timezone)
         if self.security == "none" and self.host not in ("localhost", "127.0.0.1", "::1"):
             raise ValueError('security = "none" is only for a relay on this machine; use starttls or ssl')
-        return self
 
 
 class Webhook(Strict):
+    _refused: ClassVar[dict[str, str]] = dict.fromkeys(
+        ("secret", "webhook_secret", "hmac_secret"), _secret_elsewhere("the webhook signing secret", "webhook_secret")
+    )
+
     name: Name
     url: Url
     rules: list[str] = []  # only these rules (empty: every alert)
-    timeout: Seconds = 10.0
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_secret_here(cls, data: Any) -> Any:
-        keys = {"secret", "webhook_secret", "hmac_secret"}
-        return _secret_elsewhere(data, keys, "the webhook signing secret", "webhook_secret")
+    timeout: Seconds = Duration(10.0)
 
 
 class Health(Strict):
     """What ``/healthz`` weighs (it is served by the web app: ``[web]``)."""
 
-    allowance: float = Field(3.0, gt=1)  # unhealthy after this many intervals without a successful poll
+    _refused: ClassVar[dict[str, str]] = dict.fromkeys(
+        ("enabled", "host", "port"), "moved to [web] (one server answers /healthz, /metrics and the public pages)"
+    )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _moved_to_web(cls, data: Any) -> Any:
-        moved = sorted({"enabled", "host", "port"} & set(data)) if isinstance(data, dict) else []
-        if moved:
-            keys = ", ".join(moved)
-            raise ValueError(f"{keys}: moved to [web] (one server answers /healthz, /metrics and the public pages)")
-        return data
+    allowance: Annotated[float, Meta(gt=1)] = 3.0  # unhealthy after this many intervals without a successful poll
 
 
 class Web(Strict):
     """The web app in the daemon: /healthz, /metrics, the public page, feeds, the data API and
     email self-service. Bound to this machine: put a reverse proxy with TLS in front of it."""
 
-    enabled: StrictBool = True
+    enabled: bool = True
     host: str = "127.0.0.1"
-    port: StrictInt = Field(9467, ge=0, lt=65536)
+    port: Annotated[int, Meta(ge=0, lt=65536)] = 9467
     # the address people reach it at through the proxy: links in mails (unsubscribe, confirm) and feeds
-    public_url: Annotated[str, _hinted(r"^https?://[^\s?#]+$", "expected an http:// or https:// address")] | None = None
-    signup: StrictBool = True  # the subscribe form (needs [email] enabled and public_url)
-    signups_per_client: StrictInt = Field(5, ge=1)  # subscribe posts per client address per 10 minutes
-    signups_per_address: StrictInt = Field(3, ge=1)  # confirmation mails per email address per day
-    signups_per_hour: StrictInt = Field(60, ge=1)  # confirmation mails per hour in all
-    confirm_within: Seconds = 48 * 3600.0  # a confirmation link expires after this
+    public_url: Annotated[str, _hinted(r"^https?://[^\s?#]+\Z", "expected an http:// or https:// address")] | None = (
+        None
+    )
+    signup: bool = True  # the subscribe form (needs [email] enabled and public_url)
+    signups_per_client: Positive = 5  # subscribe posts per client address per 10 minutes
+    signups_per_address: Positive = 3  # confirmation mails per email address per day
+    signups_per_hour: Positive = 60  # confirmation mails per hour in all
+    confirm_within: Seconds = Duration(48 * 3600.0)  # a confirmation link expires after this
 
     def link(self, path: str) -> str | None:
         """``path`` under ``public_url`` (None without one)."""
@@ -522,15 +520,15 @@ class Web(Strict):
 class SourceHealth(Strict):
     """What a run of failed polls of one source does."""
 
-    slow_after: StrictInt = Field(3, ge=1)  # failures in a row before the source is polled less often…
-    slow_factor: float = Field(4.0, ge=1)  # …every slow_factor × its interval, until it works again
-    broken_after: StrictInt = Field(10, ge=1)  # failures in a row before it is marked broken (an admin alert)
+    slow_after: Positive = 3  # failures in a row before the source is polled less often…
+    slow_factor: Annotated[float, Meta(ge=1)] = 4.0  # …every slow_factor × its interval, until it works again
+    broken_after: Positive = 10  # failures in a row before it is marked broken (an admin alert)
 
 
 class Outbox(Strict):
-    retry_base: Seconds = 30.0  # first retry within this (full jitter), doubling per attempt…
-    retry_max: Seconds = 3600.0  # …up to this; a server's retry_after is always honoured
-    batch: StrictInt = Field(200, gt=0)  # deliveries claimed at once per channel
+    retry_base: Seconds = Duration(30.0)  # first retry within this (full jitter), doubling per attempt…
+    retry_max: Seconds = Duration(3600.0)  # …up to this; a server's retry_after is always honoured
+    batch: Positive = 200  # deliveries claimed at once per channel
 
 
 def _compile(pattern: str, groups: set[str], what: str) -> Any:
@@ -556,20 +554,11 @@ class PatternMetric(Strict):
     sources: list[str] = []  # the sources whose documents it is applied to (default: all)
     date_pattern: str | None = None  # a named group, date; else the item's publication date (Kyiv)
     date_format: str = "%d.%m.%Y"  # strptime format of the date group (English month names: %B)
-    timeout: Seconds = 0.25  # a search that takes longer on a (hostile) document is cut off
+    timeout: Seconds = Duration(0.25)  # a search that takes longer on a (hostile) document is cut off
 
-    @field_validator("pattern")
-    @classmethod
-    def _value_group(cls, value: str) -> str:
-        _compile(value, {"value"}, "pattern")
-        return value
-
-    @field_validator("date_pattern")
-    @classmethod
-    def _date_group(cls, value: str | None) -> str | None:
-        if value is not None:
-            _compile(value, {"date"}, "date_pattern")
-        return value
+    def __post_init__(self) -> None:
+        self.compiled  # noqa: B018 (compiled now: a bad pattern is a config error)
+        self.compiled_date  # noqa: B018
 
     @functools.cached_property
     def compiled(self) -> Any:
@@ -588,97 +577,85 @@ class Backfill(Strict):
     ``/statistics``): ``tallywatch backfill``, and at each start when the last stored day is older
     than yesterday."""
 
-    enabled: StrictBool = True
+    enabled: bool = True
     url: Url = "https://russianwarship.rip/api/v2/statistics"
     source: Name = "russianwarship"  # its figures' source
-    days_per_request: StrictInt = Field(50, ge=1, le=500)
-    pause: Seconds = 1.0  # between two requests: polite to a volunteer-run API
+    days_per_request: Annotated[int, Meta(ge=1, le=500)] = 50
+    pause: Seconds = Duration(1.0)  # between two requests: polite to a volunteer-run API
 
 
 class Config(Strict):
-    storage: Storage = Storage()
-    http: Http = Http()
-    backfill: Backfill = Backfill()
+    storage: Storage = field(default_factory=Storage)
+    http: Http = field(default_factory=Http)
+    backfill: Backfill = field(default_factory=Backfill)
     sources: list[Source] = []
     milestones: dict[str, Milestone] = {}
-    detect: Detect = Detect()
-    rules: Rules = Rules()
-    console: Console = Console()
-    outbox: Outbox = Outbox()
-    telegram: Telegram = Telegram()
-    email: Email = Email()
+    detect: Detect = field(default_factory=Detect)
+    rules: Rules = field(default_factory=Rules)
+    console: Console = field(default_factory=Console)
+    outbox: Outbox = field(default_factory=Outbox)
+    telegram: Telegram = field(default_factory=Telegram)
+    email: Email = field(default_factory=Email)
     webhooks: list[Webhook] = []
-    health: Health = Health()
-    web: Web = Web()
-    source_health: SourceHealth = SourceHealth()
+    health: Health = field(default_factory=Health)
+    web: Web = field(default_factory=Web)
+    source_health: SourceHealth = field(default_factory=SourceHealth)
     metrics: dict[str, PatternMetric] = {}
 
-    @field_validator("metrics")
-    @classmethod
-    def _metric_names(cls, metrics: dict[str, PatternMetric]) -> dict[str, PatternMetric]:
-        for name in metrics:
-            if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
-                raise ValueError(f"metric name {name!r}: lowercase letters, digits and _, starting with a letter")
-        return metrics
+    def __post_init__(self) -> None:
+        problems = [*self._unique_names(), *self._metric_names(), *self._metric_sources_exist(), *self._names_known()]
+        if problems:
+            raise ValueError("\n".join(problems))
+        if self.web.enabled and self.web.public_url:
+            self.email.__dict__["_served_unsubscribe"] = self.web.link("/unsubscribe?t=")
 
-    @model_validator(mode="after")
-    def _metric_sources_exist(self) -> Self:
+    def _unique_names(self) -> Iterable[str]:
+        names = [s.name for s in self.sources]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            yield f"sources: source names must be unique; repeated: {', '.join(dupes)}"
+
+    def _metric_names(self) -> Iterable[str]:
+        for name in self.metrics:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", name):
+                yield f"metrics: metric name {name!r}: lowercase letters, digits and _, starting with a letter"
+
+    def _metric_sources_exist(self) -> Iterable[str]:
         names = {s.name for s in self.sources}
         for metric, spec in self.metrics.items():
             unknown = [s for s in spec.sources if s not in names]
             if unknown:
-                raise ValueError(f"metrics.{metric}.sources: no source named {', '.join(unknown)}")
+                yield f"metrics.{metric}.sources: no source named {', '.join(unknown)}"
             if spec.kind == "daily" and metric in self.milestones:
-                raise ValueError(f"milestones.{metric}: {metric} is a count per day; milestones are for running totals")
-        return self
+                yield f"milestones.{metric}: {metric} is a count per day; milestones are for running totals"
 
-    @model_validator(mode="after")
-    def _served_links(self) -> Self:
-        if self.web.enabled and self.web.public_url:
-            self.email._served_unsubscribe = self.web.link("/unsubscribe?t=")
-        return self
-
-    @model_validator(mode="after")
-    def _names_known(self) -> Self:
+    def _names_known(self) -> Iterable[str]:
         """A metric or rule named anywhere must exist: a typo would otherwise never fire, silently."""
         metrics = {*METRICS, *self.metrics}
         for source in self.sources:  # a JSON source may map its fields to metrics of its own
             for target in source.mapping.metrics.values() if source.mapping else ():
                 metrics.update([target] if isinstance(target, str) else [name for _, name in target])
-        problems = []
 
-        def check(where: str, name: str, known: set[str] | tuple[str, ...], what: str) -> None:
+        def check(where: str, name: str, known: set[str] | tuple[str, ...], what: str) -> Iterable[str]:
             if name not in known:
-                problems.append(f"{where}: no {what} named {name!r}{_did_you_mean(name, known)}")
+                yield f"{where}: no {what} named {name!r}{_did_you_mean(name, known)}"
 
         for name in self.milestones:
-            check(f"milestones.{name}", name, metrics, "metric")
-        for family in type(self.rules).model_fields:
+            yield from check(f"milestones.{name}", name, metrics, "metric")
+        for family in Rules.__struct_fields__:
             for name in getattr(self.rules, family).metric:
-                check(f"rules.{family}.metric.{name}", name, metrics, "metric")
-        check("email.chart_metric", self.email.chart_metric, metrics, "metric")
+                yield from check(f"rules.{family}.metric.{name}", name, metrics, "metric")
+        yield from check("email.chart_metric", self.email.chart_metric, metrics, "metric")
         for rule in self.email.instant_rules:
-            check("email.instant_rules", rule, RULES, "rule")
+            yield from check("email.instant_rules", rule, RULES, "rule")
         for i, hook in enumerate(self.webhooks):
             for rule in hook.rules:
-                check(f"webhooks[{i}].rules", rule, RULES, "rule")
-        if problems:
-            raise ValueError("\n".join(problems))
-        return self
+                yield from check(f"webhooks[{i}].rules", rule, RULES, "rule")
 
     def per_day(self, metric: str) -> bool:
         """Whether the metric is a count for each day (not a running total)."""
         spec = self.metrics.get(metric)
         return spec is not None and spec.kind == "daily"
-
-    @field_validator("sources")
-    @classmethod
-    def _unique_names(cls, sources: list[Source]) -> list[Source]:
-        names = [s.name for s in sources]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"source names must be unique; repeated: {', '.join(dupes)}")
-        return sources
 
     def source(self, name: str) -> Source:
         for s in self.sources:
@@ -695,66 +672,111 @@ def state_dir() -> Path:
     return Path(base) / "tallywatch"
 
 
-def _where(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part in ("function-after", "function-before") or "[" in str(part):
-            continue  # pydantic's internal validator steps
+def _inner(kind: Any) -> Any:
+    """The type under ``Annotated[…]`` and ``… | None``."""
+    while True:
+        if get_origin(kind) is Annotated:
+            kind = get_args(kind)[0]
+        elif get_origin(kind) in (Union, UnionType) and type(None) in get_args(kind):
+            rest = [a for a in get_args(kind) if a is not type(None)]
+            kind = rest[0] if len(rest) == 1 else Union[tuple(rest)]  # noqa: UP007 (built at run time)
         else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
+            return kind
 
 
-def _explain(err: dict[str, Any]) -> str:
-    kind, msg = err["type"], err["msg"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "missing value (required)"
-    msg = msg.removeprefix("Value error, ")
-    got = err.get("input")
-    if kind == "string_pattern_mismatch":
-        return f"{_PATTERN_HINTS.get(err.get('ctx', {}).get('pattern', ''), 'not in the expected form')}, got {got!r}"
-    if kind not in ("value_error",) and not isinstance(got, dict | list):
-        return f"{msg.lower()}, got {got!r}"
-    return msg
+def _join(where: str, key: Any) -> str:
+    return f"{where}[{key}]" if isinstance(key, int) else f"{where}.{key}" if where else str(key)
 
 
-def _annotation_at(loc: tuple[Any, ...]) -> Any:
-    """The declared type at a key path of the config (None where it can't be told)."""
-    tp: Any = Config
-    for part in loc:
-        while get_origin(tp) is Annotated or get_origin(tp) in (Union, UnionType):
-            tp = next((a for a in get_args(tp) if a is not type(None)), None)
-        if get_origin(tp) is list:
-            tp = get_args(tp)[0]
-        elif get_origin(tp) is dict:
-            tp = get_args(tp)[1]
-        elif isinstance(tp, type) and issubclass(tp, BaseModel) and str(part) in tp.model_fields:
-            tp = tp.model_fields[str(part)].annotation
-        else:
-            return None
-    return tp
+def _problems(kind: Any, data: Any, where: str) -> list[tuple[str, str]]:
+    """Every problem of ``data`` read as ``kind``, as (key path, what is wrong); none when it reads.
+
+    msgspec stops at the first problem and names a dict's keys ``[...]``: where it finds one, the
+    tables, lists and dicts below are read again one by one, so every problem is told, at its key."""
+    try:
+        msgspec.convert(data, kind, dec_hook=_decode)
+        return []
+    except msgspec.ValidationError as exc:
+        message = re.sub(r" - at `\$[^`]*`$", "", str(exc))
+    inner = _inner(kind)
+    found: list[tuple[str, str]] = []
+    if isinstance(inner, type) and issubclass(inner, msgspec.Struct) and isinstance(data, dict):
+        fields = {f.encode_name: f for f in msgspec.structs.fields(inner)}
+        for key in data:
+            if key in inner._refused:
+                found.append((_join(where, key), inner._refused[key]))
+            elif key not in fields:
+                found.append((_join(where, key), f"unknown key{_did_you_mean(str(key), fields)}"))
+        for name, spec in fields.items():
+            if name in data:
+                found += _problems(spec.type, data[name], _join(where, name))
+            elif spec.required:
+                found.append((_join(where, name), "missing value (required)"))
+        if not found:  # the table's own checks (__post_init__): "key: what" is told at that key
+            for line in message.splitlines():
+                head, _, rest = line.partition(": ")
+                known = rest and re.split(r"[.\[]", head)[0] in fields
+                found.append((_join(where, head), rest) if known else (where, line))
+    elif get_origin(inner) is list and isinstance(data, list):
+        found = [p for i, item in enumerate(data) for p in _problems(get_args(inner)[0], item, _join(where, i))]
+    elif get_origin(inner) is dict and isinstance(data, dict):
+        found = [p for key, value in data.items() for p in _problems(get_args(inner)[1], value, _join(where, key))]
+    return found or [(where, _explain(message, kind, data))]
 
 
-def _line(origin: str, err: dict[str, Any]) -> str:
-    where, explained = _where(err["loc"]), _explain(err)
-    if err["type"] == "extra_forbidden":
-        parent = _annotation_at(tuple(p for p in err["loc"][:-1] if not str(p).startswith("function-")))
-        if isinstance(parent, type) and issubclass(parent, BaseModel):
-            explained += _did_you_mean(str(err["loc"][-1]), parent.model_fields)
-    if where == "(top level)":  # a whole-config check: its message names its keys, one per line
-        return "\n".join(f"{origin}: {line}" for line in explained.splitlines())
-    return f"{origin}: {where}: {explained}"
+_TYPES = {
+    "int": "a whole number",
+    "float": "a number",
+    "str": "text in quotes",
+    "bool": "true or false",
+    "array": "a list [ … ]",
+    "object": "a table",
+    "null": "nothing",
+}
+
+
+class _Shown:
+    """A value as the file spells it: true and false as TOML writes them, the rest as Python does."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return str(self.value).lower() if isinstance(self.value, bool) else repr(self.value)
+
+
+_BOUNDS = {">=": "at least", ">": "greater than", "<=": "at most", "<": "less than"}
+
+
+def _explain(message: str, kind: Any, value: Any) -> str:
+    """msgspec's words for one value, in the config's words, with the value that was given."""
+    got = _Shown(value)
+    if m := re.fullmatch(r"Expected `([^`]+)`, got `\w+`", message):
+        wanted = " or ".join(_TYPES.get(t, t) for t in m[1].split(" | ") if t != "null")
+        return f"expected {wanted}, got {got!r}"
+    if m := re.fullmatch(r"Expected `(\w+)` (>=|>|<=|<) (\S+)", message):
+        return f"expected {_TYPES.get(m[1], m[1])} {_BOUNDS[m[2]]} {m[3]}, got {got!r}"
+    if m := re.fullmatch(r"Expected `str` of length (>=|<=) (\d+)", message):
+        return f"expected {_BOUNDS[m[1]]} {m[2]} characters, got {got!r}"
+    if message.startswith("Expected `str` matching regex "):
+        while get_origin(kind) in (Union, UnionType):  # the text's own type, under `| None`
+            kind = next(a for a in get_args(kind) if a is not type(None))
+        pattern = next((m.pattern for m in get_args(kind)[1:] if isinstance(m, Meta)), None)
+        return f"{_PATTERN_HINTS.get(pattern or '', 'not in the expected form')}, got {got!r}"
+    if message.startswith("Invalid enum value") and get_origin(_inner(kind)) is Literal:
+        options = [repr(o) for o in get_args(_inner(kind))]
+        return f"expected {', '.join(options[:-1])} or {options[-1]}, got {got!r}"
+    return message
+
+
+def _line(origin: str, where: str, what: str) -> str:
+    if not where:  # a whole-config check: its message names its keys, one per line
+        return "\n".join(f"{origin}: {line}" for line in what.splitlines())
+    return f"{origin}: {where}: {what}"
 
 
 def parse(data: dict[str, Any], origin: str) -> Config:
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError("\n".join(_line(origin, e) for e in exc.errors())) from None
+    return Config.from_dict(data, origin)
 
 
 def _read(path: Path) -> dict[str, Any]:

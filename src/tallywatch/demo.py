@@ -180,8 +180,8 @@ class ReplayFeed:
 
 def demo_config(base: Config, url: str, seconds_per_day: float, db: Path) -> Config:
     source = Source(name="genstaff-demo", kind="rss", url=url, interval=seconds_per_day / 2, jitter=0.0)
-    offline = base.backfill.model_copy(update={"enabled": False})  # the demo never leaves this machine
-    return base.model_copy(update={"sources": [source], "storage": Storage(path=db), "backfill": offline})
+    offline = base.backfill.replace(enabled=False)  # the demo never leaves this machine
+    return base.replace(sources=[source], storage=Storage(path=db), backfill=offline)
 
 
 async def _run(config: Config, feed: ReplayFeed) -> None:

@@ -192,7 +192,7 @@ async def try_source(config: Config, source: Source, transport: Any = None) -> t
     async def never(_guid: str) -> bool:
         return False
 
-    probe = source.model_copy(update={"max_pages": 1}) if source.kind == "telegram_channel" else source
+    probe = source.replace(max_pages=1) if source.kind == "telegram_channel" else source
     try:
         got = await harvest(client, probe, config.http, {}, never)
     finally:

@@ -25,9 +25,9 @@ log = logging.getLogger("tallywatch.poll")
 
 def mapping_for(source: Source) -> dict:
     if source.mapping is not None:
-        return source.mapping.model_dump()
+        return source.mapping.to_dict()
     if source.extractor_name == "json_fields":
-        return JsonMapping().model_dump()
+        return JsonMapping().to_dict()
     return RUSSIANWARSHIP_V2
 
 
@@ -121,7 +121,7 @@ async def harvest(client: PoliteClient, source: Source, http: Http, state: dict,
     A source whose URL moved for good (a 301 or 308 seen before, ``state["moved_to"]``) is read
     at its new address, for as long as the configured URL is the one that moved."""
     if state.get("moved_to") and state.get("moved_from") == source.url:
-        source = source.model_copy(update={"url": state["moved_to"]})
+        source = source.replace(url=state["moved_to"])
     reader = Reader(client, source, http, state)
     if source.kind == "html" and "{date" in source.url:
         out = Harvest(await _dated(reader, seen, dt.datetime.now(REPORT_ZONE).date()))
