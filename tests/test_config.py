@@ -41,6 +41,11 @@ def test_defaults_list_real_public_sources():
         ),
         ("[[sources]]\nkind = 'rss'\nurl = 'http://x/'\n", "sources[0].name: missing value (required)"),
         (
+            "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'http://x/'\ninterval = '0m'\n",
+            "sources[0].interval: expected a duration greater than 0, got '0m'",
+        ),
+        ("[http]\ntimeout = true\n", "http.timeout: expected a duration such as 90, 30s, 15m, 1h or 1d"),
+        (
             "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'ftp://x/'\n",
             "sources[0].url: expected an http:// or https:// address, got 'ftp://x/'",
         ),

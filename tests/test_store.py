@@ -274,3 +274,22 @@ def test_two_processes_opening_a_new_file_at_once_migrate_it_once(tmp_path):
     store = Store(path)
     assert store.version == SCHEMA_VERSION
     store.close()
+
+
+def test_the_series_shares_its_days_and_sources_across_metrics(tmp_path):
+    """The detector keeps every stored point in memory (22,000 with the bundled history): a day
+    and a source name are one object each, not one per row, and SQLite keeps its default 2 MiB
+    page cache rather than the whole file (the idle footprint, bench/footprint.py --restart)."""
+    from tallywatch.ingest import Item
+
+    tally = Tally(tmp_path / "s.db", Config())
+    days = [D(2025, 6, 1) + dt.timedelta(days=i) for i in range(3)]
+    for i, day in enumerate(days):
+        figures = [Figure("personnel", day, 1_000_000 + i), Figure("tanks", day, 10_000 + i)]
+        tally.feed("bundled-genstaff", Item(f"day-{i}", f"day-{i}", figures), quiet=True)
+    personnel, tanks = tally.store.series("personnel"), tally.store.series("tanks")
+    assert [row[0] for row in personnel] == days
+    for mine, theirs in zip(personnel, tanks, strict=True):
+        assert mine[0] is theirs[0] and mine[2] is theirs[2]
+    assert tally.store.db.execute("PRAGMA cache_size").fetchone()[0] == -2048
+    tally.close()

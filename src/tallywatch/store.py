@@ -280,6 +280,12 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@functools.lru_cache(maxsize=8192)
+def _day(text: str) -> dt.date:
+    """A stored day as a date, the same object for the same day (see ``Store.series``)."""
+    return dt.date.fromisoformat(text)
+
+
 def _ts(when: dt.datetime | None = None) -> str:
     """A stored time: ISO 8601 in UTC to the microsecond (a retry 1 s away must not come due at
     once by truncation). Older rows have whole seconds; both compare right as text ('+' < '.')."""
@@ -483,7 +489,9 @@ class Store:
         # cut (NORMAL in WAL mode may lose the last commits). Costs ~1 fsync per poll that changes
         # something; bench/footprint.py measures it.
         self.db.execute("PRAGMA synchronous = FULL")
-        self.db.execute("PRAGMA cache_size = -16384")  # 16 MiB of page cache
+        # SQLite's default 2 MiB of page cache per connection: the OS caches the file as well, and a
+        # bigger cache only held the pages of the whole history in an idle daemon's memory
+        self.db.execute("PRAGMA cache_size = -2048")
         self.db.execute("PRAGMA temp_store = MEMORY")  # savepoint journals stay in memory
         if str(path) != ":memory:":
             self.db.enable_wal()
@@ -642,7 +650,9 @@ class Store:
             " WHERE metric = ? AND status IN ('accepted', 'suspect') ORDER BY as_of",
             [metric],
         ).fetchall()
-        return [(dt.date.fromisoformat(d), v, s, st, r) for d, v, s, st, r in rows]
+        # the detector keeps every point in memory: one date object per day and one string per
+        # source, shared by every metric, rather than one of each per row (~2 MB of history)
+        return [(_day(d), v, sys.intern(s), st, r) for d, v, s, st, r in rows]
 
     def chart_data(self, metric: str, days: int) -> tuple[list[tuple[dt.date, int]], list[tuple[dt.date, str, dict]]]:
         """The accepted points of the last ``days`` days and the events about them (for a chart)."""
