@@ -25,3 +25,19 @@ def smtp():
     controller.start()
     yield controller, sink
     controller.stop()
+
+
+@pytest.fixture
+def drawings(monkeypatch):
+    """What the drawing process was asked for, as (function, arguments), seen from the daemon's side."""
+    from tallywatch import charts
+
+    asked = []
+    real = charts.Drawer.__call__
+
+    async def drawing(drawer, draw, *args):
+        asked.append((draw, args))
+        return await real(drawer, draw, *args)
+
+    monkeypatch.setattr(charts.Drawer, "__call__", drawing)
+    return asked

@@ -2,7 +2,9 @@
 the daily report's card (``card``): every category's total and the day's change, 1080 × 1350.
 
 matplotlib is imported only here, only when a chart is drawn, and through its object API with
-the Agg canvas (no pyplot state, safe off the event loop), so an idle daemon does not carry it.
+the Agg canvas (no pyplot state). The running daemon draws in a worker process of its own
+(``Drawer``), started when a picture is asked for and stopped a minute after the last one, so
+matplotlib, numpy and their fonts never stay in the daemon between two reports.
 """
 
 from __future__ import annotations
@@ -12,6 +14,10 @@ import datetime as dt
 import io
 import itertools
 import logging
+import os
+import signal
+import sys
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -218,6 +224,91 @@ def chart_for(store, metric: str, days: int = 90, language: str = "en") -> bytes
 
 log = logging.getLogger("tallywatch.charts")
 KEPT = 16  # charts drawn for an event's fan-out, kept while its recipients are served
+IDLE = 60.0  # seconds the drawing process is kept after its last picture
+
+
+def _with_the_daemon(daemon: int) -> None:
+    """In the drawing process, first: it ends when the daemon does, even killed (a kill -9 outside
+    systemd's cgroup would otherwise leave it waiting for work, holding the daemon's stdout)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: SIGKILL when the daemon ends
+    if os.getppid() != daemon:  # it ended before that was set
+        os._exit(0)
+
+
+class Drawer:
+    """Runs ``render`` and ``card`` in a worker process, started when a picture is asked for and
+    stopped ``idle`` seconds after the last one.
+
+    Drawing imports matplotlib, numpy and Pillow and loads fonts: ~55 MB that a daemon drawing
+    its card once a day would otherwise carry all day (bench/footprint.py --report: 112 MB idle
+    after a report with the drawing in the daemon). A report's pictures are drawn by one worker;
+    a worker that dies (killed for its memory, a crash) fails that picture only, and the next
+    one starts a new worker."""
+
+    def __init__(self, idle: float = IDLE) -> None:
+        self.idle = idle
+        self._pool: Any = None
+        self._busy = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether a drawing process is up now."""
+        return self._pool is not None
+
+    async def __call__(self, draw: Callable[..., bytes], *args: Any) -> bytes:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        loop = asyncio.get_running_loop()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._busy += 1
+        try:
+            for _ in range(2):  # a worker that died while idle is replaced once
+                fresh = self._pool is None
+                if fresh:  # spawned, not forked: a clean interpreter, not a copy of the daemon's threads
+                    self._pool = ProcessPoolExecutor(
+                        max_workers=1,
+                        mp_context=multiprocessing.get_context("spawn"),
+                        initializer=_with_the_daemon,
+                        initargs=(os.getpid(),),
+                    )
+                    weakref.finalize(self, self._pool.shutdown, wait=False)  # a Drawer dropped unclosed
+                pool = self._pool
+                try:
+                    return await loop.run_in_executor(pool, draw, *args)
+                except BrokenProcessPool:
+                    if self._pool is pool:
+                        self._pool = None
+                    pool.shutdown(wait=False)
+                    if fresh:  # it died drawing this very picture
+                        break
+            raise RuntimeError("the drawing process ended without its picture (killed, or out of memory)")
+        finally:
+            self._busy -= 1
+            if not self._busy and self._pool is not None:
+                self._timer = loop.call_later(self.idle, self._stop)
+
+    def _stop(self) -> None:
+        self._timer = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)
+
+    async def aclose(self) -> None:
+        """Stop the worker (after the picture it may be drawing)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
 
 
 class Charts:
@@ -225,8 +316,8 @@ class Charts:
     worker thread; with ``once`` (an event's key) drawn once and kept for every recipient of that
     event, and a drawing that fails logged once — the event then goes out without a chart."""
 
-    def __init__(self, run: Callable[..., Awaitable[Any]], store: Any, kept: int = KEPT) -> None:
-        self.run, self.store, self.kept = run, store, kept
+    def __init__(self, run: Callable[..., Awaitable[Any]], store: Any, draw: Drawer, kept: int = KEPT) -> None:
+        self.run, self.store, self.draw, self.kept = run, store, draw, kept
         self._drawn: OrderedDict[tuple, tuple[asyncio.Lock, list[bytes | None]]] = OrderedDict()
 
     async def get(self, metric: str, language: str = "en", days: int = 90, *, once: str | None = None) -> bytes | None:
@@ -235,7 +326,7 @@ class Charts:
             points, events = await self.run(self.store.chart_data, metric, days)
             if len(points) < 2:
                 return None
-            return await asyncio.to_thread(render, metric, points, marks_from(events, language), language)
+            return await self.draw(render, metric, points, marks_from(events, language), language)
         what = f"the chart of {metric} for {once}"
         return await self._once((once, metric, language, days), what, lambda: self.get(metric, language, days))
 
@@ -244,7 +335,7 @@ class Charts:
         from .channels.render import credit
 
         said = credit(data.get("publisher") or "genstaff", language)
-        draw = lambda: asyncio.to_thread(card, data, day, language, said)  # noqa: E731
+        draw = lambda: self.draw(card, data, day, language, said)  # noqa: E731
         return await self._once((key, "card", language), f"the card of {key}", draw)
 
     async def _once(self, key: tuple, what: str, draw: Callable[[], Awaitable[bytes | None]]) -> bytes | None:

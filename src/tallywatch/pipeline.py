@@ -91,7 +91,8 @@ class Pipeline:
         self.wakes = {c.kind: asyncio.Event() for c in self.channels}  # set when deliveries are queued
         self.stopping = asyncio.Event()  # set at shutdown: senders take no new delivery
         self.workers = False  # the daemon runs delivery workers; one-shot commands deliver inline
-        self.charts = charts.Charts(self.in_store, self.store)
+        self.drawer = charts.Drawer()  # one drawing process for the alerts' charts and the page's
+        self.charts = charts.Charts(self.in_store, self.store, self.drawer)
         # per source, when its reports appeared in the last weeks: its polling window is learned from them
         self.report_times: dict[str, list[dt.datetime]] = {}
         self.faults = Faults(self.store.path)  # the database failing under us: counted, said once, on /healthz
@@ -151,6 +152,7 @@ class Pipeline:
                 with contextlib.suppress(Exception):
                     await stop()
         await self.client.aclose()
+        await self.drawer.aclose()
         await self.in_store(self.store.close)
         self._db.shutdown(wait=True)
         if self.lock is not None:

@@ -42,7 +42,7 @@ from .data import SECURITY_HEADERS, Cache
 from .page import routes as page_routes
 
 if TYPE_CHECKING:
-    from ..charts import Charts
+    from ..charts import Charts, Drawer
     from ..config import Config
     from ..store import Store
 
@@ -57,11 +57,12 @@ CLIENT_WINDOW = 600.0  # seconds over which [web] signups_per_client counts
 class Running(Protocol):
     """What the web app needs of the running session (the Pipeline): its configuration, its store
     and the store's own thread, where every database call goes (never the event loop's thread:
-    a call there could join a transaction in flight), and its charts."""
+    a call there could join a transaction in flight), its charts and the process they are drawn in."""
 
     config: Config
     store: Store
     charts: Charts
+    drawer: Drawer
 
     async def in_store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
 
@@ -94,7 +95,7 @@ class Site:
         if self._charts is None or self._charts[0] is not run.store:
             from ..charts import Charts
 
-            self._charts = (run.store, Charts(run.in_store, run.store, kept=2 * len(METRICS) + 4))
+            self._charts = (run.store, Charts(run.in_store, run.store, run.drawer, kept=2 * len(METRICS) + 4))
         return self._charts[1]
 
     @functools.cached_property

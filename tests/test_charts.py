@@ -1,0 +1,108 @@
+"""Charts and cards are drawn in a worker process: matplotlib never stays in the daemon.
+
+The figures are the bundled General Staff series (real data); the pictures themselves are looked
+at in test_daily_report and test_web_page.
+"""
+
+import asyncio
+import datetime as dt
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from tallywatch import charts, history
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def real_points(metric: str = "personnel", days: int = 90) -> list[tuple[dt.date, int]]:
+    series = history.daily()
+    return [(d, f.value) for d in sorted(series)[-days:] for f in series[d] if f.metric == metric]
+
+
+async def until(predicate, limit: float = 30.0) -> bool:
+    """Wait for ``predicate`` on the loop (the drawer's timers run meanwhile)."""
+    end = asyncio.get_running_loop().time() + limit
+    while not predicate():
+        if asyncio.get_running_loop().time() > end:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+def test_the_daemon_draws_its_card_and_charts_without_importing_matplotlib(tmp_path):
+    """A fresh interpreter stands for the daemon: after a card and a chart through the pipeline's
+    Charts, matplotlib and numpy are not in it, and the drawing process ends once idle."""
+    script = textwrap.dedent(
+        f"""
+        import asyncio, multiprocessing, sys
+        from tallywatch import history
+        from tallywatch.config import Config
+        from tallywatch.detect.report import day_of_war
+        from tallywatch.pipeline import Pipeline
+
+        async def main():
+            settings = {{"storage": {{"path": {str(tmp_path / "c.db")!r}}}, "backfill": {{"enabled": False}}}}
+            pipeline = Pipeline(Config.from_dict(settings))
+            pipeline.drawer.idle = 0.2
+            series = history.daily()
+            last = max(series)
+            before = {{f.metric: f.value for f in series[last - __import__("datetime").timedelta(days=1)]}}
+            data = {{"figures": [{{"metric": f.metric, "value": f.value, "delta": f.value - before[f.metric]}}
+                                for f in series[last]], "day_of_war": day_of_war(last)}}
+            card = await pipeline.charts.card("report:x", data, last, "uk")
+            await pipeline.prepare()  # stores the bundled history: the chart's figures
+            chart = await pipeline.charts.get("personnel", "en")
+            assert card[:8] == chart[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
+            print("matplotlib" in sys.modules, "numpy" in sys.modules)
+            for _ in range(600):  # the worker ends 0.2 s after its last picture
+                if not multiprocessing.active_children():
+                    break
+                await asyncio.sleep(0.05)
+            print(pipeline.drawer.running, len(multiprocessing.active_children()))
+            await pipeline.aclose()
+
+        asyncio.run(main())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "False", "0"]
+
+
+def test_a_worker_killed_while_idle_is_replaced_and_one_killed_while_drawing_fails_that_picture_only():
+    async def go():
+        drawer = charts.Drawer(idle=60)
+        try:
+            points = real_points()
+            assert (await drawer(charts.render, "personnel", points, [], "en"))[:8] == PNG
+            (worker,) = multiprocessing.active_children()
+            os.kill(worker.pid, signal.SIGKILL)  # the OOM killer, say, while nothing is drawn
+            assert await until(lambda: not worker.is_alive())
+            assert (await drawer(charts.render, "personnel", points, [], "uk"))[:8] == PNG  # a new worker
+            with pytest.raises(RuntimeError, match="the drawing process ended without its picture"):
+                await drawer(os._exit, 1)  # the worker dies while drawing
+            assert (await drawer(charts.render, "personnel", points, [], "en"))[:8] == PNG
+        finally:
+            await drawer.aclose()
+        assert not drawer.running and await until(lambda: not multiprocessing.active_children())
+
+    asyncio.run(go())
+
+
+def test_a_drawing_that_fails_sends_the_event_without_its_picture(caplog):
+    async def go():
+        drawer = charts.Drawer()
+        drawn = charts.Charts(None, None, drawer)
+        try:
+            return await drawn.card("report:empty", {"figures": []}, dt.date(2025, 6, 14), "en")
+        finally:
+            await drawer.aclose()
+
+    assert asyncio.run(go()) is None
+    assert "the card of report:empty could not be drawn" in caplog.text
