@@ -6,7 +6,7 @@ unit's ``PYTHON*`` environment (``PYTHONOPTIMIZE=2``) and the bytecode compiled 
 ``deploy/install.sh`` does (``--as-is``: plain ``python -m tallywatch run``). Then prints: the time from process start to READY=1
 on the notify socket, resident memory when idle, and CPU used while idle over a minute.
 Targets: READY <= 1.5 s, RSS <= 60 MB, idle CPU <= 0.5 % of one core.
-Run: .venv/bin/python bench/footprint.py [--idle SECONDS]
+Run: .venv/bin/python bench/footprint.py [--idle SECONDS] [--restart | --report | --first-start]
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -29,6 +30,7 @@ from processes import unit_environment
 
 from tallywatch import history
 from tallywatch.demo import LoopbackServer, rss
+from tallywatch.models import Figure
 
 
 def free_port() -> int:
@@ -45,6 +47,15 @@ def proc_stat(pid: int) -> tuple[float, int, int]:
     return ticks / os.sysconf("SC_CLK_TCK"), int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0])
 
 
+def children_kb(pid: int) -> int:
+    """Resident kB of the process's children (the drawing worker, while it lives)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            total += proc_stat(int(child))[1]
+    return total
+
+
 def compile_like_install(env: dict[str, str]) -> None:
     """What install.sh does after pip: bytecode at the unit's optimisation level (incl. an editable source)."""
     import tallywatch
@@ -55,9 +66,12 @@ def compile_like_install(env: dict[str, str]) -> None:
         subprocess.run([sys.executable, level, "-m", "compileall", "-q", *paths], check=True, stdout=subprocess.DEVNULL)
 
 
-def measure(cfg: Path, env: dict[str, str], idle: float) -> tuple[float, int, float, int, int]:
-    """Runs the daemon on ``cfg`` until ``idle`` seconds after its start-up: (seconds to READY=1,
-    resident kB at READY, CPU seconds used while idle, resident kB and peak kB at the end)."""
+def measure(
+    cfg: Path, env: dict[str, str], idle: float, settled: Callable[[], bool] = lambda: True
+) -> tuple[float, int, float, int, int, int]:
+    """Runs the daemon on ``cfg`` until ``idle`` seconds after its start-up (and after ``settled``
+    holds): (seconds to READY=1, resident kB at READY, CPU seconds used while idle, resident kB and
+    peak kB at the end, resident kB of its drawing process if one is up)."""
     notify_path = f"{cfg.parent}/notify.sock"
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(notify_path)
@@ -74,16 +88,22 @@ def measure(cfg: Path, env: dict[str, str], idle: float) -> tuple[float, int, fl
             pass
         ready = time.monotonic() - started
         _, at_ready, _ = proc_stat(proc.pid)
+        deadline = time.monotonic() + 120
+        while not settled() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if not settled():
+            raise SystemExit("the daemon never sent the report it was given")
         time.sleep(5)  # the first poll and the bot's start-up are over: idle from here
         cpu0, _, _ = proc_stat(proc.pid)
         time.sleep(idle)
         cpu1, resident, peak = proc_stat(proc.pid)
+        drawing = children_kb(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=15)
         notify.close()
         os.unlink(notify_path)
-    return ready, at_ready, cpu1 - cpu0, resident, peak
+    return ready, at_ready, cpu1 - cpu0, resident, peak, drawing
 
 
 def main() -> None:
@@ -98,15 +118,27 @@ def main() -> None:
         action="store_true",
         help="a start on a database holding the bundled history (a first start, stopped, then measured again)",
     )
+    parser.add_argument(
+        "--report",
+        action="store_true",
+        help="as --restart, and the second start finds a new report: its card and text go to a channel, then idle",
+    )
     args = parser.parse_args()
     unit = {} if args.as_is else unit_environment()
     compile_like_install(unit)
     series = history.daily()
     days = [dt.date(2025, 6, 14) - dt.timedelta(days=i) for i in range(6, -1, -1)]
-    body = rss(days, series)
+    if args.report:  # the history's last week; the measured start finds the day after it too
+        args.restart = True
+        last = max(series)
+        days = [last - dt.timedelta(days=i) for i in range(6, -1, -1)]
+        rise = {f.metric: f.value for f in series[last - dt.timedelta(days=1)]}
+        new = last + dt.timedelta(days=1)
+        series[new] = tuple(Figure(f.metric, new, 2 * f.value - rise.get(f.metric, f.value)) for f in series[last])
+    served = [rss(days, series)]
     with (
         FakeTelegram() as fake,
-        LoopbackServer(lambda path, headers: (200, {}, body)) as feed,
+        LoopbackServer(lambda path, headers: (200, {}, served[0])) as feed,
         tempfile.TemporaryDirectory() as tmp,
     ):
         cfg = Path(tmp) / "tw.toml"
@@ -127,6 +159,7 @@ enabled = false
 
 [telegram]
 base_url = "{fake.base_url}"
+channels = [{'"@tallywatch_bench"' if args.report else ""}]  # --report: the daily report goes here
 
 [email]
 enabled = true
@@ -149,13 +182,19 @@ interval = "30m"
         env.pop("TALLYWATCH_CONFIG", None)
         if args.restart:  # the first start stores the history; the one measured finds it there
             measure(cfg, env, 0)
-        ready, at_ready, cpu, resident, peak = measure(cfg, env, args.idle)
+        settled = lambda: True  # noqa: E731
+        if args.report:
+            served[0] = rss([*days, new], series)
+            settled = lambda: any(c.method == "sendPhoto" for c in fake.calls(status=200))  # noqa: E731
+        ready, at_ready, cpu, resident, peak, drawing = measure(cfg, env, args.idle, settled)
     print(f"environment             {' '.join(f'{k}={v}' for k, v in unit.items()) or 'as is'}")
     print(f"start to READY=1        {ready:>8.2f} s    (target <= 1.5)")
     print(
         f"idle resident memory    {resident / 1024:>8.1f} MB   (target <= 60; at READY {at_ready / 1024:.1f}, peak {peak / 1024:.1f} MB)"
     )
     print(f"idle CPU over {args.idle:.0f} s     {100 * cpu / args.idle:>8.2f} %    (target <= 0.5 % of one core)")
+    if drawing:
+        print(f"drawing process         {drawing / 1024:>8.1f} MB   (a child; it ends a minute after its last picture)")
 
 
 if __name__ == "__main__":
