@@ -242,9 +242,9 @@ class Drawer:
     """Runs ``render`` and ``card`` in a worker process, started when a picture is asked for and
     stopped ``idle`` seconds after the last one.
 
-    Drawing imports matplotlib, numpy and Pillow and loads fonts: ~55 MB that a daemon drawing
+    Drawing imports matplotlib, numpy and Pillow and loads fonts: ~45 MB that a daemon drawing
     its card once a day would otherwise carry all day (bench/footprint.py --report: 112 MB idle
-    after a report with the drawing in the daemon). A report's pictures are drawn by one worker;
+    after a report with the drawing in the daemon, 66 MB with it here). A report's pictures are drawn by one worker;
     a worker that dies (killed for its memory, a crash) fails that picture only, and the next
     one starts a new worker."""
 
@@ -312,8 +312,8 @@ class Drawer:
 
 
 class Charts:
-    """Charts for the running daemon: the figures read on the store's thread (``run``), drawn on a
-    worker thread; with ``once`` (an event's key) drawn once and kept for every recipient of that
+    """Charts for the running daemon: the figures read on the store's thread (``run``), drawn in
+    the drawing process (``draw``: the pipeline's ``Drawer``); with ``once`` (an event's key) drawn once and kept for every recipient of that
     event, and a drawing that fails logged once — the event then goes out without a chart."""
 
     def __init__(self, run: Callable[..., Awaitable[Any]], store: Any, draw: Drawer, kept: int = KEPT) -> None:

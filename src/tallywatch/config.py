@@ -109,8 +109,8 @@ Days = Positive
 
 
 class Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=True, dict=True):
-    """A table of the config: unknown keys refused, read-only once read (msgspec: small and fast to
-    import, which is most of an idle daemon's memory)."""
+    """A table of the config: unknown keys refused, read-only once read. (msgspec structs: the
+    imported stack is most of an idle daemon's memory, and msgspec costs a fifth of pydantic.)"""
 
     # keys that are refused with a reason of their own rather than "unknown key" (secrets, moved keys)
     _refused: ClassVar[dict[str, str]] = {}
@@ -129,7 +129,8 @@ class Strict(msgspec.Struct, forbid_unknown_fields=True, frozen=True, kw_only=Tr
         raise ConfigError("\n".join(_line(origin, where, what) for where, what in problems))
 
     def replace(self, **changes: Any) -> Self:
-        """A copy with ``changes`` (checked again, like a table read from the file)."""
+        """A copy with ``changes``: the table's own checks (``__post_init__``) run again; the values'
+        types are the caller's to get right (``from_dict`` checks those)."""
         return msgspec.structs.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
