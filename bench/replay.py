@@ -25,7 +25,7 @@ def one_round(days: dict, path: Path) -> tuple[float, int, int]:
     detector = Detector(cfg, store)
     events = 0
     start = time.perf_counter()
-    with store.transaction():
+    with store.roomy(), store.transaction():  # as replay.feed_history does it at a first start
         for day, figures in days.items():
             item = Item(f"bench:{day}", day.isoformat(), list(figures))
             events += len(ingest(store, detector, [], "bench", [item]).events)

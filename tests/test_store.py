@@ -7,7 +7,7 @@ from tally import Tally
 
 from tallywatch.config import Config, Milestone
 from tallywatch.models import Event, Figure
-from tallywatch.store import MIGRATIONS, SCHEMA_VERSION, SchemaTooNew, Store
+from tallywatch.store import BULK_CACHE, IDLE_CACHE, MIGRATIONS, SCHEMA_VERSION, SchemaTooNew, Store
 
 D = dt.date
 
@@ -291,5 +291,21 @@ def test_the_series_shares_its_days_and_sources_across_metrics(tmp_path):
     assert [row[0] for row in personnel] == days
     for mine, theirs in zip(personnel, tanks, strict=True):
         assert mine[0] is theirs[0] and mine[2] is theirs[2]
-    assert tally.store.db.execute("PRAGMA cache_size").fetchone()[0] == -2048
+    assert tally.store.db.execute("PRAGMA cache_size").fetchone()[0] == IDLE_CACHE == -1024
     tally.close()
+
+
+def test_the_bundled_history_is_stored_with_a_big_page_cache_given_back_after(tmp_path):
+    from tallywatch.detect import Detector
+    from tallywatch.replay import seed
+
+    store = Store(tmp_path / "h.db")
+    said = []
+    store.conn.set_trace_callback(said.append)
+    seed(store, Detector(Config(), store), D(2022, 3, 31))
+    store.conn.set_trace_callback(None)
+    begin, commit = said.index("BEGIN IMMEDIATE"), said.index("COMMIT")
+    assert said.index(f"PRAGMA cache_size = {BULK_CACHE}") < begin < commit
+    assert said[commit + 1 :][:2] == [f"PRAGMA cache_size = {IDLE_CACHE}", "PRAGMA shrink_memory"]
+    assert store.db.execute("PRAGMA cache_size").fetchone()[0] == IDLE_CACHE
+    store.close()

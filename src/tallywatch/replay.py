@@ -45,7 +45,7 @@ def feed_history(
     Days before ``quiet_before`` are recorded without notifying (a warm-up for the rules).
     """
     fired: list[Event] = []
-    with _history_is_not_news(), store.transaction():  # a single commit; each day's ingest joins it
+    with _history_is_not_news(), store.roomy(), store.transaction():  # one commit; each day's ingest joins it
         for day, figures in history.between(None, end).items():
             item = Item(f"{history.SOURCE_NAME}:{day}", day.isoformat(), list(figures))
             quiet = quiet_before is None or day < quiet_before

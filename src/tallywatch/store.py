@@ -280,6 +280,10 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+IDLE_CACHE = -1024  # KiB of SQLite page cache (negative: a size, not pages): an idle daemon's
+BULK_CACHE = -16384  # …and a bulk load's (Store.roomy)
+
+
 @functools.lru_cache(maxsize=8192)
 def _day(text: str) -> dt.date:
     """A stored day as a date, the same object for the same day (see ``Store.series``)."""
@@ -489,9 +493,9 @@ class Store:
         # cut (NORMAL in WAL mode may lose the last commits). Costs ~1 fsync per poll that changes
         # something; bench/footprint.py measures it.
         self.db.execute("PRAGMA synchronous = FULL")
-        # SQLite's default 2 MiB of page cache per connection: the OS caches the file as well, and a
-        # bigger cache only held the pages of the whole history in an idle daemon's memory
-        self.db.execute("PRAGMA cache_size = -2048")
+        # a small page cache: the OS caches the file as well, and a bigger one only held the pages
+        # of the whole history in an idle daemon's memory (a bulk load takes more: ``roomy``)
+        self.db.execute(f"PRAGMA cache_size = {IDLE_CACHE}")
         self.db.execute("PRAGMA temp_store = MEMORY")  # savepoint journals stay in memory
         if str(path) != ":memory:":
             self.db.enable_wal()
@@ -535,6 +539,17 @@ class Store:
                     if statement.strip():
                         self.conn.execute(statement)
                 self.conn.execute(f"PRAGMA user_version = {number + 1}")
+
+    @contextmanager
+    def roomy(self) -> Iterator[None]:
+        """A big page cache for one bulk write (the bundled history: 22,000 figures in one
+        transaction, whose pages would otherwise spill mid-way), given back afterwards."""
+        self.conn.execute(f"PRAGMA cache_size = {BULK_CACHE}")
+        try:
+            yield
+        finally:
+            self.conn.execute(f"PRAGMA cache_size = {IDLE_CACHE}")
+            self.conn.execute("PRAGMA shrink_memory")  # the pages it held are freed now
 
     @contextmanager
     def transaction(self) -> Iterator[Store]:
