@@ -278,8 +278,8 @@ def test_two_processes_opening_a_new_file_at_once_migrate_it_once(tmp_path):
 
 def test_the_series_shares_its_days_and_sources_across_metrics(tmp_path):
     """The detector keeps every stored point in memory (22,000 with the bundled history): a day
-    and a source name are one object each, not one per row, and SQLite keeps its default 2 MiB
-    page cache rather than the whole file (the idle footprint, bench/footprint.py --restart)."""
+    and a source name are one object each, not one per row, and SQLite keeps a 1 MiB page cache
+    rather than the whole file (the idle footprint, bench/footprint.py --restart)."""
     from tallywatch.ingest import Item
 
     tally = Tally(tmp_path / "s.db", Config())
