@@ -89,7 +89,7 @@ def _decode(kind: type, value: Any) -> Any:
     if kind is Path:
         if isinstance(value, str):
             return Path(value)
-        raise ValueError(f"expected a path (text in quotes), got {value!r}")
+        raise ValueError(f"expected a path (text in quotes), got {_shown(value)}")
     raise NotImplementedError(kind)
 
 
@@ -278,8 +278,9 @@ class RuleSettings(Strict):
         return {k: v for k, v in self.to_dict().items() if k != "metric"}
 
     def __post_init__(self) -> None:
+        base = self._base() if self.metric else {}
         for name, override in self.metric.items():
-            problems = _problems(type(self), {**self._base(), **override}, f"metric.{name}")
+            problems = _problems(type(self), {**base, **override}, f"metric.{name}")
             if problems:
                 raise ValueError("\n".join(f"{where}: {what}" for where, what in problems))
 
@@ -736,14 +737,9 @@ _TYPES = {
 }
 
 
-class _Shown:
+def _shown(value: Any) -> str:
     """A value as the file spells it: true and false as TOML writes them, the rest as Python does."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __repr__(self) -> str:
-        return str(self.value).lower() if isinstance(self.value, bool) else repr(self.value)
+    return str(value).lower() if isinstance(value, bool) else repr(value)
 
 
 _BOUNDS = {">=": "at least", ">": "greater than", "<=": "at most", "<": "less than"}
@@ -751,22 +747,22 @@ _BOUNDS = {">=": "at least", ">": "greater than", "<=": "at most", "<": "less th
 
 def _explain(message: str, kind: Any, value: Any) -> str:
     """msgspec's words for one value, in the config's words, with the value that was given."""
-    got = _Shown(value)
+    got = _shown(value)
     if m := re.fullmatch(r"Expected `([^`]+)`, got `\w+`", message):
         wanted = " or ".join(_TYPES.get(t, t) for t in m[1].split(" | ") if t != "null")
-        return f"expected {wanted}, got {got!r}"
+        return f"expected {wanted}, got {got}"
     if m := re.fullmatch(r"Expected `(\w+)` (>=|>|<=|<) (\S+)", message):
-        return f"expected {_TYPES.get(m[1], m[1])} {_BOUNDS[m[2]]} {m[3]}, got {got!r}"
+        return f"expected {_TYPES.get(m[1], m[1])} {_BOUNDS[m[2]]} {m[3]}, got {got}"
     if m := re.fullmatch(r"Expected `str` of length (>=|<=) (\d+)", message):
-        return f"expected {_BOUNDS[m[1]]} {m[2]} characters, got {got!r}"
+        return f"expected {_BOUNDS[m[1]]} {m[2]} characters, got {got}"
     if message.startswith("Expected `str` matching regex "):
         while get_origin(kind) in (Union, UnionType):  # the text's own type, under `| None`
             kind = next(a for a in get_args(kind) if a is not type(None))
         pattern = next((m.pattern for m in get_args(kind)[1:] if isinstance(m, Meta)), None)
-        return f"{_PATTERN_HINTS.get(pattern or '', 'not in the expected form')}, got {got!r}"
+        return f"{_PATTERN_HINTS.get(pattern or '', 'not in the expected form')}, got {got}"
     if message.startswith("Invalid enum value") and get_origin(_inner(kind)) is Literal:
         options = [repr(o) for o in get_args(_inner(kind))]
-        return f"expected {', '.join(options[:-1])} or {options[-1]}, got {got!r}"
+        return f"expected {', '.join(options[:-1])} or {options[-1]}, got {got}"
     return message
 
 
