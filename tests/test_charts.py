@@ -6,12 +6,14 @@ at in test_daily_report and test_web_page.
 
 import asyncio
 import datetime as dt
+import gc
 import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import weakref
 
 import pytest
 
@@ -82,9 +84,12 @@ def test_a_worker_killed_while_idle_is_replaced_and_one_killed_while_drawing_fai
             points = real_points()
             assert (await drawer(charts.render, "personnel", points, [], "en"))[:8] == PNG
             (worker,) = multiprocessing.active_children()
+            first = weakref.ref(drawer._pool)
             os.kill(worker.pid, signal.SIGKILL)  # the OOM killer, say, while nothing is drawn
             assert await until(lambda: not worker.is_alive())
             assert (await drawer(charts.render, "personnel", points, [], "uk"))[:8] == PNG  # a new worker
+            gc.collect()
+            assert first() is None  # the dead pool is let go, not kept by a finalizer for the Drawer's life
             with pytest.raises(RuntimeError, match="the drawing process ended without its picture"):
                 await drawer(os._exit, 1)  # the worker dies while drawing
             assert (await drawer(charts.render, "personnel", points, [], "en"))[:8] == PNG

@@ -244,13 +244,14 @@ class Drawer:
 
     Drawing imports matplotlib, numpy and Pillow and loads fonts: ~45 MB that a daemon drawing
     its card once a day would otherwise carry all day (bench/footprint.py --report: 112 MB idle
-    after a report with the drawing in the daemon, 66 MB with it here). A report's pictures are drawn by one worker;
-    a worker that dies (killed for its memory, a crash) fails that picture only, and the next
-    one starts a new worker."""
+    after a report with the drawing in the daemon, 66 MB with it here). A report's pictures are
+    drawn by one worker; a worker that dies (killed for its memory, a crash) fails that picture
+    only, and the next one starts a new worker."""
 
     def __init__(self, idle: float = IDLE) -> None:
         self.idle = idle
         self._pool: Any = None
+        self._unclosed: weakref.finalize | None = None  # shuts the pool down if the Drawer is dropped unclosed
         self._busy = 0
         self._timer: asyncio.TimerHandle | None = None
 
@@ -265,9 +266,7 @@ class Drawer:
         from concurrent.futures.process import BrokenProcessPool
 
         loop = asyncio.get_running_loop()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._cancel_timer()
         self._busy += 1
         try:
             for _ in range(2):  # a worker that died while idle is replaced once
@@ -279,13 +278,13 @@ class Drawer:
                         initializer=_with_the_daemon,
                         initargs=(os.getpid(),),
                     )
-                    weakref.finalize(self, self._pool.shutdown, wait=False)  # a Drawer dropped unclosed
+                    self._unclosed = weakref.finalize(self, self._pool.shutdown, wait=False)
                 pool = self._pool
                 try:
                     return await loop.run_in_executor(pool, draw, *args)
                 except BrokenProcessPool:
                     if self._pool is pool:
-                        self._pool = None
+                        self._release()
                     pool.shutdown(wait=False)
                     if fresh:  # it died drawing this very picture
                         break
@@ -295,26 +294,38 @@ class Drawer:
             if not self._busy and self._pool is not None:
                 self._timer = loop.call_later(self.idle, self._stop)
 
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _release(self) -> Any:
+        """The pool, no longer this Drawer's (its finalizer let go with it), or None."""
+        pool, self._pool = self._pool, None
+        if self._unclosed is not None:
+            self._unclosed.detach()
+            self._unclosed = None
+        return pool
+
     def _stop(self) -> None:
         self._timer = None
-        pool, self._pool = self._pool, None
+        pool = self._release()
         if pool is not None:
             pool.shutdown(wait=False)
 
     async def aclose(self) -> None:
         """Stop the worker (after the picture it may be drawing)."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        pool, self._pool = self._pool, None
+        self._cancel_timer()
+        pool = self._release()
         if pool is not None:
             await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
 
 
 class Charts:
     """Charts for the running daemon: the figures read on the store's thread (``run``), drawn in
-    the drawing process (``draw``: the pipeline's ``Drawer``); with ``once`` (an event's key) drawn once and kept for every recipient of that
-    event, and a drawing that fails logged once — the event then goes out without a chart."""
+    the drawing process (``draw``: the pipeline's ``Drawer``); with ``once`` (an event's key)
+    drawn once and kept for every recipient of that event, and a drawing that fails logged once —
+    the event then goes out without a chart."""
 
     def __init__(self, run: Callable[..., Awaitable[Any]], store: Any, draw: Drawer, kept: int = KEPT) -> None:
         self.run, self.store, self.draw, self.kept = run, store, draw, kept
