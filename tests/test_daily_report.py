@@ -251,3 +251,27 @@ def test_a_real_kmu_page_makes_the_days_report_card_with_its_link(tmp_path, fake
     assert caption.startswith("📋 <b>Russia's losses on 5 November 2023</b>\nday 620 of the full-scale war")
     assert "Personnel: <b>305,090</b> (+990)" in caption and "Submarines: <b>1</b>" in caption
     assert f'<a href="{feed_server.url}/report">original</a>' in caption
+
+
+def test_personnels_rank_is_counted_over_the_365_days_before_on_the_real_series(tmp_path):
+    """The report's "the Nth highest of the last 365 days", checked against the bundled General
+    Staff series counted directly (every day whose day before is known gives a rise)."""
+    from tallywatch import history
+    from tallywatch.config import Config
+    from tallywatch.detect import report
+    from tallywatch.replay import seed
+
+    day = dt.date(2025, 6, 12)  # the day personnel passed 1,000,000
+    tally = Tally(tmp_path / "r.db", Config())
+    seed(tally.store, tally.detector, day)
+    personnel = {d: f.value for d, figs in history.daily().items() for f in figs if f.metric == "personnel"}
+    start = day - dt.timedelta(days=report.RANK_DAYS)
+    rises = {
+        d: v - personnel[d - dt.timedelta(days=1)]
+        for d, v in personnel.items()
+        if start < d <= day and d - dt.timedelta(days=1) in personnel
+    }
+    expected = {"rank": 1 + sum(1 for r in rises.values() if r > rises[day]), "of": len(rises)}
+    assert report.rank(tally.detector.window("personnel"), day) == expected
+    assert expected["of"] >= 360  # a year of consecutive days, nearly all of them
+    tally.close()

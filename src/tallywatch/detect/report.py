@@ -76,8 +76,8 @@ def rank(w: Window, day: dt.date) -> dict[str, int] | None:
     start = day - dt.timedelta(days=RANK_DAYS)
     first = max(0, bisect.bisect_right(w.days, start) - 1)  # the day before the window: the first rise's base
     rises, previous, today = [], None, None
-    for d in w.days[first:]:
-        point = w.points[d]
+    for point in w.points.tail(first):
+        d = point.as_of
         if previous is not None and d > start and (d - previous.as_of).days == 1:
             rises.append(point.value - previous.value)
             if d == day:

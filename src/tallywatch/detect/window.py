@@ -137,22 +137,17 @@ class ByDay:
         self._days = days
         self._points: list[Point] = []
 
-    def __len__(self) -> int:
-        return len(self._points)
-
     def get(self, day: dt.date) -> Point | None:
         i = bisect.bisect_left(self._days, day)
         return self._points[i] if i < len(self._days) and self._days[i] == day else None
 
-    def __getitem__(self, day: dt.date) -> Point:
-        point = self.get(day)
-        if point is None:
-            raise KeyError(day)
-        return point
-
     def at(self, i: int) -> Point:
         """The ``i``-th point, in the order of ``days``."""
         return self._points[i]
+
+    def tail(self, i: int) -> list[Point]:
+        """The points from the ``i``-th on, oldest first."""
+        return self._points[i:]
 
     def append(self, point: Point) -> None:
         self._points.append(point)
