@@ -18,8 +18,8 @@ class Tally:
         self.store = Store(path)
         self.detector = Detector(config, self.store)
 
-    def feed(self, source: str, *items: Item, quiet: bool = False) -> Ingested:
-        return ingest(self.store, self.detector, self.channels, source, list(items), quiet=quiet)
+    def feed(self, source: str, *items: Item, quiet: bool = False, filling: dt.date | None = None) -> Ingested:
+        return ingest(self.store, self.detector, self.channels, source, list(items), quiet=quiet, filling=filling)
 
     def report(
         self,
@@ -77,3 +77,18 @@ async def million_through(pipeline, source: str = "mod") -> None:
     for n, (day, value) in enumerate([(dt.date(2025, 6, 11), 999_200), (dt.date(2025, 6, 12), 1_000_340)]):
         item = Item(f"million-{n}", f"million-{n}", [Figure("personnel", day, value, 1_140)])
         await pipeline.in_store(ingest, pipeline.store, pipeline.detector, pipeline.channels, source, [item])
+
+
+def finish_send(store: Store, channel, delivery) -> None:
+    """A send that was in flight (claimed before something changed) completes and is marked, as the
+    daemon's worker would finish it."""
+    import asyncio
+
+    async def go():
+        try:
+            receipt = await channel.send(delivery.event, delivery.recipient, delivery.language)
+            store.mark_sent(delivery.id, receipt)
+        finally:
+            await channel.stop()
+
+    asyncio.run(go())

@@ -205,13 +205,13 @@ def test_outbox_shows_and_requeues_dead_deliveries(cfg, feed_server):
     store.db.execute("UPDATE deliveries SET status = 'dead', attempts = 3, last_error = 'stdout closed'")
     store.close()
     shown = tallywatch("outbox", cfg=cfg).stdout.splitlines()
-    assert shown[0] == "pending 0  retrying 0  sending 0  sent 0  dead 1"
+    assert shown[0] == "pending 0  retrying 0  sending 0  sent 0  dead 1  dropped 0"
     assert any(row.startswith("dead      console   stdout") and "stdout closed" in row for row in shown[1:])
     assert tallywatch("outbox", "retry", cfg=cfg).stdout == (
         "1 dead deliveries queued again\n0 deliveries left 'sending' for over 10m queued again\n"
     )
     counts = json.loads(tallywatch("outbox", "--json", cfg=cfg).stdout)["counts"]
-    assert counts == {"pending": 1, "retrying": 0, "sending": 0, "sent": 0, "dead": 0}
+    assert counts == {"pending": 1, "retrying": 0, "sending": 0, "sent": 0, "dead": 0, "dropped": 0}
 
     # a process interrupted while sending left it claimed: a recent claim may be a daemon at work,
     # one older than --stuck-after is queued again

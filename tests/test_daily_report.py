@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 from fake_telegram import TOKEN, FakeTelegram
-from tally import Tally
+from tally import Tally, finish_send
 
 from tallywatch import outbox
 from tallywatch.channels.limits import FloodGate
@@ -165,6 +165,26 @@ def test_a_report_not_sent_yet_is_replaced_by_its_revision_not_sent_twice(tmp_pa
     tally.close()
 
 
+def test_a_report_in_flight_when_revised_is_edited_once_it_is_sent(tmp_path, fake):
+    """Issue 24, case 2: version 1 was being sent when version 2 came; the reader gets version 1,
+    then its message edited to version 2 (no second message, nothing left out)."""
+    tally, channel = fresh(tmp_path, fake, LAST - dt.timedelta(days=1))
+    tally.store.save_subscriber("telegram", REPORT_EN, choice="report")
+    tally.feed("mod", day_item(LAST))
+    (in_flight,) = [d for d in tally.store.claim("telegram") if d.recipient == REPORT_EN]
+    tally.feed("mod", day_item(LAST, {"personnel": 10}, digest="edited"))
+
+    finish_send(tally.store, channel, in_flight)
+    tally.store.release()  # the channels' copies it claimed too go back
+    send_all(tally, channel)
+    (first,) = fake.sent(REPORT_EN)
+    assert "Personnel: <b>1,001,560</b>" in first.text
+    edits = [c for c in fake.calls("editMessageText", 200) if str(c.params["chat_id"]) == REPORT_EN]
+    assert {int(e.params["message_id"]) for e in edits} == {first.params["_message"]["message_id"]}
+    assert "Personnel: <b>1,001,570</b>" in edits[-1].params["text"]
+    tally.close()
+
+
 def test_an_incomplete_or_held_report_is_not_sent(tmp_path, fake):
     """No report before every core category is in, and none while a typo is held as suspect."""
     tally, _ = fresh(tmp_path, fake, LAST - dt.timedelta(days=1))
@@ -174,6 +194,56 @@ def test_an_incomplete_or_held_report_is_not_sent(tmp_path, fake):
     ] == []
     typo = tally.feed("mod", day_item(LAST, {"personnel": 9_000_000}))  # a digit too many: held, not reported
     assert [s.event.rule for s in typo.events if s.event.rule == "report"] == []
+    tally.close()
+
+
+TYPO = {"tanks": 98_397}  # 10,933 printed as 109,330: a digit too many, held as suspect
+
+
+def test_a_day_held_by_a_typo_gets_its_report_when_the_next_day_settles_it(tmp_path, fake):
+    """Issue 24, case 5: a typo in one category held the day's report, and the next day's report
+    (which sets the typo aside) came before it: the held day is reported first, the category shown
+    as not confirmed, then the next day."""
+    held, after = LAST - dt.timedelta(days=1), LAST
+    tally, channel = fresh(tmp_path, fake, held - dt.timedelta(days=1))
+    tally.store.save_subscriber("telegram", REPORT_EN, choice="report")
+    typo = tally.feed("mod", day_item(held, TYPO))
+    assert [s.event.key for s in typo.events if s.event.rule == "report"] == []  # waits for the typo
+    nxt = tally.feed("mod", day_item(after))
+    assert [s.event.key for s in nxt.events if s.event.rule == "report"] == [f"report:{held}", f"report:{after}"]
+    send_all(tally, channel)
+    first, second = fake.sent(REPORT_EN)
+    assert f"on {held.day} June 2025" in first.text and "Tanks: <b>not yet confirmed</b>" in first.text
+    assert "Personnel: <b>1,000,340</b> (+1,140)" in first.text
+    assert f"on {after.day} June 2025" in second.text
+    tally.close()
+
+
+def test_a_day_held_by_a_typo_is_reported_after_the_wait_and_edited_when_the_figure_is_settled(tmp_path, fake):
+    from tallywatch.ingest import overdue
+    from tallywatch.store import utcnow
+
+    held = LAST - dt.timedelta(days=1)
+    tally, channel = fresh(tmp_path, fake, held - dt.timedelta(days=1))
+    tally.store.save_subscriber("telegram", REPORT_EN, choice="report")
+    tally.feed("mod", day_item(held, TYPO))
+    wait = dt.timedelta(seconds=tally.config.report.wait)
+    assert overdue(tally.store, tally.detector, [channel], utcnow() + wait / 2) == []
+    (made,) = overdue(tally.store, tally.detector, [channel], utcnow() + wait)
+    assert made.event.key == f"report:{held}" and made.notify
+    assert overdue(tally.store, tally.detector, [channel], utcnow() + 2 * wait) == []  # once
+    send_all(tally, channel)
+    (sent,) = fake.sent(REPORT_EN)
+    assert "Tanks: <b>not yet confirmed</b>" in sent.text and "Personnel: <b>1,000,340</b>" in sent.text
+    true_tanks = next(f for f in day_item(held).figures if f.metric == "tanks")
+    settled = tally.feed("api", Item("api:tanks", "api:tanks", [true_tanks]))  # a second source: the true figure
+    assert [s.event.key for s in settled.events if s.event.rule == "report"] == [f"report:{held}/2"]
+    fake.state.calls.clear()
+    send_all(tally, channel)
+    assert fake.sent(REPORT_EN) == []
+    edits = [c for c in fake.calls("editMessageText", 200) if str(c.params["chat_id"]) == REPORT_EN]
+    assert {int(e.params["message_id"]) for e in edits} == {sent.params["_message"]["message_id"]}
+    assert "Tanks: <b>10,933</b> (+6)" in edits[-1].params["text"]
     tally.close()
 
 
@@ -274,4 +344,21 @@ def test_personnels_rank_is_counted_over_the_365_days_before_on_the_real_series(
     expected = {"rank": 1 + sum(1 for r in rises.values() if r > rises[day]), "of": len(rises)}
     assert report.rank(tally.detector.window("personnel"), day) == expected
     assert expected["of"] >= 360  # a year of consecutive days, nearly all of them
+    tally.close()
+
+
+def test_a_revised_report_says_a_days_spike_once_with_its_new_number(tmp_path, fake):
+    """Issue 24, case 8: a revision of a spike's figure made version 2 say the spike twice, with the
+    old and the new number. The newer line replaces the older one."""
+    spike_day = D(2025, 6, 3)  # aircraft +41: a spike and a record
+    tally, _ = fresh(tmp_path, fake, spike_day - dt.timedelta(days=1))
+    first = tally.feed("mod", day_item(spike_day))
+    (v1,) = [s.event for s in first.events if s.event.rule == "report"]
+    assert [(s["rule"], s["metric"], s["value"]) for s in v1.data["standouts"]][:1] == [("spike", "aircraft", 413)]
+    revised = tally.feed("mod", day_item(spike_day, {"aircraft": 2}, digest="edited"))
+    (v2,) = [s.event for s in revised.events if s.event.rule == "report"]
+    said = [(s["rule"], s["metric"]) for s in v2.data["standouts"]]
+    assert len(said) == len(set(said)), said
+    (aircraft,) = [s for s in v2.data["standouts"] if s["metric"] == "aircraft" and s["rule"] == "spike"]
+    assert aircraft["value"] == 415 and "+43" in aircraft["message"]
     tally.close()

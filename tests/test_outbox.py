@@ -9,7 +9,8 @@ from tally import Tally, deliver
 from tallywatch import outbox
 from tallywatch.channels.console import ConsoleChannel
 from tallywatch.config import Config, Milestone
-from tallywatch.store import Store
+from tallywatch.models import Event
+from tallywatch.store import Store, utcnow
 
 D = dt.date
 CONFIG = Config(milestones={"personnel": Milestone(step=100_000)})
@@ -46,7 +47,7 @@ def test_queued_in_the_transaction_and_sent_after_a_crash(tmp_path):
     assert out.getvalue() == LINE
     (row,) = store.db.query("SELECT status, attempts, sent_at, claimed_at FROM deliveries")
     assert (row["status"], row["attempts"], row["claimed_at"]) == ("sent", 1, None) and row["sent_at"]
-    assert store.outbox_counts() == {"pending": 0, "retrying": 0, "sending": 0, "sent": 1, "dead": 0}
+    assert store.outbox_counts() == {"pending": 0, "retrying": 0, "sending": 0, "sent": 1, "dead": 0, "dropped": 0}
     store.close()
 
 
@@ -178,5 +179,24 @@ def test_an_interrupted_delivery_round_gives_back_what_it_claimed(tmp_path):
             await task
 
     asyncio.run(interrupted())
-    assert store.outbox_counts() == {"pending": 5, "retrying": 0, "sending": 0, "sent": 0, "dead": 0}
+    assert store.outbox_counts() == {"pending": 5, "retrying": 0, "sending": 0, "sent": 0, "dead": 0, "dropped": 0}
     tally.close()
+
+
+def test_one_recipient_gets_one_send_at_a_time_in_the_order_queued(tmp_path):
+    """Issue 24, case 8: two sends to one chat were in flight at once (a channel sends several side
+    by side) and could arrive out of order. A recipient's next delivery is taken only once the one
+    before it is done; other recipients' go on meanwhile; a retry holds back what came after it."""
+    store = Store(tmp_path / "q.db")
+    for n in range(3):
+        stored = store.add_event(Event(f"e{n}", "milestone", "personnel", D(2025, 6, 12), n, f"m{n}"), "mod", True)
+        for chat in ("1", "2"):
+            store.enqueue(stored.id, "telegram", chat, f"e{n}|telegram|{chat}")
+    first = store.claim("telegram")
+    assert [(d.recipient, d.event.key) for d in first] == [("1", "e0"), ("2", "e0")]
+    assert store.claim("telegram") == []  # both chats have one in flight
+    store.mark_sent(first[0].id)
+    store.mark_retry(first[1].id, "429", utcnow() + dt.timedelta(hours=1), dead=False)
+    assert [(d.recipient, d.event.key) for d in store.claim("telegram")] == [("1", "e1")]
+    assert store.claim("telegram") == []  # chat 2 waits for its retry: e1 and e2 stay behind e0
+    store.close()

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 from fake_telegram import TOKEN, FakeTelegram
-from tally import Tally
+from tally import Tally, finish_send
 
 from tallywatch import outbox
 from tallywatch.channels.limits import FloodGate
@@ -161,3 +161,102 @@ def test_a_milestone_sent_with_its_chart_has_its_caption_edited(tmp_path, fake):
     assert "taken back" in captions[-1].params["caption"]
     assert fake.calls("editMessageText") == []
     asyncio.run(pipeline.aclose())
+
+
+def wrong_million_then_taken_back(tally):
+    """A quiet first import, a wrong figure that crosses 1,000,000 (queued to the readers), then two
+    reports that agree with each other and contradict it: returns the retraction batch."""
+    for i in range(10):
+        tally.report("mod", day(i), 988_700 + 1_000 * i)
+    wrong = tally.report("mod", day(10), 1_001_000)
+    assert [s.event.key for s in wrong.events if s.notify] == ["milestone:personnel:1000000"]
+    return wrong
+
+
+def take_it_back(tally):
+    assert tally.report("mod", day(11), 999_800, delta=1_100).events == []
+    agreed = tally.report("mod", day(12), 1_000_900, delta=1_100)
+    assert [s.event.rule for s in agreed.events] == ["guard", "milestone"]
+
+
+def test_a_wrong_alert_not_sent_yet_is_dropped_and_its_readers_get_only_the_true_one(tmp_path, fake):
+    """Issue 24, case 2: the false alert was still waiting (quiet hours, a slow channel) when it was
+    taken back: it never goes out, nor does a retraction of it; the true milestone does, once."""
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
+    tally = Tally(tmp_path / "p.db", CONFIG, [channel])
+    tally.store.save_subscriber("telegram", "511", choice="milestones", language="en")
+    wrong_million_then_taken_back(tally)
+    take_it_back(tally)
+    counts = send_all(tally, channel)
+    (only,) = fake.sent(511)
+    assert "passed 1,000,000 — now 1,000,900" in only.text and "<s>" not in only.text
+    assert fake.calls("editMessageText") == [] and counts["dropped"] == 1 and counts["sent"] == 1
+    tally.close()
+
+
+def test_a_wrong_alert_in_flight_when_taken_back_is_followed_by_its_retraction_before_the_true_one(tmp_path, fake):
+    """Issue 24, case 2: the false alert was being sent when it was taken back. Once it is sent the
+    reader gets the retraction (an edit and an answer), and only then the true milestone."""
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
+    tally = Tally(tmp_path / "f.db", CONFIG, [channel])
+    tally.store.save_subscriber("telegram", "521", choice="milestones", language="en")
+    wrong_million_then_taken_back(tally)
+    (in_flight,) = tally.store.claim("telegram")  # a worker holds it, its send under way
+
+    take_it_back(tally)
+    assert tally.store.claim("telegram") == []  # the retraction waits for the send, the true alert behind it
+
+    finish_send(tally.store, channel, in_flight)
+    send_all(tally, channel)
+    false, retraction, true = fake.sent(521)
+    assert "1,001,000" in false.text and "taken back" in retraction.text and "now 1,000,900" in true.text
+    assert retraction.params["reply_parameters"]["message_id"] == false.params["_message"]["message_id"]
+    edits = fake.calls("editMessageText", 200)  # (again after a 429 on the answer: the same edit)
+    assert {int(e.params["message_id"]) for e in edits} == {false.params["_message"]["message_id"]}
+    assert edits[-1].params["text"].startswith("<s>🏁") and "taken back" in edits[-1].params["text"]
+    tally.close()
+
+
+def test_the_digest_leaves_out_an_alert_that_was_taken_back(tmp_path):
+    from tallywatch import digest
+
+    tally = Tally(tmp_path / "d.db", CONFIG)
+    wrong_million_then_taken_back(tally)
+    take_it_back(tally)
+    told = digest.make(tally.store, CONFIG, "daily")
+    milestones = [a for a in told.data["events"] if a["rule"] == "milestone"]
+    assert [(a["as_of"], a["value"]) for a in milestones] == [(str(day(12)), 1_000_900)]
+    tally.close()
+
+
+def test_a_flip_flopping_source_gives_each_reader_one_retraction_and_one_re_alert_at_most(tmp_path, fake):
+    """Issue 24, case 6: a priority-1 source edits its post back and forth between 999,340 (+140) and
+    1,000,340 (+1,140) — both agree with themselves. The first crossing is sent, the first flip back
+    takes it back; after that the day is unstable: the crossing waits until the next report or a
+    second source agrees, then goes out once."""
+    cfg = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}})
+    channel = TelegramChannel(TOKEN, cfg.telegram.replace(base_url=fake.base_url))
+    tally = Tally(tmp_path / "flip.db", cfg, [channel])
+    tally.store.save_subscriber("telegram", "801", choice="milestones")
+    tally.store.save_subscriber("telegram", "802", choice="all")
+    for i in range(10):  # … 999,200 on day 9
+        tally.report("mod", day(i), 990_200 + 1_000 * i, delta=1_000 if i else None)
+    for flip in range(6):
+        value, delta = (1_000_340, 1_140) if flip % 2 == 0 else (999_340, 140)
+        tally.report("mod", day(10), value, delta=delta, item="post-10")
+        send_all(tally, channel)
+    assert tally.point("personnel", day(10)) == (999_340, "mod", "accepted")
+    tally.report("mod", day(10), 1_000_340, delta=1_140, item="post-10")  # and once more: held
+    assert tally.point("personnel", day(10)) == (1_000_340, "mod", "suspect")
+    confirmed = tally.report("mod", day(11), 1_001_400, delta=1_060)  # the next report continues it
+    assert [s.event.key for s in confirmed.events if s.event.rule == "milestone"] == ["milestone:personnel:1000000"]
+    send_all(tally, channel)
+    for chat in (801, 802):
+        crossings = [c for c in fake.sent(chat) if "passed 1,000,000" in c.text]
+        assert len(crossings) == 2, [c.text for c in fake.sent(chat)]  # the first, and the one that holds
+        edits = {
+            int(c.params["message_id"]) for c in fake.calls("editMessageText", 200) if int(c.params["chat_id"]) == chat
+        }
+        assert edits == {crossings[0].params["_message"]["message_id"]}  # the first taken back, once
+    assert len(fake.sent(801)) <= 3
+    tally.close()

@@ -7,7 +7,7 @@ from tally import Tally
 
 from tallywatch.config import Config, Milestone
 from tallywatch.models import Event, Figure
-from tallywatch.store import BULK_CACHE, IDLE_CACHE, MIGRATIONS, SCHEMA_VERSION, SchemaTooNew, Store
+from tallywatch.store import BULK_CACHE, DELIVERY_STATES, IDLE_CACHE, MIGRATIONS, SCHEMA_VERSION, SchemaTooNew, Store
 
 D = dt.date
 
@@ -308,4 +308,62 @@ def test_the_bundled_history_is_stored_with_a_big_page_cache_given_back_after(tm
     assert said.index(f"PRAGMA cache_size = {BULK_CACHE}") < begin < commit
     assert said[commit + 1 :][:2] == [f"PRAGMA cache_size = {IDLE_CACHE}", "PRAGMA shrink_memory"]
     assert store.db.execute("PRAGMA cache_size").fetchone()[0] == IDLE_CACHE
+    store.close()
+
+
+def test_a_commit_that_fails_is_rolled_back_and_later_transactions_still_commit(tmp_path):
+    """COMMIT itself can fail (a full disk, an I/O error; here a deferred foreign key, which SQLite
+    checks only at COMMIT): the transaction must end there, or every later one would silently join
+    it and be lost at the next restart (issue 24, case 7)."""
+    path = tmp_path / "c.db"
+    store = Store(path)
+    with pytest.raises(sqlite3.IntegrityError), store.transaction():
+        store.conn.execute("PRAGMA defer_foreign_keys = ON")
+        store.conn.execute(
+            "INSERT INTO deliveries (event_id, channel, recipient, idempotency_key, next_attempt_at, created_at)"
+            " VALUES (999, 'console', '-', 'dangling', '', '')"
+        )
+    assert not store.conn.in_transaction
+    store.save_subscriber("telegram", "42")  # its own transaction, committed when it returns
+    store.conn.close()  # a crash: nothing flushed on the way out
+    reopened = Store(path)
+    assert reopened.subscriber("telegram", "42") is not None
+    assert reopened.outbox_counts() == dict.fromkeys(DELIVERY_STATES, 0)
+    reopened.close()
+
+
+UNDO_13 = (  # a schema 12 file, as the release before it left one
+    "DROP INDEX deliveries_event",
+    "DROP INDEX deliveries_recipient",
+    "DROP INDEX deliveries_followups",
+    "DROP INDEX events_day",
+    "DROP TABLE reports_held",
+    "ALTER TABLE events DROP COLUMN superseded_by",
+)
+
+
+def test_a_version_12_file_learns_which_reports_were_replaced_and_which_deliveries_were_dropped(tmp_path):
+    path = tmp_path / "v12.db"
+    store = Store(path)
+    first = store.add_event(Event("report:2025-06-13", "report", "", D(2025, 6, 13), 1, "v1"), "mod", True)
+    data = {"replaces": [first.id], "version": 2}
+    second = store.add_event(
+        Event("report:2025-06-13/2", "report", "", D(2025, 6, 13), 2, "v2", data=data), "mod", True
+    )
+    store.enqueue(first.id, "telegram", "1", "a")
+    store.conn.execute(
+        "UPDATE deliveries SET status = 'dead', last_error = 'replaced by a newer version before it was sent'"
+    )
+    for statement in (*UNDO_13, "PRAGMA user_version = 12"):
+        store.conn.execute(statement)
+    store.close()
+    store = Store(path)
+    assert store.version == SCHEMA_VERSION
+    assert [(e["key"], e["superseded_by"]) for e in store.events()] == [
+        ("report:2025-06-13", second.id),
+        ("report:2025-06-13/2", None),
+    ]
+    assert store.latest_report().key == "report:2025-06-13/2"
+    assert store.outbox_counts()["dropped"] == 1
+    assert store.requeue_dead() == 0  # a replaced copy never goes out again
     store.close()

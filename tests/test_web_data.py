@@ -9,6 +9,7 @@ import io
 
 import feedparser
 import pytest
+from tally import Tally
 from test_daily_report import day_item
 from webapp import FIRST, LAST, D, bundled, june_database, serve
 
@@ -149,3 +150,28 @@ def test_a_repeated_request_costs_no_database_work_until_something_is_stored(jun
     assert feed_again.content == feed.content
     assert newer.status_code == 200 and newer.json()["date"] == "2025-06-14"
     assert newer.headers["etag"] != first.headers["etag"]
+
+
+def test_a_revised_report_leaves_the_page_feeds_and_api_answering_with_its_newest_version(june):
+    """Issue 24, case 1: a revision of the day's report (here tanks +10 in an edited post) made
+    version 2; every public answer shows it once, in its newest version, and none fails."""
+    from tallywatch.detect.report import key as report_key
+
+    tally = Tally(june.storage.resolved(), june, [])
+    revised = tally.feed("mod", day_item(LAST, {"tanks": 10}, digest="edited"))
+    assert [s.event.key for s in revised.events if s.event.rule == "report"] == [report_key(LAST, 2)]
+    tally.close()
+
+    async def steps(client, pipeline):
+        paths = ["/", "/uk/", "/feed.atom", "/uk/feed.atom", "/api/v1/events", "/api/v1/events.csv"]
+        return {path: await client.get(path) for path in paths}
+
+    answers = serve(june, steps)
+    assert {path: a.status_code for path, a in answers.items()} == dict.fromkeys(answers, 200)
+    keys = [e["key"] for e in answers["/api/v1/events"].json()["events"]]
+    assert keys.count(report_key(LAST, 2)) == 1 and report_key(LAST) not in keys
+    entries = feedparser.parse(answers["/feed.atom"].content).entries
+    ids = [entry.id for entry in entries]
+    assert f"tag:tallywatch,2025:{report_key(LAST, 2)}" in ids and f"tag:tallywatch,2025:{report_key(LAST)}" not in ids
+    tanks = f"{bundled('tanks', LAST) + 10:,}"
+    assert tanks in answers["/"].text

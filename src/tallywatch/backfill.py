@@ -5,14 +5,22 @@ page of daily records (``data.records``, the same record as ``/statistics/latest
 ``tests/fixtures/SOURCE.md``). The gap is asked for in windows of ``days_per_request`` days,
 oldest first, through the one polite HTTP client with a pause between two requests; each
 window's days go through the same extract → ingest path as a poll, **quietly** (events are
-recorded, nobody is told: a milestone passed in the gap keeps its true date), and are committed
-before the next window is asked for — so an interrupted fill goes on from the last stored day.
+recorded, nobody is told: a milestone passed in the gap keeps its true date — except one crossed
+within ``[detect] late_after`` days, which is still news; an older one is a line of the next
+daily report), and are committed before the next window is asked for — so an interrupted fill
+goes on from the last stored day.
+
+A start fills up to yesterday: today's report is the live polls' to tell, as it would have been
+(``at_start``). While days stay missing (the API was down), the daemon asks again every
+``[backfill] retry`` (``missing``, ``retry``); a crossing recorded with the gap it fell in gets
+its true day then.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,14 +68,42 @@ class Filled:
     error: str | None = None
 
 
+def today() -> dt.date:
+    return dt.datetime.now(REPORT_ZONE).date()
+
+
 async def at_start(pipeline: Running) -> Filled | None:
-    """A start with days missing since the last stored one (before yesterday): fill them."""
+    """A start with days missing since the last stored one (before yesterday): fill them, up to
+    yesterday. Today is never stored by the fill: its report goes through the live path and tells
+    what it would have told (a restart is not a gap in the news)."""
     last = await pipeline.in_store(pipeline.store.last_day)
-    today = dt.datetime.now(REPORT_ZONE).date()
-    if last is None or last >= today - dt.timedelta(days=1):
+    yesterday = today() - dt.timedelta(days=1)
+    if last is None or last >= yesterday:
         return None
     log.info("the last stored day is %s: filling the days since from %s", last, pipeline.config.backfill.url)
-    return await fill(pipeline, last + dt.timedelta(days=1), today)
+    return await fill(pipeline, last + dt.timedelta(days=1), yesterday)
+
+
+async def missing(pipeline: Running, days: int = 400) -> list[tuple[dt.date, dt.date]]:
+    """The runs of days (first, last) missing from the series between stored days, within the last
+    ``days``: what a fill that failed left behind."""
+    since = today() - dt.timedelta(days=days)
+    stored = await pipeline.in_store(pipeline.store.accepted_days, "personnel", since)
+    return [
+        (a + dt.timedelta(days=1), b - dt.timedelta(days=1)) for a, b in itertools.pairwise(stored) if (b - a).days > 1
+    ]
+
+
+async def retry(pipeline: Running) -> list[Filled]:
+    """The daemon's hourly job while days are missing: ask for them again (``fill`` each run)."""
+    done = []
+    for first, last in await missing(pipeline):
+        log.info("days %s … %s are missing from the series: asking %s again", first, last, pipeline.config.backfill.url)
+        filled = await fill(pipeline, first, last)
+        done.append(filled)
+        if filled.error:
+            break
+    return done
 
 
 async def fill(pipeline: Running, start: dt.date | None = None, end: dt.date | None = None) -> Filled:
@@ -75,7 +111,7 @@ async def fill(pipeline: Running, start: dt.date | None = None, end: dt.date | N
     from .ingest import extract_items, ingest
 
     settings = pipeline.config.backfill
-    end = end or dt.datetime.now(REPORT_ZONE).date()
+    end = end or today()
     if start is None:
         last = await pipeline.in_store(pipeline.store.last_day)
         if last is None:
@@ -98,7 +134,14 @@ async def fill(pipeline: Running, start: dt.date | None = None, end: dt.date | N
             return done
         items = await asyncio.to_thread(extract_items, documents, source)
         result = await pipeline.in_store(
-            ingest, pipeline.store, pipeline.detector, pipeline.channels, settings.source, items, quiet=True
+            ingest,
+            pipeline.store,
+            pipeline.detector,
+            pipeline.channels,
+            settings.source,
+            items,
+            quiet=True,
+            filling=today(),
         )
         done.days += len({c.figure.as_of for c in result.changes if c.kind != "unchanged"})
         done.events += len(result.events)

@@ -168,6 +168,10 @@ def card(report: dict[str, Any], day: dt.date, language: str = "en", said_by: st
         name = capitalized(metric_name(figure_["metric"], language))
         text(x + 28, y + (52 if big else 36), name, 34 if big else 25, color=MUTED, va="baseline")
         baseline = y + h - (34 if big else 16)
+        if figure_["value"] is None:  # held as suspect: no number until it is confirmed
+            words = gettext(language, "not yet confirmed")
+            text(x + 28, baseline, words, 44 if big else 26, color=MUTED, fontstyle="italic", va="baseline")
+            return
         total = format_number(figure_["value"], language)
         text(x + 28, baseline, total, 96 if big else 46, color=INK, fontweight="bold", va="baseline")
         if figure_["delta"] is not None:

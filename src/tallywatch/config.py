@@ -266,6 +266,10 @@ class Detect(Strict):
     # printed change agrees with the last total, else once a second source or the next report
     # confirms it; "agreement" — always after such a confirmation; "none" — at once.
     confirm: Literal["consistent", "agreement", "none"] = "consistent"
+    # A milestone learned of more than this many days after it was crossed (a gap in the series,
+    # a fill of days missed) is no news: recorded with the days it fell in, and told as one line of
+    # the next daily report. Within it, the alert goes out and says when.
+    late_after: Annotated[int, Meta(ge=0, le=366)] = 2
 
 
 class RuleSettings(Strict):
@@ -584,6 +588,14 @@ class Backfill(Strict):
     source: Name = "russianwarship"  # its figures' source
     days_per_request: Annotated[int, Meta(ge=1, le=500)] = 50
     pause: Seconds = Duration(1.0)  # between two requests: polite to a volunteer-run API
+    retry: Seconds = Duration(3600.0)  # while days are missing from the series, the daemon asks again this often
+
+
+class Report(Strict):
+    """The daily report: how long it waits for a figure held as suspect (``[report] wait``) before it
+    goes out with that figure shown as not yet confirmed (a later confirmation edits it)."""
+
+    wait: Seconds = Duration(7200.0)
 
 
 class Config(Strict):
@@ -593,6 +605,7 @@ class Config(Strict):
     sources: list[Source] = []
     milestones: dict[str, Milestone] = {}
     detect: Detect = field(default_factory=Detect)
+    report: Report = field(default_factory=Report)
     rules: Rules = field(default_factory=Rules)
     console: Console = field(default_factory=Console)
     outbox: Outbox = field(default_factory=Outbox)

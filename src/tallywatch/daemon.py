@@ -142,6 +142,27 @@ async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -
                 coalesce=True,
                 misfire_grace_time=3600,
             )
+    scheduler.add_job(  # a daily report a held figure kept back goes out after [report] wait
+        pipeline.reports_due,
+        "interval",
+        seconds=60,
+        id="reports",
+        max_instances=1,
+        coalesce=True,
+    )
+    if config.backfill.enabled:  # days the start's fill could not get are asked for again, politely
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        from . import backfill
+
+        scheduler.add_job(
+            backfill.retry,
+            IntervalTrigger(seconds=config.backfill.retry),
+            args=[pipeline],
+            id="backfill",
+            max_instances=1,
+            coalesce=True,
+        )
     if config.storage.backups:  # a daily snapshot of the database, the oldest beyond `backups` removed
         from apscheduler.triggers.cron import CronTrigger
 

@@ -21,12 +21,12 @@ from typing import Any
 from . import outbox
 from .channels import Channel
 from .config import Config, PatternMetric, Source
-from .detect import Detector, report
+from .detect import Detector, milestones, report
 from .extract import EXTRACTORS
-from .models import Change, Document, Figure
+from .models import Change, Document, Event, Figure
 from .sources import harvest, mapping_for
 from .sources.http import PoliteClient
-from .store import Store, StoredEvent
+from .store import Store, StoredEvent, utcnow
 
 
 @dataclass(frozen=True)
@@ -111,12 +111,18 @@ def ingest(
     items: Iterable[Item],
     *,
     quiet: bool = False,
+    filling: dt.date | None = None,
 ) -> Ingested:
     """Record figures, detect, store events and queue their deliveries: one transaction.
 
     Items already seen with the same content are skipped. On the first import of a metric
     (nothing stored for it before this batch) events are recorded without notifying, unless
     ``[detect] first_import = "notify"``; ``quiet`` records every event without notifying.
+    ``filling`` (today): the items fill days missed — quietly, but a milestone crossed within
+    ``[detect] late_after`` days is still news and told. A milestone learned of later than that
+    (here, or after a gap in the series) is recorded late and told as a line of the next daily
+    report (``milestones.learned_late``); a fill that finds the day of one recorded with the gap it
+    fell in pins it to that day.
     """
     result = Ingested()
     quiet_first = detector.config.detect.first_import == "quiet"
@@ -152,25 +158,74 @@ def ingest(
                 event.data.setdefault("publisher", said_by)
                 if (event.metric, event.as_of) in links:
                     event.data.setdefault("link", links[(event.metric, event.as_of)])
+            late_after = detector.config.detect.late_after
+            events = [milestones.learned_late(e, late_after, filling, store.last_seen) for e in events]
             # the day's report, when it is news: never for history stored quietly or a first import
             news = not quiet and not set(report.CORE_METRICS) & first_import
             changed = {c.figure.as_of for c in result.changes if c.kind != "unchanged"}
-            day = report.complete_day(detector.window, changed) if news else None
-            if day is not None:
-                link = links.get(("personnel", day))
-                made = report.evaluate(detector.window, store.report_versions(day), day, events, source, said_by, link)
-                if made is not None:
-                    events.append(made)
+            settled = detector.settled()  # days whose held figure this batch confirmed or set aside
+            if news:
+                waiting = store.held_reports()
+                days = changed | {d for d in settled if d in waiting or store.told(d)}
+                tell, wait = report.days_to_tell(detector.window, days, store.told, late_after)
+                for day in wait:
+                    store.hold_report(day)  # told once settled, or after [report] wait
+                told = [*store.late_untold(), *events]  # crossings learned late since the last report: a line each
+                for day in tell:
+                    link = links.get(("personnel", day))
+                    made = report.evaluate(
+                        detector.window, store.report_versions(day), day, told, source, said_by, link
+                    )
+                    if made is not None:
+                        events.append(made)
+                        told = [e for e in told if "late" not in e.data]  # the first report says them
             for event in events:
-                stored = store.add_event(event, source, notify=not quiet and event.metric not in first_import)
+                stored = store.add_event(event, source, notify=_told(event, quiet, filling, first_import))
                 if stored is not None:
                     result.events.append(stored)
+                elif filling is not None and event.rule == "milestone":  # a crossing recorded with the gap
+                    store.pin(milestones.late(event, event.as_of, event.as_of))  # it fell in: its true day
             outbox.enqueue(store, result.events, channels)
     except BaseException:
         detector.forget()  # the transaction was rolled back: rebuild the windows from the store
         store.discard_staged()
         raise
     return result
+
+
+def overdue(
+    store: Store, detector: Detector, channels: Sequence[Channel], now: dt.datetime | None = None
+) -> list[StoredEvent]:
+    """The daily reports a held figure kept back for ``[report] wait``: made now, with that category
+    shown as not yet confirmed (its confirmation later edits them), and queued; one transaction.
+    The daemon asks every minute."""
+    wait = dt.timedelta(seconds=detector.config.report.wait)
+    now = now or utcnow()
+    try:
+        with store.transaction():
+            made = []
+            for day, since in sorted(store.held_reports().items()):
+                if now - since < wait:
+                    continue
+                source = store.reported_by(day, report.CORE_METRICS)
+                said_by = _said_by(detector.config, source)
+                event = report.evaluate(detector.window, [], day, store.late_untold(), source, said_by, None)
+                stored = store.add_event(event, source, notify=True) if event is not None else None
+                if stored is not None:
+                    made.append(stored)
+            outbox.enqueue(store, made, channels)
+    except BaseException:
+        detector.forget()
+        raise
+    return made
+
+
+def _told(event: Event, quiet: bool, filling: dt.date | None, first_import: set[str]) -> bool:
+    """Does the event notify anyone? Not from a metric's first import, nor a crossing learned of
+    late (a line of the next report instead); from a quiet batch only a fill's recent milestone."""
+    if event.metric in first_import or "late" in event.data:
+        return False
+    return not quiet or (filling is not None and event.rule == "milestone")
 
 
 def _said_by(config: Config, source: str) -> str:

@@ -47,19 +47,23 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
     """Queue a delivery per notifying event and recipient; returns how many rows were added.
 
     An event that takes others back (``data["retracts"]``), corrects them (``data["answers"]``,
-    a revised figure) or is a newer version of one (``data["replaces"]``, a daily report) goes to
-    those who received them, each delivery answering the one it corrects (so a channel can edit
-    that message); a correction also goes to its other readers as usual, a retraction to no one
-    else, a newer version to those whose copy of the old one was not sent yet (instead of it).
+    a revised figure) or is a newer version of one (``data["replaces"]``, a daily report) follows
+    them up for everyone who got them or is getting them now (``Store.followed``: sent, or in
+    flight — that follow-up waits until it is sent), each delivery answering the one it follows
+    (so a channel can edit that message). Copies not sent yet were dropped when their event
+    stopped being live (``Store.settle``); a newer version takes their place, for the same reader
+    at the same time. A correction also goes to its other readers as usual, a retraction to no one
+    else.
     """
     channels = list(channels)
     kinds = {c.kind for c in channels}
     added = 0
     for stored in events:
         data = stored.event.data
+        replaced = data.get("replaces") or []
+        waiting = store.supersede(replaced, stored.id) if replaced else []
         answered: set[tuple[str, str]] = set()
-        earlier_ids = data.get("retracts") or data.get("answers") or data.get("replaces") or []
-        for earlier in store.sent_deliveries(earlier_ids):
+        for earlier in store.followed(data.get("retracts") or data.get("answers") or replaced):
             if earlier["channel"] not in kinds:
                 continue
             kind, recipient = earlier["channel"], earlier["recipient"]
@@ -67,14 +71,14 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
             store.enqueue(stored.id, kind, recipient, key, None, earlier["language"], earlier["id"])
             answered.add((kind, recipient))
             added += 1
-        if data.get("replaces"):
-            for waiting in store.supersede(data["replaces"]) if stored.notify else []:
-                if waiting["channel"] not in kinds or (waiting["channel"], waiting["recipient"]) in answered:
+        if replaced:
+            for copy in waiting if stored.notify else []:
+                if copy["channel"] not in kinds or (copy["channel"], copy["recipient"]) in answered:
                     continue
-                kind, recipient = waiting["channel"], waiting["recipient"]
-                due = dt.datetime.fromisoformat(waiting["next_attempt_at"])
+                kind, recipient = copy["channel"], copy["recipient"]
+                due = dt.datetime.fromisoformat(copy["next_attempt_at"])
                 key = idempotency_key(stored.event.key, kind, recipient)
-                store.enqueue(stored.id, kind, recipient, key, due, waiting["language"])
+                store.enqueue(stored.id, kind, recipient, key, due, copy["language"], copy["reply_to"])
                 added += 1
             continue
         if not stored.notify or data.get("retracts"):

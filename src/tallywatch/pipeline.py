@@ -34,7 +34,7 @@ from .channels.limits import FloodGate
 from .config import Config, Source
 from .detect import Detector
 from .health import EVENTS, FIGURES, POLLS, REPORTS
-from .ingest import Ingested, Item, extract_items, ingest, page_problems
+from .ingest import Ingested, Item, extract_items, ingest, overdue, page_problems
 from .models import Event
 from .sources import harvest, schedule
 from .sources.http import FetchError, PoliteClient
@@ -284,6 +284,19 @@ class Pipeline:
             alerts,
             f" ({quiet} past events recorded quietly)" if quiet else "",
         )
+
+    async def reports_due(self) -> int:
+        """Make the daily reports a held figure kept back for ``[report] wait`` (``ingest.overdue``),
+        and hand them on; returns how many were made."""
+        try:
+            made = await self.in_store(overdue, self.store, self.detector, self.channels)
+        except sqlite3.Error as exc:
+            self.faults.failed("daily reports", exc)
+            return 0
+        if made:
+            log.info("%d daily reports held back by a figure not yet confirmed go out now", len(made))
+            await self.handed_on()
+        return len(made)
 
     async def handed_on(self) -> int:
         """After something was queued: the daemon wakes its delivery workers (0 sent here); a one-shot

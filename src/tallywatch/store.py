@@ -255,8 +255,33 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE items ADD COLUMN published TEXT
     """,
+    # 13: one definition of a live delivery (``LIVE_EVENT``, ``Store.settle``). An event a newer
+    #     version replaced (a daily report's /2) names it; a delivery that will never go out because
+    #     its event was taken back or replaced first is 'dropped' (never queued again, unlike 'dead');
+    #     one recipient's deliveries go in the order they were queued (the recipient index). A day
+    #     whose report a held figure keeps back is remembered, to be told when it is settled or after
+    #     ``[report] wait``.
+    """
+    ALTER TABLE events ADD COLUMN superseded_by INTEGER REFERENCES events (id);
+    UPDATE events SET superseded_by = (SELECT min(n.id) FROM events n, json_each(n.data, '$.replaces') r
+        WHERE n.rule = 'report' AND r.value = events.id) WHERE rule = 'report';
+    UPDATE deliveries SET status = 'dropped'
+        WHERE status = 'dead' AND last_error = 'replaced by a newer version before it was sent';
+    CREATE INDEX deliveries_event ON deliveries (event_id, status);
+    CREATE INDEX deliveries_recipient ON deliveries (channel, recipient, status);
+    CREATE INDEX deliveries_followups ON deliveries (status) WHERE reply_to IS NOT NULL;
+    CREATE INDEX events_day ON events (metric, as_of);
+    CREATE TABLE reports_held (day TEXT PRIMARY KEY, since TEXT NOT NULL) WITHOUT ROWID
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
+
+# An event still standing: neither taken back (a retraction) nor replaced by a newer version (a daily
+# report's /2). A *live delivery* is one of a live event, or a follow-up (an edit, a retraction) of a
+# message that was sent. ``Store.settle`` applies this to the queue; claim, the follow-ups, digests,
+# the page and the feeds all read it from here.
+LIVE_EVENT = "retracted_at IS NULL AND superseded_by IS NULL"
+DELIVERY_STATES = ("pending", "retrying", "sending", "sent", "dead", "dropped")
 
 
 def _writes(method):
@@ -565,10 +590,13 @@ class Store:
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self
+            self.conn.commit()
         except BaseException:
-            self.conn.rollback()
+            # COMMIT itself may fail (a full disk, an I/O error, a deferred constraint) and leave the
+            # transaction open: every later one would join it and be lost. It ends here, either way.
+            if self.conn.in_transaction:
+                self.conn.rollback()
             raise
-        self.conn.commit()
         self.generation += 1
 
     # -- figures --------------------------------------------------------------------------------
@@ -706,6 +734,23 @@ class Store:
             """
         ).fetchall()
         return [Latest(m, dt.date.fromisoformat(d), v, None if p is None else v - p, s) for m, d, v, s, p in rows]
+
+    def accepted_days(self, metric: str, since: dt.date) -> list[dt.date]:
+        """The days since ``since`` that have an accepted figure of ``metric``, in order."""
+        return [
+            _day(row[0])
+            for row in self.conn.execute(
+                "SELECT as_of FROM figures WHERE metric = ? AND status = 'accepted' AND as_of >= ? ORDER BY as_of",
+                [metric, since.isoformat()],
+            )
+        ]
+
+    def last_seen(self, metric: str, before: dt.date) -> dt.date | None:
+        """The last day before ``before`` any source gave a figure of ``metric`` for, whatever became of it."""
+        row = self.conn.execute(
+            "SELECT max(as_of) FROM figures WHERE metric = ? AND as_of < ?", [metric, before.isoformat()]
+        ).fetchone()
+        return _day(row[0]) if row and row[0] else None
 
     def last_day(self) -> dt.date | None:
         """The newest day any metric has an accepted figure for."""
@@ -854,6 +899,35 @@ class Store:
             return None
         return StoredEvent(cur.lastrowid, event, notify)
 
+    def late_untold(self) -> list[Event]:
+        """Live milestones learned of late (``data["late"]``) stored since the last daily report: the
+        next report tells them, a line each."""
+        rows = self.db.query(
+            f"SELECT * FROM events WHERE rule = 'milestone' AND {LIVE_EVENT}"
+            " AND json_extract(data, '$.late') IS NOT NULL"
+            " AND id > coalesce((SELECT max(id) FROM events WHERE rule = 'report'), 0) ORDER BY id"
+        )
+        return [_event(row) for row in rows]
+
+    @_writes
+    def pin(self, event: Event) -> bool:
+        """A fill found the day a crossing recorded late with the gap it fell in (``late`` from one
+        day to another) really fell on: the stored event takes ``event``'s day, value and words."""
+        return (
+            self.conn.execute(
+                "UPDATE events SET as_of = ?, value = ?, data = ?, message = ? WHERE key = ?"
+                " AND json_extract(data, '$.late.from') != json_extract(data, '$.late.to')",
+                [
+                    event.as_of.isoformat(),
+                    event.value,
+                    json.dumps(event.data, sort_keys=True),
+                    event.message,
+                    event.key,
+                ],
+            ).rowcount
+            > 0
+        )
+
     def open_stale(self, source: str) -> str | None:
         """The key of the source's last stale event, unless a recovery followed it."""
         row = self.conn.execute(
@@ -861,6 +935,41 @@ class Store:
             [source],
         ).fetchone()
         return row[1] if row and row[0] == "stale" else None
+
+    def told(self, day: dt.date) -> bool:
+        """Whether the day has a daily report already."""
+        return (
+            self.conn.execute("SELECT 1 FROM events WHERE rule = 'report' AND as_of = ?", [day.isoformat()]).fetchone()
+            is not None
+        )
+
+    @_writes
+    def hold_report(self, day: dt.date) -> None:
+        """A live report of ``day`` came with a figure held: its report waits (once, from now)."""
+        self.conn.execute(
+            "INSERT INTO reports_held (day, since) VALUES (?, ?) ON CONFLICT DO NOTHING", [day.isoformat(), _ts()]
+        )
+
+    def held_reports(self) -> dict[dt.date, dt.datetime]:
+        """The days whose report waits for a held figure and is not told yet, with since when."""
+        return {
+            _day(day): dt.datetime.fromisoformat(since)
+            for day, since in self.conn.execute(
+                "SELECT day, since FROM reports_held h WHERE NOT EXISTS"
+                " (SELECT 1 FROM events e WHERE e.rule = 'report' AND e.as_of = h.day)"
+            )
+        }
+
+    def reported_by(self, day: dt.date, metrics: Iterable[str]) -> str:
+        """The source whose figures of the day are in the series (the first of ``metrics`` that has one)."""
+        for metric in metrics:
+            row = self.conn.execute(
+                "SELECT source FROM figures WHERE metric = ? AND as_of = ? AND status IN ('accepted', 'suspect')",
+                [metric, day.isoformat()],
+            ).fetchone()
+            if row:
+                return row[0]
+        return ""
 
     def report_versions(self, day: dt.date) -> list[dict[str, Any]]:
         """The day's report events, oldest first: their id, key and data."""
@@ -905,10 +1014,21 @@ class Store:
             )
         ]
 
+    def retracted_keys(self, metric: str) -> dict[dt.date, set[str]]:
+        """Per day, the keys the metric's events taken back had (as they were before being freed)."""
+        out: dict[dt.date, set[str]] = {}
+        for as_of, key in self.conn.execute(
+            "SELECT as_of, key FROM events WHERE metric = ? AND retracted_at IS NOT NULL", [metric]
+        ):
+            out.setdefault(_day(as_of), set()).add(key.split("~retracted:")[0])
+        return out
+
     @_writes
     def retract_events(self, ids: list[int]) -> None:
         """Take back events: marked, never deleted, and their keys freed (renamed), so the true
-        crossing of a milestone can fire once when it happens and reach the same readers."""
+        crossing of a milestone can fire once when it happens and reach the same readers. Their
+        deliveries not sent yet are dropped (``settle``); those sent or in flight are answered by
+        whatever takes them back (``followed``)."""
         for event_id in ids:
             self.conn.execute(
                 "UPDATE events SET retracted_at = ?, key = key || '~retracted:' || id WHERE id = ?", [_ts(), event_id]
@@ -918,50 +1038,88 @@ class Store:
                 " WHERE event_id = ?",
                 [event_id],
             )
+        self.settle()
 
     @_writes
-    def supersede(self, event_ids: list[int]) -> list[dict[str, Any]]:
-        """Deliveries of these events not sent yet are dropped (a newer version replaces them);
-        returns who they were for: channel, recipient, language and when it was due."""
+    def supersede(self, event_ids: list[int], by: int) -> list[dict[str, Any]]:
+        """Event ``by`` is a newer version of these: they are no longer live, and their deliveries not
+        sent yet are dropped; returns those (channel, recipient, language, when it was due, and the
+        message it was to edit), for the newer version to take their place."""
         if not event_ids:
             return []
         marks = ",".join("?" * len(event_ids))
+        self.conn.execute(
+            f"UPDATE events SET superseded_by = ? WHERE id IN ({marks}) AND superseded_by IS NULL", [by, *event_ids]
+        )
         rows = list(
             self.db.query(
-                "SELECT id, channel, recipient, language, next_attempt_at FROM deliveries"
+                "SELECT id, channel, recipient, language, next_attempt_at, reply_to FROM deliveries"
                 f" WHERE status = 'pending' AND event_id IN ({marks}) ORDER BY id",
                 event_ids,
             )
         )
-        self.conn.execute(
-            "UPDATE deliveries SET status = 'dead', last_error = 'replaced by a newer version before it was sent'"
-            f" WHERE status = 'pending' AND event_id IN ({marks})",
-            event_ids,
-        )
+        self.settle()
         return rows
 
-    def sent_deliveries(self, event_ids: list[int]) -> list[dict[str, Any]]:
-        """Who received these events: the deliveries sent, with their channel, recipient and language."""
+    def followed(self, event_ids: list[int]) -> list[dict[str, Any]]:
+        """Who got these events or is getting them now: the deliveries sent or in flight (a follow-up
+        to one in flight waits until it is sent), with their channel, recipient and language."""
         if not event_ids:
             return []
         return list(
             self.db.query(
-                "SELECT id, channel, recipient, language FROM deliveries WHERE status = 'sent'"
+                "SELECT id, channel, recipient, language FROM deliveries WHERE status IN ('sent', 'sending')"
                 f" AND event_id IN ({','.join('?' * len(event_ids))}) ORDER BY id",
                 event_ids,
             )
         )
 
+    @_writes
+    def settle(self) -> None:
+        """Hold the queue to the one definition of a live delivery (``LIVE_EVENT``):
+
+        * a delivery not sent yet whose event was taken back or replaced is dropped (its readers
+          never saw it: nothing to follow up);
+        * a follow-up of a message that was never sent (dropped, or dead) is dropped if it takes
+          that message back, and otherwise (a correction, a newer version) goes as a message of
+          its own.
+
+        Run by ``claim`` before anything is taken, and right where events stop being live."""
+        self.conn.execute(
+            "UPDATE deliveries SET status = 'dropped', claimed_at = NULL, last_error = CASE WHEN"
+            " (SELECT retracted_at FROM events e WHERE e.id = deliveries.event_id) IS NOT NULL"
+            " THEN 'taken back before it was sent' ELSE 'replaced by a newer version before it was sent' END"
+            f" WHERE status = 'pending' AND event_id IN (SELECT id FROM events WHERE NOT ({LIVE_EVENT}))"
+        )
+        never = (
+            "status = 'pending' AND reply_to IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries o"
+            " WHERE o.id = deliveries.reply_to AND o.status IN ('dead', 'dropped'))"
+        )
+        self.conn.execute(
+            "UPDATE deliveries SET status = 'dropped', last_error = 'the message it takes back was never sent'"
+            f" WHERE {never} AND event_id IN (SELECT id FROM events WHERE json_extract(data, '$.retracts') IS NOT NULL)"
+        )
+        self.conn.execute(f"UPDATE deliveries SET reply_to = NULL WHERE {never}")
+
     def claim(self, channel: str, limit: int = 100) -> list[Delivery]:
-        """Take up to ``limit`` due deliveries for sending (status 'sending'), oldest first."""
+        """Take up to ``limit`` due live deliveries for sending (status 'sending'), oldest first.
+
+        One recipient's deliveries go in the order they were queued, one at a time: a delivery is
+        taken only when none queued before it for the same recipient is waiting or in flight (a
+        retraction before the alert that replaces it; never two sends to one chat at once), and a
+        follow-up only once the message it answers was sent."""
         now = _ts()
         with self.transaction():
+            self.settle()
             ids = [
                 row[0]
                 for row in self.conn.execute(
-                    "UPDATE deliveries SET status = 'sending', claimed_at = ? WHERE id IN (SELECT id FROM deliveries"
-                    " WHERE channel = ? AND status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?)"
-                    " RETURNING id",
+                    "UPDATE deliveries SET status = 'sending', claimed_at = ? WHERE id IN (SELECT d.id FROM deliveries d"
+                    " WHERE d.channel = ? AND d.status = 'pending' AND d.next_attempt_at <= ?"
+                    " AND (d.reply_to IS NULL OR (SELECT o.status FROM deliveries o WHERE o.id = d.reply_to) = 'sent')"
+                    " AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.channel = d.channel"
+                    " AND p.recipient = d.recipient AND p.status IN ('pending', 'sending') AND p.id < d.id)"
+                    " ORDER BY d.id LIMIT ?) RETURNING id",
                     [now, channel, now, limit],
                 ).fetchall()
             ]
@@ -1044,8 +1202,9 @@ class Store:
         )
 
     def outbox_counts(self) -> dict[str, int]:
-        """pending (never tried), retrying (tried, will try again), sending, sent, dead."""
-        counts = dict.fromkeys(("pending", "retrying", "sending", "sent", "dead"), 0)
+        """pending (never tried), retrying (tried, will try again), sending, sent, dead, dropped (its
+        event was taken back or replaced before it went out)."""
+        counts = dict.fromkeys(DELIVERY_STATES, 0)
         for status, tried, n in self.conn.execute(
             "SELECT status, attempts > 0, count(*) FROM deliveries GROUP BY status, attempts > 0"
         ):
@@ -1065,7 +1224,9 @@ class Store:
     @_writes
     def requeue_dead(self) -> int:
         return self.db.execute(
-            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE status = 'dead'", [_ts()]
+            "UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = ? WHERE status = 'dead'"
+            f" AND event_id IN (SELECT id FROM events WHERE {LIVE_EVENT})",
+            [_ts()],
         ).rowcount
 
     # -- subscribers ---------------------------------------------------------------------------
@@ -1242,7 +1403,7 @@ class Store:
         hidden = ("digest", "broadcast", *sorted(ADMIN_ONLY))
         marks = ", ".join("?" * len(hidden))
         rows = self.db.query(
-            f"SELECT * FROM events WHERE notify AND retracted_at IS NULL AND rule NOT IN ({marks})"
+            f"SELECT * FROM events WHERE notify AND {LIVE_EVENT} AND rule NOT IN ({marks})"
             " AND created_at >= ? ORDER BY id DESC LIMIT ?",
             [*hidden, _ts(since) if since else "", limit],
         )
@@ -1252,18 +1413,18 @@ class Store:
         """The newest day's daily report, in its newest version."""
         rows = list(
             self.db.query(
-                "SELECT * FROM events WHERE rule = 'report' AND notify AND retracted_at IS NULL"
+                f"SELECT * FROM events WHERE rule = 'report' AND notify AND {LIVE_EVENT}"
                 " ORDER BY as_of DESC, id DESC LIMIT 1"
             )
         )
         return _event(rows[0]) if rows else None
 
     def events_since(self, since: dt.datetime) -> list[dict[str, Any]]:
-        """Events that notified someone, stored since ``since`` (digests, broadcasts and daily reports
-        left out: a digest is itself the summary)."""
+        """Live events that notified someone, stored since ``since`` (digests, broadcasts and daily
+        reports left out: a digest is itself the summary; nor anything taken back)."""
         return list(
             self.db.query(
-                "SELECT * FROM events WHERE notify AND created_at >= ?"
+                f"SELECT * FROM events WHERE notify AND {LIVE_EVENT} AND created_at >= ?"
                 " AND rule NOT IN ('digest', 'broadcast', 'report')"
                 " ORDER BY as_of, id",
                 [_ts(since)],

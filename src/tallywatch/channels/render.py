@@ -243,7 +243,7 @@ def report_lines(event: Event, language: str = "en") -> list[tuple[str, str, str
     return [
         (
             metric_name(f["metric"], language),
-            format_number(f["value"], language),
+            gettext(language, "not yet confirmed") if f["value"] is None else format_number(f["value"], language),
             "" if f["delta"] is None else format_delta(f["delta"], language),
         )
         for f in event.data["figures"]

@@ -24,6 +24,7 @@ or a fill; ``forget()`` drops them all, e.g. when a transaction was rolled back.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 
@@ -59,15 +60,40 @@ class Detector:
         self.config = config
         self.store = store
         self._windows: dict[str, Window] = {}
+        # per metric, the alerts of each day taken back (their keys): that day is unstable (``_unstable``)
+        self._taken_back: dict[str, dict[dt.date, set[str]]] = {}
+        # the days whose series changed since ``settled()`` was last asked (a figure accepted, held or
+        # set aside): a held day's report is made when its figure is settled by a later batch
+        self._touched: set[dt.date] = set()
         self._rules = list(STEP_RULES.values())
         self._per_day_rules = [STEP_RULES[name] for name in PER_DAY_RULES]
         self._priorities = {source.name: source.priority for source in config.sources}
 
     def forget(self) -> None:
         self._windows.clear()
+        self._taken_back.clear()
+        self._touched.clear()
 
-    def _put(self, metric: str, point: Point, status: str) -> None:
+    def settled(self) -> set[dt.date]:
+        """The days whose series changed since the last call (a figure accepted, held or set aside)."""
+        days, self._touched = self._touched, set()
+        return days
+
+    def _retract(self, metric: str, day: dt.date, taken: list[tuple[int, str]]) -> None:
+        """Take back stored events of ``metric`` and ``day`` (``Store.retract_events``): the day is unstable now."""
+        if taken:
+            self.store.retract_events([event_id for event_id, _ in taken])
+            self._retracted(metric).setdefault(day, set()).update(key for _, key in taken)
+
+    def _retracted(self, metric: str) -> dict[dt.date, set[str]]:
+        found = self._taken_back.get(metric)
+        if found is None:
+            found = self._taken_back[metric] = self.store.retracted_keys(metric)
+        return found
+
+    def _put(self, metric: str, point: Point, status: str | None) -> None:
         self.store.set_status(metric, point.as_of, point.source, status)
+        self._touched.add(point.as_of)
 
     def window(self, metric: str) -> Window:
         window = self._windows.get(metric)
@@ -165,7 +191,7 @@ class Detector:
         revised = next((e for e in events if e.rule == "correction" and e.data.get("kind") == "revised"), None)
         if caused and revised is not None:
             produced = {e.key for e in events}
-            self.store.retract_events([event_id for event_id, key in caused if key not in produced])
+            self._retract(window.metric, held.as_of, [(i, key) for i, key in caused if key not in produced])
             revised.data["answers"] = [event_id for event_id, _ in caused]
         return events
 
@@ -222,7 +248,28 @@ class Detector:
                 point.source,
             )
             return events + self._hold(window, point)
+        if self._unstable(window, point):
+            log.info(
+                "%s %s: %s from %s would raise again an alert taken back for that day; held until a second "
+                "source or the next report agrees with it",
+                metric,
+                point.as_of,
+                f"{point.value:,}",
+                point.source,
+            )
+            return events + self._hold(window, point)
         return events + self._accept(window, point)
+
+    def _unstable(self, window: Window, point: Point) -> bool:
+        """Would ``point`` raise again an alert of its day that was taken back (a source going back and
+        forth)? Then it waits, whatever ``[detect] confirm`` says, until two sources or two reports
+        agree on it: each reader gets at most one retraction and one re-alert of it."""
+        taken = self._retracted(window.metric).get(point.as_of)
+        if not taken:
+            return False
+        step = window.step_for(point)
+        rules = self._per_day_rules if window.per_day else self._rules
+        return any(event.key in taken for rule in rules for event in rule(step, window))
 
     def _hold(self, window: Window, point: Point) -> list[Event]:
         """Hold ``point`` as the metric's suspect; an older suspect is superseded by it."""
@@ -253,8 +300,9 @@ class Detector:
         last = window.last
         if last is not None and self._contradicted(window, last, suspect, confirmer):
             metric = window.metric
-            taken = [event_id for event_id, _ in self.store.events_caused(metric, last.as_of)]
-            self.store.retract_events(taken)  # marked, their milestone keys freed
+            caused = self.store.events_caused(metric, last.as_of)
+            self._retract(metric, last.as_of, caused)  # marked, their milestone keys freed
+            taken = [event_id for event_id, _ in caused]
             self._put(metric, last, "discarded")
             window = self._rebuild(metric)
             window.suspect = None  # (the store still holds it as suspect until it is accepted now)
@@ -306,7 +354,7 @@ class Detector:
             found = rule(step, window)
             if found:
                 events += found
-        self.store.set_status(window.metric, point.as_of, point.source, "accepted")
+        self._put(window.metric, point, "accepted")
         window.push(point)
         return _merge_spike_and_record(events) if len(events) > 1 else events
 

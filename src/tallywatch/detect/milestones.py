@@ -8,7 +8,10 @@ by the import would be wrong (their true dates come with the bundled history).
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import logging
+from collections.abc import Callable
 
 from ..config import Milestone
 from ..models import Event, Step
@@ -69,3 +72,32 @@ def evaluate(step: Step, window: Window) -> list[Event]:
         message = say("milestone", step.metric, step.as_of, step.value, data)
         events.append(Event.about(step, key(step.metric, level), "milestone", "critical", message, **data))
     return events
+
+
+def late(event: Event, first: dt.date, last: dt.date) -> Event:
+    """A crossing learned of too late to be news (``[detect] late_after``): it fell on a day from
+    ``first`` to ``last`` (one day, when a fill found it), while this service had no figures. It is
+    recorded so, sent to no one, and told as a line of the next daily report."""
+    data = {**event.data, "late": {"from": first.isoformat(), "to": last.isoformat()}}
+    message = say("milestone", event.metric, event.as_of, event.value, data)
+    return dataclasses.replace(event, data=data, message=message or event.message)
+
+
+def learned_late(
+    event: Event, late_after: int, filling: dt.date | None, seen: Callable[[str, dt.date], dt.date | None]
+) -> Event:
+    """``event`` marked late if it is: a milestone crossed in a gap of more than ``late_after`` days
+    in which this service had no figure of the metric at all (``seen``: the last day before one it
+    had any figure for — one held or set aside counts: the service was watching), or one that a fill
+    of missed days (on ``filling``, today) found on a day more than ``late_after`` days ago; else
+    ``event`` itself."""
+    if event.rule != "milestone" or "late" in event.data:
+        return event
+    prior = event.data.get("prior_as_of")
+    if prior and (event.as_of - dt.date.fromisoformat(prior)).days > late_after:
+        last = seen(event.metric, event.as_of)
+        if last is not None and (event.as_of - last).days > late_after:
+            return late(event, last + dt.timedelta(days=1), event.as_of)
+    if filling is not None and (filling - event.as_of).days > late_after:
+        return late(event, event.as_of, event.as_of)
+    return event

@@ -9,7 +9,7 @@ The event carries every metric's total and the day's change in the report's own 
 of the full-scale war, personnel's rank among the last 365 days, and the day's spikes and
 records (and corrections of its figures) as one line each: those alerts are *folded* into the
 report (``data["folded"]``), so a reader of the report does not get them again as separate
-messages.
+messages. So are milestones learned of too late to be news (``milestones.late``), whatever their day.
 
 A later change to the day's figures (a revision, a late category, a source of higher priority)
 makes a new version, ``report:YYYY-MM-DD/2``, that ``replaces`` the one before: the outbox sends
@@ -42,23 +42,57 @@ def key(day: dt.date, version: int = 1) -> str:
     return f"report:{day.isoformat()}" + (f"/{version}" if version > 1 else "")
 
 
-def complete_day(window: Callable[[str], Window], days: Iterable[dt.date]) -> dt.date | None:
-    """The one of ``days`` whose report is complete, or None: the day every core series has as its
-    newest accepted point (see the module's docstring)."""
-    heads = {head.as_of if head is not None else None for head in (window(m).last for m in CORE_METRICS)}
-    if len(heads) != 1:
-        return None
-    day = heads.pop()
-    return day if day is not None and day in set(days) else None
+def standing(window: Callable[[str], Window], day: dt.date) -> dict[str, str]:
+    """Each core category on ``day``: ``in`` (its figure accepted), ``held`` (a suspect figure waits
+    for confirmation), ``passed`` (none, and its series went on past the day: the figure was set
+    aside, or never given) or ``missing`` (none yet)."""
+    out = {}
+    for metric in CORE_METRICS:
+        w = window(metric)
+        if w.points.get(day) is not None:
+            out[metric] = "in"
+        elif w.suspect is not None and w.suspect.as_of == day:
+            out[metric] = "held"
+        else:
+            out[metric] = "passed" if w.after(day) is not None else "missing"
+    return out
+
+
+def days_to_tell(
+    window: Callable[[str], Window], days: Iterable[dt.date], told: Callable[[dt.date], bool], recent: int
+) -> tuple[list[dt.date], list[dt.date]]:
+    """Of ``days`` (those a live batch changed, and the held ones it settled), the ones whose report
+    it makes or revises, oldest first, and those whose report waits for a held figure: no core
+    category missing; none held unless the day was told already (``told``); within ``recent`` days
+    of the newest — never a day of history, and never one skipped because the next came first."""
+    heads = [window(m).last for m in CORE_METRICS]
+    if any(head is None for head in heads):
+        return [], []
+    newest = max(head.as_of for head in heads)
+    tell, wait = [], []
+    for day in sorted(set(days)):
+        if (newest - day).days > recent:
+            continue
+        states = set(standing(window, day).values())
+        if "missing" in states:
+            continue
+        if "held" in states and not told(day):
+            wait.append(day)
+        else:
+            tell.append(day)
+    return tell, wait
 
 
 def figures(window: Callable[[str], Window], day: dt.date) -> list[dict[str, Any]]:
-    """Each reported metric's total on ``day`` and its change from the day before (None: no day before)."""
+    """Each reported metric's total on ``day`` and its change from the day before (None: no day
+    before); a core category whose figure is held or was set aside is there, not confirmed."""
     out = []
     for metric in METRICS:
         w = window(metric)
         point = w.points.get(day)
         if point is None:
+            if metric in CORE_METRICS:
+                out.append({"metric": metric, "value": None, "delta": None, "confirmed": False})
             continue
         before = w.before(day)
         if before is not None and (day - before.as_of).days == 1:
@@ -111,12 +145,14 @@ def evaluate(
         "publisher": said_by,
         "link": link,
     }
-    folded = [e for e in found if e.rule in FOLDED and e.as_of == day]
+    folded = [e for e in found if (e.rule in FOLDED and e.as_of == day) or "late" in e.data]
     standouts = [
         {"rule": e.rule, "metric": e.metric, "value": e.value, "message": e.message, "data": e.data} for e in folded
     ]
-    if previous is not None:
-        standouts = [*previous.get("standouts", []), *standouts]
+    if previous is not None:  # the day's earlier lines stay, unless a new one says the same of the same category
+        newer = {(s["rule"], s["metric"]) for s in standouts}
+        kept = [s for s in previous.get("standouts", []) if (s["rule"], s["metric"]) not in newer]
+        standouts = [*kept, *standouts]
         data["link"] = link or previous.get("link")
     data["standouts"] = standouts
     version = len(versions) + 1
@@ -128,7 +164,8 @@ def evaluate(
         e.data["folded"] = report
     personnel = next((f for f in data["figures"] if f["metric"] == "personnel"), None)
     message = _summary(day, data["figures"])
-    return Event(report, "report", "", day, personnel["value"] if personnel else 0, message, "info", data, source)
+    value = personnel["value"] if personnel and personnel["value"] is not None else 0
+    return Event(report, "report", "", day, value, message, "info", data, source)
 
 
 def _summary(day: dt.date, figures: list[Mapping[str, Any]]) -> str:

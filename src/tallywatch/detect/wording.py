@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..format import format_delta, format_number
-from ..i18n import N_, gettext, ngettext, number, short_day
+from ..i18n import N_, day, gettext, ngettext, number, short_day
 
 _LABELS = {
     "uav": "UAVs",
@@ -59,11 +59,16 @@ def metric_name(metric: str, language: str = "en") -> str:
     return gettext(language, metric_label(metric))
 
 
-def figures_said(figures: Iterable[tuple[str, int, int | None]], language: str = "en") -> list[str]:
-    """(metric, total, change) as ``personnel 1,001,560 (+1,220)``: a report's summary, a preheader, an alt text."""
+def figures_said(figures: Iterable[tuple[str, int | None, int | None]], language: str = "en") -> list[str]:
+    """(metric, total, change) as ``personnel 1,001,560 (+1,220)``: a report's summary, a preheader,
+    an alt text (a total not confirmed yet, None, as ``tanks not yet confirmed``)."""
     return [
-        f"{metric_name(metric, language)} {format_number(value, language)}"
-        + ("" if change is None else f" ({format_delta(change, language)})")
+        f"{metric_name(metric, language)} "
+        + (
+            gettext(language, "not yet confirmed")
+            if value is None
+            else format_number(value, language) + ("" if change is None else f" ({format_delta(change, language)})")
+        )
         for metric, value, change in figures
     ]
 
@@ -84,6 +89,16 @@ def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any]
     delta = data.get("delta")
     per_day = data.get("per_day", False)
     shown = None if delta is None else (num(delta) if per_day else format_delta(delta, language))
+    if rule == "milestone" and data.get("late"):
+        first, last = (dt.date.fromisoformat(data["late"][end]) for end in ("from", "to"))
+        when = functools.partial(day, language=language, pattern="d MMMM y")
+        if first == last:
+            return _("{name} passed {level} on {day}, while this service had no figures").format(
+                name=name, level=num(data["level"]), day=when(first)
+            )
+        return _("{name} passed {level} between {first} and {last}, while this service had no figures").format(
+            name=name, level=num(data["level"]), first=when(first), last=when(last)
+        )
     if rule == "milestone":
         text = _("{name} passed {level} — now {value}").format(name=name, level=num(data["level"]), value=num(value))
         since = data.get("prior_as_of")

@@ -211,19 +211,13 @@ def _since(text: str | None) -> dt.datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
-def shown(events: list) -> list:
-    """Without the versions a later one replaced (a revised daily report is one entry)."""
-    replaced = {event.data.get("replaces") for _id, _at, event in events}
-    return [(i, at, event) for i, at, event in events if event.key not in replaced]
-
-
 def events(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
     since = _since(request.query_params.get("since"))
     try:
         limit = min(MAX_EVENTS, max(1, int(request.query_params.get("limit", 100))))
     except ValueError:
         raise Answer(400, "limit: expected a number from 1 to 500") from None
-    found = shown(store.public_events(since, limit))
+    found = store.public_events(since, limit)
     if fmt == "csv":
         return _csv(
             ["id", "key", "rule", "metric", "date", "value", "stored_at", "text"],
@@ -264,7 +258,7 @@ def feed(request: Request, config: Config, store: Store, fmt: str) -> tuple[byte
     _ = i18n.gettext
     base = base_url(request, config)
     prefix = "" if language == i18n.SOURCE else f"/{language}"
-    found = shown(store.public_events(None, FEED_ENTRIES))
+    found = store.public_events(None, FEED_ENTRIES)
     ET.register_namespace("", ATOM)
     root = ET.Element(f"{{{ATOM}}}feed", {"{http://www.w3.org/XML/1998/namespace}lang": language})
 

@@ -29,7 +29,7 @@ from ..channels.render import (
 )
 from ..extract.genstaff import METRICS
 from ..i18n import short_day
-from .data import BOOT, Answer, base_url, cached, client_has, i18n_of, shown
+from .data import BOOT, Answer, base_url, cached, client_has, i18n_of
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -69,7 +69,7 @@ def page(request: Request, config: Config, store: Store, fmt: str) -> tuple[byte
 
 
 def _alerts(store: Store) -> list:
-    return [found for found in shown(store.public_events(None, 40)) if found[2].rule != "report"][:ALERTS_SHOWN]
+    return [found for found in store.public_events(None, 40) if found[2].rule != "report"][:ALERTS_SHOWN]
 
 
 def _version(report: Event) -> str:
