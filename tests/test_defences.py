@@ -12,11 +12,13 @@ import datetime as dt
 import io
 import itertools
 import json
+import sqlite3
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from processes import offline, run_tallywatch, tallywatch_env
 from tally import Tally
 from test_email import free_port
 from test_outbox import BrokenChannel
@@ -249,6 +251,36 @@ def test_follow_with_a_dated_url_is_refused_by_the_config():
     assert Config.from_dict({"sources": [dated]}).sources[0].follow is None
     listing = {**dated, "url": "https://www.kmu.gov.ua/news", "follow": r"/news/\d+"}
     assert Config.from_dict({"sources": [listing]}).sources[0].follow == r"/news/\d+"
+
+
+# -- secrets (secrets.redact) -----------------------------------------------------------------------
+
+SMTP_PASSWORD = "Correct-Horse-7-Battery"  # shaped like no token, URL password or query parameter
+ECHO = (302, {"Location": f"gopher://relay.invalid/{SMTP_PASSWORD}"}, b"")  # a server echoing it back
+
+
+@pytest.mark.parametrize(
+    "command", [("poll",), ("sources", "test", "mod"), ("backfill", "--from", "2025-06-01", "--to", "2025-06-02")]
+)
+def test_a_secret_set_in_the_environment_is_never_logged_printed_or_stored(tmp_path, feed_server, command):
+    """A server answers with the SMTP password in its words: through the real command (its logging,
+    what it prints) and into the source's stored error, it is redacted."""
+    db, cfg = tmp_path / "tw.db", tmp_path / "tw.toml"
+    feed_server.routes["/mod.rss"] = ECHO
+    feed_server.prefixes["/api/v2/statistics"] = lambda path, headers: ECHO
+    api = f'url = "{feed_server.url}/api/v2/statistics"\nenabled = false'  # in [backfill]: the backfill command's
+    cfg.write_text(offline(db, f"{feed_server.url}/mod.rss").replace("enabled = false", api))
+    done = run_tallywatch(*command, "--config", str(cfg), env=tallywatch_env(TALLYWATCH_SMTP_PASSWORD=SMTP_PASSWORD))
+    assert done.returncode == 1
+    assert "refused a redirect to 'gopher://relay.invalid/<redacted>'" in done.stderr
+    assert SMTP_PASSWORD not in done.stdout + done.stderr
+    if command == ("poll",):
+        assert (
+            "source mod failed (1 in a row): refused a redirect to 'gopher://relay.invalid/<redacted>'" in done.stderr
+        )
+        with sqlite3.connect(db) as conn:
+            (stored,) = conn.execute("SELECT last_error FROM sources WHERE name = 'mod'").fetchone()
+        assert stored == "refused a redirect to 'gopher://relay.invalid/<redacted>': not an http(s) address"
 
 
 # -- the start-up fill (backfill.at_start) ----------------------------------------------------------
