@@ -444,6 +444,16 @@ def to(fake, chat: str, method: str) -> list:
     return [c for c in fake.calls(method) if str(c.params.get("chat_id")) == chat]
 
 
+def test_a_retractions_edit_is_not_repeated_when_its_answer_is_retried(tmp_path, fake):
+    fake.trap(lambda params: "reply_parameters" in params, 500)  # the answer under the edited alert fails once
+    alerts = a_wrong_milestone_taken_back(tmp_path, fake, ["801"])
+    edits = to(fake, "801", "editMessageText")
+    assert [(int(e.params["message_id"]), e.status) for e in edits] == [(alerts["801"], 200)]  # once
+    assert "taken back" in edits[0].params["text"]
+    answers = [c for c in to(fake, "801", "sendMessage") if "reply_parameters" in c.params]
+    assert [c.status for c in answers] == [500, 200]
+
+
 def test_a_retraction_goes_only_to_those_who_got_the_alert(tmp_path, fake):
     alerts = a_wrong_milestone_taken_back(tmp_path, fake, ["901", "902"], unreachable=["902"], later=["903"])
     assert set(alerts) == {"901"}  # 902's copy was not sent before the figure was taken back
