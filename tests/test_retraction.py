@@ -79,7 +79,7 @@ def test_a_wrong_milestone_is_taken_back_its_message_edited_and_the_true_one_fir
     fake.state.calls.clear()
     send_all(tally, channel)
     edits = fake.calls("editMessageText", 200)
-    # (a retry after a 429 on the answer edits again: Telegram then says "not modified", taken as done)
+    # (a retry after a 429 on the answer does not edit again: test_defences.py)
     assert {(int(c.params["chat_id"]), int(c.params["message_id"])) for c in edits} == set(original.items())
     english = next(c.params["text"] for c in edits if int(c.params["chat_id"]) == 501)
     assert english == (
@@ -115,7 +115,7 @@ def test_a_source_revising_its_figure_edits_the_alerts_it_caused(tmp_path, fake)
     assert [s.event.rule for s in revised.events] == ["correction"]  # the milestone still holds: not again
     fake.state.calls.clear()
     send_all(tally, channel)
-    edits = fake.calls("editMessageText", 200)  # (again after a 429 on the answer: the same edit)
+    edits = fake.calls("editMessageText", 200)
     assert {(int(e.params["chat_id"]), int(e.params["message_id"])) for e in edits} == {
         (601, alert.params["_message"]["message_id"])
     }

@@ -102,7 +102,7 @@ def cmd_poll(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
         extra = (
             r.error or f"{r.documents} items, {r.ingested.count('new')} new figures, {len(r.ingested.events)} events"
         )
-        print(f"# {r.source}: {r.status} — {extra}", file=sys.stderr)
+        print(f"# {r.source}: {r.status} — {secrets.redact(extra)}", file=sys.stderr)  # a server's words
     attempted = [r for r in results if r.status != "skipped"]
     if attempted and all(r.status == "failed" for r in attempted):
         print("tallywatch poll: every source failed", file=sys.stderr)
@@ -284,7 +284,7 @@ def _test_source(cfg: config.Config, args: argparse.Namespace) -> int:
     try:
         requests, documents, items = asyncio.run(try_source(cfg, source))
     except FetchError as exc:
-        print(f"tallywatch sources test {source.name}: {exc}", file=sys.stderr)
+        print(f"tallywatch sources test {source.name}: {secrets.redact(str(exc))}", file=sys.stderr)
         return 1
     figures = sum(len(item.figures) for item in items)
     print(f"# {source.name}: {requests} requests, {len(documents)} items, {figures} figures (nothing stored)")
@@ -570,7 +570,7 @@ def cmd_backfill(cfg: config.Config, origin: str, args: argparse.Namespace) -> i
             f"{done.events} event{'' if done.events == 1 else 's'} recorded quietly"
         )
     if done.error:
-        print(f"tallywatch backfill: {done.error}", file=sys.stderr)
+        print(f"tallywatch backfill: {secrets.redact(done.error)}", file=sys.stderr)
         return 1
     return 0
 

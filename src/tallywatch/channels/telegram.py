@@ -221,12 +221,15 @@ class TelegramChannel:
             else:
                 await self._call(recipient, self._edit, int(number), kind == "photo", text)
             return reply.receipt
-        if number.isdigit() and steps.done == 0:  # edited once; a retry after a piece went out does not again
+        edits = 1 if number.isdigit() else 0  # the alert answered is edited first: the delivery's first step
+        if edits and steps.done == 0:
             struck = f"<s>{telegram_html(reply.event, language, source=False)}</s>\n\n{text}"
             await steps.call()
             await self._call(recipient, self._edit, int(number), kind == "photo", struck)
+            await steps.sent(None)  # kept: a retry of the answer (or of a piece of it) does not edit again
         answer = int(number) if number.isdigit() else None
-        return receipt(await self.send_text(recipient, text, reply_to=answer, steps=steps)) or steps.receipt
+        sent = await self.send_text(recipient, text, reply_to=answer, steps=steps, after=edits)
+        return receipt(sent) or steps.receipt
 
     async def _edit_media(self, chat: int | str, message_id: int, photo: bytes, caption: str) -> None:
         """A photo message's picture and caption replaced (a daily report's newer version)."""
@@ -272,16 +275,18 @@ class TelegramChannel:
         photo: bytes | str | None = None,
         reply_to: int | None = None,
         steps: Steps | None = None,
+        after: int = 0,
     ) -> Message | None:
         """Send HTML text (already escaped) in pieces of at most 4,096 characters, or a photo with it as caption.
 
         ``photo`` is the image's bytes or the file id of one sent before; the answer is the last message
-        sent in this call (None if every piece went out before: ``steps``).
+        sent in this call (None if every piece went out before: ``steps``, where the pieces follow the
+        delivery's ``after`` steps before them, an edit).
         """
-        return await self._call(recipient, self._send_text, text, photo, reply_to, steps or Steps())
+        return await self._call(recipient, self._send_text, text, photo, reply_to, steps or Steps(), after)
 
     async def _send_text(
-        self, chat: int | str, text: str, photo: bytes | str | None, reply_to: int | None, steps: Steps
+        self, chat: int | str, text: str, photo: bytes | str | None, reply_to: int | None, steps: Steps, after: int = 0
     ) -> Message | None:
         answer = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
         if photo is not None and len(text) <= CAPTION_LIMIT:
@@ -291,7 +296,7 @@ class TelegramChannel:
             )
         message = None
         for number, piece in enumerate(split(text, self.limits.max_length or 4096)):
-            if number < steps.done:  # went out in an earlier attempt
+            if after + number < steps.done:  # went out in an earlier attempt
                 continue
             await steps.call()
             message = await self.bot.send_message(
