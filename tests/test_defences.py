@@ -467,11 +467,6 @@ def test_a_retraction_goes_only_to_those_who_got_the_alert(tmp_path, fake):
     assert fake.sent("903") == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 24 case 2: a copy of a retracted alert not sent yet is still sent afterwards "
-    "(main's outbox rework drops it); remove this mark when that lands",
-)
 def test_a_reader_whose_copy_was_not_sent_never_gets_the_alert_taken_back(tmp_path, fake):
     a_wrong_milestone_taken_back(tmp_path, fake, ["901", "902"], unreachable=["902"])
     assert [c.text for c in fake.sent("902")] == []

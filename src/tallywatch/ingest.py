@@ -163,10 +163,10 @@ def ingest(
             # the day's report, when it is news: never for history stored quietly or a first import
             news = not quiet and not set(report.CORE_METRICS) & first_import
             changed = {c.figure.as_of for c in result.changes if c.kind != "unchanged"}
-            settled = detector.settled()  # days whose held figure this batch confirmed or set aside
-            if news:
+            settled = detector.settled()  # days whose series this batch changed (accepted, held, set aside)
+            if news:  # a day whose figures came now, a day told already (a new version), a day held back
                 waiting = store.held_reports()
-                days = changed | {d for d in settled if d in waiting or store.told(d)}
+                days = {d for d in settled if d in changed or d in waiting or store.told(d)}
                 tell, wait = report.days_to_tell(detector.window, days, store.told, late_after)
                 for day in wait:
                     store.hold_report(day)  # told once settled, or after [report] wait

@@ -61,10 +61,11 @@ def standing(window: Callable[[str], Window], day: dt.date) -> dict[str, str]:
 def days_to_tell(
     window: Callable[[str], Window], days: Iterable[dt.date], told: Callable[[dt.date], bool], recent: int
 ) -> tuple[list[dt.date], list[dt.date]]:
-    """Of ``days`` (those a live batch changed, and the held ones it settled), the ones whose report
-    it makes or revises, oldest first, and those whose report waits for a held figure: no core
-    category missing; none held unless the day was told already (``told``); within ``recent`` days
-    of the newest — never a day of history, and never one skipped because the next came first."""
+    """Of ``days`` (whose series a live batch changed: with figures it brought, a day told already,
+    a day held back), the ones whose report it makes or revises, oldest first, and those whose
+    report waits for a held figure: no core category missing; none held unless the day was told
+    already (``told``); within ``recent`` days of the newest. Never a day of history (a second
+    source repeating it changes no series), never one skipped because the next came first."""
     heads = [window(m).last for m in CORE_METRICS]
     if any(head is None for head in heads):
         return [], []
