@@ -158,10 +158,10 @@ def test_a_time_the_source_gets_wrong_is_replaced_by_when_it_was_seen(tmp_path):
     store = Store(tmp_path / "t.db")
     now = dt.datetime.now(dt.UTC)
     try:
-        store.mark_item("a", "ok", "d", 14, published=now - dt.timedelta(days=2))
-        store.mark_item("a", "future", "d", 14, published=now + dt.timedelta(hours=3))  # local time read as UTC
-        store.mark_item("a", "naive", "d", 14, published=(now - dt.timedelta(days=1)).replace(tzinfo=None))
-        store.mark_item("a", "none", "d", 14)
+        store.mark_item("a", "ok", "d", 14, "complete", now - dt.timedelta(days=2))
+        store.mark_item("a", "future", "d", 14, "complete", now + dt.timedelta(hours=3))  # local time read as UTC
+        store.mark_item("a", "naive", "d", 14, "partial", (now - dt.timedelta(days=1)).replace(tzinfo=None))
+        store.mark_item("a", "none", "d", 14, "complete")
         store.mark_item("a", "not a report", "d", 0, published=now - dt.timedelta(days=1))
         times = store.report_times(now - dt.timedelta(days=15))["a"]
     finally:
@@ -169,6 +169,34 @@ def test_a_time_the_source_gets_wrong_is_replaced_by_when_it_was_seen(tmp_path):
     assert len(times) == 4
     assert sum(abs((t - now).total_seconds()) < 60 for t in times) == 2  # the future one and the one without
     assert any(abs((t - (now - dt.timedelta(days=1))).total_seconds()) < 1 for t in times)  # naive: UTC
+
+
+def test_only_report_items_teach_the_window_and_mark_the_day_done(tmp_path):
+    """A pattern metric's figure in a news item at 07:00, or a post with a few figures that is no
+    report, is not the day's report: the 09:31 report is still watched for (issue 24), not
+    waited for at the normal interval."""
+    from tallywatch.store import Store
+
+    day = dt.datetime.now(KYIV).date() - dt.timedelta(days=1)  # yesterday: every time below is in the past
+    store = Store(tmp_path / "t.db")
+    try:
+        for n in range(1, 11):  # the reports of the ten days before, about 09:10
+            published = kyiv(day - dt.timedelta(days=n), 9, n)
+            store.mark_item("gs", f"report {n}", "d", 14, "complete" if n % 3 else "partial", published)
+            # and each day a news item with a pattern metric at 03:00, never a report
+            store.mark_item("gs", f"news {n}", "d", 1, "", kyiv(day - dt.timedelta(days=n), 3, 0))
+        store.mark_item("gs", "news", "d", 1, "", kyiv(day, 7, 0))  # "220 combat clashes"
+        store.mark_item("gs", "post", "d", 3, "", kyiv(day, 7, 5))  # a few figures, no report
+        store.mark_item("gs", "unread", "d", 0, "unread", kyiv(day, 7, 10))  # a report nothing was read of
+        seen = store.report_times(kyiv(day, 0, 0) - dt.timedelta(days=15))["gs"]
+        assert sorted(seen) == [kyiv(day - dt.timedelta(days=n), 9, n) for n in range(10, 0, -1)]
+        assert wait(seen, kyiv(day, 9, 0)) == FAST  # in the window, the day's report not in yet
+        assert wait(seen, kyiv(day, 9, 30)) == 3 * FAST  # past it: a late report is watched for
+        store.mark_item("gs", "report 0", "d", 14, "complete", kyiv(day, 9, 31))
+        seen = store.report_times(kyiv(day, 0, 0) - dt.timedelta(days=15))["gs"]
+        assert wait(seen, kyiv(day, 9, 32)) == NORMAL  # now it is in
+    finally:
+        store.close()
 
 
 def test_the_daemons_trigger_asks_the_schedule(tmp_path):

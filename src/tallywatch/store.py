@@ -748,15 +748,18 @@ class Store:
         )
 
     def report_times(self, since: dt.datetime, source: str | None = None) -> dict[str, list[dt.datetime]]:
-        """Per source, when its items with figures appeared since then: the time the source gave
-        (a feed's history teaches a new install at once), unless it is missing, older than
-        ``since`` or later than when the item was first seen here (a wrong time zone: a local time
-        read as UTC lies in the future), then the time it was first seen."""
+        """Per source, when its report items appeared since then — reports read completely or
+        partly, not any item with a figure (a pattern metric in a news item, a post with a few
+        figures): the time the source gave (a feed's history teaches a new install at once),
+        unless it is missing, older than ``since`` or later than when the item was first seen here
+        (a wrong time zone: a local time read as UTC lies in the future), then the time it was
+        first seen."""
         out: dict[str, list[dt.datetime]] = {}
         skew = dt.timedelta(minutes=5)  # the publisher's clock and ours
         only = " AND source = ?" if source is not None else ""
         for name, first_seen, published in self.conn.execute(
-            f"SELECT source, first_seen, published FROM items WHERE figures > 0 AND first_seen >= ?{only}",
+            "SELECT source, first_seen, published FROM items"
+            f" WHERE figures > 0 AND coverage IN ('complete', 'partial') AND first_seen >= ?{only}",
             [_ts(since), *([source] if source is not None else [])],
         ):
             seen = dt.datetime.fromisoformat(first_seen)
