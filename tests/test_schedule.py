@@ -199,6 +199,25 @@ def test_only_report_items_teach_the_window_and_mark_the_day_done(tmp_path):
         store.close()
 
 
+def test_a_stored_midnight_is_a_day_without_its_time_and_teaches_nothing(tmp_path):
+    """Items stored before dated pages carried a day (kmu: 00:00 UTC), or a feed that dates by the
+    day (00:00 Kyiv time): when they were first seen stands in for them, as for no time at all."""
+    from tallywatch.store import Store
+
+    store = Store(tmp_path / "t.db")
+    now = dt.datetime.now(dt.UTC)
+    day = now.astimezone(KYIV).date() - dt.timedelta(days=2)
+    try:
+        store.mark_item("kmu", "utc", "d", 14, "complete", dt.datetime.combine(day, dt.time(), dt.UTC))
+        store.mark_item("kmu", "kyiv", "d", 14, "complete", kyiv(day, 0, 0))
+        store.mark_item("kmu", "timed", "d", 14, "complete", kyiv(day, 0, 0, 1))  # a second past: a time
+        times = store.report_times(now - dt.timedelta(days=15))["kmu"]
+    finally:
+        store.close()
+    assert sorted(times)[0] == kyiv(day, 0, 0, 1)
+    assert all(now <= t <= dt.datetime.now(dt.UTC) for t in sorted(times)[1:]), times
+
+
 def test_the_daemons_trigger_asks_the_schedule(tmp_path):
     from tallywatch.config import Config
     from tallywatch.daemon import LearnedTrigger
