@@ -62,6 +62,23 @@ def test_once_the_days_report_is_in_it_relaxes_until_the_next_window():
     assert wait(late, kyiv(DAY, 9, 0)) == FAST
 
 
+def test_a_window_soon_after_midnight_is_watched_for_from_the_hour_before_it_never_in_the_past():
+    """Reports at about 00:30: from 23:20 the next day's window is near — the next poll is a few
+    minutes on, not a time already past (which would poll without pause until midnight)."""
+    seen = [kyiv(DAY - dt.timedelta(days=n), 0, 30).astimezone(dt.UTC) for n in range(1, 11)]
+    assert str(learn(seen, kyiv(DAY, 23, 30))) == "00:20–00:50 Kyiv time (learned from 10 days)"
+    assert wait(seen, kyiv(DAY, 23, 30)) == 3 * FAST  # the day's report not seen: given up on, tomorrow's near
+    assert wait([*seen, kyiv(DAY, 0, 31)], kyiv(DAY, 23, 30)) == 3 * FAST  # the day's report in
+    assert next_poll(seen, kyiv(DAY, 23, 19), NORMAL, FAST) == kyiv(DAY, 23, 20)
+
+
+def test_now_in_kyiv_time_across_the_end_of_daylight_saving_is_the_same_moment_as_in_utc():
+    """26 October 2025, 03:59 EEST: 30 minutes later is 03:29 EET, not the wall clock's 04:29."""
+    now = dt.datetime(2025, 10, 26, 0, 59, tzinfo=dt.UTC)
+    assert now.astimezone(KYIV).isoformat() == "2025-10-26T03:59:00+03:00"
+    assert next_poll([], now.astimezone(KYIV), NORMAL, FAST) - now == dt.timedelta(seconds=NORMAL)
+
+
 def simulate(publications: list[dt.datetime], seen: list[dt.datetime]) -> list[float]:
     """Poll as the daemon would from the first publication's day on: each day's delay in seconds."""
     now = kyiv(publications[0].astimezone(KYIV).date(), 0, 0)
