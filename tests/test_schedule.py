@@ -2,7 +2,12 @@
 clock (``sources.schedule.next_poll`` is a pure function of the times seen and now)."""
 
 import datetime as dt
+import itertools
 
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from tallywatch.sources import schedule
 from tallywatch.sources.schedule import KYIV, learn, next_poll
 
 NORMAL, FAST = 1800.0, 60.0
@@ -233,6 +238,103 @@ def test_a_stored_midnight_is_a_day_without_its_time_and_teaches_nothing(tmp_pat
         store.close()
     assert sorted(times)[0] == kyiv(day, 0, 0, 1)
     assert all(now <= t <= dt.datetime.now(dt.UTC) for t in sorted(times)[1:]), times
+
+
+def moment(day: dt.date, minute: int, second: int = 0, zone: dt.tzinfo = dt.UTC) -> dt.datetime:
+    """``minute`` minutes of real time after Kyiv's midnight of ``day`` (a day of 23 or 25 hours
+    at a daylight-saving change, so every moment is one that exists), in UTC as the store gives
+    them, or in ``zone``."""
+    return (kyiv(day, 0, 0).astimezone(dt.UTC) + dt.timedelta(minutes=minute, seconds=second)).astimezone(zone)
+
+
+CHANGES = (dt.date(2025, 3, 30), dt.date(2025, 10, 26))  # Kyiv's clocks go forward, then back
+DAYS = st.one_of(
+    st.tuples(st.sampled_from(CHANGES), st.integers(-3, 16)).map(lambda c: c[0] + dt.timedelta(days=c[1])),
+    st.dates(dt.date(2024, 12, 1), dt.date(2025, 12, 31)),
+)
+# around midnight (Kyiv's and UTC's: 02:00 or 03:00), around the changes' hours, or any
+MINUTES = st.one_of(st.sampled_from([0, 1, 59, 60, 120, 179, 180, 181, 239, 240, 1380, 1439]), st.integers(0, 1439))
+NOW = st.builds(moment, DAYS, MINUTES, st.integers(0, 59), st.sampled_from([dt.UTC, KYIV]))
+BACK = st.integers(0, schedule.LOOKBACK)  # days before now's day
+
+
+def polled(seen: list[dt.datetime], now: dt.datetime) -> dt.datetime:
+    """The next poll as a moment in UTC (Kyiv times of the repeated hour compare by wall clock)."""
+    return next_poll(seen, now, NORMAL, FAST).astimezone(dt.UTC)
+
+
+def test_neither_other_items_nor_a_bare_day_move_the_schedule_at_any_moment(tmp_path):
+    """Over random moments — midnights, daylight-saving changes — a source's schedule is the one its
+    report items' own times give: news items with a figure, a report nothing was read of, and
+    days stored as 00:00 (UTC's or Kyiv's) change no poll (issue 24)."""
+    from tallywatch.store import Store
+
+    store = Store(tmp_path / "t.db")
+    names = (f"s{n}" for n in itertools.count())
+
+    @settings(max_examples=150, deadline=None)
+    @given(
+        now=NOW,
+        reports=st.lists(st.tuples(BACK, MINUTES, st.integers(1, 59), st.sampled_from(["complete", "partial"]))),
+        others=st.lists(st.tuples(BACK, MINUTES, st.sampled_from([("", 1), ("", 12), ("unread", 0)]))),
+        bare=st.lists(st.tuples(BACK, st.sampled_from([KYIV, dt.UTC])), max_size=6),
+    )
+    def check(now, reports, others, bare):
+        source, today, began = next(names), now.astimezone(KYIV).date(), dt.datetime.now(dt.UTC)
+        own = [moment(today - dt.timedelta(days=back), minute, second) for back, minute, second, _ in reports]
+        with store.transaction():
+            for n, (when, (*_, coverage)) in enumerate(zip(own, reports, strict=True)):
+                store.mark_item(source, f"report {n}", "d", 14, coverage, when)
+            for n, (back, minute, (coverage, figures)) in enumerate(others):
+                when = moment(today - dt.timedelta(days=back), minute)
+                store.mark_item(source, f"other {n}", "d", figures, coverage, when)
+            for n, (back, zone) in enumerate(bare):
+                day = dt.datetime.combine(today - dt.timedelta(days=back), dt.time(), zone)
+                store.mark_item(source, f"day {n}", "d", 14, "complete", day)
+        since = now - dt.timedelta(days=schedule.LOOKBACK + 1)
+        times = store.report_times(since, source).get(source, [])
+        given_times = sorted(t for t in times if t < began)
+        kept = sorted(t for t in own if t >= since)  # (a DST change can make 15 days end in the 14th)
+        assert given_times == kept  # each report's own time (in UTC, as moments), nothing else
+        assert len(times) - len(given_times) == len(bare) + len(own) - len(kept)  # when seen: after now
+        assert polled(times, now) == polled(kept, now)
+
+    try:
+        check()
+    finally:
+        store.close()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    now=NOW,
+    before=st.lists(st.tuples(st.integers(1, schedule.LOOKBACK + 2), MINUTES, st.integers(0, 59)), max_size=20),
+    today=st.lists(st.tuples(MINUTES, st.integers(0, 59)), max_size=2),
+)
+def test_next_poll_over_random_moments_midnights_and_daylight_saving_changes(now, before, today):
+    """Whatever the history and the moment: the next poll is after now and at most the normal
+    interval away; inside today's window it is a minute away until a report of today is in, and
+    once one is in (not yesterday's, late) it relaxes until the hour before tomorrow's window."""
+    day = now.astimezone(KYIV).date()
+    seen = [moment(day - dt.timedelta(days=back), minute, second) for back, minute, second in before]
+    seen += [moment(day, minute, second) for minute, second in today]
+    then, now = polled(seen, now), now.astimezone(dt.UTC)
+    assert now < then <= now + dt.timedelta(seconds=NORMAL)
+    window = learn(seen, now)
+    if window is None:
+        return
+    opens = dt.datetime.combine(day, dt.time(window.start // 60, window.start % 60), tzinfo=KYIV)
+    closes = dt.datetime.combine(day, dt.time(window.end // 60, window.end % 60), tzinfo=KYIV)
+    tomorrow = day + dt.timedelta(days=1)
+    early = dt.datetime.combine(tomorrow, dt.time(window.start // 60, window.start % 60), tzinfo=KYIV)
+    early -= dt.timedelta(minutes=schedule.EARLY_FOR)
+    of_today = sorted(t.astimezone(KYIV) for t in seen if t.astimezone(KYIV).date() == day and t <= now)
+    if not of_today and opens <= now <= closes:
+        event("in the window, the day's report not in")
+        assert then == now + dt.timedelta(seconds=FAST)
+    if of_today and of_today[0].hour * 60 + of_today[0].minute >= window.start - schedule.DONE_BEFORE:
+        event("the day's report in")
+        assert then >= min(now + dt.timedelta(seconds=NORMAL), early)
 
 
 def test_the_daemons_trigger_asks_the_schedule(tmp_path):
