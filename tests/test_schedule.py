@@ -254,7 +254,11 @@ DAYS = st.one_of(
 )
 # around midnight (Kyiv's and UTC's: 02:00 or 03:00), around the changes' hours, or any
 MINUTES = st.one_of(st.sampled_from([0, 1, 59, 60, 120, 179, 180, 181, 239, 240, 1380, 1439]), st.integers(0, 1439))
-NOW = st.builds(moment, DAYS, MINUTES, st.integers(0, 59), st.sampled_from([dt.UTC, KYIV]))
+ZONES = st.sampled_from([dt.UTC, KYIV])  # now as the daemon gives it, or as people read it
+NOW = st.one_of(
+    st.builds(moment, DAYS, MINUTES, st.integers(0, 59), ZONES),
+    st.builds(moment, st.sampled_from(CHANGES), st.integers(120, 300), st.integers(0, 59), ZONES),  # the changes' hours
+)
 BACK = st.integers(0, schedule.LOOKBACK)  # days before now's day
 
 
