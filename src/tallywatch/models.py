@@ -24,7 +24,7 @@ class Document:
     text: str = ""
     title: str = ""
     link: str = ""
-    published: dt.datetime | None = None  # when the source says it published it, to the minute
+    published: dt.datetime | None = None  # when the source says it published it: a moment (a day alone: dated)
     payload: Any = None  # structured data (JSON sources); text sources leave it None
     # the day it is dated by when the source gives a day without a time of day (a dated page's URL,
     # a date-only meta): it dates the report, and is no publication time (00:00 is nobody's hour)
