@@ -271,6 +271,29 @@ def test_a_page_without_a_year_in_its_header_is_dated_by_the_page_itself():
     assert {f.as_of for f in read(page).figures} == {dt.date(2022, 7, 18)}
 
 
+DATE_ONLY_PAGE = """<html><head><meta property="article:published_time" content="2023-01-01"></head>
+<body><div class="r">The total combat losses of the enemy from 24.02 to 31.12 were approximately:<br>
+personnel ‒ about 1000 (+10)</div></body></html>"""
+
+
+def test_a_page_that_gives_only_a_day_is_dated_by_it_without_a_time():
+    """A day without a time of day (a date-only meta, a dated URL) dates the report, and is no
+    publication time: 00:00 would teach the source's window a time nobody published at."""
+    page = html.page_document(DATE_ONLY_PAGE.encode(), "x", "div.r", "u")
+    assert page.published is None and page.day == dt.date(2023, 1, 1)
+    assert {f.as_of for f in read(page).figures} == {dt.date(2022, 12, 31)}  # read on 1 January: last year's
+    dated = html.page_document(
+        DATE_ONLY_PAGE.replace("2023-01-01", "").encode(), "x", "div.r", "u", dt.date(2023, 1, 1)
+    )
+    assert dated.published is None and dated.day == dt.date(2023, 1, 1)
+    timed = html.page_document(
+        DATE_ONLY_PAGE.replace("2023-01-01", "2023-01-01T09:12:00+02:00").encode(), "x", "div.r", "u"
+    )
+    assert timed.published.isoformat() == "2023-01-01T09:12:00+02:00" and timed.day == dt.date(2023, 1, 1)
+    both = DATE_ONLY_PAGE.replace("<body>", '<body><time datetime="2023-01-01 09:12">9:12</time>')
+    assert html.page_document(both.encode(), "x", "div.r", "u").published.isoformat() == "2023-01-01T09:12:00+02:00"
+
+
 def test_a_blank_delta_is_unknown_even_where_zero_deltas_are_left_out():
     text = "Загальні бойові втрати противника з 24.02 по 30.04 орієнтовно склали:\nтанків ‒ 1008 (+22),\nРСЗВ - 151,\nлітаків – 190 (+),"
     got = {f.metric: f.reported_delta for f in read_text(text, dt.date(2022, 4, 30)).figures}

@@ -2,7 +2,12 @@
 clock (``sources.schedule.next_poll`` is a pure function of the times seen and now)."""
 
 import datetime as dt
+import itertools
 
+from hypothesis import event, given, settings
+from hypothesis import strategies as st
+
+from tallywatch.sources import schedule
 from tallywatch.sources.schedule import KYIV, learn, next_poll
 
 NORMAL, FAST = 1800.0, 60.0
@@ -60,6 +65,23 @@ def test_once_the_days_report_is_in_it_relaxes_until_the_next_window():
     # yesterday's report arriving after midnight is not today's
     late = [*history(10), kyiv(DAY, 0, 30).astimezone(dt.UTC)]
     assert wait(late, kyiv(DAY, 9, 0)) == FAST
+
+
+def test_a_window_soon_after_midnight_is_watched_for_from_the_hour_before_it_never_in_the_past():
+    """Reports at about 00:30: from 23:20 the next day's window is near — the next poll is a few
+    minutes on, not a time already past (which would poll without pause until midnight)."""
+    seen = [kyiv(DAY - dt.timedelta(days=n), 0, 30).astimezone(dt.UTC) for n in range(1, 11)]
+    assert str(learn(seen, kyiv(DAY, 23, 30))) == "00:20–00:50 Kyiv time (learned from 10 days)"
+    assert wait(seen, kyiv(DAY, 23, 30)) == 3 * FAST  # the day's report not seen: given up on, tomorrow's near
+    assert wait([*seen, kyiv(DAY, 0, 31)], kyiv(DAY, 23, 30)) == 3 * FAST  # the day's report in
+    assert next_poll(seen, kyiv(DAY, 23, 19), NORMAL, FAST) == kyiv(DAY, 23, 20)
+
+
+def test_now_in_kyiv_time_across_the_end_of_daylight_saving_is_the_same_moment_as_in_utc():
+    """26 October 2025, 03:59 EEST: 30 minutes later is 03:29 EET, not the wall clock's 04:29."""
+    now = dt.datetime(2025, 10, 26, 0, 59, tzinfo=dt.UTC)
+    assert now.astimezone(KYIV).isoformat() == "2025-10-26T03:59:00+03:00"
+    assert next_poll([], now.astimezone(KYIV), NORMAL, FAST) - now == dt.timedelta(seconds=NORMAL)
 
 
 def simulate(publications: list[dt.datetime], seen: list[dt.datetime]) -> list[float]:
@@ -158,10 +180,10 @@ def test_a_time_the_source_gets_wrong_is_replaced_by_when_it_was_seen(tmp_path):
     store = Store(tmp_path / "t.db")
     now = dt.datetime.now(dt.UTC)
     try:
-        store.mark_item("a", "ok", "d", 14, published=now - dt.timedelta(days=2))
-        store.mark_item("a", "future", "d", 14, published=now + dt.timedelta(hours=3))  # local time read as UTC
-        store.mark_item("a", "naive", "d", 14, published=(now - dt.timedelta(days=1)).replace(tzinfo=None))
-        store.mark_item("a", "none", "d", 14)
+        store.mark_item("a", "ok", "d", 14, "complete", now - dt.timedelta(days=2))
+        store.mark_item("a", "future", "d", 14, "complete", now + dt.timedelta(hours=3))  # local time read as UTC
+        store.mark_item("a", "naive", "d", 14, "partial", (now - dt.timedelta(days=1)).replace(tzinfo=None))
+        store.mark_item("a", "none", "d", 14, "complete")
         store.mark_item("a", "not a report", "d", 0, published=now - dt.timedelta(days=1))
         times = store.report_times(now - dt.timedelta(days=15))["a"]
     finally:
@@ -169,6 +191,154 @@ def test_a_time_the_source_gets_wrong_is_replaced_by_when_it_was_seen(tmp_path):
     assert len(times) == 4
     assert sum(abs((t - now).total_seconds()) < 60 for t in times) == 2  # the future one and the one without
     assert any(abs((t - (now - dt.timedelta(days=1))).total_seconds()) < 1 for t in times)  # naive: UTC
+
+
+def test_only_report_items_teach_the_window_and_mark_the_day_done(tmp_path):
+    """A pattern metric's figure in a news item at 07:00, or a post with a few figures that is no
+    report, is not the day's report: the 09:31 report is still watched for (issue 24), not
+    waited for at the normal interval."""
+    from tallywatch.store import Store
+
+    day = dt.datetime.now(KYIV).date() - dt.timedelta(days=1)  # yesterday: every time below is in the past
+    store = Store(tmp_path / "t.db")
+    try:
+        for n in range(1, 11):  # the reports of the ten days before, about 09:10
+            published = kyiv(day - dt.timedelta(days=n), 9, n)
+            store.mark_item("gs", f"report {n}", "d", 14, "complete" if n % 3 else "partial", published)
+            # and each day a news item with a pattern metric at 03:00, never a report
+            store.mark_item("gs", f"news {n}", "d", 1, "", kyiv(day - dt.timedelta(days=n), 3, 0))
+        store.mark_item("gs", "news", "d", 1, "", kyiv(day, 7, 0))  # "220 combat clashes"
+        store.mark_item("gs", "post", "d", 3, "", kyiv(day, 7, 5))  # a few figures, no report
+        store.mark_item("gs", "unread", "d", 0, "unread", kyiv(day, 7, 10))  # a report nothing was read of
+        seen = store.report_times(kyiv(day, 0, 0) - dt.timedelta(days=15))["gs"]
+        assert sorted(seen) == [kyiv(day - dt.timedelta(days=n), 9, n) for n in range(10, 0, -1)]
+        assert wait(seen, kyiv(day, 9, 0)) == FAST  # in the window, the day's report not in yet
+        assert wait(seen, kyiv(day, 9, 30)) == 3 * FAST  # past it: a late report is watched for
+        store.mark_item("gs", "report 0", "d", 14, "complete", kyiv(day, 9, 31))
+        seen = store.report_times(kyiv(day, 0, 0) - dt.timedelta(days=15))["gs"]
+        assert wait(seen, kyiv(day, 9, 32)) == NORMAL  # now it is in
+    finally:
+        store.close()
+
+
+def test_a_stored_midnight_is_a_day_without_its_time_and_teaches_nothing(tmp_path):
+    """Items stored before dated pages carried a day (kmu: 00:00 UTC), or a feed that dates by the
+    day (00:00 Kyiv time): when they were first seen stands in for them, as for no time at all."""
+    from tallywatch.store import Store
+
+    store = Store(tmp_path / "t.db")
+    now = dt.datetime.now(dt.UTC)
+    day = now.astimezone(KYIV).date() - dt.timedelta(days=2)
+    try:
+        store.mark_item("kmu", "utc", "d", 14, "complete", dt.datetime.combine(day, dt.time(), dt.UTC))
+        store.mark_item("kmu", "kyiv", "d", 14, "complete", kyiv(day, 0, 0))
+        store.mark_item("kmu", "timed", "d", 14, "complete", kyiv(day, 0, 0, 1))  # a second past: a time
+        times = store.report_times(now - dt.timedelta(days=15))["kmu"]
+    finally:
+        store.close()
+    assert sorted(times)[0] == kyiv(day, 0, 0, 1)
+    assert all(now <= t <= dt.datetime.now(dt.UTC) for t in sorted(times)[1:]), times
+
+
+def moment(day: dt.date, minute: int, second: int = 0, zone: dt.tzinfo = dt.UTC) -> dt.datetime:
+    """``minute`` minutes of real time after Kyiv's midnight of ``day`` (a day of 23 or 25 hours
+    at a daylight-saving change, so every moment is one that exists), in UTC as the store gives
+    them, or in ``zone``."""
+    return (kyiv(day, 0, 0).astimezone(dt.UTC) + dt.timedelta(minutes=minute, seconds=second)).astimezone(zone)
+
+
+CHANGES = (dt.date(2025, 3, 30), dt.date(2025, 10, 26))  # Kyiv's clocks go forward, then back
+DAYS = st.one_of(
+    st.tuples(st.sampled_from(CHANGES), st.integers(-3, 16)).map(lambda c: c[0] + dt.timedelta(days=c[1])),
+    st.dates(dt.date(2024, 12, 1), dt.date(2025, 12, 31)),
+)
+# around midnight (Kyiv's and UTC's: 02:00 or 03:00), around the changes' hours, or any
+MINUTES = st.one_of(st.sampled_from([0, 1, 59, 60, 120, 179, 180, 181, 239, 240, 1380, 1439]), st.integers(0, 1439))
+ZONES = st.sampled_from([dt.UTC, KYIV])  # now as the daemon gives it, or as people read it
+NOW = st.one_of(
+    st.builds(moment, DAYS, MINUTES, st.integers(0, 59), ZONES),
+    st.builds(moment, st.sampled_from(CHANGES), st.integers(120, 300), st.integers(0, 59), ZONES),  # the changes' hours
+)
+BACK = st.integers(0, schedule.LOOKBACK)  # days before now's day
+
+
+def polled(seen: list[dt.datetime], now: dt.datetime) -> dt.datetime:
+    """The next poll as a moment in UTC (Kyiv times of the repeated hour compare by wall clock)."""
+    return next_poll(seen, now, NORMAL, FAST).astimezone(dt.UTC)
+
+
+def test_neither_other_items_nor_a_bare_day_move_the_schedule_at_any_moment(tmp_path):
+    """Over random moments — midnights, daylight-saving changes — a source's schedule is the one its
+    report items' own times give: news items with a figure, a report nothing was read of, and
+    days stored as 00:00 (UTC's or Kyiv's) change no poll (issue 24)."""
+    from tallywatch.store import Store
+
+    store = Store(tmp_path / "t.db")
+    names = (f"s{n}" for n in itertools.count())
+
+    @settings(max_examples=150, deadline=None)
+    @given(
+        now=NOW,
+        reports=st.lists(st.tuples(BACK, MINUTES, st.integers(1, 59), st.sampled_from(["complete", "partial"]))),
+        others=st.lists(st.tuples(BACK, MINUTES, st.sampled_from([("", 1), ("", 12), ("unread", 0)]))),
+        bare=st.lists(st.tuples(BACK, st.sampled_from([KYIV, dt.UTC])), max_size=6),
+    )
+    def check(now, reports, others, bare):
+        source, today, began = next(names), now.astimezone(KYIV).date(), dt.datetime.now(dt.UTC)
+        own = [moment(today - dt.timedelta(days=back), minute, second) for back, minute, second, _ in reports]
+        with store.transaction():
+            for n, (when, (*_, coverage)) in enumerate(zip(own, reports, strict=True)):
+                store.mark_item(source, f"report {n}", "d", 14, coverage, when)
+            for n, (back, minute, (coverage, figures)) in enumerate(others):
+                when = moment(today - dt.timedelta(days=back), minute)
+                store.mark_item(source, f"other {n}", "d", figures, coverage, when)
+            for n, (back, zone) in enumerate(bare):
+                day = dt.datetime.combine(today - dt.timedelta(days=back), dt.time(), zone)
+                store.mark_item(source, f"day {n}", "d", 14, "complete", day)
+        since = now - dt.timedelta(days=schedule.LOOKBACK + 1)
+        times = store.report_times(since, source).get(source, [])
+        given_times = sorted(t for t in times if t < began)
+        kept = sorted(t for t in own if t >= since)  # (a DST change can make 15 days end in the 14th)
+        assert given_times == kept  # each report's own time (in UTC, as moments), nothing else
+        assert len(times) - len(given_times) == len(bare) + len(own) - len(kept)  # when seen: after now
+        assert polled(times, now) == polled(kept, now)
+
+    try:
+        check()
+    finally:
+        store.close()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    now=NOW,
+    before=st.lists(st.tuples(st.integers(1, schedule.LOOKBACK + 2), MINUTES, st.integers(0, 59)), max_size=20),
+    today=st.lists(st.tuples(MINUTES, st.integers(0, 59)), max_size=2),
+)
+def test_next_poll_over_random_moments_midnights_and_daylight_saving_changes(now, before, today):
+    """Whatever the history and the moment: the next poll is after now and at most the normal
+    interval away; inside today's window it is a minute away until a report of today is in, and
+    once one is in (not yesterday's, late) it relaxes until the hour before tomorrow's window."""
+    day = now.astimezone(KYIV).date()
+    seen = [moment(day - dt.timedelta(days=back), minute, second) for back, minute, second in before]
+    seen += [moment(day, minute, second) for minute, second in today]
+    then, now = polled(seen, now), now.astimezone(dt.UTC)
+    assert now < then <= now + dt.timedelta(seconds=NORMAL)
+    window = learn(seen, now)
+    if window is None:
+        return
+    opens = dt.datetime.combine(day, dt.time(window.start // 60, window.start % 60), tzinfo=KYIV)
+    closes = dt.datetime.combine(day, dt.time(window.end // 60, window.end % 60), tzinfo=KYIV)
+    tomorrow = day + dt.timedelta(days=1)
+    early = dt.datetime.combine(tomorrow, dt.time(window.start // 60, window.start % 60), tzinfo=KYIV)
+    early -= dt.timedelta(minutes=schedule.EARLY_FOR)
+    of_today = sorted(t.astimezone(KYIV) for t in seen if t.astimezone(KYIV).date() == day and t <= now)
+    if not of_today and opens <= now <= closes:
+        event("in the window, the day's report not in")
+        assert then == now + dt.timedelta(seconds=FAST)
+    if of_today and of_today[0].hour * 60 + of_today[0].minute >= window.start - schedule.DONE_BEFORE:
+        event("the day's report in")
+        assert then >= min(now + dt.timedelta(seconds=NORMAL), early)
 
 
 def test_the_daemons_trigger_asks_the_schedule(tmp_path):

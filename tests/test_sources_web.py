@@ -136,6 +136,28 @@ def test_a_dated_url_template_reads_one_page_per_day_and_skips_days_not_publishe
     assert len(feed_server.hits(REPORT.format(yesterday))) == 1
 
 
+def test_a_dated_page_without_a_time_of_its_own_teaches_the_window_when_it_was_seen(tmp_path, feed_server):
+    """kmu.gov.ua's report pages state no time of their own: the URL gives a day, not a moment —
+    read as 00:00 UTC it made the window 02:00 Kyiv time (issue 24). When each page was first seen
+    teaches the window instead."""
+    today = dt.datetime.now(REPORT_ZONE).date()
+    for back, day in enumerate(("2023-12-15", "2023-11-05", "2023-08-16", "2023-05-08")):
+        feed_server.routes[REPORT.format(today - dt.timedelta(days=back))] = kmu_page(day)
+    src = html_source(feed_server, "/en/news/zahalni-boiovi-vtraty-protyvnyka-z-24022022-po-{date:%d%m%Y}", max_pages=4)
+    cfg = config(tmp_path, src)
+    polled = dt.datetime.now(dt.UTC)
+    [[result]], _, _ = run(cfg)
+    assert (result.status, result.documents) == ("ok", 4)
+    store = Store(cfg.storage.path)
+    try:
+        times = store.report_times(polled - dt.timedelta(days=15))["kmu"]
+        said = store.conn.execute("SELECT published FROM items WHERE source = 'kmu'").fetchall()
+    finally:
+        store.close()
+    assert len(times) == 4 and all(polled <= t <= dt.datetime.now(dt.UTC) for t in times), times
+    assert said == [(None,)] * 4  # no time was given, so none is stored
+
+
 def test_a_changed_layout_is_a_clear_source_error_not_a_silent_zero(tmp_path, feed_server, caplog):
     feed_server.routes["/report"] = page("real/mil/mil_2022-07-18.html")  # a real report page of another layout
     cfg = config(tmp_path, html_source(feed_server, "/report"))

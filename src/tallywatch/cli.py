@@ -290,6 +290,8 @@ def _test_source(cfg: config.Config, args: argparse.Namespace) -> int:
     print(f"# {source.name}: {requests} requests, {len(documents)} items, {figures} figures (nothing stored)")
     for document, item in zip(documents, items, strict=True):
         when = document.published.isoformat(timespec="minutes") if document.published else "no date"
+        if document.dated and not document.published:  # a dated page: the day, no time of publication
+            when = f"{document.dated}, no time given"
         first = next((line for line in document.text.splitlines() if line.strip()), "")
         print(f"\n{document.guid}  {when}\n  {document.title or first[:100]}")
         for f in item.figures:

@@ -24,13 +24,16 @@ class Document:
     text: str = ""
     title: str = ""
     link: str = ""
-    published: dt.datetime | None = None
+    published: dt.datetime | None = None  # when the source says it published it: a moment (a day alone: dated)
     payload: Any = None  # structured data (JSON sources); text sources leave it None
+    # the day it is dated by when the source gives a day without a time of day (a dated page's URL,
+    # a date-only meta): it dates the report, and is no publication time (00:00 is nobody's hour)
+    dated: dt.date | None = None
 
     @property
     def day(self) -> dt.date | None:
         """The Kyiv calendar day it was published (a time without a zone is UTC, as feeds give it)."""
-        return None if self.published is None else report_day(self.published)
+        return self.dated if self.published is None else report_day(self.published)
 
 
 def report_day(when: dt.datetime) -> dt.date:

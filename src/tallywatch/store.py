@@ -793,20 +793,27 @@ class Store:
         )
 
     def report_times(self, since: dt.datetime, source: str | None = None) -> dict[str, list[dt.datetime]]:
-        """Per source, when its items with figures appeared since then: the time the source gave
-        (a feed's history teaches a new install at once), unless it is missing, older than
-        ``since`` or later than when the item was first seen here (a wrong time zone: a local time
-        read as UTC lies in the future), then the time it was first seen."""
+        """Per source, when its report items appeared since then — reports read completely or
+        partly, not any item with a figure (a pattern metric in a news item, a post with a few
+        figures): the time the source gave (a feed's history teaches a new install at once),
+        unless it is missing, older than ``since``, later than when the item was first seen here
+        (a wrong time zone: a local time read as UTC lies in the future) or exactly midnight, UTC's
+        or Kyiv's (a day without its time: a dated page stored so before it carried a day, a feed
+        that dates by the day), then the time it was first seen."""
+        from .models import REPORT_ZONE
+
         out: dict[str, list[dt.datetime]] = {}
         skew = dt.timedelta(minutes=5)  # the publisher's clock and ours
         only = " AND source = ?" if source is not None else ""
         for name, first_seen, published in self.conn.execute(
-            f"SELECT source, first_seen, published FROM items WHERE figures > 0 AND first_seen >= ?{only}",
+            "SELECT source, first_seen, published FROM items"
+            f" WHERE figures > 0 AND coverage IN ('complete', 'partial') AND first_seen >= ?{only}",
             [_ts(since), *([source] if source is not None else [])],
         ):
             seen = dt.datetime.fromisoformat(first_seen)
             said = dt.datetime.fromisoformat(published) if published else None
-            good = said is not None and since <= said <= seen + skew
+            midnight = said is not None and dt.time() in (said.time(), said.astimezone(REPORT_ZONE).time())
+            good = said is not None and since <= said <= seen + skew and not midnight
             out.setdefault(name, []).append(said if good else seen)
         return out
 

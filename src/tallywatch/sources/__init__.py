@@ -105,13 +105,13 @@ class Reader:
             self.moved = fetched.moved
         return fetched
 
-    async def page(self, url: str, published: dt.datetime | None = None) -> Document:
+    async def page(self, url: str, day: dt.date | None = None) -> Document:
         from . import html
 
         fetched = await self.get(url)
         source = self.source
         return await asyncio.to_thread(
-            html.page_document, fetched.content, source.name, source.selector or "body", url, published
+            html.page_document, fetched.content, source.name, source.selector or "body", url, day
         )
 
 
@@ -149,7 +149,7 @@ async def _dated(reader: Reader, seen: Seen, today: dt.date) -> list[Document]:
         if back and await seen(url):
             continue
         try:
-            documents.append(await reader.page(url, dt.datetime.combine(day, dt.time(), dt.UTC)))
+            documents.append(await reader.page(url, day))  # a day, no time: the page says none
         except FetchError as exc:
             if exc.status not in (404, 410):
                 raise

@@ -67,41 +67,48 @@ _PUBLISHED_META = (
     'meta[property="article:published_time"], meta[itemprop="datePublished"], meta[name="pubdate"],'
     ' meta[name="date"], meta[name="dc.date"]'
 )
-_ISO_START = re.compile(r"\s*(\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?(?:Z|[+-]\d{2}:?\d{2})?)")
+_ISO_START = re.compile(r"\s*(?P<day>\d{4}-\d{2}-\d{2})(?P<time>[ T]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
 
-def published_time(tree: LexborHTMLParser) -> dt.datetime | None:
-    """When the page says it was published (a naive time is Kyiv's), or None."""
+def published_time(tree: LexborHTMLParser) -> dt.datetime | dt.date | None:
+    """When the page says it was published (a naive time is Kyiv's); if it states only a day, that
+    day (no moment of publication: midnight is nobody's hour); else None."""
     candidates = [n.attributes.get("content") or "" for n in tree.css(_PUBLISHED_META)]
     first_time = tree.css_first("time[datetime]")
     candidates += [first_time.attributes.get("datetime") or ""] if first_time is not None else []
     candidates += [n.text() for n in tree.css('[class*="date"]')]
+    day = None
     for text in candidates:
         m = _ISO_START.match(text)
         if not m:
             continue
         try:
-            when = dt.datetime.fromisoformat(m.group(1).replace("Z", "+00:00"))
+            if m["time"] is None:
+                day = day or dt.date.fromisoformat(m["day"])
+                continue
+            when = dt.datetime.fromisoformat(m.group(0).strip().replace("Z", "+00:00"))
         except ValueError:
             continue
         return when if when.tzinfo else when.replace(tzinfo=REPORT_ZONE)
-    return None
+    return day
 
 
-def page_document(
-    content: bytes, source: str, selector: str, url: str, published: dt.datetime | None = None
-) -> Document:
+def page_document(content: bytes, source: str, selector: str, url: str, day: dt.date | None = None) -> Document:
     """A report page as one document, its URL as the item id (an edited page is a new version).
 
     A bot wall or captcha instead of the page is an error saying so. The page's own publication
-    time, where it states one, wins over ``published`` (a dated URL's day).
+    time, where it states one, dates it; else the day it states, else ``day`` (a dated URL's) —
+    a day without a time, never taken for a publication time.
     """
     tree = parse(content)
     wall = bot_check(tree)
     if wall:
         raise FetchError(f"{wall} instead of the page at {url}")
     text = select_text(tree, selector, url)
-    return Document(source, url, text, title(tree), url, published_time(tree) or published)
+    stated = published_time(tree)
+    if isinstance(stated, dt.datetime):
+        return Document(source, url, text, title(tree), url, stated)
+    return Document(source, url, text, title(tree), url, dated=stated or day)
 
 
 def links(content: bytes, base_url: str, pattern: re.Pattern[str]) -> list[str]:

@@ -97,18 +97,21 @@ def done_today(seen: Iterable[dt.datetime], window: Window, now: dt.datetime) ->
 
 
 def next_poll(seen: list[dt.datetime], now: dt.datetime, normal: float, fast: float) -> dt.datetime:
-    """When to poll next, given the report times seen so far (UTC or any zone) and now."""
+    """When to poll next, given the report times seen so far and now (UTC or any zone)."""
+    now = now.astimezone(dt.UTC)  # adding seconds to a Kyiv wall-clock time is wrong across a DST change
     window = learn(seen, now)
     if window is None:
         return now + dt.timedelta(seconds=normal)
     today = now.astimezone(KYIV).date()
     opens, closes = _at(today, window.start), _at(today, window.end)
     early = dt.timedelta(minutes=EARLY_FOR)
-    tomorrow = _at(today + dt.timedelta(days=1), window.start) - early
     relaxed = now + dt.timedelta(seconds=normal)
     watchful = now + dt.timedelta(seconds=min(normal, LATE * fast))
+    # until tomorrow's window: its early hour may have begun before midnight (a window soon after it)
+    opens_tomorrow = _at(today + dt.timedelta(days=1), window.start)
+    tomorrow = min(relaxed, opens_tomorrow - early) if now < opens_tomorrow - early else min(watchful, opens_tomorrow)
     if done_today(seen, window, now):
-        return min(relaxed, tomorrow)
+        return tomorrow
     if now < opens - early:
         return min(relaxed, opens - early)
     if now < opens:
@@ -117,4 +120,4 @@ def next_poll(seen: list[dt.datetime], now: dt.datetime, normal: float, fast: fl
         return now + dt.timedelta(seconds=fast)
     if now <= closes + dt.timedelta(minutes=LATE_FOR):
         return watchful
-    return min(relaxed, tomorrow)
+    return tomorrow
