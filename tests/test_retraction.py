@@ -260,3 +260,30 @@ def test_a_flip_flopping_source_gives_each_reader_one_retraction_and_one_re_aler
         assert edits == {crossings[0].params["_message"]["message_id"]}  # the first taken back, once
     assert len(fake.sent(801)) <= 3
     tally.close()
+
+
+def test_a_wrong_alert_a_kill_interrupted_is_taken_back_for_its_reader_all_the_same(tmp_path, fake):
+    """The false alert reached the reader, then the daemon was killed before marking it sent; after
+    the restart it is taken back. It is not sent again, and its reader still gets the retraction
+    (as a message of its own: there is no receipt to edit) before the true milestone."""
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
+    tally = Tally(tmp_path / "k.db", CONFIG, [channel])
+    tally.store.save_subscriber("telegram", "531", choice="milestones", language="en")
+    wrong_million_then_taken_back(tally)
+    (in_flight,) = tally.store.claim("telegram")
+
+    async def arrives_unmarked():
+        try:
+            await channel.send(in_flight.event, in_flight.recipient, in_flight.language)
+        finally:
+            await channel.stop()
+
+    asyncio.run(arrives_unmarked())  # … and SIGKILL before mark_sent
+    tally.restart()
+    assert tally.store.release() == 1  # what a daemon's start does
+    take_it_back(tally)
+    send_all(tally, channel)
+    false, retraction, true = fake.sent(531)
+    assert "1,001,000" in false.text and "taken back" in retraction.text and "now 1,000,900" in true.text
+    assert "reply_parameters" not in retraction.params and fake.calls("editMessageText") == []
+    tally.close()

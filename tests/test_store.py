@@ -338,6 +338,7 @@ UNDO_13 = (  # a schema 12 file, as the release before it left one
     "DROP INDEX deliveries_followups",
     "DROP INDEX events_day",
     "DROP TABLE reports_held",
+    "ALTER TABLE deliveries DROP COLUMN maybe_sent",
     "ALTER TABLE events DROP COLUMN superseded_by",
 )
 

@@ -258,7 +258,8 @@ MIGRATIONS: list[str] = [
     # 13: one definition of a live delivery (``LIVE_EVENT``, ``Store.settle``). An event a newer
     #     version replaced (a daily report's /2) names it; a delivery that will never go out because
     #     its event was taken back or replaced first is 'dropped' (never queued again, unlike 'dead');
-    #     one recipient's deliveries go in the order they were queued (the recipient index). A day
+    #     one recipient's deliveries go in the order they were queued (the recipient index); one put
+    #     back in the queue after it was being sent (a kill, a failed round) may have arrived. A day
     #     whose report a held figure keeps back is remembered, to be told when it is settled or after
     #     ``[report] wait``.
     """
@@ -271,7 +272,8 @@ MIGRATIONS: list[str] = [
     CREATE INDEX deliveries_recipient ON deliveries (channel, recipient, status);
     CREATE INDEX deliveries_followups ON deliveries (status) WHERE reply_to IS NOT NULL;
     CREATE INDEX events_day ON events (metric, as_of);
-    CREATE TABLE reports_held (day TEXT PRIMARY KEY, since TEXT NOT NULL) WITHOUT ROWID
+    CREATE TABLE reports_held (day TEXT PRIMARY KEY, since TEXT NOT NULL) WITHOUT ROWID;
+    ALTER TABLE deliveries ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -1069,14 +1071,15 @@ class Store:
         return rows
 
     def followed(self, event_ids: list[int]) -> list[dict[str, Any]]:
-        """Who got these events or is getting them now: the deliveries sent or in flight (a follow-up
-        to one in flight waits until it is sent), with their channel, recipient and language."""
+        """Who got these events, is getting them now, or may have got them: the deliveries sent, in
+        flight (a follow-up waits until it is sent), or put back after a send a kill interrupted
+        (``maybe_sent``), with their channel, recipient and language."""
         if not event_ids:
             return []
         return list(
             self.db.query(
-                "SELECT id, channel, recipient, language FROM deliveries WHERE status IN ('sent', 'sending')"
-                f" AND event_id IN ({','.join('?' * len(event_ids))}) ORDER BY id",
+                "SELECT id, channel, recipient, language FROM deliveries WHERE (status IN ('sent', 'sending')"
+                f" OR maybe_sent) AND event_id IN ({','.join('?' * len(event_ids))}) ORDER BY id",
                 event_ids,
             )
         )
@@ -1089,7 +1092,7 @@ class Store:
           never saw it: nothing to follow up);
         * a follow-up of a message that was never sent (dropped, or dead) is dropped if it takes
           that message back, and otherwise (a correction, a newer version) goes as a message of
-          its own.
+          its own — so does a retraction of one that may have arrived before a kill (``maybe_sent``).
 
         Run by ``claim`` before anything is taken, and right where events stop being live."""
         self.conn.execute(
@@ -1100,12 +1103,14 @@ class Store:
         )
         never = (
             "status = 'pending' AND reply_to IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries o"
-            " WHERE o.id = deliveries.reply_to AND o.status IN ('dead', 'dropped'))"
+            " WHERE o.id = deliveries.reply_to AND o.status IN ('dead', 'dropped')"
         )
         self.conn.execute(
             "UPDATE deliveries SET status = 'dropped', last_error = 'the message it takes back was never sent'"
-            f" WHERE {never} AND event_id IN (SELECT id FROM events WHERE json_extract(data, '$.retracts') IS NOT NULL)"
+            f" WHERE {never} AND NOT o.maybe_sent)"
+            " AND event_id IN (SELECT id FROM events WHERE json_extract(data, '$.retracts') IS NOT NULL)"
         )
+        never += ")"
         self.conn.execute(f"UPDATE deliveries SET reply_to = NULL WHERE {never}")
 
     def claim(self, channel: str, limit: int = 100) -> list[Delivery]:
@@ -1178,8 +1183,9 @@ class Store:
         if older_than is not None:
             where.append("(claimed_at IS NULL OR claimed_at < ?)")
             params.append(_ts(utcnow() - older_than))
-        return self.conn.execute(
-            f"UPDATE deliveries SET status = 'pending', claimed_at = NULL WHERE {' AND '.join(where)}", params
+        return self.conn.execute(  # it was being sent: it may have arrived (its follow-ups must reach it)
+            f"UPDATE deliveries SET status = 'pending', claimed_at = NULL, maybe_sent = 1 WHERE {' AND '.join(where)}",
+            params,
         ).rowcount
 
     def last_sent(self, channel: str) -> dt.datetime | None:
