@@ -74,7 +74,10 @@ def test_rss_and_json_sources_end_to_end(tmp_path, feed_server):
 def test_new_report_alerts_on_the_console(tmp_path, feed_server):
     feed_server.routes["/mod.rss"] = (200, {}, rss(AUG[:1]))
     cfg = config(tmp_path, source(feed_server, "/mod.rss"))
-    cfg = cfg.replace(milestones={"personnel": Milestone(step=1_000), "tanks": Milestone(levels=[1_800])})
+    cfg = cfg.replace(
+        milestones={"personnel": Milestone(step=1_000), "tanks": Milestone(levels=[1_800])},
+        detect=Detect(late_after=7),  # the 6 days between the two real posts: still news, said since when
+    )
     [[first]], _, out = run(cfg)
     assert first.ingested.count("new") == 13 and out == ""  # first import: recorded quietly
     feed_server.routes["/mod.rss"] = (200, {}, rss(AUG))
@@ -392,7 +395,7 @@ def test_a_storage_fault_is_one_line_per_change_counted_and_nothing_is_lost(tmp_
 
     feed_server.routes["/mod.rss"] = (200, {}, rss(AUG[:1]))
     cfg = config(tmp_path, source(feed_server, "/mod.rss", name="mod")).replace(
-        milestones={"personnel": Milestone(step=1_000)}, detect=Detect(confirm="none")
+        milestones={"personnel": Milestone(step=1_000)}, detect=Detect(confirm="none", late_after=7)
     )
     before = faults()
     out = io.StringIO()
