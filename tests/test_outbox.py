@@ -186,7 +186,7 @@ def test_an_interrupted_delivery_round_gives_back_what_it_claimed(tmp_path):
 def test_one_recipient_gets_one_send_at_a_time_in_the_order_queued(tmp_path):
     """Issue 24, case 8: two sends to one chat were in flight at once (a channel sends several side
     by side) and could arrive out of order. A recipient's next delivery is taken only once the one
-    before it is done; other recipients' go on meanwhile; a retry holds back what came after it."""
+    before it is done; other recipients' go on meanwhile; a retry holds back what came after it, quiet hours do not."""
     store = Store(tmp_path / "q.db")
     for n in range(3):
         stored = store.add_event(Event(f"e{n}", "milestone", "personnel", D(2025, 6, 12), n, f"m{n}"), "mod", True)
@@ -199,4 +199,9 @@ def test_one_recipient_gets_one_send_at_a_time_in_the_order_queued(tmp_path):
     store.mark_retry(first[1].id, "429", utcnow() + dt.timedelta(hours=1), dead=False)
     assert [(d.recipient, d.event.key) for d in store.claim("telegram")] == [("1", "e1")]
     assert store.claim("telegram") == []  # chat 2 waits for its retry: e1 and e2 stay behind e0
+    late = store.add_event(Event("night", "milestone", "personnel", D(2025, 6, 12), 9, "m"), "mod", True)
+    store.enqueue(late.id, "telegram", "3", "night|telegram|3", utcnow() + dt.timedelta(hours=6))  # quiet hours
+    milestone = store.add_event(Event("m", "milestone", "personnel", D(2025, 6, 12), 9, "m"), "mod", True)
+    store.enqueue(milestone.id, "telegram", "3", "m|telegram|3")
+    assert [(d.recipient, d.event.key) for d in store.claim("telegram")] == [("3", "m")]  # it need not wait
     store.close()

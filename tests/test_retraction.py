@@ -284,6 +284,8 @@ def test_a_wrong_alert_a_kill_interrupted_is_taken_back_for_its_reader_all_the_s
     take_it_back(tally)
     send_all(tally, channel)
     false, retraction, true = fake.sent(531)
-    assert "1,001,000" in false.text and "taken back" in retraction.text and "now 1,000,900" in true.text
+    assert "1,001,000" in false.text and "taken back" in retraction.text and "now 1,000,900" in true.text, [
+        c.text[:40] for c in fake.sent(531)
+    ]
     assert "reply_parameters" not in retraction.params and fake.calls("editMessageText") == []
     tally.close()

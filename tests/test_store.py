@@ -335,6 +335,8 @@ def test_a_commit_that_fails_is_rolled_back_and_later_transactions_still_commit(
 UNDO_13 = (  # a schema 12 file, as the release before it left one
     "DROP INDEX deliveries_event",
     "DROP INDEX deliveries_recipient",
+    "DROP INDEX deliveries_queue",
+    "DROP INDEX events_not_live",
     "DROP INDEX deliveries_followups",
     "DROP INDEX events_day",
     "DROP TABLE reports_held",

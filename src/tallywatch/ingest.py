@@ -170,15 +170,20 @@ def ingest(
                 tell, wait = report.days_to_tell(detector.window, days, store.told, late_after)
                 for day in wait:
                     store.hold_report(day)  # told once settled, or after [report] wait
-                told = [*store.late_untold(), *events]  # crossings learned late since the last report: a line each
                 for day in tell:
+                    versions = store.report_versions(day)
+                    # crossings learned late: lines of the newest day's first report (held back till then)
+                    first_of_newest = day == tell[-1] and not versions
+                    untold = store.late_untold() if first_of_newest else []
+                    found = [
+                        *(s.event for s in untold),
+                        *(e for e in events if first_of_newest or "late" not in e.data),
+                    ]
                     link = links.get(("personnel", day))
-                    made = report.evaluate(
-                        detector.window, store.report_versions(day), day, told, source, said_by, link
-                    )
+                    made = report.evaluate(detector.window, versions, day, found, source, said_by, link)
                     if made is not None:
                         events.append(made)
-                        told = [e for e in told if "late" not in e.data]  # the first report says them
+                        store.fold([s.id for s in untold], made.key)
             for event in events:
                 stored = store.add_event(event, source, notify=_told(event, quiet, filling, first_import))
                 if stored is not None:

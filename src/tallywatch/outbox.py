@@ -52,7 +52,7 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
     flight — that follow-up waits until it is sent), each delivery answering the one it follows
     (so a channel can edit that message). Copies not sent yet were dropped when their event
     stopped being live (``Store.settle``); a newer version takes their place, for the same reader
-    at the same time. A correction also goes to its other readers as usual, a retraction to no one
+    at the same time (dead in the place of a copy that died, for `outbox retry` to revive). A correction also goes to its other readers as usual, a retraction to no one
     else.
     """
     channels = list(channels)
@@ -78,7 +78,8 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
                 kind, recipient = copy["channel"], copy["recipient"]
                 due = dt.datetime.fromisoformat(copy["next_attempt_at"])
                 key = idempotency_key(stored.event.key, kind, recipient)
-                store.enqueue(stored.id, kind, recipient, key, due, copy["language"], copy["reply_to"])
+                dead = (copy["last_error"] or "gave up") if copy["status"] == "dead" else None
+                store.enqueue(stored.id, kind, recipient, key, due, copy["language"], copy["reply_to"], dead)
                 added += 1
             continue
         if not stored.notify or data.get("retracts"):
@@ -168,8 +169,11 @@ async def deliver(
     while not (stop and stop.is_set()) and (claimed := await run(store.claim, channel.kind, batch)):
         queue = deque(_interleave(claimed))
         unmarked = {d.id for d in claimed}  # claimed and not yet marked sent, to retry or dead
+        started: set[int] = set()  # of those, handed to the channel (they may have arrived)
 
-        async def worker(queue: deque[Delivery] = queue, unmarked: set[int] = unmarked) -> None:
+        async def worker(
+            queue: deque[Delivery] = queue, unmarked: set[int] = unmarked, started: set[int] = started
+        ) -> None:
             nonlocal sent
             while queue and not (stop and stop.is_set()):
                 d = queue.popleft()
@@ -193,6 +197,7 @@ async def deliver(
                         record=functools.partial(run, store.mark_step, d.id),
                         finished=functools.partial(gate.finished, d.recipient),
                     )
+                    started.add(d.id)
                     try:
                         receipt = await channel.send(d.event, d.recipient, d.language, reply=d.reply, steps=steps)
                     finally:
@@ -215,13 +220,13 @@ async def deliver(
         finally:  # stopped, interrupted (Ctrl-C) or failed (a full disk): what was taken and not
             # marked goes back to the queue at once, never left 'sending' until a restart
             if unmarked:
-                await _release(run, store, channel, sorted(unmarked))
+                await _release(run, store, channel, sorted(unmarked), sorted(started & unmarked))
     return sent
 
 
-async def _release(run: Run, store: Store, channel: Channel, ids: list[int]) -> None:
+async def _release(run: Run, store: Store, channel: Channel, ids: list[int], started: list[int]) -> None:
     try:
-        await run(store.release, ids)
+        await run(store.release, ids, started=started)
     except Exception as exc:  # the store itself failing: the next start releases them
         log.error("%s: %d deliveries could not be put back in the queue: %s", channel.kind, len(ids), exc)
 

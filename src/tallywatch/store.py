@@ -270,6 +270,8 @@ MIGRATIONS: list[str] = [
         WHERE status = 'dead' AND last_error = 'replaced by a newer version before it was sent';
     CREATE INDEX deliveries_event ON deliveries (event_id, status);
     CREATE INDEX deliveries_recipient ON deliveries (channel, recipient, status);
+    CREATE INDEX deliveries_queue ON deliveries (channel, status, id);
+    CREATE INDEX events_not_live ON events (id) WHERE retracted_at IS NOT NULL OR superseded_by IS NOT NULL;
     CREATE INDEX deliveries_followups ON deliveries (status) WHERE reply_to IS NOT NULL;
     CREATE INDEX events_day ON events (metric, as_of);
     CREATE TABLE reports_held (day TEXT PRIMARY KEY, since TEXT NOT NULL) WITHOUT ROWID;
@@ -283,6 +285,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # message that was sent. ``Store.settle`` applies this to the queue; claim, the follow-ups, digests,
 # the page and the feeds all read it from here.
 LIVE_EVENT = "retracted_at IS NULL AND superseded_by IS NULL"
+NOT_LIVE = "retracted_at IS NOT NULL OR superseded_by IS NOT NULL"  # the same, negated (the partial index's words)
 DELIVERY_STATES = ("pending", "retrying", "sending", "sent", "dead", "dropped")
 
 
@@ -908,15 +911,21 @@ class Store:
             return None
         return StoredEvent(cur.lastrowid, event, notify)
 
-    def late_untold(self) -> list[Event]:
-        """Live milestones learned of late (``data["late"]``) stored since the last daily report: the
-        next report tells them, a line each."""
+    def late_untold(self) -> list[StoredEvent]:
+        """Live milestones learned of late (``data["late"]``) that no daily report told yet (``fold``):
+        the next day's report tells them, a line each."""
         rows = self.db.query(
             f"SELECT * FROM events WHERE rule = 'milestone' AND {LIVE_EVENT}"
-            " AND json_extract(data, '$.late') IS NOT NULL"
-            " AND id > coalesce((SELECT max(id) FROM events WHERE rule = 'report'), 0) ORDER BY id"
+            " AND json_extract(data, '$.late') IS NOT NULL AND json_extract(data, '$.folded') IS NULL ORDER BY id"
         )
-        return [_event(row) for row in rows]
+        return [StoredEvent(row["id"], _event(row), False) for row in rows]
+
+    @_writes
+    def fold(self, ids: list[int], report: str) -> None:
+        """These events are told as lines of the report ``report`` (its key)."""
+        self.conn.executemany(
+            "UPDATE events SET data = json_set(data, '$.folded', ?) WHERE id = ?", [(report, i) for i in ids]
+        )
 
     @_writes
     def pin(self, event: Event) -> bool:
@@ -1003,12 +1012,27 @@ class Store:
         not_before: dt.datetime | None = None,
         language: str = "en",
         reply_to: int | None = None,
+        dead: str | None = None,
     ) -> None:
+        """Queue a delivery (``dead``: as one that gave up with this error, which `outbox retry` revives:
+        a newer version taking the place of a copy that died)."""
         now = _ts()
         self.conn.execute(
             "INSERT INTO deliveries (event_id, channel, recipient, idempotency_key, next_attempt_at, created_at,"
-            " language, reply_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING",
-            [event_id, channel, recipient, key, _ts(not_before) if not_before else now, now, language, reply_to],
+            " language, reply_to, status, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (idempotency_key) DO NOTHING",
+            [
+                event_id,
+                channel,
+                recipient,
+                key,
+                _ts(not_before) if not_before else now,
+                now,
+                language,
+                reply_to,
+                "dead" if dead else "pending",
+                dead,
+            ],
         )
 
     def events_caused(self, metric: str, as_of: dt.date) -> list[tuple[int, str]]:
@@ -1052,8 +1076,9 @@ class Store:
     @_writes
     def supersede(self, event_ids: list[int], by: int) -> list[dict[str, Any]]:
         """Event ``by`` is a newer version of these: they are no longer live, and their deliveries not
-        sent yet are dropped; returns those (channel, recipient, language, when it was due, and the
-        message it was to edit), for the newer version to take their place."""
+        sent yet are dropped; returns those, and those that died (channel, recipient, language, when
+        it was due, the message it was to edit, its status and error), for the newer version to take
+        their place."""
         if not event_ids:
             return []
         marks = ",".join("?" * len(event_ids))
@@ -1062,8 +1087,8 @@ class Store:
         )
         rows = list(
             self.db.query(
-                "SELECT id, channel, recipient, language, next_attempt_at, reply_to FROM deliveries"
-                f" WHERE status = 'pending' AND event_id IN ({marks}) ORDER BY id",
+                "SELECT id, channel, recipient, language, next_attempt_at, reply_to, status, last_error FROM deliveries"
+                f" WHERE status IN ('pending', 'dead') AND event_id IN ({marks}) ORDER BY id",
                 event_ids,
             )
         )
@@ -1099,7 +1124,7 @@ class Store:
             "UPDATE deliveries SET status = 'dropped', claimed_at = NULL, last_error = CASE WHEN"
             " (SELECT retracted_at FROM events e WHERE e.id = deliveries.event_id) IS NOT NULL"
             " THEN 'taken back before it was sent' ELSE 'replaced by a newer version before it was sent' END"
-            f" WHERE status = 'pending' AND event_id IN (SELECT id FROM events WHERE NOT ({LIVE_EVENT}))"
+            f" WHERE status = 'pending' AND event_id IN (SELECT id FROM events WHERE {NOT_LIVE})"
         )
         never = (
             "status = 'pending' AND reply_to IS NOT NULL AND EXISTS (SELECT 1 FROM deliveries o"
@@ -1111,15 +1136,20 @@ class Store:
             " AND event_id IN (SELECT id FROM events WHERE json_extract(data, '$.retracts') IS NOT NULL)"
         )
         never += ")"
-        self.conn.execute(f"UPDATE deliveries SET reply_to = NULL WHERE {never}")
+        # (an edit whose original was itself an edit of a message sent edits that message instead)
+        self.conn.execute(
+            "UPDATE deliveries SET reply_to = (SELECT o.reply_to FROM deliveries o WHERE o.id = deliveries.reply_to)"
+            f" WHERE {never}"
+        )
 
     def claim(self, channel: str, limit: int = 100) -> list[Delivery]:
         """Take up to ``limit`` due live deliveries for sending (status 'sending'), oldest first.
 
         One recipient's deliveries go in the order they were queued, one at a time: a delivery is
-        taken only when none queued before it for the same recipient is waiting or in flight (a
-        retraction before the alert that replaces it; never two sends to one chat at once), and a
-        follow-up only once the message it answers was sent."""
+        taken only when none queued before it for the same recipient is due, being retried or in
+        flight (a retraction before the alert that replaces it, even when it has to be tried again;
+        never two sends to one chat at once) — one deferred by quiet hours lets the later ones by
+        (a milestone at night) —, and a follow-up only once the message it answers was sent."""
         now = _ts()
         with self.transaction():
             self.settle()
@@ -1127,12 +1157,14 @@ class Store:
                 row[0]
                 for row in self.conn.execute(
                     "UPDATE deliveries SET status = 'sending', claimed_at = ? WHERE id IN (SELECT d.id FROM deliveries d"
-                    " WHERE d.channel = ? AND d.status = 'pending' AND d.next_attempt_at <= ?"
+                    # (+: walk the queue in order by deliveries_queue and stop at the limit, not sort every due row)
+                    " WHERE d.channel = ? AND d.status = 'pending' AND +d.next_attempt_at <= ?"
                     " AND (d.reply_to IS NULL OR (SELECT o.status FROM deliveries o WHERE o.id = d.reply_to) = 'sent')"
                     " AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.channel = d.channel"
-                    " AND p.recipient = d.recipient AND p.status IN ('pending', 'sending') AND p.id < d.id)"
+                    " AND p.recipient = d.recipient AND p.id < d.id"
+                    " AND (p.status = 'sending' OR (p.status = 'pending' AND (p.attempts > 0 OR p.next_attempt_at <= ?))))"
                     " ORDER BY d.id LIMIT ?) RETURNING id",
-                    [now, channel, now, limit],
+                    [now, channel, now, now, limit],
                 ).fetchall()
             ]
         if not ids:
@@ -1165,14 +1197,21 @@ class Store:
 
     @_writes
     def release(
-        self, ids: list[int] | None = None, *, channel: str | None = None, older_than: dt.timedelta | None = None
+        self,
+        ids: list[int] | None = None,
+        *,
+        started: Iterable[int] | None = None,
+        channel: str | None = None,
+        older_than: dt.timedelta | None = None,
     ) -> int:
         """Put deliveries claimed and not sent ('sending') back in the queue; returns how many.
 
-        ``ids``: those a round took and did not mark (it stopped, or was interrupted); ``channel``:
-        all of a channel's (its round failed on the store); ``older_than``: those claimed longer ago
-        (a process stopped holding them); none of these: all (a daemon's start: the run before it
-        died holding them)."""
+        ``ids``: those a round took and did not mark (it stopped, or was interrupted), of which
+        ``started`` had been handed to the channel; ``channel``: all of a channel's (its round failed
+        on the store); ``older_than``: those claimed longer ago (a process stopped holding them);
+        none of these: all (a daemon's start: the run before it died holding them). One that was
+        being sent may have arrived (``maybe_sent``: its follow-ups must reach it) — with ``ids``
+        those ``started``, otherwise any of them."""
         where, params = ["status = 'sending'"], []
         if ids is not None:
             where.append(f"id IN ({','.join('?' * len(ids))})")
@@ -1183,8 +1222,14 @@ class Store:
         if older_than is not None:
             where.append("(claimed_at IS NULL OR claimed_at < ?)")
             params.append(_ts(utcnow() - older_than))
-        return self.conn.execute(  # it was being sent: it may have arrived (its follow-ups must reach it)
-            f"UPDATE deliveries SET status = 'pending', claimed_at = NULL, maybe_sent = 1 WHERE {' AND '.join(where)}",
+        maybe = "1"
+        if ids is not None:
+            started = list(started or [])
+            maybe = f"CASE WHEN id IN ({','.join('?' * len(started))}) THEN 1 ELSE maybe_sent END"
+            params = [*started, *params]
+        return self.conn.execute(
+            f"UPDATE deliveries SET status = 'pending', claimed_at = NULL, maybe_sent = {maybe}"
+            f" WHERE {' AND '.join(where)}",
             params,
         ).rowcount
 
