@@ -289,3 +289,36 @@ def test_a_wrong_alert_a_kill_interrupted_is_taken_back_for_its_reader_all_the_s
     ]
     assert "reply_parameters" not in retraction.params and fake.calls("editMessageText") == []
     tally.close()
+
+
+def test_a_send_that_timed_out_may_have_arrived_and_its_retraction_still_reaches_the_reader(tmp_path, fake):
+    """Telegram gave no answer (a time-out): the alert may have arrived. Taken back while it waits
+    for its retry, it is not sent again, and its reader gets the retraction as a message of its own."""
+    from telegram.error import TimedOut
+
+    from tallywatch.channels import Retry
+
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
+
+    async def silent(*_args):
+        raise TimedOut("Timed out")
+
+    async def probe():
+        try:
+            await channel._call("541", silent)
+        finally:
+            await channel.stop()
+
+    with pytest.raises(Retry) as caught:
+        asyncio.run(probe())
+    assert caught.value.uncertain
+    tally = Tally(tmp_path / "t.db", CONFIG, [channel])
+    tally.store.save_subscriber("telegram", "541", choice="milestones", language="en")
+    wrong_million_then_taken_back(tally)
+    (waiting,) = tally.store.claim("telegram")
+    outbox._outcome(tally.store, channel, waiting, caught.value, 30.0, 3600.0)  # the retry an hour away
+    take_it_back(tally)
+    send_all(tally, channel)
+    texts = [c.text for c in fake.sent(541)]
+    assert len(texts) == 2 and "taken back" in texts[0] and "now 1,000,900" in texts[1], texts
+    tally.close()

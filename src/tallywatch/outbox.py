@@ -143,7 +143,7 @@ def _outcome(
         attempts,
         ", giving up" if dead else f", next try not before {when.isoformat(timespec='seconds')}",
     )
-    store.mark_retry(d.id, str(error), when, dead=dead)
+    store.mark_retry(d.id, str(error), when, dead=dead, maybe_sent=isinstance(error, Retry) and error.uncertain)
     DELIVERIES.labels(channel.kind, "dead" if dead else "retry").inc()
 
 
@@ -211,7 +211,7 @@ async def deliver(
                         gate.pause(d.recipient, exc.after)
                 except Exception as exc:  # a bug or an unforeseen answer: retry later, never lose
                     log.exception("%s %s: unexpected error while sending", channel.kind, d.recipient)
-                    error = Retry(f"unexpected error: {type(exc).__name__}: {exc}")
+                    error = Retry(f"unexpected error: {type(exc).__name__}: {exc}", uncertain=True)
                 await run(_outcome, store, channel, d, error, retry_base, retry_max, receipt)
                 unmarked.discard(d.id)
 

@@ -1511,9 +1511,12 @@ class Store:
         return rows
 
     @_writes
-    def mark_retry(self, delivery_id: int, error: str, when: dt.datetime, dead: bool) -> None:
+    def mark_retry(
+        self, delivery_id: int, error: str, when: dt.datetime, dead: bool, *, maybe_sent: bool = False
+    ) -> None:
+        """Failed, to try again at ``when`` or ``dead``; ``maybe_sent``: no answer came, it may have arrived."""
         self.db.execute(
             "UPDATE deliveries SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, claimed_at = NULL,"
-            " status = CASE WHEN ? THEN 'dead' ELSE 'pending' END WHERE id = ?",
-            [redact(error), _ts(when), dead, delivery_id],  # an API's error text may echo a token
+            " status = CASE WHEN ? THEN 'dead' ELSE 'pending' END, maybe_sent = maybe_sent OR ? WHERE id = ?",
+            [redact(error), _ts(when), dead, maybe_sent, delivery_id],  # an API's error text may echo a token
         )

@@ -25,11 +25,13 @@ if TYPE_CHECKING:
 
 
 class Retry(Exception):
-    """Sending failed for now; ``after`` seconds is the soonest worth trying again."""
+    """Sending failed for now; ``after`` seconds is the soonest worth trying again. ``uncertain``: no
+    answer came (a time-out), so the message may have arrived all the same."""
 
-    def __init__(self, reason: str, after: float | None = None) -> None:
+    def __init__(self, reason: str, after: float | None = None, *, uncertain: bool = False) -> None:
         super().__init__(reason)
         self.after = after
+        self.uncertain = uncertain
 
 
 class Gone(Exception):

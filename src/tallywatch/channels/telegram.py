@@ -19,7 +19,16 @@ from zoneinfo import ZoneInfo
 
 from telegram import Bot, InputMediaPhoto, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
@@ -343,4 +352,5 @@ class TelegramChannel:
         except InvalidToken:
             raise Retry("Telegram: the bot token was refused (check TALLYWATCH_TELEGRAM_TOKEN)") from None
         except (NetworkError, TelegramError) as exc:  # TimedOut is a NetworkError; 5xx arrive as NetworkError
-            raise Retry(f"Telegram: {type(exc).__name__}: {exc.message}") from None
+            # no answer at all: Telegram may have taken the message (its follow-ups must still reach it)
+            raise Retry(f"Telegram: {type(exc).__name__}: {exc.message}", uncertain=isinstance(exc, TimedOut)) from None
