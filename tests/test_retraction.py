@@ -322,3 +322,23 @@ def test_a_send_that_timed_out_may_have_arrived_and_its_retraction_still_reaches
     texts = [c.text for c in fake.sent(541)]
     assert len(texts) == 2 and "taken back" in texts[0] and "now 1,000,900" in texts[1], texts
     tally.close()
+
+
+def test_a_correction_made_while_the_alert_waits_for_its_reader_follows_it_there(tmp_path, fake):
+    """The milestone's copy for a milestones-only reader was still queued (their chat failing) when
+    the source revised the figure: once the copy goes out, the correction follows it (an edit and an
+    answer), though that reader chose no corrections — nothing stays with the old figure unanswered."""
+    cfg = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}})
+    channel = TelegramChannel(TOKEN, cfg.telegram.replace(base_url=fake.base_url))
+    tally = Tally(tmp_path / "q.db", cfg, [channel])
+    tally.store.save_subscriber("telegram", "611", choice="milestones")
+    for i in range(10):
+        tally.report("mod", day(i), 989_100 + 1_000 * i, delta=1_000 if i else None)
+    tally.report("mod", day(10), 1_000_340, delta=2_240, item="post-10")  # queued, not sent yet
+    revised = tally.report("mod", day(10), 1_000_400, delta=2_300, item="post-10")
+    assert [s.event.rule for s in revised.events] == ["correction"]
+    send_all(tally, channel)
+    alert, answer = fake.sent(611)
+    assert "now 1,000,340" in alert.text and "revised: 1,000,340 → 1,000,400" in answer.text
+    assert answer.params["reply_parameters"]["message_id"] == alert.params["_message"]["message_id"]
+    tally.close()

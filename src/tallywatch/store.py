@@ -1096,15 +1096,17 @@ class Store:
         return rows
 
     def followed(self, event_ids: list[int]) -> list[dict[str, Any]]:
-        """Who got these events, is getting them now, or may have got them: the deliveries sent, in
-        flight (a follow-up waits until it is sent), or put back after a send a kill interrupted
-        (``maybe_sent``), with their channel, recipient and language."""
+        """Who got these events, will get them, or may have got them: the deliveries sent, in flight
+        or still queued (a follow-up waits until its original is sent), or put back after a send that
+        may have arrived (``maybe_sent``), with their channel, recipient and language. (A copy of an
+        event taken back or replaced was dropped before this is asked: only one that may have
+        arrived is followed then.)"""
         if not event_ids:
             return []
         return list(
             self.db.query(
-                "SELECT id, channel, recipient, language FROM deliveries WHERE (status IN ('sent', 'sending')"
-                f" OR maybe_sent) AND event_id IN ({','.join('?' * len(event_ids))}) ORDER BY id",
+                "SELECT id, channel, recipient, language FROM deliveries WHERE (status IN ('sent', 'sending',"
+                f" 'pending') OR maybe_sent) AND event_id IN ({','.join('?' * len(event_ids))}) ORDER BY id",
                 event_ids,
             )
         )
