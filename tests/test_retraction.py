@@ -250,15 +250,23 @@ def test_a_flip_flopping_source_gives_each_reader_one_retraction_and_one_re_aler
     assert tally.point("personnel", day(10)) == (1_000_340, "mod", "suspect")
     confirmed = tally.report("mod", day(11), 1_001_400, delta=1_060)  # the next report continues it
     assert [s.event.key for s in confirmed.events if s.event.rule == "milestone"] == ["milestone:personnel:1000000"]
+    # readers were last told "1,000,340 → 999,340": a correction back to the value that holds answers it
+    (back,) = [s.event for s in confirmed.events if s.event.rule == "correction"]
+    assert (back.data["old"], back.data["new"]) == (999_340, 1_000_340) and back.data["answers"]
     send_all(tally, channel)
     for chat in (801, 802):
-        crossings = [c for c in fake.sent(chat) if "passed 1,000,000" in c.text]
-        assert len(crossings) == 2, [c.text for c in fake.sent(chat)]  # the first, and the one that holds
+        sent = fake.sent(chat)
+        crossings = [c for c in sent if "passed 1,000,000" in c.text]
+        assert len(crossings) == 2, [c.text for c in sent]  # the first, and the one that holds
+        down = [c for c in sent if "1,000,340 → 999,340" in c.text and "<s>" not in c.text]
+        back = [c for c in sent if "999,340 → 1,000,340" in c.text]
+        assert len(down) == 1 and len(back) == 1  # one correction each way, whatever the source did
         edits = {
             int(c.params["message_id"]) for c in fake.calls("editMessageText", 200) if int(c.params["chat_id"]) == chat
         }
-        assert edits == {crossings[0].params["_message"]["message_id"]}  # the first taken back, once
-    assert len(fake.sent(801)) <= 3
+        # the first crossing struck through and corrected, and that correction answered by the one back
+        assert edits == {crossings[0].params["_message"]["message_id"], down[0].params["_message"]["message_id"]}
+    assert len(fake.sent(801)) <= 4
     tally.close()
 
 

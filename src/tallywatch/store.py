@@ -1047,6 +1047,17 @@ class Store:
             )
         ]
 
+    def corrections_told(self, metric: str, day: dt.date) -> list[tuple[int, int]]:
+        """The corrections of the metric's figure for the day, oldest first: (id, the value it told)."""
+        return [
+            (row[0], row[1])
+            for row in self.conn.execute(
+                "SELECT id, json_extract(data, '$.new') FROM events WHERE rule = 'correction' AND metric = ?"
+                " AND as_of = ? AND retracted_at IS NULL ORDER BY id",
+                [metric, day.isoformat()],
+            )
+        ]
+
     def retracted_keys(self, metric: str) -> dict[dt.date, set[str]]:
         """Per day, the keys the metric's events taken back had (as they were before being freed)."""
         out: dict[dt.date, set[str]] = {}

@@ -160,7 +160,7 @@ class Detector:
             if disagreement.agree(held.value, point.value, window.rules.disagreement):
                 log.info("%s %s: %s confirmed by %s", metric, held.as_of, f"{held.value:,}", point.source)
                 window.suspect = None
-                return events + self._accept(window, held)
+                return events + self._accept_held(window, held)
         if point.value != held.value and self._rank(point.source) < self._rank(held.source):
             log.info(
                 "%s %s: %s from %s replaces %s from %s (a source of higher priority)",
@@ -307,8 +307,21 @@ class Detector:
             window = self._rebuild(metric)
             window.suspect = None  # (the store still holds it as suspect until it is accepted now)
             notice = corrections.retracted(metric, last, suspect, confirmer, taken)
-            return [notice, *self._accept(window, suspect)]
-        return self._accept(window, suspect)
+            return [notice, *self._accept_held(window, suspect)]
+        return self._accept_held(window, suspect)
+
+    def _accept_held(self, window: Window, point: Point) -> list[Event]:
+        """A held value confirmed enters the series. If readers were last told another value for its
+        day (a correction, a source going back and forth), a correction to this one answers them."""
+        events = self._accept(window, point)
+        told = self.store.corrections_told(window.metric, point.as_of)
+        if told and told[-1][1] != point.value:
+            window = self._windows[window.metric]
+            step = window.step_for(window.points.get(point.as_of) or point)
+            for event in corrections.revised(step, told[-1][1], window):
+                event.data["answers"] = [event_id for event_id, _ in told]
+                events.insert(0, event)
+        return events
 
     @staticmethod
     def _contradicted(window: Window, last: Point, suspect: Point, confirmer: Point) -> bool:
