@@ -362,3 +362,21 @@ def test_a_revised_report_says_a_days_spike_once_with_its_new_number(tmp_path, f
     (aircraft,) = [s for s in v2.data["standouts"] if s["metric"] == "aircraft" and s["rule"] == "spike"]
     assert aircraft["value"] == 415 and "+43" in aircraft["message"]
     tally.close()
+
+
+def test_a_fill_that_settles_a_held_figure_has_the_next_live_batch_edit_that_days_report(tmp_path, fake):
+    """The held day's report went out with tanks not yet confirmed; the history fill (quiet) then
+    brings the true figure: the next live report edits the held day's report first."""
+    from tallywatch.ingest import overdue
+    from tallywatch.store import utcnow
+
+    held = LAST - dt.timedelta(days=1)
+    tally, channel = fresh(tmp_path, fake, held - dt.timedelta(days=1))
+    tally.feed("mod", day_item(held, TYPO))
+    overdue(tally.store, tally.detector, [channel], utcnow() + dt.timedelta(seconds=tally.config.report.wait))
+    true_tanks = next(f for f in day_item(held).figures if f.metric == "tanks")
+    filled = tally.feed("russianwarship", Item("rw:tanks", "rw:tanks", [true_tanks]), quiet=True, filling=LAST)
+    assert [s.event.rule for s in filled.events if s.event.rule == "report"] == []  # a fill tells nothing itself
+    nxt = tally.feed("mod", day_item(LAST))
+    assert [s.event.key for s in nxt.events if s.event.rule == "report"] == [f"report:{held}/2", f"report:{LAST}"]
+    tally.close()

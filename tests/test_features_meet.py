@@ -56,6 +56,14 @@ def test_a_milestone_at_night_is_not_held_behind_an_alert_waiting_for_quiet_hour
     assert rows[million.key]["next_attempt_at"] <= utcnow().isoformat() < rows[spike.key]["next_attempt_at"]
     claimed = store.claim("telegram")
     assert [d.event.key for d in claimed] == [million.key]
+    store.mark_sent(claimed[0].id, "text:1")
+    # a correction of the spike waiting for the morning waits with it, and holds nothing back
+    (spike_id,) = [e["id"] for e in store.events() if e["key"] == spike.key]
+    fixed = Event("correction:tanks", "correction", "tanks", D(2025, 6, 12), 10_940, "fixed", "warning")
+    stored(store, dataclasses.replace(fixed, data={"answers": [spike_id]}), [channel])
+    later = Event("milestone:uav:150000", "milestone", "uav", D(2025, 6, 12), 150_100, "passed", "critical")
+    stored(store, later, [channel])
+    assert [d.event.key for d in store.claim("telegram")] == [later.key]
     store.close()
 
 

@@ -350,3 +350,28 @@ def test_a_correction_made_while_the_alert_waits_for_its_reader_follows_it_there
     assert "now 1,000,340" in alert.text and "revised: 1,000,340 → 1,000,400" in answer.text
     assert answer.params["reply_parameters"]["message_id"] == alert.params["_message"]["message_id"]
     tally.close()
+
+
+def test_a_revision_held_by_the_guard_and_confirmed_later_answers_the_alert_of_the_old_value(tmp_path, fake):
+    """The post is edited to a value whose printed change does not continue the day before (held),
+    and the next report confirms it: the milestone 'now 1,000,340' its reader got is answered by the
+    correction to the value that holds, once that is known."""
+    cfg = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}})
+    channel = TelegramChannel(TOKEN, cfg.telegram.replace(base_url=fake.base_url))
+    tally = Tally(tmp_path / "h.db", cfg, [channel])
+    tally.store.save_subscriber("telegram", "621", choice="milestones")
+    for i in range(10):  # … 999,200 on day 9
+        tally.report("mod", day(i), 990_200 + 1_000 * i, delta=1_000 if i else None)
+    tally.report("mod", day(10), 1_000_340, delta=1_140, item="post-10")
+    send_all(tally, channel)
+    (alert,) = fake.sent(621)
+    held = tally.report("mod", day(10), 1_000_900, delta=1_140, item="post-10")  # its "(+N)" does not fit: held
+    assert [s.event.rule for s in held.events] == [] and tally.point("personnel", day(10))[2] == "suspect"
+    confirmed = tally.report("mod", day(11), 1_002_000, delta=1_100)  # continues 1,000,900
+    (fixed,) = [s.event for s in confirmed.events if s.event.rule == "correction"]
+    assert (fixed.data["old"], fixed.data["new"]) == (1_000_340, 1_000_900)
+    send_all(tally, channel)
+    (answer,) = fake.sent(621)[1:]
+    assert "1,000,340 → 1,000,900" in answer.text
+    assert answer.params["reply_parameters"]["message_id"] == alert.params["_message"]["message_id"]
+    tally.close()

@@ -163,10 +163,14 @@ def ingest(
             # the day's report, when it is news: never for history stored quietly or a first import
             news = not quiet and not set(report.CORE_METRICS) & first_import
             changed = {c.figure.as_of for c in result.changes if c.kind != "unchanged"}
-            settled = detector.settled()  # days whose series this batch changed (accepted, held, set aside)
-            if news:  # a day whose figures came now, a day told already (a new version), a day held back
+            if not news:  # a quiet fill that settles a figure of a day told already: the next live batch edits it
+                detector.settled_quietly |= detector.settled()
+            else:  # days whose series changed: with figures that came now, a day told already, a day held back
+                settled, quietly = detector.settled(), detector.settled_quietly
+                detector.settled_quietly = set()
                 waiting = store.held_reports()
                 days = {d for d in settled if d in changed or d in waiting or store.told(d)}
+                days |= {d for d in quietly if store.told(d)}
                 tell, wait = report.days_to_tell(detector.window, days, store.told, late_after)
                 for day in wait:
                     store.hold_report(day)  # told once settled, or after [report] wait

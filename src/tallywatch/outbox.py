@@ -68,7 +68,9 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
                 continue
             kind, recipient = earlier["channel"], earlier["recipient"]
             key = idempotency_key(stored.event.key, kind, f"{recipient}#{earlier['id']}")
-            store.enqueue(stored.id, kind, recipient, key, None, earlier["language"], earlier["id"])
+            # a follow-up of a copy still deferred (the reader's quiet hours) is due when that copy is
+            due = dt.datetime.fromisoformat(earlier["next_attempt_at"]) if earlier["status"] == "pending" else None
+            store.enqueue(stored.id, kind, recipient, key, due, earlier["language"], earlier["id"])
             answered.add((kind, recipient))
             added += 1
         if replaced:

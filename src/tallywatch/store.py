@@ -1047,13 +1047,16 @@ class Store:
             )
         ]
 
-    def corrections_told(self, metric: str, day: dt.date) -> list[tuple[int, int]]:
-        """The corrections of the metric's figure for the day, oldest first: (id, the value it told)."""
+    def told_of(self, metric: str, day: dt.date) -> list[tuple[int, str, str, int, int | None]]:
+        """What readers were told of a metric's figure for the day and still hold, oldest first: the
+        events it caused and not taken back, as (id, key, rule, value, the value a correction told)."""
         return [
-            (row[0], row[1])
+            tuple(row)
             for row in self.conn.execute(
-                "SELECT id, json_extract(data, '$.new') FROM events WHERE rule = 'correction' AND metric = ?"
-                " AND as_of = ? AND retracted_at IS NULL ORDER BY id",
+                "SELECT id, key, rule, value, json_extract(data, '$.new') FROM events WHERE metric = ? AND as_of = ?"
+                " AND retracted_at IS NULL"
+                " AND rule IN ('milestone', 'approaching', 'spike', 'record', 'correction', 'reported_delta')"
+                " ORDER BY id",
                 [metric, day.isoformat()],
             )
         ]
@@ -1116,8 +1119,9 @@ class Store:
             return []
         return list(
             self.db.query(
-                "SELECT id, channel, recipient, language FROM deliveries WHERE (status IN ('sent', 'sending',"
-                f" 'pending') OR maybe_sent) AND event_id IN ({','.join('?' * len(event_ids))}) ORDER BY id",
+                "SELECT id, channel, recipient, language, status, next_attempt_at FROM deliveries WHERE (status IN"
+                f" ('sent', 'sending', 'pending') OR maybe_sent) AND event_id IN ({','.join('?' * len(event_ids))})"
+                " ORDER BY id",
                 event_ids,
             )
         )

@@ -65,6 +65,7 @@ class Detector:
         # the days whose series changed since ``settled()`` was last asked (a figure accepted, held or
         # set aside): a held day's report is made when its figure is settled by a later batch
         self._touched: set[dt.date] = set()
+        self.settled_quietly: set[dt.date] = set()  # ``settled()`` days of quiet batches, for the next live one
         self._rules = list(STEP_RULES.values())
         self._per_day_rules = [STEP_RULES[name] for name in PER_DAY_RULES]
         self._priorities = {source.name: source.priority for source in config.sources}
@@ -200,7 +201,11 @@ class Detector:
         metric = window.metric
         if window.suspect is held:
             window.suspect = None
-            return self._place(window, point)
+            events = self._place(window, point)
+            accepted = self._windows[metric].points.get(point.as_of)
+            if accepted is not None and accepted.value == point.value:  # the held value revised into one that fits
+                return self._answer_told(metric, point, events)
+            return events
         window = self._rebuild(metric)  # the old figure has left the series until the new one is placed
         events = self._place(window, point)
         placed = self._windows[metric]
@@ -311,17 +316,32 @@ class Detector:
         return self._accept_held(window, suspect)
 
     def _accept_held(self, window: Window, point: Point) -> list[Event]:
-        """A held value confirmed enters the series. If readers were last told another value for its
-        day (a correction, a source going back and forth), a correction to this one answers them."""
-        events = self._accept(window, point)
-        told = self.store.corrections_told(window.metric, point.as_of)
-        if told and told[-1][1] != point.value:
-            window = self._windows[window.metric]
-            step = window.step_for(window.points.get(point.as_of) or point)
-            for event in corrections.revised(step, told[-1][1], window):
-                event.data["answers"] = [event_id for event_id, _ in told]
-                events.insert(0, event)
-        return events
+        """A held value confirmed enters the series (``_answer_told``)."""
+        return self._answer_told(window.metric, point, self._accept(window, point))
+
+    def _answer_told(self, metric: str, point: Point, events: list[Event]) -> list[Event]:
+        """``point`` entered the series after it was held (confirmed, or a held value revised into one
+        that fits). If readers were told another value of its day — the alerts of a value accepted
+        before it, the last correction (a source going back and forth) — a correction from that value
+        to this one answers them (their messages edited), and the alerts it no longer bears out are
+        taken back, as a revision does."""
+        told = self.store.told_of(metric, point.as_of)
+        if not told:
+            return events
+        corrected = [new for _, _, rule, _, new in told if rule == "correction"]
+        said = corrected[-1] if corrected else told[-1][3]
+        window = self._windows[metric]
+        accepted = window.points.get(point.as_of)
+        if said == point.value or accepted is None:
+            return events
+        revised = corrections.revised(window.step_for(accepted), said, window)
+        if not revised:
+            return events
+        produced = {e.key for e in events}
+        taken = [(i, key) for i, key, rule, _, _ in told if rule != "correction" and key not in produced]
+        self._retract(metric, point.as_of, taken)  # what this value does not bear out (a milestone it misses)
+        revised[0].data["answers"] = [i for i, *_ in told]
+        return [*revised, *events]
 
     @staticmethod
     def _contradicted(window: Window, last: Point, suspect: Point, confirmer: Point) -> bool:
