@@ -117,12 +117,6 @@ CHECKS = {
 # check → why it still fails; each is skipped by default (TALLYWATCH_INBOX_SKIP), so the suite stays
 # green and every other check guards what works. TALLYWATCH_INBOX_SKIP= (empty) runs them all.
 KNOWN: dict[str, str] = {
-    "follow-up-dropped": (
-        "a correction taken back before its copy went out to a reader (a newer revision came while the mail"
-        " server or the chat failed) is dropped for them (Store.settle), and the newer one answers only the"
-        " events still standing (Store.events_caused skips those taken back): the correction they did get"
-        " is never followed up"
-    ),
     "report-unconfirmed": (
         "a day's report can show a category 'not yet confirmed' whose figure is in by now and never be"
         " edited: a wrong personnel figure held and set aside, then days with a UAV spike held by the guard"

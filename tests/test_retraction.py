@@ -375,3 +375,25 @@ def test_a_revision_held_by_the_guard_and_confirmed_later_answers_the_alert_of_t
     assert "1,000,340 → 1,000,900" in answer.text
     assert answer.params["reply_parameters"]["message_id"] == alert.params["_message"]["message_id"]
     tally.close()
+
+
+def test_a_correction_dropped_before_it_reached_a_reader_is_followed_by_the_next_one_there(tmp_path, fake):
+    """The milestone reached the reader; the post was revised below the level (the milestone taken
+    back, the correction queued for them — their chat failing) and revised again before that copy
+    went out: the newer correction reaches them as the answer to the milestone they hold."""
+    cfg = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}})
+    channel = TelegramChannel(TOKEN, cfg.telegram.replace(base_url=fake.base_url))
+    tally = Tally(tmp_path / "d.db", cfg, [channel])
+    tally.store.save_subscriber("telegram", "631", choice="milestones")
+    for i in range(10):
+        tally.report("mod", day(i), 989_100 + 1_000 * i, delta=1_000 if i else None)
+    tally.report("mod", day(10), 1_000_340, delta=2_240, item="post-10")
+    send_all(tally, channel)
+    (alert,) = fake.sent(631)
+    tally.report("mod", day(10), 999_950, delta=1_850, item="post-10")  # below the level: its copy waits
+    tally.report("mod", day(10), 999_960, delta=1_860, item="post-10")  # revised again before it went out
+    send_all(tally, channel)
+    (answer,) = fake.sent(631)[1:]
+    assert "999,950 → 999,960" in answer.text
+    assert answer.params["reply_parameters"]["message_id"] == alert.params["_message"]["message_id"]
+    tally.close()

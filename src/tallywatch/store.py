@@ -1114,14 +1114,14 @@ class Store:
         or still queued (a follow-up waits until its original is sent), or put back after a send that
         may have arrived (``maybe_sent``), with their channel, recipient and language. (A copy of an
         event taken back or replaced was dropped before this is asked: only one that may have
-        arrived is followed then.)"""
+        arrived is followed then — or a dropped follow-up, whose own original the new one answers.)"""
         if not event_ids:
             return []
         return list(
             self.db.query(
                 "SELECT id, channel, recipient, language, status, next_attempt_at FROM deliveries WHERE (status IN"
-                f" ('sent', 'sending', 'pending') OR maybe_sent) AND event_id IN ({','.join('?' * len(event_ids))})"
-                " ORDER BY id",
+                " ('sent', 'sending', 'pending') OR maybe_sent OR (status = 'dropped' AND reply_to IS NOT NULL))"
+                f" AND event_id IN ({','.join('?' * len(event_ids))}) ORDER BY id",
                 event_ids,
             )
         )
@@ -1149,7 +1149,7 @@ class Store:
         )
         self.conn.execute(
             "UPDATE deliveries SET status = 'dropped', last_error = 'the message it takes back was never sent'"
-            f" WHERE {never} AND NOT o.maybe_sent)"
+            f" WHERE {never} AND NOT o.maybe_sent AND o.reply_to IS NULL)"
             " AND event_id IN (SELECT id FROM events WHERE json_extract(data, '$.retracts') IS NOT NULL)"
         )
         never += ")"
