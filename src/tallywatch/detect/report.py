@@ -44,8 +44,8 @@ def key(day: dt.date, version: int = 1) -> str:
 
 def standing(window: Callable[[str], Window], day: dt.date) -> dict[str, str]:
     """Each core category on ``day``: ``in`` (its figure accepted), ``held`` (a suspect figure waits
-    for confirmation), ``passed`` (none, and its series went on past the day: the figure was set
-    aside, or never given) or ``missing`` (none yet)."""
+    for confirmation), ``passed`` (none, and its series went on past the day — accepted, or held: the
+    figure was set aside, or never given) or ``missing`` (none yet)."""
     out = {}
     for metric in CORE_METRICS:
         w = window(metric)
@@ -53,8 +53,9 @@ def standing(window: Callable[[str], Window], day: dt.date) -> dict[str, str]:
             out[metric] = "in"
         elif w.suspect is not None and w.suspect.as_of == day:
             out[metric] = "held"
-        else:
-            out[metric] = "passed" if w.after(day) is not None else "missing"
+        else:  # the series went on past the day (accepted, or held: a newer suspect set this one aside)
+            later = w.after(day) is not None or (w.suspect is not None and w.suspect.as_of > day)
+            out[metric] = "passed" if later else "missing"
     return out
 
 
