@@ -380,3 +380,15 @@ def test_a_fill_that_settles_a_held_figure_has_the_next_live_batch_edit_that_day
     nxt = tally.feed("mod", day_item(LAST))
     assert [s.event.key for s in nxt.events if s.event.rule == "report"] == [f"report:{held}/2", f"report:{LAST}"]
     tally.close()
+
+
+def test_a_held_day_settled_after_an_outage_still_gets_its_report(tmp_path, fake):
+    """A real but unusually big day is held; the service then misses two days; the report after them
+    confirms it: the held day's report goes out, however many days later, before the new one."""
+    held = LAST - dt.timedelta(days=3)
+    tally, _ = fresh(tmp_path, fake, held - dt.timedelta(days=1))
+    big = {"personnel": 15_000}  # its "(+N)" agrees with it: held only for being far above the usual
+    assert [s.event.rule for s in tally.feed("mod", day_item(held, big)).events if s.event.rule == "report"] == []
+    back = tally.feed("mod", day_item(LAST, big))  # two days missed
+    assert [s.event.key for s in back.events if s.event.rule == "report"] == [f"report:{held}", f"report:{LAST}"]
+    tally.close()

@@ -169,9 +169,9 @@ def ingest(
                 settled, quietly = detector.settled(), detector.settled_quietly
                 detector.settled_quietly = set()
                 waiting = store.held_reports()
-                days = {d for d in settled if d in changed or d in waiting or store.told(d)}
-                days |= {d for d in quietly if store.told(d)}
-                tell, wait = report.days_to_tell(detector.window, days, store.told, late_after)
+                owed = lambda d: d in waiting or store.told(d)  # noqa: E731  (held back, or told: its edit)
+                days = {d for d in settled if d in changed or owed(d)} | {d for d in quietly if store.told(d)}
+                tell, wait = report.days_to_tell(detector.window, days, store.told, owed, late_after)
                 for day in wait:
                     store.hold_report(day)  # told once settled, or after [report] wait
                 for day in tell:

@@ -60,20 +60,25 @@ def standing(window: Callable[[str], Window], day: dt.date) -> dict[str, str]:
 
 
 def days_to_tell(
-    window: Callable[[str], Window], days: Iterable[dt.date], told: Callable[[dt.date], bool], recent: int
+    window: Callable[[str], Window],
+    days: Iterable[dt.date],
+    told: Callable[[dt.date], bool],
+    owed: Callable[[dt.date], bool],
+    recent: int,
 ) -> tuple[list[dt.date], list[dt.date]]:
     """Of ``days`` (whose series a live batch changed: with figures it brought, a day told already,
     a day held back), the ones whose report it makes or revises, oldest first, and those whose
     report waits for a held figure: no core category missing; none held unless the day was told
-    already (``told``); within ``recent`` days of the newest. Never a day of history (a second
-    source repeating it changes no series), never one skipped because the next came first."""
+    already (``told``); within ``recent`` days of the newest unless its report is ``owed`` (told
+    already, or held back). Never a day of history (a second source repeating it changes no
+    series), never one skipped because the next came first, however late that was."""
     heads = [window(m).last for m in CORE_METRICS]
     if any(head is None for head in heads):
         return [], []
     newest = max(head.as_of for head in heads)
     tell, wait = [], []
     for day in sorted(set(days)):
-        if (newest - day).days > recent:
+        if (newest - day).days > recent and not owed(day):
             continue
         states = set(standing(window, day).values())
         if "missing" in states:
