@@ -97,8 +97,10 @@ CHECKS = {
     "follow-up": "every reader who got an alert gets its follow-ups (its message edited, or the retraction)",
     "follow-up-queued": "… also when it was queued or in flight for them when it was followed up",
     "follow-up-dropped": "… also when that follow-up was itself taken back before it went out to them",
+    "follow-up-twice": "… each once per message it answers (one more per kill)",
     "retraction-order": "a retraction reaches a reader before the alert that replaces it",
     "milestone-missed": "each true milestone reaches each reader who chose it",
+    "milestone-taken": "… not kept from it by the alert of a value the source took back (its key still held)",
     "milestone-once": "… once (one more per kill; one more per wrong value that crossed it, retracted)",
     "milestone-day": "… on its day, or said to come after a gap",
     "report-missed": "each day whose figures are all in has its report for each reader who chose reports",
@@ -108,15 +110,39 @@ CHECKS = {
     "report-false": "… whose figures are the reference series' once the day is resolved",
     "report-unasked": "no report for a day that did not come live",
     "accepted-false": "no accepted figure disagrees with the reference series once the day is resolved",
+    "true-discarded": "no true figure is set aside as implausible",
     "quiet-hours": "a non-critical alert queued in quiet hours waits for their end",
     "quiet-critical": "… and a milestone never waits (not behind what waits)",
     "choice": "a reader gets what they chose (the report only; milestones only)",
     "explained": "every message and mail a reader got is an event's text (or an edit of it)",
     "public-data": "web.data: the events, the feed and latest answer; a day's report is one entry",
 }
-# check → why it still fails (none now); each named here is skipped by default (TALLYWATCH_INBOX_SKIP), so
-# the suite stays green while every other check guards what works. TALLYWATCH_INBOX_SKIP= runs them all.
-KNOWN: dict[str, str] = {}
+# check → why it still fails on main (fcd4566); each is skipped by default (TALLYWATCH_INBOX_SKIP), so the
+# suite stays green and every other check guards what works. TALLYWATCH_INBOX_SKIP= (empty) runs them all.
+KNOWN: dict[str, str] = {
+    "true-discarded": (
+        "two big true days in a row (next_day_big(uav, 6), next_day_big(uav, 9)): the first is held, and the"
+        " next report, whose printed change continues from it, does not confirm it — guard.verdict(suspect,"
+        " next) also asks the rise from the suspect to be plausible against the accepted history, which the"
+        " second big day is not — so the true figure is set aside ('discarded as implausible: the next report"
+        " contradicts it', told to readers) and the second one held in its turn"
+    ),
+    "report-unconfirmed": (
+        "a report that went out with a category 'not yet confirmed' (ingest.overdue) is never revised when"
+        " (a) that category's figure was set aside by the next big day and the day's other held figure is"
+        " confirmed: report.standing calls the set-aside category 'missing' (its series has no accepted day"
+        " after it, only a held one), and days_to_tell skips a day with a category missing, told or not"
+        " (next_day_wrong(128), next_day_big(uav, 6), next_day_big(uav, 9)); or (b) a fill confirms the held"
+        " figure and moves the series more than late_after days past the day: days_to_tell drops the"
+        " quietly settled day as not recent (next_day_big(personnel, 6), next_day(outage=2, backfill=True))"
+    ),
+    "follow-up-twice": (
+        "a correction dropped before it reached a reader is now followed by the next one there (fcd4566):"
+        " Store.followed counts the dropped copy, whose follow-up settle chains to the message that copy"
+        " answered — which the next correction also follows directly (it answers the same alert): two copies"
+        " answering one message, two identical answers (two identical mails)"
+    ),
+}
 SKIPPED = set(filter(None, os.environ.get("TALLYWATCH_INBOX_SKIP", ",".join(KNOWN)).split(",")))
 _BROKEN: dict[str, type[AssertionError]] = {}
 
@@ -710,7 +736,10 @@ class Inboxes(RuleBasedStateMachine):
 
     @rule(count=st.integers(1, 8), code=st.sampled_from([429, 500]))
     def storm(self, count: int, code: int) -> None:
-        """The next sends are refused (429, or 500), then Telegram answers again."""
+        """The next sends are refused (429, or 500), then Telegram answers again (a storm passes: a new
+        one replaces what is left of the last, so no delivery runs out of attempts on virtual time)."""
+        with self.fake.lock:
+            self.fake.state.storm.clear()
         self.fake.storm(code, count, retry_after=1)
 
     @rule(failing=st.booleans())
@@ -915,9 +944,10 @@ class Inboxes(RuleBasedStateMachine):
                     check("explained", sent_as[chat, mid] in ids, f"chat {chat}: message {mid} is not its event's text")
                     ids = {sent_as[chat, mid]}
                 reply = (call.params.get("reply_parameters") or {}).get("message_id")
-                chats[chat][mid] = {"at": n, "sent": ids, "now": ids, "answers": set()}
+                chats[chat][mid] = {"at": n, "sent": ids, "now": ids, "answers": set(), "replies": Counter()}
                 if reply in chats[chat]:
                     chats[chat][reply]["answers"] |= {(i, n) for i in ids}
+                    chats[chat][reply]["replies"].update(ids)
                 continue
             message = chats[chat].get(int(call.params["message_id"]))
             check("explained", message is not None, f"chat {chat}: an edit of a message never sent: {call.params}")
@@ -935,11 +965,13 @@ class Inboxes(RuleBasedStateMachine):
             message["now"] = ids
         return {chat: sorted(messages.values(), key=lambda m: m["at"]) for chat, messages in chats.items()}
 
-    def mails(self, events: dict[int, dict]) -> list[set[int]]:
-        """Each mail received: its event (the email deliveries marked sent, in the order they were sent:
-        one at a time, none cut off by a kill), whose words its subject must be."""
+    def mails(self, events: dict[int, dict]) -> list[tuple[int, int | None]]:
+        """Each mail received: its event and the event of the mail it answers, if any (the email
+        deliveries marked sent, in the order they were sent: one at a time, none cut off by a kill),
+        whose words its subject must be."""
         sent = self.tally.store.conn.execute(
-            "SELECT event_id FROM deliveries WHERE channel = 'email' AND status = 'sent' ORDER BY sent_at, id"
+            "SELECT d.event_id, o.event_id, d.reply_to FROM deliveries d LEFT JOIN deliveries o ON o.id = d.reply_to"
+            " WHERE d.channel = 'email' AND d.status = 'sent' ORDER BY d.sent_at, d.id"
         ).fetchall()
         check(
             "explained",
@@ -947,10 +979,10 @@ class Inboxes(RuleBasedStateMachine):
             f"{len(self.mailbox.messages)} mails, {len(sent)} sent",
         )
         out = []
-        for message, (event_id,) in zip(self.mailbox.messages, sent, strict=False):
+        for message, (event_id, answers, reply_to) in zip(self.mailbox.messages, sent, strict=False):
             said = event_id in events and f"tallywatch: {event_said(events[event_id]['event'], 'en')}"
             check("explained", said == str(message["Subject"]), f"a mail {message['Subject']!r} is not {said!r}")
-            out.append({event_id})
+            out.append((event_id, answers, reply_to))
         return out
 
     # -- the invariants --------------------------------------------------------------------------
@@ -1032,6 +1064,15 @@ class Inboxes(RuleBasedStateMachine):
             for answer_id, at in [*m["answers"], *((i, m["at"]) for i in m["sent"])]:
                 for earlier in answering(events[answer_id]):
                     answered_at[earlier] = min(answered_at.get(earlier, at), at)
+            for _answer, at in m["answers"]:  # the message itself was struck through, or answered
+                for earlier in m["sent"]:
+                    answered_at[earlier] = min(answered_at.get(earlier, at), at)
+            for answer_id, times in m["replies"].items():
+                check(
+                    "follow-up-twice",
+                    times <= 1 + self.kills,
+                    f"chat {chat} got {events[answer_id]['key']} {times} times as an answer to one message",
+                )
         working = chat not in self.failing  # (a failing chat's messages wait for it)
         for event_id in got:
             e = events[event_id]
@@ -1103,6 +1144,16 @@ class Inboxes(RuleBasedStateMachine):
             return crossed, 0, 1
         return crossed, int(told), int(told)
 
+    def _taken(self, metric: str, key: str) -> str:
+        """The milestone's key held by a standing event of a value not in the reference series (so the
+        true crossing can't fire), said; or ''."""
+        row = self.tally.store.conn.execute(
+            "SELECT as_of, value FROM events WHERE key = ? AND retracted_at IS NULL", [key]
+        ).fetchone()
+        if row is None or row[1] == self.truth(metric, D.fromisoformat(row[0])):
+            return ""
+        return f" — its key is held by a standing event of {row[1]:,} for {row[0]}, a value taken back"
+
     def _waiting(self, recipient: str, key: str) -> bool:
         """Is a delivery of the event with this key queued for the recipient?"""
         return (
@@ -1165,9 +1216,11 @@ class Inboxes(RuleBasedStateMachine):
             every = [i for i in ids for _ in range(got[i])]
             name = f"milestone {metric} {level:,}"
             if working and not self._held(metric):
-                waits = who == QUIET and self.quiet_since and self._waiting(who, milestone_rule.key(metric, level))
-                missed = "quiet-critical" if waits else "milestone-missed"
-                check(missed, len(live) >= expected, f"{who} never got {name} (crossed on {crossed})")
+                key = milestone_rule.key(metric, level)
+                waits = who == QUIET and self.quiet_since and self._waiting(who, key)
+                taken = self._taken(metric, key)
+                missed = "quiet-critical" if waits else "milestone-taken" if taken else "milestone-missed"
+                check(missed, len(live) >= expected, f"{who} never got {name} (crossed on {crossed}){taken}")
             live = [i for i in live if self._resolved(metric, events[i]["as_of"])]  # (a wrong value not taken back yet)
             if crossed is None:
                 check("false-alert", not live, f"{who} got {name}, which the truth has not crossed")
@@ -1249,13 +1302,19 @@ class Inboxes(RuleBasedStateMachine):
                 "report-missed", not complete, f"chat {chat} never got the report for {day}, whose figures are all in"
             )
 
-    def _check_mail(self, mails: list[set[int]], events: dict[int, dict]) -> None:
-        got: Counter[int] = Counter()
-        told = set()
-        for ids in mails:
-            got.update(ids)
-            for event_id in ids:
-                told.update(answering(events[event_id]))
+    def _check_mail(self, mails: list[tuple[int, int | None, int | None]], events: dict[int, dict]) -> None:
+        got: Counter[int] = Counter(event_id for event_id, _, _ in mails)
+        told = set()  # the events a mail the reader got answers (by its data, or as a reply to their mail)
+        for event_id, answers, _ in mails:
+            told.update(answering(events[event_id]))
+            if answers is not None:
+                told.add(answers)
+        for (event_id, _reply_to), times in Counter((e, r) for e, _, r in mails if r is not None).items():
+            check(
+                "follow-up-twice",
+                times <= 1,
+                f"{MAIL} got {events[event_id]['key']} {times} times as an answer to one mail",
+            )
         for event_id in got:
             e = events[event_id]
             if e["retracted_at"] and event_id not in told and not self.mailbox.failing:
@@ -1280,6 +1339,12 @@ class Inboxes(RuleBasedStateMachine):
                     f"{metric} {value:,} for {day} from {source} accepted; truly {true:,}",
                 )
         check("accepted-false", max(days.values(), default=1) == 1, "two accepted figures for one metric and day")
+        for metric, as_of, value, source in self.tally.store.conn.execute(
+            "SELECT metric, as_of, value, source FROM figures WHERE status = 'discarded' AND as_of >= ?",
+            [FIRST.isoformat()],
+        ):
+            true = self.truth(metric, D.fromisoformat(as_of))
+            check("true-discarded", value != true, f"{metric} {value:,} for {as_of} from {source}, true, set aside")
 
     def quiet_hours_hold(self) -> None:
         """A non-critical alert queued in a reader's quiet hours waits for their end (an answer to a
