@@ -117,7 +117,7 @@ CHECKS = {
     "explained": "every message and mail a reader got is an event's text (or an edit of it)",
     "public-data": "web.data: the events, the feed and latest answer; a day's report is one entry",
 }
-# check → why it still fails on main (fcd4566); each is skipped by default (TALLYWATCH_INBOX_SKIP), so the
+# check → why it still fails on main (958c8cf); each is skipped by default (TALLYWATCH_INBOX_SKIP), so the
 # suite stays green and every other check guards what works. TALLYWATCH_INBOX_SKIP= (empty) runs them all.
 KNOWN: dict[str, str] = {
     "true-discarded": (
@@ -128,13 +128,17 @@ KNOWN: dict[str, str] = {
         " contradicts it', told to readers) and the second one held in its turn"
     ),
     "report-unconfirmed": (
-        "a report that went out with a category 'not yet confirmed' (ingest.overdue) is never revised when"
-        " (a) that category's figure was set aside by the next big day and the day's other held figure is"
-        " confirmed: report.standing calls the set-aside category 'missing' (its series has no accepted day"
-        " after it, only a held one), and days_to_tell skips a day with a category missing, told or not"
-        " (next_day_wrong(128), next_day_big(uav, 6), next_day_big(uav, 9)); or (b) a fill confirms the held"
-        " figure and moves the series more than late_after days past the day: days_to_tell drops the"
-        " quietly settled day as not recent (next_day_big(personnel, 6), next_day(outage=2, backfill=True))"
+        "a report that went out with a category 'not yet confirmed' (ingest.overdue) is never revised when a"
+        " fill confirms the held figure and takes the series more than late_after days past the day:"
+        " report.days_to_tell drops the quietly settled day as not recent (next_day_big(personnel, 6),"
+        " next_day(outage=2, backfill=True))"
+    ),
+    "quiet-critical": (
+        "a correction taken back before it reached a reader in quiet hours (quiet_hours_begin, next_day ×2,"
+        " revise_today(personnel) ×2, next_day ×2): settle chains the next correction to what the dropped"
+        " one answered (fcd4566) with a copy due at once, not when the alert it answers (held for the quiet"
+        " hours) is (1b90a34 does that only for the direct follow-up); it can't go before that alert and"
+        " Store.claim lets nothing of that reader's after it by — the milestone waits for the morning"
     ),
     "follow-up-twice": (
         "a correction dropped before it reached a reader is now followed by the next one there (fcd4566):"
