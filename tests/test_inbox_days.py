@@ -117,7 +117,7 @@ CHECKS = {
     "explained": "every message and mail a reader got is an event's text (or an edit of it)",
     "public-data": "web.data: the events, the feed and latest answer; a day's report is one entry",
 }
-# check → why it still fails on main (958c8cf); each is skipped by default (TALLYWATCH_INBOX_SKIP), so the
+# check → why it still fails on main (a61f64d); each is skipped by default (TALLYWATCH_INBOX_SKIP), so the
 # suite stays green and every other check guards what works. TALLYWATCH_INBOX_SKIP= (empty) runs them all.
 KNOWN: dict[str, str] = {
     "true-discarded": (
@@ -126,12 +126,6 @@ KNOWN: dict[str, str] = {
         " next) also asks the rise from the suspect to be plausible against the accepted history, which the"
         " second big day is not — so the true figure is set aside ('discarded as implausible: the next report"
         " contradicts it', told to readers) and the second one held in its turn"
-    ),
-    "report-unconfirmed": (
-        "a report that went out with a category 'not yet confirmed' (ingest.overdue) is never revised when a"
-        " fill confirms the held figure and takes the series more than late_after days past the day:"
-        " report.days_to_tell drops the quietly settled day as not recent (next_day_big(personnel, 6),"
-        " next_day(outage=2, backfill=True))"
     ),
     "quiet-critical": (
         "a correction taken back before it reached a reader in quiet hours (quiet_hours_begin, next_day ×2,"
