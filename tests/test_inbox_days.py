@@ -127,13 +127,6 @@ KNOWN: dict[str, str] = {
         " second big day is not — so the true figure is set aside ('discarded as implausible: the next report"
         " contradicts it', told to readers) and the second one held in its turn"
     ),
-    "quiet-critical": (
-        "a correction taken back before it reached a reader in quiet hours (quiet_hours_begin, next_day ×2,"
-        " revise_today(personnel) ×2, next_day ×2): settle chains the next correction to what the dropped"
-        " one answered (fcd4566) with a copy due at once, not when the alert it answers (held for the quiet"
-        " hours) is (1b90a34 does that only for the direct follow-up); it can't go before that alert and"
-        " Store.claim lets nothing of that reader's after it by — the milestone waits for the morning"
-    ),
     "follow-up-twice": (
         "a correction dropped before it reached a reader is now followed by the next one there (fcd4566):"
         " Store.followed counts the dropped copy, whose follow-up settle chains to the message that copy"

@@ -1154,8 +1154,12 @@ class Store:
         )
         never += ")"
         # (an edit whose original was itself an edit of a message sent edits that message instead)
+        # (and is due when that message's copy is, if it is still queued: quiet hours hold it too)
         self.conn.execute(
-            "UPDATE deliveries SET reply_to = (SELECT o.reply_to FROM deliveries o WHERE o.id = deliveries.reply_to)"
+            "UPDATE deliveries SET reply_to = (SELECT o.reply_to FROM deliveries o WHERE o.id = deliveries.reply_to),"
+            " next_attempt_at = max(next_attempt_at, coalesce((SELECT q.next_attempt_at FROM deliveries o"
+            " JOIN deliveries q ON q.id = o.reply_to WHERE o.id = deliveries.reply_to AND q.status = 'pending'),"
+            " next_attempt_at))"
             f" WHERE {never}"
         )
 
