@@ -218,7 +218,8 @@ def overdue(
                     continue
                 source = store.reported_by(day, report.CORE_METRICS)
                 said_by = _said_by(detector.config, source)
-                event = report.evaluate(detector.window, [], day, store.late_untold(), source, said_by, None)
+                # (late milestones wait for the newest day's first report: this is an older, held day's)
+                event = report.evaluate(detector.window, [], day, [], source, said_by, None)
                 stored = store.add_event(event, source, notify=True) if event is not None else None
                 if stored is not None:
                     made.append(stored)
