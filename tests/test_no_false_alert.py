@@ -236,3 +236,21 @@ def test_a_report_with_one_wrong_line_keeps_its_other_lines():
     assert tally.point("tanks", d) == (11_000, "mod", "accepted")
     assert tally.point("personnel", d) == (9_950_000, "mod", "suspect")
     tally.close()
+
+
+def test_two_big_true_days_in_a_row_the_first_is_confirmed_by_the_second_s_printed_change():
+    """A true day far above the usual is held; the next report, itself far above the usual, prints a
+    change that continues from it exactly: the first is confirmed (not set aside as contradicted),
+    and the second is judged on its own."""
+    tally = Tally(Path(tempfile.mkdtemp()) / "b.db", CONFIG)
+    day = [START + dt.timedelta(days=i) for i in range(14)]
+    for i in range(10):  # … +100 a day
+        tally.report("mod", day[i], 5_000 + 100 * i, metric="uav", delta=100 if i else None)
+    assert tally.report("mod", day[10], 5_900 + 600, metric="uav", delta=600).events == []  # held
+    second = tally.report("mod", day[11], 6_500 + 900, metric="uav", delta=900)
+    assert [s.event.key for s in second.events if s.event.key.startswith("discarded:")] == []
+    assert tally.point("uav", day[10]) == (6_500, "mod", "accepted")
+    tally.report("mod", day[12], 7_500, metric="uav", delta=100)
+    assert tally.point("uav", day[11]) == (7_400, "mod", "accepted")
+    assert tally.point("uav", day[12]) == (7_500, "mod", "accepted")
+    tally.close()

@@ -224,7 +224,9 @@ class Detector:
         suspect = window.suspect
         if suspect is not None and suspect.as_of < point.as_of:
             window.suspect = None
-            if verdict(suspect, point, window, guard) is not False:
+            # the next report continues from it (its printed change says so): confirmed, however
+            # big that next rise is (it is judged on its own below); else the guard's verdict on both
+            if consistent(suspect, point, window, guard) or verdict(suspect, point, window, guard) is not False:
                 log.debug("%s %s: %s confirmed by the next report", metric, suspect.as_of, f"{suspect.value:,}")
                 events += self._confirmed(window, suspect, point)
                 window = self._windows[metric]
