@@ -205,3 +205,33 @@ def test_one_recipient_gets_one_send_at_a_time_in_the_order_queued(tmp_path):
     store.enqueue(milestone.id, "telegram", "3", "m|telegram|3")
     assert [(d.recipient, d.event.key) for d in store.claim("telegram")] == [("3", "m")]  # it need not wait
     store.close()
+
+
+def test_a_correction_answering_an_alert_and_a_dropped_correction_of_it_goes_once(tmp_path):
+    """The alert reached the reader; a correction of it was queued and dropped before it went out
+    (taken back in its turn); the next correction answers both. The reader holds one message: one
+    answer to it, not one for the alert and one more through the dropped correction."""
+    store = Store(tmp_path / "t.db")
+    channel = ConsoleChannel(io.StringIO())
+    alert = store.add_event(Event("milestone:a", "milestone", "personnel", D(2025, 6, 12), 1, "m"), "mod", True)
+    outbox.enqueue(store, [alert], [channel])
+    (sent,) = store.claim("console")
+    store.mark_sent(sent.id)
+
+    def correction(n: int, answers: list[int]):
+        event = Event(
+            f"correction:{n}", "correction", "personnel", D(2025, 6, 12), n, f"c{n}", data={"answers": answers}
+        )
+        stored = store.add_event(event, "mod", True)
+        outbox.enqueue(store, [stored], [channel])
+        return stored
+
+    first = correction(2, [alert.id])
+    store.retract_events([first.id])  # its copy, not sent yet, is dropped
+    second = correction(3, [alert.id, first.id])
+    store.settle()
+    answers = store.conn.execute(
+        "SELECT reply_to FROM deliveries WHERE event_id = ? AND status = 'pending'", [second.id]
+    ).fetchall()
+    assert answers == [(sent.id,)]
+    store.close()
