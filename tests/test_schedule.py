@@ -316,17 +316,18 @@ def test_neither_other_items_nor_a_bare_day_move_the_schedule_at_any_moment(tmp_
     today=st.lists(st.tuples(MINUTES, st.integers(0, 59)), max_size=2),
 )
 def test_next_poll_over_random_moments_midnights_and_daylight_saving_changes(now, before, today):
-    """Whatever the history and the moment: the next poll is after now and at most the normal
-    interval away; inside today's window it is a minute away until a report of today is in, and
+    """Whatever the history and the moment: the next poll is at least the fast interval after now
+    and at most the normal interval away, the window at most ``MAX_WIDTH`` wide (issue 25); inside today's window it is a minute away until a report of today is in, and
     once one is in (not yesterday's, late) it relaxes until the hour before tomorrow's window."""
     day = now.astimezone(KYIV).date()
     seen = [moment(day - dt.timedelta(days=back), minute, second) for back, minute, second in before]
     seen += [moment(day, minute, second) for minute, second in today]
     then, now = polled(seen, now), now.astimezone(dt.UTC)
-    assert now < then <= now + dt.timedelta(seconds=NORMAL)
+    assert now + dt.timedelta(seconds=FAST) <= then <= now + dt.timedelta(seconds=NORMAL)  # never closer than FAST
     window = learn(seen, now)
     if window is None:
         return
+    assert window.end - window.start <= schedule.MAX_WIDTH
     opens = dt.datetime.combine(day, dt.time(window.start // 60, window.start % 60), tzinfo=KYIV)
     closes = dt.datetime.combine(day, dt.time(window.end // 60, window.end % 60), tzinfo=KYIV)
     tomorrow = day + dt.timedelta(days=1)
@@ -425,3 +426,57 @@ def test_a_poll_with_new_reports_teaches_the_running_daemon_its_window(tmp_path,
             await pipeline.aclose()
 
     assert sorted(asyncio.run(go())) == sorted(times)
+
+
+def test_times_spread_over_the_whole_day_give_a_window_of_at_most_four_hours():
+    """Issue 25: crafted publication times (one report a day at any hour) widened the window to the
+    whole day, polled every minute: 2,030 polls a day. The window is the widest span holding the
+    most days, the latest day's included."""
+    spread = [kyiv(DAY - dt.timedelta(days=n), (n * 5) % 24, 0).astimezone(dt.UTC) for n in range(1, 15)]
+    window = learn(spread, kyiv(DAY, 12, 0))
+    assert window.end - window.start <= schedule.MAX_WIDTH
+    assert window.start <= 5 * 60 <= window.end  # yesterday's report, 05:00
+    polls, now = 0, kyiv(DAY, 0, 0).astimezone(dt.UTC)
+    while now < kyiv(DAY + dt.timedelta(days=1), 0, 0):
+        now, polls = next_poll(spread, now, NORMAL, FAST), polls + 1
+    assert polls <= (schedule.MAX_WIDTH + schedule.EARLY_FOR / schedule.LATE + schedule.LATE_FOR / schedule.LATE) + 24
+    steady = [kyiv(DAY - dt.timedelta(days=n), 9, 5 * (n % 3)).astimezone(dt.UTC) for n in range(1, 15)]
+    assert learn(steady, kyiv(DAY, 12, 0)) == schedule.Window(8 * 60 + 50, 9 * 60 + 30, 14)  # a usual hour: as before
+
+
+def test_the_trigger_survives_a_wrong_answer_of_the_schedule(tmp_path, caplog):
+    """Issue 25: a time in the past from the schedule made APScheduler ask the trigger again and
+    again (330,000 calls in 15 s, nothing else ran). A wrong answer — a time not after now, or an
+    error — falls back to the source's interval, logged once."""
+    from tallywatch.config import Config
+    from tallywatch.daemon import LearnedTrigger
+    from tallywatch.pipeline import Pipeline
+
+    cfg = Config.from_dict(
+        {
+            "storage": {"path": str(tmp_path / "d.db")},
+            "sources": [{"name": "mod", "kind": "rss", "url": "http://127.0.0.1:9/x", "interval": "30m", "jitter": 0}],
+        }
+    )
+    pipeline = Pipeline(cfg)
+    now = kyiv(DAY, 23, 30).astimezone(dt.UTC)
+    answers = iter([now - dt.timedelta(minutes=5), now, ZeroDivisionError("division by zero")])
+
+    def wrong(source, at):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    pipeline.next_poll = wrong
+    trigger = LearnedTrigger(pipeline, cfg.sources[0])
+    try:
+        with caplog.at_level("ERROR", logger="tallywatch.daemon"):
+            fired = [trigger.get_next_fire_time(None, now) for _ in range(3)]
+        assert fired == [now + dt.timedelta(minutes=30)] * 3
+        (line,) = [r.getMessage() for r in caplog.records]
+        assert line.startswith("mod: the learned schedule gave a time not after now") and "30m" in line
+    finally:
+        import asyncio
+
+        asyncio.run(pipeline.aclose())

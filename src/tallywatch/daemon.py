@@ -37,6 +37,7 @@ from apscheduler.triggers.base import BaseTrigger
 
 from . import backup, digest, sdnotify
 from .config import Config, ConfigError, Source
+from .format import format_duration
 from .health import OUTBOX, REGISTRY_SOURCES
 from .pipeline import Pipeline
 from .sources.health import SourceHealth, read_all
@@ -87,9 +88,25 @@ class LearnedTrigger(BaseTrigger):
 
     def __init__(self, pipeline: Pipeline, source: Source) -> None:
         self.pipeline, self.source = pipeline, source
+        self._wrong = False  # the schedule gave a wrong answer (logged once)
 
     def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime:
-        planned = self.pipeline.next_poll(self.source, now)
+        try:
+            planned = self.pipeline.next_poll(self.source, now)
+            wrong = None if planned > now else f"a time not after now ({planned.isoformat()})"
+        except Exception as exc:  # (a trigger that raises stops the job for good)
+            wrong = f"{type(exc).__name__}: {exc}"
+        if wrong is not None:
+            # APScheduler asks again at once for a time in the past: it would spin, and nothing else run
+            if not self._wrong:
+                log.error(
+                    "%s: the learned schedule gave %s; polling at its interval (%s) instead",
+                    self.source.name,
+                    wrong,
+                    format_duration(self.source.interval),
+                )
+            self._wrong = True
+            planned = now + dt.timedelta(seconds=self.source.interval)
         wait = (planned - now).total_seconds()
         spread = (
             min(self.source.jitter * wait, self.source.fast_interval / 4)

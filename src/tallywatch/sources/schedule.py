@@ -4,13 +4,17 @@ A source's **window** is learned from when its new reports appeared on the days 
 report item's own publication time when the source gives one, else when it was first seen), in
 Kyiv time — the publisher's clock, so a daylight-saving change moves nothing. The window spans the
 usual times of the last two weeks (10th to 90th percentile) and every time of the last three days,
-with a margin before and after, so a publisher whose hour drifts is followed within days.
+with a margin before and after, so a publisher whose hour drifts is followed within days. It is
+never wider than ``MAX_WIDTH``: times spread wider (a publisher without a usual hour, or crafted
+publication times) give the span of that width holding the most days, the latest day's among them
+when it can be.
 
 Inside the window the source is polled every ``fast`` seconds (a conditional GET: an unchanged
 feed costs a 304); in the hour before it and for a few hours after it (an early or a late
 report) every ``LATE`` × fast; otherwise at the normal interval, never past the next of those
 moments. Once the day's report is in, the source relaxes to its normal interval until the next
-day's window. Without enough
+day's window. Two polls are never closer than ``fast`` seconds, and the next one is always after
+now (a trigger asked again at once would spin). Without enough
 history (``MIN_DAYS``) a source is polled at its normal interval.
 
 ``next_poll`` is one pure function of (the times seen, now), tested with a clock; the daemon's
@@ -34,6 +38,7 @@ LATE = 3  # an early or late report is waited for at this × the fast interval �
 EARLY_FOR = 60  # … from this many minutes before the window opens …
 LATE_FOR = 6 * 60  # … and for this many minutes after it closes
 DONE_BEFORE = 3 * 60  # a report seen this long before the window opens is yesterday's, late
+MAX_WIDTH = 4 * 60  # minutes: the widest window, margins included
 
 
 @dataclass(frozen=True)
@@ -79,9 +84,12 @@ def learn(seen: Iterable[dt.datetime], now: dt.datetime) -> Window | None:
         return None
     ordered = [_minutes(days[d]) for d in sorted(days)]
     recent = ordered[-RECENT:]
-    start = min(_quantile(ordered, 0.1), *recent) - BEFORE
-    end = max(_quantile(ordered, 0.9), *recent) + AFTER
-    return Window(max(0, start), min(24 * 60 - 1, end), len(ordered))
+    first, last = min(_quantile(ordered, 0.1), *recent), max(_quantile(ordered, 0.9), *recent)
+    span = MAX_WIDTH - BEFORE - AFTER
+    if last - first > span:  # too wide: the span holding the most days (the latest day's, if it can)
+        first = max(ordered, key=lambda a: (sum(a <= m <= a + span for m in ordered), a <= ordered[-1] <= a + span))
+        last = max(m for m in ordered if first <= m <= first + span)
+    return Window(max(0, first - BEFORE), min(24 * 60 - 1, last + AFTER), len(ordered))
 
 
 def _at(day: dt.date, minutes: int) -> dt.datetime:
@@ -97,8 +105,13 @@ def done_today(seen: Iterable[dt.datetime], window: Window, now: dt.datetime) ->
 
 
 def next_poll(seen: list[dt.datetime], now: dt.datetime, normal: float, fast: float) -> dt.datetime:
-    """When to poll next, given the report times seen so far and now (UTC or any zone)."""
+    """When to poll next, given the report times seen so far and now (UTC or any zone): at least
+    ``fast`` seconds after now."""
     now = now.astimezone(dt.UTC)  # adding seconds to a Kyiv wall-clock time is wrong across a DST change
+    return max(now + dt.timedelta(seconds=fast), _planned(seen, now, normal, fast))
+
+
+def _planned(seen: list[dt.datetime], now: dt.datetime, normal: float, fast: float) -> dt.datetime:
     window = learn(seen, now)
     if window is None:
         return now + dt.timedelta(seconds=normal)
