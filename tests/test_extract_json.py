@@ -113,3 +113,16 @@ def test_json_fields_extractor_takes_a_custom_mapping():
     (item,) = extract_items(PARSERS["json"](raw, source), source)
     assert [(f.metric, f.value, f.as_of) for f in item.figures] == [("personnel", 1000340, dt.date(2025, 6, 12))]
     assert "json_fields" in EXTRACTORS
+
+
+def test_json_nested_deeper_than_an_api_answers_is_a_clear_error():
+    """Issue 25: 100,000 nested arrays raised an uncaught RecursionError out of the history fill."""
+    import pytest
+
+    from tallywatch.sources import json_api
+    from tallywatch.sources.http import FetchError
+
+    assert json_api.load(b"[" * 32 + b"]" * 32) is not None
+    for depth in (33, 100_000):
+        with pytest.raises(FetchError, match="JSON nested deeper than 32 levels"):
+            json_api.load(b"[" * depth + b"]" * depth)

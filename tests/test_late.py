@@ -100,6 +100,7 @@ def start(cfg: Config) -> None:
         pipeline = Pipeline(cfg, recover=True)
         try:
             await pipeline.prepare()
+            await pipeline.filled()  # (the start's fill runs beside the daemon; its polls wait for it)
         finally:
             await pipeline.aclose()
 

@@ -93,6 +93,7 @@ def cmd_poll(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
         pipeline = _pipeline(cfg)
         try:
             await pipeline.prepare()
+            await pipeline.filled()  # (with no source to poll, the start's fill is all it does)
             return await pipeline.poll_all(force=args.force)
         finally:
             await pipeline.aclose()

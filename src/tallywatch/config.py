@@ -588,6 +588,8 @@ class Backfill(Strict):
     source: Name = "russianwarship"  # its figures' source
     days_per_request: Annotated[int, Meta(ge=1, le=500)] = 50
     pause: Seconds = Duration(1.0)  # between two requests: polite to a volunteer-run API
+    budget: Seconds = Duration(120.0)  # a fill stops after this long (what came before it is stored) …
+    max_requests: Annotated[int, Meta(ge=1, le=10_000)] = 100  # … or after this many requests
     retry: Seconds = Duration(3600.0)  # while days are missing from the series, the daemon asks again this often
 
 

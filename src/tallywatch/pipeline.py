@@ -95,6 +95,7 @@ class Pipeline:
         self.charts = charts.Charts(self.in_store, self.store, self.drawer)
         # per source, when its reports appeared in the last weeks: its polling window is learned from them
         self.report_times: dict[str, list[dt.datetime]] = {}
+        self.filling: asyncio.Task | None = None  # the start's fill of the days missed (``prepare``)
         self.faults = Faults(self.store.path)  # the database failing under us: counted, said once, on /healthz
         released = self._db.submit(self.store.release).result() if recover else 0
         if released:
@@ -108,16 +109,36 @@ class Pipeline:
     async def prepare(self) -> None:
         """Before the first poll: on a first start (an empty store) the bundled history, quietly
         (``[detect] baseline``); then the days missing since the last stored one, from the API that
-        offers history (``[backfill]``). A fill that fails is logged; the polls go on."""
+        offers history (``[backfill]``), in the background: the daemon is up (READY, the bot, the
+        web app) whatever that API does, and each poll waits for the fill (``filled``), within its
+        ``[backfill] budget``, so today's report follows the days before it. A fill that fails is
+        logged; the polls go on."""
         if self.config.detect.baseline:
             from .replay import baseline
 
             await self.in_store(baseline, self.store, self.detector)
         if self.config.backfill.enabled:
-            from .backfill import at_start
-
-            await at_start(self)
+            self.filling = asyncio.create_task(self._fill_at_start(), name="backfill at start")
         await self.learn_report_times()
+
+    async def _fill_at_start(self) -> None:
+        from .backfill import at_start
+
+        try:
+            await at_start(self)
+        except Exception as exc:  # (the fill says its own errors; anything else is said here, and the polls go on)
+            log.error("the start's fill failed: %s: %s", type(exc).__name__, exc)
+
+    async def filled(self) -> bool:
+        """Wait for the start's fill, if one runs; False if the daemon stops first."""
+        if self.filling is None or self.filling.done():
+            return True
+        stopping = asyncio.create_task(self.stopping.wait())
+        try:  # (a waiter cancelled here leaves the fill alone)
+            await asyncio.wait([self.filling, stopping], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        return self.filling.done()
 
     async def learn_report_times(self) -> None:
         """When each source's reports appeared over the window's lookback (``sources.schedule``)."""
@@ -146,6 +167,10 @@ class Pipeline:
         return await self.charts.card(event.key, event.data, event.as_of, language)
 
     async def aclose(self) -> None:
+        if self.filling is not None and not self.filling.done():
+            self.filling.cancel()  # (a window being stored is stored whole or not at all)
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.filling
         for channel in self.channels:  # Telegram's and the webhooks' HTTP clients
             stop = getattr(channel, "stop", None)
             if stop is not None:
@@ -182,6 +207,8 @@ class Pipeline:
         if task is not None:
             self.inflight.add(task)
         try:
+            if not await self.filled():  # today's report follows the days before it
+                return PollResult(source.name, "skipped", error="stopping before the start's fill was done")
             async with lock:
                 try:
                     result = await self._poll(source, force)
