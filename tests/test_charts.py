@@ -111,3 +111,37 @@ def test_a_drawing_that_fails_sends_the_event_without_its_picture(caplog):
 
     assert asyncio.run(go()) is None
     assert "the card of report:empty could not be drawn" in caplog.text
+
+
+def test_a_stopped_worker_is_killed_at_the_deadline_and_the_next_picture_gets_a_new_one():
+    """A worker that hangs (here: stopped with SIGSTOP, as an admin or a frozen cgroup would) fails
+    its picture at ``deadline``, is killed and replaced; a stopped idle one doesn't hold up the close."""
+
+    async def go():
+        drawer = charts.Drawer(idle=60, deadline=1.0)
+        points = real_points()
+        try:
+            assert (await drawer(charts.render, "personnel", points, [], "en"))[:8] == PNG
+            (stopped,) = multiprocessing.active_children()
+            os.kill(stopped.pid, signal.SIGSTOP)
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(TimeoutError, match="the drawing took longer than 1 s; its process was killed"):
+                await asyncio.wait_for(drawer(charts.render, "personnel", points, [], "uk"), 30)  # (not forever)
+            took = asyncio.get_running_loop().time() - started
+            assert await until(lambda: not stopped.is_alive(), limit=10)  # killed, stopped as it was
+            assert (await drawer(charts.render, "personnel", points, [], "uk"))[:8] == PNG  # a new worker
+            (fresh,) = multiprocessing.active_children()
+            assert fresh.pid != stopped.pid
+            os.kill(fresh.pid, signal.SIGSTOP)  # stopped while idle: the close kills it after the deadline
+            closing = asyncio.get_running_loop().time()
+            await drawer.aclose()
+            closed = asyncio.get_running_loop().time() - closing
+            assert await until(lambda: not multiprocessing.active_children(), limit=10)
+        finally:
+            for child in multiprocessing.active_children():  # never leave a stopped process behind
+                child.kill()
+            await drawer.aclose()
+        return took, closed
+
+    took, closed = asyncio.run(go())
+    assert 1.0 <= took < 5.0 and closed < 5.0

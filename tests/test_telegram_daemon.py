@@ -1,8 +1,14 @@
 """The daemon as a subprocess with Telegram on: SIGKILL or SIGTERM in the middle of a fan-out loses nothing."""
 
+import contextlib
 import datetime as dt
+import os
+import re
 import signal
 import time
+import urllib.error
+import urllib.request
+from pathlib import Path
 
 import pytest
 from fake_telegram import TOKEN, FakeTelegram
@@ -21,6 +27,15 @@ MILLION = "personnel passed 1,000,000"
 def feed_until(day, days=5):
     series = history.daily()
     return rss([day - dt.timedelta(days=i) for i in range(days - 1, -1, -1)], series)
+
+
+def first_days_then_a_reader(feed_server, db, cfg, env, chat: str, choice: str) -> None:
+    """The days up to 11 June 2025 polled (quietly: the first import), then a Telegram reader added."""
+    feed_server.routes["/mod.rss"] = (200, {}, feed_until(D(2025, 6, 11)))
+    assert run_tallywatch("poll", "--config", str(cfg), env=env).returncode == 0
+    store = Store(db)
+    store.save_subscriber("telegram", chat, choice=choice)
+    store.close()
 
 
 @pytest.fixture
@@ -122,11 +137,7 @@ step = 100_000
 """
         )
         env = tallywatch_env(TALLYWATCH_TELEGRAM_TOKEN=TOKEN)
-        feed_server.routes["/mod.rss"] = (200, {}, feed_until(D(2025, 6, 11)))
-        assert run_tallywatch("poll", "--config", str(cfg), env=env).returncode == 0
-        store = Store(db)
-        store.save_subscriber("telegram", "4242", choice="milestones")
-        store.close()
+        first_days_then_a_reader(feed_server, db, cfg, env, "4242", "milestones")
         fake.fail_chat(4242, 400, f"Bad Request: can't parse the request to /bot{TOKEN}/sendMessage")
         feed_server.routes["/mod.rss"] = (200, {}, feed_until(D(2025, 6, 12)))
         polled = run_tallywatch("poll", "--config", str(cfg), env=env)
@@ -173,3 +184,104 @@ base_url = "{fake.base_url}"
     assert daemon.returncode == 0, err
     assert took < 10, f"took {took:.1f} s to stop"
     assert len(fake.sent()) < 50  # the queued replies were dropped, not all sent first
+
+
+def status(url: str) -> int:
+    """The HTTP status of a GET (0: nothing listening yet)."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:
+            r.read()
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return 0
+
+
+def drawing_workers(pid: int) -> list[int]:
+    """The drawing processes of the daemon ``pid`` (its children spawned by multiprocessing, not
+    multiprocessing's resource tracker)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    out.append(int(child))
+    return out
+
+
+def gone(pid: int) -> bool:
+    """Ended and reaped (a zombie still has its /proc entry)."""
+    return not Path(f"/proc/{pid}").exists()
+
+
+def test_a_stopped_drawing_worker_holds_the_report_up_to_its_deadline_and_healthz_names_a_stuck_delivery(
+    tmp_path, feed_server, fake
+):
+    """Issue 25: the daemon's drawing worker stopped (SIGSTOP) kept the day's report 'sending' for
+    over a minute while /healthz said 200. Now the card is given up at [charts] deadline, the
+    worker killed and replaced, and the report goes as text; and a delivery 'sending' for longer
+    than a send can take (here one a round left an hour ago) makes /healthz 503, naming it."""
+    from test_daemon_lifecycle import free_port, get
+
+    from tallywatch.store import _ts, utcnow
+
+    db, cfg, port = tmp_path / "tw.db", tmp_path / "tw.toml", free_port()
+    cfg.write_text(
+        offline(db, f"{feed_server.url}/mod.rss")
+        + f"""
+[console]
+enabled = false
+[charts]
+deadline = "1s"
+[web]
+port = {port}
+[telegram]
+base_url = "{fake.base_url}"
+polling = false
+"""
+    )
+    web = f"http://127.0.0.1:{port}"
+    env = tallywatch_env(TALLYWATCH_TELEGRAM_TOKEN=TOKEN)
+    first_days_then_a_reader(feed_server, db, cfg, env, "900", "report")
+    daemon = start_daemon(cfg, env)
+    stopped = None
+    try:
+        assert wait(lambda: status(f"{web}/chart/personnel.png") == 200)  # the page's chart starts the worker
+        (stopped,) = drawing_workers(daemon.pid)
+        os.kill(stopped, signal.SIGSTOP)  # hung, as far as the daemon can tell
+        began = time.monotonic()
+        feed_server.routes["/mod.rss"] = (200, {}, feed_until(D(2025, 6, 12)))
+        assert wait(lambda: fake.sent("900"), limit=30), "the report never went out"
+        took = time.monotonic() - began
+        (report,) = fake.sent("900")
+        assert report.method == "sendMessage" and "Russia's losses on 12 June 2025" in report.text  # no card
+        assert wait(lambda: gone(stopped), limit=10)  # the stopped worker was killed…
+        assert wait(lambda: status(f"{web}/uk/chart/personnel.png") == 200)  # …and a new one draws
+        assert get(f"{web}/healthz") == (200, "ok\n")
+
+        store = Store(db)  # a round that hung an hour ago, holding a delivery 'sending'
+        with store.transaction():
+            (event,) = store.conn.execute("SELECT id FROM events WHERE key LIKE 'report:2025-06-12%'").fetchone()
+            an_hour_ago = _ts(utcnow() - dt.timedelta(hours=1))
+            store.conn.execute(
+                "INSERT INTO deliveries (event_id, channel, recipient, idempotency_key, status, next_attempt_at,"
+                " created_at, claimed_at) VALUES (?, 'telegram', '901', 'hung', 'sending', ?, ?, ?)",
+                [event, an_hour_ago, an_hour_ago, an_hour_ago],
+            )
+            (stuck,) = store.conn.execute("SELECT id FROM deliveries WHERE idempotency_key = 'hung'").fetchone()
+        store.close()
+        assert wait(lambda: get(f"{web}/healthz")[0] == 503, limit=20)
+        body = get(f"{web}/healthz")[1]
+        line = rf"outbox: delivery {stuck} \(telegram, report:2025-06-12\S*\) 'sending' for 36\d\d s, over the 112 s a send can take\n"
+        assert re.fullmatch(line, body), body
+        assert "901" not in body  # /healthz may be public: no recipient
+    finally:
+        if stopped is not None:  # never leave a stopped process behind, whatever failed
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(stopped, signal.SIGKILL)
+        daemon.send_signal(signal.SIGTERM)
+        _, err = daemon.communicate(timeout=20)
+    assert daemon.returncode == 0, err
+    assert "could not be drawn; it goes without one" in err and "its process was killed" in err
+    assert took < 15, f"the report waited {took:.0f} s"

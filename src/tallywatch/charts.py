@@ -4,12 +4,15 @@ the daily report's card (``card``): every category's total and the day's change,
 matplotlib is imported only here, only when a chart is drawn, and through its object API with
 the Agg canvas (no pyplot state). The running daemon draws in a worker process of its own
 (``Drawer``), started when a picture is asked for and stopped a minute after the last one, so
-matplotlib, numpy and their fonts never stay in the daemon between two reports.
+matplotlib, numpy and their fonts never stay in the daemon between two reports. A picture has a
+deadline (``[charts] deadline``): past it the worker is killed, the next picture starts a new one,
+and the event goes out without that picture.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import io
 import itertools
@@ -229,6 +232,9 @@ def chart_for(store, metric: str, days: int = 90, language: str = "en") -> bytes
 log = logging.getLogger("tallywatch.charts")
 KEPT = 16  # charts drawn for an event's fan-out, kept while its recipients are served
 IDLE = 60.0  # seconds the drawing process is kept after its last picture
+DEADLINE = 5.0  # seconds one picture may take ([charts] deadline): then its worker is killed
+STARTUP = 20.0  # seconds more for the picture that starts a worker (a fresh interpreter imports
+# matplotlib and loads its fonts: 0.7 s on the 2-core dev machine, longer the first time ever)
 
 
 def _with_the_daemon(daemon: int) -> None:
@@ -242,6 +248,17 @@ def _with_the_daemon(daemon: int) -> None:
         os._exit(0)
 
 
+def _kill_workers(pool: Any) -> None:
+    """SIGKILL the processes of a ``ProcessPoolExecutor`` (it has no public way before Python 3.14);
+    its own thread then sees them gone and fails what they held."""
+    processes: list[Any] = []
+    with contextlib.suppress(Exception):  # (the pool's own map of its processes: read, never changed)
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):  # already gone
+            process.kill()
+
+
 class Drawer:
     """Runs ``render`` and ``card`` in a worker process, started when a picture is asked for and
     stopped ``idle`` seconds after the last one.
@@ -249,20 +266,32 @@ class Drawer:
     Drawing imports matplotlib, numpy and Pillow and loads fonts: ~45 MB that a daemon drawing
     its card once a day would otherwise carry all day (bench/footprint.py --report: 112 MB idle
     after a report with the drawing in the daemon, 66 MB with it here). A report's pictures are
-    drawn by one worker; a worker that dies (killed for its memory, a crash) fails that picture
-    only, and the next one starts a new worker."""
+    drawn by one worker, one at a time; a worker that dies (killed for its memory, a crash) fails
+    that picture only, and the next one starts a new worker. A picture not drawn within
+    ``deadline`` seconds (``STARTUP`` more if it starts the worker) fails with ``TimeoutError``:
+    the worker — hung, or stopped — is killed, and the next picture starts a new one."""
 
-    def __init__(self, idle: float = IDLE) -> None:
+    def __init__(self, idle: float = IDLE, deadline: float = DEADLINE) -> None:
         self.idle = idle
+        self.deadline = deadline
         self._pool: Any = None
         self._unclosed: weakref.finalize | None = None  # shuts the pool down if the Drawer is dropped unclosed
         self._busy = 0
         self._timer: asyncio.TimerHandle | None = None
+        self._turns: tuple[Any, asyncio.Lock] | None = None  # (its loop, the lock): one picture at a time
 
     @property
     def running(self) -> bool:
         """Whether a drawing process is up now."""
         return self._pool is not None
+
+    def _turn(self) -> asyncio.Lock:
+        """The lock that lets one picture at a time into the worker, so each has its deadline to
+        itself (not shared with the pictures queued before it)."""
+        loop = asyncio.get_running_loop()
+        if self._turns is None or self._turns[0] is not loop:
+            self._turns = (loop, asyncio.Lock())
+        return self._turns[1]
 
     async def __call__(self, draw: Callable[..., bytes], *args: Any) -> bytes:
         import multiprocessing
@@ -273,30 +302,45 @@ class Drawer:
         self._cancel_timer()
         self._busy += 1
         try:
-            for _ in range(2):  # a worker that died while idle is replaced once
-                fresh = self._pool is None
-                if fresh:  # spawned, not forked: a clean interpreter, not a copy of the daemon's threads
-                    self._pool = ProcessPoolExecutor(
-                        max_workers=1,
-                        mp_context=multiprocessing.get_context("spawn"),
-                        initializer=_with_the_daemon,
-                        initargs=(os.getpid(),),
-                    )
-                    self._unclosed = weakref.finalize(self, self._pool.shutdown, wait=False)
-                pool = self._pool
-                try:
-                    return await loop.run_in_executor(pool, draw, *args)
-                except BrokenProcessPool:
-                    if self._pool is pool:
-                        self._release()
-                    pool.shutdown(wait=False)
-                    if fresh:  # it died drawing this very picture
-                        break
-            raise RuntimeError("the drawing process ended without its picture (killed, or out of memory)")
+            async with self._turn():
+                for _ in range(2):  # a worker that died while idle is replaced once
+                    fresh = self._pool is None
+                    if fresh:  # spawned, not forked: a clean interpreter, not a copy of the daemon's threads
+                        self._pool = ProcessPoolExecutor(
+                            max_workers=1,
+                            mp_context=multiprocessing.get_context("spawn"),
+                            initializer=_with_the_daemon,
+                            initargs=(os.getpid(),),
+                        )
+                        self._unclosed = weakref.finalize(self, self._pool.shutdown, wait=False)
+                    pool = self._pool
+                    limit = self.deadline + (STARTUP if fresh else 0.0)
+                    try:
+                        return await asyncio.wait_for(loop.run_in_executor(pool, draw, *args), limit)
+                    except TimeoutError:
+                        self._kill(pool)
+                        raise TimeoutError(
+                            f"the drawing took longer than {limit:g} s; its process was killed"
+                        ) from None
+                    except BrokenProcessPool:
+                        if self._pool is pool:
+                            self._release()
+                        pool.shutdown(wait=False)
+                        if fresh:  # it died drawing this very picture
+                            break
+                raise RuntimeError("the drawing process ended without its picture (killed, or out of memory)")
         finally:
             self._busy -= 1
             if not self._busy and self._pool is not None:
                 self._timer = loop.call_later(self.idle, self._stop)
+
+    def _kill(self, pool: Any) -> None:
+        """Kill ``pool``'s worker (hung or stopped: it would never take another picture) and let
+        the pool go; the next picture starts a new one."""
+        if self._pool is pool:
+            self._release()
+        _kill_workers(pool)
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
@@ -318,11 +362,17 @@ class Drawer:
             pool.shutdown(wait=False)
 
     async def aclose(self) -> None:
-        """Stop the worker (after the picture it may be drawing)."""
+        """Stop the worker (after the picture it may be drawing); one that does not stop within
+        ``deadline`` (hung, or stopped) is killed, so the daemon's stop never waits on it."""
         self._cancel_timer()
         pool = self._release()
         if pool is not None:
-            await asyncio.to_thread(pool.shutdown, True, cancel_futures=True)
+            closing = asyncio.ensure_future(asyncio.to_thread(pool.shutdown, True, cancel_futures=True))
+            try:
+                await asyncio.wait_for(asyncio.shield(closing), self.deadline)
+            except TimeoutError:
+                _kill_workers(pool)
+                await closing
 
 
 class Charts:

@@ -537,6 +537,15 @@ class Outbox(Strict):
     batch: Positive = 200  # deliveries claimed at once per channel
 
 
+class Charts(Strict):
+    """The charts and cards, drawn in a worker process of their own (``charts.Drawer``)."""
+
+    # a picture not drawn within this (a hung or stopped worker) is given up: the worker is killed
+    # and replaced, and the alert goes out without its picture (a picture that starts the worker
+    # has 20 s more: charts.STARTUP)
+    deadline: Seconds = Duration(5.0)
+
+
 def _compile(pattern: str, groups: set[str], what: str) -> Any:
     """A pattern for the ``regex`` engine (it can stop a search that runs too long), checked now."""
     import regex
@@ -611,6 +620,7 @@ class Config(Strict):
     rules: Rules = field(default_factory=Rules)
     console: Console = field(default_factory=Console)
     outbox: Outbox = field(default_factory=Outbox)
+    charts: Charts = field(default_factory=Charts)
     telegram: Telegram = field(default_factory=Telegram)
     email: Email = field(default_factory=Email)
     webhooks: list[Webhook] = []

@@ -36,6 +36,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from . import backup, digest, sdnotify
+from .charts import STARTUP
 from .config import Config, ConfigError, Source
 from .format import format_duration
 from .health import OUTBOX, REGISTRY_SOURCES
@@ -255,11 +256,13 @@ async def _tick(session_ref: list[Session], web_ref: list[WebServer | None], sto
             last_read = now
             session = session_ref[0]
             try:
-                state, counts = await session.pipeline.in_store(_read_state, session.pipeline.store)
+                bound = stuck_after(session.config)
+                state, counts, stuck = await session.pipeline.in_store(_read_state, session.pipeline.store, bound)
                 OUTBOX.set(counts["pending"] + counts["retrying"] + counts["sending"])
                 sources = read_all(session.config, state)
                 if web is not None:
                     web.snapshot.sources = _ages(sources)
+                    web.snapshot.stuck = _stuck(stuck, bound)
                 line = status_line(sources, counts)
                 if line != last_status:
                     sdnotify.status(line)
@@ -273,8 +276,35 @@ async def _tick(session_ref: list[Session], web_ref: list[WebServer | None], sto
             await asyncio.wait_for(stop.wait(), timeout=min(2.0, watchdog or 2.0))
 
 
-def _read_state(store) -> tuple[list[dict], dict[str, int]]:
-    return store.source_states(), store.outbox_counts()
+TELEGRAM_SEND = 30.0  # the longest a Telegram send waits: python-telegram-bot's time-outs for an upload
+# (5 s to connect, 20 s to write, 5 s to read)
+ROUND = 60.0  # for the sends of a delivery's round ahead of it ([outbox] batch at the channel's rate)
+
+
+def stuck_after(config: Config) -> float:
+    """Seconds a delivery may be 'sending' before /healthz calls it stuck: the two pictures a send
+    may wait for (a daily digest's card and chart), each up to ``[charts] deadline`` and the first
+    with a worker's start (``charts.STARTUP``), the longest send time-out of the channels, and
+    ``ROUND`` for the sends claimed with it and ahead of it. 120 s with the defaults."""
+    sends = [TELEGRAM_SEND, config.email.timeout, *(hook.timeout for hook in config.webhooks)]
+    return 2 * config.charts.deadline + STARTUP + max(sends) + ROUND
+
+
+def _read_state(store, stuck: float) -> tuple[list[dict], dict[str, int], tuple[int, dict | None]]:
+    return store.source_states(), store.outbox_counts(), store.stuck(dt.timedelta(seconds=stuck))
+
+
+def _stuck(stuck: tuple[int, dict | None], bound: float) -> str | None:
+    """/healthz's line for the deliveries 'sending' past ``bound`` (no recipient: it may be public)."""
+    count, oldest = stuck
+    if oldest is None:
+        return None
+    since = (dt.datetime.now(dt.UTC) - dt.datetime.fromisoformat(oldest["claimed_at"])).total_seconds()
+    more = f" (and {count - 1} more)" if count > 1 else ""
+    return (
+        f"delivery {oldest['id']} ({oldest['channel']}, {oldest['key']}) 'sending' for {since:.0f} s,"
+        f" over the {bound:.0f} s a send can take{more}"
+    )
 
 
 def _ages(sources: list[SourceHealth]) -> dict[str, tuple[float | None, float]]:

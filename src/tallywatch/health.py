@@ -50,6 +50,7 @@ class Snapshot:
         default_factory=dict
     )  # name → (last success age s, allowance s)
     storage: str | None = None  # the database can't be written: why
+    stuck: str | None = None  # a delivery 'sending' for longer than a send can take: which
 
     def problems(self, now: float) -> list[str]:
         out = []
@@ -57,6 +58,8 @@ class Snapshot:
             out.append(f"event loop silent for {now - self.heartbeat:.0f} s")
         if self.storage:
             out.append(f"storage: {self.storage}")
+        if self.stuck:
+            out.append(f"outbox: {self.stuck}")
         for name, (age, allowance) in sorted(self.sources.items()):
             since_start = now - self.started
             if age is None and since_start > allowance:

@@ -91,7 +91,8 @@ class Pipeline:
         self.wakes = {c.kind: asyncio.Event() for c in self.channels}  # set when deliveries are queued
         self.stopping = asyncio.Event()  # set at shutdown: senders take no new delivery
         self.workers = False  # the daemon runs delivery workers; one-shot commands deliver inline
-        self.drawer = charts.Drawer()  # one drawing process for the alerts' charts and the page's
+        # one drawing process for the alerts' charts and the page's, a picture cut off at its deadline
+        self.drawer = charts.Drawer(deadline=config.charts.deadline)
         self.charts = charts.Charts(self.in_store, self.store, self.drawer)
         # per source, when its reports appeared in the last weeks: its polling window is learned from them
         self.report_times: dict[str, list[dt.datetime]] = {}

@@ -1303,6 +1303,23 @@ class Store:
             counts["retrying" if status == "pending" and tried else status] += n
         return counts
 
+    def stuck(self, older_than: dt.timedelta) -> tuple[int, dict[str, Any] | None]:
+        """Deliveries 'sending' since longer ago than ``older_than`` (a round that hangs): how many,
+        and the oldest of them (id, channel, its event's key, claimed_at)."""
+        since = _ts(utcnow() - older_than)
+        (count,) = self.conn.execute(
+            "SELECT count(*) FROM deliveries WHERE status = 'sending' AND claimed_at < ?", [since]
+        ).fetchone()
+        if not count:
+            return 0, None
+        rows = self.db.query(
+            "SELECT d.id, d.channel, e.key, d.claimed_at FROM deliveries d"
+            " JOIN events e ON e.id = d.event_id WHERE d.status = 'sending' AND d.claimed_at < ?"
+            " ORDER BY d.claimed_at, d.id LIMIT 1",
+            [since],
+        )
+        return count, next(iter(rows), None)
+
     def outbox_rows(self, statuses: tuple[str, ...] = ("pending", "sending", "dead")) -> list[dict[str, Any]]:
         return list(
             self.db.query(
