@@ -52,12 +52,15 @@ def form_token(page: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
-async def subscribe(client, address: str, language: str = "", **choices) -> httpx.Response:
+async def subscribe(client, address: str, language: str = "", by: str | None = None, **choices) -> httpx.Response:
+    """Show the form and post it; ``by``: the client's address, as the proxy on this machine says it
+    (X-Forwarded-For from 127.0.0.1, which the web app trusts)."""
     prefix = f"/{language}" if language else ""
-    shown = await client.get(f"{prefix}/subscribe")
+    headers = {"X-Forwarded-For": by} if by else {}
+    shown = await client.get(f"{prefix}/subscribe", headers=headers)
     assert shown.status_code == 200, shown.text
     fields = {"address": address, "csrf": form_token(shown.text), **choices}
-    return await client.post(f"{prefix}/subscribe", data=fields)
+    return await client.post(f"{prefix}/subscribe", data=fields, headers=headers)
 
 
 def link_in(mail, pattern: str) -> str:
@@ -245,6 +248,56 @@ def test_a_flood_of_posts_is_refused_and_nobody_is_mail_bombed(tmp_path, smtp):
     assert "Too many requests" in refused.text and int(refused.headers["Retry-After"]) > 0
     assert more == [200, 200, 200, 200]  # the same answer, but…
     assert len(sink.messages) == 3  # …no more than 3 mails to that address today
+
+
+def test_one_mailbox_gets_three_confirmations_a_day_however_its_address_is_written(tmp_path, smtp):
+    """Letter case and a +tag reach the same mailbox: nine spellings posted by nine clients get it
+    signups_per_address (3) confirmation mails, each sent to the address as it was typed."""
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+    spellings = [
+        "victim@example.org",
+        "Victim@example.org",
+        "VICTIM@EXAMPLE.ORG",
+        "victim+1@example.org",
+        "Victim+news@Example.org",
+        "victim+a+b@example.org",
+        "vIcTiM+2@eXample.org",
+        "victim+3@example.org",
+        "VICTIM+4@example.org",
+    ]
+
+    async def steps(pipeline, client, site):
+        return [
+            (await subscribe(client, address, by=f"198.51.100.{n}", digest="daily")).status_code
+            for n, address in enumerate(spellings, 1)
+        ]
+
+    codes = serve(cfg, steps)
+    assert codes == [200] * 9  # the same answer to every post…
+    assert [m["To"] for m in sink.messages] == [  # …three mails, each as typed (the domain in small letters)
+        "victim@example.org",
+        "Victim@example.org",
+        "VICTIM@example.org",
+    ]
+
+
+def test_a_mailbox_is_its_address_case_folded_without_its_tag_and_with_an_ascii_domain():
+    from tallywatch.channels.email import mailbox
+
+    for written in [
+        "reader@example.org",
+        "Reader@EXAMPLE.org",
+        "reader+digest@example.org",
+        "READER+a+b@Example.Org",
+    ]:
+        assert mailbox(written) == "reader@example.org", written
+    assert mailbox("leser@Bücher.Example") == mailbox("LESER+x@xn--bcher-kva.example") == "leser@xn--bcher-kva.example"
+    assert mailbox("Straße@example.org") == mailbox("STRASSE@example.org")  # full case folding, not lower()
+    assert mailbox("+only@example.org") == "+only@example.org"  # nothing before the + : no tag to remove
+    assert mailbox("reader@example.org") != mailbox("reader2@example.org")
+    with pytest.raises(ValueError, match="'not an address' is not a valid email address"):
+        mailbox("not an address")
 
 
 def test_a_mail_server_failure_is_said_and_nothing_is_kept(tmp_path, smtp):

@@ -514,7 +514,7 @@ class Web(Strict):
     )
     signup: bool = True  # the subscribe form (needs [email] enabled and public_url)
     signups_per_client: Positive = 5  # subscribe posts per client address per 10 minutes
-    signups_per_address: Positive = 3  # confirmation mails per email address per day
+    signups_per_address: Positive = 3  # confirmation mails per mailbox per day (case, +tag, IDNA folded)
     signups_per_hour: Positive = 60  # confirmation mails per hour in all
     confirm_within: Seconds = Duration(48 * 3600.0)  # a confirmation link expires after this
 

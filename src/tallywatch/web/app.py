@@ -35,7 +35,7 @@ from starlette.routing import Route
 
 from .. import health, i18n
 from ..channels import Gone, Rejected, Retry
-from ..channels.email import confirmation, email_address, smtp_send
+from ..channels.email import confirmation, email_address, mailbox, smtp_send
 from ..extract.genstaff import METRICS
 from . import data
 from .data import SECURITY_HEADERS, Cache
@@ -363,9 +363,13 @@ async def _confirm_by_mail(
     token = secrets.token_urlsafe(32)
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=config.web.confirm_within)
     limits = (config.web.signups_per_address, config.web.signups_per_hour)
-    stopped = await run.in_store(run.store.add_signup, address, token, digest, instant, language, expires, limits)
+    stopped = await run.in_store(
+        run.store.add_signup, address, token, digest, instant, language, expires, limits, mailbox
+    )
     if stopped == "address":
-        log.info("subscribe form: %s had %d confirmation mails today; none sent", masked(address), limits[0])
+        log.info(
+            "subscribe form: the mailbox of %s had %d confirmation mails today; none sent", masked(address), limits[0]
+        )
         return True
     if stopped == "hour":
         log.warning("subscribe form: %d confirmation mails in the last hour; none sent", limits[1])
