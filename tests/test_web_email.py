@@ -300,6 +300,89 @@ def test_a_mailbox_is_its_address_case_folded_without_its_tag_and_with_an_ascii_
         mailbox("not an address")
 
 
+def clocked(site) -> list[float]:
+    """The site's sliding windows (the per-client limits) on a clock the test moves: ``now[0]``."""
+    from tallywatch.ratelimit import SlidingWindow
+
+    now = [1000.0]
+    for window in vars(site).values():
+        if isinstance(window, SlidingWindow):
+            window.clock = lambda: now[0]
+    return now
+
+
+def test_two_clients_cannot_use_up_the_hours_confirmation_mails_for_everyone(tmp_path, smtp):
+    """Two clients posting new addresses as fast as the per-client window lets them (5 posts per 10
+    minutes) for an hour: each gets its share of signups_per_hour (a tenth: 6 mails), then 429 with
+    Retry-After, so a reader coming after them still gets a confirmation mail."""
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+
+    async def steps(pipeline, client, site):
+        now = clocked(site)
+        codes: dict[str, list[int]] = {"198.51.100.1": [], "198.51.100.2": []}
+        retry = []
+        for ten_minutes in range(6):
+            for by, seen in codes.items():
+                for n in range(5):
+                    answer = await subscribe(client, f"x{ten_minutes}{n}.{by}@example.org", by=by, digest="daily")
+                    seen.append(answer.status_code)
+                    if answer.status_code == 429:
+                        retry.append(int(answer.headers["Retry-After"]))
+            now[0] += 600
+        reader = await subscribe(client, "reader@example.org", by="203.0.113.7", digest="daily")
+        return codes, retry, reader
+
+    codes, retry, reader = serve(cfg, steps)
+    for seen in codes.values():
+        assert seen[:6] == [200] * 6 and set(seen[6:]) == {429}, seen
+    assert all(0 < seconds <= 3600 for seconds in retry)
+    assert reader.status_code == 200
+    assert len(sink.messages) == 13 and sink.messages[-1]["To"] == "reader@example.org"
+
+
+def test_a_clients_share_counts_its_whole_ipv6_64_and_only_mails_sent(tmp_path, smtp):
+    """An IPv6 client holds a /64: thirty addresses of one /64 posting within an hour are one
+    client (6 mails of the hour's 60), while a client next to it has its own share. Posts that sent
+    nothing (the mailbox had its 3 mails today) use none of the share."""
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+
+    async def steps(pipeline, client, site):
+        now = clocked(site)
+        same = []
+        for n in range(1, 31):
+            if n % 5 == 1:
+                now[0] += 600  # as slowly as the post window asks
+            answer = await subscribe(client, f"x{n}@example.org", by=f"2001:db8:1:1::{n:x}", digest="daily")
+            same.append(answer.status_code)
+        other = await subscribe(client, "y@example.org", by="2001:db8:1:2::1", digest="daily")
+        for n in range(3):  # clients make a mailbox use its three mails of the day…
+            await subscribe(client, "z@example.org", by=f"192.0.2.{n + 1}", digest="daily")
+        quiet = []
+        for _ in range(2):  # …then one client asks for it again and again: nothing is sent
+            now[0] += 600
+            quiet += [(await subscribe(client, "Z@example.org", by="192.0.2.9", digest="daily")).status_code]
+            quiet += [(await subscribe(client, "z+1@example.org", by="192.0.2.9", digest="daily")).status_code]
+        now[0] += 600
+        after = [
+            (await subscribe(client, f"w{n}@example.org", by="192.0.2.9", digest="daily")).status_code for n in range(5)
+        ]
+        return same, other, quiet, after
+
+    same, other, quiet, after = serve(cfg, steps)
+    assert same[:6] == [200] * 6 and set(same[6:]) == {429}, same
+    assert other.status_code == 200
+    assert quiet == [200] * 4
+    assert after == [200] * 5  # the share is still whole
+    assert [m["To"] for m in sink.messages] == [
+        *(f"x{n}@example.org" for n in range(1, 7)),
+        "y@example.org",
+        *["z@example.org"] * 3,
+        *(f"w{n}@example.org" for n in range(5)),
+    ]
+
+
 def test_a_mail_server_failure_is_said_and_nothing_is_kept(tmp_path, smtp):
     from tallywatch.channels import Retry
 
