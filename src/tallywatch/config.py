@@ -509,6 +509,7 @@ class Web(Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, lt=65536)] = 9467
     # the address people reach it at through the proxy: links in mails (unsubscribe, confirm) and feeds
+    # (unset: the address it listens on, never a request's Host)
     public_url: Annotated[str, _hinted(r"^https?://[^\s?#]+\Z", "expected an http:// or https:// address")] | None = (
         None
     )
