@@ -98,6 +98,7 @@ def test_defaults_list_real_public_sources():
             "health.port: moved to [web] (one server answers /healthz, /metrics and the public pages)",
         ),
         ("[web]\npublic_url = 'example.org'\n", "web.public_url: expected an http:// or https:// address"),
+        ("[web]\nsignups_share = 1.5\n", "web.signups_share: expected a number at most 1.0, got 1.5"),
         (
             "[[webhooks]]\nname = 'w'\nurl = 'http://x/'\nsecret = 's3'\n",
             "webhooks[0].secret: the webhook signing secret is never read from the config file",

@@ -175,3 +175,41 @@ def test_a_revised_report_leaves_the_page_feeds_and_api_answering_with_its_newes
     assert f"tag:tallywatch,2025:{report_key(LAST, 2)}" in ids and f"tag:tallywatch,2025:{report_key(LAST)}" not in ids
     tanks = f"{bundled('tanks', LAST) + 10:,}"
     assert tanks in answers["/"].text
+
+
+def test_without_a_public_address_links_never_come_from_the_request_host(june):
+    """With [web] public_url unset, the feeds' and the page's absolute links are built from the
+    address the web app listens on: a request naming another Host (a forged one, or a proxy that
+    passes anything on) can't put its site into the cached feed every reader gets."""
+    data = june.to_dict()
+    del data["web"]["public_url"]
+    cfg = Config.from_dict(data)
+
+    async def steps(client, pipeline):
+        forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+        first = await client.get("/feed.atom", headers=forged)
+        again = await client.get("/feed.atom")
+        uk = await client.get("/uk/feed.atom", headers={"Host": "evil.example:9467"})
+        page = await client.get("/", headers=forged)
+        return str(client.base_url).rstrip("/"), first, again, uk, page
+
+    origin, first, again, uk, page = serve(cfg, steps)
+    assert origin == f"http://127.0.0.1:{cfg.web.port}"
+    for answer in (first, again, uk, page):
+        assert answer.status_code == 200 and b"evil.example" not in answer.content
+    feed = feedparser.parse(again.content)
+    assert feed.feed.links[0].href == feed.feed.id == f"{origin}/feed.atom"
+    assert feed.feed.links[1].href == f"{origin}/"
+    assert feedparser.parse(uk.content).feed.links[0].href == f"{origin}/uk/feed.atom"
+
+
+def test_the_listening_address_as_an_origin():
+    """An address to listen on as the origin of links: an IPv6 one in brackets; a wildcard (every
+    address of the machine) as the loopback one, which always reaches it."""
+    from tallywatch.web.server import origin
+
+    assert origin("127.0.0.1", 9467) == "http://127.0.0.1:9467"
+    assert origin("::1", 9467) == "http://[::1]:9467"
+    assert origin("0.0.0.0", 80) == "http://127.0.0.1:80"
+    assert origin("::", 8080) == "http://[::1]:8080"
+    assert origin("localhost", 9467) == "http://localhost:9467"

@@ -52,12 +52,15 @@ def form_token(page: str) -> str:
     return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
 
 
-async def subscribe(client, address: str, language: str = "", **choices) -> httpx.Response:
+async def subscribe(client, address: str, language: str = "", by: str | None = None, **choices) -> httpx.Response:
+    """Show the form and post it; ``by``: the client's address, as the proxy on this machine says it
+    (X-Forwarded-For from 127.0.0.1, which the web app trusts)."""
     prefix = f"/{language}" if language else ""
-    shown = await client.get(f"{prefix}/subscribe")
+    headers = {"X-Forwarded-For": by} if by else {}
+    shown = await client.get(f"{prefix}/subscribe", headers=headers)
     assert shown.status_code == 200, shown.text
     fields = {"address": address, "csrf": form_token(shown.text), **choices}
-    return await client.post(f"{prefix}/subscribe", data=fields)
+    return await client.post(f"{prefix}/subscribe", data=fields, headers=headers)
 
 
 def link_in(mail, pattern: str) -> str:
@@ -245,6 +248,139 @@ def test_a_flood_of_posts_is_refused_and_nobody_is_mail_bombed(tmp_path, smtp):
     assert "Too many requests" in refused.text and int(refused.headers["Retry-After"]) > 0
     assert more == [200, 200, 200, 200]  # the same answer, but…
     assert len(sink.messages) == 3  # …no more than 3 mails to that address today
+
+
+def test_one_mailbox_gets_three_confirmations_a_day_however_its_address_is_written(tmp_path, smtp):
+    """Letter case and a +tag reach the same mailbox: nine spellings posted by nine clients get it
+    signups_per_address (3) confirmation mails, each sent to the address as it was typed."""
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+    spellings = [
+        "victim@example.org",
+        "Victim@example.org",
+        "VICTIM@EXAMPLE.ORG",
+        "victim+1@example.org",
+        "Victim+news@Example.org",
+        "victim+a+b@example.org",
+        "vIcTiM+2@eXample.org",
+        "victim+3@example.org",
+        "VICTIM+4@example.org",
+    ]
+
+    async def steps(pipeline, client, site):
+        return [
+            (await subscribe(client, address, by=f"198.51.100.{n}", digest="daily")).status_code
+            for n, address in enumerate(spellings, 1)
+        ]
+
+    codes = serve(cfg, steps)
+    assert codes == [200] * 9  # the same answer to every post…
+    assert [m["To"] for m in sink.messages] == [  # …three mails, each as typed (the domain in small letters)
+        "victim@example.org",
+        "Victim@example.org",
+        "VICTIM@example.org",
+    ]
+
+
+def test_a_mailbox_is_its_address_case_folded_without_its_tag_and_with_an_ascii_domain():
+    from tallywatch.channels.email import mailbox
+
+    for written in [
+        "reader@example.org",
+        "Reader@EXAMPLE.org",
+        "reader+digest@example.org",
+        "READER+a+b@Example.Org",
+    ]:
+        assert mailbox(written) == "reader@example.org", written
+    assert mailbox("leser@Bücher.Example") == mailbox("LESER+x@xn--bcher-kva.example") == "leser@xn--bcher-kva.example"
+    assert mailbox("Straße@example.org") == mailbox("STRASSE@example.org")  # full case folding, not lower()
+    assert mailbox("+only@example.org") == "+only@example.org"  # nothing before the + : no tag to remove
+    assert mailbox("reader@example.org") != mailbox("reader2@example.org")
+    with pytest.raises(ValueError, match="'not an address' is not a valid email address"):
+        mailbox("not an address")
+
+
+def clocked(site) -> list[float]:
+    """The site's sliding windows (the per-client limits) on a clock the test moves: ``now[0]``."""
+    from tallywatch.ratelimit import SlidingWindow
+
+    now = [1000.0]
+    for window in vars(site).values():
+        if isinstance(window, SlidingWindow):
+            window.clock = lambda: now[0]
+    return now
+
+
+def test_two_clients_cannot_use_up_the_hours_confirmation_mails_for_everyone(tmp_path, smtp):
+    """Two clients posting new addresses as fast as the per-client window lets them (5 posts per 10
+    minutes) for an hour: each gets its share of signups_per_hour (a tenth: 6 mails), then 429 with
+    Retry-After, so a reader coming after them still gets a confirmation mail."""
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+
+    async def steps(pipeline, client, site):
+        now = clocked(site)
+        codes: dict[str, list[int]] = {"198.51.100.1": [], "198.51.100.2": []}
+        retry = []
+        for ten_minutes in range(6):
+            for by, seen in codes.items():
+                for n in range(5):
+                    answer = await subscribe(client, f"x{ten_minutes}{n}.{by}@example.org", by=by, digest="daily")
+                    seen.append(answer.status_code)
+                    if answer.status_code == 429:
+                        retry.append(int(answer.headers["Retry-After"]))
+            now[0] += 600
+        reader = await subscribe(client, "reader@example.org", by="203.0.113.7", digest="daily")
+        return codes, retry, reader
+
+    codes, retry, reader = serve(cfg, steps)
+    for seen in codes.values():
+        assert seen[:6] == [200] * 6 and set(seen[6:]) == {429}, seen
+    assert all(0 < seconds <= 3600 for seconds in retry)
+    assert reader.status_code == 200
+    assert len(sink.messages) == 13 and sink.messages[-1]["To"] == "reader@example.org"
+
+
+def test_a_clients_share_counts_its_whole_ipv6_64_and_only_mails_sent(tmp_path, smtp):
+    """An IPv6 client holds a /64: thirty addresses of one /64 posting within an hour are one
+    client (6 mails of the hour's 60), while a client next to it has its own share. Posts that sent
+    nothing (the mailbox had its 3 mails today) use none of the share."""
+    controller, sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+
+    async def steps(pipeline, client, site):
+        now = clocked(site)
+        same = []
+        for n in range(1, 31):
+            if n % 5 == 1:
+                now[0] += 600  # as slowly as the post window asks
+            answer = await subscribe(client, f"x{n}@example.org", by=f"2001:db8:1:1::{n:x}", digest="daily")
+            same.append(answer.status_code)
+        other = await subscribe(client, "y@example.org", by="2001:db8:1:2::1", digest="daily")
+        for n in range(3):  # clients make a mailbox use its three mails of the day…
+            await subscribe(client, "z@example.org", by=f"192.0.2.{n + 1}", digest="daily")
+        quiet = []
+        for _ in range(2):  # …then one client asks for it again and again: nothing is sent
+            now[0] += 600
+            quiet += [(await subscribe(client, "Z@example.org", by="192.0.2.9", digest="daily")).status_code]
+            quiet += [(await subscribe(client, "z+1@example.org", by="192.0.2.9", digest="daily")).status_code]
+        now[0] += 600
+        after = [
+            (await subscribe(client, f"w{n}@example.org", by="192.0.2.9", digest="daily")).status_code for n in range(5)
+        ]
+        return same, other, quiet, after
+
+    same, other, quiet, after = serve(cfg, steps)
+    assert same[:6] == [200] * 6 and set(same[6:]) == {429}, same
+    assert other.status_code == 200
+    assert quiet == [200] * 4
+    assert after == [200] * 5  # the share is still whole
+    assert [m["To"] for m in sink.messages] == [
+        *(f"x{n}@example.org" for n in range(1, 7)),
+        "y@example.org",
+        *["z@example.org"] * 3,
+        *(f"w{n}@example.org" for n in range(5)),
+    ]
 
 
 def test_a_mail_server_failure_is_said_and_nothing_is_kept(tmp_path, smtp):

@@ -509,14 +509,22 @@ class Web(Strict):
     host: str = "127.0.0.1"
     port: Annotated[int, Meta(ge=0, lt=65536)] = 9467
     # the address people reach it at through the proxy: links in mails (unsubscribe, confirm) and feeds
+    # (unset: the address it listens on, never a request's Host)
     public_url: Annotated[str, _hinted(r"^https?://[^\s?#]+\Z", "expected an http:// or https:// address")] | None = (
         None
     )
     signup: bool = True  # the subscribe form (needs [email] enabled and public_url)
-    signups_per_client: Positive = 5  # subscribe posts per client address per 10 minutes
-    signups_per_address: Positive = 3  # confirmation mails per email address per day
-    signups_per_hour: Positive = 60  # confirmation mails per hour in all
+    signups_per_client: Positive = 5  # subscribe posts per client (IPv4 address, IPv6 /64) per 10 minutes
+    signups_per_address: Positive = 3  # confirmation mails per mailbox per day (case, +tag, IDNA folded)
+    signups_per_hour: Positive = 60  # confirmation mails per hour in all…
+    signups_share: Annotated[float, Meta(gt=0, le=1)] = 0.1  # …of which one client may have this part
     confirm_within: Seconds = Duration(48 * 3600.0)  # a confirmation link expires after this
+
+    @property
+    def signups_per_client_hour(self) -> int:
+        """Confirmation mails one client may have an hour: its share of ``signups_per_hour``, at
+        least one (a tenth by default: 6 of 60, so it takes ten clients to use up the hour)."""
+        return max(1, int(self.signups_per_hour * self.signups_share + 1e-9))  # 0.29 × 100 is 29
 
     def link(self, path: str) -> str | None:
         """``path`` under ``public_url`` (None without one)."""

@@ -1,5 +1,5 @@
 """At most so many events per key in a sliding window: the bot's commands per chat, the web app's
-subscribe posts per client. Keys quiet for a whole window are forgotten, so the map never grows
+subscribe posts and confirmation mails per client. Keys quiet for a whole window are forgotten, so the map never grows
 with every key ever seen."""
 
 from __future__ import annotations
@@ -32,6 +32,12 @@ class SlidingWindow:
             return False
         recent.append(now)
         return True
+
+    def give_back(self, key: Hashable) -> None:
+        """Take back the last event allowed for ``key``: what it was counted for cost nothing."""
+        recent = self._seen.get(key)
+        if recent:
+            recent.pop()
 
     def first(self, key: Hashable) -> bool:
         """Whether the last event allowed for ``key`` was the first of its window."""

@@ -1410,20 +1410,23 @@ class Store:
         language: str,
         expires: dt.datetime,
         limits: tuple[int, int] = (3, 60),
+        mailbox: Callable[[str], str] | None = None,
     ) -> str | None:
         """Keep a sign-up waiting for its confirmation link (only the link's hash is kept), unless
-        ``limits`` are reached: (per address per day, in all per hour). The count and the insert are
-        one transaction, so posts arriving together can't all pass. None if kept, else which limit
-        stopped it ("address" or "hour"). Sign-ups expired a week ago are let go."""
+        ``limits`` are reached: (per mailbox per day, in all per hour). ``mailbox``: the mailbox an
+        address reaches (``channels.email.mailbox``: case, a +tag and the domain's form don't make
+        another one); None: each address its own. The sign-ups of the last day are few (at most a
+        day of the hourly limit) and are compared as mailboxes here, so those kept before this rule
+        count too. The count and the insert are one transaction, so posts arriving together can't
+        all pass. None if kept, else which limit stopped it ("address" or "hour"). Sign-ups expired
+        a week ago are let go."""
         now = utcnow()
         per_address, per_hour = limits
+        same = mailbox or str
         day_ago, hour_ago = _ts(now - dt.timedelta(days=1)), _ts(now - dt.timedelta(hours=1))
-        if (
-            self.conn.execute(
-                "SELECT count(*) FROM signups WHERE address = ? AND created_at >= ?", [address, day_ago]
-            ).fetchone()[0]
-            >= per_address
-        ):
+        recent = self.conn.execute("SELECT address FROM signups WHERE created_at >= ?", [day_ago]).fetchall()
+        key = same(address)
+        if sum(same(row[0]) == key for row in recent) >= per_address:
             return "address"
         if (
             self.conn.execute("SELECT count(*) FROM signups WHERE created_at >= ?", [hour_ago]).fetchone()[0]

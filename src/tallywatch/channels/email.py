@@ -57,6 +57,25 @@ def email_address(text: str) -> str:
         raise ValueError(f"{text!r} is not a valid email address: {exc}") from None
 
 
+@functools.lru_cache(maxsize=4096)
+def mailbox(address: str) -> str:
+    """The mailbox an address reaches, as the key a limit counts under: the local part case-folded
+    and without its ``+tag`` (subaddressing, RFC 5233), the domain in its IDNA ASCII form (as
+    email-validator gives it: IDNA 2008, UTS #46). "Reader+x@Bücher.Example" and
+    "reader@xn--bcher-kva.example" are one mailbox. Only for counting: a mail still goes to the
+    address as written. A local part that is nothing but a tag keeps it. ValueError as
+    ``email_address``."""
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        found = validate_email(address, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"{address!r} is not a valid email address: {exc}") from None
+    local = found.local_part.casefold()
+    local = local.partition("+")[0] or local
+    return f"{local}@{found.ascii_domain.lower()}"
+
+
 def _unsubscribe(settings: EmailSettings, token: str | None, language: str = "en") -> tuple[str | None, str]:
     """(List-Unsubscribe header value or None, the visible line, in the reader's language). No
     token: a mail to someone not subscribed (a confirmation), which says what ignoring it does."""

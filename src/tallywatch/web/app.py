@@ -4,15 +4,28 @@ Email self-service, as the big mail providers require of a sender:
 
 - ``/subscribe`` (``/uk/subscribe``…): a form (address; daily or weekly digest; instant
   milestones). A post is checked against a CSRF token signed with this installation's key and
-  bound to a cookie, and limited per client and per address; it answers the same whether or not
-  the address is subscribed already, and sends a confirmation mail with a link that expires.
-  Nothing else is ever sent to an address that did not follow it.
+  bound to a cookie; it answers the same whether or not the address is subscribed already, and
+  sends a confirmation mail with a link that expires. Nothing else is ever sent to an address that
+  did not follow it.
 - ``/confirm?t=…``: a page with a button (a mail scanner that opens links confirms nothing); its
   POST subscribes.
 - ``/unsubscribe?t=…``: a page with a button; a POST there unsubscribes at once (RFC 8058 one-click:
   the mails' ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` headers point here).
 
 Tokens are 256 random bits, found by their hash and compared in constant time (``store``).
+
+The form can't be used to mail-bomb anyone, nor to spend everyone's mails:
+
+- a client (an IPv4 address; an IPv6 /64, which one host or home is given, so changing the low
+  bits makes no new client) posts at most ``signups_per_client`` times in 10 minutes (then 429);
+- one mailbox (``channels.email.mailbox``: case, a +tag and the domain's IDNA form folded) gets
+  at most ``signups_per_address`` confirmation mails a day (silently: the answer says nothing of
+  who asked before);
+- all together get at most ``signups_per_hour`` mails an hour, and one client at most its share
+  of those (``signups_share``, a tenth: 6 of 60; then 429 with Retry-After). Only a mail sent
+  counts against the share, so a post the mailbox's limit held costs the client nothing. It takes
+  ten clients, not two, to use up the hour, and those are told apart from the many readers who
+  sign up once.
 """
 
 from __future__ import annotations
@@ -21,6 +34,7 @@ import asyncio
 import datetime as dt
 import functools
 import hmac
+import ipaddress
 import logging
 import secrets
 from collections.abc import Callable
@@ -35,7 +49,7 @@ from starlette.routing import Route
 
 from .. import health, i18n
 from ..channels import Gone, Rejected, Retry
-from ..channels.email import confirmation, email_address, smtp_send
+from ..channels.email import confirmation, email_address, mailbox, smtp_send
 from ..extract.genstaff import METRICS
 from . import data
 from .data import SECURITY_HEADERS, Cache
@@ -52,6 +66,7 @@ FORM_COOKIE = "tallywatch_form"
 FORM_MAX_AGE = 2 * 3600  # a subscribe form is good for two hours after it was shown
 MAX_FORM_BYTES = 4096  # an address, two choices and a token: anything longer is not our form
 CLIENT_WINDOW = 600.0  # seconds over which [web] signups_per_client counts
+SHARE_WINDOW = 3600.0  # seconds over which a client's share of [web] signups_per_hour counts
 
 
 class Running(Protocol):
@@ -78,6 +93,7 @@ class Site:
         self._signing: Any = None
         self.server: Any = None  # the WebServer: its .snapshot is the heartbeat's
         self.per_client = SlidingWindow(config.web.signups_per_client, CLIENT_WINDOW)
+        self.client_share = SlidingWindow(config.web.signups_per_client_hour, SHARE_WINDOW)
         self.send_mail = smtp_send  # blocking; run on a thread
         self.cache = Cache()  # the page's, the feeds' and the API's answers, while nothing new is stored
         self._charts: tuple[Any, Charts] | None = None
@@ -290,6 +306,39 @@ async def _genuine(request: Request, site: Site, token: str) -> bool:
     return bool(cookie) and isinstance(nonce, str) and hmac.compare_digest(nonce.encode(), cookie.encode())
 
 
+def client_of(request: Request) -> str:
+    """The client, as the limits count them: the peer's address (the proxy's X-Forwarded-For when
+    the proxy is on this machine); an IPv6 address as its /64, the least a host or a home is given."""
+    host = request.client.host if request.client else "?"
+    try:
+        ip = ipaddress.ip_address(host)
+        if ip.version == 4:
+            return str(ip)
+        if ip.ipv4_mapped:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
+    except ValueError:  # not an address (a test client, a Unix socket): itself
+        return host
+
+
+def _too_many(request: Request, language: str, window: Any, client: str) -> Response:
+    """429, with when to try again (whole minutes)."""
+    _ = functools.partial(i18n.gettext, language)
+    wait = max(1, round(window.retry_after(client) / 60))
+    return _message(
+        request,
+        language,
+        _("Too many requests"),
+        [
+            i18n.ngettext(language, "Please try again in {n} minute.", "Please try again in {n} minutes.", wait).format(
+                n=wait
+            )
+        ],
+        429,
+        headers={"Retry-After": str(wait * 60)},
+    )
+
+
 async def subscribe(request: Request) -> Response:
     site: Site = request.app.state.site
     run = site.running()
@@ -302,22 +351,10 @@ async def subscribe(request: Request) -> Response:
     if request.method == "GET":
         return await _form(request, language)
     _ = functools.partial(i18n.gettext, language)
-    client = request.client.host if request.client else "?"
+    client = client_of(request)
     if not site.per_client.allow(client):
-        wait = max(1, round(site.per_client.retry_after(client) / 60))
         log.info("subscribe form: client %s over its limit", client)
-        return _message(
-            request,
-            language,
-            _("Too many requests"),
-            [
-                i18n.ngettext(
-                    language, "Please try again in {n} minute.", "Please try again in {n} minutes.", wait
-                ).format(n=wait)
-            ],
-            429,
-            headers={"Retry-After": str(wait * 60)},
-        )
+        return _too_many(request, language, site.per_client, client)
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
         return _message(request, language, _("Not sent"), [_("The form was too long.")], 413)
     form = await request.form(max_files=0, max_fields=8)
@@ -338,8 +375,17 @@ async def subscribe(request: Request) -> Response:
         return await _form(request, language, 400, _("Choose a daily or a weekly digest, or none."), values)
     if not digest and not instant:
         return await _form(request, language, 400, _("Choose a digest, milestone mails, or both."), values)
-    sent = await _confirm_by_mail(site, run, address, digest or None, instant, language)
-    if not sent:
+    if not site.client_share.allow(client):  # counted now, so posts arriving together can't all pass
+        log.warning(
+            "subscribe form: client %s had its %d confirmation mails this hour; none sent",
+            client,
+            site.client_share.limit,
+        )
+        return _too_many(request, language, site.client_share, client)
+    outcome = await _confirm_by_mail(site, run, address, digest or None, instant, language)
+    if outcome != "sent":
+        site.client_share.give_back(client)  # no mail: none of the client's share spent
+    if outcome == "failed":
         return _message(
             request, language, _("Not sent"), [_("The mail could not be sent just now. Please try again later.")], 503
         )
@@ -356,20 +402,25 @@ async def subscribe(request: Request) -> Response:
 
 async def _confirm_by_mail(
     site: Site, run: Running, address: str, digest: str | None, instant: bool, language: str
-) -> bool:
-    """The confirmation mail, unless this address or everyone had enough of them today (then
-    nothing is sent, and the visitor is told the same as always). False: the mail server failed."""
+) -> str:
+    """The confirmation mail ("sent"), unless this mailbox had enough of them today or everyone
+    this hour ("held": nothing is sent, and the visitor is told the same as always); "failed": the
+    mail server failed."""
     config = run.config
     token = secrets.token_urlsafe(32)
     expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=config.web.confirm_within)
     limits = (config.web.signups_per_address, config.web.signups_per_hour)
-    stopped = await run.in_store(run.store.add_signup, address, token, digest, instant, language, expires, limits)
+    stopped = await run.in_store(
+        run.store.add_signup, address, token, digest, instant, language, expires, limits, mailbox
+    )
     if stopped == "address":
-        log.info("subscribe form: %s had %d confirmation mails today; none sent", masked(address), limits[0])
-        return True
+        log.info(
+            "subscribe form: the mailbox of %s had %d confirmation mails today; none sent", masked(address), limits[0]
+        )
+        return "held"
     if stopped == "hour":
         log.warning("subscribe form: %d confirmation mails in the last hour; none sent", limits[1])
-        return True
+        return "held"
     link = config.web.link(f"{_prefix(language)}/confirm?t={token}")
     hours = round(config.web.confirm_within / 3600)
     message = confirmation(config.email, address, link, _choices(language, digest, instant), hours, language)
@@ -378,8 +429,8 @@ async def _confirm_by_mail(
     except (Retry, Gone, Rejected) as exc:
         await run.in_store(run.store.drop_signup, token)
         log.error("subscribe form: the confirmation mail to %s was not sent: %s", masked(address), exc)
-        return False
-    return True
+        return "failed"
+    return "sent"
 
 
 async def confirm(request: Request) -> Response:

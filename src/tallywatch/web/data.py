@@ -249,7 +249,16 @@ def events(request: Request, config: Config, store: Store, fmt: str) -> tuple[by
 
 
 def base_url(request: Request, config: Config) -> str:
-    return (config.web.public_url or str(request.base_url)).rstrip("/")
+    """The origin of absolute links (the feeds', the page's): ``[web] public_url``, else the address
+    the web app listens on. Never the request's Host: anyone can name any host there, and the
+    answer is cached for every reader after them."""
+    if config.web.public_url:
+        return config.web.public_url.rstrip("/")
+    from .server import origin
+
+    app = request.scope.get("app")  # None: a request made by hand, outside the web app
+    server = app.state.site.server if app is not None else None
+    return server.address if server is not None else origin(config.web.host, config.web.port)
 
 
 def feed(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:

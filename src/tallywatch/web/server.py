@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("tallywatch.web")
 
 
+def origin(host: str, port: int) -> str:
+    """The origin of an address the web app listens on, for links when no [web] public_url is set:
+    an IPv6 address in brackets; a wildcard (every address of this machine) as the loopback one,
+    which always reaches it."""
+    if host in ("", "0.0.0.0"):
+        host = "127.0.0.1"
+    elif host == "::":
+        host = "::1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 class WebServer:
     def __init__(self, app: ASGIApp, host: str, port: int) -> None:
         import uvicorn
@@ -48,8 +59,9 @@ class WebServer:
 
     @property
     def address(self) -> str:
+        """The origin it listens on (the bound socket's port once started: a configured 0 is any)."""
         host, port = self.socket.getsockname()[:2] if self.socket else (self.host, self.port)
-        return f"http://{host}:{port}"
+        return origin(host, port)
 
     async def start(self) -> None:
         """Listen, or raise OSError (the port is taken, the address is not this machine's)."""
