@@ -47,13 +47,15 @@ def proc_stat(pid: int) -> tuple[float, int, int]:
     return ticks / os.sysconf("SC_CLK_TCK"), int(status["VmRSS"].split()[0]), int(status["VmHWM"].split()[0])
 
 
-def children_kb(pid: int) -> int:
-    """Resident kB of the process's children (the drawing worker, while it lives)."""
-    total = 0
+def children_kb(pid: int) -> tuple[int, int]:
+    """Resident kB and peak resident kB of the process's children (the drawing worker and
+    multiprocessing's helper, while they live)."""
+    now = peak = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():
-            total += proc_stat(int(child))[1]
-    return total
+            _, resident, high = proc_stat(int(child))
+            now, peak = now + resident, peak + high
+    return now, peak
 
 
 def compile_like_install(env: dict[str, str]) -> None:
@@ -68,10 +70,10 @@ def compile_like_install(env: dict[str, str]) -> None:
 
 def measure(
     cfg: Path, env: dict[str, str], idle: float, settled: Callable[[], bool] = lambda: True
-) -> tuple[float, int, float, int, int, int]:
+) -> tuple[float, int, float, int, int, tuple[int, int]]:
     """Runs the daemon on ``cfg`` until ``idle`` seconds after its start-up (and after ``settled``
     holds): (seconds to READY=1, resident kB at READY, CPU seconds used while idle, resident kB and
-    peak kB at the end, resident kB of its drawing process if one is up)."""
+    peak kB at the end, resident and peak kB of its drawing process if one is up)."""
     notify_path = f"{cfg.parent}/notify.sock"
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(notify_path)
@@ -193,8 +195,11 @@ interval = "30m"
         f"idle resident memory    {resident / 1024:>8.1f} MB   (target <= 60; at READY {at_ready / 1024:.1f}, peak {peak / 1024:.1f} MB)"
     )
     print(f"idle CPU over {args.idle:.0f} s     {100 * cpu / args.idle:>8.2f} %    (target <= 0.5 % of one core)")
-    if drawing:
-        print(f"drawing process         {drawing / 1024:>8.1f} MB   (a child; it ends a minute after its last picture)")
+    if drawing[0]:
+        print(
+            f"drawing process         {drawing[0] / 1024:>8.1f} MB   (peak {drawing[1] / 1024:.1f} MB; a child, it ends a minute after its last picture)"
+        )
+        print(f"daemon + drawing, peaks {(peak + drawing[1]) / 1024:>8.1f} MB   (what the unit's MemoryMax must hold)")
 
 
 if __name__ == "__main__":

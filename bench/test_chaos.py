@@ -1,5 +1,8 @@
 """The chaos run as a test: slow (about half a minute), so it lives in bench/, outside CI's tests/.
-Run: .venv/bin/python -m pytest -q -m slow bench/test_chaos.py"""
+Run: .venv/bin/python -m pytest -q -m slow bench/
+
+A run that measured nothing (a daemon that would not start, a fan-out that never moved) raises
+``ChaosFailed``: this test fails with the daemon's own words, it never passes on an empty figure."""
 
 import sys
 from pathlib import Path
@@ -12,9 +15,10 @@ from chaos import chaos
 
 
 @pytest.mark.slow
-def test_ten_sigkills_in_one_fanout_lose_nothing_and_duplicate_at_most_one_a_kill():
+def test_ten_sigkills_in_one_fanout_lose_nothing_and_duplicate_only_the_sends_in_flight():
     r = chaos(subscribers=300, kill_count=10)
     assert r["kills"] == 10, r
     assert r["lost"] == 0, r
-    assert r["duplicates"] <= r["kills"], r
-    assert r["most"] <= 2, r
+    # each kill can duplicate only what was in flight: at most `concurrency` messages, one per chat
+    assert r["duplicates"] <= r["concurrency"] * r["kills"], r
+    assert r["most"] <= 1 + r["kills"], r
