@@ -208,6 +208,45 @@ def test_one_daemon_per_database(tmp_path, feed_server, daemon_env):
         again.communicate(timeout=10)
 
 
+def test_a_database_deleted_under_the_daemon_stops_its_work_loudly_and_no_second_daemon_starts(
+    tmp_path, feed_server, daemon_env
+):
+    """Issue 25, case 5: deleting the database while the daemon ran went unnoticed — it kept writing
+    into the deleted file (no log line, /healthz ok) and lost everything at restart; with the lock
+    file deleted too, a second daemon started on the same path and the report went out twice. Now
+    the heartbeat sees the file gone: said once, /healthz 503, a storage-fault count, no more polls
+    or sends; and the lock that survives the files keeps a second daemon out."""
+    notify, env = daemon_env
+    feed_server.routes["/mod.rss"] = (200, {}, feed_until(dt.date(2025, 6, 11)))
+    cfg, port, db = tmp_path / "tw.toml", free_port(), tmp_path / "tw.db"
+    write_config(cfg, db, f"{feed_server.url}/mod.rss", port)
+    first = start_daemon(cfg, env)
+    try:
+        assert wait(lambda: len(feed_server.hits("/mod.rss")) >= 2)
+        assert wait(lambda: get(f"http://127.0.0.1:{port}/healthz")[0] == 200)
+        for name in ("tw.db", "tw.db-wal", "tw.db-shm", "tw.db.lock"):
+            (tmp_path / name).unlink(missing_ok=True)
+        assert wait(lambda: get(f"http://127.0.0.1:{port}/healthz")[0] == 503)
+        body = get(f"http://127.0.0.1:{port}/healthz")[1]
+        assert f"storage: the database file {db} was deleted while the daemon ran" in body
+        assert 'tallywatch_storage_errors_total{kind="file gone"} 1.0' in get(f"http://127.0.0.1:{port}/metrics")[1]
+        polls = len(feed_server.hits("/mod.rss"))
+        pings = notify.lines().count("WATCHDOG=1")
+        assert wait(lambda: notify.lines().count("WATCHDOG=1") >= pings + 6)  # three seconds of heartbeats
+        assert len(feed_server.hits("/mod.rss")) <= polls + 1  # (one in flight) polled every second before
+
+        second = start_daemon(cfg, env)  # on the same path, its files gone
+        _, err = second.communicate(timeout=30)
+        assert second.returncode == 1, err
+        assert f"another tallywatch daemon (pid {first.pid}) is running on {db}" in err
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGTERM)
+        _, err = first.communicate(timeout=10)
+    assert first.returncode == 0 and "Traceback" not in err, err
+    assert err.count(f"the database file {db} was deleted while the daemon ran: no more polls or sends") == 1
+
+
 def test_healthz_follows_the_sources_and_metrics_count(tmp_path, feed_server, daemon_env):
     _, env = daemon_env
     state = {"up": True, "day": dt.date(2025, 6, 11)}
@@ -337,3 +376,47 @@ def test_healthz_says_when_the_database_cannot_be_written():
     assert snapshot.problems(101.0) == []
     snapshot.storage = "database or disk is full (full) at /var/lib/tallywatch/tallywatch.db"
     assert snapshot.problems(101.0) == ["storage: database or disk is full (full) at /var/lib/tallywatch/tallywatch.db"]
+
+
+def test_with_its_database_file_gone_a_pipeline_neither_polls_nor_sends(tmp_path):
+    """What the heartbeat's finding stops (``Pipeline.check_files``): a poll fails naming the file
+    without fetching anything, a send is not made (it could not be marked sent: it would go again
+    after the restart); a file put back in its place lets both go on."""
+    import asyncio
+    import io
+
+    from tally import million_through
+
+    from tallywatch.channels.console import ConsoleChannel
+    from tallywatch.config import Config
+    from tallywatch.pipeline import Pipeline
+
+    db = tmp_path / "tw.db"
+    cfg = Config.from_dict(
+        {
+            "storage": {"path": str(db)},
+            "detect": {"baseline": False},
+            "backfill": {"enabled": False},
+            "milestones": {"personnel": {"step": 100_000}},
+            "sources": [{"name": "mod", "kind": "rss", "url": "http://127.0.0.1:9/x.rss"}],
+        }
+    )
+    out = io.StringIO()
+
+    async def go():
+        pipeline = Pipeline(cfg, channels=[ConsoleChannel(out)], recover=True)
+        try:
+            await million_through(pipeline)
+            assert pipeline.check_files() is None
+            db.rename(tmp_path / "moved.db")
+            assert pipeline.check_files() == f"the database file {db} was deleted while the daemon ran"
+            assert await pipeline.deliver() == 0 and out.getvalue() == ""
+            polled = await pipeline.poll(cfg.sources[0])
+            assert (polled.status, polled.error) == ("failed", pipeline.halted)
+            (tmp_path / "moved.db").rename(db)  # put back: the same file
+            assert pipeline.check_files() is None
+            assert await pipeline.deliver() == 1 and "passed 1,000,000" in out.getvalue()
+        finally:
+            await pipeline.aclose()
+
+    asyncio.run(go())

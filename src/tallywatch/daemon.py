@@ -61,6 +61,7 @@ class Session:
     bot: object | None
 
     closed: bool = False
+    halted: bool = False  # its scheduler paused: the database file is gone (``Pipeline.check_files``)
 
     async def close(self) -> None:
         if self.closed:
@@ -248,9 +249,14 @@ async def _tick(session_ref: list[Session], web_ref: list[WebServer | None], sto
         if watchdog and now - last_ping >= watchdog:
             sdnotify.notify("WATCHDOG=1")
             last_ping = now
+        session = session_ref[0]
+        halted = session.pipeline.check_files()  # the database file deleted or replaced: no more work
+        if bool(halted) != session.halted and not session.closed:
+            session.halted = bool(halted)
+            (session.scheduler.pause if halted else session.scheduler.resume)()
         if web is not None:
             web.snapshot.heartbeat = now
-            web.snapshot.storage = session_ref[0].pipeline.faults.current
+            web.snapshot.storage = halted or session.pipeline.faults.current
             await web.tick()
         if now - last_read >= 5.0:
             last_read = now

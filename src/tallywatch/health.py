@@ -2,8 +2,9 @@
 
 The event loop refreshes a snapshot every second (a heartbeat) and every few seconds reads the
 sources' state from the store; a request only reads that snapshot, never the database.
-``/healthz`` answers 200 while the loop is alive and every source's last successful poll is
-recent enough (``allowance`` × its interval), 503 with the reasons otherwise. ``/metrics`` is
+``/healthz`` answers 200 while the loop is alive, every source's last successful poll is recent
+enough (``allowance`` × its interval), the database can be written and is still the file opened,
+and no delivery is stuck 'sending'; 503 with the reasons otherwise. ``/metrics`` is
 Prometheus text from prometheus-client (its own registry, nothing global).
 """
 
@@ -35,7 +36,8 @@ DELIVERIES = Counter(
 TELEGRAM_429 = Counter("tallywatch_telegram_429", "Telegram flood-control answers (429) received", registry=REGISTRY)
 STORAGE_ERRORS = Counter(
     "tallywatch_storage_errors",
-    "Writes to the database that failed, by kind: full, read-only, I/O error, other",
+    "Writes to the database that failed, by kind: full, read-only, I/O error, other; file gone: the"
+    " database file deleted or replaced under the daemon",
     ["kind"],
     registry=REGISTRY,
 )

@@ -33,7 +33,7 @@ from .channels.enabled import enabled_channels
 from .channels.limits import FloodGate
 from .config import Config, Source
 from .detect import Detector
-from .health import EVENTS, FIGURES, POLLS, REPORTS
+from .health import EVENTS, FIGURES, POLLS, REPORTS, STORAGE_ERRORS
 from .ingest import Ingested, Item, extract_items, ingest, overdue, page_problems
 from .models import Event
 from .sources import harvest, schedule
@@ -90,6 +90,7 @@ class Pipeline:
         self.inflight: set[asyncio.Task] = set()
         self.wakes = {c.kind: asyncio.Event() for c in self.channels}  # set when deliveries are queued
         self.stopping = asyncio.Event()  # set at shutdown: senders take no new delivery
+        self.halted: str | None = None  # the database file is gone or replaced: no poll, no send (``check_files``)
         self.workers = False  # the daemon runs delivery workers; one-shot commands deliver inline
         # one drawing process for the alerts' charts and the page's, a picture cut off at its deadline
         self.drawer = charts.Drawer(deadline=config.charts.deadline)
@@ -153,6 +154,26 @@ class Pipeline:
         seen = self.report_times.get(source.name, [])
         return schedule.next_poll(seen, now, source.interval, min(source.fast_interval, source.interval))
 
+    def check_files(self) -> str | None:
+        """The daemon's heartbeat asks: is the database file still the one opened, and the lock file
+        ours? If not, every write would go into a file nobody opens again (and a second daemon could
+        start on the path): the daemon takes no more work — no poll, no send — rather than write into
+        nothing, said once, counted (``tallywatch_storage_errors_total{kind="file gone"}``), on
+        /healthz until the file is back."""
+        problem = self.store.problem() or (self.lock.problem() if self.lock is not None else None)
+        if problem != self.halted:
+            if problem:
+                STORAGE_ERRORS.labels("file gone").inc()
+                log.error(
+                    "%s: no more polls or sends until it is back; put it back (or restore a backup: "
+                    "`tallywatch restore`) and restart tallywatch",
+                    problem,
+                )
+            else:
+                log.info("the database file is back: polls and sends go on")
+            self.halted = problem
+        return problem
+
     async def in_store(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the store's own thread (SQLite work stays off the event loop)."""
         return await asyncio.get_running_loop().run_in_executor(self._db, functools.partial(fn, *args, **kwargs))
@@ -208,6 +229,8 @@ class Pipeline:
         if task is not None:
             self.inflight.add(task)
         try:
+            if self.halted:  # (the database file is gone: nothing fetched could be stored)
+                return PollResult(source.name, "failed", error=self.halted)
             if not await self.filled():  # today's report follows the days before it
                 return PollResult(source.name, "skipped", error="stopping before the start's fill was done")
             async with lock:
@@ -342,6 +365,8 @@ class Pipeline:
     async def deliver(self, channel: Channel | None = None) -> int:
         """Send what is due on one channel (or all); returns how many were sent."""
         sent = 0
+        if self.halted:  # (a send could not be marked sent: it would go again after a restart)
+            return sent
         for c in [channel] if channel else self.channels:
             sent += await outbox.deliver(
                 self.in_store,

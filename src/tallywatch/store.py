@@ -8,13 +8,17 @@ written in the same transaction as the figures that caused them (see ``pipeline.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
 import hmac
 import json
 import logging
+import os
+import socket
 import sqlite3
+import struct
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -406,15 +410,38 @@ class DatabaseBusy(StoreError):
 RESTORE_HINT = "restore it from a backup (`tallywatch restore FILE`, see the README) or move it away to start afresh"
 
 
+def identity(path: Path) -> tuple[int, int] | None:
+    """The file at ``path`` (its device and inode), or None if there is none."""
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def still_there(path: Path, known: tuple[int, int] | None, what: str) -> str | None:
+    """None while ``path`` is the file opened as ``known``; else what became of it."""
+    if known is None:
+        return None
+    now = identity(path)
+    if now == known:
+        return None
+    happened = "deleted" if now is None else "replaced by another file"
+    return f"{what} {path} was {happened} while the daemon ran"
+
+
 class DaemonLock:
     """One daemon per database: an exclusive ``flock`` on ``<database>.lock``, which names the
-    holder's pid. The kernel lets go of it when the process ends, however it ends."""
+    holder's pid — and, on Linux, a listening socket in the abstract namespace named after the
+    database's directory (device, inode) and file name, which survives deleting the database and
+    its lock file (a second daemon started on the same path then would send everything again).
+    The kernel lets go of both when the process ends, however it ends."""
 
     def __init__(self, database: Path) -> None:
         import fcntl
-        import os
 
         self.path = Path(f"{database}.lock")
+        self._socket: socket.socket | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -425,19 +452,57 @@ class DaemonLock:
         except OSError:
             holder = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
             os.close(self._fd)
-            raise DatabaseBusy(
-                f"another tallywatch daemon (pid {holder}) is running on {database}; stop it first "
-                "(one daemon per database: two would send every alert twice)"
-            ) from None
+            raise DatabaseBusy(_busy(holder, database)) from None
+        try:
+            self._socket = _abstract_lock(database)
+        except DatabaseBusy:
+            os.close(self._fd)
+            raise
         os.ftruncate(self._fd, 0)
         os.pwrite(self._fd, f"{os.getpid()}\n".encode(), 0)
+        self.identity = identity(self.path)
+
+    def problem(self) -> str | None:
+        """What became of the lock file, if it is not the one locked any more."""
+        return still_there(self.path, self.identity, "the lock file") if self._fd >= 0 else None
 
     def release(self) -> None:
-        import os
-
         if self._fd >= 0:
             os.close(self._fd)  # closing the descriptor lets go of the lock
             self._fd = -1
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
+
+
+def _busy(holder: str, database: Path) -> str:
+    return (
+        f"another tallywatch daemon (pid {holder}) is running on {database}; stop it first "
+        "(one daemon per database: two would send every alert twice)"
+    )
+
+
+def _abstract_lock(database: Path) -> socket.socket | None:
+    """Linux: bind the abstract name of ``database`` (nothing to delete, gone with the process);
+    elsewhere nothing. A second daemon finds it bound and is told the holder's pid (SO_PEERCRED)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    folder = os.stat(database.parent)
+    key = hashlib.sha256(f"{folder.st_dev}:{folder.st_ino}/{database.name}".encode()).hexdigest()[:40]
+    name = f"\0tallywatch-{key}"
+    held = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        held.bind(name)
+        held.listen(1)
+        return held
+    except OSError:
+        held.close()
+    holder = "unknown"
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.connect(name)
+        credentials = probe.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+        holder = str(struct.unpack("3i", credentials)[0])
+    raise DatabaseBusy(_busy(holder, database))
 
 
 @dataclass(frozen=True)
@@ -506,6 +571,8 @@ class Store:
         except (OSError, sqlite3.DatabaseError) as exc:
             raise StoreError(f"database {self.path} can't be opened ({exc})") from None
         self.conn = conn  # the hot paths (record, flush) use it directly
+        # the file opened: a daemon checks each heartbeat that it is still the one at ``path`` (``problem``)
+        self.identity = identity(self.path) if str(path) != ":memory:" else None
         self.generation = 0  # transactions committed through this Store: what a cached answer is checked against
         conn.create_function("tallywatch_sha256", 1, token_hash, deterministic=True)  # migration 11
         self.db = sqlite_utils.Database(conn)
@@ -533,6 +600,11 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+    def problem(self) -> str | None:
+        """What became of the database file, if the one at ``path`` is not the one opened (deleted:
+        every write would go into a file nobody will ever open again; replaced: into the old one)."""
+        return still_there(self.path, self.identity, "the database file")
 
     def check(self) -> None:
         """At a daemon's start: the file is whole (``PRAGMA quick_check``) and writable, or a
