@@ -99,6 +99,9 @@ def test_defaults_list_real_public_sources():
         ),
         ("[web]\npublic_url = 'example.org'\n", "web.public_url: expected an http:// or https:// address"),
         ("[web]\nsignups_share = 1.5\n", "web.signups_share: expected a number at most 1.0, got 1.5"),
+        ("[web]\nmax_connections = 0\n", "web.max_connections: expected a whole number at least 8, got 0"),
+        ("[web]\nfd_reserve = 10\n", "web.fd_reserve: expected a whole number at least 64, got 10"),
+        ("[web]\nrequest_timeout = '0s'\n", "web.request_timeout: expected a duration greater than 0, got '0s'"),
         (
             "[[webhooks]]\nname = 'w'\nurl = 'http://x/'\nsecret = 's3'\n",
             "webhooks[0].secret: the webhook signing secret is never read from the config file",

@@ -519,6 +519,14 @@ class Web(Strict):
     signups_per_hour: Positive = 60  # confirmation mails per hour in all…
     signups_share: Annotated[float, Meta(gt=0, le=1)] = 0.1  # …of which one client may have this part
     confirm_within: Seconds = Duration(48 * 3600.0)  # a confirmation link expires after this
+    # a connection's request (headers and body) must be in within this of its opening or of the
+    # previous answer, or it is closed: slow and silent clients can't hold the app
+    request_timeout: Seconds = Duration(5.0)
+    # connections open at once, at most; fewer if the file descriptors (RLIMIT_NOFILE) less
+    # fd_reserve don't allow it. Beyond it one still waiting for its request makes room, or the new
+    # one is closed at once
+    max_connections: Annotated[int, Meta(ge=8)] = 1000
+    fd_reserve: Annotated[int, Meta(ge=64)] = 256  # file descriptors the web app leaves to polls, sends, the database
 
     @property
     def signups_per_client_hour(self) -> int:

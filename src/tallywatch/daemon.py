@@ -25,6 +25,7 @@ import contextlib
 import datetime as dt
 import logging
 import random
+import resource
 import signal
 import time
 from collections.abc import Callable
@@ -313,6 +314,28 @@ def _stuck(stuck: tuple[int, dict | None], bound: float) -> str | None:
     )
 
 
+def more_files() -> None:
+    """The soft limit on open files raised to the hard one: the web app's connections are capped
+    within it (``web.connections``), and the rest is the daemon's own. Left alone under a seccomp
+    filter (systemd's ``SystemCallFilter=~@resources`` kills a process that calls setrlimit):
+    the unit's ``LimitNOFILE=`` sets both limits alike."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == hard or soft == resource.RLIM_INFINITY:
+        return
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            if any(line.split() == ["Seccomp:", "2"] for line in status):
+                log.info("open files: %d of at most %d, left so (a seccomp filter is on)", soft, hard)
+                return
+    except OSError:
+        pass
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65_536)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError) as exc:
+        log.warning("open files: the soft limit %d could not be raised to %d: %s", soft, wanted, exc)
+
+
 def _ages(sources: list[SourceHealth]) -> dict[str, tuple[float | None, float]]:
     """What /healthz weighs per source: seconds since its last success, and its allowance."""
     return {h.name: (h.age, h.allowance) for h in sources if h.enabled}
@@ -330,6 +353,7 @@ async def run(
     stop = stop or asyncio.Event()
     hup = asyncio.Event()
     loop = asyncio.get_running_loop()
+    more_files()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, hup.set)
@@ -386,7 +410,7 @@ async def _web_server(config: Config, session_ref: list[Session]) -> WebServer:
     from .web.server import WebServer
 
     site = Site(lambda: session_ref[0].pipeline, config)
-    server = WebServer(build(site), config.web.host, config.web.port)
+    server = WebServer(build(site), config.web.host, config.web.port, config.web)
     site.server = server
     REGISTRY_SOURCES.set(server)
     await server.start()

@@ -41,6 +41,13 @@ STORAGE_ERRORS = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+WEB_REFUSED = Counter(
+    "tallywatch_web_connections_refused",
+    "Web app connections closed by the daemon: slow (request not complete in time), room (made room for a newer"
+    " one at the cap), full (the cap reached, every connection being answered), bad (a malformed request)",
+    ["reason"],
+    registry=REGISTRY,
+)
 OUTBOX = Gauge("tallywatch_outbox_depth", "Deliveries waiting (pending, retrying or being sent)", registry=REGISTRY)
 
 

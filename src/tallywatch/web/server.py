@@ -4,16 +4,22 @@ uvicorn's ``Server.serve`` is made for a process of its own: it takes SIGINT / S
 daemon's), exits the process when its port is taken, and wakes ten times a second to see whether
 it should stop. Here the daemon binds the socket itself (a taken port is an ``OSError`` it can
 report and survive), calls uvicorn's ``startup`` and ``shutdown``, and refreshes the Date header
-from its own heartbeat (``tick``), so an idle daemon stays idle.
+from its own heartbeat (``tick``), so an idle daemon stays idle. Its connections go through a
+``connections.Door``: a cap within the process's file descriptors, a deadline for each request,
+and a log that says each kind of refusal once a minute.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import socket
 from typing import TYPE_CHECKING
 
+from ..config import Web
+from ..format import format_number
 from ..health import Snapshot
+from .connections import BACKLOG, Door, Guarded, connection_cap
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp
@@ -33,16 +39,22 @@ def origin(host: str, port: int) -> str:
 
 
 class WebServer:
-    def __init__(self, app: ASGIApp, host: str, port: int) -> None:
+    def __init__(self, app: ASGIApp, host: str, port: int, limits: Web | None = None) -> None:
         import uvicorn
 
+        self.limits = limits = limits or Web()
         self.snapshot = Snapshot()  # the heartbeat writes it; /healthz and /metrics read it
         self.host, self.port = host, port
+        cap, self.files = connection_cap(limits.max_connections, limits.fd_reserve)
+        self.door = Door(cap, limits.request_timeout)
         self.config = uvicorn.Config(
             app,
             host=host,
             port=port,
-            http="h11",  # pure Python; httptools would add a C parser and memory for no gain at this load
+            # uvicorn's h11 protocol (pure Python; httptools would add a C parser and memory for no
+            # gain at this load), let in by the door and held to its deadline
+            http=functools.partial(Guarded, self.door),
+            ws="none",  # no WebSocket routes: an upgrade would take a connection past the door
             lifespan="off",
             log_config=None,
             access_log=False,
@@ -50,7 +62,9 @@ class WebServer:
             proxy_headers=True,  # X-Forwarded-For from the reverse proxy on this machine
             forwarded_allow_ips="127.0.0.1,::1",
             timeout_graceful_shutdown=2,
-            limit_concurrency=200,
+            limit_concurrency=None,  # the door's cap: uvicorn's counts silent connections and answers 503 to all
+            timeout_keep_alive=limits.request_timeout,  # the door's deadline covers an idle keep-alive too
+            backlog=BACKLOG,  # asyncio accepts this many at one go, before any can be turned away
             h11_max_incomplete_event_size=64 * 1024,
         )
         self.config.load()
@@ -70,7 +84,7 @@ class WebServer:
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self.port))
-            sock.listen(128)
+            sock.listen(BACKLOG)
             sock.setblocking(False)
         except OSError:
             sock.close()
@@ -80,14 +94,25 @@ class WebServer:
         await self.server.startup(sockets=[sock])
         await self.tick()
         log.info("web app at %s (/healthz, /metrics and the public pages)", self.address)
+        if self.door.cap < self.limits.max_connections:
+            log.warning(
+                "web app: at most %s connections, not %s: the process may open %s files (RLIMIT_NOFILE;"
+                " LimitNOFILE= under systemd), %s of them kept for polls, sends and the database",
+                format_number(self.door.cap),
+                format_number(self.limits.max_connections),
+                format_number(self.files),
+                format_number(self.limits.fd_reserve),
+            )
 
     async def tick(self) -> None:
-        """uvicorn's once-a-second work (the Date header), on the daemon's heartbeat."""
+        """uvicorn's once-a-second work (the Date header), on the daemon's heartbeat; the door's counts."""
         await self.server.on_tick(0)
+        self.door.tick()
 
     async def stop(self) -> None:
         if self.socket is None:
             return
         self.server.should_exit = True
         await self.server.shutdown(sockets=[self.socket])
+        self.door.tick(final=True)
         self.socket = None
