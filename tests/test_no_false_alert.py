@@ -254,3 +254,23 @@ def test_two_big_true_days_in_a_row_the_first_is_confirmed_by_the_second_s_print
     assert tally.point("uav", day[11]) == (7_400, "mod", "accepted")
     assert tally.point("uav", day[12]) == (7_500, "mod", "accepted")
     tally.close()
+
+
+def test_a_typo_after_a_big_true_day_does_not_set_the_big_day_aside():
+    """Found by the inbox state machine: a true day far above the usual is held; the next report has
+    a digit dropped from its total (its printed change is right). It continues neither the held
+    value nor the last accepted one: it is the one set aside, and the big day is confirmed by the
+    report after it."""
+    tally = Tally(Path(tempfile.mkdtemp()) / "t.db", CONFIG)
+    day = [START + dt.timedelta(days=i) for i in range(14)]
+    for i in range(10):  # … +1,000 a day
+        tally.report("mod", day[i], 1_000_000 + 1_000 * i, delta=1_000 if i else None)
+    assert tally.report("mod", day[10], 1_015_000, delta=6_000).events == []  # held: six times the usual
+    typo = tally.report("mod", day[11], 101_600, delta=1_000)  # 1,016,000 with a digit dropped
+    assert [s.event.key for s in typo.events] == [f"discarded:personnel:{day[11]}:101600"]
+    assert "follows neither the last figure accepted nor the one still waiting" in typo.events[0].event.message
+    assert tally.point("personnel", day[10]) == (1_015_000, "mod", "suspect")
+    tally.report("mod", day[12], 1_017_000, delta=1_000)
+    assert tally.point("personnel", day[10]) == (1_015_000, "mod", "accepted")
+    assert tally.point("personnel", day[12]) == (1_017_000, "mod", "accepted")
+    tally.close()

@@ -47,7 +47,8 @@ DISCARDED_WHY = tuple(DISCARDED)  # the reasons a suspect figure is set aside (e
 
 def discarded(metric: str, point: Point, why: str, other: Point) -> Event:
     """A suspect value never enters the series: ``why`` — ``contradicted`` (the next report, ``other``,
-    does not continue from it), ``replaced`` (a later report of the same source), ``second_source``
+    does not continue from it), ``replaced`` (a later report of the same source), ``inconsistent`` (its
+    printed change follows neither the last accepted value nor ``other``, the one held), ``second_source``
     (another source's figure for the day agrees with the reports before), ``misfit`` (a day filled
     in behind newer ones that does not fit between them; ``other``: the report after it)."""
     data = {"source": point.source, "discarded": True, "why": why}

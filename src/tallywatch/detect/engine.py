@@ -230,6 +230,12 @@ class Detector:
                 log.debug("%s %s: %s confirmed by the next report", metric, suspect.as_of, f"{suspect.value:,}")
                 events += self._confirmed(window, suspect, point)
                 window = self._windows[metric]
+            elif consistent(suspect, point, window, guard) is False and consistent(last, point, window, guard) is False:
+                # its printed change continues neither the held value nor the last accepted one: its own
+                # total is wrong (a typo after a big day) — it judges nothing; the held value waits on
+                window.suspect = suspect
+                self._put(metric, point, "discarded")
+                return [corrections.discarded(metric, point, "inconsistent", suspect)]
             else:
                 self._put(metric, suspect, "discarded")
                 events.append(corrections.discarded(metric, suspect, "contradicted", point))

@@ -47,6 +47,10 @@ DISCARDED = {
         "{name} {value} for {day} from {source} discarded as implausible: {other_source} gives {other}, which "
         "agrees with the reports before it"
     ),
+    "inconsistent": N_(
+        "{name} {value} for {day} from {source} discarded as implausible: its own change for the day follows "
+        "neither the last figure accepted nor the one still waiting for confirmation ({other} for {other_day})"
+    ),
     "misfit": N_(
         "{name} {value} for {day} from {source} discarded as implausible: it does not fit between the reports "
         "around it ({other} for {other_day})"
