@@ -236,7 +236,11 @@ def test_a_database_deleted_under_the_daemon_stops_its_work_loudly_and_no_second
         assert len(feed_server.hits("/mod.rss")) <= polls + 1  # (one in flight) polled every second before
 
         second = start_daemon(cfg, env)  # on the same path, its files gone
-        _, err = second.communicate(timeout=30)
+        try:
+            _, err = second.communicate(timeout=30)
+        finally:
+            second.kill()  # (should it have started after all)
+            second.communicate()
         assert second.returncode == 1, err
         assert f"another tallywatch daemon (pid {first.pid}) is running on {db}" in err
         assert first.poll() is None
