@@ -235,3 +235,34 @@ def test_a_correction_answering_an_alert_and_a_dropped_correction_of_it_goes_onc
     ).fetchall()
     assert answers == [(sent.id,)]
     store.close()
+
+
+def test_a_follow_up_of_a_correction_dropped_after_it_was_queued_does_not_answer_the_alert_twice(tmp_path):
+    """Found by the inbox state machine (a source flip-flopping while a chat was held back): the
+    next correction answered both the alert the reader got and the correction still queued for them;
+    that correction was then dropped, and its answer chained to the alert — which the next one
+    answered already: two identical answers to one message."""
+    store = Store(tmp_path / "t.db")
+    channel = ConsoleChannel(io.StringIO())
+    alert = store.add_event(Event("milestone:a", "milestone", "personnel", D(2025, 6, 12), 1, "m"), "mod", True)
+    outbox.enqueue(store, [alert], [channel])
+    (sent,) = store.claim("console")
+    store.mark_sent(sent.id)
+
+    def correction(n: int, answers: list[int]):
+        event = Event(
+            f"correction:{n}", "correction", "personnel", D(2025, 6, 12), n, f"c{n}", data={"answers": answers}
+        )
+        stored = store.add_event(event, "mod", True)
+        outbox.enqueue(store, [stored], [channel])
+        return stored
+
+    first = correction(2, [alert.id])  # queued: not sent yet
+    second = correction(3, [alert.id, first.id])  # answers the alert, and the queued correction
+    store.retract_events([first.id])  # the queued correction is dropped
+    store.settle()
+    answers = store.conn.execute(
+        "SELECT reply_to FROM deliveries WHERE event_id = ? AND status = 'pending'", [second.id]
+    ).fetchall()
+    assert answers == [(sent.id,)]
+    store.close()

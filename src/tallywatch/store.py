@@ -1237,6 +1237,16 @@ class Store:
             f" WHERE {never} AND NOT o.maybe_sent AND o.reply_to IS NULL)"
             " AND event_id IN (SELECT id FROM events WHERE json_extract(data, '$.retracts') IS NOT NULL)"
         )
+        # (a copy whose answer would go to a message another copy of its event answers already — or
+        # will, chained from an earlier one — is not needed: one answer to one message)
+        self.conn.execute(
+            "UPDATE deliveries SET status = 'dropped', last_error = 'another copy answers that message'"
+            f" WHERE {never} AND (EXISTS (SELECT 1 FROM deliveries t WHERE t.event_id = deliveries.event_id"
+            " AND t.id != deliveries.id AND t.reply_to = o.reply_to AND (t.status IN ('pending', 'sending',"
+            " 'sent') OR t.maybe_sent)) OR EXISTS (SELECT 1 FROM deliveries t JOIN deliveries p ON p.id ="
+            " t.reply_to WHERE t.event_id = deliveries.event_id AND t.id < deliveries.id AND t.status = 'pending'"
+            " AND p.status IN ('dead', 'dropped') AND p.reply_to = o.reply_to)))"
+        )
         never += ")"
         # (an edit whose original was itself an edit of a message sent edits that message instead)
         # (and is due when that message's copy is, if it is still queued: quiet hours hold it too)
