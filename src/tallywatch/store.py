@@ -1186,30 +1186,18 @@ class Store:
         or still queued (a follow-up waits until its original is sent), or put back after a send that
         may have arrived (``maybe_sent``), with their channel, recipient and language. (A copy of an
         event taken back or replaced was dropped before this is asked: only one that may have
-        arrived is followed then — or a dropped follow-up, whose own original the new one answers,
-        once, and not when that original is among the ones followed already.)"""
+        arrived is followed then — or a dropped follow-up, whose own original the new one answers:
+        ``settle`` chains it there, or drops it when another copy answers that message.)"""
         if not event_ids:
             return []
-        rows = list(
+        return list(
             self.db.query(
-                "SELECT id, channel, recipient, language, status, next_attempt_at, reply_to, maybe_sent FROM"
-                " deliveries WHERE (status IN ('sent', 'sending', 'pending') OR maybe_sent OR (status = 'dropped'"
-                f" AND reply_to IS NOT NULL)) AND event_id IN ({','.join('?' * len(event_ids))}) ORDER BY id",
+                "SELECT id, channel, recipient, language, status, next_attempt_at FROM deliveries WHERE (status IN"
+                " ('sent', 'sending', 'pending') OR maybe_sent OR (status = 'dropped' AND reply_to IS NOT NULL))"
+                f" AND event_id IN ({','.join('?' * len(event_ids))}) ORDER BY id",
                 event_ids,
             )
         )
-        # a dropped follow-up never reached anyone: the new one answers what it answered, unless that
-        # is answered already (an original among the ones followed, or another dropped follow-up of it)
-        chained = {row["id"] for row in rows if row["status"] == "dropped" and not row["maybe_sent"]}
-        answered = {row["id"] for row in rows if row["id"] not in chained}
-        found = []
-        for row in rows:
-            if row["id"] in chained:
-                if row["reply_to"] in answered:
-                    continue
-                answered.add(row["reply_to"])
-            found.append(row)
-        return found
 
     @_writes
     def settle(self) -> None:
