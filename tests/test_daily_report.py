@@ -419,8 +419,12 @@ def photo_of(fake, call) -> bytes:
 
 def test_the_day_personnel_passes_a_million_the_report_leads_with_it(tmp_path, fake):
     """Issue 26: on 12 June 2025 (personnel 1,000,340) the report's card said "1,000,340" and its
-    caption never said 1,000,000. Now the crossing is the caption's first line,
+    caption never said 1,000,000. Now the crossing is the card's band and the caption's first line,
     in each reader's language; a reader of the report alone gets that one message, no alert beside it."""
+    import io
+
+    from PIL import Image
+
     from tallywatch.pipeline import Pipeline
 
     day = D(2025, 6, 12)
@@ -453,6 +457,10 @@ def test_the_day_personnel_passes_a_million_the_report_leads_with_it(tmp_path, f
     alert, report = sorted((c.params.get("caption") or c.text for c in fake.sent(ALL_UK)), key=lambda t: "📋" in t)
     assert report.startswith("🏁 <b>1\u00a0000\u00a0000 — особовий склад") and "📋" in report
     assert alert.startswith("🏁 <b>12.06.2025</b>\nособовий склад: перейдено позначку 1\u00a0000\u00a0000 — тепер")
+    # the card: a red band across its whole width under the title, where a day without one has white
+    for call in (en, uk):
+        card = Image.open(io.BytesIO(photo_of(fake, call))).convert("RGB")
+        assert card.getpixel((10, 250)) == (0xC0, 0x39, 0x2B) and card.getpixel((1070, 250)) == (0xC0, 0x39, 0x2B)
     tally.close()
 
 
