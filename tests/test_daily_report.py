@@ -340,9 +340,11 @@ def test_a_real_kmu_page_makes_the_days_report_card_with_its_link(tmp_path, fake
     assert f'<a href="{feed_server.url}/report">original</a>' in caption
 
 
-def test_personnels_rank_is_counted_over_the_365_days_before_on_the_real_series(tmp_path):
+@pytest.mark.parametrize("known", [D(2025, 6, 12), D(2025, 6, 20)], ids=["the-newest-day", "a-held-day"])
+def test_personnels_rank_is_counted_over_the_365_days_before_on_the_real_series(tmp_path, known):
     """The report's "the Nth highest of the last 365 days", checked against the bundled General
-    Staff series counted directly (every day whose day before is known gives a rise)."""
+    Staff series counted directly (every day whose day before is known gives a rise) — also for a
+    day reported after later ones are known (a held day): the days after it are not its year."""
     from tallywatch import history
     from tallywatch.config import Config
     from tallywatch.detect import report
@@ -350,7 +352,7 @@ def test_personnels_rank_is_counted_over_the_365_days_before_on_the_real_series(
 
     day = dt.date(2025, 6, 12)  # the day personnel passed 1,000,000
     tally = Tally(tmp_path / "r.db", Config())
-    seed(tally.store, tally.detector, day)
+    seed(tally.store, tally.detector, known)
     personnel = {d: f.value for d, figs in history.daily().items() for f in figs if f.metric == "personnel"}
     start = day - dt.timedelta(days=report.RANK_DAYS)
     rises = {

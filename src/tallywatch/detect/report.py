@@ -125,6 +125,8 @@ def rank(w: Window, day: dt.date) -> dict[str, int] | None:
     rises, previous, today = [], None, None
     for point in w.points.tail(first):
         d = point.as_of
+        if d > day:  # a day reported after later ones (held back): its year ends with it
+            break
         if previous is not None and d > start and (d - previous.as_of).days == 1:
             rises.append(point.value - previous.value)
             if d == day:
