@@ -195,3 +195,59 @@ def test_webhooks_without_a_signing_secret_are_warned_about(tmp_path, monkeypatc
     monkeypatch.setenv("TALLYWATCH_WEBHOOK_SECRET", "a-long-secret")
     config.load(path)
     assert "signing secret" not in caplog.text
+
+
+# -- what a file leaves out is the built-in settings; nothing is dropped silently ---------------------
+
+
+def test_a_file_without_sources_or_milestones_keeps_the_built_in_ones(tmp_path):
+    """A file holding only [email] and [telegram] used to drop every source and milestone: the daemon
+    then polled nothing and said so at INFO."""
+    path = write(tmp_path, "[email]\nfrom_addr = 'alerts@example.org'\n[telegram]\nadmins = [42]\n")
+    cfg, _origin = config.load(path)
+    built_in = config.defaults()
+    assert cfg.sources == built_in.sources and len(cfg.sources) == 6
+    assert cfg.milestones == built_in.milestones and cfg.milestones["personnel"].step == 100_000
+    assert cfg.telegram.admins == [42]
+    done = run_tallywatch("config", "check", "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"# {path}: valid",
+        "# sources: 6, built in (disabled: mod)",
+        "# milestones: 13, built in",
+    ]
+    assert len(json.loads(done.stdout)["sources"]) == 6
+
+
+def test_a_files_own_sources_and_milestones_replace_the_built_in_ones(tmp_path):
+    path = write(
+        tmp_path,
+        "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'https://example.org/a.rss'\n[milestones.tanks]\nstep = 500\n",
+    )
+    cfg, _origin = config.load(path)
+    assert [s.name for s in cfg.sources] == ["a"] and list(cfg.milestones) == ["tanks"]
+    done = run_tallywatch("config", "check", "--config", str(path))
+    assert done.stderr.splitlines()[1:] == ["# sources: 1, from the file", "# milestones: 1, from the file"]
+
+
+def test_no_sources_or_milestones_only_when_asked_for(tmp_path):
+    path = write(tmp_path, "sources = []\nmilestones = {}\n")
+    cfg, _origin = config.load(path)
+    assert cfg.sources == [] and cfg.milestones == {}
+    done = run_tallywatch("config", "check", "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[1:] == [
+        "# sources: none (sources = [] in the file: nothing is polled)",
+        "# milestones: none (milestones = {} in the file: no milestone alerts)",
+    ]
+    # sources given, none of them enabled: nothing would be polled, and nobody asked for that
+    off = write(tmp_path, "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'https://example.org/a.rss'\nenabled = false\n")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(off)
+    assert str(err.value) == (
+        f"{off}: sources: every source is disabled (enabled = false), so nothing would be polled; "
+        "enable one, or write `sources = []` to run without sources"
+    )
+    for command in (["poll"], ["run"], ["config", "check"]):
+        done = run_tallywatch(*command, "--config", str(off))
+        assert done.returncode == 2 and done.stderr.startswith(f"config error: {off}: sources: every source")

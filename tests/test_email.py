@@ -288,6 +288,8 @@ def write_config(tmp_path, port, feed_url=None):
     path = tmp_path / "tw.toml"
     path.write_text(
         f"""
+sources = []  # the days are fed in by the test (left out: the built-in sources, on the internet)
+
 [detect]
 baseline = false  # these tests feed their own days (test_baseline.py: a first start)
 

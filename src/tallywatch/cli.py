@@ -55,6 +55,8 @@ def cmd_config_check(cfg: config.Config, origin: str, args: argparse.Namespace) 
         value, where = secrets.lookup(name)
         data["secrets"][name] = f"{secrets.mask(value)} ({where})" if value else where
     print(f"# {origin}: valid", file=sys.stderr)
+    for said in cfg.provenance():  # "sources: 6, built in": what a file left out is not lost
+        print(f"# {said}", file=sys.stderr)
     print(json.dumps(data, indent=2, ensure_ascii=False))
     return 0
 

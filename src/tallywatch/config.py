@@ -695,6 +695,25 @@ class Config(Strict):
             for rule in hook.rules:
                 yield from check(f"webhooks[{i}].rules", rule, RULES, "rule")
 
+    def provenance(self) -> list[str]:
+        """Where the sources and milestones come from, one line each (``config check`` says it):
+        ``sources: 6, built in (disabled: mod)``, ``milestones: none (milestones = {} in the file…)``."""
+        from_file = self.__dict__.get("_from_file", {})
+        lines = []
+        for key, count, empty, effect in (
+            ("sources", len(self.sources), "[]", "nothing is polled"),
+            ("milestones", len(self.milestones), "{}", "no milestone alerts"),
+        ):
+            where = "from the file" if from_file.get(key) else "built in"
+            if not count:
+                lines.append(
+                    f"{key}: none ({key} = {empty} in the file: {effect})" if from_file.get(key) else f"{key}: none"
+                )
+                continue
+            off = [s.name for s in self.sources if not s.enabled] if key == "sources" else []
+            lines.append(f"{key}: {count}, {where}" + (f" (disabled: {', '.join(off)})" if off else ""))
+        return lines
+
     def per_day(self, metric: str) -> bool:
         """Whether the metric is a count for each day (not a running total)."""
         spec = self.metrics.get(metric)
@@ -813,8 +832,30 @@ def _line(origin: str, where: str, what: str) -> str:
     return f"{origin}: {where}: {what}"
 
 
+# what a file replaces only by giving its own: left out, the built-in ones apply (an empty one,
+# `sources = []` or `milestones = {}`, is the way to have none)
+BUILT_IN = ("sources", "milestones")
+
+
 def parse(data: dict[str, Any], origin: str) -> Config:
-    return Config.from_dict(data, origin)
+    """A config file's settings. Every key it leaves out is the built-in one; ``[[sources]]`` and
+    ``[milestones]`` too, each replaced whole when the file gives its own. Sources given, none of
+    them enabled, is an error: nothing would be polled, and ``sources = []`` says so on purpose."""
+    return _settings(data, origin, given=True)
+
+
+def _settings(data: dict[str, Any], origin: str, given: bool) -> Config:
+    built_in = tomllib.loads(defaults_text()) if given else data
+    merged = {**{key: built_in[key] for key in BUILT_IN if key not in data}, **data}
+    config = Config.from_dict(merged, origin)
+    sources = data.get("sources")
+    if given and sources and not any(s.enabled for s in config.sources):
+        raise ConfigError(
+            f"{origin}: sources: every source is disabled (enabled = false), so nothing would be polled; "
+            "enable one, or write `sources = []` to run without sources"
+        )
+    config.__dict__["_from_file"] = {key: given and key in data for key in BUILT_IN}
+    return config
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -841,7 +882,7 @@ def defaults_text() -> str:
 
 
 def defaults() -> Config:
-    return parse(tomllib.loads(defaults_text()), "built-in defaults")
+    return _settings(tomllib.loads(defaults_text()), "built-in defaults", given=False)
 
 
 def locate(explicit: str | os.PathLike[str] | None = None) -> Path | None:
