@@ -251,3 +251,41 @@ def test_no_sources_or_milestones_only_when_asked_for(tmp_path):
     for command in (["poll"], ["run"], ["config", "check"]):
         done = run_tallywatch(*command, "--config", str(off))
         assert done.returncode == 2 and done.stderr.startswith(f"config error: {off}: sources: every source")
+
+
+@pytest.mark.parametrize(
+    ("text", "fix"),
+    [
+        ("[email]\nenabled = true\n", "set [web] public_url"),
+        ("[email]\nenabled = true\nunsubscribe_mailto = 'unsubscribe@example.org'\n", "set [web] public_url"),
+        (
+            "[email]\nenabled = true\n[web]\nenabled = false\npublic_url = 'https://losses.example.org'\n",
+            "turn the web app on ([web] enabled = true)",
+        ),
+    ],
+)
+def test_mail_to_subscribers_without_a_working_unsubscribe_is_a_config_error(tmp_path, text, fix):
+    """It used to be valid, and every mail told the reader to "ask the sender to run `tallywatch
+    subscribers unsubscribe TOKEN`"."""
+    path = write(tmp_path, text)
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    (line,) = str(err.value).splitlines()
+    assert line.startswith(f"{path}: email: mail to subscribers needs a working unsubscribe link: ")
+    assert fix in line and "or [email] unsubscribe_url = " in line
+    done = run_tallywatch("config", "check", "--config", str(path))
+    assert done.returncode == 2 and done.stderr == f"config error: {line}\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[email]\nenabled = true\n[web]\npublic_url = 'https://losses.example.org'\n",  # the web app's own page
+        "[email]\nenabled = true\nunsubscribe_url = 'https://example.org/unsub?t={token}'\n",  # an endpoint of one's own
+        "[email]\nenabled = false\n",  # no mail, nothing to unsubscribe from
+    ],
+)
+def test_mail_with_a_working_unsubscribe_is_valid(tmp_path, text):
+    cfg, _origin = config.load(write(tmp_path, text))
+    if cfg.email.enabled:
+        assert cfg.email.unsubscribe_link("tok").startswith("https://")

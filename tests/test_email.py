@@ -309,6 +309,9 @@ port = {port}
 security = "none"
 from_addr = "alerts@tallywatch.example"
 unsubscribe_mailto = "unsubscribe@tallywatch.example"
+
+[web]
+public_url = "https://tallywatch.example"  # the mails' unsubscribe links lead to its page
 """
     )
     return path

@@ -646,11 +646,33 @@ class Config(Strict):
     metrics: dict[str, PatternMetric] = {}
 
     def __post_init__(self) -> None:
-        problems = [*self._unique_names(), *self._metric_names(), *self._metric_sources_exist(), *self._names_known()]
+        problems = [
+            *self._unique_names(),
+            *self._metric_names(),
+            *self._metric_sources_exist(),
+            *self._names_known(),
+            *self._unsubscribe_works(),
+        ]
         if problems:
             raise ValueError("\n".join(problems))
         if self.web.enabled and self.web.public_url:
             self.email.__dict__["_served_unsubscribe"] = self.web.link("/unsubscribe?t=")
+
+    def _unsubscribe_works(self) -> Iterable[str]:
+        """Every mail to a subscriber carries a link that unsubscribes in one click (List-Unsubscribe,
+        RFC 8058): the web app's /unsubscribe under [web] public_url, or an endpoint of the admin's own."""
+        if not self.email.enabled or self.email.unsubscribe_url or (self.web.enabled and self.web.public_url):
+            return
+        fix = (
+            "turn the web app on ([web] enabled = true), whose /unsubscribe page the links lead to,"
+            if self.web.public_url
+            else 'set [web] public_url = "https://…" (the address people reach this web app at: the links '
+            "lead to its /unsubscribe page)"
+        )
+        yield (
+            f"email: mail to subscribers needs a working unsubscribe link: {fix} "
+            'or [email] unsubscribe_url = "https://…{token}" (an endpoint of your own)'
+        )
 
     def _unique_names(self) -> Iterable[str]:
         names = [s.name for s in self.sources]

@@ -88,14 +88,14 @@ def _unsubscribe(settings: EmailSettings, token: str | None, language: str = "en
         targets.append(f"<{link}>")
     if settings.unsubscribe_mailto:
         targets.append(f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe%20{token}>")
+    # (a link there is: mail to subscribers without one is a config error, config.Config._unsubscribe_works)
+    line = ""
     if link:
         line = _("Unsubscribe: {url}").format(url=link)
     elif settings.unsubscribe_mailto:
         line = _("Unsubscribe: write to {address} with the subject 'unsubscribe {token}'").format(
             address=settings.unsubscribe_mailto, token=token
         )
-    else:
-        line = _("Unsubscribe: ask the sender to run `tallywatch subscribers unsubscribe {token}`").format(token=token)
     return (", ".join(targets) or None), line
 
 
