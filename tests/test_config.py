@@ -98,6 +98,11 @@ def test_defaults_list_real_public_sources():
             "health.port: moved to [web] (one server answers /healthz, /metrics and the public pages)",
         ),
         ("[web]\npublic_url = 'example.org'\n", "web.public_url: expected an http:// or https:// address"),
+        (
+            "[service]\nname = 'Losses <desk>'\n",
+            "service.name: expected a name on one line, up to 80 characters, without <, > or quotes",
+        ),
+        ("[service]\nurl = 'losses.example.org'\n", "service.url: expected an http:// or https:// address"),
         ("[web]\nsignups_share = 1.5\n", "web.signups_share: expected a number at most 1.0, got 1.5"),
         ("[web]\nmax_connections = 0\n", "web.max_connections: expected a whole number at least 8, got 0"),
         ("[web]\nfd_reserve = 10\n", "web.fd_reserve: expected a whole number at least 64, got 10"),

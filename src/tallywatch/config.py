@@ -30,6 +30,7 @@ from msgspec import Meta, field
 
 from .extract import EXTRACTORS
 from .extract.genstaff import METRICS
+from .i18n import N_
 from .models import RULES
 
 log = logging.getLogger("tallywatch.config")
@@ -436,6 +437,37 @@ class Telegram(Strict):
         _known_zone("timezone", self.timezone)
 
 
+# the service's name when [service] name is not set: a msgid, said in each reader's language
+DEFAULT_NAME = N_("Russian losses — daily figures")
+OneLine = Annotated[
+    str, _hinted(r'^[^\r\n<>"]{1,80}\Z', "expected a name on one line, up to 80 characters, without <, > or quotes")
+]
+
+
+class Service(Strict):
+    """How the service calls itself to its readers: mail subjects and the sender's name, the web
+    pages' titles, the card's foot, the bot's greeting."""
+
+    name: OneLine | None = None  # None: "Russian losses — daily figures" in the reader's language; set: as written
+    url: Url | None = None  # where people find it, on the card (None: [web] public_url, if any)
+
+    def called(self, language: str = "en") -> str:
+        """The service's name for a reader of ``language``."""
+        from .i18n import gettext
+
+        return self.name or gettext(language, DEFAULT_NAME)
+
+    def home(self) -> str | None:
+        """Its address: ``url``, else the web app's public address (set by Config)."""
+        return self.url or self.__dict__.get("_public_url")
+
+    def signature(self, language: str = "en") -> str:
+        """``Russian losses — daily figures · losses.example.org``: the name, and where to find it."""
+        home = self.home()
+        shown = home.split("://", 1)[1].rstrip("/") if home else ""
+        return f"{self.called(language)} · {shown}" if shown else self.called(language)
+
+
 class Email(Strict):
     """Email over SMTP: instant alerts and daily / weekly digests. Password only from secrets."""
 
@@ -451,9 +483,7 @@ class Email(Strict):
     ca_file: Path | None = None  # extra CA to trust (a private relay); certificates are always verified
     timeout: Seconds = Duration(30.0)
     from_addr: Address = "tallywatch@localhost"
-    from_name: Annotated[str, _hinted(r'^[^\r\n<>"]*\Z', "expected a name on one line, without <, > or quotes")] = (
-        "tallywatch"
-    )
+    from_name: OneLine | None = None  # the sender's name; None: the [service] name, in the reader's language
     instant_rules: list[str] = field(default_factory=lambda: ["milestone"])  # which alerts go out as one mail each
     daily_at: Clock = "07:30"
     weekly_on: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
@@ -473,6 +503,15 @@ class Email(Strict):
             return self.unsubscribe_url.format(token=token)
         served = self.__dict__.get("_served_unsubscribe")  # set by Config from [web] public_url
         return served + quote(token, safe="") if served else None
+
+    @property
+    def service(self) -> Service:
+        """The [service] settings (set by Config; a table read alone: the defaults)."""
+        return self.__dict__.get("_service") or Service()
+
+    def sender(self, language: str = "en") -> str:
+        """The From name: ``from_name``, else the service's name in the reader's language."""
+        return self.from_name or self.service.called(language)
 
     def __post_init__(self) -> None:
         _known_zone("timezone", self.timezone)
@@ -626,6 +665,7 @@ class Report(Strict):
 
 
 class Config(Strict):
+    service: Service = field(default_factory=Service)
     storage: Storage = field(default_factory=Storage)
     http: Http = field(default_factory=Http)
     backfill: Backfill = field(default_factory=Backfill)
@@ -657,6 +697,8 @@ class Config(Strict):
             raise ValueError("\n".join(problems))
         if self.web.enabled and self.web.public_url:
             self.email.__dict__["_served_unsubscribe"] = self.web.link("/unsubscribe?t=")
+            self.service.__dict__["_public_url"] = self.web.public_url
+        self.email.__dict__["_service"] = self.service
 
     def _unsubscribe_works(self) -> Iterable[str]:
         """Every mail to a subscriber carries a link that unsubscribes in one click (List-Unsubscribe,
