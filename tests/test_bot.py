@@ -100,7 +100,9 @@ def test_commands_are_registered_in_both_languages(tmp_path, fake):
     async def go():
         async with running(tmp_path, fake):
             reply = await ask(fake, USER, "/start")
-            assert reply.startswith("Hello! I send the General Staff of Ukraine's daily report")
+            assert reply.startswith(
+                "Hello! This is Russian losses — daily figures. I send the General Staff of Ukraine's daily report"
+            )
 
     asyncio.run(go())
     assert {"", "uk"} <= set(fake.state.commands)

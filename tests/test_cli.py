@@ -9,6 +9,7 @@ from processes import run_tallywatch, start_daemon
 from waiting import wait
 
 from tallywatch import history
+from tallywatch.cli import build_parser
 from tallywatch.demo import rss as history_rss
 
 D = dt.date
@@ -119,6 +120,31 @@ def test_poll_exits_1_when_every_source_fails(cfg, feed_server):
 def test_status_before_any_poll(cfg):
     done = tallywatch("status", cfg=cfg)
     assert done.returncode == 1 and "no database" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        ["--config", "{cfg}", "--log-level", "debug", "status"],  # before the command
+        ["status", "--config", "{cfg}", "--log-level", "debug"],  # after it
+        ["--log-level", "debug", "status", "--config", "{cfg}"],  # one each side
+        ["--config", "{cfg}", "config", "check"],  # before a command with a subcommand…
+        ["config", "--config", "{cfg}", "check"],  # …between the two…
+        ["config", "check", "--config", "{cfg}"],  # …and after both
+    ],
+)
+def test_global_options_go_before_or_after_the_command(cfg, tmp_path, where):
+    argv = [arg.format(cfg=cfg) for arg in where]
+    if "--log-level" in argv:
+        assert build_parser().parse_args(argv).log_level == "debug"
+    done = run_tallywatch(*argv)
+    if "status" in where:  # the file's database is the one looked for
+        assert done.returncode == 1, done.stderr
+        assert f"no database at {tmp_path / 'state' / 'tw.db'}" in done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith(f"# {cfg}: valid")
+        assert json.loads(done.stdout)["sources"][0]["name"] == "mod"
 
 
 @pytest.mark.parametrize(

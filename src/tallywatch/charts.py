@@ -249,8 +249,8 @@ def card(report: dict[str, Any], day: dt.date, language: str = "en", said_by: st
     for i, f in enumerate(others):
         row, column = divmod(i, 2)
         cell(40 + column * (width + 20), top + row * (height + gap), width, height, f, big=False)
-    if said_by:
-        text(40, CARD_HEIGHT - 36, said_by, 26, color=MUTED, va="baseline")
+    if said_by:  # one line, or two: whose figures, then the service that shows them
+        text(40, CARD_HEIGHT - 14, said_by, 24, color=MUTED, va="bottom", linespacing=1.35)
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=dpi, facecolor="white")
     return out.getvalue()
@@ -439,11 +439,14 @@ class Charts:
         what = f"the chart of {metric} for {once}"
         return await self._once((once, metric, language, days), what, lambda: self.get(metric, language, days))
 
-    async def card(self, key: str, data: dict[str, Any], day: dt.date, language: str = "en") -> bytes | None:
-        """A daily report's card as PNG, drawn once per report version and language."""
+    async def card(
+        self, key: str, data: dict[str, Any], day: dt.date, language: str = "en", service: str = ""
+    ) -> bytes | None:
+        """A daily report's card as PNG, drawn once per report version and language. Its foot: whose
+        figures they are, and under it ``service`` (the service's name and address) when given."""
         from .channels.render import credit
 
-        said = credit(data.get("publisher") or "genstaff", language)
+        said = credit(data.get("publisher") or "genstaff", language) + (f"\n{service}" if service else "")
         draw = lambda: self.draw(card, data, day, language, said)  # noqa: E731
         return await self._once((key, "card", language), f"the card of {key}", draw)
 

@@ -55,12 +55,16 @@ def cmd_config_check(cfg: config.Config, origin: str, args: argparse.Namespace) 
         value, where = secrets.lookup(name)
         data["secrets"][name] = f"{secrets.mask(value)} ({where})" if value else where
     print(f"# {origin}: valid", file=sys.stderr)
+    for said in cfg.provenance():  # "sources: 6, built in": what a file left out is not lost
+        print(f"# {said}", file=sys.stderr)
     print(json.dumps(data, indent=2, ensure_ascii=False))
     return 0
 
 
 def config_arguments(sub, common: argparse.ArgumentParser) -> None:
-    cfg = sub.add_parser("config", help="configuration commands", description="Configuration commands.")
+    cfg = sub.add_parser(
+        "config", parents=[common], help="configuration commands", description="Configuration commands."
+    )
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
     check = cfg_sub.add_parser(
         "check",
@@ -747,6 +751,23 @@ COMMANDS = [
 ]  # in the order --help lists them
 
 
+def global_options(parser: argparse.ArgumentParser, **defaults: str | None) -> None:
+    """``--config`` and ``--log-level``: accepted before the command and after it (and, for ``config
+    check``, between the two words)."""
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=defaults["config"],
+        help="TOML config (default: $TALLYWATCH_CONFIG, else ./config/tallywatch.toml, else built-in defaults)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=defaults["log_level"],
+        choices=["debug", "info", "warning", "error"],
+        help="default: info",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser: the global options, then each command's own piece (``*_arguments``, beside it)."""
     parser = argparse.ArgumentParser(
@@ -754,15 +775,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch running tallies in feeds (the General Staff's daily loss report first) and alert on what matters.",
     )
     parser.add_argument("--version", action="version", version=f"tallywatch {__version__}")
+    global_options(parser, config=None, log_level="info")
+    # the same options after the command: only those given there are set (SUPPRESS), so one given
+    # before the command is not overwritten by the command's default
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config",
-        metavar="PATH",
-        help="TOML config (default: $TALLYWATCH_CONFIG, else ./config/tallywatch.toml, else built-in defaults)",
-    )
-    common.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default: info"
-    )
+    global_options(common, config=argparse.SUPPRESS, log_level=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for piece in COMMANDS:
         piece(sub, common)
