@@ -50,6 +50,27 @@ class Tally:
         return tuple(row) if row else None
 
 
+class Bound:
+    """What a channel asks of the running daemon (``channels.Context``), without charts: the store
+    ``store_of()`` gives now (a restart replaces it), used on this thread."""
+
+    def __init__(self, store_of) -> None:
+        self.store_of = store_of
+
+    @property
+    def store(self) -> Store:
+        return self.store_of()
+
+    async def in_store(self, fn, *args, **kwargs):
+        return fn(*args, **kwargs)
+
+    async def chart(self, *args, **kwargs):
+        return None
+
+    async def card(self, *args, **kwargs):
+        return None
+
+
 def alerts(result: Ingested) -> list[tuple[str, dt.date]]:
     return [(s.event.key, s.event.as_of) for s in result.events if s.notify]
 

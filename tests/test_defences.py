@@ -449,7 +449,7 @@ def test_a_retractions_edit_is_not_repeated_when_its_answer_is_retried(tmp_path,
     alerts = a_wrong_milestone_taken_back(tmp_path, fake, ["801"])
     edits = to(fake, "801", "editMessageText")
     assert [(int(e.params["message_id"]), e.status) for e in edits] == [(alerts["801"], 200)]  # once
-    assert "taken back" in edits[0].params["text"]
+    assert "was wrong" in edits[0].params["text"]
     answers = [c for c in to(fake, "801", "sendMessage") if "reply_parameters" in c.params]
     assert [c.status for c in answers] == [500, 200]
 
@@ -458,12 +458,12 @@ def test_a_retraction_goes_only_to_those_who_got_the_alert(tmp_path, fake):
     alerts = a_wrong_milestone_taken_back(tmp_path, fake, ["901", "902"], unreachable=["902"], later=["903"])
     assert set(alerts) == {"901"}  # 902's copy was not sent before the figure was taken back
     (edit,) = to(fake, "901", "editMessageText")
-    assert int(edit.params["message_id"]) == alerts["901"] and "taken back" in edit.params["text"]
+    assert int(edit.params["message_id"]) == alerts["901"] and "was wrong" in edit.params["text"]
     (answer,) = [c for c in fake.sent("901") if "reply_parameters" in c.params]
-    assert answer.params["reply_parameters"]["message_id"] == alerts["901"] and "taken back" in answer.text
+    assert answer.params["reply_parameters"]["message_id"] == alerts["901"] and "was wrong" in answer.text
     for chat in ("902", "903"):  # one whose copy was never sent, one who subscribed after it went out
         assert to(fake, chat, "editMessageText") == []
-        assert not any("taken back" in c.text for c in fake.sent(chat))
+        assert not any("was wrong" in c.text for c in fake.sent(chat))
     assert fake.sent("903") == []
 
 

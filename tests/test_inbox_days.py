@@ -56,7 +56,7 @@ from fake_telegram import TOKEN, FakeState, FakeTelegram
 from hypothesis import HealthCheck, Phase, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
-from tally import Tally
+from tally import Bound, Tally
 
 from tallywatch import outbox
 from tallywatch.channels import ChannelLimits
@@ -85,6 +85,9 @@ KYIV = ZoneInfo("Europe/Kyiv")
 # the readers: chat → (choice, language); the email reader gets each milestone as a mail
 READERS = {"501": ("all", "en"), "502": ("milestones", "uk"), "503": ("report", "en"), "504": ("all", "uk")}
 QUIET = "504"  # the reader whose quiet hours the machine turns on and off
+ADMIN = "900"  # [telegram] admins: the notices about the data (a figure set aside, a retraction) go there
+# what only the admins are told of (the model's own list, not the code's: models.ADMIN_ONLY is what it checks)
+ADMIN_RULES = ("guard", "disagreement", "reported_delta", "stale", "recovered", "broken", "repaired")
 MAIL = "reader@example.org"
 FIGURE_RULES = ("milestone", "approaching", "spike", "record", "correction", "reported_delta")
 
@@ -114,6 +117,8 @@ CHECKS = {
     "quiet-hours": "a non-critical alert queued in quiet hours waits for their end",
     "quiet-critical": "… and a milestone never waits (not behind what waits)",
     "choice": "a reader gets what they chose (the report only; milestones only)",
+    "audience": "no reader gets a notice meant for the admins (models.ADMIN_ONLY) but as the answer to an alert",
+    "admin-told": "the admin gets each notice about the data, in the admins' words (the source's id)",
     "explained": "every message and mail a reader got is an event's text (or an edit of it)",
     "public-data": "web.data: the events, the feed and latest answer; a day's report is one entry",
 }
@@ -288,26 +293,6 @@ class Sabotage:
         raise AssertionError("nothing is sent through the sabotage")
 
 
-class Bound:
-    """What the email channel asks of the running daemon (``channels.Context``), without charts."""
-
-    def __init__(self, machine: Inboxes) -> None:
-        self.machine = machine
-
-    @property
-    def store(self):
-        return self.machine.tally.store
-
-    async def in_store(self, fn, *args, **kwargs):
-        return fn(*args, **kwargs)
-
-    async def chart(self, *args, **kwargs):
-        return None
-
-    async def card(self, *args, **kwargs):
-        return None
-
-
 class Killed(Exception):
     """SIGKILL: from this moment nothing more reaches the database."""
 
@@ -395,7 +380,7 @@ class Inboxes(RuleBasedStateMachine):
                 "milestones": {metric: {"step": step} for metric, step in STEPS.items()},
                 "detect": {"confirm": confirm},
                 "sources": [{"name": "mod", "kind": "rss", "url": "https://mod.example/rss", "priority": 1}],
-                "telegram": {"base_url": self.fake.base_url},
+                "telegram": {"base_url": self.fake.base_url, "admins": [int(ADMIN)]},
                 "email": {
                     "enabled": True,
                     "host": "127.0.0.1",
@@ -407,7 +392,7 @@ class Inboxes(RuleBasedStateMachine):
         )
         self.telegram = self._telegram()
         self.email = EmailChannel(self.config.email)
-        self.email.bind(Bound(self))
+        self.email.bind(Bound(lambda: self.tally.store))
         self.sabotage = Sabotage()
         if SERVERS.template is None:  # the readers and the month before, stored once for every example
             SERVERS.template = self.dir.with_name(self.dir.name + "-template.db")
@@ -1011,6 +996,22 @@ class Inboxes(RuleBasedStateMachine):
         for chat, messages in self.inboxes(events).items():
             self._check_chat(chat, messages, events)
         self._check_mail(self.mails(events), events)
+        self._check_admin(events)
+
+    def _check_admin(self, events: dict[int, dict]) -> None:
+        """The admin's chat: every notice about the data, once delivered, in the admins' words."""
+        texts = {c.text for c in self.fake.sent(ADMIN)}
+        for event_id, e in events.items():
+            if e["rule"] not in ADMIN_RULES or self.inflight is not None:
+                continue
+            sent = self.tally.store.conn.execute(
+                "SELECT 1 FROM deliveries WHERE event_id = ? AND recipient = ? AND status = 'sent'", [event_id, ADMIN]
+            ).fetchone()
+            note(f"the admin told of a {e['rule']} notice")
+            said = telegram_html(e["event"], "en", admin=True)
+            check("admin-told", sent is not None, f"the admin was not sent {e['key']}")
+            check("admin-told", sent is None or said in texts, f"the admin's chat lacks {said!r}")
+            check("admin-told", e["source"] in said or "source" not in e["data"], f"no source id in {said!r}")
 
     def _resolved(self, metric: str, day: dt.date | str) -> bool:
         """Is the day's figure of the metric settled: no wrong value waiting to be taken back, no typo
@@ -1061,6 +1062,7 @@ class Inboxes(RuleBasedStateMachine):
                 check("choice", e["rule"] == "report", f"chat {chat} chose the daily report only and got {what}")
             if choice == "milestones" and not answering(e):
                 check("choice", e["rule"] == "milestone", f"chat {chat} chose milestones only and got {what}")
+            check("audience", e["rule"] not in ADMIN_RULES or bool(answering(e)), f"chat {chat} got the admins' {what}")
             if e["rule"] == "report":
                 continue
             answers = [a for a in self.follow_ups.get(event_id, ()) if a in events]

@@ -77,8 +77,12 @@ def test_categories_by_the_names_people_use():
 
 def test_every_figure_alert_reads_the_same_in_ukrainian():
     """Each kind of alert about the figures has its words in the catalogue: a Ukrainian reader
-    never gets an English sentence with Ukrainian numbers in it."""
+    never gets an English sentence with Ukrainian numbers in it (nor would an admin who read Ukrainian)."""
     from tallywatch.detect import corrections
+    from tallywatch.detect.window import Window
+    from tallywatch.models import Step
+
+    window = Window("tanks", config.Config())
     from tallywatch.detect.disagreement import evaluate as disagree
     from tallywatch.detect.window import Point
 
@@ -92,7 +96,21 @@ def test_every_figure_alert_reads_the_same_in_ukrainian():
         Event("reported_delta:personnel", "reported_delta", "personnel", day, 1_001_560, "", "info",
               {"reported": 1_500, "computed": 1_220})
     )  # fmt: skip
-    assert len(events) == len(corrections.DISCARDED_WHY) + 2  # every reason a figure is set aside
+    # and what readers are told of a figure corrected, or taken back, in plain words
+    step = Step("tanks", day, 10_940, "mod", day - dt.timedelta(days=1), 10_931)
+    for kind, old in (("revised", 10_934), ("decrease", 10_950)):
+        (correction,) = (corrections.revised(step, old, window) if kind == "revised" else corrections.went_down(
+            Step("tanks", day, 10_940, "mod", day - dt.timedelta(days=1), old), window))  # fmt: skip
+        correction.data["publisher"] = "genstaff"
+        events.append(correction)
+    taken = corrections.retracted("personnel", suspect, nxt, Point(day + dt.timedelta(days=2), 1_003_800, "mod"), [])
+    taken.data["publisher"] = "genstaff"
+    events.append(taken)
+    assert len(events) == len(corrections.DISCARDED_WHY) + 5
+    (disagreement,) = [e for e in events if e.rule == "disagreement"]
+    disagreement.data.update(publisher="genstaff", link="https://www.mil.gov.ua/")  # as ingest stores it
+    assert "mod says 10,934, kmu says 10,940" not in telegram_html(disagreement, "en", admin=True)
+    assert "kmu says 10,940, mod says 10,934" in telegram_html(disagreement, "en", admin=True)
     for e in events:
         english, ukrainian = telegram_html(e, "en"), telegram_html(e, "uk")
         assert english != ukrainian
@@ -135,6 +153,9 @@ def test_choices():
     assert wants({"choice": "metrics", "metrics": ["tanks"]}, event())
     assert not wants({"choice": "metrics", "metrics": ["uav"]}, event())
     assert not wants({"choice": "all", "metrics": []}, event("stale", ""))  # the daemon's own health: admins only
+    for notice in ("guard", "disagreement", "reported_delta"):  # what is wrong with the data: admins only
+        assert not wants({"choice": "all", "metrics": []}, event(notice))
+        assert not wants({"choice": "metrics", "metrics": ["tanks"]}, event(notice))
     assert wants({"choice": "metrics", "metrics": ["uav"]}, event("broadcast", ""))
 
 

@@ -84,12 +84,12 @@ def test_a_wrong_milestone_is_taken_back_its_message_edited_and_the_true_one_fir
     english = next(c.params["text"] for c in edits if int(c.params["chat_id"]) == 501)
     assert english == (
         f"<s>🏁 <b>{day(10)}</b>\npersonnel passed 1,000,000 — now 1,001,000 (+3,300 in a day)</s>\n\n"
-        f"⚠️ <b>{day(10)}</b>\npersonnel 1,001,000 for {day(10)} from mod taken back: the next two reports "
-        f"(999,800 for {day(11)}, 1,000,900 for {day(12)}) agree with each other and contradict it"
+        f"⚠️ <b>{day(10)}</b>\npersonnel 1,001,000 for {day(10)} was wrong: the next reports from the General Staff "
+        f"give 999,800 for {day(11)} and 1,000,900 for {day(12)}"
         "\n\n<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
     )
     ukrainian = next(c.params["text"] for c in edits if int(c.params["chat_id"]) == 502)
-    assert "відкликано" in ukrainian and ukrainian.startswith("<s>🏁")
+    assert "помилкове значення" in ukrainian and "(Генштаб)" in ukrainian and ukrainian.startswith("<s>🏁")
     for chat in (501, 502):
         notes = [c for c in fake.sent(chat) if "<s>" not in c.text]
         retraction, million = sorted(notes, key=lambda c: "1,000,000" in c.text or "1\u00a0000\u00a0000" in c.text)
@@ -122,13 +122,16 @@ def test_a_source_revising_its_figure_edits_the_alerts_it_caused(tmp_path, fake)
     edit = edits[-1]
     assert edit.params["text"] == (
         f"<s>🏁 <b>{day(10)}</b>\npersonnel passed 1,000,000 — now 1,000,340 (+2,240 in a day)</s>\n\n"
-        f"✏️ <b>{day(10)}</b>\npersonnel for {day(10)} revised: 1,000,340 → 1,000,400 (+60)"
+        f"✏️ <b>{day(10)}</b>\nThe General Staff corrected personnel for {day(10)}: 1,000,340 → 1,000,400 (+60)"
         "\n\n<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
     )
     (answer,) = fake.sent(601)
     assert answer.params["reply_parameters"]["message_id"] == alert.params["_message"]["message_id"]
     (plain,) = fake.sent(602)  # a reader who never had the alert gets the correction as a message of its own
-    assert "reply_parameters" not in plain.params and "revised: 1,000,340 → 1,000,400" in plain.text
+    assert (
+        "reply_parameters" not in plain.params
+        and "corrected personnel for 2025-06-11: 1,000,340 → 1,000,400" in plain.text
+    )
 
     below = tally.report("mod", day(10), 999_950, delta=1_850, item="post-10")  # revised below the level
     assert [s.event.rule for s in below.events] == ["correction"]
@@ -158,7 +161,7 @@ def test_a_milestone_sent_with_its_chart_has_its_caption_edited(tmp_path, fake):
     captions = fake.calls("editMessageCaption", 200)
     assert {int(c.params["message_id"]) for c in captions} == {photo.params["_message"]["message_id"]}
     assert captions[-1].params["caption"].startswith(f"<s>🏁 <b>{day(10)}</b>\npersonnel passed 1,000,000")
-    assert "taken back" in captions[-1].params["caption"]
+    assert "was wrong" in captions[-1].params["caption"]
     assert fake.calls("editMessageText") == []
     asyncio.run(pipeline.aclose())
 
@@ -209,11 +212,11 @@ def test_a_wrong_alert_in_flight_when_taken_back_is_followed_by_its_retraction_b
     finish_send(tally.store, channel, in_flight)
     send_all(tally, channel)
     false, retraction, true = fake.sent(521)
-    assert "1,001,000" in false.text and "taken back" in retraction.text and "now 1,000,900" in true.text
+    assert "1,001,000" in false.text and "was wrong" in retraction.text and "now 1,000,900" in true.text
     assert retraction.params["reply_parameters"]["message_id"] == false.params["_message"]["message_id"]
     edits = fake.calls("editMessageText", 200)  # (again after a 429 on the answer: the same edit)
     assert {int(e.params["message_id"]) for e in edits} == {false.params["_message"]["message_id"]}
-    assert edits[-1].params["text"].startswith("<s>🏁") and "taken back" in edits[-1].params["text"]
+    assert edits[-1].params["text"].startswith("<s>🏁") and "was wrong" in edits[-1].params["text"]
     tally.close()
 
 
@@ -292,7 +295,7 @@ def test_a_wrong_alert_a_kill_interrupted_is_taken_back_for_its_reader_all_the_s
     take_it_back(tally)
     send_all(tally, channel)
     false, retraction, true = fake.sent(531)
-    assert "1,001,000" in false.text and "taken back" in retraction.text and "now 1,000,900" in true.text, [
+    assert "1,001,000" in false.text and "was wrong" in retraction.text and "now 1,000,900" in true.text, [
         c.text[:40] for c in fake.sent(531)
     ]
     assert "reply_parameters" not in retraction.params and fake.calls("editMessageText") == []
@@ -328,7 +331,7 @@ def test_a_send_that_timed_out_may_have_arrived_and_its_retraction_still_reaches
     take_it_back(tally)
     send_all(tally, channel)
     texts = [c.text for c in fake.sent(541)]
-    assert len(texts) == 2 and "taken back" in texts[0] and "now 1,000,900" in texts[1], texts
+    assert len(texts) == 2 and "was wrong" in texts[0] and "now 1,000,900" in texts[1], texts
     tally.close()
 
 
@@ -347,7 +350,7 @@ def test_a_correction_made_while_the_alert_waits_for_its_reader_follows_it_there
     assert [s.event.rule for s in revised.events] == ["correction"]
     send_all(tally, channel)
     alert, answer = fake.sent(611)
-    assert "now 1,000,340" in alert.text and "revised: 1,000,340 → 1,000,400" in answer.text
+    assert "now 1,000,340" in alert.text and "corrected personnel for 2025-06-11: 1,000,340 → 1,000,400" in answer.text
     assert answer.params["reply_parameters"]["message_id"] == alert.params["_message"]["message_id"]
     tally.close()
 

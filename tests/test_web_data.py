@@ -96,6 +96,34 @@ def test_events_since_a_time(june):
     assert len(list(csv.reader(io.StringIO(as_csv.text)))) == 4
 
 
+def test_the_page_feeds_and_api_list_no_notice_meant_for_the_admins(june):
+    """A typo set aside and a second source disagreeing are the admins' business: the API's events,
+    the feeds in both languages and the page list the figures' alerts, never those notices nor the
+    sources' ids."""
+    tally = Tally(june.storage.resolved(), june, [])
+    typo = tally.feed("mod", day_item(LAST + dt.timedelta(days=1), {"tanks": 90_000}))  # held, then set aside:
+    aside = tally.feed("mod", day_item(LAST + dt.timedelta(days=2)))
+    other = day_item(LAST + dt.timedelta(days=2), {"personnel": 5_000})
+    apart = tally.feed("kmu-api", type(other)("kmu:1", "kmu:1", other.figures, link=other.link))
+    told = [s.event.rule for s in [*typo.events, *aside.events, *apart.events]]
+    assert "guard" in told and "disagreement" in told
+    tally.close()
+
+    async def steps(client, pipeline):
+        return [
+            await client.get(path)
+            for path in ("/api/v1/events?limit=500", "/api/v1/events.csv?limit=500", "/feed.atom", "/uk/feed.atom")
+        ] + [await client.get("/"), await client.get("/uk/")]
+
+    api, as_csv, *pages = serve(june, steps)
+    rules = {e["rule"] for e in api.json()["events"]}
+    assert "report" in rules and "milestone" in rules and not rules & {"guard", "disagreement", "reported_delta"}
+    for answer in [api, as_csv, *pages]:
+        assert answer.status_code == 200
+        for word in ("implausible", "kmu-api", " says ", "неправдоподібне", "kmu"):
+            assert word not in answer.text, (answer.url, word)
+
+
 def test_the_atom_feed_reads_back_in_both_languages(june):
     async def steps(client, pipeline):
         return await client.get("/feed.atom"), await client.get("/uk/feed.atom"), await client.get("/xx/feed.atom")

@@ -31,7 +31,7 @@ from msgspec import Meta, field
 from .extract import EXTRACTORS
 from .extract.genstaff import METRICS
 from .i18n import N_
-from .models import RULES
+from .models import ADMIN_ONLY, RULES
 
 log = logging.getLogger("tallywatch.config")
 
@@ -425,7 +425,9 @@ class Telegram(Strict):
     # channels and groups that get the daily report and every alert, each in its own language:
     # "@name", a chat id (a number or a string), or {chat = "@name", language = "uk"}
     channels: list[TelegramChat] = []
-    admins: list[int] = []  # numeric user ids allowed /stats and /broadcast
+    admins: list[
+        int
+    ] = []  # numeric user ids allowed /stats and /broadcast; the notices of models.ADMIN_ONLY go to them
     timezone: str = "Europe/Kyiv"  # for subscribers' quiet hours
     concurrency: Annotated[int, Meta(ge=1, le=64)] = 4  # messages in flight at once
     # send with allow_paid_broadcast: up to 1,000 messages a second instead of about 30; Telegram
@@ -755,6 +757,11 @@ class Config(Strict):
         yield from check("email.chart_metric", self.email.chart_metric, metrics, "metric")
         for rule in self.email.instant_rules:
             yield from check("email.instant_rules", rule, RULES, "rule")
+            if rule in ADMIN_ONLY:  # mails go to readers; what is wrong with the data goes to the admins
+                yield (
+                    f"email.instant_rules: {rule!r} is a notice for the admins only ([telegram] admins, the"
+                    " console, webhooks), never mailed to readers"
+                )
         for i, hook in enumerate(self.webhooks):
             for rule in hook.rules:
                 yield from check(f"webhooks[{i}].rules", rule, RULES, "rule")

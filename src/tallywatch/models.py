@@ -80,7 +80,20 @@ RULES = (
     "digest",
     "report",
 )
-ADMIN_ONLY = frozenset({"stale", "recovered", "broken", "repaired"})  # about the daemon, not the figures
+# Who is told of an event. The readers — subscribers, the config's channels, the page, the feeds, the
+# API's events, the digests — get the figures and what they mean: milestones, records, unusual days,
+# corrections. What is wrong with the data or the service — a figure held or set aside ("guard"), sources
+# disagreeing, a printed change that does not add up, a source broken, stale or back — is for the
+# admins only (``[telegram] admins``, the console, the webhooks), with the sources' ids. A retraction
+# ("guard") reaches readers only as the answer to an alert they got (``outbox.enqueue``), in plain words.
+ADMIN_ONLY = frozenset({"guard", "disagreement", "reported_delta", "stale", "recovered", "broken", "repaired"})
+
+
+def for_readers(rule: str) -> bool:
+    """Whether readers are told of an event of ``rule`` (else only the admins): the one answer every
+    channel, the page, the feeds, the API and the digests ask."""
+    return rule not in ADMIN_ONLY
+
 
 MAX_FIGURE = 10**9  # every running total watched is far below; SQLite's integers end at 2^63
 

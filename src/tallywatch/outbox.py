@@ -52,8 +52,8 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
     flight — that follow-up waits until it is sent), each delivery answering the one it follows
     (so a channel can edit that message). Copies not sent yet were dropped when their event
     stopped being live (``Store.settle``); a newer version takes their place, for the same reader
-    at the same time (dead in the place of a copy that died, for `outbox retry` to revive). A correction also goes to its other readers as usual, a retraction to no one
-    else.
+    at the same time (dead in the place of a copy that died, for `outbox retry` to revive). A correction also goes to its other readers as usual, a retraction to the admins
+    (``models.ADMIN_ONLY``: the Telegram admins, the console, webhooks) and no other reader.
     """
     channels = list(channels)
     kinds = {c.kind for c in channels}
@@ -84,8 +84,10 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
                 store.enqueue(stored.id, kind, recipient, key, due, copy["language"], copy["reply_to"], dead)
                 added += 1
             continue
-        if not stored.notify or data.get("retracts"):
+        if not stored.notify:
             continue
+        # the rest as every event goes: a retraction is a notice about the data ("guard", models.ADMIN_ONLY),
+        # so the channels name only the admins — readers have it above, as the answer to what they got
         for channel in channels:
             for r in channel.recipients(stored.event, store):
                 if (channel.kind, r.address) in answered:

@@ -1656,8 +1656,9 @@ class Store:
         return row[0] if row else None
 
     def public_events(self, since: dt.datetime | None = None, limit: int = 50) -> list[tuple[int, str, Event]]:
-        """The newest events people were told of — daily reports and alerts about the figures, not
-        digests, broadcasts or the daemon's notices about itself —, newest first: (id, stored at, event)."""
+        """The newest events readers were told of — daily reports and alerts about the figures, not
+        digests, broadcasts or the admins' notices (``models.ADMIN_ONLY``) —, newest first: (id, stored
+        at, event)."""
         hidden = ("digest", "broadcast", *sorted(ADMIN_ONLY))
         marks = ", ".join("?" * len(hidden))
         rows = self.db.query(
@@ -1678,14 +1679,15 @@ class Store:
         return _event(rows[0]) if rows else None
 
     def events_since(self, since: dt.datetime) -> list[dict[str, Any]]:
-        """Live events that notified someone, stored since ``since`` (digests, broadcasts and daily
-        reports left out: a digest is itself the summary; nor anything taken back)."""
+        """Live events that told readers something, stored since ``since`` (digests, broadcasts and
+        daily reports left out: a digest is itself the summary; nor anything taken back, nor the
+        admins' notices: ``models.ADMIN_ONLY``)."""
+        hidden = ("digest", "broadcast", "report", *sorted(ADMIN_ONLY))
         return list(
             self.db.query(
                 f"SELECT * FROM events WHERE notify AND {LIVE_EVENT} AND created_at >= ?"
-                " AND rule NOT IN ('digest', 'broadcast', 'report')"
-                " ORDER BY as_of, id",
-                [_ts(since)],
+                f" AND rule NOT IN ({', '.join('?' * len(hidden))}) ORDER BY as_of, id",
+                [_ts(since), *hidden],
             )
         )
 

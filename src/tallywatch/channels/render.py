@@ -185,25 +185,36 @@ def localize_numbers(text: str, language: str) -> str:
 
 
 def alert_text(
-    rule: str, metric: str, as_of: dt.date, value: int, data: dict, message: str, language: str = "en"
+    rule: str,
+    metric: str,
+    as_of: dt.date,
+    value: int,
+    data: dict,
+    message: str,
+    language: str = "en",
+    *,
+    admin: bool = False,
 ) -> str:
-    """An alert's sentence in the reader's language: worded from its data (``wording.say``) or, for
-    the kinds with no words of their own (the daemon's notices, a broadcast), its message with the
-    numbers grouped as the language groups them."""
-    return say(rule, metric, as_of, value, data, language) or localize_numbers(message, language)
+    """An alert's sentence in the reader's language: worded from its data (``wording.say``; in the
+    admins' words — the sources' ids — for ``admin``) or, for the kinds with no words of their own
+    (the daemon's notices, a broadcast), its message with the numbers grouped as the language groups them."""
+    return say(rule, metric, as_of, value, data, language, admin=admin) or localize_numbers(message, language)
 
 
-def event_said(event: Event, language: str = "en") -> str:
+def event_said(event: Event, language: str = "en", *, admin: bool = False) -> str:
     """An event's sentence in the reader's language (``alert_text`` of its own fields)."""
-    return alert_text(event.rule, event.metric, event.as_of, event.value, event.data, event.message, language)
+    return alert_text(
+        event.rule, event.metric, event.as_of, event.value, event.data, event.message, language, admin=admin
+    )
 
 
-def telegram_html(event: Event, language: str = "en", *, source: bool = True) -> str:
-    """The alert as Telegram HTML: an icon and the date in bold, then the sentence (escaped), then
-    (``source``) whose figures they are and a link to the original (when the source gave one)."""
+def telegram_html(event: Event, language: str = "en", *, source: bool = True, admin: bool = False) -> str:
+    """The alert as Telegram HTML: an icon and the date in bold, then the sentence (escaped; in the
+    admins' words for ``admin``), then (``source``) whose figures they are and a link to the original
+    (when the source gave one)."""
     if event.rule == "report":
         return report_html(event, language)
-    body = event_said(event, language)
+    body = event_said(event, language, admin=admin)
     when = short_day(event.as_of, language)
     icon = ICONS.get(event.rule, "•")
     text = f"{icon} <b>{when}</b>\n{html.escape(body, quote=False)}"

@@ -33,7 +33,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from ..health import TELEGRAM_429
-from ..models import ADMIN_ONLY, Event
+from ..models import Event, for_readers
 from ..sources.http import tls_context
 from . import ChannelLimits, Context, Gone, Recipient, Rejected, Retry, Steps
 from .render import split, telegram_html
@@ -72,7 +72,7 @@ def wants(subscriber: dict, event: Event) -> bool:
     alert about the chosen categories (no report)."""
     if event.rule == "broadcast":
         return True
-    if event.rule in ADMIN_ONLY:
+    if not for_readers(event.rule):  # what is wrong with the data or the service: the admins'
         return False
     choice = subscriber["choice"]
     if event.rule == "report" or choice == "report":
@@ -146,8 +146,12 @@ class TelegramChannel:
     def is_group(self, recipient: str) -> bool:
         return recipient.startswith(("-", "@"))
 
+    def is_admin(self, recipient: str) -> bool:
+        """One of ``[telegram] admins``: told in the admins' words (the sources' ids, the guard's reasons)."""
+        return recipient in {str(admin) for admin in self.settings.admins}
+
     def recipients(self, event: Event, store: Store) -> list[Recipient]:
-        if event.rule in ADMIN_ONLY:
+        if not for_readers(event.rule):  # (models.ADMIN_ONLY) a retraction: readers only as an answer
             return [Recipient(str(admin)) for admin in self.settings.admins]
         # channels and groups of the config: the daily report and every alert, in their own language
         out = [Recipient(c.chat, None, c.language) for c in self.settings.channels if wants(CHANNEL, event)]
@@ -198,9 +202,10 @@ class TelegramChannel:
         is edited first — struck through, this one under it — and this one is sent as an answer to it.
         """
         steps = steps or Steps()
-        text = telegram_html(event, language)
+        admin = self.is_admin(recipient)
+        text = telegram_html(event, language, admin=admin)
         if reply is not None:
-            return await self._answer(event, recipient, language, reply, text, steps)
+            return await self._answer(event, recipient, language, reply, text, steps, admin)
         photo = await self.prepare(event, language) if len(text) <= CAPTION_LIMIT else None
         if photo is None:
             return receipt(await self.send_text(recipient, text, steps=steps)) or steps.receipt
@@ -219,7 +224,7 @@ class TelegramChannel:
         return receipt(message)
 
     async def _answer(
-        self, event: Event, recipient: str, language: str, reply: Reply, text: str, steps: Steps
+        self, event: Event, recipient: str, language: str, reply: Reply, text: str, steps: Steps, admin: bool = False
     ) -> str | None:
         kind, _, number = (reply.receipt or "").partition(":")
         if event.rule == "report" and number.isdigit():  # a newer version of the report: the message is edited
@@ -232,7 +237,7 @@ class TelegramChannel:
             return reply.receipt
         edits = 1 if number.isdigit() else 0  # the alert answered is edited first: the delivery's first step
         if edits and steps.done == 0:
-            struck = f"<s>{telegram_html(reply.event, language, source=False)}</s>\n\n{text}"
+            struck = f"<s>{telegram_html(reply.event, language, source=False, admin=admin)}</s>\n\n{text}"
             await steps.call()
             await self._call(recipient, self._edit, int(number), kind == "photo", struck)
             await steps.sent(None)  # kept: a retry of the answer (or of a piece of it) does not edit again

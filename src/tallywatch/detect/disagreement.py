@@ -19,6 +19,9 @@ def evaluate(
     if not s.enabled or agree(first[1], second[1], s):
         return []
     (a_src, a_val), (b_src, b_val) = sorted([first, second])
+    # the sources' values by name (as before), and as a list: an alert's data also carries its
+    # publisher and link, which a reader of the keys alone would take for sources
+    data = {a_src: a_val, b_src: b_val, "sources": [[a_src, a_val], [b_src, b_val]]}
     return [
         Event(
             key=f"disagreement:{metric}:{as_of}:{a_src}:{b_src}",
@@ -27,7 +30,7 @@ def evaluate(
             as_of=as_of,
             value=second[1],
             severity="warning",
-            message=say("disagreement", metric, as_of, second[1], {a_src: a_val, b_src: b_val}),
-            data={a_src: a_val, b_src: b_val},
+            message=say("disagreement", metric, as_of, second[1], data, admin=True),
+            data=data,
         )
     ]

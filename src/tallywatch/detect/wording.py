@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..format import format_delta, format_number
-from ..i18n import N_, day, gettext, in_words, ngettext, number, short_day
+from ..i18n import N_, capitalized, day, gettext, in_words, ngettext, number, short_day
 
 _LABELS = {
     "uav": "UAVs",
@@ -58,6 +58,21 @@ DISCARDED = {
 }
 
 
+# whose figures, as a sentence names them to readers (``Source.publisher``: a key here, or the admin's
+# own words, said as they are); a source's id is never said to readers
+WHOSE = {"genstaff": N_("the General Staff")}
+SOMEONE = N_("the source")  # an event that does not know its publisher
+
+
+def whose(data: dict[str, Any], language: str = "en") -> str:
+    """Whose figures an event is about, in words for readers: ``the General Staff``."""
+    publisher = data.get("publisher")
+    if not publisher:
+        return gettext(language, SOMEONE)
+    known = WHOSE.get(publisher)
+    return gettext(language, known) if known else publisher
+
+
 def metric_name(metric: str, language: str = "en") -> str:
     """A category as people name it, in their language (``UAVs``, ``БПЛА``)."""
     return gettext(language, metric_label(metric))
@@ -95,8 +110,22 @@ def _span(window: int, language: str) -> str:
     return ngettext(language, "the most in {n} day", "the most in {n} days", window).format(n=window)
 
 
-def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any], language: str = "en") -> str | None:
-    """An alert for people, from its data (None: the rule has no words of its own here)."""
+def say(
+    rule: str,
+    metric: str,
+    as_of: dt.date,
+    value: int,
+    data: dict[str, Any],
+    language: str = "en",
+    *,
+    admin: bool = False,
+) -> str | None:
+    """An alert for people, from its data (None: the rule has no words of its own here).
+
+    Readers' words by default: whose figures in words (``whose``), never a source's id. ``admin``:
+    the admins' words (the rules' English ``message``, the console, webhooks, the Telegram admins),
+    which name the sources by id and the guard's reasons. The notices only admins get
+    (``models.ADMIN_ONLY``) have only those."""
     _ = functools.partial(gettext, language)
     num = functools.partial(format_number, lang=language)
     name = metric_name(metric, language)
@@ -159,6 +188,21 @@ def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any]
                 delta=was, day=short_day(dt.date.fromisoformat(on), language)
             )
         return _("{name} {delta} in a day — {why}").format(name=name, delta=shown, why=why)
+    revision = rule == "correction" and data.get("kind") in ("revised", "decrease") and data.get("old") is not None
+    if revision and not admin:  # readers: whose figures were corrected, in words
+        said = (
+            _("{whose} corrected {name} for {day}: {old} → {new} ({delta})")
+            if data["kind"] == "revised"
+            else _("{whose} corrected its count of {name} down: {old} → {new} ({delta})")
+        )
+        return said.format(
+            whose=capitalized(whose(data, language)),
+            name=name,
+            day=short_day(as_of, language),
+            old=num(data["old"]),
+            new=num(data["new"]),
+            delta=format_delta(data["new"] - data["old"], language),
+        )
     if rule == "correction" and data.get("kind") == "revised" and data.get("old") is not None:
         return _("{name} for {day} revised: {old} → {new} ({delta})").format(
             name=name,
@@ -195,10 +239,24 @@ def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any]
             old=num(value - data["computed"]),
             new=num(value),
         )
-    if rule == "disagreement" and len(data) >= 2:
-        (a, a_value), (b, b_value) = list(data.items())[:2]
+    if rule == "disagreement" and len(said_by := disagreeing(data)) >= 2:
+        (a, a_value), (b, b_value) = said_by[:2]
         return _("{name} for {day}: {a} says {a_value}, {b} says {b_value}").format(
             name=name, day=short_day(as_of, language), a=a, a_value=num(a_value), b=b, b_value=num(b_value)
+        )
+    if rule == "guard" and data.get("retracted") and data.get("later") and not admin:
+        (a, a_day), (b, b_day) = data["later"]  # one plain sentence: what was wrong, what is right
+        return _(
+            "{name} {value} for {day} was wrong: the next reports from {whose} give {a} for {a_day} and {b} for {b_day}"
+        ).format(
+            name=name,
+            value=num(value),
+            day=short_day(as_of, language),
+            whose=whose(data, language),
+            a=num(a),
+            a_day=short_day(dt.date.fromisoformat(a_day), language),
+            b=num(b),
+            b_day=short_day(dt.date.fromisoformat(b_day), language),
         )
     if rule == "guard" and data.get("retracted") and data.get("later"):
         (a, a_day), (b, b_day) = data["later"]
@@ -216,6 +274,14 @@ def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any]
             b_day=short_day(dt.date.fromisoformat(b_day), language),
         )
     return None
+
+
+def disagreeing(data: dict[str, Any]) -> list[tuple[str, int]]:
+    """A disagreement's (source, value) pairs: ``sources`` — or, as older versions stored them, the
+    data's own keys (beside the ``publisher`` and ``link`` every alert carries)."""
+    if "sources" in data:
+        return [(source, value) for source, value in data["sources"]]
+    return [(k, v) for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)]
 
 
 def _usual(value: float, language: str) -> str:
