@@ -492,7 +492,8 @@ class Email(Strict):
         "tallywatch"
     )
     instant_rules: list[str] = field(default_factory=lambda: ["milestone"])  # which alerts go out as one mail each
-    daily_at: Clock = "07:30"
+    # the daily digest goes with the day's report; at this time at the latest (the report not come yet)
+    daily_at: Clock = "12:00"
     weekly_on: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     weekly_at: Clock = "07:30"
     timezone: str = "Europe/Kyiv"

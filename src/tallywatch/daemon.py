@@ -2,7 +2,8 @@
 
 APScheduler's AsyncIOScheduler polls each source at its own interval with jitter; a job never
 overlaps itself (``max_instances=1``, and the pipeline's per-source lock) and missed runs are
-coalesced. Digests (``digest.send``) and the daily database snapshot (``backup.daily``) run on
+coalesced. Digests (``digest.send``; the daily one at ``daily_at`` at the latest, as it goes with
+the day's report when that comes first) and the daily database snapshot (``backup.daily``) run on
 cron triggers; a delivery worker per channel (``outbox.worker``) sends what the polls queue; the
 Telegram bot and the web app (``web/``: /healthz, /metrics, email self-service) answer in the same
 loop. The web app's health snapshot, the watchdog pings and the systemd
@@ -143,16 +144,7 @@ async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -
             next_run_time=now + dt.timedelta(seconds=random.uniform(0, min(2.0, source.interval / 4))),
         )
     if config.email.enabled:
-        from apscheduler.triggers.cron import CronTrigger
-
-        zone = ZoneInfo(config.email.timezone)
-        daily_h, daily_m = map(int, config.email.daily_at.split(":"))
-        weekly_h, weekly_m = map(int, config.email.weekly_at.split(":"))
-        triggers = {
-            "daily": CronTrigger(hour=daily_h, minute=daily_m, timezone=zone),
-            "weekly": CronTrigger(day_of_week=config.email.weekly_on, hour=weekly_h, minute=weekly_m, timezone=zone),
-        }
-        for kind, trigger in triggers.items():
+        for kind, trigger in digest_triggers(config).items():
             scheduler.add_job(
                 digest.send,
                 trigger,
@@ -206,6 +198,21 @@ async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -
         pipeline.store.path,
     )
     return Session(config, pipeline, scheduler, workers, bot_app)
+
+
+def digest_triggers(config: Config) -> dict[str, BaseTrigger]:
+    """When the digests are made: the weekly one on ``weekly_on`` at ``weekly_at``; the daily one at
+    ``daily_at`` at the latest (it goes with the day's report when that comes first:
+    ``digest.after_report``). Both in ``[email] timezone``."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    zone = ZoneInfo(config.email.timezone)
+    daily_h, daily_m = map(int, config.email.daily_at.split(":"))
+    weekly_h, weekly_m = map(int, config.email.weekly_at.split(":"))
+    return {
+        "daily": CronTrigger(hour=daily_h, minute=daily_m, timezone=zone),
+        "weekly": CronTrigger(day_of_week=config.email.weekly_on, hour=weekly_h, minute=weekly_m, timezone=zone),
+    }
 
 
 async def _start_bot(config: Config, pipeline: Pipeline):

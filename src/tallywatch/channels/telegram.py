@@ -72,7 +72,7 @@ def wants(subscriber: dict, event: Event) -> bool:
     alert about the chosen categories (no report)."""
     if event.rule == "broadcast":
         return True
-    if event.rule in ADMIN_ONLY:
+    if event.rule in ADMIN_ONLY or event.rule == "digest":  # (digests are mail)
         return False
     choice = subscriber["choice"]
     if event.rule == "report" or choice == "report":
