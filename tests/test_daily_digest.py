@@ -199,7 +199,7 @@ def seeded(tmp_path_factory):
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     start=st.sampled_from(STARTS),
-    daily_at=st.sampled_from(["12:00", "03:00", "03:30", "04:00", "09:00", "23:59"]),
+    daily_at=st.sampled_from(["12:00", "00:00", "00:30", "03:00", "03:30", "04:00", "09:00", "23:59"]),
     arrivals=st.lists(arrival, min_size=DAYS, max_size=DAYS),
     revised=st.lists(st.booleans(), min_size=DAYS, max_size=DAYS),
     restart=st.integers(0, 12),
@@ -268,3 +268,23 @@ def test_one_daily_digest_per_kyiv_day_with_the_report_or_at_daily_at(
         assert mails == dict.fromkeys(expected, 1)  # one mail a day for the reader, never two
     finally:
         tally.close()
+
+
+@pytest.mark.parametrize(
+    ("weekly_on", "weekly_at", "days"),
+    [  # the week of the spring change (Sunday 30 March 2025), and of the autumn one (Sunday 26 October)
+        ("mon", "00:30", [D(2025, 3, 24), D(2025, 3, 31), D(2025, 4, 7)]),
+        ("sun", "03:30", [D(2025, 10, 19), D(2025, 10, 26), D(2025, 11, 2)]),
+        ("sun", "03:30", [D(2025, 3, 23), D(2025, 3, 30), D(2025, 4, 6)]),  # 03:30 does not exist on the 30th
+    ],
+)
+def test_the_weekly_digest_comes_once_on_its_day_across_the_clock_changes(tmp_path, weekly_on, weekly_at, days):
+    trigger = daemon.digest_triggers(config(tmp_path, weekly_on=weekly_on, weekly_at=weekly_at))["weekly"]
+    fired, now, seen = None, at(days[0] - dt.timedelta(days=1), 12).astimezone(dt.UTC), []
+    for _ in days:
+        fired = trigger.get_next_fire_time(fired, now)
+        seen.append(fired.astimezone(KYIV))
+        now = fired + dt.timedelta(seconds=1)
+    assert [m.date() for m in seen] == days
+    expected = [(4, 30) if m.date() == D(2025, 3, 30) else tuple(map(int, weekly_at.split(":"))) for m in seen]
+    assert [(m.hour, m.minute) for m in seen] == expected

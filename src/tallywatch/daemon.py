@@ -123,6 +123,39 @@ class LearnedTrigger(BaseTrigger):
         return f"learned window ({self.source.name})"
 
 
+class WallClockTrigger(BaseTrigger):
+    """Every day (or one day a week) at a wall-clock time in a zone, once that day whatever the clocks
+    do: a time the spring change skips comes as far after it (03:30 is 04:30 that day), a time the
+    autumn change repeats comes the first time. (APScheduler 3.11's CronTrigger, after firing on the
+    day of the spring change, skips the next day for a time from 00:00 to 00:59, and fires twice for
+    a time the autumn change repeats.)"""
+
+    WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+    def __init__(self, clock: str, zone: ZoneInfo, weekday: str | None = None) -> None:
+        hour, minute = map(int, clock.split(":"))
+        self.time, self.zone, self.clock = dt.time(hour, minute), zone, clock
+        self.weekday = None if weekday is None else self.WEEKDAYS.index(weekday)
+
+    def _on(self, day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, self.time, tzinfo=self.zone).astimezone(dt.UTC)
+
+    def _from(self, day: dt.date):
+        while True:
+            if self.weekday is None or day.weekday() == self.weekday:
+                yield day
+            day += dt.timedelta(days=1)
+
+    def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+        if previous_fire_time is not None:  # the next day for it after the one it fired on
+            return self._on(next(self._from(previous_fire_time.astimezone(self.zone).date() + dt.timedelta(days=1))))
+        return next(m for d in self._from(now.astimezone(self.zone).date()) if (m := self._on(d)) >= now)
+
+    def __str__(self) -> str:
+        every = "daily" if self.weekday is None else f"every {self.WEEKDAYS[self.weekday]}"
+        return f"{every} at {self.clock} ({self.zone.key})"
+
+
 async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -> Session:
     pipeline = pipeline or Pipeline(config, recover=True)
     await pipeline.prepare()
@@ -203,15 +236,11 @@ async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -
 def digest_triggers(config: Config) -> dict[str, BaseTrigger]:
     """When the digests are made: the weekly one on ``weekly_on`` at ``weekly_at``; the daily one at
     ``daily_at`` at the latest (it goes with the day's report when that comes first:
-    ``digest.after_report``). Both in ``[email] timezone``."""
-    from apscheduler.triggers.cron import CronTrigger
-
+    ``digest.after_report``). Both in ``[email] timezone``, once on their day whatever the clocks do."""
     zone = ZoneInfo(config.email.timezone)
-    daily_h, daily_m = map(int, config.email.daily_at.split(":"))
-    weekly_h, weekly_m = map(int, config.email.weekly_at.split(":"))
     return {
-        "daily": CronTrigger(hour=daily_h, minute=daily_m, timezone=zone),
-        "weekly": CronTrigger(day_of_week=config.email.weekly_on, hour=weekly_h, minute=weekly_m, timezone=zone),
+        "daily": WallClockTrigger(config.email.daily_at, zone),
+        "weekly": WallClockTrigger(config.email.weekly_at, zone, config.email.weekly_on),
     }
 
 
