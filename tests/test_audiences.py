@@ -49,7 +49,10 @@ def config(fake, smtp_port: int, **telegram) -> Config:
             "telegram": {
                 "base_url": fake.base_url,
                 "admins": [ADMIN],
-                "channels": ["@losses_feed", {"chat": "@vtraty_feed", "language": "uk"}],
+                "channels": [  # (corrections too: a channel gets the report and milestones unless told)
+                    {"chat": "@losses_feed", "send": ["report", "milestones", "corrections"]},
+                    {"chat": "@vtraty_feed", "language": "uk", "send": ["report", "milestones", "corrections"]},
+                ],
                 **telegram,
             },
             "email": {

@@ -62,6 +62,7 @@ def config(tmp_path, port, **email_settings):
     )
 
 
+DAY_14 = dt.datetime(2025, 6, 14, 9, 0, tzinfo=dt.UTC)  # 12:00 in Kyiv on the last day of DAYS: its digest
 DAYS = [
     (D(2025, 6, 10), 998_100, 10_926),
     (D(2025, 6, 11), 999_200, 10_929),
@@ -157,8 +158,8 @@ def test_daily_digest_once_per_period(tmp_path, smtp, drawings):
 
     async def steps(pipeline):
         await feed(pipeline, DAYS)
-        first = await digest.send(pipeline, "daily")
-        again = await digest.send(pipeline, "daily")
+        first = await digest.send(pipeline, "daily", DAY_14)
+        again = await digest.send(pipeline, "daily", DAY_14)
         return first, again
 
     assert run(cfg, steps) == ((1, 1), (0, 0))  # (queued, sent): the second call finds it sent already
@@ -193,7 +194,7 @@ def test_a_digest_in_ukrainian_says_the_same(tmp_path, smtp):
 
     async def steps(pipeline):
         await feed(pipeline, DAYS)
-        return await digest.send(pipeline, "daily")
+        return await digest.send(pipeline, "daily", DAY_14)
 
     assert run(cfg, steps) == (1, 1)
     (mail,) = sink.messages

@@ -160,17 +160,25 @@ def test_blocked_users_are_deactivated_not_retried(tmp_path, fake):
     tally.close()
 
 
-def test_configured_channels_get_every_alert_each_in_its_own_language(tmp_path, fake):
+def test_configured_channels_get_what_they_were_set_to_each_in_its_own_language(tmp_path, fake):
     from tallywatch.config import Telegram
 
+    approaching = {"send": ["milestones", "approaching"]}
     settings = Telegram.from_dict(
-        {"base_url": fake.base_url, "channels": ["@losses_feed", -1001234567890, {"chat": "@vtraty", "language": "uk"}]}
+        {
+            "base_url": fake.base_url,
+            "channels": [
+                "@losses_feed",  # the report and milestones
+                {"chat": -1001234567890, **approaching},
+                {"chat": "@vtraty", "language": "uk", **approaching},
+            ],
+        }
     )
     channel = TelegramChannel(TOKEN, settings)
     tally = seeded(tmp_path, channel)
     crossing(tally)
     run_fanout(tally, channel)
-    assert len(fake.sent("@losses_feed")) == 2 and len(fake.sent("-1001234567890")) == 2
+    assert len(fake.sent("@losses_feed")) == 1 and len(fake.sent("-1001234567890")) == 2  # tanks near 11,000 too
     ukrainian = [c.text for c in fake.sent("@vtraty")]
     assert len(ukrainian) == 2 and all("Генерального штабу ЗСУ" in t for t in ukrainian)
     assert any("перейдено позначку 1\u00a0000\u00a0000" in t for t in ukrainian)

@@ -394,23 +394,59 @@ def _known_zone(key: str, value: str) -> None:
         raise ValueError(f"{key}: unknown time zone {value!r}") from None
 
 
+# what a configured channel may be sent (``send``), and the alerts (``Event.rule``) each kind is
+SEND_KINDS: dict[str, tuple[str, ...]] = {
+    "report": ("report",),  # the daily report (its spikes, records and corrections are lines of it)
+    "milestones": ("milestone",),
+    "records": ("record",),
+    "spikes": ("spike",),
+    "approaching": ("approaching",),
+    # a figure revised or lower than the day before, a value set aside as implausible, a printed
+    # "(+N)" that is not the difference, two sources disagreeing
+    "corrections": ("correction", "guard", "reported_delta", "disagreement"),
+}
+
+
 class TelegramChat(Strict):
-    """A channel or group the daemon posts to, and the language its posts are in."""
+    """A channel or group the daemon posts to, the language its posts are in, and what it is sent."""
 
     chat: ChatName
     language: str = "en"
+    send: list[str] = field(default_factory=lambda: ["report", "milestones"])
 
     def __post_init__(self) -> None:
         _spoken(self.language)
+        if not self.send:
+            raise ValueError("send: empty, so the channel would get nothing; leave the channel out instead")
+        for kind in self.send:
+            if kind not in SEND_KINDS:
+                raise ValueError(
+                    f"send: no kind of post named {kind!r}{_did_you_mean(kind, SEND_KINDS)}; "
+                    f"a channel can be sent {', '.join(SEND_KINDS)}"
+                )
+
+    def wants(self, rule: str) -> bool:
+        """Whether an alert of this rule is one of the kinds the channel is sent."""
+        return any(rule in SEND_KINDS[kind] for kind in self.send)
 
 
 def _plain_chats(data: Any) -> Any:
     """``"@name"`` and ``-100123`` (a string or a number) are accepted in a ``[telegram]`` table's
-    ``channels`` as well as the table form ``{chat = "@name", language = "uk"}``."""
+    ``channels`` as well as the table form ``{chat = "@name", language = "uk"}`` (whose chat id may
+    be a number too)."""
     channels = data.get("channels") if isinstance(data, dict) else None
     if not isinstance(channels, list):
         return data
-    plain = [{"chat": str(c)} if isinstance(c, str | int) and not isinstance(c, bool) else c for c in channels]
+
+    def number_or_name(chat: Any) -> bool:
+        return isinstance(chat, str | int) and not isinstance(chat, bool)
+
+    def entry(c: Any) -> Any:
+        if isinstance(c, dict) and number_or_name(c.get("chat")):
+            return {**c, "chat": str(c["chat"])}
+        return {"chat": str(c)} if number_or_name(c) else c
+
+    plain = [entry(c) for c in channels]
     return {**data, "channels": plain}
 
 
@@ -422,8 +458,9 @@ class Telegram(Strict):
     )
 
     base_url: Url = "https://api.telegram.org/bot"  # the token is appended
-    # channels and groups that get the daily report and every alert, each in its own language:
-    # "@name", a chat id (a number or a string), or {chat = "@name", language = "uk"}
+    # channels and groups the bot posts to, each in its own language: "@name", a chat id (a number
+    # or a string), or {chat = "@name", language = "uk", send = ["report", "milestones"]}; `send`:
+    # what the channel gets (SEND_KINDS), the daily report and milestones unless told
     channels: list[TelegramChat] = []
     admins: list[
         int
@@ -487,7 +524,8 @@ class Email(Strict):
     from_addr: Address = "tallywatch@localhost"
     from_name: OneLine | None = None  # the sender's name; None: the [service] name, in the reader's language
     instant_rules: list[str] = field(default_factory=lambda: ["milestone"])  # which alerts go out as one mail each
-    daily_at: Clock = "07:30"
+    # the daily digest goes with the day's report; at this time at the latest (the report not come yet)
+    daily_at: Clock = "12:00"
     weekly_on: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     weekly_at: Clock = "07:30"
     timezone: str = "Europe/Kyiv"

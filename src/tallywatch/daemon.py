@@ -2,7 +2,8 @@
 
 APScheduler's AsyncIOScheduler polls each source at its own interval with jitter; a job never
 overlaps itself (``max_instances=1``, and the pipeline's per-source lock) and missed runs are
-coalesced. Digests (``digest.send``) and the daily database snapshot (``backup.daily``) run on
+coalesced. Digests (``digest.send``; the daily one at ``daily_at`` at the latest, as it goes with
+the day's report when that comes first) and the daily database snapshot (``backup.daily``) run on
 cron triggers; a delivery worker per channel (``outbox.worker``) sends what the polls queue; the
 Telegram bot and the web app (``web/``: /healthz, /metrics, email self-service) answer in the same
 loop. The web app's health snapshot, the watchdog pings and the systemd
@@ -122,6 +123,39 @@ class LearnedTrigger(BaseTrigger):
         return f"learned window ({self.source.name})"
 
 
+class WallClockTrigger(BaseTrigger):
+    """Every day (or one day a week) at a wall-clock time in a zone, once that day whatever the clocks
+    do: a time the spring change skips comes as far after it (03:30 is 04:30 that day), a time the
+    autumn change repeats comes the first time. (APScheduler 3.11's CronTrigger, after firing on the
+    day of the spring change, skips the next day for a time from 00:00 to 00:59, and fires twice for
+    a time the autumn change repeats.)"""
+
+    WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+    def __init__(self, clock: str, zone: ZoneInfo, weekday: str | None = None) -> None:
+        hour, minute = map(int, clock.split(":"))
+        self.time, self.zone, self.clock = dt.time(hour, minute), zone, clock
+        self.weekday = None if weekday is None else self.WEEKDAYS.index(weekday)
+
+    def _on(self, day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, self.time, tzinfo=self.zone).astimezone(dt.UTC)
+
+    def _from(self, day: dt.date):
+        while True:
+            if self.weekday is None or day.weekday() == self.weekday:
+                yield day
+            day += dt.timedelta(days=1)
+
+    def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime:
+        if previous_fire_time is not None:  # the next day for it after the one it fired on
+            return self._on(next(self._from(previous_fire_time.astimezone(self.zone).date() + dt.timedelta(days=1))))
+        return next(m for d in self._from(now.astimezone(self.zone).date()) if (m := self._on(d)) >= now)
+
+    def __str__(self) -> str:
+        every = "daily" if self.weekday is None else f"every {self.WEEKDAYS[self.weekday]}"
+        return f"{every} at {self.clock} ({self.zone.key})"
+
+
 async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -> Session:
     pipeline = pipeline or Pipeline(config, recover=True)
     await pipeline.prepare()
@@ -143,16 +177,7 @@ async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -
             next_run_time=now + dt.timedelta(seconds=random.uniform(0, min(2.0, source.interval / 4))),
         )
     if config.email.enabled:
-        from apscheduler.triggers.cron import CronTrigger
-
-        zone = ZoneInfo(config.email.timezone)
-        daily_h, daily_m = map(int, config.email.daily_at.split(":"))
-        weekly_h, weekly_m = map(int, config.email.weekly_at.split(":"))
-        triggers = {
-            "daily": CronTrigger(hour=daily_h, minute=daily_m, timezone=zone),
-            "weekly": CronTrigger(day_of_week=config.email.weekly_on, hour=weekly_h, minute=weekly_m, timezone=zone),
-        }
-        for kind, trigger in triggers.items():
+        for kind, trigger in digest_triggers(config).items():
             scheduler.add_job(
                 digest.send,
                 trigger,
@@ -206,6 +231,17 @@ async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -
         pipeline.store.path,
     )
     return Session(config, pipeline, scheduler, workers, bot_app)
+
+
+def digest_triggers(config: Config) -> dict[str, BaseTrigger]:
+    """When the digests are made: the weekly one on ``weekly_on`` at ``weekly_at``; the daily one at
+    ``daily_at`` at the latest (it goes with the day's report when that comes first:
+    ``digest.after_report``). Both in ``[email] timezone``, once on their day whatever the clocks do."""
+    zone = ZoneInfo(config.email.timezone)
+    return {
+        "daily": WallClockTrigger(config.email.daily_at, zone),
+        "weekly": WallClockTrigger(config.email.weekly_at, zone, config.email.weekly_on),
+    }
 
 
 async def _start_bot(config: Config, pipeline: Pipeline):

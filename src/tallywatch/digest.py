@@ -5,6 +5,13 @@ the store's UNIQUE key makes it go out at most once per period, across restarts,
 delivers it. A period with nothing new — no figure stored, no alert — sends nothing unless
 ``[email] send_empty`` says so. ``send`` is what the scheduler and ``tallywatch digest`` run: queue
 the period's digest, then hand it on to be sent.
+
+The daily digest follows the day's report: ``after_report`` queues it in the transaction that
+stores the day's first report (``ingest``), so it goes within minutes of the Telegram report with
+the day's figures. ``[email] daily_at`` is the latest it goes: when no report came by then, the
+scheduler's ``send`` makes it with the figures there are, saying the day's report has not come
+yet. Either way the day's key is taken: a report after that, a revision, a restart send nothing
+more. Its alerts are those stored since the day before's digest, whenever that went.
 """
 
 from __future__ import annotations
@@ -96,16 +103,26 @@ def period_label(kind: str, local_day: dt.date) -> str:
 
 
 def make(store: Store, config: Config, kind: str, now: dt.datetime | None = None) -> Event | None:
-    """The digest event for the period ending ``now``; None when there is nothing to tell."""
+    """The digest event for the period ending ``now``; None when there is nothing to tell.
+
+    A daily digest tells the alerts stored since the day before's digest (a day when none went:
+    the last 24 hours), and, when its figures are older than its day, that the day's report has not
+    come yet (``data["awaited"]``): it goes all the same, with the figures there are."""
     now = now or utcnow()
     since = now - SPANS[kind]
+    if kind == "daily":
+        since = store.last_digest_at("daily") or since
     latest = store.latest()
-    alerts = store.events_since(since)
-    if not config.email.send_empty and not alerts and store.figures_since(since) == 0:
-        return None
     if not latest:
         return None
     newest = max(r.as_of for r in latest)
+    # labelled with the period it tells of: a weekly digest sent on Monday is last week's
+    told = now - SPANS[kind] / 2 if kind == "weekly" else now
+    local_day = told.astimezone(ZoneInfo(config.email.timezone)).date()
+    awaited = kind == "daily" and newest < local_day
+    alerts = store.events_since(since)
+    if not config.email.send_empty and not awaited and not alerts and store.figures_since(since) == 0:
+        return None
     span = SPANS[kind].days
     metrics = []
     current = [r for r in latest if (newest - r.as_of).days <= 7]  # not categories the report dropped long ago
@@ -120,9 +137,7 @@ def make(store: Store, config: Config, kind: str, now: dt.datetime | None = None
                 "change": None if before is None else row.value - before,
             }
         )
-    # labelled with the period it tells of: a weekly digest sent on Monday is last week's
-    told = now - SPANS[kind] / 2 if kind == "weekly" else now
-    label = period_label(kind, told.astimezone(ZoneInfo(config.email.timezone)).date())
+    label = period_label(kind, local_day)
     lead = metrics[0]
     change = f" ({format_delta(lead['change'])})" if lead["change"] is not None else ""
     return Event(
@@ -151,6 +166,7 @@ def make(store: Store, config: Config, kind: str, now: dt.datetime | None = None
                 for e in alerts
             ],
             "chart_metric": config.email.chart_metric,
+            **({"awaited": local_day.isoformat()} if awaited else {}),
         },
     )
 
@@ -166,11 +182,26 @@ def queue(store: Store, config: Config, channels: Sequence[Channel], kind: str, 
         return outbox.enqueue(store, events, channels)
 
 
-async def send(running: Running, kind: str) -> tuple[int, int]:
+def after_report(
+    store: Store, config: Config, channels: Sequence[Channel], stored: Sequence[StoredEvent], now: dt.datetime
+) -> int:
+    """The day's daily digest, queued with the day's report: called in the transaction that stores
+    the events, it queues the digest when one of them is a daily report told to its readers whose day
+    is today (in ``[email] timezone``) — once: a second version, or a report after ``daily_at`` sent
+    the digest already, finds the day's key taken. Returns the deliveries queued."""
+    if not config.email.enabled or not any(c.kind == "email" for c in channels):
+        return 0
+    today = now.astimezone(ZoneInfo(config.email.timezone)).date()
+    if not any(s.notify and s.event.rule == "report" and s.event.as_of == today for s in stored):
+        return 0
+    return queue(store, config, channels, "daily", now)
+
+
+async def send(running: Running, kind: str, now: dt.datetime | None = None) -> tuple[int, int]:
     """Queue this period's digest (at most once per period) and hand it on: (queued, sent here).
 
     In the daemon the delivery workers send it (sent is 0 here); a one-shot command sends inline.
     """
-    queued = await running.in_store(queue, running.store, running.config, running.channels, kind)
+    queued = await running.in_store(queue, running.store, running.config, running.channels, kind, now)
     log.info("%s digest: %s", kind, f"{queued} deliveries queued" if queued else "nothing new to send")
     return queued, await running.handed_on()

@@ -22,6 +22,7 @@ from . import outbox
 from .channels import Channel
 from .config import Config, PatternMetric, Source
 from .detect import Detector, milestones, report
+from .digest import after_report
 from .extract import EXTRACTORS
 from .models import REPORT_ZONE, Change, Document, Event, Figure
 from .sources import harvest, mapping_for
@@ -121,6 +122,7 @@ def ingest(
     *,
     quiet: bool = False,
     filling: dt.date | None = None,
+    now: dt.datetime | None = None,
 ) -> Ingested:
     """Record figures, detect, store events and queue their deliveries: one transaction.
 
@@ -131,7 +133,8 @@ def ingest(
     ``[detect] late_after`` days is still news and told. A milestone learned of later than that
     (here, or after a gap in the series) is recorded late and told as a line of the next daily
     report (``milestones.learned_late``); a fill that finds the day of one recorded with the gap it
-    fell in pins it to that day.
+    fell in pins it to that day. The day's first report, told on its day, brings the daily digest
+    with it (``digest.after_report``; ``now``: the moment, for a test's clock).
     """
     result = Ingested()
     quiet_first = detector.config.detect.first_import == "quiet"
@@ -204,6 +207,7 @@ def ingest(
                 elif filling is not None and event.rule == "milestone":  # a crossing recorded with the gap
                     store.pin(milestones.late(event, event.as_of, event.as_of))  # it fell in: its true day
             outbox.enqueue(store, result.events, channels)
+            after_report(store, detector.config, channels, result.events, now or utcnow())
     except BaseException:
         detector.forget()  # the transaction was rolled back: rebuild the windows from the store
         store.discard_staged()
@@ -233,6 +237,7 @@ def overdue(
                 if stored is not None:
                     made.append(stored)
             outbox.enqueue(store, made, channels)
+            after_report(store, detector.config, channels, made, now)
     except BaseException:
         detector.forget()
         raise

@@ -1691,6 +1691,13 @@ class Store:
             )
         )
 
+    def last_digest_at(self, kind: str) -> dt.datetime | None:
+        """When the newest digest of ``kind`` (daily, weekly) was made, or None before the first."""
+        row = self.conn.execute(
+            "SELECT max(created_at) FROM events WHERE rule = 'digest' AND key LIKE ?", [f"digest:{kind}:%"]
+        ).fetchone()
+        return dt.datetime.fromisoformat(row[0]) if row[0] else None
+
     def figures_since(self, since: dt.datetime) -> int:
         return self.conn.execute("SELECT count(*) FROM figures WHERE updated_at >= ?", [_ts(since)]).fetchone()[0]
 

@@ -272,6 +272,8 @@ def card_of(event: Event) -> Event | None:
 
 
 DIGEST_KINDS = {"daily": N_("daily digest"), "weekly": N_("weekly digest")}
+# a daily digest that went at `daily_at` before the day's report came: it says so, first
+AWAITED = N_("The report for {day} has not come yet: these are the latest figures, of {latest}.")
 DIGEST_WORDS = {  # msgids
     "daily": (N_("Figures of {day}, change over the day:"), N_("Alerts of the day:")),
     "weekly": (N_("Figures of {day}, change over the week:"), N_("Alerts of the week:")),
@@ -304,7 +306,13 @@ def digest(
     width = (max((len(r[0]) for r in rows), default=6), max((len(r[1]) for r in rows), default=5))
     said = credit(data.get("publisher") or "genstaff", language)
     alerts = [(short_day(dt.date.fromisoformat(e["as_of"]), language), _alert(e, language)) for e in data["events"]]
-    text_lines = [heading.format(day=when), ""]
+    awaited = ""
+    if data.get("awaited"):
+        awaited = gettext(language, AWAITED).format(
+            day=long_day(dt.date.fromisoformat(data["awaited"]), language), latest=long_day(day, language)
+        )
+    text_lines = [awaited, ""] if awaited else []
+    text_lines += [heading.format(day=when), ""]
     text_lines += [f"{n.ljust(width[0])}  {v.rjust(width[1])}  {c}" for n, v, c in rows]
     text_lines += ["", said]
     if alerts:
@@ -316,7 +324,8 @@ def digest(
         for n, v, c in rows
     )
     body = (
-        f"<p>{html.escape(heading).format(day=f'<b>{when}</b>')}</p>"
+        (f"<p style='font-size:16px'><b>{html.escape(awaited)}</b></p>" if awaited else "")
+        + f"<p>{html.escape(heading).format(day=f'<b>{when}</b>')}</p>"
         f"<table style='border-collapse:collapse;font-size:15px'>{cells}</table>"
         f"<p style='font-size:13px;color:#4b5866'>{html.escape(said)}</p>"
     )
@@ -331,7 +340,7 @@ def digest(
         pictures.append(Picture(card, f"{alt}: {figures_line(data['metrics'], language)}", "losses.png"))
     if chart and data.get("chart_metric"):
         pictures.append(Picture(chart, _chart_alt(data["chart_metric"], "", language), "chart.png"))
-    preheader = figures_line(data["metrics"], language, limit=3)
+    preheader = " ".join(filter(None, [awaited, figures_line(data["metrics"], language, limit=3)]))
     subject = digest_subject(data, settings.service.called(language), language)
     return build_message(settings, to, token, subject, "\n".join(text_lines), body, pictures, preheader, language)
 

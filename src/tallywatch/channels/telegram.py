@@ -40,6 +40,7 @@ from .render import split, telegram_html
 
 if TYPE_CHECKING:
     from ..config import Telegram as TelegramSettings
+    from ..config import TelegramChat
     from ..store import Reply, Store
 
 log = logging.getLogger("tallywatch.telegram")
@@ -60,7 +61,6 @@ LIMITS = ChannelLimits(
 PAID_PER_SECOND = 1000  # with allow_paid_broadcast (Telegram bills what is over the free ~30/s)
 PAID_CONCURRENCY = 32  # sends in flight to keep 1,000 a second going
 CAPTION_LIMIT = 1024  # a photo's caption
-CHANNEL = {"choice": "all"}  # what a configured channel gets
 FILE_IDS_KEPT = 64  # file ids of charts uploaded, to re-send them without uploading again
 
 
@@ -72,7 +72,9 @@ def wants(subscriber: dict, event: Event) -> bool:
     alert about the chosen categories (no report)."""
     if event.rule == "broadcast":
         return True
-    if not for_readers(event.rule):  # what is wrong with the data or the service: the admins'
+    if (
+        not for_readers(event.rule) or event.rule == "digest"
+    ):  # the admins' (what is wrong with the data or the service); digests are mail
         return False
     choice = subscriber["choice"]
     if event.rule == "report" or choice == "report":
@@ -84,6 +86,16 @@ def wants(subscriber: dict, event: Event) -> bool:
     if choice == "metrics":
         return event.metric in subscriber["metrics"]
     return True
+
+
+def channel_wants(chat: TelegramChat, event: Event) -> bool:
+    """Whether a channel of the config is sent an event: a broadcast always; else an alert of a kind
+    its ``send`` names, but not one its daily report tells already (``folded``) if it gets the report."""
+    if event.rule == "broadcast":
+        return True
+    if not chat.wants(event.rule):
+        return False
+    return not (event.data.get("folded") and chat.wants("report"))
 
 
 def quiet_until(subscriber: dict, event: Event, now: dt.datetime, zone: ZoneInfo) -> dt.datetime | None:
@@ -153,8 +165,8 @@ class TelegramChannel:
     def recipients(self, event: Event, store: Store) -> list[Recipient]:
         if not for_readers(event.rule):  # (models.ADMIN_ONLY) a retraction: readers only as an answer
             return [Recipient(str(admin)) for admin in self.settings.admins]
-        # channels and groups of the config: the daily report and every alert, in their own language
-        out = [Recipient(c.chat, None, c.language) for c in self.settings.channels if wants(CHANNEL, event)]
+        # channels and groups of the config: what each was set to get (`send`), in its own language
+        out = [Recipient(c.chat, None, c.language) for c in self.settings.channels if channel_wants(c, event)]
         now = self.clock()
         for sub in store.subscribers(self.kind):
             if wants(sub, event):
