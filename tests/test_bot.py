@@ -12,13 +12,16 @@ from fake_telegram import TOKEN, FakeTelegram
 from tally import million_through
 
 from tallywatch.bot import TelegramBot
+from tallywatch.channels.render import metric_name
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config
+from tallywatch.extract.genstaff import METRICS
 from tallywatch.ingest import Item, ingest
 from tallywatch.models import Figure
 from tallywatch.pipeline import Pipeline
 
 USER, ADMIN, OTHER = 1001, 4242, 1002
+UK, RU = 1003, 1004  # users whose Telegram is in Ukrainian, in Russian
 D = dt.date
 
 
@@ -81,10 +84,10 @@ def texts(fake, chat):
     return [c.text for c in fake.sent(chat)]
 
 
-async def ask(fake, user, text, expect=1, chat=None):
+async def ask(fake, user, text, expect=1, chat=None, language="en"):
     """A user sends ``text``; wait until the bot has answered ``expect`` more messages."""
     before = len(fake.sent(chat or user))
-    fake.send_command(user, text, chat)
+    fake.send_command(user, text, chat, language)
     await until(lambda: len(fake.sent(chat or user)) >= before + expect)
     return texts(fake, chat or user)[-1]
 
@@ -384,8 +387,8 @@ def test_chart_command_sends_a_photo(tmp_path, fake):
                 await pipeline.in_store(
                     ingest, pipeline.store, pipeline.detector, [], "mod", [Item(str(i), str(i), figs)]
                 )
-            usage = await ask(fake, USER, "/chart nukes 90")
-            assert usage.startswith("Usage: /chart CATEGORY [DAYS], e.g. /chart drones 30")
+            unknown = await ask(fake, USER, "/chart nukes 90")
+            assert unknown.startswith("There is no category “nukes”. Categories: personnel, tanks, ")
             captions = []
             for asked in ("/chart personnel 30", "/chart особовий склад", "/chart Personnel"):
                 before = len(fake.calls("sendPhoto", 200))
@@ -394,11 +397,7 @@ def test_chart_command_sends_a_photo(tmp_path, fake):
                 photo = fake.calls("sendPhoto", 200)[-1]
                 assert photo.params["photo"][:8] == b"\x89PNG\r\n\x1a\n"
                 captions.append(photo.params["caption"])
-            assert captions == [
-                "Personnel · the last 30 days",
-                "Personnel · the last 90 days",
-                "Personnel · the last 90 days",
-            ]
+            assert captions == ["Personnel · the last 30 days"] * 3  # no days asked: all 30 there are, said so
 
     asyncio.run(go())
 
@@ -482,12 +481,58 @@ def test_a_chat_flooding_the_bot_is_told_once_and_the_rest_dropped(tmp_path, fak
     assert len(replies) == 4 and replies[-1].startswith("Slow down, please")
 
 
-def test_a_chart_with_a_digit_int_refuses_gets_the_usage(tmp_path, fake):
+def test_a_chart_asked_wrong_says_what_to_fix(tmp_path, fake):
+    """Each way /chart can be asked wrong is answered with what was wrong and a command that works,
+    in the reader's language; the categories are all listed, never cut at "…"."""
+    asked = ["/chart tanks 5000", "/chart tanks 3", "/chart tanks 99999999999", "/chart personnel ²", "/chart nukes 30"]
+
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            await seeded_june(pipeline)
+            english = [await ask(fake, USER, text) for text in [*asked, "/chart"]]
+            ukrainian = [await ask(fake, UK, text.replace("tanks", "танки"), language="uk") for text in asked]
+            return english, ukrainian
+
+    english, ukrainian = asyncio.run(go())
+    assert english[:4] == [
+        "5000 days is more than the 1,205 there are: /chart tanks 1205",
+        "A chart needs at least 7 days: /chart tanks 7",
+        "99999999999 days is more than the 1,205 there are: /chart tanks 1205",
+        "“²” is not a number of days: /chart personnel 30",
+    ]
+    assert english[4].startswith("There is no category “nukes”. Categories: personnel, tanks, armoured vehicles, ")
+    assert english[5].startswith("Usage: /chart CATEGORY [DAYS], e.g. /chart drones 30 (7 to 2000 days). Categories: ")
+    assert ukrainian[:4] == [
+        "Даних є лише за 1\u00a0205 днів, а не за 5000: /chart танки 1205",
+        "Графік — щонайменше за 7 днів: /chart танки 7",
+        "Даних є лише за 1\u00a0205 днів, а не за 99999999999: /chart танки 1205",
+        "«²» — не число днів: /chart personnel 30",
+    ]
+    assert ukrainian[4].startswith("Немає категорії «nukes». Категорії: особовий склад, танки, ")
+    for reply, language in ((english[4], "en"), (english[5], "en"), (ukrainian[4], "uk")):
+        assert "…" not in reply
+        for metric in METRICS:  # every category, by its name in the reader's language
+            assert metric_name(metric, language) in reply, (metric, reply)
+
+
+def test_a_category_list_longer_than_a_message_comes_in_pieces(tmp_path, fake, monkeypatch):
+    """Were the categories more than Telegram's 4096 characters take, the list would come in several
+    messages, none over the limit, together the whole list (the limit lowered here to see it)."""
+    import tallywatch.bot
+
+    monkeypatch.setattr(tallywatch.bot, "MAX_LENGTH", 120)
+
     async def go():
         async with running(tmp_path, fake):
-            return await ask(fake, USER, "/chart personnel ²")
+            fake.send_command(USER, "/chart")
+            await until(lambda: all(metric_name(m, "en") in " ".join(texts(fake, USER)) for m in METRICS))
+            return texts(fake, USER)
 
-    assert asyncio.run(go()).startswith("Usage: /chart")
+    pieces = asyncio.run(go())
+    assert len(pieces) > 2 and all(len(p) <= 120 for p in pieces)
+    whole = " ".join(pieces)
+    for metric in METRICS:
+        assert metric_name(metric, "en") in whole, metric
 
 
 def test_a_crowd_is_answered_chat_by_chat_at_once_each_chat_in_order(tmp_path, fake):

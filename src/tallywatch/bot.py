@@ -47,7 +47,7 @@ from .channels.render import (
     phone_table,
     short_name,
 )
-from .channels.telegram import retry_seconds
+from .channels.telegram import LIMITS, retry_seconds
 from .extract.genstaff import METRICS
 from .format import format_number
 from .models import Event, report_day
@@ -65,6 +65,8 @@ BURST = 15  # commands and taps one chat may have answered within WINDOW seconds
 WINDOW = 15.0
 CHOICES = ("report", "all", "milestones", "metrics")  # what /subscribe offers, the daily report first
 QUIET_CHOICES = {"off": (None, None), "22-7": (22, 7), "23-8": (23, 8)}
+MAX_LENGTH = LIMITS.max_length or 4096  # characters of one message: a longer reply comes in pieces
+CHART_DAYS, FEWEST_DAYS, MOST_DAYS = 90, 7, 2000  # /chart's days when none are given, and its bounds
 
 # what the bot says, in English (the gettext msgids: each catalogue under locale/ translates them)
 TEXTS = {
@@ -113,6 +115,10 @@ TEXTS = {
     "a_day": "{n} a day",
     "no_period": "Not enough figures yet for the last {days} days.",
     "chart_usage": "Usage: /chart CATEGORY [DAYS], e.g. /chart drones 30 (7 to 2000 days). Categories: {metrics}",
+    "chart_no_category": "There is no category “{asked}”. Categories: {metrics}.",
+    "chart_not_days": "“{asked}” is not a number of days: /chart {name} 30",
+    "chart_few": "A chart needs at least {least} days: /chart {name} {least}",
+    "chart_most": "A chart shows at most {most} days: /chart {name} {most_days}",
     "chart_empty": "No figures for {metric} yet.",
     "chart_caption": "{metric} · the last {days} days",
 }
@@ -502,25 +508,77 @@ class TelegramBot:
         await self._reply(update, "\n".join(head) + f"\n<pre>{esc(chr(10).join(lines))}</pre>")
 
     async def on_chart(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/chart CATEGORY [DAYS]: the chart as a photo; asked wrong, what to fix and a command that works."""
         language = await self._language(update)
         t = texts(language)
         args = list(context.args or [])
-        days = "90"
-        if args and re.fullmatch(r"[0-9]{1,4}", args[-1]):  # not isdigit(): it takes ² and ٣, which int() refuses
-            days = args.pop()
-        metric = metric_named(" ".join(args), METRICS) if args else None
-        if metric is None or not 7 <= int(days) <= 2000 or len(" ".join(args)) > 40:
-            names = ", ".join(metric_name(m, language) for m in METRICS[:9]) + ", …"
-            await self._reply(update, esc(t["chart_usage"].format(metrics=names)))
+        days = None
+        if args and any(c.isnumeric() for c in args[-1]) and not any(c.isalpha() for c in args[-1]):
+            days = args.pop()  # meant as the days: checked below, after the category
+        asked = " ".join(args)
+        names = [metric_name(m, language) for m in METRICS]
+        if not asked:
+            await self._reply_listing(update, t["chart_usage"], names)
             return
-        png = await self.pipeline.chart(metric, language, int(days))
-        name = i18n.capitalized(metric_name(metric, language))
+        metric = metric_named(asked, METRICS) if len(asked) <= 40 else None
+        if metric is None:
+            await self._reply_listing(update, t["chart_no_category"], names, asked=_clip(asked, 40))
+            return
+        name = _clip(asked, 40)
+        # int() takes ² and ٣ too (isdigit() is true for them): only the digits 0–9 make a number of days
+        if days is not None and not re.fullmatch(r"[-−]?[0-9]+", days):
+            await self._reply(update, esc(t["chart_not_days"].format(asked=_clip(days, 20), name=name)))
+            return
+        wanted = CHART_DAYS if days is None else int(days.replace("−", "-"))
+        if wanted < FEWEST_DAYS:
+            await self._reply(update, esc(t["chart_few"].format(least=FEWEST_DAYS, name=name)))
+            return
+        span = await self.pipeline.in_store(self.pipeline.store.span, metric)
+        there = (span[1] - span[0]).days + 1 if span else 0
+        if wanted > MOST_DAYS and there > MOST_DAYS:
+            said = t["chart_most"].format(most=format_number(MOST_DAYS, language), most_days=MOST_DAYS, name=name)
+            await self._reply(update, esc(said))
+            return
+        if days is None:  # none asked: the usual days, or as many as there are
+            wanted = min(wanted, there)
+        elif wanted > there > 0:
+            said = i18n.ngettext(
+                language,
+                "{asked} days is more than the {there} there is: /chart {name} {days}",
+                "{asked} days is more than the {there} there are: /chart {name} {days}",
+                there,
+            ).format(
+                asked=_clip(days, 20), there=format_number(there, language), name=name, days=max(there, FEWEST_DAYS)
+            )
+            await self._reply(update, esc(said))
+            return
+        png = await self.pipeline.chart(metric, language, wanted) if there else None
+        title = i18n.capitalized(metric_name(metric, language))
         if png is None:
-            await self._reply(update, esc(t["chart_empty"].format(metric=name)))
+            await self._reply(update, esc(t["chart_empty"].format(metric=title)))
             return
         chat = update.effective_chat
-        caption = esc(t["chart_caption"].format(metric=name, days=days))
+        caption = esc(t["chart_caption"].format(metric=title, days=wanted))
         await self._within_limits(chat, lambda: chat.send_photo(photo=png, caption=caption, **self.paid))
+
+    async def _reply_listing(self, update: Update, text: str, items: list[str], **fields: str) -> None:
+        """``text`` (its ``fields`` filled in) with ``items`` listed whole where it says ``{metrics}``:
+        in as many messages as Telegram's length limit needs, each cut between two items, never inside one."""
+        head, _, tail = text.partition("{metrics}")
+        head, tail = head.format(**fields), tail.format(**fields)
+        pieces, piece = [], esc(head)
+        for i, item in enumerate(items):
+            said = esc(item) + (", " if i < len(items) - 1 else "")
+            if len(piece) + len(said) > MAX_LENGTH:
+                pieces.append(piece.rstrip(", "))
+                piece = ""
+            piece += said
+        if len(piece) + len(esc(tail)) > MAX_LENGTH:
+            pieces.append(piece)
+            piece = ""
+        pieces.append(piece + esc(tail))
+        for piece in pieces:
+            await self._reply(update, piece)
 
     async def on_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
