@@ -159,6 +159,38 @@ def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, 
     asyncio.run(go())
 
 
+@pytest.mark.parametrize(
+    "language, user, words",
+    [
+        ("en", USER, ["Tap the categories you want, then Done.", "Pick at least one category first."]),
+        ("uk", UK, ["Оберіть категорії, потім «Готово».", "Спершу оберіть хоча б одну категорію."]),
+    ],
+)
+def test_choosing_categories_says_categories(tmp_path, fake, language, user, words):
+    async def go():
+        async with running(tmp_path, fake):
+            await ask(fake, user, "/subscribe", language=language)
+            fake.press(user, "sub:metrics", language=language)
+            await until(lambda: fake.calls("editMessageText", 200))
+            picking = fake.calls("editMessageText", 200)[-1].params["text"]
+            fake.press(user, "m:done", language=language)  # none chosen yet
+            await until(lambda: any(c.params.get("show_alert") for c in fake.calls("answerCallbackQuery")))
+            return picking, fake.calls("answerCallbackQuery")[-1].params["text"]
+
+    assert list(asyncio.run(go())) == words
+
+
+def test_no_answer_of_the_bot_says_metric():
+    """What people call them is categories ("metric" is the code's word): none of the bot's texts,
+    in any language, says "metric" or its Ukrainian "показник"."""
+    from tallywatch import bot, i18n
+
+    for language in i18n.languages():
+        for msgid in [*bot.TEXTS.values(), *(d for _c, d in bot.COMMANDS)]:
+            said = i18n.gettext(language, msgid).lower().replace("{metrics}", "").replace("{metric}", "")
+            assert "metric" not in said and "показник" not in said, (language, said)
+
+
 def test_the_daily_report_is_the_first_choice(tmp_path, fake):
     async def go():
         async with running(tmp_path, fake) as pipeline:
@@ -187,12 +219,14 @@ def test_chosen_metrics_and_settings(tmp_path, fake):
             assert (sub["active"], sub["choice"], sub["metrics"]) == (1, "metrics", ["tanks"])
             settings = await ask(fake, USER, "/settings")
             assert settings.endswith("Now: English; quiet hours off.")  # what is set now, said
+            assert "Quiet hours are Kyiv time" in settings
             await press(fake, USER, "lang:uk")
             await press(fake, USER, "quiet:22-7")
             sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
             assert (sub["language"], sub["quiet_from"], sub["quiet_to"]) == ("uk", 22, 7)
             edited = fake.calls("editMessageText", 200)[-1].params  # /settings' own message, updated
-            assert edited["text"].endswith("Зараз: українська; тихі години 22:00–7:00.")
+            assert edited["text"].endswith("Зараз: українська; тихі години 22:00–7:00 за київським часом.")
+            assert "Тихі години — за київським часом" in edited["text"]
             ticked = [b["text"] for row in edited["reply_markup"]["inline_keyboard"] for b in row if "✓" in b["text"]]
             assert ticked == ["✓ Українська", "✓ Тихо 22:00–7:00"]
             chooser = await ask(fake, USER, "/subscribe")  # the current choice shown, and ticked

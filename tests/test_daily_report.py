@@ -119,7 +119,7 @@ def test_one_report_a_day_with_its_source_and_the_alerts_it_folds_in(tmp_path, f
     everything = [c.text for c in fake.sent(ALL_UK)]
     assert sum(t.startswith("📋 <b>Втрати росії станом на") for t in everything) == days
     assert not any(t.startswith("📈") or t.startswith("🏆") for t in everything)  # folded: told once, in the report
-    assert any("перейдено позначку 1\u00a0000\u00a0000" in t for t in everything)  # the milestone is still an alert
+    assert any("перейдено рубіж 1\u00a0000\u00a0000" in t for t in everything)  # the milestone is still an alert
     assert "літаки: +41 за добу" in next(t for t in everything if "03.06.2025" in t and t.startswith("📋"))
     milestones_only = [c.text for c in fake.sent(MILESTONES)]
     assert len(milestones_only) == 1 and "passed 1,000,000" in milestones_only[0]

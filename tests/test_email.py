@@ -198,7 +198,7 @@ def test_a_digest_in_ukrainian_says_the_same(tmp_path, smtp):
     assert "Дані: Генеральний штаб ЗСУ" in text and "Сповіщення за добу:" in text
     assert "Відписатися: https://tallywatch.example/unsubscribe?t=tok-chytach" in text
     assert f"Особовий склад  1{nbsp}002{nbsp}690" in text and "Танки" in text  # the report's order, capitalised
-    assert f"12.06.2025  особовий склад: перейдено позначку 1{nbsp}000{nbsp}000" in text  # the alert, in Ukrainian
+    assert f"12.06.2025  особовий склад: перейдено рубіж 1{nbsp}000{nbsp}000" in text  # the alert, in Ukrainian
     page = parts(mail)["text/html"].get_content()
     assert "alt='Втрати росії станом на 14 червня 2025" in page
 

@@ -105,7 +105,7 @@ def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_pa
     ukrainian = next(c.text for c in fake.sent("5000") if "000\u00a0000" in c.text)
     assert (
         ukrainian
-        == "🏁 <b>12.06.2025</b>\nособовий склад: перейдено позначку 1\u00a0000\u00a0000 — тепер 1\u00a0000\u00a0340 (+1\u00a0340 за добу)\n\n"
+        == "🏁 <b>12.06.2025</b>\nособовий склад: перейдено рубіж 1\u00a0000\u00a0000 — тепер 1\u00a0000\u00a0340 (+1\u00a0340 за добу)\n\n"
         "<i>Втрати росії за даними Генерального штабу ЗСУ</i>"
     )
     rate = fake.sent()
@@ -173,7 +173,7 @@ def test_configured_channels_get_every_alert_each_in_its_own_language(tmp_path, 
     assert len(fake.sent("@losses_feed")) == 2 and len(fake.sent("-1001234567890")) == 2
     ukrainian = [c.text for c in fake.sent("@vtraty")]
     assert len(ukrainian) == 2 and all("Генерального штабу ЗСУ" in t for t in ukrainian)
-    assert any("перейдено позначку 1\u00a0000\u00a0000" in t for t in ukrainian)
+    assert any("перейдено рубіж 1\u00a0000\u00a0000" in t for t in ukrainian)
     assert all("General Staff" in c.text for c in fake.sent("@losses_feed"))
     tally.close()
 

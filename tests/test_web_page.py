@@ -122,7 +122,7 @@ def test_the_page_in_a_real_browser_at_a_phones_width(june, tmp_path):
     dom = html.unescape(serve(june, steps))  # chromium writes a no-break space as &nbsp;
     assert "Втрати росії станом на 13.06.2025" in dom
     assert "Особовий склад" in dom and "1\u00a0001\u00a0560" in dom
-    assert "перейдено позначку 1\u00a0000\u00a0000" in dom
+    assert "перейдено рубіж 1\u00a0000\u00a0000" in dom
     image = Image.open(shot)
     assert image.size[0] == 412
     # the card was loaded and drawn: the screenshot is not a blank page (many colours in its top half)

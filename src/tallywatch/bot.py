@@ -85,18 +85,21 @@ TEXTS = {
     "all": "The daily report and every alert",
     "milestones": "Milestones only",
     "metrics": "Alerts about chosen categories",
-    "pick": "Tap the metrics you want, then Done.",
+    "pick": "Tap the categories you want, then Done.",
     "done": "Done",
     "subscribed_report": "Subscribed: the daily report. /unsubscribe stops it.",
     "subscribed_all": "Subscribed: the daily report and every alert. /unsubscribe stops them.",
     "subscribed_milestones": "Subscribed: milestones only. /unsubscribe stops them.",
     "subscribed_metrics": "Subscribed: alerts about {metrics}. /unsubscribe stops them.",
-    "no_metrics": "Pick at least one metric first.",
+    "no_metrics": "Pick at least one category first.",
     "unsubscribed": "Unsubscribed: no more alerts. /subscribe brings them back.",
     "not_subscribed": "You are not subscribed. /subscribe to start.",
-    "settings": "Language and quiet hours (non-critical alerts wait until the quiet hours end; milestones never wait).",
+    "settings": "Language and quiet hours. Quiet hours are {zone}: non-critical alerts wait until they end; "
+    "milestones never wait.",
     "settings_now": "Now: English; quiet hours {quiet}.",
     "quiet_none": "off",
+    "quiet_hours": "{a}:00–{b}:00 {zone}",
+    "kyiv_time": "Kyiv time",
     "quiet_off": "Quiet hours: off",
     "quiet": "Quiet {a}:00–{b}:00",
     "saved": "Saved.",
@@ -407,14 +410,24 @@ class TelegramBot:
             ]
         )
 
+    def _zone(self, language: str) -> str:
+        """What time the quiet hours are in, for people: "Kyiv time" ([telegram] timezone; another
+        zone by its name in the reader's language, from CLDR)."""
+        if self.settings.timezone in ("Europe/Kyiv", "Europe/Kiev"):
+            return texts(language)["kyiv_time"]
+        from babel.dates import get_timezone_location
+
+        return get_timezone_location(self.settings.timezone, locale=language)
+
     async def _settings_message(self, chat_id: int, language: str) -> tuple[str, InlineKeyboardMarkup]:
         """/settings' text and keyboard, saying the chat's current language and quiet hours."""
         t = texts(language)
         sub = await self._subscriber(chat_id)
         start, end = (sub["quiet_from"], sub["quiet_to"]) if sub else (None, None)
         quiet_now = next((key for key, hours in QUIET_CHOICES.items() if hours == (start, end)), "off")
-        said = t["quiet_none"] if start is None or start == end else f"{start}:00–{end}:00"
-        text = f"{esc(t['settings'])}\n\n{esc(t['settings_now'].format(quiet=said))}"
+        zone = self._zone(language)
+        said = t["quiet_none"] if start is None or start == end else t["quiet_hours"].format(a=start, b=end, zone=zone)
+        text = f"{esc(t['settings'].format(zone=zone))}\n\n{esc(t['settings_now'].format(quiet=said))}"
         return text, self._settings_keyboard(language, quiet_now)
 
     async def on_subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
