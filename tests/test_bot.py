@@ -180,6 +180,47 @@ def test_choosing_categories_says_categories(tmp_path, fake, language, user, wor
     assert list(asyncio.run(go())) == words
 
 
+def test_a_reader_in_a_language_without_a_catalogue_is_asked_once(tmp_path, fake):
+    """Someone whose Telegram is in Russian (no catalogue) is asked, once, in every language offered,
+    which one to write in; the answer is kept, and the question never comes again. Ukrainian and
+    English readers are never asked."""
+    RU2 = 1005
+
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            await ask(fake, RU, "/start", expect=2, language="ru")
+            question, start = fake.sent(RU)[-2:]
+            await press(fake, RU, "speak:uk")
+            chosen = fake.calls("editMessageText", 200)[-1].params["text"]
+            help_ = await ask(fake, RU, "/help", language="ru")
+            again = await ask(fake, RU, "/start", language="ru")
+            sub = await pipeline.in_store(pipeline.store.subscriber, "telegram", str(RU))
+            for text in ("/start", "/help", "/latest"):  # one who never answers is not asked again either
+                await ask(fake, RU2, text, expect=2 if text == "/start" else 1, language="ru")
+            for user, language in ((UK, "uk"), (USER, "en")):
+                await ask(fake, user, "/start", language=language)
+                await ask(fake, user, "/help", language=language)
+            return question, start, chosen, help_, again, sub
+
+    question, start, chosen, help_, again, sub = asyncio.run(go())
+    assert question.text == "Which language shall I write in?\nЯкою мовою мені писати?"
+    buttons = question.params["reply_markup"]["inline_keyboard"]
+    assert [(b["text"], b["callback_data"]) for row in buttons for b in row] == [
+        ("English", "speak:en"),
+        ("Українська", "speak:uk"),
+    ]
+    assert start.text.startswith("Hello! I send the General Staff")  # answered meanwhile, in English
+    assert chosen == "Відтепер пишу українською. /settings — змінити мову."
+    assert help_.startswith("/subscribe — обрати, що отримувати")
+    assert again.startswith("Вітаю!")
+    assert (sub["language"], sub["active"]) == ("uk", 0)  # kept, and no subscription by itself
+    questions = [t for t in texts(fake, RU) + texts(fake, RU2) if t.startswith("Which language")]
+    assert len(questions) == 2  # one each
+    assert len(texts(fake, RU)) == 4 and len(texts(fake, RU2)) == 4
+    assert len(texts(fake, UK)) == 2 and texts(fake, UK)[0].startswith("Вітаю!")
+    assert len(texts(fake, USER)) == 2
+
+
 def test_no_answer_of_the_bot_says_metric():
     """What people call them is categories ("metric" is the code's word): none of the bot's texts,
     in any language, says "metric" or its Ukrainian "показник"."""

@@ -103,6 +103,8 @@ TEXTS = {
     "quiet_off": "Quiet hours: off",
     "quiet": "Quiet {a}:00–{b}:00",
     "saved": "Saved.",
+    "which_language": "Which language shall I write in?",
+    "speaking": "From now on I write in English. /settings changes the language.",
     "stale_button": "This button is no longer valid.",
     "slow_down": "Slow down, please: I answer a few commands at a time. The rest were dropped; try again in a minute.",
     "group_admins_only": "In a group, only its admins can change what the group receives.",
@@ -309,13 +311,27 @@ class TelegramBot:
         return member.status in ("creator", "administrator")
 
     async def _language(self, update: Update) -> str:
+        """The chat's language: the one it chose (kept with its subscriber row), else its user's
+        Telegram language if a catalogue speaks it. Anyone else, in a private chat, is asked once
+        which language to write in (the row kept then is what says they were asked); meanwhile, English."""
         chat = update.effective_chat
         if chat is not None:
             sub = await self._subscriber(chat.id)
             if sub is not None:
                 return sub["language"]
         user = update.effective_user
-        return "uk" if user is not None and (user.language_code or "").startswith("uk") else "en"
+        code = ((user.language_code if user else None) or "").lower().replace("_", "-").split("-")[0]
+        if code in i18n.languages():
+            return code
+        if chat is not None and chat.type == "private" and not self.stopping:
+            await self._setting(chat.id, language=i18n.SOURCE)
+            question = "\n".join(dict.fromkeys(texts(language)["which_language"] for language in i18n.languages()))
+            keyboard = [
+                InlineKeyboardButton(i18n.native_name(language), callback_data=f"speak:{language}")
+                for language in i18n.languages()
+            ]
+            await self._reply(update, esc(question), InlineKeyboardMarkup([keyboard]))
+        return i18n.SOURCE
 
     async def _reply(self, update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
         chat = update.effective_chat
@@ -684,6 +700,10 @@ class TelegramBot:
             await query.answer(texts(value)["saved"])
             text, keyboard = await self._settings_message(chat_id, value)
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+        elif kind == "speak" and value in i18n.languages():  # the answer to "which language?"
+            await self._setting(chat_id, language=value)
+            await query.answer(texts(value)["saved"])
+            await query.edit_message_text(esc(texts(value)["speaking"]), parse_mode=ParseMode.HTML)
         elif kind == "quiet" and value in QUIET_CHOICES:
             start, end = QUIET_CHOICES[value]
             await self._setting(chat_id, quiet_from=start, quiet_to=end)
