@@ -146,6 +146,19 @@ def test_instant_mail_for_a_milestone(tmp_path, smtp):
     assert found["image/png"].get_content()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_a_long_subject_arrives_as_written(tmp_path, smtp):
+    """A subject longer than a header line, with a non-ASCII word where the line would break (→):
+    the inbox shows it as written, not with two spaces at the fold."""
+    from tallywatch.channels.email import smtp_send
+
+    controller, sink = smtp
+    cfg = config(tmp_path, controller.port)
+    subject = "tallywatch: Personnel for 10 Jul 2025 revised: 1,030,580 → 1,029,725 (−855)"
+    smtp_send(cfg.email, build_message(cfg.email, "reader@example.org", "t", subject, "text", "<p>x</p>", []))
+    (mail,) = sink.messages
+    assert str(mail["Subject"]) == subject
+
+
 def test_daily_digest_once_per_period(tmp_path, smtp):
     controller, sink = smtp
     cfg = config(tmp_path, controller.port)

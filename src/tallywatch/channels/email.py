@@ -340,6 +340,9 @@ def smtp_send(settings: EmailSettings, message: EmailMessage) -> None:
                 smtp.starttls(context=context)
             if settings.user:
                 smtp.login(settings.user, secrets.secret("smtp_password") or "")
+            # headers folded only past SMTP's 998 characters: folding at 78, Python's email package
+            # can leave two spaces in a subject where it breaks before a non-ASCII word ("1,030,580  → …")
+            message.policy = message.policy.clone(max_line_length=998)
             smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()))
