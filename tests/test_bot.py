@@ -152,11 +152,52 @@ def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, 
             await deliver_all(pipeline)
             alerts = [t for t in texts(fake, USER) if "1,000,000" in t]
             assert alerts == [
-                "🏁 <b>2025-06-12</b>\npersonnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)\n\n"
+                "🏁 <b>12 Jun 2025</b>\nPersonnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)\n\n"
                 "<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
             ]
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    "language, user, expected",
+    [
+        (
+            "en",
+            USER,
+            "🏁 <b>12 Jun 2025</b>\nPersonnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)\n\n"
+            "<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>",
+        ),
+        (
+            "uk",
+            UK,
+            "🏁 <b>12.06.2025</b>\nОсобовий склад: перейдено рубіж 1\u00a0000\u00a0000 — тепер 1\u00a0000\u00a0340 "
+            "(+1\u00a0140 за добу)\n\n<i>Втрати росії за даними Генерального штабу ЗСУ</i>",
+        ),
+    ],
+)
+def test_a_milestone_as_the_reader_sees_it(tmp_path, fake, language, user, expected):
+    """The alert opens with a capital letter and its date in the language's one date format; in
+    Ukrainian a milestone is a "рубіж"."""
+
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            await ask(fake, user, "/subscribe", language=language)
+            fake.press(user, "sub:milestones", language=language)
+            await until(lambda: fake.calls("editMessageText", 200))
+            await million_through(pipeline)
+            await deliver_all(pipeline)
+            return fake.calls("editMessageText", 200)[-1].params["text"], texts(fake, user)[-1]
+
+    subscribed, alert = asyncio.run(go())
+    assert (
+        subscribed
+        == {
+            "en": "Subscribed: milestones only. /unsubscribe stops them.",
+            "uk": "Підписку оформлено: лише рубежі. /unsubscribe — відписатися.",
+        }[language]
+    )
+    assert alert == expected
 
 
 @pytest.mark.parametrize(
@@ -313,7 +354,7 @@ def test_latest_fits_a_phone(tmp_path, fake):
             return english, await ask(fake, USER, "/latest")
 
     english, ukrainian = asyncio.run(go())
-    assert english.startswith("<b>Russia's losses · 13.06.2025</b>\n<i>Per Ukraine's General Staff</i>\n<pre>")
+    assert english.startswith("<b>Russia's losses · 13 Jun 2025</b>\n<i>Per Ukraine's General Staff</i>\n<pre>")
     table = english.split("<pre>")[1].removesuffix("</pre>").splitlines()
     assert table[0] == "Personnel     1,001,560 +1,220"  # personnel first, the day's change beside it
     assert [line.split()[0] for line in table[1:4]] == ["Tanks", "Armoured", "Artillery"]  # the report's order
@@ -336,13 +377,14 @@ def test_week_and_month_are_the_sums_of_the_bundled_days(tmp_path, fake, command
     async def go():
         async with running(tmp_path, fake) as pipeline:
             await seeded_june(pipeline)
-            return await ask(fake, USER, command)
+            return await ask(fake, USER, command), await ask(fake, UK, command, language="uk")
 
-    reply = asyncio.run(go())
+    reply, ukrainian = asyncio.run(go())
+    assert ukrainian.splitlines()[1] == {7: "07.06.2025 – 13.06.2025", 30: "15.05.2025 – 13.06.2025"}[days]
     lines = html.unescape(re.sub(r"</?(b|i|pre)>", "", reply)).splitlines()
     assert lines[:4] == [
         f"Russia's losses · {days} days",
-        f"{JUNE_13 - dt.timedelta(days=days - 1):%d.%m}–13.06.2025",
+        {7: "7 Jun 2025 – 13 Jun 2025", 30: "15 May 2025 – 13 Jun 2025"}[days],
         "Per Ukraine's General Staff",
         f"% — against the {days} days before",
     ]
@@ -374,7 +416,7 @@ def test_latest_is_a_monospace_table(tmp_path, fake):
 
     reply = asyncio.run(go())
     assert reply == (
-        "<b>Russia's losses · 14.06.2025</b>\n<i>Per Ukraine's General Staff</i>\n"
+        "<b>Russia's losses · 14 Jun 2025</b>\n<i>Per Ukraine's General Staff</i>\n"
         "<pre>Personnel 1,002,690 +1,130\nTanks        10,937     +3</pre>"
     )
 

@@ -116,7 +116,7 @@ def test_instant_mail_for_a_milestone(tmp_path, smtp):
 
     assert run(cfg, steps) == 1
     (mail,) = sink.messages
-    assert mail["Subject"] == "tallywatch: personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
+    assert mail["Subject"] == "tallywatch: Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
     assert mail["From"] == "tallywatch <alerts@tallywatch.example>"
     assert mail["To"] == "reader@example.org"
     assert mail["List-Unsubscribe"] == (
@@ -127,7 +127,7 @@ def test_instant_mail_for_a_milestone(tmp_path, smtp):
     found = parts(mail)
     assert set(found) >= {"multipart/alternative", "multipart/related", "text/plain", "text/html", "image/png"}
     text = found["text/plain"].get_content()
-    assert "2025-06-12  personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
+    assert "12 Jun 2025  Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
     assert "Unsubscribe: https://tallywatch.example/unsubscribe?t=tok-reader" in text
     # whose figures, and where to read the original: in the text and in the page
     assert "Russia's losses as reported by the General Staff of the Armed Forces of Ukraine · original" in text
@@ -135,9 +135,9 @@ def test_instant_mail_for_a_milestone(tmp_path, smtp):
     page = found["text/html"].get_content()
     assert '<a href="https://www.mil.gov.ua/news/2025/06/12/losses/">original</a>' in page
     # the inbox preview line, hidden in the mail itself, and a chart described for who can't see it
-    assert "display:none" in page and page.index("personnel passed 1,000,000") < page.index("<h1")
+    assert "display:none" in page and page.index("Personnel passed 1,000,000") < page.index("<h1")
     assert (
-        "alt='Chart of personnel over the last 90 days: personnel passed 1,000,000 — now 1,000,340 "
+        "alt='Chart of personnel over the last 90 days: Personnel passed 1,000,000 — now 1,000,340 "
         "(+1,140 in a day)'" in page
     )
     cid = found["image/png"]["Content-ID"].strip("<>")
@@ -178,7 +178,7 @@ def test_daily_digest_once_per_period(tmp_path, smtp):
     text = parts(mail)["text/plain"].get_content()
     assert "Personnel  1,002,690  +1,130" in text
     assert "Tanks         10,937  +3" in text
-    assert "2025-06-12  personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
+    assert "12 Jun 2025  Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
     assert "Figures: General Staff of the Armed Forces of Ukraine" in text
     page = parts(mail)["text/html"].get_content()
     assert "1,002,690" in page and "cid:" in page
@@ -188,7 +188,7 @@ def test_daily_digest_once_per_period(tmp_path, smtp):
     from PIL import Image
 
     assert Image.open(io.BytesIO(images[0].get_content())).size == (1080, 1350)
-    assert "alt='Russia&#x27;s losses on 14 June 2025: personnel 1,002,690 (+1,130) · tanks 10,937 (+3)'" in page
+    assert "alt='Russia&#x27;s losses on 14 Jun 2025: personnel 1,002,690 (+1,130) · tanks 10,937 (+3)'" in page
     assert "alt='Chart of personnel over the last 90 days'" in page
     assert re.search(r"display:none[^>]*>personnel 1,002,690 \(\+1,130\) · tanks 10,937 \(\+3\)</div>", page)
 
@@ -205,15 +205,15 @@ def test_a_digest_in_ukrainian_says_the_same(tmp_path, smtp):
     assert run(cfg, steps) == (1, 1)
     (mail,) = sink.messages
     nbsp = "\u00a0"
-    assert mail["Subject"] == f"tallywatch щоденний, 14 черв. 2025 — особовий склад 1{nbsp}002{nbsp}690 (+1{nbsp}130)"
+    assert mail["Subject"] == f"tallywatch щоденний, 14.06.2025 — особовий склад 1{nbsp}002{nbsp}690 (+1{nbsp}130)"
     text = parts(mail)["text/plain"].get_content()
     assert text.startswith("Дані на 14.06.2025, зміна за добу:")
     assert "Дані: Генеральний штаб ЗСУ" in text and "Сповіщення за добу:" in text
     assert "Відписатися: https://tallywatch.example/unsubscribe?t=tok-chytach" in text
     assert f"Особовий склад  1{nbsp}002{nbsp}690" in text and "Танки" in text  # the report's order, capitalised
-    assert f"12.06.2025  особовий склад: перейдено рубіж 1{nbsp}000{nbsp}000" in text  # the alert, in Ukrainian
+    assert f"12.06.2025  Особовий склад: перейдено рубіж 1{nbsp}000{nbsp}000" in text  # the alert, in Ukrainian
     page = parts(mail)["text/html"].get_content()
-    assert "alt='Втрати росії станом на 14 червня 2025" in page
+    assert "alt='Втрати росії станом на 14.06.2025" in page
 
 
 def test_nothing_new_sends_nothing(tmp_path, smtp):

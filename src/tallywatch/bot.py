@@ -49,7 +49,7 @@ from .channels.render import (
 )
 from .channels.telegram import LIMITS, retry_seconds
 from .extract.genstaff import METRICS
-from .format import format_number
+from .format import format_date, format_number, format_period
 from .models import Event, report_day
 from .ratelimit import SlidingWindow
 from .sources import health
@@ -502,8 +502,7 @@ class TelegramBot:
                 for r in rows
             ]
         )
-        date = newest.strftime("%d.%m.%Y")
-        title = esc(texts(language)["latest"].format(date=date))
+        title = esc(texts(language)["latest"].format(date=format_date(newest, language)))
         credit = esc(self._credit(rows[0].source, language))
         await self._reply(update, f"<b>{title}</b>\n<i>{credit}</i>\n<pre>{esc(table)}</pre>")
 
@@ -530,7 +529,7 @@ class TelegramBot:
             lines += [line, "  " + t["a_day"].format(n=average(f.per_day, language))]
         head = [
             f"<b>{esc(t['period'].format(days=days))}</b>",
-            f"{start:%d.%m}–{end:%d.%m.%Y}",
+            format_period(start, end, language),
             f"<i>{esc(self._credit(found[0].source, language))}</i>",
             esc(t["vs_before"].format(days=days)),
         ]

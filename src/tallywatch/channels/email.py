@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING, Any
 from .. import secrets
 from ..detect.report import day_of_war
 from ..detect.wording import figures_said
-from ..format import format_delta, format_number
-from ..i18n import N_, capitalized, gettext, ngettext, short_day
-from ..i18n import day as long_day
+from ..format import format_date, format_delta, format_number
+from ..i18n import N_, capitalized, gettext, ngettext
 from ..models import Event
 from . import ChannelLimits, Context, Gone, Recipient, Rejected, Retry
 from .render import alert_text, credit, event_said, metric_name, source_line
@@ -176,7 +175,7 @@ def instant(
 ) -> EmailMessage:
     """One alert: the sentence, whose figures they are and the link to the original, its chart."""
     sentence = event_said(event, language)
-    when = short_day(event.as_of, language)
+    when = format_date(event.as_of, language)
     source = source_line(event, language)  # HTML: the publisher in the reader's language, the link
     plain_source = html.unescape(re.sub(r"<[^>]+>", "", source))
     link = event.data.get("link") or ""
@@ -230,7 +229,7 @@ def digest_subject(data: dict[str, Any], language: str = "en") -> str:
         change = f" ({format_delta(lead['change'], language)})" if lead["change"] is not None else ""
         headline = f" — {metric_name(lead['metric'], language)} {format_number(lead['value'], language)}{change}"
     kind = gettext(language, DIGEST_KINDS[data["kind"]])
-    return f"tallywatch {kind}, {long_day(end, language, 'd MMM y')}{headline}"
+    return f"tallywatch {kind}, {format_date(end, language)}{headline}"
 
 
 def figures_line(metrics: list[dict[str, Any]], language: str = "en", limit: int | None = None) -> str:
@@ -270,7 +269,7 @@ def digest(
     data = event.data
     heading, alerts_heading = (gettext(language, text) for text in DIGEST_WORDS[data["kind"]])
     day = dt.date.fromisoformat(data["as_of"])
-    when = short_day(day, language)
+    when = format_date(day, language)
     rows = [
         (
             capitalized(metric_name(m["metric"], language)),
@@ -281,7 +280,7 @@ def digest(
     ]
     width = (max((len(r[0]) for r in rows), default=6), max((len(r[1]) for r in rows), default=5))
     said = credit(data.get("publisher") or "genstaff", language)
-    alerts = [(short_day(dt.date.fromisoformat(e["as_of"]), language), _alert(e, language)) for e in data["events"]]
+    alerts = [(format_date(dt.date.fromisoformat(e["as_of"]), language), _alert(e, language)) for e in data["events"]]
     text_lines = [heading.format(day=when), ""]
     text_lines += [f"{n.ljust(width[0])}  {v.rjust(width[1])}  {c}" for n, v, c in rows]
     text_lines += ["", said]
@@ -305,7 +304,7 @@ def digest(
         )
     pictures = []
     if card:
-        alt = gettext(language, "Russia's losses on {day}").format(day=long_day(day, language))
+        alt = gettext(language, "Russia's losses on {day}").format(day=format_date(day, language))
         pictures.append(Picture(card, f"{alt}: {figures_line(data['metrics'], language)}", "losses.png"))
     if chart and data.get("chart_metric"):
         pictures.append(Picture(chart, _chart_alt(data["chart_metric"], "", language), "chart.png"))

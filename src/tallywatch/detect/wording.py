@@ -8,8 +8,8 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from ..format import format_delta, format_number
-from ..i18n import N_, day, gettext, ngettext, number, short_day
+from ..format import format_date, format_delta, format_number
+from ..i18n import N_, gettext, ngettext, number
 
 _LABELS = {
     "uav": "UAVs",
@@ -95,7 +95,7 @@ def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any]
     shown = None if delta is None else (num(delta) if per_day else format_delta(delta, language))
     if rule == "milestone" and data.get("late"):
         first, last = (dt.date.fromisoformat(data["late"][end]) for end in ("from", "to"))
-        when = functools.partial(day, language=language, pattern="d MMMM y")
+        when = functools.partial(format_date, lang=language)
         if first == last:
             return _("{name} passed {level} on {day}, while this service had no figures").format(
                 name=name, level=num(data["level"]), day=when(first)
@@ -112,7 +112,7 @@ def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any]
                 _("({delta} in a day)").format(delta=shown)
                 if gap == 1
                 else _("({delta} since {day})").format(
-                    delta=shown, day=short_day(dt.date.fromisoformat(since), language)
+                    delta=shown, day=format_date(dt.date.fromisoformat(since), language)
                 )
             )
         return text
@@ -121,7 +121,7 @@ def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any]
         days = max(1, (expected - as_of).days)
         about = ngettext(language, "in about {n} day", "in about {n} days", days).format(n=days)
         return _("{name} will pass {level} {about} (≈ {day})").format(
-            name=name, level=num(data["level"]), about=about, day=short_day(expected, language)
+            name=name, level=num(data["level"]), about=about, day=format_date(expected, language)
         )
     if rule == "spike" and shown is not None:
         baseline = data.get("baseline") or 0
@@ -146,13 +146,13 @@ def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any]
         if previous is not None and on:
             was = num(previous) if per_day else format_delta(previous, language)
             why += " " + _("(the previous most: {delta} on {day})").format(
-                delta=was, day=short_day(dt.date.fromisoformat(on), language)
+                delta=was, day=format_date(dt.date.fromisoformat(on), language)
             )
         return _("{name} {delta} in a day — {why}").format(name=name, delta=shown, why=why)
     if rule == "correction" and data.get("kind") == "revised" and data.get("old") is not None:
         return _("{name} for {day} revised: {old} → {new} ({delta})").format(
             name=name,
-            day=short_day(as_of, language),
+            day=format_date(as_of, language),
             old=num(data["old"]),
             new=num(data["new"]),
             delta=format_delta(data["new"] - data["old"], language),
@@ -169,10 +169,10 @@ def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any]
         return _(DISCARDED[data["why"]]).format(
             name=name,
             value=num(value),
-            day=short_day(as_of, language),
+            day=format_date(as_of, language),
             source=data.get("source", ""),
             other=num(data["other"]),
-            other_day=short_day(dt.date.fromisoformat(other_day), language) if other_day else "",
+            other_day=format_date(dt.date.fromisoformat(other_day), language) if other_day else "",
             other_source=data.get("other_source", ""),
         )
     if rule == "reported_delta" and data.get("reported") is not None and data.get("computed") is not None:
@@ -188,7 +188,7 @@ def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any]
     if rule == "disagreement" and len(data) >= 2:
         (a, a_value), (b, b_value) = list(data.items())[:2]
         return _("{name} for {day}: {a} says {a_value}, {b} says {b_value}").format(
-            name=name, day=short_day(as_of, language), a=a, a_value=num(a_value), b=b, b_value=num(b_value)
+            name=name, day=format_date(as_of, language), a=a, a_value=num(a_value), b=b, b_value=num(b_value)
         )
     if rule == "guard" and data.get("retracted") and data.get("later"):
         (a, a_day), (b, b_day) = data["later"]
@@ -198,12 +198,12 @@ def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any]
         ).format(
             name=name,
             value=num(value),
-            day=short_day(as_of, language),
+            day=format_date(as_of, language),
             source=data.get("source", ""),
             a=num(a),
-            a_day=short_day(dt.date.fromisoformat(a_day), language),
+            a_day=format_date(dt.date.fromisoformat(a_day), language),
             b=num(b),
-            b_day=short_day(dt.date.fromisoformat(b_day), language),
+            b_day=format_date(dt.date.fromisoformat(b_day), language),
         )
     return None
 
