@@ -481,9 +481,14 @@ def test_chart_takes_the_names_people_use(tmp_path, fake):
         async with running(tmp_path, fake) as pipeline:
             await seeded_june(pipeline)
             captions = []
-            for asked in ("/chart drones 30", "/chart UAV", "/chart air defence 60", "/chart танки 7"):
+            for user, asked in [(USER, a) for a in ("/chart drones 30", "/chart UAV", "/chart air defence 60")] + [
+                (USER, "/chart танки 7"),
+                (UK, "/chart танки 21"),  # the days said as Ukrainian says 21, 22, 30 of them
+                (UK, "/chart дрони 22"),
+                (UK, "/chart особовий склад 30"),
+            ]:
                 before = len(fake.calls("sendPhoto", 200))
-                fake.send_command(USER, asked)
+                fake.send_command(user, asked, language="en" if user == USER else "uk")
                 await until(lambda: len(fake.calls("sendPhoto", 200)) > before, timeout=20)  # noqa: B023
                 captions.append(fake.calls("sendPhoto", 200)[-1].params["caption"])
             return captions
@@ -493,6 +498,9 @@ def test_chart_takes_the_names_people_use(tmp_path, fake):
         "UAVs · the last 90 days",
         "Air defence systems · the last 60 days",
         "Tanks · the last 7 days",
+        "Танки · останній 21 день",
+        "БПЛА · останні 22 дні",
+        "Особовий склад · останні 30 днів",
     ]
 
 

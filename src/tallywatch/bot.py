@@ -125,7 +125,6 @@ TEXTS = {
     "chart_few": "A chart needs at least {least} days: /chart {name} {least}",
     "chart_most": "A chart shows at most {most} days: /chart {name} {most_days}",
     "chart_empty": "No figures for {metric} yet.",
-    "chart_caption": "{metric} · the last {days} days",
 }
 
 
@@ -586,7 +585,8 @@ class TelegramBot:
             await self._reply(update, esc(t["chart_empty"].format(metric=title)))
             return
         chat = update.effective_chat
-        caption = esc(t["chart_caption"].format(metric=title, days=wanted))
+        caption = i18n.ngettext(language, "{metric} · the last {days} day", "{metric} · the last {days} days", wanted)
+        caption = esc(caption.format(metric=title, days=wanted))
         await self._within_limits(chat, lambda: chat.send_photo(photo=png, caption=caption, **self.paid))
 
     async def _reply_listing(self, update: Update, text: str, items: list[str], **fields: str) -> None:
