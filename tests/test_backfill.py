@@ -67,6 +67,8 @@ def write_config(tmp_path, server):
     path = tmp_path / "tw.toml"
     path.write_text(
         f"""
+sources = []  # none but the loopback API's history (left out: the built-in ones, on the internet)
+
 [detect]
 baseline = false
 
@@ -157,7 +159,7 @@ class HostileApi(PagedApi):
     """The loopback API gone wrong, one way at a time (``mode``):
 
     * ``self``: ``next_url`` points at the page itself; ``endless``: at a next page, forever;
-    * ``away``: at another site; ``future``: the records are of 2030, not of the days asked for;
+    * ``away``: at another site; ``elsewhen``: the records are of January 2024, not of the days asked for;
     * ``deep``: 100,000 nested arrays; ``hang``: never answers (until the test ends).
     """
 
@@ -185,9 +187,9 @@ class HostileApi(PagedApi):
             data["data"]["paging"]["next_url"] = f"/api/v2/statistics?{urlencode(following)}"
         elif self.mode == "away":
             data["data"]["paging"]["next_url"] = "http://evil.example/api/v2/statistics?offset=5"
-        elif self.mode == "future":
+        elif self.mode == "elsewhen":
             for n, r in enumerate(data["data"]["records"]):
-                r["date"] = (D(2030, 1, 1) + dt.timedelta(days=n)).isoformat()
+                r["date"] = (D(2024, 1, 1) + dt.timedelta(days=n)).isoformat()
         return status, headers, json.dumps(data).encode()
 
 
@@ -228,12 +230,14 @@ def test_a_history_api_going_round_in_circles_elsewhere_or_too_deep_is_a_clear_e
 
 
 def test_a_history_api_answering_other_days_than_those_asked_is_refused(tmp_path, feed_server):
-    """Before: records dated 2030 were stored, after which no start's fill ever ran again."""
+    """Before: records of days not asked for were stored — dated 2030, they stood as the series'
+    newest day, after which no start's fill ever ran again (a figure dated after tomorrow is
+    refused by extraction itself: tests/test_extract_json.py)."""
     cfg = filled_until_july(tmp_path, feed_server)
-    api = HostileApi(feed_server, "future")
+    api = HostileApi(feed_server, "elsewhen")
     done = run_tallywatch("backfill", "--to", "2026-08-08", "--config", str(cfg))
     assert "answered 5 figures of days not asked for" not in done.stderr  # (counted per figure, not record)
-    assert "of days not asked for (2030-01-01 … 2030-01-05, asked 2026-08-01 … 2026-08-08): refused" in done.stderr
+    assert "of days not asked for (2024-01-01 … 2024-01-05, asked 2026-08-01 … 2026-08-08): refused" in done.stderr
     status = {r["metric"]: r for r in json.loads(run_tallywatch("status", "--json", "--config", str(cfg)).stdout)}
     assert max(r["as_of"] for r in status.values()) == "2026-07-31"
     api.mode = "fine"  # the API mends: the days are asked for again, and stored
@@ -285,7 +289,7 @@ def test_the_daemon_is_up_whatever_the_history_api_does_and_stops_when_told(tmp_
     )
     http = '[http]\ntimeout = "60s"\ndeadline = "60s"\n\n'  # (the client alone would not give up before 30 s)
     http += "[web]\nenabled = false\n\n"
-    config = cfg.read_text() + source
+    config = cfg.read_text().replace("sources = []", "") + source
     notify = NotifySocket(str(tmp_path / "notify.sock"))
 
     def start(budget):

@@ -103,7 +103,9 @@ def test_commands_are_registered_in_both_languages(tmp_path, fake):
     async def go():
         async with running(tmp_path, fake):
             reply = await ask(fake, USER, "/start")
-            assert reply.startswith("Hello! I send the General Staff of Ukraine's daily report")
+            assert reply.startswith(
+                "Hello! This is Russian losses — daily figures. I send the General Staff of Ukraine's daily report"
+            )
 
     asyncio.run(go())
     assert {"", "uk"} <= set(fake.state.commands)
@@ -250,7 +252,7 @@ def test_a_reader_in_a_language_without_a_catalogue_is_asked_once(tmp_path, fake
         ("English", "speak:en"),
         ("Українська", "speak:uk"),
     ]
-    assert start.text.startswith("Hello! I send the General Staff")  # answered meanwhile, in English
+    assert start.text.startswith("Hello! This is") and "I send the General Staff" in start.text  # meanwhile, in English
     assert chosen == "Відтепер пишу українською. /settings — змінити мову."
     assert help_.startswith("/subscribe — обрати, що отримувати")
     assert again.startswith("Вітаю!")

@@ -145,3 +145,43 @@ def test_a_stopped_worker_is_killed_at_the_deadline_and_the_next_picture_gets_a_
 
     took, closed = asyncio.run(go())
     assert 1.0 <= took < 5.0 and closed < 5.0
+
+
+def real_report(day: dt.date) -> dict:
+    """A report event's data for ``day`` from the bundled series (figures only, no standouts)."""
+    from tallywatch.detect.report import day_of_war
+
+    series = history.daily()
+    before = {f.metric: f.value for f in series[day - dt.timedelta(days=1)]}
+    figures = [{"metric": f.metric, "value": f.value, "delta": f.value - before[f.metric]} for f in series[day]]
+    return {"figures": figures, "day_of_war": day_of_war(day), "standouts": []}
+
+
+def milestone(metric: str, level: int, value: int) -> dict:
+    data = {"level": level, "delta": 1_140, "prior_as_of": "2025-06-11"}
+    return {"rule": "milestone", "metric": metric, "value": value, "message": "", "data": data}
+
+
+@pytest.mark.parametrize("language", ["en", "uk"])
+def test_a_milestone_of_the_day_is_the_cards_band_and_its_words_fit_in_it(language):
+    """12 June 2025, personnel 1,000,340: a red band across the card under the title, its words
+    within the card (the band's last column is red from top to bottom: no word runs off the
+    edge) — with one crossing, and with two (UAVs passed 40,000 the same day, say). A day without
+    one has no band."""
+    import io
+
+    from PIL import Image
+
+    red = (0xC0, 0x39, 0x2B)
+    day = dt.date(2025, 6, 12)
+    plain = real_report(day)
+    one = {**plain, "standouts": [milestone("personnel", 1_000_000, 1_000_340)]}
+    two = {**plain, "standouts": [*one["standouts"], milestone("uav", 40_000, 40_435)]}
+    for data, band in ((plain, False), (one, True), (two, True)):
+        png = charts.card(data, day, language, "Figures: the General Staff")
+        image = Image.open(io.BytesIO(png)).convert("RGB")
+        assert image.size == (charts.CARD_WIDTH, charts.CARD_HEIGHT)
+        assert (image.getpixel((10, 250)) == red) is band
+        if band:
+            column = [image.getpixel((1075, y)) for y in range(205, 305)]
+            assert all(p == red for p in column), language

@@ -5,10 +5,11 @@ import json
 import signal
 
 import pytest
-from processes import run_tallywatch, start_daemon
+from processes import run_tallywatch, start_daemon, tallywatch_env
 from waiting import wait
 
 from tallywatch import history
+from tallywatch.cli import build_parser
 from tallywatch.demo import rss as history_rss
 
 D = dt.date
@@ -86,15 +87,25 @@ def test_poll_end_to_end_then_status_and_events(cfg, feed_server, tmp_path):
         "value": 1_002_690,
         "delta": 1_130,
         "source": "mod",
+        "held": None,
     }
     assert {row["metric"] for row in status} >= {"tanks", "uav", "submarines", "special_equipment"}
     table = tallywatch("status", cfg=cfg).stdout.splitlines()
+    (source,) = [line for line in table if line.startswith("source mod: ok; last success ")]
+    assert source.split("; ")[1].endswith((" +02:00", " +03:00"))  # Kyiv time, with the offset
     assert table[0].split() == ["metric", "as", "of", "value", "change", "source"]
     assert "personnel          2025-06-14  1,002,690  +1,130  mod" in table
 
     events = json.loads(tallywatch("events", "--json", cfg=cfg).stdout)
     million = [e for e in events if e["key"] == "milestone:personnel:1000000"]
-    assert million == [MILLION | {"severity": "critical", "source": "mod", "notified": True, "retracted": False}]
+    stored_at = million[0].pop("stored_at")  # when it was stored, in Kyiv time with the offset
+    assert dt.datetime.fromisoformat(stored_at).utcoffset() in (dt.timedelta(hours=2), dt.timedelta(hours=3))
+    assert million == [
+        MILLION | {"severity": "critical", "source": "mod", "notified": True, "retracted": False, "retracted_at": None}
+    ]
+    wide = run_tallywatch("events", "--config", str(cfg), env=tallywatch_env(COLUMNS="400")).stdout
+    lines = wide.splitlines()  # a line an event
+    assert len(lines) == len(events) == 4 and lines[1].startswith("2025-06-12  report:2025-06-12  ")
     # 100k … 900k were passed before the first figure, on days it does not tell: none is dated by the import
     assert [e["key"] for e in events if e["rule"] == "milestone"] == ["milestone:personnel:1000000"]
 
@@ -122,7 +133,33 @@ def test_status_before_any_poll(cfg):
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["config", "check"], ["poll"], ["run"], ["status"], ["events"], ["replay"], ["demo"]]
+    "where",
+    [
+        ["--config", "{cfg}", "--log-level", "debug", "status"],  # before the command
+        ["status", "--config", "{cfg}", "--log-level", "debug"],  # after it
+        ["--log-level", "debug", "status", "--config", "{cfg}"],  # one each side
+        ["--config", "{cfg}", "config", "check"],  # before a command with a subcommand…
+        ["config", "--config", "{cfg}", "check"],  # …between the two…
+        ["config", "check", "--config", "{cfg}"],  # …and after both
+    ],
+)
+def test_global_options_go_before_or_after_the_command(cfg, tmp_path, where):
+    argv = [arg.format(cfg=cfg) for arg in where]
+    if "--log-level" in argv:
+        assert build_parser().parse_args(argv).log_level == "debug"
+    done = run_tallywatch(*argv)
+    if "status" in where:  # the file's database is the one looked for
+        assert done.returncode == 1, done.stderr
+        assert f"no database at {tmp_path / 'state' / 'tw.db'}" in done.stderr
+    else:
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.startswith(f"# {cfg}: valid")
+        assert json.loads(done.stdout)["sources"][0]["name"] == "mod"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["config", "check"], ["poll"], ["run"], ["status"], ["events"], ["deliveries"], ["replay"], ["demo"]],
 )
 def test_help_says_what_each_command_does(command):
     done = tallywatch(*command, "--help")
@@ -333,3 +370,240 @@ def test_the_daemons_daily_snapshot_is_logged_when_it_fails(tmp_path, caplog):
     assert len(made) == 1 and made[0].startswith("tallywatch-")
     failed = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert len(failed) == 1 and failed[0].startswith("the daily database snapshot failed: ")
+
+
+# -- tracing an alert: `deliveries`, `events` filtered, held figures in `status`, the admin's times --
+
+TRACED = {"milestones": {"personnel": {"step": 100_000}}, "detect": {"confirm": "none"}}
+
+
+def trace_day(n):
+    return D(2025, 6, 1) + dt.timedelta(days=n)
+
+
+def one_round(tally, channel):
+    """One round of the daemon's Telegram worker: what is due now is sent, retried or given up."""
+    import asyncio
+
+    from tallywatch import outbox
+    from tallywatch.channels.limits import FloodGate
+
+    async def go():
+        try:
+            await outbox.deliver(outbox.direct, tally.store, channel, FloodGate(channel.limits))
+        finally:
+            await channel.stop()
+
+    asyncio.run(go())
+
+
+def moment(stored, zone="Europe/Kyiv"):
+    """A stored UTC time as the admin is to read it: local time in ``zone`` and its offset."""
+    from zoneinfo import ZoneInfo
+
+    local = dt.datetime.fromisoformat(stored).astimezone(ZoneInfo(zone))
+    offset = local.strftime("%z")
+    return f"{local:%Y-%m-%d %H:%M} {offset[:3]}:{offset[3:]}"
+
+
+def admin_config(tmp_path, db, extra=""):
+    path = tmp_path / f"admin{len(extra)}.toml"
+    path.write_text(f'[storage]\npath = "{db}"\n{extra}', encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def telegram():
+    from fake_telegram import FakeTelegram
+
+    with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+def traced(tmp_path, telegram):
+    """A database the real pipeline filled with every fate a delivery has: a wrong milestone sent to
+    two readers through the fake Bot API, refused for one (400), one gone (403), one failing (500),
+    then taken back (the retraction due, the true milestone held behind it, the failing reader's copy
+    dropped), a warning deferred by quiet hours, a reader who unsubscribed, a send interrupted."""
+    from zoneinfo import ZoneInfo
+
+    from fake_telegram import TOKEN
+    from tally import Tally
+
+    from tallywatch.channels.telegram import TelegramChannel
+    from tallywatch.config import Config
+
+    config = Config.from_dict(TRACED)
+    channel = TelegramChannel(TOKEN, config.telegram.replace(base_url=telegram.base_url))
+    db = tmp_path / "traced.db"
+    tally = Tally(db, config, [channel])
+    store = tally.store
+    hour = dt.datetime.now(ZoneInfo(config.telegram.timezone)).hour
+    store.save_subscriber("telegram", "701", choice="milestones")
+    store.save_subscriber("telegram", "702", choice="all", quiet_from=hour, quiet_to=(hour + 2) % 24)
+    for chat in ("703", "704", "705"):
+        store.save_subscriber("telegram", chat, choice="milestones")
+    store.save_subscriber("telegram", "706", choice="all", quiet_from=hour, quiet_to=(hour + 2) % 24)
+    telegram.fail_chat(703, 403, "Forbidden: bot was blocked by the user")
+    telegram.fail_chat(704, 500, "Internal Server Error")
+    telegram.fail_chat(705, 400, "Bad Request: message is too long")
+    for i in range(10):  # 988,700 … 997,700: a quiet first import, then "approaching 1,000,000"
+        tally.report("mod", trace_day(i), 988_700 + 1_000 * i)
+    tally.report("mod", trace_day(10), 1_001_000)  # a wrong figure crosses 1,000,000
+    one_round(tally, channel)
+    retrying = tallywatch("deliveries", "--to", "704", "--json", cfg=admin_config(tmp_path, db))
+    tally.report("mod", trace_day(11), 999_800, delta=1_100)
+    tally.report("mod", trace_day(12), 1_000_900, delta=1_100)  # two reports agree: it is taken back
+    store.save_subscriber("telegram", "706", active=0, reason="unsubscribed")  # as /unsubscribe does
+    claimed = store.claim("telegram")  # a round takes what is due, hands 701's retraction to Telegram, is killed
+    (handed,) = [d.id for d in claimed if d.recipient == "701"]
+    store.release([d.id for d in claimed], started=[handed])
+    tally.close()
+    return db, json.loads(retrying.stdout)
+
+
+def by_reader(rows):
+    return {(row["event"], row["recipient"]): row for row in rows}
+
+
+def test_deliveries_tell_each_readers_copy_of_an_alert_sent_or_why_not(traced, telegram, tmp_path):
+    from tallywatch.store import Store
+
+    db, first = traced
+    ((retrying),) = first
+    assert retrying["status"] == "retrying" and retrying["attempts"] == 1
+    assert retrying["last_error"] == "Telegram: NetworkError: Internal Server Error"
+    assert retrying["why"].startswith("attempt 2 not before ")
+
+    store = Store(db)
+    stored = {row["id"]: row for row in store.db.query("SELECT * FROM deliveries")}
+    store.close()
+    cfg = admin_config(tmp_path, db)
+    done = tallywatch("deliveries", "--json", cfg=cfg)
+    assert done.returncode == 0, done.stderr
+    rows = by_reader(json.loads(done.stdout))
+    million, approaching = "milestone:personnel:1000000", "approaching:personnel:1000000"
+    retraction = "retracted:personnel:2025-06-11:1001000"
+
+    wrong = {chat: rows[(million + " (taken back)", chat)] for chat in ("701", "702", "703", "704", "705")}
+    (to_701,) = telegram.sent(701)
+    assert wrong["701"]["status"] == "sent"
+    assert wrong["701"]["message_id"] == str(to_701.params["_message"]["message_id"])
+    assert wrong["701"]["sent_at"] == dt.datetime.fromisoformat(stored[wrong["701"]["id"]]["sent_at"]).astimezone(
+        dt.datetime.fromisoformat(wrong["701"]["sent_at"]).tzinfo
+    ).isoformat(timespec="seconds")
+    assert wrong["703"]["status"] == "gone"
+    assert wrong["703"]["why"] == "Telegram: Forbidden: bot was blocked by the user"
+    assert (wrong["704"]["status"], wrong["704"]["why"]) == ("dropped", "taken back before it was sent")
+    assert wrong["705"]["status"] == "dead"
+    assert wrong["705"]["why"] == "gave up after 1 attempt: Telegram refused the message: Message is too long"
+
+    deferred = rows[(approaching, "702")]
+    until = stored[deferred["id"]]["next_attempt_at"]
+    assert deferred["status"] == "deferred" and deferred["why"] == f"quiet hours, until {moment(until)}"
+    assert rows[(approaching, "706")]["status"] == "unsubscribed"
+    assert rows[(approaching, "706")]["why"] == "the subscription ended after it was queued: unsubscribed"
+
+    told_back = rows[(retraction, "701")]
+    assert told_back["status"] == "due" and told_back["maybe_sent"] is True
+    assert "may have arrived" in told_back["why"]
+    assert told_back["answers"] == wrong["701"]["id"]
+    held = rows[(million, "701")]
+    assert held["status"] == "held" and held["waits_for"] == told_back["id"]
+    assert held["why"] == f"waiting for #{told_back['id']} ({retraction}) to go first"
+    assert rows[(million, "704")]["status"] == "due"
+
+    # the table: one line a delivery, times in Kyiv with the offset
+    table = tallywatch("deliveries", "--to", "701", cfg=cfg).stdout.splitlines()
+    sent_line = next(line for line in table if line.startswith(f"#{wrong['701']['id']} "))
+    sent_at = moment(stored[wrong["701"]["id"]]["sent_at"])
+    assert sent_line.split()[1:4] == [million, "(taken", "back)"]
+    assert sent_line.endswith(f"sent {sent_at}, message {to_701.params['_message']['message_id']}")
+    assert len(table) == 3 and all(" 701 " in line for line in table)
+    assert any(line.endswith(f"held: waiting for #{told_back['id']} ({retraction}) to go first") for line in table)
+
+    # one alert: its copies for everyone; another zone for the admin: [email] timezone
+    only = json.loads(tallywatch("deliveries", "--event", million, "--json", cfg=cfg).stdout)
+    assert sorted(row["id"] for row in only) == sorted(row["id"] for key, row in rows.items() if million in key[0])
+    tokyo = admin_config(tmp_path, db, '[email]\ntimezone = "Asia/Tokyo"\n')
+    shown = tallywatch("deliveries", "--event", million, "--to", "701", cfg=tokyo).stdout
+    assert f"sent {moment(stored[wrong['701']['id']]['sent_at'], 'Asia/Tokyo')}, message" in shown
+    assert "+09:00" in shown
+
+    # bad input: named
+    unknown = tallywatch("deliveries", "--event", "milestone:personel:1000000", cfg=cfg)
+    assert unknown.returncode == 1
+    assert unknown.stderr == (
+        "tallywatch deliveries: no event with the key 'milestone:personel:1000000'"
+        " (did you mean 'milestone:personnel:1000000'?)\n"
+    )
+    nobody = tallywatch("deliveries", "--to", "799", cfg=cfg)
+    assert nobody.returncode == 1 and nobody.stderr == "tallywatch deliveries: no deliveries to 799\n"
+
+
+def test_events_filtered_by_day_rule_and_metric_in_lines_that_fit(traced, tmp_path):
+    db, _ = traced
+    cfg = admin_config(tmp_path, db)
+    every = json.loads(tallywatch("events", "--json", cfg=cfg).stdout)
+    milestones = json.loads(tallywatch("events", "--rule", "milestone", "--json", cfg=cfg).stdout)
+    assert [(e["key"], e["retracted"]) for e in milestones] == [
+        ("milestone:personnel:1000000", True),
+        ("milestone:personnel:1000000", False),
+    ]
+    assert milestones[0]["retracted_at"].endswith(("+02:00", "+03:00"))
+    since = json.loads(tallywatch("events", "--since", "2025-06-12", "--metric", "personnel", "--json", cfg=cfg).stdout)
+    assert since == [e for e in every if e["as_of"] >= "2025-06-12" and e["metric"] == "personnel"] and since
+    assert json.loads(tallywatch("events", "--metric", "tanks", "--json", cfg=cfg).stdout) == []
+
+    narrow = run_tallywatch("events", "--config", str(cfg), env=tallywatch_env(COLUMNS="72")).stdout.splitlines()
+    assert len(narrow) == len(every)  # one line an event, however long its message
+    assert all(len(line) <= 72 for line in narrow)
+    cut = [line for line in narrow if line.endswith("…")]
+    assert cut and all(len(line) == 72 for line in cut)
+    assert any(len(e["message"]) > 72 for e in every)  # the JSON has it whole
+
+    wrong_rule = tallywatch("events", "--rule", "milestones", cfg=cfg)
+    assert wrong_rule.returncode == 2 and "--rule: no rule named 'milestones' (did you mean 'milestone'?)" in (
+        wrong_rule.stderr
+    )
+    wrong_metric = tallywatch("events", "--metric", "tankz", cfg=cfg)
+    assert wrong_metric.returncode == 2
+    assert wrong_metric.stderr == "tallywatch events: no metric named 'tankz' (did you mean 'tanks'?)\n"
+    wrong_day = tallywatch("events", "--since", "12.06.2025", cfg=cfg)
+    assert wrong_day.returncode == 2 and "expected a date like 2025-06-12, got '12.06.2025'" in wrong_day.stderr
+
+
+def test_status_shows_a_held_figure_its_source_since_when_and_why(tmp_path):
+    from tally import Tally
+
+    from tallywatch.config import Config
+    from tallywatch.store import Store
+
+    db = tmp_path / "held.db"
+    tally = Tally(db, Config.from_dict({"milestones": {"personnel": {"step": 100_000}}}))
+    for i in range(10):  # … 999,200 on 2025-06-10
+        tally.report("mod", trace_day(i), 990_200 + 1_000 * i, delta=1_000 if i else None)
+    tally.report("mod", trace_day(10), 1_000_900, delta=1_140)  # its "(+1,140)" does not continue 999,200
+    tally.close()
+    store = Store(db)
+    (since,) = store.conn.execute("SELECT updated_at FROM figures WHERE status = 'suspect'").fetchone()
+    store.close()
+    cfg = admin_config(tmp_path, db)
+    why = "the report's own change (+1,140) does not continue the last accepted total (999,200 on 2025-06-10)"
+    table = tallywatch("status", cfg=cfg).stdout.splitlines()
+    assert "held back until the next report or a second source confirms it:" in table
+    assert f"personnel  2025-06-11  1,000,900  from mod, since {moment(since)}: {why}" in table
+    rows = json.loads(tallywatch("status", "--json", cfg=cfg).stdout)
+    personnel = next(row for row in rows if row["metric"] == "personnel")
+    assert personnel["as_of"] == "2025-06-10" and personnel["value"] == 999_200
+    held = personnel["held"]
+    assert held == {
+        "as_of": "2025-06-11",
+        "value": 1_000_900,
+        "source": "mod",
+        "since": dt.datetime.fromisoformat(since)
+        .astimezone(dt.datetime.fromisoformat(held["since"]).tzinfo)
+        .isoformat(timespec="seconds"),
+        "why": why,
+    }

@@ -98,6 +98,11 @@ def test_defaults_list_real_public_sources():
             "health.port: moved to [web] (one server answers /healthz, /metrics and the public pages)",
         ),
         ("[web]\npublic_url = 'example.org'\n", "web.public_url: expected an http:// or https:// address"),
+        (
+            "[service]\nname = 'Losses <desk>'\n",
+            "service.name: expected a name on one line, up to 80 characters, without <, > or quotes",
+        ),
+        ("[service]\nurl = 'losses.example.org'\n", "service.url: expected an http:// or https:// address"),
         ("[web]\nsignups_share = 1.5\n", "web.signups_share: expected a number at most 1.0, got 1.5"),
         ("[web]\nmax_connections = 0\n", "web.max_connections: expected a whole number at least 8, got 0"),
         ("[web]\nfd_reserve = 10\n", "web.fd_reserve: expected a whole number at least 64, got 10"),
@@ -195,3 +200,97 @@ def test_webhooks_without_a_signing_secret_are_warned_about(tmp_path, monkeypatc
     monkeypatch.setenv("TALLYWATCH_WEBHOOK_SECRET", "a-long-secret")
     config.load(path)
     assert "signing secret" not in caplog.text
+
+
+# -- what a file leaves out is the built-in settings; nothing is dropped silently ---------------------
+
+
+def test_a_file_without_sources_or_milestones_keeps_the_built_in_ones(tmp_path):
+    """A file holding only [email] and [telegram] used to drop every source and milestone: the daemon
+    then polled nothing and said so at INFO."""
+    path = write(tmp_path, "[email]\nfrom_addr = 'alerts@example.org'\n[telegram]\nadmins = [42]\n")
+    cfg, _origin = config.load(path)
+    built_in = config.defaults()
+    assert cfg.sources == built_in.sources and len(cfg.sources) == 6
+    assert cfg.milestones == built_in.milestones and cfg.milestones["personnel"].step == 100_000
+    assert cfg.telegram.admins == [42]
+    done = run_tallywatch("config", "check", "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == [
+        f"# {path}: valid",
+        "# sources: 6, built in (disabled: mod)",
+        "# milestones: 13, built in",
+    ]
+    assert len(json.loads(done.stdout)["sources"]) == 6
+
+
+def test_a_files_own_sources_and_milestones_replace_the_built_in_ones(tmp_path):
+    path = write(
+        tmp_path,
+        "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'https://example.org/a.rss'\n[milestones.tanks]\nstep = 500\n",
+    )
+    cfg, _origin = config.load(path)
+    assert [s.name for s in cfg.sources] == ["a"] and list(cfg.milestones) == ["tanks"]
+    done = run_tallywatch("config", "check", "--config", str(path))
+    assert done.stderr.splitlines()[1:] == ["# sources: 1, from the file", "# milestones: 1, from the file"]
+
+
+def test_no_sources_or_milestones_only_when_asked_for(tmp_path):
+    path = write(tmp_path, "sources = []\nmilestones = {}\n")
+    cfg, _origin = config.load(path)
+    assert cfg.sources == [] and cfg.milestones == {}
+    done = run_tallywatch("config", "check", "--config", str(path))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[1:] == [
+        "# sources: none (sources = [] in the file: nothing is polled)",
+        "# milestones: none (milestones = {} in the file: no milestone alerts)",
+    ]
+    # sources given, none of them enabled: nothing would be polled, and nobody asked for that
+    off = write(tmp_path, "[[sources]]\nname = 'a'\nkind = 'rss'\nurl = 'https://example.org/a.rss'\nenabled = false\n")
+    with pytest.raises(config.ConfigError) as err:
+        config.load(off)
+    assert str(err.value) == (
+        f"{off}: sources: every source is disabled (enabled = false), so nothing would be polled; "
+        "enable one, or write `sources = []` to run without sources"
+    )
+    for command in (["poll"], ["run"], ["config", "check"]):
+        done = run_tallywatch(*command, "--config", str(off))
+        assert done.returncode == 2 and done.stderr.startswith(f"config error: {off}: sources: every source")
+
+
+@pytest.mark.parametrize(
+    ("text", "fix"),
+    [
+        ("[email]\nenabled = true\n", "set [web] public_url"),
+        ("[email]\nenabled = true\nunsubscribe_mailto = 'unsubscribe@example.org'\n", "set [web] public_url"),
+        (
+            "[email]\nenabled = true\n[web]\nenabled = false\npublic_url = 'https://losses.example.org'\n",
+            "turn the web app on ([web] enabled = true)",
+        ),
+    ],
+)
+def test_mail_to_subscribers_without_a_working_unsubscribe_is_a_config_error(tmp_path, text, fix):
+    """It used to be valid, and every mail told the reader to "ask the sender to run `tallywatch
+    subscribers unsubscribe TOKEN`"."""
+    path = write(tmp_path, text)
+    with pytest.raises(config.ConfigError) as err:
+        config.load(path)
+    (line,) = str(err.value).splitlines()
+    assert line.startswith(f"{path}: email: mail to subscribers needs a working unsubscribe link: ")
+    assert fix in line and "or [email] unsubscribe_url = " in line
+    done = run_tallywatch("config", "check", "--config", str(path))
+    assert done.returncode == 2 and done.stderr == f"config error: {line}\n"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[email]\nenabled = true\n[web]\npublic_url = 'https://losses.example.org'\n",  # the web app's own page
+        "[email]\nenabled = true\nunsubscribe_url = 'https://example.org/unsub?t={token}'\n",  # an endpoint of one's own
+        "[email]\nenabled = false\n",  # no mail, nothing to unsubscribe from
+    ],
+)
+def test_mail_with_a_working_unsubscribe_is_valid(tmp_path, text):
+    cfg, _origin = config.load(write(tmp_path, text))
+    if cfg.email.enabled:
+        assert cfg.email.unsubscribe_link("tok").startswith("https://")

@@ -106,6 +106,10 @@ def test_one_report_a_day_with_its_source_and_the_alerts_it_folds_in(tmp_path, f
     for n, call in enumerate(reports):
         day = FIRST + dt.timedelta(days=n)
         text = call.text
+        if day == D(2025, 6, 12):  # the day personnel passed 1,000,000: that is its first line
+            first, text = text.split("\n", 1)
+            assert first == "🏁 <b>1,000,000 — personnel passed 1\u00a0million</b>"
+        assert "highest" not in text  # no day of the first half of June 2025 was among a year's top ten
         assert text.startswith(
             f"📋 <b>Russia's losses on {day.day} Jun 2025</b>\nday {(day - D(2022, 2, 24)).days + 1:,}"
         )
@@ -117,16 +121,21 @@ def test_one_report_a_day_with_its_source_and_the_alerts_it_folds_in(tmp_path, f
     # aircraft +41 on 3 June is a spike and a record: a line of that day's report, not a message of its own
     assert "📈 Aircraft +41 in a day" in reports[2].text
     everything = [c.text for c in fake.sent(ALL_UK)]
-    assert sum(t.startswith("📋 <b>Втрати росії станом на") for t in everything) == days
+    assert sum("📋 <b>Втрати росії станом на" in t for t in everything) == days
     assert not any(t.startswith("📈") or t.startswith("🏆") for t in everything)  # folded: told once, in the report
-    assert any("перейдено рубіж 1\u00a0000\u00a0000" in t for t in everything)  # the milestone is still an alert
+    # the milestone is still an alert of its own, for those who chose alerts
+    assert any(
+        t.startswith("🏁 <b>12.06.2025</b>\nОсобовий склад: перейдено рубіж 1\u00a0000\u00a0000") for t in everything
+    )
     assert "Літаки: +41 за добу" in next(t for t in everything if "03.06.2025" in t and t.startswith("📋"))
     milestones_only = [c.text for c in fake.sent(MILESTONES)]
     assert len(milestones_only) == 1 and "passed 1,000,000" in milestones_only[0]
     # the channels: the report and the alerts, each in its own language
-    assert sum(c.text.startswith("📋 <b>Russia's losses on") for c in fake.sent("@losses_feed")) == days
-    assert sum(c.text.startswith("📋 <b>Втрати росії") for c in fake.sent("@vtraty")) == days
-    assert any("passed 1,000,000" in c.text for c in fake.sent("@losses_feed"))
+    assert sum("📋 <b>Russia's losses on" in c.text for c in fake.sent("@losses_feed")) == days
+    assert sum("📋 <b>Втрати росії" in c.text for c in fake.sent("@vtraty")) == days
+    assert any(
+        c.text.startswith("🏁 <b>12 Jun 2025</b>\nPersonnel passed 1,000,000") for c in fake.sent("@losses_feed")
+    )
     tally.close()
 
 
@@ -333,9 +342,11 @@ def test_a_real_kmu_page_makes_the_days_report_card_with_its_link(tmp_path, fake
     assert f'<a href="{feed_server.url}/report">original</a>' in caption
 
 
-def test_personnels_rank_is_counted_over_the_365_days_before_on_the_real_series(tmp_path):
+@pytest.mark.parametrize("known", [D(2025, 6, 12), D(2025, 6, 20)], ids=["the-newest-day", "a-held-day"])
+def test_personnels_rank_is_counted_over_the_365_days_before_on_the_real_series(tmp_path, known):
     """The report's "the Nth highest of the last 365 days", checked against the bundled General
-    Staff series counted directly (every day whose day before is known gives a rise)."""
+    Staff series counted directly (every day whose day before is known gives a rise) — also for a
+    day reported after later ones are known (a held day): the days after it are not its year."""
     from tallywatch import history
     from tallywatch.config import Config
     from tallywatch.detect import report
@@ -343,7 +354,7 @@ def test_personnels_rank_is_counted_over_the_365_days_before_on_the_real_series(
 
     day = dt.date(2025, 6, 12)  # the day personnel passed 1,000,000
     tally = Tally(tmp_path / "r.db", Config())
-    seed(tally.store, tally.detector, day)
+    seed(tally.store, tally.detector, known)
     personnel = {d: f.value for d, figs in history.daily().items() for f in figs if f.metric == "personnel"}
     start = day - dt.timedelta(days=report.RANK_DAYS)
     rises = {
@@ -401,4 +412,99 @@ def test_a_held_day_settled_after_an_outage_still_gets_its_report(tmp_path, fake
     assert [s.event.rule for s in tally.feed("mod", day_item(held, big)).events if s.event.rule == "report"] == []
     back = tally.feed("mod", day_item(LAST, big))  # two days missed
     assert [s.event.key for s in back.events if s.event.rule == "report"] == [f"report:{held}", f"report:{LAST}"]
+    tally.close()
+
+
+def photo_of(fake, call) -> bytes:
+    """The PNG a sendPhoto carried: the upload, or the bytes of the file id it reused."""
+    photo = call.params["photo"]
+    return fake.state.files[photo] if isinstance(photo, str) else photo
+
+
+def test_the_day_personnel_passes_a_million_the_report_leads_with_it(tmp_path, fake):
+    """Issue 26: on 12 June 2025 (personnel 1,000,340) the report's card said "1,000,340" and its
+    caption never said 1,000,000. Now the crossing is the card's band and the caption's first line,
+    in each reader's language; a reader of the report alone gets that one message, no alert beside it."""
+    import io
+
+    from PIL import Image
+
+    from tallywatch.pipeline import Pipeline
+
+    day = D(2025, 6, 12)
+    tally, channel = fresh(tmp_path, fake, day - dt.timedelta(days=1))
+    Pipeline(tally.config, store=tally.store, channels=[channel])  # binds the channel: cards are drawn
+    report_uk = "504"
+    tally.store.save_subscriber("telegram", REPORT_EN, choice="report")
+    tally.store.save_subscriber("telegram", report_uk, choice="report", language="uk")
+    tally.store.save_subscriber("telegram", ALL_UK, choice="all", language="uk")
+    tally.feed("mod", day_item(day))
+    send_all(tally, channel)
+
+    (en,) = fake.sent(REPORT_EN)  # the report, and nothing else
+    assert en.method == "sendPhoto"
+    caption = en.params["caption"]
+    assert caption.split("\n")[:2] == [
+        "🏁 <b>1,000,000 — personnel passed 1\u00a0million</b>",
+        "📋 <b>Russia's losses on 12 Jun 2025</b>",
+    ]
+    assert caption.count("1,000,000") == 1  # said once, as the headline: no standout line repeats it
+    assert "Personnel: <b>1,000,340</b> (+1,140)" in caption
+    assert "highest" not in caption  # the 276th highest day of 365 is no news
+    (uk,) = fake.sent(report_uk)
+    assert uk.params["caption"].split("\n")[:2] == [
+        "🏁 <b>1\u00a0000\u00a0000 — особовий склад: перейдено рубіж 1\u00a0мільйон</b>",
+        "📋 <b>Втрати росії станом на 12.06.2025</b>",
+    ]
+    assert "найбільший показник" not in uk.params["caption"]
+    # a reader who chose alerts too gets the report and the milestone's own alert
+    alert, report = sorted((c.params.get("caption") or c.text for c in fake.sent(ALL_UK)), key=lambda t: "📋" in t)
+    assert report.startswith("🏁 <b>1\u00a0000\u00a0000 — особовий склад") and "📋" in report
+    assert alert.startswith("🏁 <b>12.06.2025</b>\nОсобовий склад: перейдено рубіж 1\u00a0000\u00a0000 — тепер")
+    # the card: a red band across its whole width under the title, where a day without one has white
+    for call in (en, uk):
+        card = Image.open(io.BytesIO(photo_of(fake, call))).convert("RGB")
+        assert card.getpixel((10, 250)) == (0xC0, 0x39, 0x2B) and card.getpixel((1070, 250)) == (0xC0, 0x39, 0x2B)
+    tally.close()
+
+
+@pytest.mark.parametrize(
+    ("day", "en", "uk"),
+    [
+        (D(2025, 1, 7), "Personnel: the 5th highest day in a year.", "Особовий склад: 5-й найбільший показник за рік."),
+        (
+            D(2025, 3, 28),
+            "Personnel: the 9th highest day in a year.",
+            "Особовий склад: 9-й найбільший показник за рік.",
+        ),
+        (D(2025, 6, 11), None, None),  # the 58th: no rank line
+        (D(2025, 2, 28), None, None),  # the 1st, and its spike already says "the most in a year"
+    ],
+    ids=["5th", "9th", "quiet", "1st-with-its-spike"],
+)
+def test_personnels_rank_is_said_only_when_it_is_news(tmp_path, fake, day, en, uk):
+    tally, channel = fresh(tmp_path, fake, day - dt.timedelta(days=1))
+    tally.store.save_subscriber("telegram", REPORT_EN, choice="report")
+    tally.store.save_subscriber("telegram", ALL_UK, choice="report", language="uk")
+    tally.feed("mod", day_item(day))
+    send_all(tally, channel)
+    (english,), (ukrainian,) = fake.sent(REPORT_EN), fake.sent(ALL_UK)
+    ranks = [line for line in english.text.split("\n") if "highest" in line or "the most in a day" in line]
+    assert ranks == ([en] if en else [])
+    ranks = [line for line in ukrainian.text.split("\n") if "найбільш" in line and line.startswith("Особовий")]
+    assert ranks == ([uk] if uk else [])
+    tally.close()
+
+
+def test_the_days_records_come_before_its_unusual_days(tmp_path, fake):
+    """28 March 2025: armoured vehicles far above the usual (a spike), artillery and vehicles the
+    most in a year (records): the records first, then the spike, then the rank."""
+    day = D(2025, 3, 28)
+    tally, channel = fresh(tmp_path, fake, day - dt.timedelta(days=1))
+    tally.store.save_subscriber("telegram", REPORT_EN, choice="report")
+    tally.feed("mod", day_item(day))
+    send_all(tally, channel)
+    (sent,) = fake.sent(REPORT_EN)
+    after_table = sent.text.split("\n\n")[2].split("\n")
+    assert [line.split()[0] for line in after_table] == ["🏆", "🏆", "📈", "Personnel:"], after_table
     tally.close()

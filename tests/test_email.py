@@ -116,8 +116,11 @@ def test_instant_mail_for_a_milestone(tmp_path, smtp):
 
     assert run(cfg, steps) == 1
     (mail,) = sink.messages
-    assert mail["Subject"] == "tallywatch: Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
-    assert mail["From"] == "tallywatch <alerts@tallywatch.example>"
+    assert (
+        mail["Subject"]
+        == "Russian losses — daily figures: Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
+    )
+    assert mail["From"] == "Russian losses — daily figures <alerts@tallywatch.example>"
     assert mail["To"] == "reader@example.org"
     assert mail["List-Unsubscribe"] == (
         "<https://tallywatch.example/unsubscribe?t=tok-reader>, "
@@ -159,7 +162,7 @@ def test_a_long_subject_arrives_as_written(tmp_path, smtp):
     assert str(mail["Subject"]) == subject
 
 
-def test_daily_digest_once_per_period(tmp_path, smtp):
+def test_daily_digest_once_per_period(tmp_path, smtp, drawings):
     controller, sink = smtp
     cfg = config(tmp_path, controller.port)
     subscribe(cfg, "daily@example.org", digest="daily")
@@ -174,7 +177,7 @@ def test_daily_digest_once_per_period(tmp_path, smtp):
     assert run(cfg, steps) == ((1, 1), (0, 0))  # (queued, sent): the second call finds it sent already
     (mail,) = sink.messages
     assert mail["To"] == "daily@example.org"
-    assert mail["Subject"] == "tallywatch daily, 14 Jun 2025 — personnel 1,002,690 (+1,130)"
+    assert mail["Subject"] == "Russian losses — daily figures: daily digest, 14 Jun 2025 — personnel 1,002,690 (+1,130)"
     text = parts(mail)["text/plain"].get_content()
     assert "Personnel  1,002,690  +1,130" in text
     assert "Tanks         10,937  +3" in text
@@ -191,6 +194,9 @@ def test_daily_digest_once_per_period(tmp_path, smtp):
     assert "alt='Russia&#x27;s losses on 14 Jun 2025: personnel 1,002,690 (+1,130) · tanks 10,937 (+3)'" in page
     assert "alt='Chart of personnel over the last 90 days'" in page
     assert re.search(r"display:none[^>]*>personnel 1,002,690 \(\+1,130\) · tanks 10,937 \(\+3\)</div>", page)
+    # the card's foot: whose figures they are, and the service that sent them
+    (said,) = [args[-1] for draw, args in drawings if draw.__name__ == "card"]
+    assert said == "Figures: General Staff of the Armed Forces of Ukraine\nRussian losses — daily figures"
 
 
 def test_a_digest_in_ukrainian_says_the_same(tmp_path, smtp):
@@ -205,7 +211,10 @@ def test_a_digest_in_ukrainian_says_the_same(tmp_path, smtp):
     assert run(cfg, steps) == (1, 1)
     (mail,) = sink.messages
     nbsp = "\u00a0"
-    assert mail["Subject"] == f"tallywatch щоденний, 14.06.2025 — особовий склад 1{nbsp}002{nbsp}690 (+1{nbsp}130)"
+    assert mail["Subject"] == (
+        f"Втрати росії — щоденні дані: щоденний огляд, 14.06.2025 — особовий склад 1{nbsp}002{nbsp}690 (+1{nbsp}130)"
+    )
+    assert mail["From"] == "Втрати росії — щоденні дані <alerts@tallywatch.example>"
     text = parts(mail)["text/plain"].get_content()
     assert text.startswith("Дані на 14.06.2025, зміна за добу:")
     assert "Дані: Генеральний штаб ЗСУ" in text and "Сповіщення за добу:" in text
@@ -214,6 +223,40 @@ def test_a_digest_in_ukrainian_says_the_same(tmp_path, smtp):
     assert f"12.06.2025  Особовий склад: перейдено рубіж 1{nbsp}000{nbsp}000" in text  # the alert, in Ukrainian
     page = parts(mail)["text/html"].get_content()
     assert "alt='Втрати росії станом на 14.06.2025" in page
+
+
+def test_the_services_own_name_and_address_in_every_mail(tmp_path, smtp, drawings):
+    """[service] name and url, and [email] from_name: the subject, the sender, the card's foot; the
+    name as the admin wrote it in every language."""
+    controller, sink = smtp
+    cfg = Config.from_dict(
+        {
+            **config(tmp_path, controller.port, from_name="Losses desk alerts").to_dict(),
+            "service": {"name": "Losses desk", "url": "https://losses.example.org"},
+        }
+    )
+    subscribe(cfg, "reader@example.org", instant=1, digest="daily")
+    subscribe(cfg, "chytach@example.org", instant=1, digest="daily", language="uk")
+
+    async def steps(pipeline):
+        await feed(pipeline, DAYS)
+        return await digest.send(pipeline, "daily")
+
+    run(cfg, steps)
+    assert len(sink.messages) == 4  # each reader: the milestone, the digest
+    assert {m["From"] for m in sink.messages} == {"Losses desk alerts <alerts@tallywatch.example>"}
+    assert sorted(m["Subject"] for m in sink.messages) == [
+        "Losses desk: Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)",
+        "Losses desk: daily digest, 14 Jun 2025 — personnel 1,002,690 (+1,130)",
+        "Losses desk: Особовий склад: перейдено рубіж 1\u00a0000\u00a0000 — тепер 1\u00a0000\u00a0340 "
+        "(+1\u00a0140 за добу)",
+        "Losses desk: щоденний огляд, 14.06.2025 — особовий склад 1\u00a0002\u00a0690 (+1\u00a0130)",
+    ]
+    feet = sorted(args[-1] for draw, args in drawings if draw.__name__ == "card")
+    assert feet == [
+        "Figures: General Staff of the Armed Forces of Ukraine\nLosses desk · losses.example.org",
+        "Дані: Генеральний штаб ЗСУ\nLosses desk · losses.example.org",
+    ]
 
 
 def test_nothing_new_sends_nothing(tmp_path, smtp):
@@ -301,6 +344,8 @@ def write_config(tmp_path, port, feed_url=None):
     path = tmp_path / "tw.toml"
     path.write_text(
         f"""
+sources = []  # the days are fed in by the test (left out: the built-in sources, on the internet)
+
 [detect]
 baseline = false  # these tests feed their own days (test_baseline.py: a first start)
 
@@ -320,6 +365,9 @@ port = {port}
 security = "none"
 from_addr = "alerts@tallywatch.example"
 unsubscribe_mailto = "unsubscribe@tallywatch.example"
+
+[web]
+public_url = "https://tallywatch.example"  # the mails' unsubscribe links lead to its page
 """
     )
     return path

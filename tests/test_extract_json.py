@@ -126,3 +126,26 @@ def test_json_nested_deeper_than_an_api_answers_is_a_clear_error():
     for depth in (33, 100_000):
         with pytest.raises(FetchError, match="JSON nested deeper than 32 levels"):
             json_api.load(b"[" * depth + b"]" * depth)
+
+
+def test_a_figure_dated_after_tomorrow_is_refused_by_extraction():
+    """Issue 25: an API answering records dated 2030 had them stored as the series' newest day
+    (after which no start's fill ran again). A figure of a day that has not come is no report."""
+    import datetime as dt
+
+    from tallywatch.config import Source
+    from tallywatch.ingest import extract_items
+    from tallywatch.models import REPORT_ZONE, Document
+
+    tomorrow = dt.datetime.now(REPORT_ZONE).date() + dt.timedelta(days=1)
+    source = Source(name="api", kind="json", url="http://127.0.0.1/x", extractor="russianwarship")
+    record = {"stats": {"personnel_units": 1_000_340, "tanks": 10_933}, "increase": {"personnel_units": 1_140}}
+    days = [tomorrow, tomorrow + dt.timedelta(days=1), dt.date(2030, 1, 1)]
+    docs = [Document("api", str(d), payload={**record, "date": d.isoformat()}) for d in days]
+    kept, later, far = extract_items(docs, source)
+    assert {f.metric for f in kept.figures} == {"personnel", "tanks"} and kept.verdict != "broken"
+    assert later.figures == far.figures == [] and later.verdict == far.verdict == "broken"
+    assert far.problems == (
+        "personnel for 2030-01-01 is dated after tomorrow, a day no report can be of; ignored",
+        "tanks for 2030-01-01 is dated after tomorrow, a day no report can be of; ignored",
+    )

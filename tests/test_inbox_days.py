@@ -958,7 +958,9 @@ class Inboxes(RuleBasedStateMachine):
         )
         out = []
         for message, (event_id, answers, reply_to) in zip(self.mailbox.messages, sent, strict=False):
-            said = event_id in events and f"tallywatch: {event_said(events[event_id]['event'], 'en')}"
+            said = (
+                event_id in events and f"{self.config.service.called()}: {event_said(events[event_id]['event'], 'en')}"
+            )
             check("explained", said == str(message["Subject"]), f"a mail {message['Subject']!r} is not {said!r}")
             out.append((event_id, answers, reply_to))
         return out
@@ -1326,12 +1328,17 @@ class Inboxes(RuleBasedStateMachine):
 
     def quiet_hours_hold(self) -> None:
         """A non-critical alert queued in a reader's quiet hours waits for their end (an answer to a
-        message already sent does not: it edits it)."""
+        message already sent does not: it edits it; nor does a newer version taking the place of a
+        copy queued before them, as that copy's retry would not: it counts from when that was queued)."""
         spans = [*self.quiet_spans, *([(self.quiet_since, utcnow())] if self.quiet_since else [])]
         rows = self.tally.store.conn.execute(
-            "SELECT d.created_at, d.sent_at, e.key FROM deliveries d JOIN events e ON e.id = d.event_id"
-            " WHERE d.recipient = ? AND d.status = 'sent' AND d.reply_to IS NULL AND e.severity != 'critical'",
-            [QUIET],
+            "WITH RECURSIVE first(id, event_id, created_at) AS (SELECT id, event_id, created_at FROM deliveries"
+            " WHERE recipient = :r UNION ALL SELECT f.id, d.event_id, d.created_at FROM first f JOIN events old"
+            " ON old.superseded_by = f.event_id JOIN deliveries d ON d.event_id = old.id AND d.recipient = :r)"
+            " SELECT (SELECT min(created_at) FROM first WHERE first.id = d.id), d.sent_at, e.key FROM deliveries d"
+            " JOIN events e ON e.id = d.event_id WHERE d.recipient = :r AND d.status = 'sent' AND d.reply_to IS NULL"
+            " AND e.severity != 'critical'",
+            {"r": QUIET},
         ).fetchall()
         for created, sent, key in rows:
             created, sent = dt.datetime.fromisoformat(created), dt.datetime.fromisoformat(sent)

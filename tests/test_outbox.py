@@ -207,10 +207,10 @@ def test_one_recipient_gets_one_send_at_a_time_in_the_order_queued(tmp_path):
     store.close()
 
 
-def test_a_correction_answering_an_alert_and_a_dropped_correction_of_it_goes_once(tmp_path):
-    """The alert reached the reader; a correction of it was queued and dropped before it went out
-    (taken back in its turn); the next correction answers both. The reader holds one message: one
-    answer to it, not one for the alert and one more through the dropped correction."""
+def answered_twice(tmp_path, dropped_before_the_next: bool) -> tuple[list[tuple[int]], int]:
+    """The alert reached the reader; a correction of it was queued and dropped (taken back in its
+    turn) before or after the next correction, which answers both, was queued: the messages the
+    next correction's copies answer (the reader holds one: one answer to it)."""
     store = Store(tmp_path / "t.db")
     channel = ConsoleChannel(io.StringIO())
     alert = store.add_event(Event("milestone:a", "milestone", "personnel", D(2025, 6, 12), 1, "m"), "mod", True)
@@ -226,12 +226,27 @@ def test_a_correction_answering_an_alert_and_a_dropped_correction_of_it_goes_onc
         outbox.enqueue(store, [stored], [channel])
         return stored
 
-    first = correction(2, [alert.id])
-    store.retract_events([first.id])  # its copy, not sent yet, is dropped
-    second = correction(3, [alert.id, first.id])
+    first = correction(2, [alert.id])  # queued: not sent yet
+    if dropped_before_the_next:
+        store.retract_events([first.id])
+    second = correction(3, [alert.id, first.id])  # answers the alert, and the queued correction
+    store.retract_events([first.id])  # (the queued correction's copy is dropped)
     store.settle()
     answers = store.conn.execute(
         "SELECT reply_to FROM deliveries WHERE event_id = ? AND status = 'pending'", [second.id]
     ).fetchall()
-    assert answers == [(sent.id,)]
     store.close()
+    return answers, sent.id
+
+
+def test_a_correction_answering_an_alert_and_a_dropped_correction_of_it_goes_once(tmp_path):
+    answers, sent = answered_twice(tmp_path, dropped_before_the_next=True)
+    assert answers == [(sent,)]
+
+
+def test_a_follow_up_of_a_correction_dropped_after_it_was_queued_does_not_answer_the_alert_twice(tmp_path):
+    """Found by the inbox state machine (a source flip-flopping while a chat was held back): the
+    correction still queued was dropped after the next one was queued, and its answer chained to
+    the alert — which the next one answered already."""
+    answers, sent = answered_twice(tmp_path, dropped_before_the_next=False)
+    assert answers == [(sent,)]

@@ -77,12 +77,22 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_one_click(tmp_path, smtp):
         assert answer.status_code == 200 and "Check your inbox" in answer.text
         (confirmation,) = sink.messages
         assert confirmation["To"] == "reader@example.org"
-        assert confirmation["Subject"] == "Confirm your tallywatch subscription"
+        assert confirmation["Subject"] == "Confirm your subscription to Russian losses — daily figures"
+        assert confirmation["From"] == "Russian losses — daily figures <alerts@tallywatch.example>"
         assert confirmation["List-Unsubscribe"] is None  # not subscribed: nothing to unsubscribe from
         text = parts(confirmation)["text/plain"].get_content()
-        assert "the daily digest and a mail for each milestone" in text
+        assert (
+            "Someone, hopefully you, asked to receive the daily digest and a mail for each milestone from "
+            "Russian losses — daily figures at this address." in text
+        )
         assert "it expires in 48 hours" in text
         link = link_in(confirmation, rf"{cfg.web.public_url}/confirm\?t=\S+")
+        # the HTML part: a button (a link styled as one), not a bare 70-character address
+        html = parts(confirmation)["text/html"].get_content()
+        (button,) = re.findall(r"<a href='([^']+)' style='([^']+)'>([^<]+)</a>", html)
+        assert button[0] == link and button[2] == "Confirm my subscription"
+        assert "display:inline-block" in button[1] and "background:" in button[1] and "padding:" in button[1]
+        assert "To confirm, press the button (it works for 48 hours):" in html and f">{link}<" not in html
 
         # nothing reaches an address that has not confirmed (999,200: past 999,000, an instant alert)
         await feed(pipeline, DAYS[:2])
@@ -92,6 +102,7 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_one_click(tmp_path, smtp):
         # the link shows a button (a mail scanner's GET confirms nothing); its POST subscribes
         shown = await client.get(link)
         assert shown.status_code == 200 and "Confirm your subscription" in shown.text
+        assert "<title>Confirm your subscription · Russian losses — daily figures</title>" in shown.text
         assert "Send the daily digest and a mail for each milestone to reader@example.org?" in shown.text
         assert store.subscriber("email", "reader@example.org") is None
         done = await client.post(link)
@@ -104,7 +115,8 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_one_click(tmp_path, smtp):
         queued, _sent = await digest.send(pipeline, "daily")
         assert queued == 1
         instant, daily = sink.messages[1:]
-        assert "passed 1,000,000" in instant["Subject"] and daily["Subject"].startswith("tallywatch daily")
+        assert instant["Subject"].startswith("Russian losses — daily figures: Personnel passed 1,000,000")
+        assert daily["Subject"].startswith("Russian losses — daily figures: daily digest, ")
         unsubscribe = f"{cfg.web.public_url}/unsubscribe?t={sub['token']}"
         for mail in (instant, daily):
             assert mail["List-Unsubscribe"] == f"<{unsubscribe}>"
@@ -114,7 +126,7 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_one_click(tmp_path, smtp):
         # RFC 8058: the mail provider POSTs, with no cookie and no form token
         async with httpx.AsyncClient() as provider:
             page = await provider.get(unsubscribe)
-            assert "Stop all mails from tallywatch to r•••@example.org?" in page.text
+            assert "Stop all mails from Russian losses — daily figures to r•••@example.org?" in page.text
             assert store.subscriber("email", "reader@example.org")["active"]  # a GET changes nothing
             gone = await provider.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})
         assert gone.status_code == 200 and "You are unsubscribed" in gone.text
@@ -157,6 +169,8 @@ def test_ukrainian_form_and_mail(tmp_path, smtp):
     async def steps(pipeline, client, site):
         shown = await client.get("/uk/subscribe")
         assert '<html lang="uk">' in shown.text and "Підписатися" in shown.text
+        assert "· Втрати росії — щоденні дані</title>" in shown.text
+        assert "Втрати росії — щоденні дані: щоденні дані Генерального штабу ЗСУ про втрати росії." in shown.text
         assert "1\u00a0000\u00a0000" in shown.text  # a number never wraps
         answer = await subscribe(client, "reader@example.org", language="uk", digest="weekly")
         (mail,) = sink.messages
@@ -166,7 +180,11 @@ def test_ukrainian_form_and_mail(tmp_path, smtp):
 
     page, mail, language = serve(cfg, steps)
     assert "Перевірте пошту" in page
-    assert "Confirm" not in mail["Subject"] and "тижневий" in parts(mail)["text/plain"].get_content()
+    assert mail["Subject"] == "Підтвердьте підписку на «Втрати росії — щоденні дані»"
+    assert mail["From"] == "Втрати росії — щоденні дані <alerts@tallywatch.example>"
+    text = parts(mail)["text/plain"].get_content()
+    assert "тижневий" in text and "від «Втрати росії — щоденні дані» на цю адресу" in text
+    assert ">Підтвердити підписку</a>" in parts(mail)["text/html"].get_content()
     assert language == "uk"
 
 
@@ -426,7 +444,9 @@ def test_unknown_and_expired_links(tmp_path, smtp):
 def test_no_form_without_email_or_a_public_address(tmp_path, smtp):
     controller, _sink = smtp
     cfg = web_config(tmp_path, controller.port, free_port())
-    cfg = Config.from_dict({**cfg.to_dict(), "web": {"port": cfg.web.port}})
+    # mail unsubscribes at an endpoint of the admin's own; no public address for confirmation links
+    mail = {**cfg.email.to_dict(), "unsubscribe_url": "https://example.org/unsub?t={token}"}
+    cfg = Config.from_dict({**cfg.to_dict(), "email": mail, "web": {"port": cfg.web.port}})
 
     async def steps(pipeline, client, site):
         return await client.get("/subscribe"), await client.get("/healthz")

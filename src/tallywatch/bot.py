@@ -70,7 +70,7 @@ CHART_DAYS, FEWEST_DAYS, MOST_DAYS = 90, 7, 2000  # /chart's days when none are 
 
 # what the bot says, in English (the gettext msgids: each catalogue under locale/ translates them)
 TEXTS = {
-    "start": "Hello! I send the General Staff of Ukraine's daily report of Russian losses as soon as it is "
+    "start": "Hello! This is {name}. I send the General Staff of Ukraine's daily report of Russian losses as soon as it is "
     "published, and tell you when something matters: a milestone passed or near, an unusual day, a record, "
     "a correction.\n\n"
     "/subscribe to get the daily report or alerts, /latest for today's figures, /settings for language and "
@@ -376,7 +376,9 @@ class TelegramBot:
     # -- commands ---------------------------------------------------------------------------------
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await self._reply(update, esc(texts(await self._language(update))["start"]))
+        language = await self._language(update)
+        name = self.pipeline.config.service.called(language)
+        await self._reply(update, esc(texts(language)["start"].format(name=name)))
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._reply(update, esc(texts(await self._language(update))["help"]))

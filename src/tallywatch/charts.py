@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .channels.render import metric_name
+from .detect.report import headlines
+from .detect.wording import crossing
 from .format import format_date, format_number, format_period
 from .i18n import N_, capitalized, gettext
 
@@ -116,13 +118,16 @@ def render(
 CARD_WIDTH, CARD_HEIGHT = 1080, 1350  # pixels: a phone's full width, 4:5 as Telegram shows a photo
 CARD_TITLES = (N_("Russia's losses"), N_("{day} · day {n} of the full-scale war"))  # msgids
 NAVY, INK, MUTED, ACCENT, PANEL = "#0f2a4a", "#13202e", "#5b6b7b", "#c0392b", "#eef2f6"
+BAND_ROWS = 2  # the day's milestones the card's band shows (the caption says every one)
 
 
 def card(report: dict[str, Any], day: dt.date, language: str = "en", said_by: str = "") -> bytes:
     """The daily report as one PNG card, 1080 × 1350, in the spirit of the General Staff's own
-    infographic: the title, the date and the day of the war on a dark band; personnel large across
-    the width; every other category in two columns, its total in bold and the day's change in red;
-    whose figures they are at the foot. ``report``: a report event's data."""
+    infographic: the title, the date and the day of the war on a dark band; under it, on a day that
+    crossed a milestone, a red band with the level in figures and in words (``1,000,000  Personnel
+    passed 1 million``: the day's news before its figures); personnel large across the width; every
+    other category in two columns, its total in bold and the day's change in red; whose figures
+    they are at the foot. ``report``: a report event's data."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyBboxPatch, Rectangle
@@ -134,13 +139,16 @@ def card(report: dict[str, Any], day: dt.date, language: str = "en", said_by: st
         raise ValueError("a report without figures has no card")
     dpi = 100
     figure = Figure(figsize=(CARD_WIDTH / dpi, CARD_HEIGHT / dpi), dpi=dpi, facecolor="white")
-    FigureCanvasAgg(figure)
+    renderer = FigureCanvasAgg(figure).get_renderer()  # measures words, so they fit where they go
     fx = lambda px: px / CARD_WIDTH  # noqa: E731  (pixels from the left)
     fy = lambda px: 1 - px / CARD_HEIGHT  # noqa: E731  (pixels from the top)
     pt = lambda px: px * 72 / dpi  # noqa: E731  (a text's height in pixels, as points)
 
-    def text(x: float, y: float, words: str, size: float, **style: Any) -> None:
-        figure.text(fx(x), fy(y), words, fontsize=pt(size), transform=figure.transFigure, **style)
+    def text(x: float, y: float, words: str, size: float, **style: Any) -> Any:
+        return figure.text(fx(x), fy(y), words, fontsize=pt(size), transform=figure.transFigure, **style)
+
+    def width(drawn: Any) -> float:
+        return drawn.get_window_extent(renderer).width  # pixels (the figure's dpi is the card's)
 
     def box(x: float, y: float, w: float, h: float, color: str, rounded: bool = True) -> None:
         shape = (
@@ -167,15 +175,16 @@ def card(report: dict[str, Any], day: dt.date, language: str = "en", said_by: st
 
     def cell(x: float, y: float, w: float, h: float, figure_: dict, big: bool) -> None:
         box(x, y, w, h, PANEL)
+        k = min(1.0, h / (190 if big else 105))  # a lower cell (the band took its room): smaller words
         name = capitalized(metric_name(figure_["metric"], language))
-        text(x + 28, y + (52 if big else 36), name, 34 if big else 25, color=MUTED, va="baseline")
-        baseline = y + h - (34 if big else 16)
+        text(x + 28, y + k * (52 if big else 36), name, k * (34 if big else 25), color=MUTED, va="baseline")
+        baseline = y + h - k * (34 if big else 16)
         if figure_["value"] is None:  # held as suspect: no number until it is confirmed
             words = gettext(language, "not yet confirmed")
-            text(x + 28, baseline, words, 44 if big else 26, color=MUTED, fontstyle="italic", va="baseline")
+            text(x + 28, baseline, words, k * (44 if big else 26), color=MUTED, fontstyle="italic", va="baseline")
             return
         total = format_number(figure_["value"], language)
-        text(x + 28, baseline, total, 96 if big else 46, color=INK, fontweight="bold", va="baseline")
+        text(x + 28, baseline, total, k * (96 if big else 46), color=INK, fontweight="bold", va="baseline")
         if figure_["delta"] is not None:
             change = format_delta(figure_["delta"], language)
             color = ACCENT if figure_["delta"] else MUTED  # a day without losses in the category: grey
@@ -183,29 +192,64 @@ def card(report: dict[str, Any], day: dt.date, language: str = "en", said_by: st
                 x + w - 28,
                 baseline,
                 change,
-                56 if big else 36,
+                k * (56 if big else 36),
                 color=color,
                 fontweight="bold",
                 va="baseline",
                 ha="right",
             )
 
+    def words_in(x: float, right: float, middle: float, words: str, one: range, two: range) -> None:
+        """``words`` in white from ``x`` to ``right``, centred on ``middle``: on one line at the
+        largest of the sizes ``one`` that fits, else on two at the largest of ``two`` (cut at the
+        space nearest the middle: a number and its word are held by a no-break space)."""
+        cuts = [i for i, c in enumerate(words) if c == " "]
+        cut = min(cuts, key=lambda i: abs(i - len(words) / 2), default=None)
+        halves = [words[:cut], words[cut + 1 :]] if cut is not None else [words]
+        tries = [([words], size) for size in one] + [(halves, size) for size in two]
+        for n, (lines, size) in enumerate(tries):
+            first = middle - (len(lines) - 1) * size * 0.62 + size * 0.36  # the first line's baseline
+            drawn = [
+                text(x, first + i * size * 1.25, line, size, color="white", va="baseline")
+                for i, line in enumerate(lines)
+            ]
+            if max(width(d) for d in drawn) <= right - x or n == len(tries) - 1:
+                return
+            for d in drawn:
+                d.remove()
+
+    top = 200  # under the title's band
+    crossed = [crossing(s["metric"], s["data"]["level"], language) for s in headlines(report)][:BAND_ROWS]
+    if crossed:  # the day's news: a red band across the card, a row for each milestone
+        row, size, one, two = (
+            (110, 68, range(34, 27, -2), range(32, 19, -2))
+            if len(crossed) == 1
+            else (64, 44, range(28, 21, -2), range(20, 15, -2))
+        )
+        pad = 0 if len(crossed) == 1 else 8
+        box(0, top, CARD_WIDTH, row * len(crossed) + 2 * pad, ACCENT, rounded=False)
+        for i, (level, words) in enumerate(crossed):
+            middle = top + pad + i * row + row / 2
+            drawn = text(60, middle + size * 0.36, level, size, color="white", fontweight="bold", va="baseline")
+            words_in(60 + width(drawn) + 32, CARD_WIDTH - 50, middle, capitalized(words), one, two)
+        top += row * len(crossed) + 2 * pad
     personnel = [f for f in figures if f["metric"] == "personnel"]
     others = [f for f in figures if f["metric"] != "personnel"]
-    top = 230
+    top += 30 if not crossed else 20
     if personnel:
-        cell(40, top, CARD_WIDTH - 80, 190, personnel[0], big=True)
-        top += 190 + 20
+        big = 190 if not crossed else 175  # room for the band, shared with the other categories
+        cell(40, top, CARD_WIDTH - 80, big, personnel[0], big=True)
+        top += big + 20
     rows = (len(others) + 1) // 2
     foot = 90
-    gap = 14
+    gap = 14 if not crossed else 10
     height = (CARD_HEIGHT - top - foot - gap * max(rows - 1, 0)) / max(rows, 1)
     width = (CARD_WIDTH - 80 - 20) / 2
     for i, f in enumerate(others):
         row, column = divmod(i, 2)
         cell(40 + column * (width + 20), top + row * (height + gap), width, height, f, big=False)
-    if said_by:
-        text(40, CARD_HEIGHT - 36, said_by, 26, color=MUTED, va="baseline")
+    if said_by:  # one line, or two: whose figures, then the service that shows them
+        text(40, CARD_HEIGHT - 14, said_by, 24, color=MUTED, va="bottom", linespacing=1.35)
     out = io.BytesIO()
     figure.savefig(out, format="png", dpi=dpi, facecolor="white")
     return out.getvalue()
@@ -394,11 +438,14 @@ class Charts:
         what = f"the chart of {metric} for {once}"
         return await self._once((once, metric, language, days), what, lambda: self.get(metric, language, days))
 
-    async def card(self, key: str, data: dict[str, Any], day: dt.date, language: str = "en") -> bytes | None:
-        """A daily report's card as PNG, drawn once per report version and language."""
+    async def card(
+        self, key: str, data: dict[str, Any], day: dt.date, language: str = "en", service: str = ""
+    ) -> bytes | None:
+        """A daily report's card as PNG, drawn once per report version and language. Its foot: whose
+        figures they are, and under it ``service`` (the service's name and address) when given."""
         from .channels.render import credit
 
-        said = credit(data.get("publisher") or "genstaff", language)
+        said = credit(data.get("publisher") or "genstaff", language) + (f"\n{service}" if service else "")
         draw = lambda: self.draw(card, data, day, language, said)  # noqa: E731
         return await self._once((key, "card", language), f"the card of {key}", draw)
 

@@ -8,13 +8,15 @@ import datetime as dt
 import json
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from . import __version__, config, i18n, secrets
 from .channels.render import line
-from .format import format_delta, format_duration, format_number
+from .format import format_delta, format_duration, format_moment, format_number, iso_moment
 from .sources import health, schedule
 
 log = logging.getLogger("tallywatch")
@@ -55,12 +57,16 @@ def cmd_config_check(cfg: config.Config, origin: str, args: argparse.Namespace) 
         value, where = secrets.lookup(name)
         data["secrets"][name] = f"{secrets.mask(value)} ({where})" if value else where
     print(f"# {origin}: valid", file=sys.stderr)
+    for said in cfg.provenance():  # "sources: 6, built in": what a file left out is not lost
+        print(f"# {said}", file=sys.stderr)
     print(json.dumps(data, indent=2, ensure_ascii=False))
     return 0
 
 
 def config_arguments(sub, common: argparse.ArgumentParser) -> None:
-    cfg = sub.add_parser("config", help="configuration commands", description="Configuration commands.")
+    cfg = sub.add_parser(
+        "config", parents=[common], help="configuration commands", description="Configuration commands."
+    )
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="SUBCOMMAND")
     check = cfg_sub.add_parser(
         "check",
@@ -157,16 +163,24 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
     store = _open_store(cfg, "status")
     if store is None:
         return 1
+    zone = admin_zone(cfg)
     try:
         rows = store.latest()
         sources = store.source_states()
         times = store.report_times(dt.datetime.now(dt.UTC) - dt.timedelta(days=schedule.LOOKBACK + 1))
+        held = _held(cfg, store, zone)
     finally:
         store.close()
     if args.json:
         out = [
             {"metric": r.metric, "as_of": r.as_of.isoformat(), "value": r.value, "delta": r.delta, "source": r.source}
+            | {"held": held.get(r.metric)}
             for r in rows
+        ]
+        out += [
+            {"metric": m, "as_of": None, "value": None, "delta": None, "source": None, "held": h}
+            for m, h in held.items()
+            if m not in {r.metric for r in rows}
         ]
         print(json.dumps(out, indent=2))
         return 0
@@ -191,10 +205,45 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
             row[4],
         ]
         print("  ".join(cells).rstrip())
+    if held:
+        print("\nheld back until the next report or a second source confirms it:")
+        width = max(len(metric) for metric in held)
+        for metric, h in held.items():
+            print(
+                f"{metric:<{width}}  {h['as_of']}  {format_number(h['value'])}  from {h['source']},"
+                f" since {format_moment(h['since'], zone)}: {h['why']}"
+            )
     print()
     for h in health.read_all(cfg, sources, times=times):  # the next poll as the daemon's trigger plans it
-        print(f"source {h.name}: {h.summary}; last success {h.last_success or 'never'}; next poll {h.next_poll}")
+        last = format_moment(h.last_success, zone) if h.last_success else "never"
+        print(f"source {h.name}: {h.summary}; last success {last}; next poll {h.next_poll}")
     return 0
+
+
+def admin_zone(cfg: config.Config) -> ZoneInfo:
+    """The zone every moment the commands show is in, with its offset: ``[email] timezone``
+    (Europe/Kyiv unless changed), the zone the admin already writes the digests' times in."""
+    return ZoneInfo(cfg.email.timezone)
+
+
+def _held(cfg: config.Config, store, zone: ZoneInfo) -> dict[str, dict]:
+    """Per metric, its figure held as suspect: day, value, source, since when (``zone``) and why."""
+    from .detect import Detector
+
+    rows = store.held_figures()
+    if not rows:
+        return {}
+    detector = Detector(cfg, store)  # reads the series only: why each waits, as the rules judged it
+    return {
+        r["metric"]: {
+            "as_of": r["as_of"],
+            "value": r["value"],
+            "source": r["source"],
+            "since": iso_moment(r["since"], zone),
+            "why": detector.why_held(r["metric"]),
+        }
+        for r in rows
+    }
 
 
 def status_arguments(sub, common: argparse.ArgumentParser) -> None:
@@ -311,14 +360,35 @@ def _test_source(cfg: config.Config, args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _rule(text: str) -> str:
+    from .models import RULES
+
+    if text not in RULES:
+        raise argparse.ArgumentTypeError(f"no rule named {text!r}{config._did_you_mean(text, RULES)}")
+    return text
+
+
+def _fit(line: str, width: int) -> str:
+    """One line of a table within ``width`` characters: a longer one ends in an ellipsis."""
+    return line if len(line) <= width else line[: max(width - 1, 0)] + "…"
+
+
 def cmd_events(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    from .extract.genstaff import METRICS
+
     store = _open_store(cfg, "events")
     if store is None:
         return 1
     try:
-        rows = store.events()
+        known = {*METRICS, *cfg.metrics, *store.event_metrics()}
+        if args.metric is not None and args.metric not in known:
+            hint = config._did_you_mean(args.metric, known)
+            print(f"tallywatch events: no metric named {args.metric!r}{hint}", file=sys.stderr)
+            return 2
+        rows = store.events_about(since=args.since, rule=args.rule, metric=args.metric)
     finally:
         store.close()
+    zone = admin_zone(cfg)
     fields = ("rule", "metric", "as_of", "value", "message", "severity", "source")
     for r in rows:  # a retracted event's key was freed (renamed); it is shown as it was, marked
         r["key"] = r["key"].split("~retracted:")[0]
@@ -329,6 +399,10 @@ def cmd_events(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
                     {"key": r["key"]}
                     | {k: r[k] for k in fields}
                     | {"notified": bool(r["notify"]), "retracted": r["retracted_at"] is not None}
+                    | {
+                        "stored_at": iso_moment(r["created_at"], zone),
+                        "retracted_at": iso_moment(r["retracted_at"], zone),
+                    }
                     for r in rows
                 ],
                 indent=2,
@@ -336,10 +410,11 @@ def cmd_events(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
             )
         )
         return 0
+    width = shutil.get_terminal_size((120, 24)).columns
     for r in rows:
-        quiet = "" if r["notify"] else "  (recorded quietly)"
-        taken = f"  (retracted {r['retracted_at']})" if r["retracted_at"] else ""
-        print(f"{r['as_of']}  {r['key']:<36}  {r['message']}{quiet}{taken}")
+        quiet = "" if r["notify"] else "(recorded quietly) "
+        taken = f"(retracted {format_moment(r['retracted_at'], zone)}) " if r["retracted_at"] else ""
+        print(_fit(f"{r['as_of']}  {r['key']:<36}  {quiet}{taken}{r['message']}", width))
     return 0
 
 
@@ -349,10 +424,133 @@ def events_arguments(sub, common: argparse.ArgumentParser) -> None:
         common,
         "events",
         cmd_events,
-        help="list stored events",
-        description="List stored events: key, rule, metric, date, value and message.",
+        help="list stored events, by day, rule or metric",
+        description="List stored events: day, key and message, a line each (a long message cut to the "
+        "terminal's width; --json gives it whole, with the rule, metric, value, and when it was stored).",
     )
+    events.add_argument("--since", type=_date, metavar="DATE", help="only events of this day and later")
+    events.add_argument("--rule", type=_rule, metavar="RULE", help="only this rule's events (milestone, spike, …)")
+    events.add_argument("--metric", metavar="METRIC", help="only events about this metric")
     events.add_argument("--json", action="store_true", help="JSON output")
+
+
+def _fate(row: dict, now: dt.datetime, zone: ZoneInfo) -> tuple[str, str]:
+    """What became of a delivery, in a word and in words: sent (when, which message), or why not."""
+    error = secrets.redact(row["last_error"] or "")
+    status, tries = row["status"], row["attempts"]
+    if status == "sent":
+        receipt = row["receipt"] or ""
+        message = f", message {receipt.partition(':')[2] or receipt}" if receipt else ""
+        return "sent", f"{format_moment(row['sent_at'], zone)}{message}"
+    if status == "dropped":
+        return "dropped", error
+    if status == "dead":
+        if row["subscribed"] == 0:
+            left = row["left_because"] or ""
+            return "gone", error if left in ("", error) else f"{error} ({left})"
+        return "dead", f"gave up after {tries} attempt{'' if tries == 1 else 's'}: {error}"
+    if status == "sending":
+        return "sending", f"being sent since {format_moment(row['claimed_at'], zone)}" if row["claimed_at"] else ""
+    due = dt.datetime.fromisoformat(row["next_attempt_at"])
+    if row["subscribed"] == 0:
+        state, why = (
+            "unsubscribed",
+            f"the subscription ended after it was queued: {row['left_because'] or 'no reason kept'}",
+        )
+    elif due > now and tries:
+        state, why = "retrying", f"attempt {tries + 1} not before {format_moment(due, zone)}; last error: {error}"
+    elif due > now:
+        state, why = "deferred", f"quiet hours, until {format_moment(due, zone)}"
+    elif row["waits_for"]:
+        state, why = "held", f"waiting for #{row['waits_for']} ({row['waits_for_event']}) to go first"
+    else:
+        state, why = (
+            ("retrying", f"attempt {tries + 1} now; last error: {error}")
+            if tries
+            else ("due", "goes with the next round")
+        )
+    if row["maybe_sent"]:
+        why += "; may have arrived already (a send was cut off before its answer came)"
+    return state, why
+
+
+def cmd_deliveries(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+    store = _open_store(cfg, "deliveries")
+    if store is None:
+        return 1
+    try:
+        keys = store.event_keys() if args.event is not None else []
+        rows = store.traced(event=args.event, recipient=args.to)
+    finally:
+        store.close()
+    if args.event is not None and args.event not in keys:
+        hint = config._did_you_mean(args.event, keys)
+        print(f"tallywatch deliveries: no event with the key {args.event!r}{hint}", file=sys.stderr)
+        return 1
+    if not rows:
+        what = " ".join(
+            part for part in (f"of {args.event}" if args.event else "", f"to {args.to}" if args.to else "") if part
+        )
+        print(f"tallywatch deliveries: no deliveries {what}".rstrip(), file=sys.stderr)
+        return 1
+    zone, now = admin_zone(cfg), dt.datetime.now(dt.UTC)
+    out = []
+    for r in rows:
+        state, why = _fate(r, now, zone)
+        event = r["event"].split("~retracted:")[0]
+        taken = " (taken back)" if r["retracted_at"] else " (replaced)" if r["superseded_by"] else ""
+        out.append(
+            {
+                "id": r["id"],
+                "event": event + taken,
+                "rule": r["rule"],
+                "channel": r["channel"],
+                "recipient": r["recipient"],
+                "language": r["language"],
+                "status": state,
+                "why": why,
+                "queued_at": iso_moment(r["created_at"], zone),
+                "sent_at": iso_moment(r["sent_at"], zone),
+                "message_id": (r["receipt"] or "").partition(":")[2] or r["receipt"],
+                "next_attempt_at": iso_moment(r["next_attempt_at"], zone) if r["status"] == "pending" else None,
+                "attempts": r["attempts"],
+                "last_error": secrets.redact(r["last_error"] or "") or None,
+                "maybe_sent": bool(r["maybe_sent"]),
+                "answers": r["reply_to"],
+                "waits_for": r["waits_for"],
+            }
+        )
+    if args.json:
+        print(json.dumps(out, indent=2, ensure_ascii=False))
+        return 0
+    widths = {k: max(len(str(row[k])) for row in out) for k in ("id", "event", "channel", "recipient")}
+    for row in out:
+        print(
+            f"{'#' + str(row['id']):<{widths['id'] + 1}}  {row['event']:<{widths['event']}}  "
+            f"{row['channel']:<{widths['channel']}}  {row['recipient']:<{widths['recipient']}}  "
+            f"{row['status']}{' ' if row['status'] == 'sent' else ': '}{row['why']}".rstrip(": ")
+        )
+    return 0
+
+
+def deliveries_arguments(sub, common: argparse.ArgumentParser) -> None:
+    trace = command(
+        sub,
+        common,
+        "deliveries",
+        cmd_deliveries,
+        help="trace an alert: each reader's copy, sent (when, which message) or why not",
+        description="Each delivery of the events and to the recipients asked for, oldest first: channel, "
+        "recipient, and what became of it — sent (when, and the message id Telegram gave it), or why not: "
+        "deferred by quiet hours (until when), held (waiting for an earlier delivery to the same reader), "
+        "dropped (its alert taken back or replaced before it went out), gone or unsubscribed, dead (the last "
+        "error), retrying, or may have arrived (a send cut off). Times in [email] timezone, with the offset.",
+    )
+    trace.add_argument(
+        "--event", metavar="KEY", help="one event's deliveries (its key, as `tallywatch events` shows it)"
+    )
+    trace.add_argument("--to", metavar="RECIPIENT", help="one recipient's deliveries (a chat id, @channel or address)")
+    trace.add_argument("--json", action="store_true", help="JSON output")
 
 
 def cmd_outbox(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
@@ -734,6 +932,7 @@ COMMANDS = [
     run_arguments,
     status_arguments,
     events_arguments,
+    deliveries_arguments,
     outbox_arguments,
     sources_arguments,
     subscribers_arguments,
@@ -747,6 +946,23 @@ COMMANDS = [
 ]  # in the order --help lists them
 
 
+def global_options(parser: argparse.ArgumentParser, **defaults: str | None) -> None:
+    """``--config`` and ``--log-level``: accepted before the command and after it (and, for ``config
+    check``, between the two words)."""
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        default=defaults["config"],
+        help="TOML config (default: $TALLYWATCH_CONFIG, else ./config/tallywatch.toml, else built-in defaults)",
+    )
+    parser.add_argument(
+        "--log-level",
+        default=defaults["log_level"],
+        choices=["debug", "info", "warning", "error"],
+        help="default: info",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The parser: the global options, then each command's own piece (``*_arguments``, beside it)."""
     parser = argparse.ArgumentParser(
@@ -754,15 +970,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Watch running tallies in feeds (the General Staff's daily loss report first) and alert on what matters.",
     )
     parser.add_argument("--version", action="version", version=f"tallywatch {__version__}")
+    global_options(parser, config=None, log_level="info")
+    # the same options after the command: only those given there are set (SUPPRESS), so one given
+    # before the command is not overwritten by the command's default
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config",
-        metavar="PATH",
-        help="TOML config (default: $TALLYWATCH_CONFIG, else ./config/tallywatch.toml, else built-in defaults)",
-    )
-    common.add_argument(
-        "--log-level", default="info", choices=["debug", "info", "warning", "error"], help="default: info"
-    )
+    global_options(common, config=argparse.SUPPRESS, log_level=argparse.SUPPRESS)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for piece in COMMANDS:
         piece(sub, common)

@@ -30,6 +30,7 @@ from msgspec import Meta, field
 
 from .extract import EXTRACTORS
 from .extract.genstaff import METRICS
+from .i18n import N_
 from .models import RULES
 
 log = logging.getLogger("tallywatch.config")
@@ -436,6 +437,37 @@ class Telegram(Strict):
         _known_zone("timezone", self.timezone)
 
 
+# the service's name when [service] name is not set: a msgid, said in each reader's language
+DEFAULT_NAME = N_("Russian losses — daily figures")
+OneLine = Annotated[
+    str, _hinted(r'^[^\r\n<>"]{1,80}\Z', "expected a name on one line, up to 80 characters, without <, > or quotes")
+]
+
+
+class Service(Strict):
+    """How the service calls itself to its readers: mail subjects and the sender's name, the web
+    pages' titles, the card's foot, the bot's greeting."""
+
+    name: OneLine | None = None  # None: "Russian losses — daily figures" in the reader's language; set: as written
+    url: Url | None = None  # where people find it, on the card (None: [web] public_url, if any)
+
+    def called(self, language: str = "en") -> str:
+        """The service's name for a reader of ``language``."""
+        from .i18n import gettext
+
+        return self.name or gettext(language, DEFAULT_NAME)
+
+    def home(self) -> str | None:
+        """Its address: ``url``, else the web app's public address (set by Config)."""
+        return self.url or self.__dict__.get("_public_url")
+
+    def signature(self, language: str = "en") -> str:
+        """``Russian losses — daily figures · losses.example.org``: the name, and where to find it."""
+        home = self.home()
+        shown = home.split("://", 1)[1].rstrip("/") if home else ""
+        return f"{self.called(language)} · {shown}" if shown else self.called(language)
+
+
 class Email(Strict):
     """Email over SMTP: instant alerts and daily / weekly digests. Password only from secrets."""
 
@@ -451,9 +483,7 @@ class Email(Strict):
     ca_file: Path | None = None  # extra CA to trust (a private relay); certificates are always verified
     timeout: Seconds = Duration(30.0)
     from_addr: Address = "tallywatch@localhost"
-    from_name: Annotated[str, _hinted(r'^[^\r\n<>"]*\Z', "expected a name on one line, without <, > or quotes")] = (
-        "tallywatch"
-    )
+    from_name: OneLine | None = None  # the sender's name; None: the [service] name, in the reader's language
     instant_rules: list[str] = field(default_factory=lambda: ["milestone"])  # which alerts go out as one mail each
     daily_at: Clock = "07:30"
     weekly_on: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
@@ -473,6 +503,15 @@ class Email(Strict):
             return self.unsubscribe_url.format(token=token)
         served = self.__dict__.get("_served_unsubscribe")  # set by Config from [web] public_url
         return served + quote(token, safe="") if served else None
+
+    @property
+    def service(self) -> Service:
+        """The [service] settings (set by Config; a table read alone: the defaults)."""
+        return self.__dict__.get("_service") or Service()
+
+    def sender(self, language: str = "en") -> str:
+        """The From name: ``from_name``, else the service's name in the reader's language."""
+        return self.from_name or self.service.called(language)
 
     def __post_init__(self) -> None:
         _known_zone("timezone", self.timezone)
@@ -626,6 +665,7 @@ class Report(Strict):
 
 
 class Config(Strict):
+    service: Service = field(default_factory=Service)
     storage: Storage = field(default_factory=Storage)
     http: Http = field(default_factory=Http)
     backfill: Backfill = field(default_factory=Backfill)
@@ -646,11 +686,35 @@ class Config(Strict):
     metrics: dict[str, PatternMetric] = {}
 
     def __post_init__(self) -> None:
-        problems = [*self._unique_names(), *self._metric_names(), *self._metric_sources_exist(), *self._names_known()]
+        problems = [
+            *self._unique_names(),
+            *self._metric_names(),
+            *self._metric_sources_exist(),
+            *self._names_known(),
+            *self._unsubscribe_works(),
+        ]
         if problems:
             raise ValueError("\n".join(problems))
         if self.web.enabled and self.web.public_url:
             self.email.__dict__["_served_unsubscribe"] = self.web.link("/unsubscribe?t=")
+            self.service.__dict__["_public_url"] = self.web.public_url
+        self.email.__dict__["_service"] = self.service
+
+    def _unsubscribe_works(self) -> Iterable[str]:
+        """Every mail to a subscriber carries a link that unsubscribes in one click (List-Unsubscribe,
+        RFC 8058): the web app's /unsubscribe under [web] public_url, or an endpoint of the admin's own."""
+        if not self.email.enabled or self.email.unsubscribe_url or (self.web.enabled and self.web.public_url):
+            return
+        fix = (
+            "turn the web app on ([web] enabled = true), whose /unsubscribe page the links lead to,"
+            if self.web.public_url
+            else 'set [web] public_url = "https://…" (the address people reach this web app at: the links '
+            "lead to its /unsubscribe page)"
+        )
+        yield (
+            f"email: mail to subscribers needs a working unsubscribe link: {fix} "
+            'or [email] unsubscribe_url = "https://…{token}" (an endpoint of your own)'
+        )
 
     def _unique_names(self) -> Iterable[str]:
         names = [s.name for s in self.sources]
@@ -694,6 +758,25 @@ class Config(Strict):
         for i, hook in enumerate(self.webhooks):
             for rule in hook.rules:
                 yield from check(f"webhooks[{i}].rules", rule, RULES, "rule")
+
+    def provenance(self) -> list[str]:
+        """Where the sources and milestones come from, one line each (``config check`` says it):
+        ``sources: 6, built in (disabled: mod)``, ``milestones: none (milestones = {} in the file…)``."""
+        from_file = self.__dict__.get("_from_file", {})
+        lines = []
+        for key, count, empty, effect in (
+            ("sources", len(self.sources), "[]", "nothing is polled"),
+            ("milestones", len(self.milestones), "{}", "no milestone alerts"),
+        ):
+            where = "from the file" if from_file.get(key) else "built in"
+            if not count:
+                lines.append(
+                    f"{key}: none ({key} = {empty} in the file: {effect})" if from_file.get(key) else f"{key}: none"
+                )
+                continue
+            off = [s.name for s in self.sources if not s.enabled] if key == "sources" else []
+            lines.append(f"{key}: {count}, {where}" + (f" (disabled: {', '.join(off)})" if off else ""))
+        return lines
 
     def per_day(self, metric: str) -> bool:
         """Whether the metric is a count for each day (not a running total)."""
@@ -813,8 +896,30 @@ def _line(origin: str, where: str, what: str) -> str:
     return f"{origin}: {where}: {what}"
 
 
+# what a file replaces only by giving its own: left out, the built-in ones apply (an empty one,
+# `sources = []` or `milestones = {}`, is the way to have none)
+BUILT_IN = ("sources", "milestones")
+
+
 def parse(data: dict[str, Any], origin: str) -> Config:
-    return Config.from_dict(data, origin)
+    """A config file's settings. Every key it leaves out is the built-in one; ``[[sources]]`` and
+    ``[milestones]`` too, each replaced whole when the file gives its own. Sources given, none of
+    them enabled, is an error: nothing would be polled, and ``sources = []`` says so on purpose."""
+    return _settings(data, origin, given=True)
+
+
+def _settings(data: dict[str, Any], origin: str, given: bool) -> Config:
+    built_in = tomllib.loads(defaults_text()) if given else data
+    merged = {**{key: built_in[key] for key in BUILT_IN if key not in data}, **data}
+    config = Config.from_dict(merged, origin)
+    sources = data.get("sources")
+    if given and sources and not any(s.enabled for s in config.sources):
+        raise ConfigError(
+            f"{origin}: sources: every source is disabled (enabled = false), so nothing would be polled; "
+            "enable one, or write `sources = []` to run without sources"
+        )
+    config.__dict__["_from_file"] = {key: given and key in data for key in BUILT_IN}
+    return config
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -841,7 +946,7 @@ def defaults_text() -> str:
 
 
 def defaults() -> Config:
-    return parse(tomllib.loads(defaults_text()), "built-in defaults")
+    return _settings(tomllib.loads(defaults_text()), "built-in defaults", given=False)
 
 
 def locate(explicit: str | os.PathLike[str] | None = None) -> Path | None:

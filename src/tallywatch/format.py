@@ -47,3 +47,22 @@ def format_duration(seconds: float) -> str:
             count = seconds / size
             return f"{count:g}{unit}" if count == int(count) else f"{count:.1f}{unit}"
     return f"{seconds:g}s"
+
+
+def _local(when: dt.datetime | str, zone: dt.tzinfo) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(when) if isinstance(when, str) else when
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).astimezone(zone)
+
+
+def format_moment(when: dt.datetime | str, zone: dt.tzinfo) -> str:
+    """A moment (stored in UTC) as the admin reads it: its time in ``zone`` and the offset,
+    ``2026-12-04 09:31 +02:00`` — the same in every table the commands print."""
+    local = _local(when, zone)
+    minutes = int(local.utcoffset().total_seconds() // 60)  # type: ignore[union-attr]
+    hours, rest = divmod(abs(minutes), 60)
+    return f"{local:%Y-%m-%d %H:%M} {'-' if minutes < 0 else '+'}{hours:02}:{rest:02}"
+
+
+def iso_moment(when: dt.datetime | str | None, zone: dt.tzinfo) -> str | None:
+    """The same moment for a program (``--json``): ISO 8601 in ``zone``, ``2026-12-04T09:31:02+02:00``."""
+    return None if when is None else _local(when, zone).isoformat(timespec="seconds")

@@ -86,3 +86,18 @@ def number(value: float, language: str = SOURCE, decimals: int = 0) -> str:
 
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
     return format_decimal(value, format=pattern, locale=language)
+
+
+def in_words(value: int, language: str = SOURCE) -> str | None:
+    """A round number as people say it, in the language's CLDR words: 1 million, 1.25 million,
+    150 thousand / 1 мільйон, 150 тисяч (the number and its word held together by a no-break
+    space); None for one that words would round (1,000,340) or that has no word (500)."""
+    from babel.numbers import format_compact_decimal
+
+    if value < 1_000:
+        return None
+    unit = 1_000 ** ((len(str(value)) - 1) // 3)  # a thousand, a million, a billion
+    if value % (unit // 100):  # more than two decimals of its unit: not round
+        return None
+    said = format_compact_decimal(value, format_type="long", locale=language, fraction_digits=2)
+    return said.replace(" ", "\u00a0")

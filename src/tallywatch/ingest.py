@@ -23,7 +23,7 @@ from .channels import Channel
 from .config import Config, PatternMetric, Source
 from .detect import Detector, milestones, report
 from .extract import EXTRACTORS
-from .models import Change, Document, Event, Figure
+from .models import REPORT_ZONE, Change, Document, Event, Figure
 from .sources import harvest, mapping_for
 from .sources.http import PoliteClient
 from .store import Store, StoredEvent, utcnow
@@ -76,18 +76,27 @@ def extract_items(
     if applied:
         from .extract import patterns
     items = []
+    latest = dt.datetime.now(REPORT_ZONE).date() + dt.timedelta(days=1)  # (a publisher's clock may run ahead)
     for doc in documents:
         reading = extractor(doc, mapping)
         figures = reading.figures
         for name, spec in applied:
             figures = [*figures, *patterns.extract(doc, name, spec)]
         verdict, problems = reading.verdict, reading.problems
-        absurd = [why for f in figures if (why := f.out_of_range())]
+        absurd = {f: why for f in figures if (why := f.out_of_range() or _not_yet(f, latest))}
         if absurd:  # kept out of the store and the rules; the document is a broken report, said once
-            figures = [f for f in figures if f.out_of_range() is None]
-            verdict, problems = "broken", (*problems, *absurd)
+            figures = [f for f in figures if f not in absurd]
+            verdict, problems = "broken", (*problems, *dict.fromkeys(absurd.values()))
         items.append(Item(doc.guid, digest(doc), figures, verdict, reading.coverage, problems, doc.link, doc.published))
     return items
+
+
+def _not_yet(figure: Figure, latest: dt.date) -> str | None:
+    """A figure of a day that has not come is no report (a hostile or broken feed: one dated 2030
+    would stand as the series' newest day for years)."""
+    if figure.as_of <= latest:
+        return None
+    return f"{figure.metric} for {figure.as_of} is dated after tomorrow, a day no report can be of; ignored"
 
 
 def page_problems(documents: Sequence[Document], items: Sequence[Item]) -> list[str]:

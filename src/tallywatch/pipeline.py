@@ -186,7 +186,8 @@ class Pipeline:
 
     async def card(self, event: Event, language: str = "en") -> bytes | None:
         """A daily report's card as PNG (``charts.card``), drawn once per report version and language."""
-        return await self.charts.card(event.key, event.data, event.as_of, language)
+        service = self.config.service.signature(language)  # at the card's foot
+        return await self.charts.card(event.key, event.data, event.as_of, language, service)
 
     async def aclose(self) -> None:
         if self.filling is not None and not self.filling.done():

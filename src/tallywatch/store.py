@@ -291,6 +291,13 @@ SCHEMA_VERSION = len(MIGRATIONS)
 LIVE_EVENT = "retracted_at IS NULL AND superseded_by IS NULL"
 NOT_LIVE = "retracted_at IS NOT NULL OR superseded_by IS NOT NULL"  # the same, negated (the partial index's words)
 DELIVERY_STATES = ("pending", "retrying", "sending", "sent", "dead", "dropped")
+# A delivery ``d`` waits while ``p``, one queued before it for the same recipient, is in flight, being
+# retried or due (one deferred by quiet hours lets it by): ``claim`` takes none that waits, and
+# `tallywatch deliveries` names the one it waits for. Its one parameter: now.
+GOES_FIRST = (
+    "p.channel = d.channel AND p.recipient = d.recipient AND p.id < d.id"
+    " AND (p.status = 'sending' OR (p.status = 'pending' AND (p.attempts > 0 OR p.next_attempt_at <= ?)))"
+)
 
 
 def _writes(method):
@@ -1081,6 +1088,31 @@ class Store:
         where = "WHERE notify" if notify_only else ""
         return list(self.db.query(f"SELECT * FROM events {where} ORDER BY as_of, id"))
 
+    def events_about(
+        self, *, since: dt.date | None = None, rule: str | None = None, metric: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The events of days from ``since`` on, of one rule, about one metric (each filter optional)."""
+        where, params = ["1"], []
+        for column, value in (("as_of >= ", since and since.isoformat()), ("rule = ", rule), ("metric = ", metric)):
+            if value:
+                where.append(f"{column}?")
+                params.append(value)
+        return list(self.db.query(f"SELECT * FROM events WHERE {' AND '.join(where)} ORDER BY as_of, id", params))
+
+    def event_metrics(self) -> set[str]:
+        """The metrics stored events are about."""
+        return {metric for (metric,) in self.conn.execute("SELECT DISTINCT metric FROM events") if metric}
+
+    def held_figures(self) -> list[dict[str, Any]]:
+        """The figures held out of the series (status 'suspect') until the next report or a second
+        source settles them: metric, day, value, source, printed change, and since when (stored)."""
+        return list(
+            self.db.query(
+                "SELECT metric, as_of, value, source, reported_delta, updated_at AS since FROM figures"
+                " WHERE status = 'suspect' ORDER BY metric, as_of"
+            )
+        )
+
     @_writes
     def enqueue(
         self,
@@ -1193,30 +1225,18 @@ class Store:
         or still queued (a follow-up waits until its original is sent), or put back after a send that
         may have arrived (``maybe_sent``), with their channel, recipient and language. (A copy of an
         event taken back or replaced was dropped before this is asked: only one that may have
-        arrived is followed then — or a dropped follow-up, whose own original the new one answers,
-        once, and not when that original is among the ones followed already.)"""
+        arrived is followed then — or a dropped follow-up, whose own original the new one answers:
+        ``settle`` chains it there, or drops it when another copy answers that message.)"""
         if not event_ids:
             return []
-        rows = list(
+        return list(
             self.db.query(
-                "SELECT id, channel, recipient, language, status, next_attempt_at, reply_to, maybe_sent FROM"
-                " deliveries WHERE (status IN ('sent', 'sending', 'pending') OR maybe_sent OR (status = 'dropped'"
-                f" AND reply_to IS NOT NULL)) AND event_id IN ({','.join('?' * len(event_ids))}) ORDER BY id",
+                "SELECT id, channel, recipient, language, status, next_attempt_at FROM deliveries WHERE (status IN"
+                " ('sent', 'sending', 'pending') OR maybe_sent OR (status = 'dropped' AND reply_to IS NOT NULL))"
+                f" AND event_id IN ({','.join('?' * len(event_ids))}) ORDER BY id",
                 event_ids,
             )
         )
-        # a dropped follow-up never reached anyone: the new one answers what it answered, unless that
-        # is answered already (an original among the ones followed, or another dropped follow-up of it)
-        chained = {row["id"] for row in rows if row["status"] == "dropped" and not row["maybe_sent"]}
-        answered = {row["id"] for row in rows if row["id"] not in chained}
-        found = []
-        for row in rows:
-            if row["id"] in chained:
-                if row["reply_to"] in answered:
-                    continue
-                answered.add(row["reply_to"])
-            found.append(row)
-        return found
 
     @_writes
     def settle(self) -> None:
@@ -1243,6 +1263,16 @@ class Store:
             "UPDATE deliveries SET status = 'dropped', last_error = 'the message it takes back was never sent'"
             f" WHERE {never} AND NOT o.maybe_sent AND o.reply_to IS NULL)"
             " AND event_id IN (SELECT id FROM events WHERE json_extract(data, '$.retracts') IS NOT NULL)"
+        )
+        # (a copy whose answer would go to a message another copy of its event answers already — or
+        # will, chained from an earlier one — is not needed: one answer to one message)
+        self.conn.execute(
+            "UPDATE deliveries SET status = 'dropped', last_error = 'another copy answers that message'"
+            f" WHERE {never} AND (EXISTS (SELECT 1 FROM deliveries t WHERE t.event_id = deliveries.event_id"
+            " AND t.id != deliveries.id AND t.reply_to = o.reply_to AND (t.status IN ('pending', 'sending',"
+            " 'sent') OR t.maybe_sent)) OR EXISTS (SELECT 1 FROM deliveries t JOIN deliveries p ON p.id ="
+            " t.reply_to WHERE t.event_id = deliveries.event_id AND t.id < deliveries.id AND t.status = 'pending'"
+            " AND p.status IN ('dead', 'dropped') AND p.reply_to = o.reply_to)))"
         )
         never += ")"
         # (an edit whose original was itself an edit of a message sent edits that message instead)
@@ -1273,9 +1303,7 @@ class Store:
                     # (+: walk the queue in order by deliveries_queue and stop at the limit, not sort every due row)
                     " WHERE d.channel = ? AND d.status = 'pending' AND +d.next_attempt_at <= ?"
                     " AND (d.reply_to IS NULL OR (SELECT o.status FROM deliveries o WHERE o.id = d.reply_to) = 'sent')"
-                    " AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE p.channel = d.channel"
-                    " AND p.recipient = d.recipient AND p.id < d.id"
-                    " AND (p.status = 'sending' OR (p.status = 'pending' AND (p.attempts > 0 OR p.next_attempt_at <= ?))))"
+                    f" AND NOT EXISTS (SELECT 1 FROM deliveries p WHERE {GOES_FIRST})"
                     " ORDER BY d.id LIMIT ?) RETURNING id",
                     [now, channel, now, now, limit],
                 ).fetchall()
@@ -1408,6 +1436,52 @@ class Store:
                 list(statuses),
             )
         )
+
+    def traced(self, *, event: str | None = None, recipient: str | None = None) -> list[dict[str, Any]]:
+        """Every delivery of the event ``event`` (a key: its versions and copies taken back too,
+        whose keys were freed) and to ``recipient``, oldest first, with what tells its fate: its
+        event's key and whether it still stands, the recipient's subscription (``subscribed``: None
+        for a chat of the config), and for one queued, the delivery it waits for (``waits_for``: one
+        queued before it for the same recipient, ``GOES_FIRST``)."""
+        where, params = [], []
+        if event is not None:
+            # 'key', 'key/2' (a newer version of a daily report), 'key~retracted:7' (taken back)
+            where.append(
+                "(e.key = ? OR (substr(e.key, 1, length(?)) = ? AND substr(e.key, length(?) + 1, 1) IN ('/', '~')))"
+            )
+            params += [event] * 4
+        if recipient is not None:
+            where.append("d.recipient = ?")
+            params.append(recipient)
+        rows = list(
+            self.db.query(
+                "SELECT d.id, e.key AS event, e.rule, e.retracted_at, e.superseded_by, d.channel, d.recipient,"
+                " d.language, d.status, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.claimed_at,"
+                " d.sent_at, d.receipt, d.reply_to, d.maybe_sent, s.active AS subscribed, s.reason AS left_because,"
+                # (a follow-up goes to its original's recipient after it: it waits for it this way too)
+                f" CASE WHEN d.status = 'pending' THEN (SELECT min(p.id) FROM deliveries p WHERE {GOES_FIRST})"
+                " END AS waits_for"
+                " FROM deliveries d JOIN events e ON e.id = d.event_id"
+                " LEFT JOIN subscribers s ON s.channel = d.channel AND s.address = d.recipient"
+                f" {'WHERE ' + ' AND '.join(where) if where else ''} ORDER BY d.id",
+                [_ts(), *params],
+            )
+        )
+        waited = sorted({row["waits_for"] for row in rows if row["waits_for"]})
+        keys = dict(
+            self.conn.execute(
+                "SELECT d.id, e.key FROM deliveries d JOIN events e ON e.id = d.event_id"
+                f" WHERE d.id IN ({','.join('?' * len(waited))})",
+                waited,
+            ).fetchall()
+        )
+        for row in rows:
+            row["waits_for_event"] = keys.get(row["waits_for"])
+        return rows
+
+    def event_keys(self) -> list[str]:
+        """Every stored event's key, as it was (a key freed by a retraction without its mark)."""
+        return sorted({key.split("~retracted:")[0] for (key,) in self.conn.execute("SELECT key FROM events")})
 
     @_writes
     def requeue_dead(self) -> int:

@@ -87,14 +87,14 @@ def _unsubscribe(settings: EmailSettings, token: str | None, language: str = "en
         targets.append(f"<{link}>")
     if settings.unsubscribe_mailto:
         targets.append(f"<mailto:{settings.unsubscribe_mailto}?subject=unsubscribe%20{token}>")
+    # (a link there is: mail to subscribers without one is a config error, config.Config._unsubscribe_works)
+    line = ""
     if link:
         line = _("Unsubscribe: {url}").format(url=link)
     elif settings.unsubscribe_mailto:
         line = _("Unsubscribe: write to {address} with the subject 'unsubscribe {token}'").format(
             address=settings.unsubscribe_mailto, token=token
         )
-    else:
-        line = _("Unsubscribe: ask the sender to run `tallywatch subscribers unsubscribe {token}`").format(token=token)
     return (", ".join(targets) or None), line
 
 
@@ -143,11 +143,15 @@ def build_message(
     # the email package is imported when a mail is built, not by an idle daemon
     from email.headerregistry import Address
     from email.message import EmailMessage
+    from email.policy import default
     from email.utils import format_datetime, make_msgid
 
     header, line = _unsubscribe(settings, token, language)
-    message = EmailMessage()
-    message["From"] = Address(display_name=settings.from_name, addr_spec=settings.from_addr)
+    # headers folded only past SMTP's 998-character line: Python's folding at 78 drops or moves the
+    # space where it splits a non-ASCII header ("щоденні дані" arrived as "щоденнідані"); the
+    # body's encoding still keeps its lines short
+    message = EmailMessage(policy=default.clone(max_line_length=998))
+    message["From"] = Address(display_name=settings.sender(language), addr_spec=settings.from_addr)
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = format_datetime(dt.datetime.now(dt.UTC))
@@ -184,18 +188,20 @@ def instant(
     if source:
         body += f"<p style='font-size:13px;color:#4b5866'>{source}</p>"
     pictures = [Picture(chart, _chart_alt(event.metric, sentence, language), "chart.png")] if chart else []
-    return build_message(settings, to, token, f"tallywatch: {sentence}", text, body, pictures, sentence, language)
+    subject = f"{settings.service.called(language)}: {sentence}"
+    return build_message(settings, to, token, subject, text, body, pictures, sentence, language)
 
 
 def confirmation(
     settings: EmailSettings, to: str, link: str, choice: str, hours: int, language: str = "en"
 ) -> EmailMessage:
-    """The double opt-in mail: what was asked for and the link that confirms it (nothing else is
-    ever sent to an address that does not follow it)."""
+    """The double opt-in mail: what was asked for, of which service, and the button that confirms it
+    (the link itself in the plain text; nothing else is ever sent to an address that does not follow it)."""
     _ = functools.partial(gettext, language)
-    subject = _("Confirm your tallywatch subscription")
-    asked = _("Someone, hopefully you, asked to receive {choice} from tallywatch at this address.").format(
-        choice=choice
+    name = settings.service.called(language)
+    subject = _("Confirm your subscription to {name}").format(name=name)
+    asked = _("Someone, hopefully you, asked to receive {choice} from {name} at this address.").format(
+        choice=choice, name=name
     )
     follow = ngettext(
         language,
@@ -203,12 +209,27 @@ def confirmation(
         "To confirm, open this link (it expires in {n} hours):",
         hours,
     ).format(n=hours)
+    press = ngettext(
+        language,
+        "To confirm, press the button (it works for {n} hour):",
+        "To confirm, press the button (it works for {n} hours):",
+        hours,
+    ).format(n=hours)
     text = f"{asked}\n\n{follow}\n{link}"
     body = (
-        f"<p style='font-size:16px'>{html.escape(asked)}</p><p style='font-size:16px'>{html.escape(follow)}<br>"
-        f"<a href='{html.escape(link, quote=True)}' style='overflow-wrap:anywhere'>{html.escape(link)}</a></p>"
+        f"<p style='font-size:16px'>{html.escape(asked)}</p><p style='font-size:16px'>{html.escape(press)}</p>"
+        f"<p style='margin:20px 0'>{_button(link, _('Confirm my subscription'))}</p>"
     )
     return build_message(settings, to, None, subject, text, body, preheader=asked, language=language)
+
+
+def _button(link: str, words: str) -> str:
+    """A link that looks like a button (a styled ``<a>``: mail apps show no forms or scripts)."""
+    return (
+        f"<a href='{html.escape(link, quote=True)}' style='display:inline-block;padding:12px 24px;"
+        "background:#0057b7;color:#ffffff;border-radius:6px;font-size:16px;font-weight:bold;"
+        f"text-decoration:none'>{html.escape(words)}</a>"
+    )
 
 
 def _chart_alt(metric: str, summary: str, language: str) -> str:
@@ -218,8 +239,9 @@ def _chart_alt(metric: str, summary: str, language: str) -> str:
     return f"{alt}: {summary}" if summary else alt
 
 
-def digest_subject(data: dict[str, Any], language: str = "en") -> str:
-    """``tallywatch daily, 14 Jun 2025 — personnel 1,002,690 (+1,130)``"""
+def digest_subject(data: dict[str, Any], name: str, language: str = "en") -> str:
+    """``Russian losses — daily figures: daily digest, 14 Jun 2025 — personnel 1,002,690 (+1,130)``
+    (``name``: the service's)."""
     end = dt.date.fromisoformat(data["as_of"])
     lead = next(
         (m for m in data["metrics"] if m["metric"] == "personnel"), data["metrics"][0] if data["metrics"] else None
@@ -229,7 +251,7 @@ def digest_subject(data: dict[str, Any], language: str = "en") -> str:
         change = f" ({format_delta(lead['change'], language)})" if lead["change"] is not None else ""
         headline = f" — {metric_name(lead['metric'], language)} {format_number(lead['value'], language)}{change}"
     kind = gettext(language, DIGEST_KINDS[data["kind"]])
-    return f"tallywatch {kind}, {format_date(end, language)}{headline}"
+    return f"{name}: {kind}, {format_date(end, language)}{headline}"
 
 
 def figures_line(metrics: list[dict[str, Any]], language: str = "en", limit: int | None = None) -> str:
@@ -248,7 +270,7 @@ def card_of(event: Event) -> Event | None:
     return Event(f"{event.key}:card", "report", "", day, 0, "", "info", card)
 
 
-DIGEST_KINDS = {"daily": N_("daily"), "weekly": N_("weekly")}
+DIGEST_KINDS = {"daily": N_("daily digest"), "weekly": N_("weekly digest")}
 DIGEST_WORDS = {  # msgids
     "daily": (N_("Figures of {day}, change over the day:"), N_("Alerts of the day:")),
     "weekly": (N_("Figures of {day}, change over the week:"), N_("Alerts of the week:")),
@@ -309,7 +331,7 @@ def digest(
     if chart and data.get("chart_metric"):
         pictures.append(Picture(chart, _chart_alt(data["chart_metric"], "", language), "chart.png"))
     preheader = figures_line(data["metrics"], language, limit=3)
-    subject = digest_subject(data, language)
+    subject = digest_subject(data, settings.service.called(language), language)
     return build_message(settings, to, token, subject, "\n".join(text_lines), body, pictures, preheader, language)
 
 

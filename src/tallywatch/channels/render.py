@@ -13,7 +13,8 @@ import html
 import re
 from collections.abc import Iterable
 
-from ..detect.wording import metric_name, say
+from ..detect import report as reports
+from ..detect.wording import crossing, metric_name, say
 from ..format import format_date, format_delta, format_number
 from ..i18n import N_, capitalized, gettext, languages
 from ..models import Event
@@ -90,8 +91,8 @@ WORDS = {  # msgids
     "original": N_("original"),
     "report": N_("Russia's losses on {day}"),
     "day_of_war": N_("day {n} of the full-scale war"),
-    "rank_first": N_("Personnel: the most in a day in the last {of} days."),
-    "rank": N_("Personnel: the {rank} highest day of the last {of}."),
+    "rank_first": N_("Personnel: the most in a day in a year."),
+    "rank": N_("Personnel: the {rank} highest day in a year."),
     "revised": N_("✏️ Revised since it was first sent."),
 }
 
@@ -264,48 +265,57 @@ def war_day(event: Event, language: str = "en") -> str:
 
 
 def rank_line(event: Event, language: str = "en") -> str | None:
-    """Personnel's rank among the last 365 days, when the report has it."""
-    rank = event.data.get("rank")
+    """Personnel's rank among the last 365 days, when it is news (``report.notable_rank``)."""
+    rank = reports.notable_rank(event.data)
     if not rank:
         return None
     key = "rank_first" if rank["rank"] == 1 else "rank"
     return words(language)[key].format(rank=_ordinal(rank["rank"], language), of=rank["of"])
 
 
+def headline_lines(event: Event, language: str = "en") -> list[str]:
+    """The milestones the report's day crossed, its first lines: ``1,000,000 — personnel passed 1 million``."""
+    return [" — ".join(crossing(s["metric"], s["data"]["level"], language)) for s in reports.headlines(event.data)]
+
+
 def report_html(event: Event, language: str = "en", limit: int = 1024) -> str:
     """The daily report as Telegram HTML (a caption: under 1,024 characters for the core report).
 
-    A title with the date and the day of the war; one line per category, the total and the day's
-    change; personnel's rank in the last 365 days; the day's spikes and records, a line each;
-    whose figures they are, and the link to the original. Within ``limit`` characters (a photo's
-    caption): the day's standout lines are left out from the last, then the rank, if need be."""
+    The milestones crossed that day first, a bold line each; a title with the date and the day of
+    the war; one line per category, the total and the day's change; the day's records, spikes and
+    corrections, a line each, then personnel's rank when it is news; whose figures they are, and
+    the link to the original. Within ``limit`` characters (a photo's caption): those lines are
+    left out from the last, the rank after them, if need be — never the headline."""
     d, said = event.data, words(language)
     war = war_day(event, language)
-    lines = [f"📋 <b>{html.escape(report_title(event, language), quote=False)}</b>", html.escape(war), ""]
+    lines = [f"{ICONS['milestone']} <b>{html.escape(h, quote=False)}</b>" for h in headline_lines(event, language)]
+    lines += [f"📋 <b>{html.escape(report_title(event, language), quote=False)}</b>", html.escape(war), ""]
     for name, value, change in report_lines(event, language):
         lines.append(f"{html.escape(capitalized(name))}: <b>{value}</b>" + (f" ({change})" if change else ""))
-    rank = rank_line(event, language)
-    if rank:
-        lines += ["", html.escape(rank)]
     standouts = [
         f"{ICONS.get(s['rule'], '•')} "
         + html.escape(
             alert_text(s["rule"], s["metric"], event.as_of, s.get("value", 0), s["data"], s["message"], language),
             quote=False,
         )
-        for s in d.get("standouts", [])
+        for s in reports.lines(d)
     ]
+    rank = rank_line(event, language)
+    ranked = [html.escape(rank)] if rank else []
     ending = [html.escape(said["revised"])] if d.get("version", 1) > 1 else []
     source = source_line(event, language)
     ending += [source] if source else []
     while True:
         parts = ["\n".join(lines)]
-        parts += ["\n".join(standouts)] if standouts else []
+        parts += ["\n".join(standouts + ranked)] if standouts or ranked else []
         parts += ending
         text = "\n\n".join(parts)
-        if len(text) <= limit or not standouts:
+        if len(text) <= limit or not (standouts or ranked):
             return text
-        standouts = standouts[:-1]
+        if standouts:
+            standouts = standouts[:-1]
+        else:
+            ranked = []
 
 
 _ATOM = re.compile(r"<[^<>]*>|&#?\w+;|.", re.S)  # a tag, an entity, or one character: never cut inside

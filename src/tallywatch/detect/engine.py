@@ -32,7 +32,7 @@ from ..config import DEFAULT_PRIORITY, Config
 from ..models import Change, Event, Step
 from ..store import Store
 from . import approaching, corrections, disagreement, milestones, records, spikes
-from .guard import consistent, plausible, verdict
+from .guard import consistent, objection, plausible, verdict
 from .window import Point, Window
 from .wording import say
 
@@ -294,6 +294,23 @@ class Detector:
         window.suspect = point
         self._put(window.metric, point, "suspect")
         return events
+
+    def why_held(self, metric: str) -> str | None:
+        """Why the metric's held figure waits, in words, asked in the order ``_place`` asks (None:
+        none is held): the guard's objection, a milestone it would cross unconfirmed, an alert
+        taken back for its day it would raise again."""
+        window = self.window(metric)
+        point = window.suspect
+        if point is None:
+            return None
+        found = objection(window.last, point, window, window.rules.guard)
+        if found:
+            return found
+        if self._awaits_confirmation(window, point, verdict(window.last, point, window, window.rules.guard)):
+            return "it would cross a milestone; [detect] confirm asks a second source or the next report to agree"
+        if self._unstable(window, point):
+            return "it would raise again an alert taken back for its day; a second source or the next report must agree"
+        return "it waits for the next report or a second source"
 
     def _awaits_confirmation(self, window: Window, point: Point, vouched: bool | None) -> bool:
         """A figure that would fire a milestone: must it wait for a second source or the next report

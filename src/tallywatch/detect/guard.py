@@ -70,3 +70,21 @@ def verdict(before: Point | None, after: Point, window: Window, settings: Guard)
     if agrees is False or not plausible(before, after, window, settings):
         return False
     return agrees
+
+
+def objection(before: Point | None, after: Point, window: Window, settings: Guard) -> str | None:
+    """Why ``verdict`` finds ``after`` wrong, in plain words for the admin (None: it does not)."""
+    if before is None or not settings.enabled:
+        return None
+    last = f"{before.value:,} on {before.as_of}"
+    if consistent(before, after, window, settings) is False:
+        return f"the report's own change ({after.reported_delta:+,}) does not continue the last accepted total ({last})"
+    if plausible(before, after, window, settings):
+        return None
+    if window.per_day:
+        return f"{after.value:,} for one day is far above the recent days"
+    rise = after.value - before.value
+    if rise < 0:
+        return f"lower than the last accepted total ({last}): a running total never goes down"
+    most = limit(window, settings, (after.as_of - before.as_of).days, before)
+    return f"a rise of {rise:,} since the last accepted total ({last}), more than the {most:,.0f} recent days make plausible"

@@ -6,10 +6,14 @@ so a held typo keeps the report back rather than spreading into it — and the d
 of each series (a day filled in behind newer ones is history, not news).
 
 The event carries every metric's total and the day's change in the report's own order, the day
-of the full-scale war, personnel's rank among the last 365 days, and the day's spikes and
-records (and corrections of its figures) as one line each: those alerts are *folded* into the
-report (``data["folded"]``), so a reader of the report does not get them again as separate
-messages. So are milestones learned of too late to be news (``milestones.late``), whatever their day.
+of the full-scale war, personnel's rank among the last 365 days, and the day's news as
+``standouts``: first the milestones crossed that day (the report's headline: ``headlines``), then
+its records, spikes and corrections of its figures, one line each. Those alerts are *folded* into
+the report (``data["folded"]``), so a reader of the report does not get them again as separate
+messages. So are milestones learned of too late to be news (``milestones.late``), whatever their
+day. A milestone of the day is not folded: it is news of its own, an alert for those who chose
+alerts, and the headline of the report for everyone who reads it. The rank is said only when it
+is news (``notable_rank``: a top-10 day of the last 365).
 
 A later change to the day's figures (a revision, a late category, a source of higher priority)
 makes a new version, ``report:YYYY-MM-DD/2``, that ``replaces`` the one before: the outbox sends
@@ -30,8 +34,10 @@ from .wording import figures_said
 
 FULL_SCALE_WAR = dt.date(2022, 2, 24)  # day 1 (russianwarship.rip's "day" counts the same way)
 FOLDED = ("spike", "record", "correction")  # alerts of a reported day that become a line of the report
+ORDER = {"milestone": 0, "record": 1, "spike": 2, "correction": 3}  # the day's news first; late crossings last
 RANK_DAYS = 365
 RANK_COVERED = 300  # days of history before personnel's rank is said
+NOTABLE_RANK = 10  # personnel's rank is news only among the 10 highest days of the last 365
 
 
 def day_of_war(day: dt.date) -> int:
@@ -119,6 +125,8 @@ def rank(w: Window, day: dt.date) -> dict[str, int] | None:
     rises, previous, today = [], None, None
     for point in w.points.tail(first):
         d = point.as_of
+        if d > day:  # a day reported after later ones (held back): its year ends with it
+            break
         if previous is not None and d > start and (d - previous.as_of).days == 1:
             rises.append(point.value - previous.value)
             if d == day:
@@ -153,15 +161,17 @@ def evaluate(
         "link": link,
     }
     folded = [e for e in found if (e.rule in FOLDED and e.as_of == day) or "late" in e.data]
+    crossed = [e for e in found if e.as_of == day and _headline(e.rule, e.data)]
     standouts = [
-        {"rule": e.rule, "metric": e.metric, "value": e.value, "message": e.message, "data": e.data} for e in folded
+        {"rule": e.rule, "metric": e.metric, "value": e.value, "message": e.message, "data": e.data}
+        for e in (*crossed, *folded)
     ]
     if previous is not None:  # the day's earlier lines stay, unless a new one says the same of the same category
         newer = {(s["rule"], s["metric"]) for s in standouts}
         kept = [s for s in previous.get("standouts", []) if (s["rule"], s["metric"]) not in newer]
         standouts = [*kept, *standouts]
         data["link"] = link or previous.get("link")
-    data["standouts"] = standouts
+    data["standouts"] = sorted(standouts, key=lambda s: 4 if "late" in s["data"] else ORDER.get(s["rule"], 4))
     version = len(versions) + 1
     if versions:
         data["version"] = version
@@ -173,6 +183,35 @@ def evaluate(
     message = _summary(day, data["figures"])
     value = personnel["value"] if personnel and personnel["value"] is not None else 0
     return Event(report, "report", "", day, value, message, "info", data, source)
+
+
+def _headline(rule: str, data: Mapping[str, Any]) -> bool:
+    """A milestone told as news (not one learned of late): of a report's day, its headline."""
+    return rule == "milestone" and "late" not in data
+
+
+def headlines(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The milestones crossed on the report's day, in the report's order: its headline."""
+    return [s for s in report.get("standouts", []) if _headline(s["rule"], s["data"])]
+
+
+def lines(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The report's other standouts: records, spikes, corrections, crossings learned of late."""
+    return [s for s in report.get("standouts", []) if not _headline(s["rule"], s["data"])]
+
+
+def notable_rank(report: Mapping[str, Any]) -> dict[str, int] | None:
+    """Personnel's rank, when it is news: among the ``NOTABLE_RANK`` highest days of the last 365
+    and not already said (the highest day is a spike or a record of personnel's, whose line says
+    "the most in a year")."""
+    rank = report.get("rank")
+    if not rank or rank["rank"] > NOTABLE_RANK:
+        return None
+    if rank["rank"] == 1 and any(
+        s["metric"] == "personnel" and s["rule"] in ("spike", "record") for s in report.get("standouts", [])
+    ):
+        return None
+    return rank
 
 
 def _summary(day: dt.date, figures: list[Mapping[str, Any]]) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..format import format_date, format_delta, format_number
-from ..i18n import N_, gettext, ngettext, number
+from ..i18n import N_, gettext, in_words, ngettext, number
 
 _LABELS = {
     "uav": "UAVs",
@@ -75,6 +75,16 @@ def figures_said(figures: Iterable[tuple[str, int | None, int | None]], language
         )
         for metric, value, change in figures
     ]
+
+
+def crossing(metric: str, level: int, language: str = "en") -> tuple[str, str]:
+    """A milestone as a headline: the level in figures, and in words (``1,000,000``, ``personnel
+    passed 1 million`` / ``1 000 000``, ``особовий склад: перейдено рубіж 1 мільйон``)."""
+    figures = format_number(level, language)
+    words = gettext(language, "{name} passed {level}").format(
+        name=metric_name(metric, language), level=in_words(level, language) or figures
+    )
+    return figures, words
 
 
 def _span(window: int, language: str) -> str:

@@ -156,6 +156,7 @@ def render(request: Request, template: str, language: str, **values: Any) -> str
         path += f"?{request.url.query}"
     return site.templates.get_template(template).render(
         _=functools.partial(i18n.gettext, language),
+        service=site.running().config.service.called(language),  # in every title, the header and the foot
         lang=language,
         prefix=_prefix(language),
         languages=i18n.languages(),
@@ -213,6 +214,7 @@ async def unsubscribe(request: Request) -> Response:
             404,
         )
     who = masked(sub["address"])
+    name = run.config.service.called(language)
     if request.method == "POST":
         if sub["active"]:
             await run.in_store(run.store.deactivate, "email", sub["address"], "unsubscribed by link")
@@ -221,20 +223,20 @@ async def unsubscribe(request: Request) -> Response:
             request,
             language,
             _("You are unsubscribed"),
-            [_("No more mails from tallywatch will be sent to {address}.").format(address=who)],
+            [_("No more mails from {name} will be sent to {address}.").format(name=name, address=who)],
         )
     if not sub["active"]:
         return _message(
             request,
             language,
             _("You are unsubscribed"),
-            [_("{address} gets no mails from tallywatch.").format(address=who)],
+            [_("{address} gets no mails from {name}.").format(name=name, address=who)],
         )
     return _message(
         request,
         language,
         _("Unsubscribe?"),
-        [_("Stop all mails from tallywatch to {address}?").format(address=who)],
+        [_("Stop all mails from {name} to {address}?").format(name=name, address=who)],
         button=_("Unsubscribe"),
         action=f"{_prefix(language) if asked else ''}/unsubscribe?t={token}",
     )

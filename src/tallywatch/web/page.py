@@ -105,7 +105,7 @@ async def card_png(request: Request) -> Response:
     fresh, headers = _png(request, f'"{BOOT}.{_version(report)}.{language}"')
     if fresh:
         return Response(status_code=304, headers=headers)
-    png = await run.charts.card(report.key, report.data, report.as_of, language)
+    png = await run.charts.card(report.key, report.data, report.as_of, language, run.config.service.signature(language))
     if png is None:
         return Response("the card could not be drawn\n", 503, media_type="text/plain")
     return Response(png, media_type="image/png", headers=headers)
