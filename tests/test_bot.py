@@ -12,13 +12,16 @@ from fake_telegram import TOKEN, FakeTelegram
 from tally import million_through
 
 from tallywatch.bot import TelegramBot
+from tallywatch.channels.render import metric_name
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config
+from tallywatch.extract.genstaff import METRICS
 from tallywatch.ingest import Item, ingest
 from tallywatch.models import Figure
 from tallywatch.pipeline import Pipeline
 
 USER, ADMIN, OTHER = 1001, 4242, 1002
+UK, RU = 1003, 1004  # users whose Telegram is in Ukrainian, in Russian
 D = dt.date
 
 
@@ -81,10 +84,10 @@ def texts(fake, chat):
     return [c.text for c in fake.sent(chat)]
 
 
-async def ask(fake, user, text, expect=1, chat=None):
+async def ask(fake, user, text, expect=1, chat=None, language="en"):
     """A user sends ``text``; wait until the bot has answered ``expect`` more messages."""
     before = len(fake.sent(chat or user))
-    fake.send_command(user, text, chat)
+    fake.send_command(user, text, chat, language)
     await until(lambda: len(fake.sent(chat or user)) >= before + expect)
     return texts(fake, chat or user)[-1]
 
@@ -151,11 +154,125 @@ def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, 
             await deliver_all(pipeline)
             alerts = [t for t in texts(fake, USER) if "1,000,000" in t]
             assert alerts == [
-                "🏁 <b>2025-06-12</b>\npersonnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)\n\n"
+                "🏁 <b>12 Jun 2025</b>\nPersonnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)\n\n"
                 "<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
             ]
 
     asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    "language, user, expected",
+    [
+        (
+            "en",
+            USER,
+            "🏁 <b>12 Jun 2025</b>\nPersonnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)\n\n"
+            "<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>",
+        ),
+        (
+            "uk",
+            UK,
+            "🏁 <b>12.06.2025</b>\nОсобовий склад: перейдено рубіж 1\u00a0000\u00a0000 — тепер 1\u00a0000\u00a0340 "
+            "(+1\u00a0140 за добу)\n\n<i>Втрати росії за даними Генерального штабу ЗСУ</i>",
+        ),
+    ],
+)
+def test_a_milestone_as_the_reader_sees_it(tmp_path, fake, language, user, expected):
+    """The alert opens with a capital letter and its date in the language's one date format; in
+    Ukrainian a milestone is a "рубіж"."""
+
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            await ask(fake, user, "/subscribe", language=language)
+            fake.press(user, "sub:milestones", language=language)
+            await until(lambda: fake.calls("editMessageText", 200))
+            await million_through(pipeline)
+            await deliver_all(pipeline)
+            return fake.calls("editMessageText", 200)[-1].params["text"], texts(fake, user)[-1]
+
+    subscribed, alert = asyncio.run(go())
+    assert (
+        subscribed
+        == {
+            "en": "Subscribed: milestones only. /unsubscribe stops them.",
+            "uk": "Підписку оформлено: лише рубежі. /unsubscribe — відписатися.",
+        }[language]
+    )
+    assert alert == expected
+
+
+@pytest.mark.parametrize(
+    "language, user, words",
+    [
+        ("en", USER, ["Tap the categories you want, then Done.", "Pick at least one category first."]),
+        ("uk", UK, ["Оберіть категорії, потім «Готово».", "Спершу оберіть хоча б одну категорію."]),
+    ],
+)
+def test_choosing_categories_says_categories(tmp_path, fake, language, user, words):
+    async def go():
+        async with running(tmp_path, fake):
+            await ask(fake, user, "/subscribe", language=language)
+            fake.press(user, "sub:metrics", language=language)
+            await until(lambda: fake.calls("editMessageText", 200))
+            picking = fake.calls("editMessageText", 200)[-1].params["text"]
+            fake.press(user, "m:done", language=language)  # none chosen yet
+            await until(lambda: any(c.params.get("show_alert") for c in fake.calls("answerCallbackQuery")))
+            return picking, fake.calls("answerCallbackQuery")[-1].params["text"]
+
+    assert list(asyncio.run(go())) == words
+
+
+def test_a_reader_in_a_language_without_a_catalogue_is_asked_once(tmp_path, fake):
+    """Someone whose Telegram is in Russian (no catalogue) is asked, once, in every language offered,
+    which one to write in; the answer is kept, and the question never comes again. Ukrainian and
+    English readers are never asked."""
+    RU2 = 1005
+
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            await ask(fake, RU, "/start", expect=2, language="ru")
+            question, start = fake.sent(RU)[-2:]
+            await press(fake, RU, "speak:uk")
+            chosen = fake.calls("editMessageText", 200)[-1].params["text"]
+            help_ = await ask(fake, RU, "/help", language="ru")
+            again = await ask(fake, RU, "/start", language="ru")
+            sub = await pipeline.in_store(pipeline.store.subscriber, "telegram", str(RU))
+            for text in ("/start", "/help", "/latest"):  # one who never answers is not asked again either
+                await ask(fake, RU2, text, expect=2 if text == "/start" else 1, language="ru")
+            for user, language in ((UK, "uk"), (USER, "en")):
+                await ask(fake, user, "/start", language=language)
+                await ask(fake, user, "/help", language=language)
+            return question, start, chosen, help_, again, sub
+
+    question, start, chosen, help_, again, sub = asyncio.run(go())
+    assert question.text == "Which language shall I write in?\nЯкою мовою мені писати?"
+    buttons = question.params["reply_markup"]["inline_keyboard"]
+    assert [(b["text"], b["callback_data"]) for row in buttons for b in row] == [
+        ("English", "speak:en"),
+        ("Українська", "speak:uk"),
+    ]
+    assert start.text.startswith("Hello! This is") and "I send the General Staff" in start.text  # meanwhile, in English
+    assert chosen == "Відтепер пишу українською. /settings — змінити мову."
+    assert help_.startswith("/subscribe — обрати, що отримувати")
+    assert again.startswith("Вітаю!")
+    assert (sub["language"], sub["active"]) == ("uk", 0)  # kept, and no subscription by itself
+    questions = [t for t in texts(fake, RU) + texts(fake, RU2) if t.startswith("Which language")]
+    assert len(questions) == 2  # one each
+    assert len(texts(fake, RU)) == 4 and len(texts(fake, RU2)) == 4
+    assert len(texts(fake, UK)) == 2 and texts(fake, UK)[0].startswith("Вітаю!")
+    assert len(texts(fake, USER)) == 2
+
+
+def test_no_answer_of_the_bot_says_metric():
+    """What people call them is categories ("metric" is the code's word): none of the bot's texts,
+    in any language, says "metric" or its Ukrainian "показник"."""
+    from tallywatch import bot, i18n
+
+    for language in i18n.languages():
+        for msgid in [*bot.TEXTS.values(), *(d for _c, d in bot.COMMANDS)]:
+            said = i18n.gettext(language, msgid).lower().replace("{metrics}", "").replace("{metric}", "")
+            assert "metric" not in said and "показник" not in said, (language, said)
 
 
 def test_the_daily_report_is_the_first_choice(tmp_path, fake):
@@ -186,12 +303,14 @@ def test_chosen_metrics_and_settings(tmp_path, fake):
             assert (sub["active"], sub["choice"], sub["metrics"]) == (1, "metrics", ["tanks"])
             settings = await ask(fake, USER, "/settings")
             assert settings.endswith("Now: English; quiet hours off.")  # what is set now, said
+            assert "Quiet hours are Kyiv time" in settings
             await press(fake, USER, "lang:uk")
             await press(fake, USER, "quiet:22-7")
             sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
             assert (sub["language"], sub["quiet_from"], sub["quiet_to"]) == ("uk", 22, 7)
             edited = fake.calls("editMessageText", 200)[-1].params  # /settings' own message, updated
-            assert edited["text"].endswith("Зараз: українська; тихі години 22:00–7:00.")
+            assert edited["text"].endswith("Зараз: українська; тихі години 22:00–7:00 за київським часом.")
+            assert "Тихі години — за київським часом" in edited["text"]
             ticked = [b["text"] for row in edited["reply_markup"]["inline_keyboard"] for b in row if "✓" in b["text"]]
             assert ticked == ["✓ Українська", "✓ Тихо 22:00–7:00"]
             chooser = await ask(fake, USER, "/subscribe")  # the current choice shown, and ticked
@@ -237,7 +356,7 @@ def test_latest_fits_a_phone(tmp_path, fake):
             return english, await ask(fake, USER, "/latest")
 
     english, ukrainian = asyncio.run(go())
-    assert english.startswith("<b>Russia's losses · 13.06.2025</b>\n<i>Per Ukraine's General Staff</i>\n<pre>")
+    assert english.startswith("<b>Russia's losses · 13 Jun 2025</b>\n<i>Per Ukraine's General Staff</i>\n<pre>")
     table = english.split("<pre>")[1].removesuffix("</pre>").splitlines()
     assert table[0] == "Personnel     1,001,560 +1,220"  # personnel first, the day's change beside it
     assert [line.split()[0] for line in table[1:4]] == ["Tanks", "Armoured", "Artillery"]  # the report's order
@@ -260,13 +379,14 @@ def test_week_and_month_are_the_sums_of_the_bundled_days(tmp_path, fake, command
     async def go():
         async with running(tmp_path, fake) as pipeline:
             await seeded_june(pipeline)
-            return await ask(fake, USER, command)
+            return await ask(fake, USER, command), await ask(fake, UK, command, language="uk")
 
-    reply = asyncio.run(go())
+    reply, ukrainian = asyncio.run(go())
+    assert ukrainian.splitlines()[1] == {7: "07.06.2025 – 13.06.2025", 30: "15.05.2025 – 13.06.2025"}[days]
     lines = html.unescape(re.sub(r"</?(b|i|pre)>", "", reply)).splitlines()
     assert lines[:4] == [
         f"Russia's losses · {days} days",
-        f"{JUNE_13 - dt.timedelta(days=days - 1):%d.%m}–13.06.2025",
+        {7: "7 Jun 2025 – 13 Jun 2025", 30: "15 May 2025 – 13 Jun 2025"}[days],
         "Per Ukraine's General Staff",
         f"% — against the {days} days before",
     ]
@@ -298,7 +418,7 @@ def test_latest_is_a_monospace_table(tmp_path, fake):
 
     reply = asyncio.run(go())
     assert reply == (
-        "<b>Russia's losses · 14.06.2025</b>\n<i>Per Ukraine's General Staff</i>\n"
+        "<b>Russia's losses · 14 Jun 2025</b>\n<i>Per Ukraine's General Staff</i>\n"
         "<pre>Personnel 1,002,690 +1,130\nTanks        10,937     +3</pre>"
     )
 
@@ -363,9 +483,14 @@ def test_chart_takes_the_names_people_use(tmp_path, fake):
         async with running(tmp_path, fake) as pipeline:
             await seeded_june(pipeline)
             captions = []
-            for asked in ("/chart drones 30", "/chart UAV", "/chart air defence 60", "/chart танки 7"):
+            for user, asked in [(USER, a) for a in ("/chart drones 30", "/chart UAV", "/chart air defence 60")] + [
+                (USER, "/chart танки 7"),
+                (UK, "/chart танки 21"),  # the days said as Ukrainian says 21, 22, 30 of them
+                (UK, "/chart дрони 22"),
+                (UK, "/chart особовий склад 30"),
+            ]:
                 before = len(fake.calls("sendPhoto", 200))
-                fake.send_command(USER, asked)
+                fake.send_command(user, asked, language="en" if user == USER else "uk")
                 await until(lambda: len(fake.calls("sendPhoto", 200)) > before, timeout=20)  # noqa: B023
                 captions.append(fake.calls("sendPhoto", 200)[-1].params["caption"])
             return captions
@@ -375,6 +500,9 @@ def test_chart_takes_the_names_people_use(tmp_path, fake):
         "UAVs · the last 90 days",
         "Air defence systems · the last 60 days",
         "Tanks · the last 7 days",
+        "Танки · останній 21 день",
+        "БПЛА · останні 22 дні",
+        "Особовий склад · останні 30 днів",
     ]
 
 
@@ -386,8 +514,8 @@ def test_chart_command_sends_a_photo(tmp_path, fake):
                 await pipeline.in_store(
                     ingest, pipeline.store, pipeline.detector, [], "mod", [Item(str(i), str(i), figs)]
                 )
-            usage = await ask(fake, USER, "/chart nukes 90")
-            assert usage.startswith("Usage: /chart CATEGORY [DAYS], e.g. /chart drones 30")
+            unknown = await ask(fake, USER, "/chart nukes 90")
+            assert unknown.startswith("There is no category “nukes”. Categories: personnel, tanks, ")
             captions = []
             for asked in ("/chart personnel 30", "/chart особовий склад", "/chart Personnel"):
                 before = len(fake.calls("sendPhoto", 200))
@@ -396,11 +524,7 @@ def test_chart_command_sends_a_photo(tmp_path, fake):
                 photo = fake.calls("sendPhoto", 200)[-1]
                 assert photo.params["photo"][:8] == b"\x89PNG\r\n\x1a\n"
                 captions.append(photo.params["caption"])
-            assert captions == [
-                "Personnel · the last 30 days",
-                "Personnel · the last 90 days",
-                "Personnel · the last 90 days",
-            ]
+            assert captions == ["Personnel · the last 30 days"] * 3  # no days asked: all 30 there are, said so
 
     asyncio.run(go())
 
@@ -484,12 +608,58 @@ def test_a_chat_flooding_the_bot_is_told_once_and_the_rest_dropped(tmp_path, fak
     assert len(replies) == 4 and replies[-1].startswith("Slow down, please")
 
 
-def test_a_chart_with_a_digit_int_refuses_gets_the_usage(tmp_path, fake):
+def test_a_chart_asked_wrong_says_what_to_fix(tmp_path, fake):
+    """Each way /chart can be asked wrong is answered with what was wrong and a command that works,
+    in the reader's language; the categories are all listed, never cut at "…"."""
+    asked = ["/chart tanks 5000", "/chart tanks 3", "/chart tanks 99999999999", "/chart personnel ²", "/chart nukes 30"]
+
+    async def go():
+        async with running(tmp_path, fake) as pipeline:
+            await seeded_june(pipeline)
+            english = [await ask(fake, USER, text) for text in [*asked, "/chart"]]
+            ukrainian = [await ask(fake, UK, text.replace("tanks", "танки"), language="uk") for text in asked]
+            return english, ukrainian
+
+    english, ukrainian = asyncio.run(go())
+    assert english[:4] == [
+        "5000 days is more than the 1,205 there are: /chart tanks 1205",
+        "A chart needs at least 7 days: /chart tanks 7",
+        "99999999999 days is more than the 1,205 there are: /chart tanks 1205",
+        "“²” is not a number of days: /chart personnel 30",
+    ]
+    assert english[4].startswith("There is no category “nukes”. Categories: personnel, tanks, armoured vehicles, ")
+    assert english[5].startswith("Usage: /chart CATEGORY [DAYS], e.g. /chart drones 30 (7 to 2000 days). Categories: ")
+    assert ukrainian[:4] == [
+        "Даних є лише за 1\u00a0205 днів, а не за 5000: /chart танки 1205",
+        "Графік — щонайменше за 7 днів: /chart танки 7",
+        "Даних є лише за 1\u00a0205 днів, а не за 99999999999: /chart танки 1205",
+        "«²» — не число днів: /chart personnel 30",
+    ]
+    assert ukrainian[4].startswith("Немає категорії «nukes». Категорії: особовий склад, танки, ")
+    for reply, language in ((english[4], "en"), (english[5], "en"), (ukrainian[4], "uk")):
+        assert "…" not in reply
+        for metric in METRICS:  # every category, by its name in the reader's language
+            assert metric_name(metric, language) in reply, (metric, reply)
+
+
+def test_a_category_list_longer_than_a_message_comes_in_pieces(tmp_path, fake, monkeypatch):
+    """Were the categories more than Telegram's 4096 characters take, the list would come in several
+    messages, none over the limit, together the whole list (the limit lowered here to see it)."""
+    import tallywatch.bot
+
+    monkeypatch.setattr(tallywatch.bot, "MAX_LENGTH", 120)
+
     async def go():
         async with running(tmp_path, fake):
-            return await ask(fake, USER, "/chart personnel ²")
+            fake.send_command(USER, "/chart")
+            await until(lambda: all(metric_name(m, "en") in " ".join(texts(fake, USER)) for m in METRICS))
+            return texts(fake, USER)
 
-    assert asyncio.run(go()).startswith("Usage: /chart")
+    pieces = asyncio.run(go())
+    assert len(pieces) > 2 and all(len(p) <= 120 for p in pieces)
+    whole = " ".join(pieces)
+    for metric in METRICS:
+        assert metric_name(metric, "en") in whole, metric
 
 
 def test_a_crowd_is_answered_chat_by_chat_at_once_each_chat_in_order(tmp_path, fake):

@@ -54,6 +54,15 @@ def test_every_text_is_translated(language):
         assert all(p in s for s in strings for p in placeholders), f"{language}: {key!r} loses a placeholder"
 
 
+def test_a_milestone_is_a_rubizh_in_ukrainian():
+    """A milestone is "рубіж" wherever the Ukrainian catalogue names one ("позначка", a mark, read oddly)."""
+    with (SRC / "locale" / "uk" / "LC_MESSAGES" / "tallywatch.po").open("rb") as file:
+        catalogue = read_po(file, locale="uk")
+    said = [s for m in catalogue if m.id for s in (m.string if isinstance(m.string, (list, tuple)) else [m.string])]
+    assert not [s for s in said if "позначк" in s.lower()]
+    assert sum("рубіж" in s.lower() or "рубеж" in s.lower() for s in said) >= 10
+
+
 def test_a_new_language_is_one_catalogue(tmp_path, monkeypatch):
     """A translator adds locale/de/…/tallywatch.po: German is offered, accepted and spoken, no Python touched."""
     import datetime as dt
@@ -67,7 +76,7 @@ def test_a_new_language_is_one_catalogue(tmp_path, monkeypatch):
     german.mkdir(parents=True)
     text = (folder / "uk" / "LC_MESSAGES" / "tallywatch.po").read_text(encoding="utf-8")
     text = text.replace("Language: uk", "Language: de").replace(
-        'msgstr "{name}: перейдено позначку {level} — тепер {value}"',
+        'msgstr "{name}: перейдено рубіж {level} — тепер {value}"',
         'msgstr "{name}: Marke {level} überschritten — jetzt {value}"',
     )
     text = text.replace('msgid "personnel"\nmsgstr "особовий склад"', 'msgid "personnel"\nmsgstr "Personal"')

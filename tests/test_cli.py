@@ -225,7 +225,7 @@ def test_demo_shows_the_million_live():
     assert done.returncode == 0, done.stderr
     assert (
         done.stdout
-        == "2025-06-09  personnel will pass 1,000,000 in about 3 days (≈ 2025-06-12)\n" + MILLION_LINE + "\n"
+        == "2025-06-09  personnel will pass 1,000,000 in about 3 days (≈ 12 Jun 2025)\n" + MILLION_LINE + "\n"
     )
     assert "the replay reached 2025-06-13: demo over" in done.stderr
 

@@ -111,7 +111,7 @@ def test_one_report_a_day_with_its_source_and_the_alerts_it_folds_in(tmp_path, f
             assert first == "🏁 <b>1,000,000 — personnel passed 1\u00a0million</b>"
         assert "highest" not in text  # no day of the first half of June 2025 was among a year's top ten
         assert text.startswith(
-            f"📋 <b>Russia's losses on {day.day} June 2025</b>\nday {(day - D(2022, 2, 24)).days + 1:,}"
+            f"📋 <b>Russia's losses on {day.day} Jun 2025</b>\nday {(day - D(2022, 2, 24)).days + 1:,}"
         )
         assert "Russia's losses as reported by the General Staff of the Armed Forces of Ukraine" in text
         assert f'<a href="{link(day)}">original</a>' in text
@@ -119,21 +119,23 @@ def test_one_report_a_day_with_its_source_and_the_alerts_it_folds_in(tmp_path, f
     june_12 = reports[11].text
     assert "Personnel: <b>1,000,340</b> (+1,140)" in june_12 and "Tanks: <b>10,933</b> (+6)" in june_12
     # aircraft +41 on 3 June is a spike and a record: a line of that day's report, not a message of its own
-    assert "📈 aircraft +41 in a day" in reports[2].text
+    assert "📈 Aircraft +41 in a day" in reports[2].text
     everything = [c.text for c in fake.sent(ALL_UK)]
     assert sum("📋 <b>Втрати росії станом на" in t for t in everything) == days
     assert not any(t.startswith("📈") or t.startswith("🏆") for t in everything)  # folded: told once, in the report
     # the milestone is still an alert of its own, for those who chose alerts
     assert any(
-        t.startswith("🏁 <b>12.06.2025</b>\nособовий склад: перейдено позначку 1\u00a0000\u00a0000") for t in everything
+        t.startswith("🏁 <b>12.06.2025</b>\nОсобовий склад: перейдено рубіж 1\u00a0000\u00a0000") for t in everything
     )
-    assert "літаки: +41 за добу" in next(t for t in everything if "03.06.2025" in t and t.startswith("📋"))
+    assert "Літаки: +41 за добу" in next(t for t in everything if "03.06.2025" in t and t.startswith("📋"))
     milestones_only = [c.text for c in fake.sent(MILESTONES)]
     assert len(milestones_only) == 1 and "passed 1,000,000" in milestones_only[0]
     # the channels: the report and the alerts, each in its own language
     assert sum("📋 <b>Russia's losses on" in c.text for c in fake.sent("@losses_feed")) == days
     assert sum("📋 <b>Втрати росії" in c.text for c in fake.sent("@vtraty")) == days
-    assert any(c.text.startswith("🏁 <b>2025-06-12</b>\npersonnel passed 1,000,000") for c in fake.sent("@losses_feed"))
+    assert any(
+        c.text.startswith("🏁 <b>12 Jun 2025</b>\nPersonnel passed 1,000,000") for c in fake.sent("@losses_feed")
+    )
     tally.close()
 
 
@@ -220,9 +222,9 @@ def test_a_day_held_by_a_typo_gets_its_report_when_the_next_day_settles_it(tmp_p
     assert [s.event.key for s in nxt.events if s.event.rule == "report"] == [f"report:{held}", f"report:{after}"]
     send_all(tally, channel)
     first, second = fake.sent(REPORT_EN)
-    assert f"on {held.day} June 2025" in first.text and "Tanks: <b>not yet confirmed</b>" in first.text
+    assert f"on {held.day} Jun 2025" in first.text and "Tanks: <b>not yet confirmed</b>" in first.text
     assert "Personnel: <b>1,000,340</b> (+1,140)" in first.text
-    assert f"on {after.day} June 2025" in second.text
+    assert f"on {after.day} Jun 2025" in second.text
     tally.close()
 
 
@@ -288,7 +290,7 @@ def test_the_report_goes_as_a_card_drawn_once_per_language_and_a_revision_replac
 
     assert Image.open(io.BytesIO(uploads[0].params["photo"])).size == (1080, 1350)
     caption = next(c.params["caption"] for c in photos if str(c.params["chat_id"]) == "700")
-    assert caption.startswith("📋 <b>Russia's losses on 13 June 2025</b>") and "General Staff" in caption
+    assert caption.startswith("📋 <b>Russia's losses on 13 Jun 2025</b>") and "General Staff" in caption
     receipts = {r[0] for r in tally.store.conn.execute("SELECT receipt FROM deliveries WHERE status = 'sent'")}
     assert all(r.startswith("photo:") for r in receipts)
 
@@ -335,7 +337,7 @@ def test_a_real_kmu_page_makes_the_days_report_card_with_its_link(tmp_path, fake
     png = fake.state.files[photo] if isinstance(photo, str) else photo
     assert card.method == "sendPhoto" and png[:8] == b"\x89PNG\r\n\x1a\n"
     caption = card.params["caption"]
-    assert caption.startswith("📋 <b>Russia's losses on 5 November 2023</b>\nday 620 of the full-scale war")
+    assert caption.startswith("📋 <b>Russia's losses on 5 Nov 2023</b>\nday 620 of the full-scale war")
     assert "Personnel: <b>305,090</b> (+990)" in caption and "Submarines: <b>1</b>" in caption
     assert f'<a href="{feed_server.url}/report">original</a>' in caption
 
@@ -444,21 +446,21 @@ def test_the_day_personnel_passes_a_million_the_report_leads_with_it(tmp_path, f
     caption = en.params["caption"]
     assert caption.split("\n")[:2] == [
         "🏁 <b>1,000,000 — personnel passed 1\u00a0million</b>",
-        "📋 <b>Russia's losses on 12 June 2025</b>",
+        "📋 <b>Russia's losses on 12 Jun 2025</b>",
     ]
     assert caption.count("1,000,000") == 1  # said once, as the headline: no standout line repeats it
     assert "Personnel: <b>1,000,340</b> (+1,140)" in caption
     assert "highest" not in caption  # the 276th highest day of 365 is no news
     (uk,) = fake.sent(report_uk)
     assert uk.params["caption"].split("\n")[:2] == [
-        "🏁 <b>1\u00a0000\u00a0000 — особовий склад: перейдено позначку 1\u00a0мільйон</b>",
+        "🏁 <b>1\u00a0000\u00a0000 — особовий склад: перейдено рубіж 1\u00a0мільйон</b>",
         "📋 <b>Втрати росії станом на 12.06.2025</b>",
     ]
     assert "найбільший показник" not in uk.params["caption"]
     # a reader who chose alerts too gets the report and the milestone's own alert
     alert, report = sorted((c.params.get("caption") or c.text for c in fake.sent(ALL_UK)), key=lambda t: "📋" in t)
     assert report.startswith("🏁 <b>1\u00a0000\u00a0000 — особовий склад") and "📋" in report
-    assert alert.startswith("🏁 <b>12.06.2025</b>\nособовий склад: перейдено позначку 1\u00a0000\u00a0000 — тепер")
+    assert alert.startswith("🏁 <b>12.06.2025</b>\nОсобовий склад: перейдено рубіж 1\u00a0000\u00a0000 — тепер")
     # the card: a red band across its whole width under the title, where a day without one has white
     for call in (en, uk):
         card = Image.open(io.BytesIO(photo_of(fake, call))).convert("RGB")

@@ -119,7 +119,7 @@ def test_instant_mail_for_a_milestone(tmp_path, smtp):
     (mail,) = sink.messages
     assert (
         mail["Subject"]
-        == "Russian losses — daily figures: personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
+        == "Russian losses — daily figures: Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
     )
     assert mail["From"] == "Russian losses — daily figures <alerts@tallywatch.example>"
     assert mail["To"] == "reader@example.org"
@@ -131,7 +131,7 @@ def test_instant_mail_for_a_milestone(tmp_path, smtp):
     found = parts(mail)
     assert set(found) >= {"multipart/alternative", "multipart/related", "text/plain", "text/html", "image/png"}
     text = found["text/plain"].get_content()
-    assert "2025-06-12  personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
+    assert "12 Jun 2025  Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
     assert "Unsubscribe: https://tallywatch.example/unsubscribe?t=tok-reader" in text
     # whose figures, and where to read the original: in the text and in the page
     assert "Russia's losses as reported by the General Staff of the Armed Forces of Ukraine · original" in text
@@ -139,15 +139,28 @@ def test_instant_mail_for_a_milestone(tmp_path, smtp):
     page = found["text/html"].get_content()
     assert '<a href="https://www.mil.gov.ua/news/2025/06/12/losses/">original</a>' in page
     # the inbox preview line, hidden in the mail itself, and a chart described for who can't see it
-    assert "display:none" in page and page.index("personnel passed 1,000,000") < page.index("<h1")
+    assert "display:none" in page and page.index("Personnel passed 1,000,000") < page.index("<h1")
     assert (
-        "alt='Chart of personnel over the last 90 days: personnel passed 1,000,000 — now 1,000,340 "
+        "alt='Chart of personnel over the last 90 days: Personnel passed 1,000,000 — now 1,000,340 "
         "(+1,140 in a day)'" in page
     )
     cid = found["image/png"]["Content-ID"].strip("<>")
     assert f"src='cid:{cid}'" in page
     assert "<script" not in page and "http://" not in page.replace("https://tallywatch.example", "")
     assert found["image/png"].get_content()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_long_subject_arrives_as_written(tmp_path, smtp):
+    """A subject longer than a header line, with a non-ASCII word where the line would break (→):
+    the inbox shows it as written, not with two spaces at the fold."""
+    from tallywatch.channels.email import smtp_send
+
+    controller, sink = smtp
+    cfg = config(tmp_path, controller.port)
+    subject = "tallywatch: Personnel for 10 Jul 2025 revised: 1,030,580 → 1,029,725 (−855)"
+    smtp_send(cfg.email, build_message(cfg.email, "reader@example.org", "t", subject, "text", "<p>x</p>", []))
+    (mail,) = sink.messages
+    assert str(mail["Subject"]) == subject
 
 
 def test_daily_digest_once_per_period(tmp_path, smtp, drawings):
@@ -169,7 +182,7 @@ def test_daily_digest_once_per_period(tmp_path, smtp, drawings):
     text = parts(mail)["text/plain"].get_content()
     assert "Personnel  1,002,690  +1,130" in text
     assert "Tanks         10,937  +3" in text
-    assert "2025-06-12  personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
+    assert "12 Jun 2025  Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in text
     assert "Figures: General Staff of the Armed Forces of Ukraine" in text
     page = parts(mail)["text/html"].get_content()
     assert "1,002,690" in page and "cid:" in page
@@ -179,7 +192,7 @@ def test_daily_digest_once_per_period(tmp_path, smtp, drawings):
     from PIL import Image
 
     assert Image.open(io.BytesIO(images[0].get_content())).size == (1080, 1350)
-    assert "alt='Russia&#x27;s losses on 14 June 2025: personnel 1,002,690 (+1,130) · tanks 10,937 (+3)'" in page
+    assert "alt='Russia&#x27;s losses on 14 Jun 2025: personnel 1,002,690 (+1,130) · tanks 10,937 (+3)'" in page
     assert "alt='Chart of personnel over the last 90 days'" in page
     assert re.search(r"display:none[^>]*>personnel 1,002,690 \(\+1,130\) · tanks 10,937 \(\+3\)</div>", page)
     # the card's foot: whose figures they are, and the service that sent them
@@ -200,7 +213,7 @@ def test_a_digest_in_ukrainian_says_the_same(tmp_path, smtp):
     (mail,) = sink.messages
     nbsp = "\u00a0"
     assert mail["Subject"] == (
-        f"Втрати росії — щоденні дані: щоденний огляд, 14 черв. 2025 — особовий склад 1{nbsp}002{nbsp}690 (+1{nbsp}130)"
+        f"Втрати росії — щоденні дані: щоденний огляд, 14.06.2025 — особовий склад 1{nbsp}002{nbsp}690 (+1{nbsp}130)"
     )
     assert mail["From"] == "Втрати росії — щоденні дані <alerts@tallywatch.example>"
     text = parts(mail)["text/plain"].get_content()
@@ -208,9 +221,9 @@ def test_a_digest_in_ukrainian_says_the_same(tmp_path, smtp):
     assert "Дані: Генеральний штаб ЗСУ" in text and "Сповіщення за добу:" in text
     assert "Відписатися: https://tallywatch.example/unsubscribe?t=tok-chytach" in text
     assert f"Особовий склад  1{nbsp}002{nbsp}690" in text and "Танки" in text  # the report's order, capitalised
-    assert f"12.06.2025  особовий склад: перейдено позначку 1{nbsp}000{nbsp}000" in text  # the alert, in Ukrainian
+    assert f"12.06.2025  Особовий склад: перейдено рубіж 1{nbsp}000{nbsp}000" in text  # the alert, in Ukrainian
     page = parts(mail)["text/html"].get_content()
-    assert "alt='Втрати росії станом на 14 червня 2025" in page
+    assert "alt='Втрати росії станом на 14.06.2025" in page
 
 
 def test_the_services_own_name_and_address_in_every_mail(tmp_path, smtp, drawings):
@@ -234,11 +247,11 @@ def test_the_services_own_name_and_address_in_every_mail(tmp_path, smtp, drawing
     assert len(sink.messages) == 4  # each reader: the milestone, the digest
     assert {m["From"] for m in sink.messages} == {"Losses desk alerts <alerts@tallywatch.example>"}
     assert sorted(m["Subject"] for m in sink.messages) == [
+        "Losses desk: Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)",
         "Losses desk: daily digest, 14 Jun 2025 — personnel 1,002,690 (+1,130)",
-        "Losses desk: personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)",
-        "Losses desk: особовий склад: перейдено позначку 1\u00a0000\u00a0000 — тепер 1\u00a0000\u00a0340 "
+        "Losses desk: Особовий склад: перейдено рубіж 1\u00a0000\u00a0000 — тепер 1\u00a0000\u00a0340 "
         "(+1\u00a0140 за добу)",
-        "Losses desk: щоденний огляд, 14 черв. 2025 — особовий склад 1\u00a0002\u00a0690 (+1\u00a0130)",
+        "Losses desk: щоденний огляд, 14.06.2025 — особовий склад 1\u00a0002\u00a0690 (+1\u00a0130)",
     ]
     feet = sorted(args[-1] for draw, args in drawings if draw.__name__ == "card")
     assert feet == [

@@ -242,7 +242,7 @@ def test_a_late_milestone_is_a_line_of_the_next_days_report_not_only_of_an_edit_
     tally.feed("mod", dataclasses.replace(nxt, figures=figures))
     send_reports(tally, channel)
     (edit,) = [c for c in fake.calls(status=200) if c.method.startswith("edit") and str(c.params["chat_id"]) == "971"]
-    assert "on 1 June 2025" in edit.text and "150,000" not in edit.text  # the edit of 1 June: not there
+    assert "on 1 Jun 2025" in edit.text and "150,000" not in edit.text  # the edit of 1 June: not there
     today = fake.sent(971)[-1]
-    assert today.text.startswith("📋 <b>Russia's losses on 2 June 2025") and "150,000" in today.text
+    assert today.text.startswith("📋 <b>Russia's losses on 2 Jun 2025") and "150,000" in today.text
     tally.close()

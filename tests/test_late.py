@@ -22,6 +22,7 @@ from test_email import free_port
 from tallywatch import backfill
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config
+from tallywatch.format import format_date
 from tallywatch.ingest import Item
 from tallywatch.models import Figure
 from tallywatch.pipeline import Pipeline
@@ -128,8 +129,7 @@ def test_a_start_after_a_week_down_records_the_weeks_milestone_late_for_the_next
     assert (found["as_of"], found["notify"]) == (str(crossing), 0)
     assert found["data"]["late"] == {"from": str(crossing), "to": str(crossing)}
     assert (
-        found["message"]
-        == f"personnel passed 1,000,000 on {crossing.day} {crossing:%B %Y}, while this service had no figures"
+        found["message"] == f"personnel passed 1,000,000 on {format_date(crossing)}, while this service had no figures"
     )
 
 
@@ -189,12 +189,12 @@ def test_a_new_install_whose_fill_failed_tells_old_crossings_as_a_line_of_the_fi
     assert late and not any(s.notify for s in late)
     (report,) = [s.event for s in first.events if s.event.rule == "report"]
     lines = [s["message"] for s in report.data["standouts"] if s["rule"] == "milestone"]
-    assert "personnel passed 1,000,000 between 2 May 2025 and 13 June 2025, while this service had no figures" in lines
+    assert "personnel passed 1,000,000 between 2 May 2025 and 13 Jun 2025, while this service had no figures" in lines
     assert len(lines) == len(late)
     deliver(tally.store, channel)
     assert fake.sent(902) == []  # no milestone broadcast weeks late
     (told,) = fake.sent(901)
-    assert told.text.startswith("📋") and "passed 1,000,000 between 2 May 2025 and 13 June 2025" in told.text
+    assert told.text.startswith("📋") and "passed 1,000,000 between 2 May 2025 and 13 Jun 2025" in told.text
     tally.close()
 
 
@@ -204,7 +204,7 @@ def test_a_crossing_after_a_short_gap_is_still_news_and_says_since_when(tmp_path
     seed(tally.store, tally.detector, D(2025, 6, 10))
     result = tally.feed("mod", day_item(D(2025, 6, 12)))  # 11 June missed: 2 days, within late_after
     (told,) = [s for s in result.events if s.event.rule == "milestone"]
-    assert told.notify and told.event.message == "personnel passed 1,000,000 — now 1,000,340 (+2,260 since 2025-06-10)"
+    assert told.notify and told.event.message == "personnel passed 1,000,000 — now 1,000,340 (+2,260 since 10 Jun 2025)"
     tally.close()
 
 
@@ -220,5 +220,5 @@ def test_a_crossing_a_fill_found_too_late_is_a_line_of_the_next_report_and_of_no
     for day in (D(2025, 6, 13), D(2025, 6, 14)):
         (report,) = [s.event for s in tally.feed("mod", day_item(day)).events if s.event.rule == "report"]
         lines.append([s["message"] for s in report.data["standouts"] if s["rule"] == "milestone"])
-    assert lines == [["personnel passed 1,000,000 on 12 June 2025, while this service had no figures"], []]
+    assert lines == [["personnel passed 1,000,000 on 12 Jun 2025, while this service had no figures"], []]
     tally.close()

@@ -84,8 +84,8 @@ def test_new_report_alerts_on_the_console(tmp_path, feed_server):
     [[second]], _latest, out = run(cfg)
     assert second.ingested.count("new") == 13  # the 03.08 post is not read again
     assert out == (
-        "2022-08-09  personnel passed 42,000 — now 42,640 (+1,290 since 2022-08-03)\n"
-        "2022-08-09  tanks passed 1,800 — now 1,817 (+43 since 2022-08-03)\n"
+        "2022-08-09  personnel passed 42,000 — now 42,640 (+1,290 since 3 Aug 2022)\n"
+        "2022-08-09  tanks passed 1,800 — now 1,817 (+43 since 3 Aug 2022)\n"
     )
     [[third]], _, out = run(cfg)  # polling again repeats nothing
     assert third.ingested.changes == [] and out == ""
@@ -426,7 +426,7 @@ def test_a_storage_fault_is_one_line_per_change_counted_and_nothing_is_lost(tmp_
     assert ok.status == "ok" and ok.ingested.count("new") > 0
     assert max(row.as_of for row in latest) == dt.date(2022, 8, 9)
     # the milestone the lost round would have raised is raised now, and told: it never was
-    assert out.getvalue() == "2022-08-09  personnel passed 42,000 — now 42,640 (+1,290 since 2022-08-03)\n"
+    assert out.getvalue() == "2022-08-09  personnel passed 42,000 — now 42,640 (+1,290 since 3 Aug 2022)\n"
 
 
 def test_a_permanent_redirect_is_remembered_a_temporary_one_is_not(tmp_path, feed_server, caplog):

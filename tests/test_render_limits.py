@@ -24,7 +24,7 @@ def event(rule="spike", metric="tanks", message="tanks +55 in a day", severity="
 
 def test_html_escapes_everything_from_outside():
     html = telegram_html(event("broadcast", "", "<b>hi</b> & <script>x</script>"))
-    assert html == "📣 <b>2023-10-20</b>\n&lt;b&gt;hi&lt;/b&gt; &amp; &lt;script&gt;x&lt;/script&gt;"
+    assert html == "📣 <b>20 Oct 2023</b>\n&lt;b&gt;hi&lt;/b&gt; &amp; &lt;script&gt;x&lt;/script&gt;"
 
 
 def test_a_report_caption_fits_a_photo_whatever_stood_out():

@@ -12,6 +12,7 @@ from tallywatch import outbox
 from tallywatch.channels.limits import FloodGate
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config
+from tallywatch.format import format_date
 from tallywatch.store import utcnow
 
 D = dt.date
@@ -83,9 +84,9 @@ def test_a_wrong_milestone_is_taken_back_its_message_edited_and_the_true_one_fir
     assert {(int(c.params["chat_id"]), int(c.params["message_id"])) for c in edits} == set(original.items())
     english = next(c.params["text"] for c in edits if int(c.params["chat_id"]) == 501)
     assert english == (
-        f"<s>🏁 <b>{day(10)}</b>\npersonnel passed 1,000,000 — now 1,001,000 (+3,300 in a day)</s>\n\n"
-        f"⚠️ <b>{day(10)}</b>\npersonnel 1,001,000 for {day(10)} was wrong: the next reports from the General Staff "
-        f"give 999,800 for {day(11)} and 1,000,900 for {day(12)}"
+        f"<s>🏁 <b>{format_date(day(10))}</b>\nPersonnel passed 1,000,000 — now 1,001,000 (+3,300 in a day)</s>\n\n"
+        f"⚠️ <b>{format_date(day(10))}</b>\nPersonnel 1,001,000 for {format_date(day(10))} was wrong: the next reports from "
+        f"the General Staff give 999,800 for {format_date(day(11))} and 1,000,900 for {format_date(day(12))}"
         "\n\n<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
     )
     ukrainian = next(c.params["text"] for c in edits if int(c.params["chat_id"]) == 502)
@@ -121,8 +122,9 @@ def test_a_source_revising_its_figure_edits_the_alerts_it_caused(tmp_path, fake)
     }
     edit = edits[-1]
     assert edit.params["text"] == (
-        f"<s>🏁 <b>{day(10)}</b>\npersonnel passed 1,000,000 — now 1,000,340 (+2,240 in a day)</s>\n\n"
-        f"✏️ <b>{day(10)}</b>\nThe General Staff corrected personnel for {day(10)}: 1,000,340 → 1,000,400 (+60)"
+        f"<s>🏁 <b>{format_date(day(10))}</b>\nPersonnel passed 1,000,000 — now 1,000,340 (+2,240 in a day)</s>\n\n"
+        f"✏️ <b>{format_date(day(10))}</b>\nThe General Staff corrected personnel for {format_date(day(10))}: "
+        "1,000,340 → 1,000,400 (+60)"
         "\n\n<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
     )
     (answer,) = fake.sent(601)
@@ -160,7 +162,7 @@ def test_a_milestone_sent_with_its_chart_has_its_caption_edited(tmp_path, fake):
     send_all(tally, channel)
     captions = fake.calls("editMessageCaption", 200)
     assert {int(c.params["message_id"]) for c in captions} == {photo.params["_message"]["message_id"]}
-    assert captions[-1].params["caption"].startswith(f"<s>🏁 <b>{day(10)}</b>\npersonnel passed 1,000,000")
+    assert captions[-1].params["caption"].startswith(f"<s>🏁 <b>{format_date(day(10))}</b>\nPersonnel passed 1,000,000")
     assert "was wrong" in captions[-1].params["caption"]
     assert fake.calls("editMessageText") == []
     asyncio.run(pipeline.aclose())

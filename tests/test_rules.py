@@ -9,6 +9,7 @@ from tally import Tally, alerts, keys
 
 from tallywatch import upkeep
 from tallywatch.config import Config
+from tallywatch.format import format_date
 from tallywatch.ingest import Item
 from tallywatch.models import Figure
 
@@ -129,7 +130,10 @@ def test_record_needs_a_full_window_then_fires(tmp_path):
     more = [values[-1] + 120 + 100 * i for i in range(1, 16)]
     history(tally, more, first=21)
     (record,) = only(tally.report("mod", day(36), more[-1] + 130), "record")
-    assert record.message == f"personnel +130 in a day — the most in 30 days (the previous most: +120 on {day(20)})"
+    assert (
+        record.message
+        == f"personnel +130 in a day — the most in 30 days (the previous most: +120 on {format_date(day(20))})"
+    )
     tally.close()
 
 
@@ -153,7 +157,7 @@ def test_approaching_milestone_once_with_the_expected_date(tally):
     near = tally.report("mod", day(15), 997_000)  # 3,000 to go at 1,000 a day
     (event,) = only(near, "approaching")
     assert event.key == "approaching:personnel:1000000"
-    assert event.message == f"personnel will pass 1,000,000 in about 3 days (≈ {day(18)})"
+    assert event.message == f"personnel will pass 1,000,000 in about 3 days (≈ {format_date(day(18))})"
     assert only(tally.report("mod", day(16), 998_000), "approaching") == []  # once per milestone
     assert keys(tally.report("mod", day(17), 999_000)) == []
     assert keys(tally.report("mod", day(18), 1_000_100, delta=1_100)) == ["milestone:personnel:1000000"]
@@ -167,7 +171,7 @@ def test_a_source_revising_its_figure_is_one_correction(tally):
     tally.report("mod", day(10), 910_000, item="post-10")
     result = tally.report("mod", day(10), 910_090, item="post-10-edited")
     (event,) = only(result, "correction")
-    assert event.message == f"personnel for {day(10)} revised: 910,000 → 910,090 (+90)"
+    assert event.message == f"personnel for {format_date(day(10))} revised: 910,000 → 910,090 (+90)"
     assert tally.point("personnel", day(10)) == (910_090, "mod", "accepted")
 
 
@@ -196,8 +200,8 @@ def test_a_typo_is_discarded_and_never_a_milestone_even_after_a_restart(tally):
     after = tally.report("mod", day(13), 1_003_100)
     assert [s.event.key for s in after.events] == [f"discarded:personnel:{day(12)}:10002000"]
     assert after.events[0].event.message == (
-        f"personnel 10,002,000 for {day(12)} from mod discarded as implausible: "
-        f"the next report (1,003,100 for {day(13)}) contradicts it"
+        f"personnel 10,002,000 for {format_date(day(12))} from mod discarded as implausible: "
+        f"the next report (1,003,100 for {format_date(day(13))}) contradicts it"
     )
     assert not any(
         k.startswith("milestone:personnel:") and int(k.rsplit(":", 1)[1]) > 1_000_000
@@ -256,7 +260,7 @@ def test_sources_that_disagree_beyond_the_tolerance(tally):
     assert only(close, "disagreement") == []
     far = tally.report("mod", day(5), 12_600, "tanks")
     (event,) = only(far, "disagreement")
-    assert event.message == f"tanks for {day(5)}: api says 12,500, mod says 12,600"
+    assert event.message == f"tanks for {format_date(day(5))}: api says 12,500, mod says 12,600"
     again = tally.report("mod", day(5), 12_600, "tanks", item="repost")
     assert only(again, "disagreement") == []
 
@@ -282,7 +286,7 @@ def test_the_series_takes_the_figure_of_the_source_with_priority_whatever_the_or
     events = [s.event for r in results.values() for s in r.events]
     assert [e.key for e in events if e.rule == "milestone"] == ["milestone:personnel:1000000"]  # once, from kmu
     assert [e.message for e in events if e.rule == "disagreement"] == [
-        f"personnel for {day(9)}: kmu says 1,000,340, news says 998,700"
+        f"personnel for {format_date(day(9))}: kmu says 1,000,340, news says 998,700"
     ]
     row = t.store.conn.execute(
         "SELECT value, status FROM figures WHERE metric = 'personnel' AND as_of = ? AND source = 'news'", [str(day(9))]

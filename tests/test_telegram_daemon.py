@@ -21,7 +21,7 @@ from tallywatch.store import Store
 
 D = dt.date
 SUBSCRIBERS = 100
-MILLION = "personnel passed 1,000,000"
+MILLION = "Personnel passed 1,000,000"
 
 
 def feed_until(day, days=5):
@@ -255,7 +255,7 @@ polling = false
         assert wait(lambda: fake.sent("900"), limit=30), "the report never went out"
         took = time.monotonic() - began
         (report,) = fake.sent("900")
-        assert report.method == "sendMessage" and "Russia's losses on 12 June 2025" in report.text  # no card
+        assert report.method == "sendMessage" and "Russia's losses on 12 Jun 2025" in report.text  # no card
         assert wait(lambda: gone(stopped), limit=10)  # the stopped worker was killed…
         assert wait(lambda: status(f"{web}/uk/chart/personnel.png") == 200)  # …and a new one draws
         assert get(f"{web}/healthz") == (200, "ok\n")

@@ -99,13 +99,13 @@ def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_pa
         ), chat
     english = fake.sent("5001")[0].text
     assert english == (
-        "🏁 <b>2025-06-12</b>\npersonnel passed 1,000,000 — now 1,000,340 (+1,340 in a day)\n\n"
+        "🏁 <b>12 Jun 2025</b>\nPersonnel passed 1,000,000 — now 1,000,340 (+1,340 in a day)\n\n"
         "<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
     )
     ukrainian = next(c.text for c in fake.sent("5000") if "000\u00a0000" in c.text)
     assert (
         ukrainian
-        == "🏁 <b>12.06.2025</b>\nособовий склад: перейдено позначку 1\u00a0000\u00a0000 — тепер 1\u00a0000\u00a0340 (+1\u00a0340 за добу)\n\n"
+        == "🏁 <b>12.06.2025</b>\nОсобовий склад: перейдено рубіж 1\u00a0000\u00a0000 — тепер 1\u00a0000\u00a0340 (+1\u00a0340 за добу)\n\n"
         "<i>Втрати росії за даними Генерального штабу ЗСУ</i>"
     )
     rate = fake.sent()
@@ -181,7 +181,7 @@ def test_configured_channels_get_what_they_were_set_to_each_in_its_own_language(
     assert len(fake.sent("@losses_feed")) == 1 and len(fake.sent("-1001234567890")) == 2  # tanks near 11,000 too
     ukrainian = [c.text for c in fake.sent("@vtraty")]
     assert len(ukrainian) == 2 and all("Генерального штабу ЗСУ" in t for t in ukrainian)
-    assert any("перейдено позначку 1\u00a0000\u00a0000" in t for t in ukrainian)
+    assert any("перейдено рубіж 1\u00a0000\u00a0000" in t for t in ukrainian)
     assert all("General Staff" in c.text for c in fake.sent("@losses_feed"))
     tally.close()
 
@@ -245,7 +245,7 @@ def test_a_long_message_goes_in_pieces_each_through_the_flood_gate(tmp_path, fak
     for chat in chats:
         pieces = [c.text for c in fake.sent(chat)]
         assert len(pieces) == 3 and all(len(p) <= 4096 for p in pieces) and each_line_once(pieces)
-        assert pieces[0].startswith("📣 <b>2025-06-12</b>\nline 0: ") and "line 49:" in pieces[2]
+        assert pieces[0].startswith("📣 <b>12 Jun 2025</b>\nline 0: ") and "line 49:" in pieces[2]
         assert all(p.count("&amp;") == p.count("&") for p in pieces)  # no entity cut in two
     tally.close()
 

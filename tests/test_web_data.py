@@ -88,7 +88,7 @@ def test_events_since_a_time(june):
     assert sum(k.startswith("report:") for k in keys) == 13
     million = next(e for e in events if e["key"] == "milestone:personnel:1000000")
     assert million["date"] == "2025-06-12" and million["value"] == 1_000_340
-    assert million["text"] == "personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
+    assert million["text"] == "Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
     assert million["link"] == "https://www.mil.gov.ua/news/2025/06/12/losses/"
     assert not any(e["rule"] in ("digest", "broadcast", "stale", "broken") for e in events)
     assert none.json() == {"events": []}
@@ -135,12 +135,12 @@ def test_the_atom_feed_reads_back_in_both_languages(june):
     assert feed.feed.title == "Russia's losses: daily reports and alerts"
     assert feed.feed.links[0].href == "https://losses.example.org/feed.atom"
     first = feed.entries[0]
-    assert first.title == "Russia's losses on 13 June 2025"
+    assert first.title == "Russia's losses on 13 Jun 2025"
     assert first.link == "https://www.mil.gov.ua/news/2025/06/13/losses/"
     assert first.id == "tag:tallywatch,2025:report:2025-06-13"
     assert "Personnel: <b>" in first.content[0].value
     million = next(e for e in feed.entries if e.id.endswith("milestone:personnel:1000000"))
-    assert million.title == "personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
+    assert million.title == "Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)"
     assert len({e.id for e in feed.entries}) == len(feed.entries) > 13  # the 13 reports and the alerts
     uk = feedparser.parse(ukrainian.content)
     assert not uk.bozo and uk.feed.language == "uk"

@@ -115,7 +115,7 @@ def test_subscribe_confirm_receive_and_unsubscribe_in_one_click(tmp_path, smtp):
         queued, _sent = await digest.send(pipeline, "daily")
         assert queued == 1
         instant, daily = sink.messages[1:]
-        assert instant["Subject"].startswith("Russian losses — daily figures: personnel passed 1,000,000")
+        assert instant["Subject"].startswith("Russian losses — daily figures: Personnel passed 1,000,000")
         assert daily["Subject"].startswith("Russian losses — daily figures: daily digest, ")
         unsubscribe = f"{cfg.web.public_url}/unsubscribe?t={sub['token']}"
         for mail in (instant, daily):

@@ -35,14 +35,14 @@ def test_the_page_in_english_and_ukrainian(june):
     en, uk, card, card_uk, chart, no_chart, unknown = serve(june, steps)
     page = html.unescape(en.text)
     assert en.status_code == 200 and en.headers["content-type"].startswith("text/html")
-    assert "<h1>Russia's losses on 13 June 2025</h1>" in page
+    assert "<h1>Russia's losses on 13 Jun 2025</h1>" in page
     assert "day 1,206 of the full-scale war" in page
     assert "Figures: General Staff of the Armed Forces of Ukraine" in page
     assert '<a href="https://www.mil.gov.ua/news/2025/06/13/losses/">original</a>' in page
     personnel = f"{bundled('personnel', LAST):,}"
     change = f"+{bundled('personnel', LAST) - bundled('personnel', LAST.replace(day=12)):,}"
     assert f'<th scope="row">Personnel</th><td class="num">{personnel}</td><td class="num">{change}</td>' in page
-    assert "personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in page  # a recent alert
+    assert "Personnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)" in page  # a recent alert
     assert 'src="/chart/personnel.png?v=report-2025-06-13"' in page and 'loading="lazy"' in page
     assert "<script" not in en.text and not re.search(r'(src|href)="(https?:)?//(?!www\.mil\.gov\.ua)', page)
     assert "default-src 'none'" in en.headers["content-security-policy"]
@@ -122,7 +122,7 @@ def test_the_page_in_a_real_browser_at_a_phones_width(june, tmp_path):
     dom = html.unescape(serve(june, steps))  # chromium writes a no-break space as &nbsp;
     assert "Втрати росії станом на 13.06.2025" in dom
     assert "Особовий склад" in dom and "1\u00a0001\u00a0560" in dom
-    assert "перейдено позначку 1\u00a0000\u00a0000" in dom
+    assert "перейдено рубіж 1\u00a0000\u00a0000" in dom
     image = Image.open(shot)
     assert image.size[0] == 412
     # the card was loaded and drawn: the screenshot is not a blank page (many colours in its top half)

@@ -47,9 +47,9 @@ from .channels.render import (
     phone_table,
     short_name,
 )
-from .channels.telegram import retry_seconds
+from .channels.telegram import LIMITS, retry_seconds
 from .extract.genstaff import METRICS
-from .format import format_number
+from .format import format_date, format_number, format_period
 from .models import Event, report_day
 from .ratelimit import SlidingWindow
 from .sources import health
@@ -65,6 +65,8 @@ BURST = 15  # commands and taps one chat may have answered within WINDOW seconds
 WINDOW = 15.0
 CHOICES = ("report", "all", "milestones", "metrics")  # what /subscribe offers, the daily report first
 QUIET_CHOICES = {"off": (None, None), "22-7": (22, 7), "23-8": (23, 8)}
+MAX_LENGTH = LIMITS.max_length or 4096  # characters of one message: a longer reply comes in pieces
+CHART_DAYS, FEWEST_DAYS, MOST_DAYS = 90, 7, 2000  # /chart's days when none are given, and its bounds
 
 # what the bot says, in English (the gettext msgids: each catalogue under locale/ translates them)
 TEXTS = {
@@ -83,21 +85,26 @@ TEXTS = {
     "all": "The daily report and every alert",
     "milestones": "Milestones only",
     "metrics": "Alerts about chosen categories",
-    "pick": "Tap the metrics you want, then Done.",
+    "pick": "Tap the categories you want, then Done.",
     "done": "Done",
     "subscribed_report": "Subscribed: the daily report. /unsubscribe stops it.",
     "subscribed_all": "Subscribed: the daily report and every alert. /unsubscribe stops them.",
     "subscribed_milestones": "Subscribed: milestones only. /unsubscribe stops them.",
     "subscribed_metrics": "Subscribed: alerts about {metrics}. /unsubscribe stops them.",
-    "no_metrics": "Pick at least one metric first.",
+    "no_metrics": "Pick at least one category first.",
     "unsubscribed": "Unsubscribed: no more alerts. /subscribe brings them back.",
     "not_subscribed": "You are not subscribed. /subscribe to start.",
-    "settings": "Language and quiet hours (non-critical alerts wait until the quiet hours end; milestones never wait).",
+    "settings": "Language and quiet hours. Quiet hours are {zone}: non-critical alerts wait until they end; "
+    "milestones never wait.",
     "settings_now": "Now: English; quiet hours {quiet}.",
     "quiet_none": "off",
+    "quiet_hours": "{a}:00–{b}:00 {zone}",
+    "kyiv_time": "Kyiv time",
     "quiet_off": "Quiet hours: off",
     "quiet": "Quiet {a}:00–{b}:00",
     "saved": "Saved.",
+    "which_language": "Which language shall I write in?",
+    "speaking": "From now on I write in English. /settings changes the language.",
     "stale_button": "This button is no longer valid.",
     "slow_down": "Slow down, please: I answer a few commands at a time. The rest were dropped; try again in a minute.",
     "group_admins_only": "In a group, only its admins can change what the group receives.",
@@ -113,8 +120,11 @@ TEXTS = {
     "a_day": "{n} a day",
     "no_period": "Not enough figures yet for the last {days} days.",
     "chart_usage": "Usage: /chart CATEGORY [DAYS], e.g. /chart drones 30 (7 to 2000 days). Categories: {metrics}",
+    "chart_no_category": "There is no category “{asked}”. Categories: {metrics}.",
+    "chart_not_days": "“{asked}” is not a number of days: /chart {name} 30",
+    "chart_few": "A chart needs at least {least} days: /chart {name} {least}",
+    "chart_most": "A chart shows at most {most} days: /chart {name} {most_days}",
     "chart_empty": "No figures for {metric} yet.",
-    "chart_caption": "{metric} · the last {days} days",
 }
 
 
@@ -300,13 +310,27 @@ class TelegramBot:
         return member.status in ("creator", "administrator")
 
     async def _language(self, update: Update) -> str:
+        """The chat's language: the one it chose (kept with its subscriber row), else its user's
+        Telegram language if a catalogue speaks it. Anyone else, in a private chat, is asked once
+        which language to write in (the row kept then is what says they were asked); meanwhile, English."""
         chat = update.effective_chat
         if chat is not None:
             sub = await self._subscriber(chat.id)
             if sub is not None:
                 return sub["language"]
         user = update.effective_user
-        return "uk" if user is not None and (user.language_code or "").startswith("uk") else "en"
+        code = ((user.language_code if user else None) or "").lower().replace("_", "-").split("-")[0]
+        if code in i18n.languages():
+            return code
+        if chat is not None and chat.type == "private" and not self.stopping:
+            await self._setting(chat.id, language=i18n.SOURCE)
+            question = "\n".join(dict.fromkeys(texts(language)["which_language"] for language in i18n.languages()))
+            keyboard = [
+                InlineKeyboardButton(i18n.native_name(language), callback_data=f"speak:{language}")
+                for language in i18n.languages()
+            ]
+            await self._reply(update, esc(question), InlineKeyboardMarkup([keyboard]))
+        return i18n.SOURCE
 
     async def _reply(self, update: Update, text: str, markup: InlineKeyboardMarkup | None = None) -> None:
         chat = update.effective_chat
@@ -403,14 +427,24 @@ class TelegramBot:
             ]
         )
 
+    def _zone(self, language: str) -> str:
+        """What time the quiet hours are in, for people: "Kyiv time" ([telegram] timezone; another
+        zone by its name in the reader's language, from CLDR)."""
+        if self.settings.timezone in ("Europe/Kyiv", "Europe/Kiev"):
+            return texts(language)["kyiv_time"]
+        from babel.dates import get_timezone_location
+
+        return get_timezone_location(self.settings.timezone, locale=language)
+
     async def _settings_message(self, chat_id: int, language: str) -> tuple[str, InlineKeyboardMarkup]:
         """/settings' text and keyboard, saying the chat's current language and quiet hours."""
         t = texts(language)
         sub = await self._subscriber(chat_id)
         start, end = (sub["quiet_from"], sub["quiet_to"]) if sub else (None, None)
         quiet_now = next((key for key, hours in QUIET_CHOICES.items() if hours == (start, end)), "off")
-        said = t["quiet_none"] if start is None or start == end else f"{start}:00–{end}:00"
-        text = f"{esc(t['settings'])}\n\n{esc(t['settings_now'].format(quiet=said))}"
+        zone = self._zone(language)
+        said = t["quiet_none"] if start is None or start == end else t["quiet_hours"].format(a=start, b=end, zone=zone)
+        text = f"{esc(t['settings'].format(zone=zone))}\n\n{esc(t['settings_now'].format(quiet=said))}"
         return text, self._settings_keyboard(language, quiet_now)
 
     async def on_subscribe(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -469,8 +503,7 @@ class TelegramBot:
                 for r in rows
             ]
         )
-        date = newest.strftime("%d.%m.%Y")
-        title = esc(texts(language)["latest"].format(date=date))
+        title = esc(texts(language)["latest"].format(date=format_date(newest, language)))
         credit = esc(self._credit(rows[0].source, language))
         await self._reply(update, f"<b>{title}</b>\n<i>{credit}</i>\n<pre>{esc(table)}</pre>")
 
@@ -497,32 +530,85 @@ class TelegramBot:
             lines += [line, "  " + t["a_day"].format(n=average(f.per_day, language))]
         head = [
             f"<b>{esc(t['period'].format(days=days))}</b>",
-            f"{start:%d.%m}–{end:%d.%m.%Y}",
+            format_period(start, end, language),
             f"<i>{esc(self._credit(found[0].source, language))}</i>",
             esc(t["vs_before"].format(days=days)),
         ]
         await self._reply(update, "\n".join(head) + f"\n<pre>{esc(chr(10).join(lines))}</pre>")
 
     async def on_chart(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/chart CATEGORY [DAYS]: the chart as a photo; asked wrong, what to fix and a command that works."""
         language = await self._language(update)
         t = texts(language)
         args = list(context.args or [])
-        days = "90"
-        if args and re.fullmatch(r"[0-9]{1,4}", args[-1]):  # not isdigit(): it takes ² and ٣, which int() refuses
-            days = args.pop()
-        metric = metric_named(" ".join(args), METRICS) if args else None
-        if metric is None or not 7 <= int(days) <= 2000 or len(" ".join(args)) > 40:
-            names = ", ".join(metric_name(m, language) for m in METRICS[:9]) + ", …"
-            await self._reply(update, esc(t["chart_usage"].format(metrics=names)))
+        days = None
+        if args and any(c.isnumeric() for c in args[-1]) and not any(c.isalpha() for c in args[-1]):
+            days = args.pop()  # meant as the days: checked below, after the category
+        asked = " ".join(args)
+        names = [metric_name(m, language) for m in METRICS]
+        if not asked:
+            await self._reply_listing(update, t["chart_usage"], names)
             return
-        png = await self.pipeline.chart(metric, language, int(days))
-        name = i18n.capitalized(metric_name(metric, language))
+        metric = metric_named(asked, METRICS) if len(asked) <= 40 else None
+        if metric is None:
+            await self._reply_listing(update, t["chart_no_category"], names, asked=_clip(asked, 40))
+            return
+        name = _clip(asked, 40)
+        # int() takes ² and ٣ too (isdigit() is true for them): only the digits 0–9 make a number of days
+        if days is not None and not re.fullmatch(r"[-−]?[0-9]+", days):
+            await self._reply(update, esc(t["chart_not_days"].format(asked=_clip(days, 20), name=name)))
+            return
+        wanted = CHART_DAYS if days is None else int(days.replace("−", "-"))
+        if wanted < FEWEST_DAYS:
+            await self._reply(update, esc(t["chart_few"].format(least=FEWEST_DAYS, name=name)))
+            return
+        span = await self.pipeline.in_store(self.pipeline.store.span, metric)
+        there = (span[1] - span[0]).days + 1 if span else 0
+        if wanted > MOST_DAYS and there > MOST_DAYS:
+            said = t["chart_most"].format(most=format_number(MOST_DAYS, language), most_days=MOST_DAYS, name=name)
+            await self._reply(update, esc(said))
+            return
+        if days is None:  # none asked: the usual days, or as many as there are
+            wanted = min(wanted, there)
+        elif wanted > there > 0:
+            said = i18n.ngettext(
+                language,
+                "{asked} days is more than the {there} there is: /chart {name} {days}",
+                "{asked} days is more than the {there} there are: /chart {name} {days}",
+                there,
+            ).format(
+                asked=_clip(days, 20), there=format_number(there, language), name=name, days=max(there, FEWEST_DAYS)
+            )
+            await self._reply(update, esc(said))
+            return
+        png = await self.pipeline.chart(metric, language, wanted) if there else None
+        title = i18n.capitalized(metric_name(metric, language))
         if png is None:
-            await self._reply(update, esc(t["chart_empty"].format(metric=name)))
+            await self._reply(update, esc(t["chart_empty"].format(metric=title)))
             return
         chat = update.effective_chat
-        caption = esc(t["chart_caption"].format(metric=name, days=days))
+        caption = i18n.ngettext(language, "{metric} · the last {days} day", "{metric} · the last {days} days", wanted)
+        caption = esc(caption.format(metric=title, days=wanted))
         await self._within_limits(chat, lambda: chat.send_photo(photo=png, caption=caption, **self.paid))
+
+    async def _reply_listing(self, update: Update, text: str, items: list[str], **fields: str) -> None:
+        """``text`` (its ``fields`` filled in) with ``items`` listed whole where it says ``{metrics}``:
+        in as many messages as Telegram's length limit needs, each cut between two items, never inside one."""
+        head, _, tail = text.partition("{metrics}")
+        head, tail = head.format(**fields), tail.format(**fields)
+        pieces, piece = [], esc(head)
+        for i, item in enumerate(items):
+            said = esc(item) + (", " if i < len(items) - 1 else "")
+            if len(piece) + len(said) > MAX_LENGTH:
+                pieces.append(piece.rstrip(", "))
+                piece = ""
+            piece += said
+        if len(piece) + len(esc(tail)) > MAX_LENGTH:
+            pieces.append(piece)
+            piece = ""
+        pieces.append(piece + esc(tail))
+        for piece in pieces:
+            await self._reply(update, piece)
 
     async def on_stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         language = await self._language(update)
@@ -615,6 +701,10 @@ class TelegramBot:
             await query.answer(texts(value)["saved"])
             text, keyboard = await self._settings_message(chat_id, value)
             await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=keyboard)
+        elif kind == "speak" and value in i18n.languages():  # the answer to "which language?"
+            await self._setting(chat_id, language=value)
+            await query.answer(texts(value)["saved"])
+            await query.edit_message_text(esc(texts(value)["speaking"]), parse_mode=ParseMode.HTML)
         elif kind == "quiet" and value in QUIET_CHOICES:
             start, end = QUIET_CHOICES[value]
             await self._setting(chat_id, quiet_from=start, quiet_to=end)

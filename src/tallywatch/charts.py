@@ -29,9 +29,8 @@ from typing import Any
 from .channels.render import metric_name
 from .detect.report import headlines
 from .detect.wording import crossing
-from .format import format_number
-from .i18n import N_, capitalized, gettext, short_day
-from .i18n import day as long_day
+from .format import format_date, format_number, format_period
+from .i18n import N_, capitalized, gettext
 
 
 @dataclass(frozen=True)
@@ -67,7 +66,7 @@ def render(
     )  # 972 × 1008 px: phone-shaped, its words legible at a phone's width
     FigureCanvasAgg(figure)
     top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 2])
-    period = f"{days[0]:%d.%m.%Y} – {days[-1]:%d.%m.%Y}" if language == "uk" else f"{days[0]} – {days[-1]}"
+    period = format_period(days[0], days[-1], language)
     figure.suptitle(f"{capitalized(name)}: {format_number(values[-1], language)}", fontsize=17, fontweight="bold")
     top.set_title(period, fontsize=12, color="#555555")
 
@@ -168,7 +167,7 @@ def card(report: dict[str, Any], day: dt.date, language: str = "en", said_by: st
         figure.patches.append(shape)
 
     title, subtitle = (gettext(language, text) for text in CARD_TITLES)
-    when = long_day(day, language) if language == "en" else short_day(day, language)
+    when = format_date(day, language)
     number = format_number(report["day_of_war"]) if language == "en" else str(report["day_of_war"])
     box(0, 0, CARD_WIDTH, 200, NAVY, rounded=False)
     text(60, 95, title, 64, color="white", fontweight="bold", va="baseline")

@@ -1,8 +1,14 @@
-"""Numbers and durations as people read them: one place for every message, table and log line."""
+"""Numbers, dates and durations as people read them: one place for every message, table and log line."""
 
 from __future__ import annotations
 
 import datetime as dt
+
+# the one way each language writes a day, wherever a reader sees one (an alert, the report, a
+# mail, the page, a chart, the bot): the month in words in English, so no one reads 06/13 or
+# 13/06 the wrong way round; as Ukrainian papers write it in Ukrainian. A language not here
+# writes its CLDR "medium" date.
+DATE_PATTERNS = {"en": "d MMM y", "uk": "dd.MM.y"}
 
 
 def format_number(value: int, lang: str = "en") -> str:
@@ -20,6 +26,18 @@ def format_delta(value: int, lang: str = "en") -> str:
         return "±0"
     sign = "+" if value > 0 else "−"
     return sign + format_number(abs(value), lang)
+
+
+def format_date(when: dt.date, lang: str = "en") -> str:
+    """A day for people: ``13 Jun 2025`` (English), ``13.06.2025`` (Ukrainian); see ``DATE_PATTERNS``."""
+    from babel.dates import format_date as cldr_date
+
+    return cldr_date(when, DATE_PATTERNS.get(lang, "medium"), locale=lang)
+
+
+def format_period(first: dt.date, last: dt.date, lang: str = "en") -> str:
+    """Two days, each as ``format_date`` writes it: ``7 Jun 2025 – 13 Jun 2025``."""
+    return f"{format_date(first, lang)} – {format_date(last, lang)}"
 
 
 def format_duration(seconds: float) -> str:

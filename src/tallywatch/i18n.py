@@ -5,7 +5,7 @@ translated in a catalogue, one ``locale/<language>/LC_MESSAGES/tallywatch.po`` p
 read with Babel when first needed (no compile step). A translator adds a language by adding its
 ``.po`` file: ``languages()`` finds it, and the bot offers it. Numbers, percentages and dates
 follow the language's CLDR locale through Babel: ``1,002,690`` in English, ``1 002 690`` with a
-no-break space in Ukrainian, so a number never wraps.
+no-break space in Ukrainian, so a number never wraps (dates: ``format.format_date``, one format a language).
 
 Texts kept in tables (the bot's answers, category names) are marked with ``N_`` so that
 ``pybabel extract -k N_`` finds them; see ``locale/README.md``.
@@ -13,7 +13,6 @@ Texts kept in tables (the bot's answers, category names) are marked with ``N_`` 
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import gettext as _gettext
 import io
@@ -102,19 +101,3 @@ def in_words(value: int, language: str = SOURCE) -> str | None:
         return None
     said = format_compact_decimal(value, format_type="long", locale=language, fraction_digits=2)
     return said.replace(" ", "\u00a0")
-
-
-def day(when: dt.date, language: str = SOURCE, pattern: str = "d MMMM y") -> str:
-    """A date in words: 13 June 2025 / 13 червня 2025 (``pattern``: CLDR's, e.g. ``d MMM y`` for 13 Jun 2025)."""
-    from babel.dates import format_date
-
-    return format_date(when, pattern, locale=language)
-
-
-def short_day(when: dt.date, language: str = SOURCE) -> str:
-    """A date in figures: 2025-06-13 in English (as the logs and the console write it), 13.06.2025 else."""
-    if language == SOURCE:
-        return when.isoformat()
-    from babel.dates import format_date
-
-    return format_date(when, "dd.MM.y", locale=language)

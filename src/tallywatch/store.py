@@ -781,6 +781,13 @@ class Store:
         # source, shared by every metric, rather than one of each per row (~2 MB of history)
         return [(_day(d), v, sys.intern(s), st, r) for d, v, s, st, r in rows]
 
+    def span(self, metric: str) -> tuple[dt.date, dt.date] | None:
+        """The first and the last day of a metric's accepted figures (None: none yet)."""
+        first, last = self.conn.execute(
+            "SELECT min(as_of), max(as_of) FROM figures WHERE metric = ? AND status = 'accepted'", [metric]
+        ).fetchone()
+        return None if first is None else (_day(first), _day(last))
+
     def chart_data(self, metric: str, days: int) -> tuple[list[tuple[dt.date, int]], list[tuple[dt.date, str, dict]]]:
         """The accepted points of the last ``days`` days and the events about them (for a chart)."""
         last = self.conn.execute(

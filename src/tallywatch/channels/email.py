@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING, Any
 from .. import secrets
 from ..detect.report import day_of_war
 from ..detect.wording import figures_said
-from ..format import format_delta, format_number
-from ..i18n import N_, capitalized, gettext, ngettext, short_day
-from ..i18n import day as long_day
+from ..format import format_date, format_delta, format_number
+from ..i18n import N_, capitalized, gettext, ngettext
 from ..models import Event
 from . import ChannelLimits, Context, Gone, Recipient, Rejected, Retry
 from .render import alert_text, credit, event_said, metric_name, source_line
@@ -180,7 +179,7 @@ def instant(
 ) -> EmailMessage:
     """One alert: the sentence, whose figures they are and the link to the original, its chart."""
     sentence = event_said(event, language)
-    when = short_day(event.as_of, language)
+    when = format_date(event.as_of, language)
     source = source_line(event, language)  # HTML: the publisher in the reader's language, the link
     plain_source = html.unescape(re.sub(r"<[^>]+>", "", source))
     link = event.data.get("link") or ""
@@ -252,7 +251,7 @@ def digest_subject(data: dict[str, Any], name: str, language: str = "en") -> str
         change = f" ({format_delta(lead['change'], language)})" if lead["change"] is not None else ""
         headline = f" — {metric_name(lead['metric'], language)} {format_number(lead['value'], language)}{change}"
     kind = gettext(language, DIGEST_KINDS[data["kind"]])
-    return f"{name}: {kind}, {long_day(end, language, 'd MMM y')}{headline}"
+    return f"{name}: {kind}, {format_date(end, language)}{headline}"
 
 
 def figures_line(metrics: list[dict[str, Any]], language: str = "en", limit: int | None = None) -> str:
@@ -294,7 +293,7 @@ def digest(
     data = event.data
     heading, alerts_heading = (gettext(language, text) for text in DIGEST_WORDS[data["kind"]])
     day = dt.date.fromisoformat(data["as_of"])
-    when = short_day(day, language)
+    when = format_date(day, language)
     rows = [
         (
             capitalized(metric_name(m["metric"], language)),
@@ -305,11 +304,11 @@ def digest(
     ]
     width = (max((len(r[0]) for r in rows), default=6), max((len(r[1]) for r in rows), default=5))
     said = credit(data.get("publisher") or "genstaff", language)
-    alerts = [(short_day(dt.date.fromisoformat(e["as_of"]), language), _alert(e, language)) for e in data["events"]]
+    alerts = [(format_date(dt.date.fromisoformat(e["as_of"]), language), _alert(e, language)) for e in data["events"]]
     awaited = ""
     if data.get("awaited"):
         awaited = gettext(language, AWAITED).format(
-            day=long_day(dt.date.fromisoformat(data["awaited"]), language), latest=long_day(day, language)
+            day=format_date(dt.date.fromisoformat(data["awaited"]), language), latest=format_date(day, language)
         )
     text_lines = [awaited, ""] if awaited else []
     text_lines += [heading.format(day=when), ""]
@@ -336,7 +335,7 @@ def digest(
         )
     pictures = []
     if card:
-        alt = gettext(language, "Russia's losses on {day}").format(day=long_day(day, language))
+        alt = gettext(language, "Russia's losses on {day}").format(day=format_date(day, language))
         pictures.append(Picture(card, f"{alt}: {figures_line(data['metrics'], language)}", "losses.png"))
     if chart and data.get("chart_metric"):
         pictures.append(Picture(chart, _chart_alt(data["chart_metric"], "", language), "chart.png"))
@@ -371,6 +370,9 @@ def smtp_send(settings: EmailSettings, message: EmailMessage) -> None:
                 smtp.starttls(context=context)
             if settings.user:
                 smtp.login(settings.user, secrets.secret("smtp_password") or "")
+            # headers folded only past SMTP's 998 characters: folding at 78, Python's email package
+            # can leave two spaces in a subject where it breaks before a non-ASCII word ("1,030,580  → …")
+            message.policy = message.policy.clone(max_line_length=998)
             smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         code, reply = next(iter(exc.recipients.values()))

@@ -15,9 +15,8 @@ from collections.abc import Iterable
 
 from ..detect import report as reports
 from ..detect.wording import crossing, metric_name, say
-from ..format import format_delta, format_number
-from ..i18n import N_, capitalized, gettext, languages, short_day
-from ..i18n import day as long_day
+from ..format import format_date, format_delta, format_number
+from ..i18n import N_, capitalized, gettext, languages
 from ..models import Event
 
 # the categories short enough for a phone's line of 30 characters, beside a total and a change
@@ -197,8 +196,11 @@ def alert_text(
 ) -> str:
     """An alert's sentence in the reader's language: worded from its data (``wording.say``; in the
     admins' words — the sources' ids — for ``admin``) or, for the kinds with no words of their own
-    (the daemon's notices, a broadcast), its message with the numbers grouped as the language groups them."""
-    return say(rule, metric, as_of, value, data, language, admin=admin) or localize_numbers(message, language)
+    (the daemon's notices, a broadcast), its message with the numbers grouped as the language groups
+    them. It opens with a capital letter, as a sentence does (the words start with a category's
+    name, lower case mid-sentence: ``personnel``); a broadcast is the admin's words, as written."""
+    said = say(rule, metric, as_of, value, data, language, admin=admin) or localize_numbers(message, language)
+    return said if rule == "broadcast" else capitalized(said)
 
 
 def event_said(event: Event, language: str = "en", *, admin: bool = False) -> str:
@@ -215,7 +217,7 @@ def telegram_html(event: Event, language: str = "en", *, source: bool = True, ad
     if event.rule == "report":
         return report_html(event, language)
     body = event_said(event, language, admin=admin)
-    when = short_day(event.as_of, language)
+    when = format_date(event.as_of, language)
     icon = ICONS.get(event.rule, "•")
     text = f"{icon} <b>{when}</b>\n{html.escape(body, quote=False)}"
     said = source_line(event, language) if source else ""
@@ -263,9 +265,8 @@ def report_lines(event: Event, language: str = "en") -> list[tuple[str, str, str
 
 
 def report_title(event: Event, language: str = "en") -> str:
-    """ "Russia's losses on 13 June 2025" (a short date in languages whose long one is long)."""
-    day = short_day(event.as_of, language) if language != "en" else long_day(event.as_of, language)
-    return words(language)["report"].format(day=day)
+    """ "Russia's losses on 13 Jun 2025" """
+    return words(language)["report"].format(day=format_date(event.as_of, language))
 
 
 def war_day(event: Event, language: str = "en") -> str:

@@ -8,8 +8,8 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from ..format import format_delta, format_number
-from ..i18n import N_, capitalized, day, gettext, in_words, ngettext, number, short_day
+from ..format import format_date, format_delta, format_number
+from ..i18n import N_, capitalized, gettext, in_words, ngettext, number
 
 _LABELS = {
     "uav": "UAVs",
@@ -94,7 +94,7 @@ def figures_said(figures: Iterable[tuple[str, int | None, int | None]], language
 
 def crossing(metric: str, level: int, language: str = "en") -> tuple[str, str]:
     """A milestone as a headline: the level in figures, and in words (``1,000,000``, ``personnel
-    passed 1 million`` / ``1 000 000``, ``особовий склад: перейдено позначку 1 мільйон``)."""
+    passed 1 million`` / ``1 000 000``, ``особовий склад: перейдено рубіж 1 мільйон``)."""
     figures = format_number(level, language)
     words = gettext(language, "{name} passed {level}").format(
         name=metric_name(metric, language), level=in_words(level, language) or figures
@@ -134,7 +134,7 @@ def say(
     shown = None if delta is None else (num(delta) if per_day else format_delta(delta, language))
     if rule == "milestone" and data.get("late"):
         first, last = (dt.date.fromisoformat(data["late"][end]) for end in ("from", "to"))
-        when = functools.partial(day, language=language, pattern="d MMMM y")
+        when = functools.partial(format_date, lang=language)
         if first == last:
             return _("{name} passed {level} on {day}, while this service had no figures").format(
                 name=name, level=num(data["level"]), day=when(first)
@@ -151,7 +151,7 @@ def say(
                 _("({delta} in a day)").format(delta=shown)
                 if gap == 1
                 else _("({delta} since {day})").format(
-                    delta=shown, day=short_day(dt.date.fromisoformat(since), language)
+                    delta=shown, day=format_date(dt.date.fromisoformat(since), language)
                 )
             )
         return text
@@ -160,7 +160,7 @@ def say(
         days = max(1, (expected - as_of).days)
         about = ngettext(language, "in about {n} day", "in about {n} days", days).format(n=days)
         return _("{name} will pass {level} {about} (≈ {day})").format(
-            name=name, level=num(data["level"]), about=about, day=short_day(expected, language)
+            name=name, level=num(data["level"]), about=about, day=format_date(expected, language)
         )
     if rule == "spike" and shown is not None:
         baseline = data.get("baseline") or 0
@@ -185,7 +185,7 @@ def say(
         if previous is not None and on:
             was = num(previous) if per_day else format_delta(previous, language)
             why += " " + _("(the previous most: {delta} on {day})").format(
-                delta=was, day=short_day(dt.date.fromisoformat(on), language)
+                delta=was, day=format_date(dt.date.fromisoformat(on), language)
             )
         return _("{name} {delta} in a day — {why}").format(name=name, delta=shown, why=why)
     revision = rule == "correction" and data.get("kind") in ("revised", "decrease") and data.get("old") is not None
@@ -198,7 +198,7 @@ def say(
         return said.format(
             whose=capitalized(whose(data, language)),
             name=name,
-            day=short_day(as_of, language),
+            day=format_date(as_of, language),
             old=num(data["old"]),
             new=num(data["new"]),
             delta=format_delta(data["new"] - data["old"], language),
@@ -206,7 +206,7 @@ def say(
     if rule == "correction" and data.get("kind") == "revised" and data.get("old") is not None:
         return _("{name} for {day} revised: {old} → {new} ({delta})").format(
             name=name,
-            day=short_day(as_of, language),
+            day=format_date(as_of, language),
             old=num(data["old"]),
             new=num(data["new"]),
             delta=format_delta(data["new"] - data["old"], language),
@@ -223,10 +223,10 @@ def say(
         return _(DISCARDED[data["why"]]).format(
             name=name,
             value=num(value),
-            day=short_day(as_of, language),
+            day=format_date(as_of, language),
             source=data.get("source", ""),
             other=num(data["other"]),
-            other_day=short_day(dt.date.fromisoformat(other_day), language) if other_day else "",
+            other_day=format_date(dt.date.fromisoformat(other_day), language) if other_day else "",
             other_source=data.get("other_source", ""),
         )
     if rule == "reported_delta" and data.get("reported") is not None and data.get("computed") is not None:
@@ -242,7 +242,7 @@ def say(
     if rule == "disagreement" and len(said_by := disagreeing(data)) >= 2:
         (a, a_value), (b, b_value) = said_by[:2]
         return _("{name} for {day}: {a} says {a_value}, {b} says {b_value}").format(
-            name=name, day=short_day(as_of, language), a=a, a_value=num(a_value), b=b, b_value=num(b_value)
+            name=name, day=format_date(as_of, language), a=a, a_value=num(a_value), b=b, b_value=num(b_value)
         )
     if rule == "guard" and data.get("retracted") and data.get("later") and not admin:
         (a, a_day), (b, b_day) = data["later"]  # one plain sentence: what was wrong, what is right
@@ -251,12 +251,12 @@ def say(
         ).format(
             name=name,
             value=num(value),
-            day=short_day(as_of, language),
+            day=format_date(as_of, language),
             whose=whose(data, language),
             a=num(a),
-            a_day=short_day(dt.date.fromisoformat(a_day), language),
+            a_day=format_date(dt.date.fromisoformat(a_day), language),
             b=num(b),
-            b_day=short_day(dt.date.fromisoformat(b_day), language),
+            b_day=format_date(dt.date.fromisoformat(b_day), language),
         )
     if rule == "guard" and data.get("retracted") and data.get("later"):
         (a, a_day), (b, b_day) = data["later"]
@@ -266,12 +266,12 @@ def say(
         ).format(
             name=name,
             value=num(value),
-            day=short_day(as_of, language),
+            day=format_date(as_of, language),
             source=data.get("source", ""),
             a=num(a),
-            a_day=short_day(dt.date.fromisoformat(a_day), language),
+            a_day=format_date(dt.date.fromisoformat(a_day), language),
             b=num(b),
-            b_day=short_day(dt.date.fromisoformat(b_day), language),
+            b_day=format_date(dt.date.fromisoformat(b_day), language),
         )
     return None
 

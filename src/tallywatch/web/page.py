@@ -28,7 +28,7 @@ from ..channels.render import (
     war_day,
 )
 from ..extract.genstaff import METRICS
-from ..i18n import short_day
+from ..format import format_date
 from .data import BOOT, Answer, base_url, cached, client_has, i18n_of
 
 if TYPE_CHECKING:
@@ -45,7 +45,7 @@ def page(request: Request, config: Config, store: Store, fmt: str) -> tuple[byte
     language = i18n_of(request)
     _ = functools.partial(i18n.gettext, language)
     report = store.latest_report()
-    alerts = [(short_day(e.as_of, language), event_said(e, language)) for _i, _at, e in _alerts(store)]
+    alerts = [(format_date(e.as_of, language), event_said(e, language)) for _i, _at, e in _alerts(store)]
     values: dict = {"alerts": alerts, "signup": site.offers_signup(config), "base": base_url(request, config)}
     if report is not None:
         rows = [(capitalized(name), value, change) for name, value, change in report_lines(report, language)]
