@@ -274,3 +274,21 @@ def test_a_typo_after_a_big_true_day_does_not_set_the_big_day_aside():
     assert tally.point("personnel", day[10]) == (1_015_000, "mod", "accepted")
     assert tally.point("personnel", day[12]) == (1_017_000, "mod", "accepted")
     tally.close()
+
+
+def test_a_big_day_its_report_vouches_for_is_not_taken_by_a_second_source_of_no_higher_priority():
+    """Found by the inbox state machine: mod's true UAV figure, far above the usual but continuing
+    the day before by its own printed change, was held; a second source of lower priority gave a
+    usual-looking figure 2,000 lower and took the day (a false figure accepted). Now the held one
+    waits for the next report, which confirms it; the other source's figure is a disagreement."""
+    tally = Tally(Path(tempfile.mkdtemp()) / "v.db", CONFIG)
+    day = [START + dt.timedelta(days=i) for i in range(14)]
+    for i in range(10):  # … +200 a day
+        tally.report("mod", day[i], 40_000 + 200 * i, metric="uav", delta=200 if i else None)
+    assert tally.report("mod", day[10], 43_800, metric="uav", delta=2_000).events == []  # held: ten times the usual
+    second = tally.report("api", day[10], 41_800, metric="uav", delta=0)
+    assert [s.event.rule for s in second.events] == ["disagreement"]
+    assert tally.point("uav", day[10]) == (43_800, "mod", "suspect")
+    tally.report("mod", day[11], 44_000, metric="uav", delta=200)
+    assert tally.point("uav", day[10]) == (43_800, "mod", "accepted")
+    tally.close()
