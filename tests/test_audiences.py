@@ -15,6 +15,7 @@ from tallywatch.channels.email import EmailChannel
 from tallywatch.channels.limits import FloodGate
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config, ConfigError
+from tallywatch.format import format_date
 from tallywatch.ingest import Item
 from tallywatch.models import Figure
 from tallywatch.store import utcnow
@@ -26,6 +27,11 @@ READER_EN, READER_UK = 501, 502
 MAIL, DIGEST = "reader@example.org", "digest@example.org"
 # what only the admins may read: the service's words about the data, and the sources' ids
 ADMIN_WORDS = ("implausible", "genstaff-feed", "mod-api", " says ", "неправдоподібне", "відкинуто")
+
+
+def shown(n: int) -> str:
+    """The day as readers see it (``format.format_date``)."""
+    return format_date(day(n))
 
 
 def day(n: int) -> D:
@@ -150,13 +156,13 @@ def test_readers_get_figures_and_corrections_the_admin_gets_the_notices(tmp_path
     (daily,) = mailbox.messages[len(instant) :]  # the day's digest: its alerts are the readers' too
     assert daily["To"] == DIGEST
     told = daily.get_body(("plain",)).get_content()
-    assert "personnel passed 1,000,000" in told and "The General Staff corrected tanks" in told
+    assert "Personnel passed 1,000,000" in told and "The General Staff corrected tanks" in told
     assert not any(word in told for word in ADMIN_WORDS), told
 
     english = [c.text for c in fake.sent(READER_EN)]
     assert english == [
-        f"🏁 <b>{day(10)}</b>\npersonnel passed 1,000,000 — now 1,000,240 (+1,100 in a day)" + credit(10),
-        f"✏️ <b>{day(10)}</b>\nThe General Staff corrected tanks for {day(10)}: 10,930 → 10,940 (+10)" + credit(10),
+        f"🏁 <b>{shown(10)}</b>\nPersonnel passed 1,000,000 — now 1,000,240 (+1,100 in a day)" + credit(10),
+        f"✏️ <b>{shown(10)}</b>\nThe General Staff corrected tanks for {shown(10)}: 10,930 → 10,940 (+10)" + credit(10),
     ]
     ukrainian = [c.text for c in fake.sent(READER_UK)]
     assert len(ukrainian) == 2 and "1\u00a0000\u00a0000" in ukrainian[0]
@@ -167,8 +173,8 @@ def test_readers_get_figures_and_corrections_the_admin_gets_the_notices(tmp_path
         assert [c.text for c in fake.sent(chat)] == (english if chat == "@losses_feed" else ukrainian)
     subjects = [str(m["Subject"]) for m in instant]  # (headers are not folded: no space too many)
     assert subjects == [
-        "Russian losses — daily figures: personnel passed 1,000,000 — now 1,000,240 (+1,100 in a day)",
-        f"Russian losses — daily figures: The General Staff corrected tanks for {day(10)}: 10,930 → 10,940 (+10)",
+        "Russian losses — daily figures: Personnel passed 1,000,000 — now 1,000,240 (+1,100 in a day)",
+        f"Russian losses — daily figures: The General Staff corrected tanks for {shown(10)}: 10,930 → 10,940 (+10)",
     ]
     bodies = [m.get_body(("plain",)).get_content() for m in instant]
     for text in [*english, *ukrainian, *subjects, *bodies]:
@@ -176,9 +182,9 @@ def test_readers_get_figures_and_corrections_the_admin_gets_the_notices(tmp_path
 
     admin = [c.text for c in fake.sent(ADMIN)]  # what is wrong with the data, whose source said what
     assert admin == [
-        f"⚠️ <b>{day(9)}</b>\ntanks 109,277 for {day(9)} from genstaff-feed discarded as implausible: the next "
-        f"report (10,930 for {day(10)}) contradicts it" + credit(None),
-        f"⚖️ <b>{day(10)}</b>\npersonnel for {day(10)}: genstaff-feed says 1,000,240, mod-api says 1,005,240"
+        f"⚠️ <b>{shown(9)}</b>\nTanks 109,277 for {shown(9)} from genstaff-feed discarded as implausible: the next "
+        f"report (10,930 for {shown(10)}) contradicts it" + credit(None),
+        f"⚖️ <b>{shown(10)}</b>\nPersonnel for {shown(10)}: genstaff-feed says 1,000,240, mod-api says 1,005,240"
         + credit(10),
     ]
     tally.close()
@@ -233,12 +239,12 @@ def test_a_retraction_is_one_plain_sentence_for_readers_and_the_guards_words_for
     deliver_all(tally, [telegram])
 
     plain = (
-        f"personnel 1,001,000 for {day(10)} was wrong: the next reports from the General Staff give 999,800 "
-        f"for {day(11)} and 1,000,900 for {day(12)}"
+        f"Personnel 1,001,000 for {shown(10)} was wrong: the next reports from the General Staff give 999,800 "
+        f"for {shown(11)} and 1,000,900 for {shown(12)}"
     )
     edit = next(c for c in fake.calls("editMessageText", 200) if int(c.params["chat_id"]) == READER_EN)
     assert int(edit.params["message_id"]) == alert.params["_message"]["message_id"]
-    assert edit.params["text"].startswith("<s>🏁") and f"\n\n⚠️ <b>{day(10)}</b>\n{plain}\n\n" in edit.params["text"]
+    assert edit.params["text"].startswith("<s>🏁") and f"\n\n⚠️ <b>{shown(10)}</b>\n{plain}\n\n" in edit.params["text"]
     retraction, million = fake.sent(READER_EN)[1:]
     assert retraction.params["reply_parameters"]["message_id"] == alert.params["_message"]["message_id"]
     assert plain in retraction.text and "now 1,000,900" in million.text
@@ -249,8 +255,8 @@ def test_a_retraction_is_one_plain_sentence_for_readers_and_the_guards_words_for
 
     (notice,) = [c.text for c in fake.sent(ADMIN)]  # the admin: the guard's words, the source by its id
     assert notice == (
-        f"⚠️ <b>{day(10)}</b>\npersonnel 1,001,000 for {day(10)} from mod taken back: the next two reports "
-        f"(999,800 for {day(11)}, 1,000,900 for {day(12)}) agree with each other and contradict it"
+        f"⚠️ <b>{shown(10)}</b>\nPersonnel 1,001,000 for {shown(10)} from mod taken back: the next two reports "
+        f"(999,800 for {shown(11)}, 1,000,900 for {shown(12)}) agree with each other and contradict it"
         "\n\n<i>Russia's losses as reported by the General Staff of the Armed Forces of Ukraine</i>"
     )
     tally.close()

@@ -89,12 +89,12 @@ def test_the_daily_mail_goes_with_the_report_or_at_daily_at_once_a_day(tmp_path,
         english["Subject"] == "Russian losses — daily figures: daily digest, 14 Jun 2025 — personnel 1,002,690 (+1,130)"
     )
     text = plain(english)
-    assert text.startswith("Figures of 2025-06-14, change over the day:")
+    assert text.startswith("Figures of 14 Jun 2025, change over the day:")
     assert "has not come yet" not in text and "Figures: General Staff of the Armed Forces of Ukraine" in text
     nbsp = "\u00a0"
     assert (
         ukrainian["Subject"]
-        == f"Втрати росії — щоденні дані: щоденний огляд, 14 черв. 2025 — особовий склад 1{nbsp}002{nbsp}690 (+1{nbsp}130)"
+        == f"Втрати росії — щоденні дані: щоденний огляд, 14.06.2025 — особовий склад 1{nbsp}002{nbsp}690 (+1{nbsp}130)"
     )
     assert plain(ukrainian).startswith("Дані на 14.06.2025, зміна за добу:")
     telegram = [c.text for c in fake.sent("601")]
@@ -120,18 +120,18 @@ def test_the_daily_mail_goes_with_the_report_or_at_daily_at_once_a_day(tmp_path,
     english, ukrainian = sorted(sink.messages[2:4], key=lambda m: m["To"] != "reader@example.org")
     text = plain(english)
     assert text.startswith(
-        "The report for 15 June 2025 has not come yet: these are the latest figures, of 14 June 2025.\n\n"
-        "Figures of 2025-06-14, change over the day:"
+        "The report for 15 Jun 2025 has not come yet: these are the latest figures, of 14 Jun 2025.\n\n"
+        "Figures of 14 Jun 2025, change over the day:"
     )
     assert re.search(r"\nTanks +10,939 +\+5\n", text)  # as revised after the day before's mail, and that alert told now
-    assert "2025-06-14  The General Staff corrected tanks for 2025-06-14: 10,937 → 10,939 (+2)" in text
+    assert "14 Jun 2025  The General Staff corrected tanks for 14 Jun 2025: 10,937 → 10,939 (+2)" in text
     assert english["Subject"].startswith(
         "Russian losses — daily figures: daily digest, 14 Jun 2025 — personnel 1,002,690"
     )
     page = parts(english)["text/html"].get_content()
-    assert "display:none" in page and "The report for 15 June 2025 has not come yet" in page
+    assert "display:none" in page and "The report for 15 Jun 2025 has not come yet" in page
     said = plain(ukrainian)
-    assert said.startswith("Звіту за 15 червня 2025 ще немає: нижче останні дані, станом на 14 червня 2025.")
+    assert said.startswith("Звіту за 15.06.2025 ще немає: нижче останні дані, станом на 14.06.2025.")
     # the 16th: its report's figures, and the alerts since the 15th's mail (not the revision told there)
     english = next(m for m in sink.messages[4:] if m["To"] == "reader@example.org")
     assert (
@@ -166,7 +166,7 @@ def test_a_report_held_back_by_a_doubtful_figure_brings_the_mail_when_it_goes(tm
     asyncio.run(steps())
     (mail,) = sink.messages
     assert mail["Subject"].startswith("Russian losses — daily figures: daily digest, 14 Jun 2025")
-    assert plain(mail).startswith("Figures of 2025-06-14, change over the day:")
+    assert plain(mail).startswith("Figures of 14 Jun 2025, change over the day:")
 
 
 # -- once per Kyiv day, over random report times -------------------------------------------------

@@ -132,7 +132,7 @@ def test_a_source_revising_its_figure_edits_the_alerts_it_caused(tmp_path, fake)
     (plain,) = fake.sent(602)  # a reader who never had the alert gets the correction as a message of its own
     assert (
         "reply_parameters" not in plain.params
-        and "corrected personnel for 2025-06-11: 1,000,340 → 1,000,400" in plain.text
+        and "corrected personnel for 11 Jun 2025: 1,000,340 → 1,000,400" in plain.text
     )
 
     below = tally.report("mod", day(10), 999_950, delta=1_850, item="post-10")  # revised below the level
@@ -352,7 +352,7 @@ def test_a_correction_made_while_the_alert_waits_for_its_reader_follows_it_there
     assert [s.event.rule for s in revised.events] == ["correction"]
     send_all(tally, channel)
     alert, answer = fake.sent(611)
-    assert "now 1,000,340" in alert.text and "corrected personnel for 2025-06-11: 1,000,340 → 1,000,400" in answer.text
+    assert "now 1,000,340" in alert.text and "corrected personnel for 11 Jun 2025: 1,000,340 → 1,000,400" in answer.text
     assert answer.params["reply_parameters"]["message_id"] == alert.params["_message"]["message_id"]
     tally.close()
 

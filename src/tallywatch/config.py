@@ -401,9 +401,9 @@ SEND_KINDS: dict[str, tuple[str, ...]] = {
     "records": ("record",),
     "spikes": ("spike",),
     "approaching": ("approaching",),
-    # a figure revised or lower than the day before, a value set aside as implausible, a printed
-    # "(+N)" that is not the difference, two sources disagreeing
-    "corrections": ("correction", "guard", "reported_delta", "disagreement"),
+    # a figure revised, or lower than the day before, in plain words (a value set aside, a printed
+    # "(+N)" that is not the difference, sources disagreeing: the admins', ``models.ADMIN_ONLY``)
+    "corrections": ("correction",),
 }
 
 
