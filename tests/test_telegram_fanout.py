@@ -402,3 +402,21 @@ def test_the_gate_counts_a_send_where_it_may_have_arrived():
     assert gate.wait_for("slow", False, now[0]) >= 1.2 + 1.15 - 2.19 - 1e-9  # spaced from its answer
     now[0] = 2.21
     assert gate.wait_for("another", False, now[0]) == 0  # the slow one's second is over
+
+
+def test_a_reader_who_unsubscribes_gets_nothing_still_queued_for_them(tmp_path, fake):
+    """A copy waiting for a reader (their quiet hours, a retry) went out after they unsubscribed:
+    Telegram's sender never asked (email's did). It is dropped now, in the one queue for all channels."""
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
+    tally = seeded(tmp_path, channel)
+    for chat in ("701", "702"):
+        tally.store.save_subscriber("telegram", chat, choice="all")
+    crossing(tally)
+    assert tally.store.deactivate("telegram", "702", "unsubscribed (/unsubscribe)")
+    run_fanout(tally, channel)
+    assert fake.sent(701) and fake.sent(702) == []
+    dropped = tally.store.conn.execute(
+        "SELECT DISTINCT status, last_error FROM deliveries WHERE recipient = '702'"
+    ).fetchall()
+    assert dropped == [("dropped", "unsubscribed before it was sent")]
+    tally.close()

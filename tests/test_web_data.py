@@ -134,6 +134,7 @@ def test_the_atom_feed_reads_back_in_both_languages(june):
     assert not feed.bozo, feed.get("bozo_exception")
     assert feed.feed.title == "Russia's losses: daily reports and alerts"
     assert feed.feed.links[0].href == "https://losses.example.org/feed.atom"
+    assert feed.feed.author == "Russian losses — daily figures"  # the service's name ([service] name), not ours
     first = feed.entries[0]
     assert first.title == "Russia's losses on 13 Jun 2025"
     assert first.link == "https://www.mil.gov.ua/news/2025/06/13/losses/"
@@ -145,6 +146,7 @@ def test_the_atom_feed_reads_back_in_both_languages(june):
     uk = feedparser.parse(ukrainian.content)
     assert not uk.bozo and uk.feed.language == "uk"
     assert uk.feed.title == "Втрати росії: щоденні звіти й сповіщення"
+    assert uk.feed.author == "Втрати росії — щоденні дані"
     assert uk.entries[0].title.startswith("Втрати росії станом на 13.06.2025")
     assert unknown.status_code == 404
 

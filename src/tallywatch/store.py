@@ -1246,9 +1246,19 @@ class Store:
           never saw it: nothing to follow up);
         * a follow-up of a message that was never sent (dropped, or dead) is dropped if it takes
           that message back, and otherwise (a correction, a newer version) goes as a message of
-          its own — so does a retraction of one that may have arrived before a kill (``maybe_sent``).
+          its own — so does a retraction of one that may have arrived before a kill (``maybe_sent``);
+        * a reader's copy not sent yet is dropped once they unsubscribed (quiet hours held it, a retry
+          was due): they asked for nothing more — an answer to a message they hold still goes, and
+          the admins' notices go to the admins whatever they once subscribed to.
 
         Run by ``claim`` before anything is taken, and right where events stop being live."""
+        admins = ", ".join(f"'{rule}'" for rule in sorted(ADMIN_ONLY))
+        self.conn.execute(
+            "UPDATE deliveries SET status = 'dropped', claimed_at = NULL, last_error = 'unsubscribed before it was sent'"
+            " WHERE status = 'pending' AND reply_to IS NULL AND EXISTS (SELECT 1 FROM subscribers s WHERE"
+            " s.channel = deliveries.channel AND s.address = deliveries.recipient AND NOT s.active)"
+            f" AND event_id IN (SELECT id FROM events WHERE rule NOT IN ('broadcast', {admins}))"
+        )
         self.conn.execute(
             "UPDATE deliveries SET status = 'dropped', claimed_at = NULL, last_error = CASE WHEN"
             " (SELECT retracted_at FROM events e WHERE e.id = deliveries.event_id) IS NOT NULL"

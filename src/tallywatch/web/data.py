@@ -283,7 +283,7 @@ def feed(request: Request, config: Config, store: Store, fmt: str) -> tuple[byte
     add(root, "link", rel="self", type="application/atom+xml", href=f"{base}{prefix}/feed.atom")
     add(root, "link", rel="alternate", type="text/html", href=f"{base}{prefix}/")
     add(root, "updated", _atom_time(found[0][1]) if found else "2022-02-24T00:00:00Z")
-    add(add(root, "author"), "name", "tallywatch")
+    add(add(root, "author"), "name", config.service.called(language))  # the service readers know; the software below
     add(root, "generator", "tallywatch")
     for _id, at, event in found:
         entry = add(root, "entry")
