@@ -144,10 +144,14 @@ class Detector:
         )
         if window.suspect is held:
             guard = window.rules.guard
-            # a suspect its own report vouched for (held only as far above the usual) is not replaced
-            # by a source of no higher priority: the next report decides between them
-            vouched = consistent(window.last, held, window, guard) and self._rank(held.source) <= self._rank(
-                point.source
+            # a suspect its own report vouched for (held only as far above the usual, not a digit away:
+            # ``cold_ratio``) is not replaced by a source of no higher priority: the next report decides
+            last = window.last
+            vouched = (
+                last is not None
+                and consistent(last, held, window, guard)
+                and abs(held.value - last.value) <= guard.cold_ratio * last.value
+                and self._rank(held.source) <= self._rank(point.source)
             )
             if held.value != point.value and not vouched and verdict(window.last, point, window, guard) is not False:
                 # the second source's figure checks out where the suspect did not: it takes the day
