@@ -248,7 +248,10 @@ def test_a_day_held_by_a_typo_is_reported_after_the_wait_and_edited_when_the_fig
     assert overdue(tally.store, tally.detector, [channel], utcnow() + wait / 2) == []
     (made,) = overdue(tally.store, tally.detector, [channel], utcnow() + wait)
     assert made.event.key == f"report:{held}" and made.notify
-    assert not any(s["rule"] == "milestone" for s in made.event.data["standouts"])
+    # the day's own crossing (stored with its first batch) is the headline; the late one waits
+    assert [(s["rule"], s["metric"]) for s in made.event.data["standouts"] if s["rule"] == "milestone"] == [
+        ("milestone", "personnel")
+    ]
     assert [e.event.key for e in tally.store.late_untold()] == [crossing.key]
     assert overdue(tally.store, tally.detector, [channel], utcnow() + 2 * wait) == []  # once
     send_all(tally, channel)
@@ -507,4 +510,24 @@ def test_the_days_records_come_before_its_unusual_days(tmp_path, fake):
     (sent,) = fake.sent(REPORT_EN)
     after_table = sent.text.split("\n\n")[2].split("\n")
     assert [line.split()[0] for line in after_table] == ["🏆", "🏆", "📈", "Personnel:"], after_table
+    tally.close()
+
+
+def test_a_milestone_that_came_in_an_earlier_batch_still_leads_the_days_report(tmp_path, fake):
+    """Left by the first cut of issue 26: the crossing led the report only when it came in the
+    same batch. A post with personnel alone came first (the milestone went out then), the full
+    report later: the report leads with the day's milestone all the same, read from the store."""
+    day = D(2025, 6, 12)
+    tally, channel = fresh(tmp_path, fake, day - dt.timedelta(days=1))
+    tally.store.save_subscriber("telegram", REPORT_EN, choice="report")
+    full = day_item(day)
+    personnel = [f for f in full.figures if f.metric == "personnel"]
+    first = tally.feed("mod", Item(f"early:{day}", "early", personnel, link=full.link))
+    assert [s.event.key for s in first.events if s.event.rule == "milestone"] == ["milestone:personnel:1000000"]
+    later = tally.feed("mod", full)
+    (made,) = [s.event for s in later.events if s.event.rule == "report"]
+    assert [(s["rule"], s["metric"]) for s in made.data["standouts"]][:1] == [("milestone", "personnel")]
+    send_all(tally, channel)
+    (report,) = fake.sent(REPORT_EN)
+    assert report.text.startswith("🏁 <b>1,000,000 — personnel passed 1\u00a0million</b>\n📋")
     tally.close()

@@ -92,6 +92,13 @@ def extract_items(
     return items
 
 
+def _crossed_before(store: Store, day: dt.date, found: list[Event]) -> list[Event]:
+    """The day's milestones stored by an earlier batch (personnel came before the rest of the
+    report, or the report was held): its headline all the same."""
+    have = {e.key for e in found}
+    return [e for e in store.crossed_on(day) if e.key not in have]
+
+
 def _not_yet(figure: Figure, latest: dt.date) -> str | None:
     """A figure of a day that has not come is no report (a hostile or broken feed: one dated 2030
     would stand as the series' newest day for years)."""
@@ -195,6 +202,7 @@ def ingest(
                         *(s.event for s in untold),
                         *(e for e in events if first_of_newest or "late" not in e.data),
                     ]
+                    found += _crossed_before(store, day, found)
                     link = links.get(("personnel", day))
                     made = report.evaluate(detector.window, versions, day, found, source, said_by, link)
                     if made is not None:
@@ -232,7 +240,8 @@ def overdue(
                 source = store.reported_by(day, report.CORE_METRICS)
                 said_by = _said_by(detector.config, source)
                 # (late milestones wait for the newest day's first report: this is an older, held day's)
-                event = report.evaluate(detector.window, [], day, [], source, said_by, None)
+                found = _crossed_before(store, day, [])
+                event = report.evaluate(detector.window, [], day, found, source, said_by, None)
                 stored = store.add_event(event, source, notify=True) if event is not None else None
                 if stored is not None:
                     made.append(stored)

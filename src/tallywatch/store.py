@@ -1006,6 +1006,16 @@ class Store:
         )
         return [StoredEvent(row["id"], _event(row), False) for row in rows]
 
+    def crossed_on(self, day: dt.date) -> list[Event]:
+        """The live milestones crossed on ``day`` and told as news (not learned of late): the
+        headline of that day's report, whichever batch brought them."""
+        rows = self.db.query(
+            f"SELECT * FROM events WHERE rule = 'milestone' AND as_of = ? AND {LIVE_EVENT}"
+            " AND json_extract(data, '$.late') IS NULL ORDER BY id",
+            [day.isoformat()],
+        )
+        return [_event(row) for row in rows]
+
     @_writes
     def fold(self, ids: list[int], report: str) -> None:
         """These events are told as lines of the report ``report`` (its key)."""
