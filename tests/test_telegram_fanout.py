@@ -151,7 +151,8 @@ def test_blocked_users_are_deactivated_not_retried(tmp_path, fake):
     fake.fail_chat(8_002, 400, "Bad Request: chat not found")
     crossing(tally)
     counts = run_fanout(tally, channel)
-    assert counts["dead"] == 4 and counts["sent"] == 8  # two events each
+    # two events each: the first refusal ends it, the second copy is dropped (no longer subscribed)
+    assert (counts["dead"], counts["dropped"], counts["sent"]) == (2, 2, 8)
     assert len(fake.calls("sendMessage", 403)) == 1  # the first refusal ends it: the second event is not tried
     blocked = tally.store.subscriber("telegram", "8001")
     assert (blocked["active"], blocked["reason"]) == (0, "Telegram: Forbidden: bot was blocked by the user")
@@ -418,5 +419,5 @@ def test_a_reader_who_unsubscribes_gets_nothing_still_queued_for_them(tmp_path, 
     dropped = tally.store.conn.execute(
         "SELECT DISTINCT status, last_error FROM deliveries WHERE recipient = '702'"
     ).fetchall()
-    assert dropped == [("dropped", "unsubscribed before it was sent")]
+    assert dropped == [("dropped", "the subscription ended before it was sent")]
     tally.close()

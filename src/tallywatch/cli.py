@@ -436,12 +436,16 @@ def events_arguments(sub, common: argparse.ArgumentParser) -> None:
 
 def _fate(row: dict, now: dt.datetime, zone: ZoneInfo) -> tuple[str, str]:
     """What became of a delivery, in a word and in words: sent (when, which message), or why not."""
+    from .store import UNSUBSCRIBED
+
     error = secrets.redact(row["last_error"] or "")
     status, tries = row["status"], row["attempts"]
     if status == "sent":
         receipt = row["receipt"] or ""
         message = f", message {receipt.partition(':')[2] or receipt}" if receipt else ""
         return "sent", f"{format_moment(row['sent_at'], zone)}{message}"
+    if status == "dropped" and row["last_error"] == UNSUBSCRIBED:
+        return "unsubscribed", f"the subscription ended after it was queued: {row['left_because'] or 'no reason kept'}"
     if status == "dropped":
         return "dropped", error
     if status == "dead":

@@ -289,6 +289,7 @@ SCHEMA_VERSION = len(MIGRATIONS)
 # message that was sent. ``Store.settle`` applies this to the queue; claim, the follow-ups, digests,
 # the page and the feeds all read it from here.
 LIVE_EVENT = "retracted_at IS NULL AND superseded_by IS NULL"
+UNSUBSCRIBED = "the subscription ended before it was sent"  # a dropped copy's last_error (``Store.settle``)
 NOT_LIVE = "retracted_at IS NOT NULL OR superseded_by IS NOT NULL"  # the same, negated (the partial index's words)
 DELIVERY_STATES = ("pending", "retrying", "sending", "sent", "dead", "dropped")
 # A delivery ``d`` waits while ``p``, one queued before it for the same recipient, is in flight, being
@@ -1264,10 +1265,11 @@ class Store:
         Run by ``claim`` before anything is taken, and right where events stop being live."""
         admins = ", ".join(f"'{rule}'" for rule in sorted(ADMIN_ONLY))
         self.conn.execute(
-            "UPDATE deliveries SET status = 'dropped', claimed_at = NULL, last_error = 'unsubscribed before it was sent'"
+            "UPDATE deliveries SET status = 'dropped', claimed_at = NULL, last_error = ?"
             " WHERE status = 'pending' AND reply_to IS NULL AND EXISTS (SELECT 1 FROM subscribers s WHERE"
             " s.channel = deliveries.channel AND s.address = deliveries.recipient AND NOT s.active)"
-            f" AND event_id IN (SELECT id FROM events WHERE rule NOT IN ('broadcast', {admins}))"
+            f" AND event_id IN (SELECT id FROM events WHERE rule NOT IN ('broadcast', {admins}))",
+            [UNSUBSCRIBED],
         )
         self.conn.execute(
             "UPDATE deliveries SET status = 'dropped', claimed_at = NULL, last_error = CASE WHEN"
