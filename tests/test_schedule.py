@@ -480,3 +480,47 @@ def test_the_trigger_survives_a_wrong_answer_of_the_schedule(tmp_path, caplog):
         import asyncio
 
         asyncio.run(pipeline.aclose())
+
+
+@settings(max_examples=60, deadline=None)
+@given(hour=st.integers(0, 23), minute=st.sampled_from([0, 1, 30, 59]), change=st.sampled_from(CHANGES))
+def test_the_daily_backup_runs_once_every_day_across_the_clock_changes(hour, minute, change):
+    """[storage] backup_at ran on APScheduler's CronTrigger, which fires twice at a time the autumn
+    change repeats (03:30 by default) and skips the day after the spring change for 00:xx. It runs
+    on the digests' WallClockTrigger now: once every Kyiv day."""
+    from tallywatch.daemon import WallClockTrigger
+
+    trigger = WallClockTrigger(f"{hour:02d}:{minute:02d}", KYIV)
+    start = kyiv(change - dt.timedelta(days=3), 0, 0).astimezone(dt.UTC)
+    end = kyiv(change + dt.timedelta(days=4), 0, 0).astimezone(dt.UTC)
+    fired, now, days = None, start, []
+    while (fired := trigger.get_next_fire_time(fired, now)) < end:
+        days.append(fired.astimezone(KYIV).date())
+        now = fired + dt.timedelta(seconds=1)
+    assert days == [change - dt.timedelta(days=3) + dt.timedelta(days=n) for n in range(7)]
+
+
+def test_the_daemon_backs_up_on_the_wall_clock_trigger(tmp_path):
+    import asyncio
+
+    from tallywatch.config import Config
+    from tallywatch.daemon import WallClockTrigger, _start_session
+    from tallywatch.pipeline import Pipeline
+
+    cfg = Config.from_dict(
+        {
+            "storage": {"path": str(tmp_path / "d.db"), "backups": 3},
+            "backfill": {"enabled": False},
+            "detect": {"baseline": False},
+            "sources": [{"name": "mod", "kind": "rss", "url": "http://127.0.0.1:9/x", "interval": "30m"}],
+        }
+    )
+
+    async def go():
+        session = await _start_session(cfg, Pipeline(cfg), bot=False)
+        try:
+            return session.scheduler.get_job("backup").trigger
+        finally:
+            await session.close()
+
+    assert isinstance(asyncio.run(go()), WallClockTrigger)

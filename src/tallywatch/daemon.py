@@ -209,12 +209,9 @@ async def _start_session(config: Config, pipeline: Pipeline | None, bot: bool) -
             coalesce=True,
         )
     if config.storage.backups:  # a daily snapshot of the database, the oldest beyond `backups` removed
-        from apscheduler.triggers.cron import CronTrigger
-
-        hour, minute = map(int, config.storage.backup_at.split(":"))
         scheduler.add_job(
             backup.daily,
-            CronTrigger(hour=hour, minute=minute, timezone=ZoneInfo("Europe/Kyiv")),
+            WallClockTrigger(config.storage.backup_at, ZoneInfo("Europe/Kyiv")),  # once a day across the DST changes
             args=[pipeline],
             id="backup",
             max_instances=1,
