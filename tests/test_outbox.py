@@ -250,3 +250,22 @@ def test_a_follow_up_of_a_correction_dropped_after_it_was_queued_does_not_answer
     the alert — which the next one answered already."""
     answers, sent = answered_twice(tmp_path, dropped_before_the_next=False)
     assert answers == [(sent,)]
+
+
+def test_an_answer_to_a_message_sent_goes_at_once_not_when_that_copy_was_due_while_it_waited(tmp_path):
+    """Found by the inbox state machine (thorough): a correction queued while the alert's copy waited
+    for a retry took that copy's due time, and still waited for it after the alert went: the reader
+    held the false figure 23 minutes longer. An answer to a message sent goes now."""
+    store = Store(tmp_path / "a.db")
+    channel = ConsoleChannel(io.StringIO())
+    alert = store.add_event(Event("milestone:a", "milestone", "personnel", D(2025, 6, 12), 1, "m"), "mod", True)
+    outbox.enqueue(store, [alert], [channel])
+    (copy,) = store.claim("console")
+    store.mark_retry(copy.id, "503", utcnow() + dt.timedelta(hours=1), dead=False)  # Telegram busy: an hour
+    event = Event("correction:a", "correction", "personnel", D(2025, 6, 12), 2, "c", data={"answers": [alert.id]})
+    outbox.enqueue(store, [store.add_event(event, "mod", True)], [channel])  # due when the alert's copy is
+    store.conn.execute("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?", [utcnow().isoformat(), copy.id])
+    (again,) = store.claim("console")  # (the hour has passed for the alert)
+    store.mark_sent(again.id)
+    assert [d.event.key for d in store.claim("console")] == ["correction:a"]
+    store.close()

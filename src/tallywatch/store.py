@@ -1250,7 +1250,7 @@ class Store:
         )
 
     @_writes
-    def settle(self) -> None:
+    def settle(self, now: str | None = None) -> None:
         """Hold the queue to the one definition of a live delivery (``LIVE_EVENT``):
 
         * a delivery not sent yet whose event was taken back or replaced is dropped (its readers
@@ -1264,6 +1264,13 @@ class Store:
 
         Run by ``claim`` before anything is taken, and right where events stop being live."""
         admins = ", ".join(f"'{rule}'" for rule in sorted(ADMIN_ONLY))
+        # an answer to a message sent goes now (it edits it: quiet hours never hold it), not at the
+        # time it took from that message's copy while it waited (a retry, quiet hours)
+        self.conn.execute(
+            "UPDATE deliveries SET next_attempt_at = ? WHERE status = 'pending' AND attempts = 0"
+            " AND next_attempt_at > ? AND reply_to IN (SELECT id FROM deliveries WHERE status = 'sent')",
+            [now := now or _ts(), now],
+        )
         self.conn.execute(
             "UPDATE deliveries SET status = 'dropped', claimed_at = NULL, last_error = ?"
             " WHERE status = 'pending' AND reply_to IS NULL AND EXISTS (SELECT 1 FROM subscribers s WHERE"
@@ -1317,7 +1324,7 @@ class Store:
         (a milestone at night) —, and a follow-up only once the message it answers was sent."""
         now = _ts()
         with self.transaction():
-            self.settle()
+            self.settle(now)
             ids = [
                 row[0]
                 for row in self.conn.execute(
