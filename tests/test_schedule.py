@@ -370,16 +370,17 @@ def test_the_daemons_trigger_asks_the_schedule(tmp_path):
         asyncio.run(pipeline.aclose())
 
 
-def test_the_daemon_polls_each_source_by_its_learned_trigger(tmp_path):
+def session_trigger(tmp_path, job: str, **storage):
+    """The trigger of ``job`` in a daemon session started on a fresh store (and closed again)."""
     import asyncio
 
     from tallywatch.config import Config
-    from tallywatch.daemon import LearnedTrigger, _start_session
+    from tallywatch.daemon import _start_session
     from tallywatch.pipeline import Pipeline
 
     cfg = Config.from_dict(
         {
-            "storage": {"path": str(tmp_path / "d.db")},
+            "storage": {"path": str(tmp_path / "d.db"), **storage},
             "backfill": {"enabled": False},
             "detect": {"baseline": False},
             "sources": [{"name": "mod", "kind": "rss", "url": "http://127.0.0.1:9/x", "interval": "30m"}],
@@ -389,11 +390,17 @@ def test_the_daemon_polls_each_source_by_its_learned_trigger(tmp_path):
     async def go():
         session = await _start_session(cfg, Pipeline(cfg), bot=False)
         try:
-            return session.scheduler.get_job("poll:mod").trigger
+            return session.scheduler.get_job(job).trigger
         finally:
             await session.close()
 
-    trigger = asyncio.run(go())
+    return asyncio.run(go())
+
+
+def test_the_daemon_polls_each_source_by_its_learned_trigger(tmp_path):
+    from tallywatch.daemon import LearnedTrigger
+
+    trigger = session_trigger(tmp_path, "poll:mod")
     assert isinstance(trigger, LearnedTrigger) and trigger.source.name == "mod"
 
 
@@ -501,26 +508,6 @@ def test_the_daily_backup_runs_once_every_day_across_the_clock_changes(hour, min
 
 
 def test_the_daemon_backs_up_on_the_wall_clock_trigger(tmp_path):
-    import asyncio
+    from tallywatch.daemon import WallClockTrigger
 
-    from tallywatch.config import Config
-    from tallywatch.daemon import WallClockTrigger, _start_session
-    from tallywatch.pipeline import Pipeline
-
-    cfg = Config.from_dict(
-        {
-            "storage": {"path": str(tmp_path / "d.db"), "backups": 3},
-            "backfill": {"enabled": False},
-            "detect": {"baseline": False},
-            "sources": [{"name": "mod", "kind": "rss", "url": "http://127.0.0.1:9/x", "interval": "30m"}],
-        }
-    )
-
-    async def go():
-        session = await _start_session(cfg, Pipeline(cfg), bot=False)
-        try:
-            return session.scheduler.get_job("backup").trigger
-        finally:
-            await session.close()
-
-    assert isinstance(asyncio.run(go()), WallClockTrigger)
+    assert isinstance(session_trigger(tmp_path, "backup", backups=3), WallClockTrigger)
