@@ -100,14 +100,20 @@ def test_a_wrong_milestone_is_taken_back_its_message_edited_and_the_true_one_fir
     tally.close()
 
 
-def test_a_source_revising_its_figure_edits_the_alerts_it_caused(tmp_path, fake):
+def crossing_the_million(tmp_path, fake, chat: str, choice: str) -> tuple[Tally, TelegramChannel]:
+    """Ten days to 998,100, then post-10: 1,000,340 (+2,240), queued for one reader who chose ``choice``."""
     cfg = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}})
     channel = TelegramChannel(TOKEN, cfg.telegram.replace(base_url=fake.base_url))
-    tally = Tally(tmp_path / "v.db", cfg, [channel])
-    tally.store.save_subscriber("telegram", "601", choice="all")  # corrections too: it must get this one once
+    tally = Tally(tmp_path / "r.db", cfg, [channel])
+    tally.store.save_subscriber("telegram", chat, choice=choice)
     for i in range(10):  # … 998,100
         tally.report("mod", day(i), 989_100 + 1_000 * i, delta=1_000 if i else None)
     tally.report("mod", day(10), 1_000_340, delta=2_240, item="post-10")
+    return tally, channel
+
+
+def test_a_source_revising_its_figure_edits_the_alerts_it_caused(tmp_path, fake):
+    tally, channel = crossing_the_million(tmp_path, fake, "601", "all")  # corrections too: it must get this one once
     send_all(tally, channel)
     alert = next(c for c in fake.sent(601) if "passed 1,000,000" in c.text)
     tally.store.save_subscriber("telegram", "602", choice="all")  # subscribed after the alert went out
@@ -341,13 +347,7 @@ def test_a_correction_made_while_the_alert_waits_for_its_reader_follows_it_there
     """The milestone's copy for a milestones-only reader was still queued (their chat failing) when
     the source revised the figure: once the copy goes out, the correction follows it (an edit and an
     answer), though that reader chose no corrections — nothing stays with the old figure unanswered."""
-    cfg = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}})
-    channel = TelegramChannel(TOKEN, cfg.telegram.replace(base_url=fake.base_url))
-    tally = Tally(tmp_path / "q.db", cfg, [channel])
-    tally.store.save_subscriber("telegram", "611", choice="milestones")
-    for i in range(10):
-        tally.report("mod", day(i), 989_100 + 1_000 * i, delta=1_000 if i else None)
-    tally.report("mod", day(10), 1_000_340, delta=2_240, item="post-10")  # queued, not sent yet
+    tally, channel = crossing_the_million(tmp_path, fake, "611", "milestones")  # queued, not sent yet
     revised = tally.report("mod", day(10), 1_000_400, delta=2_300, item="post-10")
     assert [s.event.rule for s in revised.events] == ["correction"]
     send_all(tally, channel)
@@ -386,13 +386,7 @@ def test_a_correction_dropped_before_it_reached_a_reader_is_followed_by_the_next
     """The milestone reached the reader; the post was revised below the level (the milestone taken
     back, the correction queued for them — their chat failing) and revised again before that copy
     went out: the newer correction reaches them as the answer to the milestone they hold."""
-    cfg = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}})
-    channel = TelegramChannel(TOKEN, cfg.telegram.replace(base_url=fake.base_url))
-    tally = Tally(tmp_path / "d.db", cfg, [channel])
-    tally.store.save_subscriber("telegram", "631", choice="milestones")
-    for i in range(10):
-        tally.report("mod", day(i), 989_100 + 1_000 * i, delta=1_000 if i else None)
-    tally.report("mod", day(10), 1_000_340, delta=2_240, item="post-10")
+    tally, channel = crossing_the_million(tmp_path, fake, "631", "milestones")
     send_all(tally, channel)
     (alert,) = fake.sent(631)
     tally.report("mod", day(10), 999_950, delta=1_850, item="post-10")  # below the level: its copy waits
