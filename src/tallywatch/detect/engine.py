@@ -232,20 +232,21 @@ class Detector:
         events: list[Event] = []
         suspect = window.suspect
         if suspect is not None and suspect.as_of < point.as_of:
-            window.suspect = None
+            follows = consistent(suspect, point, window, guard)
             # the next report continues from it (its printed change says so): confirmed, however
             # big that next rise is (it is judged on its own below); else the guard's verdict on both
-            if consistent(suspect, point, window, guard) or verdict(suspect, point, window, guard) is not False:
+            if follows or verdict(suspect, point, window, guard) is not False:
+                window.suspect = None
                 log.debug("%s %s: %s confirmed by the next report", metric, suspect.as_of, f"{suspect.value:,}")
                 events += self._confirmed(window, suspect, point)
                 window = self._windows[metric]
-            elif consistent(suspect, point, window, guard) is False and consistent(last, point, window, guard) is False:
+            elif follows is False and consistent(last, point, window, guard) is False:
                 # its printed change continues neither the held value nor the last accepted one: its own
                 # total is wrong (a typo after a big day) — it judges nothing; the held value waits on
-                window.suspect = suspect
                 self._put(metric, point, "discarded")
                 return [corrections.discarded(metric, point, "inconsistent", suspect)]
             else:
+                window.suspect = None
                 self._put(metric, suspect, "discarded")
                 events.append(corrections.discarded(metric, suspect, "contradicted", point))
         judged = verdict(window.last, point, window, guard)
