@@ -67,6 +67,32 @@ def test_a_milestone_at_night_is_not_held_behind_an_alert_waiting_for_quiet_hour
     store.close()
 
 
+def test_a_correction_whose_original_never_reached_a_quiet_reader_waits_for_their_quiet_hours_to_end(tmp_path, fake):
+    """A milestone goes at night (critical), but the chat fails and its copy dies; its correction,
+    queued in the reader's quiet hours to edit that message, has nothing to edit and goes as a
+    message of its own — not at night: a correction waits for quiet hours (the thorough inbox run
+    found it going at once)."""
+    channel = TelegramChannel(TOKEN, CONFIG.telegram.replace(base_url=fake.base_url))
+    store = Store(tmp_path / "q.db")
+    hour = dt.datetime.now(ZoneInfo("Europe/Kyiv")).hour
+    store.save_subscriber("telegram", "905", choice="all", quiet_from=hour, quiet_to=(hour + 2) % 24)
+    million = Event(
+        "milestone:personnel:1000000", "milestone", "personnel", D(2025, 6, 12), 1_000_340, "passed", "critical"
+    )
+    stored(store, million, [channel])
+    (copy,) = store.claim("telegram")  # critical: at once, quiet hours or not
+    store.mark_retry(copy.id, "Telegram: NetworkError: 500", utcnow() + dt.timedelta(minutes=5), dead=False)
+    (million_id,) = [e["id"] for e in store.events() if e["key"] == million.key]
+    fixed = Event("correction:personnel", "correction", "personnel", D(2025, 6, 12), 1_000_330, "fixed", "warning")
+    stored(store, dataclasses.replace(fixed, data={"answers": [million_id]}), [channel])
+    store.mark_retry(copy.id, "Telegram: chat not found", utcnow(), dead=True)  # the milestone's copy dies
+    assert store.claim("telegram") == []  # the correction, now a message of its own, waits
+    (row,) = [r for r in store.outbox_rows(("pending",)) if r["key"] == fixed.key]
+    wake = dt.datetime.now(ZoneInfo("Europe/Kyiv")).replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=2)
+    assert dt.datetime.fromisoformat(row["next_attempt_at"]) == wake
+    store.close()
+
+
 def test_a_retraction_waits_for_its_original_in_retry_backoff_and_then_the_original_is_dropped(tmp_path, fake):
     """The false alert failed once (a 500: it did not arrive) and waits to be tried again when it is
     taken back: it is dropped, its reader gets neither it nor a retraction — only the true milestone."""

@@ -1,10 +1,11 @@
 """Sequences the inbox state machine (``test_inbox_days.py``, thorough profile) found failing, kept
-as they were found so a fix shows: each is ``xfail(strict=True)`` while it fails, and fails the
-suite once it passes (then it becomes a plain test, or goes).
+as they were found: each was an ``xfail(strict=True)`` while it failed, and is a plain test now that
+it passes.
 
-Found on 2026-12-05 (issue 24), still failing: a correction whose original never reached the quiet
-reader (504) — the chat failed, its copy died — becomes a message of its own when ``Store.settle``
-re-chains it, due at once, inside the reader's quiet hours: ``settle`` does not know them.
+Found on 2026-12-05 (issue 24): a correction whose original never reached the quiet reader (504) —
+the chat failed, its copy died — became a message of its own when ``Store.settle`` re-chained it,
+due at once, inside the reader's quiet hours. A follow-up now keeps the reader's quiet hours from
+when it was queued (``deliveries.alone_after``); the direct test is in ``test_features_meet.py``.
 """
 
 import pytest
@@ -22,11 +23,6 @@ class Chat:
 
 
 @pytest.mark.usefixtures("servers")
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 24: quiet hours are not kept for a follow-up that becomes a message of its own",
-)
 def test_a_correction_that_becomes_a_message_of_its_own_waits_for_the_end_of_quiet_hours():
     state = Inboxes()
     try:

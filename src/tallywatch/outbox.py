@@ -56,7 +56,7 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
     (``models.ADMIN_ONLY``: the Telegram admins, the console, webhooks) and no other reader.
     """
     channels = list(channels)
-    kinds = {c.kind for c in channels}
+    kinds = {c.kind: c for c in channels}
     added = 0
     for stored in events:
         data = stored.event.data
@@ -70,7 +70,9 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
             key = idempotency_key(stored.event.key, kind, f"{recipient}#{earlier['id']}")
             # a follow-up of a copy still deferred (the reader's quiet hours) is due when that copy is
             due = dt.datetime.fromisoformat(earlier["next_attempt_at"]) if earlier["status"] == "pending" else None
-            store.enqueue(stored.id, kind, recipient, key, due, earlier["language"], earlier["id"])
+            # (and if that copy is never sent, it goes as a message of its own: then quiet hours hold it)
+            alone = kinds[kind].quiet_until(recipient, stored.event, store)
+            store.enqueue(stored.id, kind, recipient, key, due, earlier["language"], earlier["id"], alone_after=alone)
             answered.add((kind, recipient))
             added += 1
         if replaced:

@@ -281,6 +281,11 @@ MIGRATIONS: list[str] = [
     CREATE TABLE reports_held (day TEXT PRIMARY KEY, since TEXT NOT NULL) WITHOUT ROWID;
     ALTER TABLE deliveries ADD COLUMN maybe_sent INTEGER NOT NULL DEFAULT 0
     """,
+    # 14: a follow-up keeps when it may go as a message of its own (the reader's quiet hours when it
+    #     was queued), for when the message it answers is never sent and ``settle`` makes it one
+    """
+    ALTER TABLE deliveries ADD COLUMN alone_after TEXT
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -1135,13 +1140,15 @@ class Store:
         language: str = "en",
         reply_to: int | None = None,
         dead: str | None = None,
+        alone_after: dt.datetime | None = None,
     ) -> None:
         """Queue a delivery (``dead``: as one that gave up with this error, which `outbox retry` revives:
-        a newer version taking the place of a copy that died)."""
+        a newer version taking the place of a copy that died; ``alone_after``: for a follow-up, not before
+        when it may go if it has to go as a message of its own — the reader's quiet hours now)."""
         now = _ts()
         self.conn.execute(
             "INSERT INTO deliveries (event_id, channel, recipient, idempotency_key, next_attempt_at, created_at,"
-            " language, reply_to, status, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " language, reply_to, status, last_error, alone_after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (idempotency_key) DO NOTHING",
             [
                 event_id,
@@ -1154,6 +1161,7 @@ class Store:
                 reply_to,
                 "dead" if dead else "pending",
                 dead,
+                _ts(alone_after) if alone_after else None,
             ],
         )
 
@@ -1305,12 +1313,14 @@ class Store:
         )
         never += ")"
         # (an edit whose original was itself an edit of a message sent edits that message instead)
-        # (and is due when that message's copy is, if it is still queued: quiet hours hold it too)
+        # (and is due when that message's copy is, if it is still queued: quiet hours hold it too;
+        # one that becomes a message of its own waits for the quiet hours it was queued in)
         self.conn.execute(
-            "UPDATE deliveries SET reply_to = (SELECT o.reply_to FROM deliveries o WHERE o.id = deliveries.reply_to),"
-            " next_attempt_at = max(next_attempt_at, coalesce((SELECT q.next_attempt_at FROM deliveries o"
-            " JOIN deliveries q ON q.id = o.reply_to WHERE o.id = deliveries.reply_to AND q.status = 'pending'),"
-            " next_attempt_at))"
+            "UPDATE deliveries SET next_attempt_at = max(next_attempt_at, coalesce((SELECT q.next_attempt_at"
+            " FROM deliveries o JOIN deliveries q ON q.id = o.reply_to WHERE o.id = deliveries.reply_to AND"
+            " q.status = 'pending'), CASE WHEN (SELECT o.reply_to FROM deliveries o WHERE o.id = deliveries.reply_to)"
+            " IS NULL THEN alone_after END, next_attempt_at)),"
+            " reply_to = (SELECT o.reply_to FROM deliveries o WHERE o.id = deliveries.reply_to)"
             f" WHERE {never}"
         )
 

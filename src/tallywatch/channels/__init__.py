@@ -105,6 +105,11 @@ class Channel(Protocol):
         """Who gets this event — called inside the ingest transaction."""
         ...
 
+    def quiet_until(self, recipient: str, event: Event, store: Store) -> dt.datetime | None:
+        """Until when a message of its own about ``event`` to ``recipient`` would wait now (quiet
+        hours), or None — asked for a follow-up, which may have to go as one (``Store.settle``)."""
+        ...
+
     async def send(
         self, event: Event, recipient: str, language: str, reply: Reply | None = None, steps: Steps | None = None
     ) -> str | None:

@@ -27,6 +27,9 @@ class ConsoleChannel:
     def is_group(self, recipient: str) -> bool:
         return False
 
+    def quiet_until(self, recipient: str, event: Event, store: Store) -> None:
+        return None  # (no quiet hours here)
+
     async def send(self, event: Event, recipient: str, language: str = "en", reply=None, steps=None) -> None:
         stream = self._stream or sys.stdout
         try:

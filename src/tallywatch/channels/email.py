@@ -399,6 +399,9 @@ class EmailChannel:
     def is_group(self, recipient: str) -> bool:
         return False
 
+    def quiet_until(self, recipient: str, event: Event, store: Store) -> None:
+        return None  # (no quiet hours here)
+
     def recipients(self, event: Event, store: Store) -> list[Recipient]:
         subs = store.subscribers(self.kind)
         if event.rule == "digest":

@@ -173,6 +173,10 @@ class TelegramChannel:
                 out.append(Recipient(sub["address"], quiet_until(sub, event, now, self.zone), sub["language"]))
         return out
 
+    def quiet_until(self, recipient: str, event: Event, store: Store) -> dt.datetime | None:
+        sub = store.subscriber(self.kind, recipient)
+        return quiet_until(sub, event, self.clock(), self.zone) if sub else None
+
     async def start(self) -> None:
         async with self._starting:
             if not self._ready:

@@ -66,6 +66,9 @@ class WebhookChannel:
     def is_group(self, recipient: str) -> bool:
         return False
 
+    def quiet_until(self, recipient: str, event: Event, store: Store) -> None:
+        return None  # (no quiet hours here)
+
     def recipients(self, event: Event, store: Store) -> list[Recipient]:
         if event.rule in ("digest", "broadcast"):
             return []
