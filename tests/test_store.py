@@ -332,7 +332,9 @@ def test_a_commit_that_fails_is_rolled_back_and_later_transactions_still_commit(
     reopened.close()
 
 
+UNDO_14 = ("ALTER TABLE deliveries DROP COLUMN alone_after",)  # a schema 13 file
 UNDO_13 = (  # a schema 12 file, as the release before it left one
+    *UNDO_14,
     "DROP INDEX deliveries_event",
     "DROP INDEX deliveries_recipient",
     "DROP INDEX deliveries_queue",
@@ -369,4 +371,21 @@ def test_a_version_12_file_learns_which_reports_were_replaced_and_which_deliveri
     assert store.latest_report().key == "report:2025-06-13/2"
     assert store.outbox_counts()["dropped"] == 1
     assert store.requeue_dead() == 0  # a replaced copy never goes out again
+    store.close()
+
+
+def test_a_version_13_file_keeps_its_queue_and_its_follow_ups_wait_for_nothing_new(tmp_path):
+    """Schema 14 adds when a follow-up may go on its own (``alone_after``): one queued before it has
+    none, and goes as it would have."""
+    path = tmp_path / "v13.db"
+    store = Store(path)
+    event = store.add_event(Event("milestone:tanks:11000", "milestone", "tanks", D(2025, 6, 13), 11_001, "m"), "mod", 1)
+    store.enqueue(event.id, "telegram", "1", "a")
+    for statement in (*UNDO_14, "PRAGMA user_version = 13"):
+        store.conn.execute(statement)
+    store.close()
+    store = Store(path)
+    assert store.version == SCHEMA_VERSION
+    assert [d.event.key for d in store.claim("telegram")] == ["milestone:tanks:11000"]
+    assert store.conn.execute("SELECT alone_after FROM deliveries").fetchone()[0] is None
     store.close()
