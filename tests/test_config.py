@@ -211,17 +211,17 @@ def test_a_file_without_sources_or_milestones_keeps_the_built_in_ones(tmp_path):
     path = write(tmp_path, "[email]\nfrom_addr = 'alerts@example.org'\n[telegram]\nadmins = [42]\n")
     cfg, _origin = config.load(path)
     built_in = config.defaults()
-    assert cfg.sources == built_in.sources and len(cfg.sources) == 6
+    assert cfg.sources == built_in.sources and len(cfg.sources) == 7
     assert cfg.milestones == built_in.milestones and cfg.milestones["personnel"].step == 100_000
     assert cfg.telegram.admins == [42]
     done = run_tallywatch("config", "check", "--config", str(path))
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == [
         f"# {path}: valid",
-        "# sources: 6, built in (disabled: mod)",
+        "# sources: 7, built in (disabled: mod-rss, ukrinform, kmu)",
         "# milestones: 13, built in",
     ]
-    assert len(json.loads(done.stdout)["sources"]) == 6
+    assert len(json.loads(done.stdout)["sources"]) == 7
 
 
 def test_a_files_own_sources_and_milestones_replace_the_built_in_ones(tmp_path):

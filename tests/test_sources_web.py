@@ -52,14 +52,15 @@ def stored(cfg, metric="personnel"):
         store.close()
 
 
-def test_the_shipped_kmu_source_is_enabled_and_reads_real_kmu_pages(tmp_path, feed_server):
-    """The shipped source as it is (its URL moved to 127.0.0.1), serving real pages for today and yesterday."""
-    assert KMU.enabled and KMU.selector == "div.news__item--inner"
+def test_the_shipped_kmu_source_reads_real_kmu_pages_once_enabled(tmp_path, feed_server):
+    """The shipped source as it is (its URL moved to 127.0.0.1), serving real pages for today and
+    yesterday. It ships disabled (the pages stop in early 2024: issue 30), and works once enabled."""
+    assert not KMU.enabled and KMU.selector == "div.news__item--inner"
     assert KMU.url == "https://www.kmu.gov.ua" + REPORT.replace("{:%d%m%Y}", "{date:%d%m%Y}")
     today = dt.datetime.now(REPORT_ZONE).date()
     feed_server.routes[REPORT.format(today)] = kmu_page("2023-12-15")
     feed_server.routes[REPORT.format(today - dt.timedelta(days=1))] = kmu_page("2023-11-05")
-    cfg = config(tmp_path, KMU.replace(url=KMU.url.replace("https://www.kmu.gov.ua", feed_server.url)))
+    cfg = config(tmp_path, KMU.replace(url=KMU.url.replace("https://www.kmu.gov.ua", feed_server.url), enabled=True))
     [[result]], _, _ = run(cfg)
     assert (result.status, result.documents) == ("ok", 2)
     assert stored(cfg) == {D(2023, 11, 5): 305_090, D(2023, 12, 15): 343_890}
@@ -297,10 +298,12 @@ def test_sources_test_fetches_once_and_shows_what_it_extracts_storing_nothing(tm
     assert "  personnel            2023-12-15       343,890  (+1,090)" in done.stdout
     ops = run_tallywatch("sources", "test", "gs-ops", "--config", str(cfg))
     assert "  combat_clashes       2025-06-14           220" in ops.stdout, ops.stderr
+    assert "  verdict: not a report; the figures are the pattern metrics'" in ops.stdout
     channel = run_tallywatch("sources", "test", "gs-channel", "--config", str(cfg))
     assert channel.stdout.startswith("# gs-channel: 1 requests, 4 items, 39 figures (nothing stored)\n"), channel.stdout
     assert "GeneralStaffZSU/21004  2022-08-20T15:12+00:00\n  Оперативна інформація" in channel.stdout
-    assert "  (no figures: not a report)" in channel.stdout
+    assert "  verdict: not a report (no figures)" in channel.stdout
+    assert "  verdict: a report, read completely" in channel.stdout
     assert not (tmp_path / "tw.db").exists()
 
     feed_server.routes["/report"] = page("real/kmu/bot_ukraine_stats_2023-09-30.html")

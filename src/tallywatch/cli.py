@@ -347,17 +347,26 @@ def _test_source(cfg: config.Config, args: argparse.Namespace) -> int:
         for f in item.figures:
             delta = "" if f.reported_delta is None else f"  ({format_delta(f.reported_delta)})"
             print(f"  {f.metric:<20} {f.as_of}  {format_number(f.value):>12}{delta}")
-        if item.verdict == "broken":
-            print(f"  broken report ({item.coverage}): {'; '.join(item.problems)}")
-        elif item.problems:
-            print(f"  read {item.coverage}: {'; '.join(item.problems)}")
-        elif not item.figures:
-            print("  (no figures: not a report)")
+        print(f"  verdict: {_verdict(item)}")
     problems = page_problems(documents, items) if source.kind == "html" else []
     problems += [f"broken report in {item.guid}" for item in items if item.verdict == "broken"]
     for problem in problems:
         print(f"tallywatch sources test {source.name}: {problem}", file=sys.stderr)
     return 1 if problems else 0
+
+
+_READ = {"complete": "read completely", "partial": "read partly", "unread": "not read at all"}
+
+
+def _verdict(item) -> str:
+    """What `sources test` says of one document: a report (how much of it was read), a broken one,
+    or not a report — whose figures, if any, are the pattern metrics'."""
+    problems = f": {'; '.join(item.problems)}" if item.problems else ""
+    if item.verdict == "broken":
+        return f"a broken report, {_READ.get(item.coverage, 'not read at all')}{problems}"
+    if item.verdict == "report":
+        return f"a report, {_READ.get(item.coverage, 'read completely')}{problems}"
+    return "not a report; the figures are the pattern metrics'" if item.figures else "not a report (no figures)"
 
 
 def _rule(text: str) -> str:

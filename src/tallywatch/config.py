@@ -29,6 +29,7 @@ import msgspec
 from msgspec import Meta, field
 
 from .extract import EXTRACTORS
+from .extract.dates import dated_url
 from .extract.genstaff import METRICS
 from .i18n import N_
 from .models import ADMIN_ONLY, RULES
@@ -180,6 +181,20 @@ def _css(selector: str) -> None:
         raise ValueError(f"selector: {selector!r} is not valid CSS: {exc}") from None
 
 
+def is_dated(url: str) -> bool:
+    """Does this address name a day (``extract.dates.dated_url``'s fields)?"""
+    return any(f"{{{field}" in url for field in ("date", "day", "month", "year"))
+
+
+def _check_dated(key: str, template: str) -> None:
+    try:
+        one, other = (dated_url(template, dt.date(2025, 6, d)) for d in (14, 15))
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ValueError(f"{key}: only {{date:FORMAT}}, {{day}}, {{month}}, {{month_uk}}, {{year}} ({exc})") from None
+    if one == other:
+        raise ValueError(f"{key}: the address must name the day, e.g. {{date:%d%m%Y}} or {{month}}-{{day}}-{{year}}")
+
+
 class Source(Strict):
     name: Name
     kind: Literal["rss", "atom", "json", "html", "telegram_channel"]
@@ -198,6 +213,10 @@ class Source(Strict):
     stale_after: Seconds | None = None  # default: [rules.stale] after
     selector: str | None = None  # html: the CSS selector of the element holding the report
     follow: str | None = None  # html: the url is a listing; follow its links matching this regex
+    # html with follow, when the listing fails or lists no report: a sitemap whose addresses matching
+    # follow are read instead, then the day's page by a dated address ({day} {month} {year}, see README)
+    sitemap: Url | None = None
+    fallback: Url | None = None
     max_pages: Annotated[int, Meta(ge=1, le=50)] = 3  # html: pages (or days) per poll; telegram_channel: pages back
     follow_redirects_to: list[str] = []  # other hosts a redirect may lead to (its own site always may)
     # when sources give one metric for one day: the lowest priority's figure is the one the rules see
@@ -222,25 +241,24 @@ class Source(Strict):
                 re.compile(self.follow)
             except re.error as exc:
                 raise ValueError(f"follow: not a regular expression: {exc}") from None
-        dated = "{date" in self.url
+        dated = is_dated(self.url)
         if self.kind == "html":
             if not self.selector:
                 raise ValueError("an html source needs selector, the CSS selector of the report's element")
             if dated and self.follow:
-                raise ValueError("follow (a listing page) and a {date:…} url (one page per day) exclude each other")
+                raise ValueError("follow (a listing page) and a dated url (one page per day) exclude each other")
             if dated:
-                try:
-                    formatted = self.url.format(date=dt.date(2025, 6, 14))
-                except (KeyError, IndexError, ValueError) as exc:
-                    raise ValueError(f"url: only {{date:FORMAT}} may be templated ({exc})") from None
-                if formatted == self.url.format(date=dt.date(2025, 6, 15)):
-                    raise ValueError("url: the {date:…} format must name the day, e.g. {date:%d%m%Y}")
+                _check_dated("url", self.url)
+            if (self.sitemap or self.fallback) and not self.follow:
+                raise ValueError("sitemap and fallback stand in for a listing: they need follow")
+            if self.fallback is not None:
+                _check_dated("fallback", self.fallback)
         else:
-            for key in ("selector", "follow"):
+            for key in ("selector", "follow", "sitemap", "fallback"):
                 if getattr(self, key) is not None:
                     raise ValueError(f"{key}: for html sources only")
             if dated:
-                raise ValueError("url: a {date:…} url is for html sources only")
+                raise ValueError("url: a dated url is for html sources only")
         if self.kind == "telegram_channel" and not re.fullmatch(r"/s/[A-Za-z0-9_]{4,64}/?", urlsplit(self.url).path):
             raise ValueError("url: a telegram_channel url is the channel's public preview, https://t.me/s/<channel>")
         if self.selector is not None:

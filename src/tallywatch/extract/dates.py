@@ -28,7 +28,7 @@ _MONTH_FIRST = re.compile(rf"(?P<mon>{MONTH})\s+(?P<d>\d{{1,2}}),?\s+(?P<y>\d{{4
 _DAY_FIRST = re.compile(rf"(?P<d>\d{{1,2}})\s+(?P<mon>{MONTH}),?\s+(?P<y>\d{{4}})", re.I)
 
 
-_EN = (
+MONTHS_EN = (
     "january",
     "february",
     "march",
@@ -49,7 +49,7 @@ def month_number(word: str) -> int | None:
     w = word.lower().rstrip(".")
     if len(w) < 3:
         return None
-    names = _EN if w.isascii() else _UK
+    names = MONTHS_EN if w.isascii() else _UK
     for i, name in enumerate(names, 1):
         if name.startswith(w) if w.isascii() else w.startswith(name):
             return i
@@ -85,3 +85,32 @@ def resolve(day: int, month: int, year: str | None, reference: dt.date) -> dt.da
         if candidate <= latest:
             return candidate
     raise ValueError(f"no year puts {day:02d}.{month:02d} before {reference}")
+
+
+# The report pages' addresses name the day in words: mod.gov.ua's
+# .../total-russian-combat-losses-in-ukraine-as-of-april-12-2026 and .../bojovi-vtrati-voroga-na-5-lyutogo-2026-roku
+# (the Ukrainian genitive month transliterated as the site does it: "lyutogo" is seen; the other
+# eleven follow the same scheme, unseen).
+MONTHS_UK_SLUG = (
+    "sichnya",
+    "lyutogo",
+    "bereznya",
+    "kvitnya",
+    "travnya",
+    "chervnya",
+    "lipnya",
+    "serpnya",
+    "veresnya",
+    "zhovtnya",
+    "listopada",
+    "grudnya",
+)
+
+
+def dated_url(template: str, day: dt.date) -> str:
+    """The address of ``day``'s page: ``{date:FORMAT}`` (strftime), and the parts as slugs write
+    them — ``{day}`` without a leading zero, ``{month}`` the English name in lower case,
+    ``{month_uk}`` the Ukrainian genitive transliterated (``MONTHS_UK_SLUG``), ``{year}``."""
+    return template.format(
+        date=day, day=day.day, month=MONTHS_EN[day.month - 1], month_uk=MONTHS_UK_SLUG[day.month - 1], year=day.year
+    )

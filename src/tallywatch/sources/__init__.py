@@ -14,7 +14,8 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from ..config import Http, JsonMapping, Source
+from ..config import Http, JsonMapping, Source, is_dated
+from ..extract.dates import dated_url
 from ..extract.json_fields import RUSSIANWARSHIP_V2
 from ..models import REPORT_ZONE, Document
 from . import feed, json_api
@@ -123,8 +124,8 @@ async def harvest(client: PoliteClient, source: Source, http: Http, state: dict,
     if state.get("moved_to") and state.get("moved_from") == source.url:
         source = source.replace(url=state["moved_to"])
     reader = Reader(client, source, http, state)
-    if source.kind == "html" and "{date" in source.url:
-        out = Harvest(await _dated(reader, seen, dt.datetime.now(REPORT_ZONE).date()))
+    if source.kind == "html" and is_dated(source.url):
+        out = Harvest(await _dated(reader, seen, dt.datetime.now(REPORT_ZONE).date(), source.url))
     elif source.kind == "html" and source.follow:
         out = await _listing(reader, seen)
     elif source.kind == "telegram_channel":
@@ -140,12 +141,12 @@ async def harvest(client: PoliteClient, source: Source, http: Http, state: dict,
     return out
 
 
-async def _dated(reader: Reader, seen: Seen, today: dt.date) -> list[Document]:
+async def _dated(reader: Reader, seen: Seen, today: dt.date, template: str) -> list[Document]:
     """One page per day: today's, then the days before it not read yet (a 404 is a day not published)."""
     documents = []
     for back in range(reader.source.max_pages):
         day = today - dt.timedelta(days=back)
-        url = reader.source.url.format(date=day)
+        url = dated_url(template, day)
         if back and await seen(url):
             continue
         try:
@@ -158,23 +159,70 @@ async def _dated(reader: Reader, seen: Seen, today: dt.date) -> list[Document]:
 
 
 async def _listing(reader: Reader, seen: Seen) -> Harvest:
-    """A listing page, then the report pages it links to: the newest, and those not read yet."""
+    """A listing page, then the report pages it links to: the newest, and those not read yet.
+
+    When the listing fails or links to no report (a new layout, an outage of that page), the
+    source's ``sitemap`` lists the pages instead, and failing that the day's page is asked for by
+    its dated address (``fallback``); each step down is logged. Only when every way fails is the
+    poll a failure, naming each."""
     from . import html
 
     source = reader.source
-    fetched = await reader.get(source.url, conditional=True)
-    if fetched.not_modified:
-        return Harvest(not_modified=True)
     pattern = re.compile(source.follow or "")
-    urls = await asyncio.to_thread(html.links, fetched.content, source.url, pattern)
+    failures: list[str] = []
+    out = Harvest()
+    urls: list[str] = []
+    try:
+        fetched = await reader.get(source.url, conditional=True)
+        if fetched.not_modified:
+            return Harvest(not_modified=True)
+        urls = await asyncio.to_thread(html.links, fetched.content, source.url, pattern)
+        if not urls:
+            raise FetchError(f"no link on {source.url} matches follow {source.follow!r} (has the page layout changed?)")
+        out = Harvest([], fetched.etag, fetched.last_modified)
+    except FetchError as exc:
+        if not (source.sitemap or source.fallback):
+            raise
+        failures.append(f"listing: {exc}")
+    if not urls and source.sitemap:
+        try:
+            urls = await _sitemap(reader, source.sitemap, pattern)
+        except FetchError as exc:
+            failures.append(f"sitemap: {exc}")
+    if not urls and source.fallback:
+        today = dt.datetime.now(REPORT_ZONE).date()
+        documents = await _dated(reader, seen, today, source.fallback)
+        if not documents:  # (a failure still: the listing and the sitemap are how the source works)
+            failures.append(f"dated address: no page at {dated_url(source.fallback, today)} yet")
+            raise FetchError("; ".join(failures))
+        log.warning("source %s: %s; the day's page read at its dated address", source.name, "; ".join(failures))
+        return Harvest(documents)
     if not urls:
-        raise FetchError(f"no link on {source.url} matches follow {source.follow!r} (has the page layout changed?)")
-    documents = []
+        raise FetchError("; ".join(failures))
+    if failures:
+        log.warning("source %s: %s; the pages read from the sitemap instead", source.name, "; ".join(failures))
     for i, url in enumerate(urls[: source.max_pages]):
         if i and await seen(url):
             continue
-        documents.append(await reader.page(url))
-    return Harvest(documents, fetched.etag, fetched.last_modified)
+        out.documents.append(await reader.page(url))
+    return out
+
+
+async def _sitemap(reader: Reader, url: str, pattern: re.Pattern[str]) -> list[str]:
+    """The addresses a sitemap lists that match ``pattern``, newest first; a sitemap index is
+    followed to its newest sitemap (one request more)."""
+    from . import html
+
+    fetched = await reader.get(url)
+    listed = await asyncio.to_thread(html.sitemap, fetched.content, url)
+    if listed.children and not listed.pages:
+        child = listed.children[0]
+        fetched = await reader.get(child)
+        listed = await asyncio.to_thread(html.sitemap, fetched.content, child)
+    urls = [page for page in listed.pages if pattern.search(page)]
+    if not urls:
+        raise FetchError(f"no address in the sitemap {url} matches follow {reader.source.follow!r}")
+    return urls
 
 
 async def _preview(reader: Reader, seen: Seen) -> list[Document]:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from urllib.parse import urldefrag, urljoin
 
 from selectolax.lexbor import LexborHTMLParser
 
 from .. import markup
+from ..extract.dates import month_number
 from ..models import REPORT_ZONE, Document
 from .http import FetchError
 
@@ -70,9 +72,43 @@ _PUBLISHED_META = (
 _ISO_START = re.compile(r"\s*(?P<day>\d{4}-\d{2}-\d{2})(?P<time>[ T]\d{2}:\d{2}(?::\d{2})?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
 
+# A server-rendered app's page data (Next.js: mod.gov.ua's "publishedAt":{"iso":"…"}, JSON-LD's
+# "datePublished"), inside a script, its quotes perhaps escaped (a React server payload).
+_PUBLISHED_JSON = re.compile(
+    r'\\?"(?:publishedAt|datePublished)\\?"\s*:\s*(?:\{\s*\\?"iso\\?"\s*:\s*)?\\?"(?P<when>\d{4}-\d{2}-\d{2}T[^"\\]+)'
+)
+# The time as the page prints it: "12 April, 2026, 7:32 AM EEST" (Kyiv's summer or winter time).
+_PRINTED = re.compile(
+    r"(?P<d>\d{1,2})\s+(?P<mon>[A-Za-z]{3,9}),?\s+(?P<y>\d{4}),?\s+(?P<h>\d{1,2}):(?P<min>\d{2})\s*(?P<half>[AP]M)\s+EES?T\b"
+)
+
+
+def _stated_in_page(tree: LexborHTMLParser) -> dt.datetime | None:
+    """The publication time in the page's data, or printed in a date element; None if neither."""
+    for script in tree.css("script"):
+        m = _PUBLISHED_JSON.search(script.text())
+        if m:
+            try:
+                when = dt.datetime.fromisoformat(m["when"].replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return when if when.tzinfo else when.replace(tzinfo=REPORT_ZONE)
+    for node in tree.css('[class*="date"], time'):
+        m = _PRINTED.search(node.text())
+        month = month_number(m["mon"]) if m else None
+        if m and month and 1 <= int(m["h"]) <= 12:
+            hour = int(m["h"]) % 12 + (12 if m["half"] == "PM" else 0)
+            try:
+                return dt.datetime(int(m["y"]), month, int(m["d"]), hour, int(m["min"]), tzinfo=REPORT_ZONE)
+            except ValueError:
+                continue
+    return None
+
+
 def published_time(tree: LexborHTMLParser) -> dt.datetime | dt.date | None:
     """When the page says it was published (a naive time is Kyiv's); if it states only a day, that
-    day (no moment of publication: midnight is nobody's hour); else None."""
+    day (no moment of publication: midnight is nobody's hour); else None. Standard metadata first,
+    then the page's own data or printed time (``_stated_in_page``), then a date element's ISO day."""
     candidates = [n.attributes.get("content") or "" for n in tree.css(_PUBLISHED_META)]
     first_time = tree.css_first("time[datetime]")
     candidates += [first_time.attributes.get("datetime") or ""] if first_time is not None else []
@@ -90,7 +126,7 @@ def published_time(tree: LexborHTMLParser) -> dt.datetime | dt.date | None:
         except ValueError:
             continue
         return when if when.tzinfo else when.replace(tzinfo=REPORT_ZONE)
-    return day
+    return _stated_in_page(tree) or day
 
 
 def page_document(content: bytes, source: str, selector: str, url: str, day: dt.date | None = None) -> Document:
@@ -122,3 +158,31 @@ def links(content: bytes, base_url: str, pattern: re.Pattern[str]) -> list[str]:
         if url.startswith(("http://", "https://")) and pattern.search(url):
             seen.setdefault(url, None)
     return list(seen)
+
+
+@dataclass(frozen=True)
+class Sitemap:
+    pages: list[str]  # the pages it lists, newest first (by lastmod; in the file's order without one)
+    children: list[str]  # a sitemap index: the sitemaps it lists, newest first
+
+
+def sitemap(content: bytes, url: str) -> Sitemap:
+    """A sitemap (``<urlset>``) or sitemap index (``<sitemapindex>``), read with the same HTML5
+    parser as the pages: it reads any ``<loc>`` and ``<lastmod>`` and never expands an entity, so
+    a hostile file can do no more than fail to list anything."""
+    tree = parse(content)
+    pages, children = [], []
+    for kind, found in (("url", pages), ("sitemap", children)):
+        for i, entry in enumerate(tree.css(kind)):
+            loc = entry.css_first("loc")
+            address = " ".join(loc.text().split()) if loc is not None else ""
+            if address.startswith(("http://", "https://")):
+                modified = entry.css_first("lastmod")
+                found.append((modified.text().strip() if modified is not None else "", -i, urljoin(url, address)))
+    if not pages and not children:
+        raise FetchError(f"{url} is not a sitemap: no <url><loc> or <sitemap><loc> in it")
+    return Sitemap(_newest(pages), _newest(children))
+
+
+def _newest(entries: list[tuple[str, int, str]]) -> list[str]:
+    return [address for *_, address in sorted(entries, reverse=True)]
