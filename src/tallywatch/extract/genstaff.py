@@ -24,7 +24,8 @@ Metric names are stable across the years although the report's categories change
 * ``warships`` — "warships / boats", earlier "boats / cutters".
 * ``srbm_launchers`` — "mobile SRBM system", listed until April 2022 (frozen at 4); it was not
   merged into cruise missiles, so it keeps a name of its own.
-* ``ground_robots`` — "ground robotic systems", new in May 2026.
+* ``ground_robots`` — "ground robotic systems" ("unmanned ground vehicles" on mod.gov.ua's English
+  pages), new in May 2026.
 
 A label is matched against each metric's synonyms (``LABELS``), then by a close match for small
 slips ("artilery systems"); only a label like none of them is a new category, kept under a
@@ -169,9 +170,10 @@ LABELS = (
         "mobile srbm system",
     ),
     _label(
-        r"ground robotic (?:systems|complexes)|ground robots?|наземн\w* робот\w* комплекс\w*",
+        r"ground robotic (?:systems|complexes)|ground robots?|unmanned ground vehicles?|наземн\w* робот\w* комплекс\w*",
         "ground_robots",
         "ground robotic systems",
+        "unmanned ground vehicles",
         "наземні робототехнічні комплекси",
     ),
 )
