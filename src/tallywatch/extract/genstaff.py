@@ -11,7 +11,16 @@ of them as the publishers served them):
 * the 2025 one-line news form with thousands separators (``1,002,690``, ``1 002 690``);
 * the 2025–26 mod.gov.ua forms: "… as of April 12, 2026", "Бойові втрати ворога на 5 лютого
   2026 року", "станом на 12.04.2026"; ``personnel: about 1 226 420 (+830) persons;`` with a
-  colon, or the label on its own line (``Personnel:``) and the figure on the next.
+  colon, or the label on its own line (``Personnel:``) and the figure on the next;
+* mod.gov.ua's 2026 pages: "Combat losses of the enemy as of …", "Total russian combat losses in
+  Ukraine as of …", a ``<li>label ‒ total (+change);</li>`` bullet per category with the 2026
+  English labels ("air defense assets", "UAVs (operational-tactical level)", "unmanned ground
+  vehicles"), and a title "… over the last day: 880 persons, …" with no date (the page is then
+  dated by its publication).
+
+A line of the day's numbers — "Total russian military losses on April 11, 2026: 1,070 personnel,
+2,081 UAVs.", "Загальні втрати росіян за минулу добу: …" — is never read as totals and never starts
+a report, wherever it stands (``_DAY_SUMMARY``).
 
 A line that cannot be read is skipped and logged; it never ends the report. Each document gets
 a verdict (``models.Reading``): a report, not a report, or a broken report — one that looks like
@@ -190,6 +199,29 @@ _HEADER = re.compile(
     r"(?:[^\n:]{0,40}:)?",  # "… were approximately:"
     re.I,
 )
+# A line of the DAY's numbers, not totals: mod.gov.ua's "Total russian military losses on April 11,
+# 2026: 1,070 personnel, 2,081 UAVs." before the list, "The estimated combat losses of russians over
+# the last day: …", "Загальні втрати росіян за 11 квітня 2026 року: …", "… за минулу добу: …". What
+# marks it is in its lead-in (the text before its first colon or dash): losses "on <date>" /
+# "за <date>" or a span of one day ("over the last day", "за добу", "протягом доби"), where a
+# header of totals says "as of" / "на" / "станом на" / "from … to" / "з … по". Such a line is
+# nobody's totals and starts no report, even when it reads like a header ("Бойові втрати ворога за
+# минулу добу на 11 квітня …").
+_DAY_SUMMARY = re.compile(
+    r"\b(?:over|in|during|for)\s+the\s+(?:last|past|previous)\s+(?:day|24\s+hours)\b|\bper\s+day\b"
+    r"|\blosses\b.*?\b(?:on|for)\s+" + dates.DATE + r"|\bза\s+(?:минулу\s+|останню\s+|попередню\s+)?добу\b"
+    r"|\b(?:протягом|упродовж|впродовж)\s+(?:минулої\s+|останньої\s+)?доби\b|\bминулої\s+доби\b"
+    r"|\bвтрат\w*\b.*?\bза\s+" + dates.DATE,
+    re.I,
+)
+_LEAD_IN = re.compile(r"[^:‒–—]*")
+
+
+def _day_summary(line: str) -> bool:
+    """A line of the day's numbers (see ``_DAY_SUMMARY``): its lead-in names one day's losses."""
+    return _DAY_SUMMARY.search(_LEAD_IN.match(line).group(0)) is not None
+
+
 _DATE_LINE = re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})")
 _SEPARATOR = r"\s*(?:[‒–—:]|(?<=\s)-|-(?=\s))\s*"
 _QUALIFIER = r"(?:about|approximately|approx\.|more than|over|nearly|близько|понад|майже|приблизно|ліквідовано)"
@@ -363,6 +395,9 @@ def _reports(text: str, reference: dt.date, where: str) -> list[_Report]:
     ended = False  # trailer text follows the list: only known categories count from here on
     pending: str | None = None  # a label alone on its line ("Personnel:"); its figure is on the next
     for line in clean_text(text).splitlines():
+        if _day_summary(line):
+            pending = None  # the day's numbers, not totals: neither figures nor a report of their own
+            continue
         body = line
         header, day = _header_date(line, reference, where)
         date_line = None if header else _DATE_LINE.fullmatch(line)
@@ -456,11 +491,16 @@ def extract_text(text: str, published: dt.date | None = None, where: str = "text
     return read_text(text, published, where).figures
 
 
+def _headed(text: str) -> bool:
+    """Whether ``text`` has a report header (a day summary shaped like one is none)."""
+    return any(_HEADER.search(line) and not _day_summary(line) for line in clean_text(text).splitlines())
+
+
 def read(document: Document) -> Reading:
     """A feed item, page or post: its report, if it is one. The date may be only in its title."""
     where = f"{document.source} item {document.guid}"
     text = document.text
-    if not _HEADER.search(clean_text(text)) and _HEADER.search(clean_text(document.title)):
+    if not _headed(text) and _headed(document.title):
         text = document.title + "\n" + text  # the date is only in the title
     return read_text(text, document.day, where)
 

@@ -1,0 +1,93 @@
+"""mod.gov.ua's 2026 report pages: the day's summary line is never read as the totals.
+
+Every page here is ours, built from the description of the 2026 pages (see ``genstaff_cases``,
+``mod_2026_page``): no whole page of that site is saved anywhere.
+"""
+
+import datetime as dt
+import logging
+
+import pytest
+from genstaff_cases import (
+    APRIL_12_2026,
+    DAY_NUMBERS_2026_04_11,
+    DAY_SUMMARIES,
+    JUNE_14_2025,
+    MOD_2026_04_12_EN_BULLETS,
+    NEWS_2025_EN,
+    mod_2026_page,
+)
+
+from tallywatch.extract.genstaff import read, read_text
+from tallywatch.models import Document
+
+APRIL_12 = dt.date(2026, 4, 12)
+SUMMARIES = [(name[:2], summary) for name, summary in DAY_SUMMARIES.items()]
+
+
+def _table(figures):
+    table = {}
+    for f in figures:
+        table.setdefault(f.as_of, {})[f.metric] = (f.value, f.reported_delta)
+    return table
+
+
+@pytest.mark.parametrize("where", ["before", "inside", "after"])
+@pytest.mark.parametrize(("language", "summary"), SUMMARIES, ids=list(DAY_SUMMARIES))
+def test_the_day_summary_before_inside_or_after_the_list_is_never_the_totals(language, summary, where, caplog):
+    page = mod_2026_page(language, summary, where)
+    with caplog.at_level(logging.WARNING, logger="tallywatch.extract"):
+        reading = read_text(page, APRIL_12)
+    assert _table(reading.figures) == {APRIL_12: APRIL_12_2026}  # the report's totals, of 12 April only
+    assert (reading.verdict, reading.coverage, reading.problems) == ("report", "complete", ())
+    for figure in reading.figures:
+        assert figure.value != DAY_NUMBERS_2026_04_11.get(figure.metric), figure  # no day number as a total
+    assert [r.getMessage() for r in caplog.records] == []  # recognised as a summary, not a second figure
+
+
+@pytest.mark.parametrize(("language", "summary"), SUMMARIES, ids=list(DAY_SUMMARIES))
+def test_a_day_summary_alone_makes_no_report(language, summary):
+    """Not of 11 April (the day it names), not of the day it is published: it has no totals."""
+    for text in (summary, f"<p>{summary}</p>", summary.replace(", ", "\n")):
+        reading = read_text(text, APRIL_12)
+        assert (reading.figures, reading.verdict) == ([], "not_report"), text
+
+
+def test_a_page_titled_with_the_day_summary_is_dated_by_its_publication():
+    """ "… over the last day: 880 persons, 261 UAVs and 42 artillery systems" names no date: the
+    list is the report of the day the page was published, and 880 is nobody's total."""
+    title = (
+        "The estimated combat losses of russians over the last day: 1 070 persons, 2 081 UAVs and 73 artillery systems"
+    )
+    body = "<ul>" + "".join(f"<li>{b}</li>" for b in MOD_2026_04_12_EN_BULLETS) + "</ul>"
+    document = Document(
+        source="mod",
+        guid="https://mod.gov.ua/en/news/x",
+        title=title,
+        text=f"<h1>{title}</h1>{body}",
+        published=dt.datetime(2026, 4, 12, 7, 32, tzinfo=dt.timezone(dt.timedelta(hours=3))),
+    )
+    reading = read(document)
+    assert _table(reading.figures) == {APRIL_12: APRIL_12_2026}
+    assert reading.verdict == "report"
+
+
+def test_a_summary_shaped_like_a_header_does_not_keep_the_title_from_dating_the_page():
+    """The title is the header when the text has none; "Бойові втрати ворога за минулу добу на 11
+    квітня …" in the text is a day summary, not a header that would make the title unneeded."""
+    page = mod_2026_page("uk", DAY_SUMMARIES["uk-header-shaped"]).replace(
+        "<h1>Бойові втрати ворога на 12 квітня 2026 року</h1>", ""
+    )
+    document = Document(source="mod-uk", guid="u", title="Бойові втрати ворога на 12 квітня 2026 року", text=page)
+    reading = read(document)  # no publication time: only the title dates it
+    assert _table(reading.figures) == {APRIL_12: APRIL_12_2026}
+    assert (reading.verdict, reading.coverage) == ("report", "complete")
+
+
+def test_a_report_on_one_line_that_speaks_of_the_past_day_after_its_header_is_still_read():
+    """Only a line's lead-in (before its first colon or dash) can make it a day summary: a report
+    printed on one line, with a remark on the past day after its list, is a report."""
+    text = NEWS_2025_EN + " The enemy lost the most over the past day in the Pokrovsk direction."
+    reading = read_text(text, dt.date(2025, 6, 14))
+    assert _table(reading.figures) == {dt.date(2025, 6, 14): JUNE_14_2025}
+    assert reading.verdict == "report"
