@@ -53,6 +53,42 @@ def test_a_day_summary_alone_makes_no_report(language, summary):
         assert (reading.figures, reading.verdict) == ([], "not_report"), text
 
 
+@pytest.mark.parametrize(
+    ("language", "lines"),
+    [
+        ("en", ["Latest figures:", "personnel – 1,070", "UAVs – 2,081"]),
+        ("uk", ["Останні дані:", "особового складу – 1 070", "БпЛА – 2 081"]),
+    ],
+)
+def test_a_day_number_in_a_wording_not_known_yet_gives_way_to_the_total_whose_change_it_is(language, lines, caplog):
+    """Defence in depth: a summary no marker catches, its figures on lines of their own before the
+    list. A metric's first value equal to the change printed beside its second is the day's number:
+    the total wins, and the log says so."""
+    page = mod_2026_page(language).replace("<ul>", "".join(f"<p>{line}</p>" for line in lines) + "<ul>")
+    with caplog.at_level(logging.WARNING, logger="tallywatch.extract"):
+        reading = read_text(page, APRIL_12, where=f"mod-{language}")
+    assert _table(reading.figures) == {APRIL_12: APRIL_12_2026}
+    assert (reading.verdict, reading.coverage) == ("report", "complete")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"mod-{language}: report of 2026-04-12 gives personnel 1,070 and then 1,311,180 (+1,070): kept the total",
+        f"mod-{language}: report of 2026-04-12 gives uav 2,081 and then 233,866 (+2,081): kept the total",
+    ]
+
+
+def test_a_first_value_is_kept_unless_the_later_one_prints_it_as_its_change():
+    """The rule above is narrow: a day's number before the list gives way only to the total printed
+    with that number as its change; any other second value of a metric is dropped, as before."""
+
+    def tanks(page):
+        return {f.metric: f.value for f in read_text(page, APRIL_12).figures}["tanks"]
+
+    page = mod_2026_page("en")
+    assert tanks(page.replace("<ul>", "<p>tanks ‒ 8</p><ul>")) == 11_859  # the list prints "(+8)"
+    assert tanks(page.replace("<ul>", "<p>tanks ‒ 9</p><ul>")) == 9  # no "(+9)": the first is kept
+    inside = page.replace("<li>tanks ‒ 11 859 (+8);</li>", "<li>tanks ‒ 11 859 (+8);</li><li>tanks ‒ 8</li>")
+    assert tanks(inside) == 11_859  # the total came first
+
+
 def test_a_page_titled_with_the_day_summary_is_dated_by_its_publication():
     """ "… over the last day: 880 persons, 261 UAVs and 42 artillery systems" names no date: the
     list is the report of the day the page was published, and 880 is nobody's total."""

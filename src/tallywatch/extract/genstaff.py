@@ -49,6 +49,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from ..format import format_delta, format_number
 from ..markup import clean_text
 from ..models import REPORT_ZONE, Document, Figure, Reading
 from . import dates
@@ -353,6 +354,21 @@ class _Report:
     def add(self, item: _Item, where: str) -> None:
         seen = self.items.setdefault(item.metric, [])
         if seen and not (item.part and all(i.part for i in seen)):
+            before = sum(i.value for i in seen)
+            if item.delta == before:
+                # What came first was the day's number (a summary line in a wording _DAY_SUMMARY
+                # does not know yet): this line prints it as its change, beside the total.
+                log.warning(
+                    "%s: %s gives %s %s and then %s (%s): kept the total",
+                    where,
+                    self.name,
+                    item.metric,
+                    format_number(before),
+                    format_number(item.value),
+                    format_delta(item.delta),
+                )
+                seen[:] = [item]
+                return
             log.warning("%s: %s names %s twice; kept the first", where, self.name, item.metric)
             return
         seen.append(item)
