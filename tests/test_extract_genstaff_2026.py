@@ -127,3 +127,33 @@ def test_a_report_on_one_line_that_speaks_of_the_past_day_after_its_header_is_st
     reading = read_text(text, dt.date(2025, 6, 14))
     assert _table(reading.figures) == {dt.date(2025, 6, 14): JUNE_14_2025}
     assert reading.verdict == "report"
+
+
+@pytest.mark.parametrize(
+    ("printed", "label"),
+    [
+        ("armored fighting vehicles", "armoured fighting vehicles"),
+        ("armored fighting vehicles", "armored fighting vehicle"),
+        ("air defense assets", "air defence assets"),
+        ("air defense assets", "air defense asset"),
+        ("air defense assets", "air-defense assets"),
+        ("UAVs (operational-tactical level)", "UAV (operational-tactical level)"),
+        ("UAVs (operational-tactical level)", "drones (operational-tactical level)"),
+        ("warships and boats", "warships and boat"),
+    ],
+)
+def test_the_2026_english_labels_read_as_their_metric_in_either_spelling(printed, label):
+    """The 2026 labels are synonyms of their metrics, not near misses of older labels: singular
+    or plural, British or American spelling, a hyphen, give the same category."""
+    page = mod_2026_page("en")
+    assert f"<li>{printed} ‒" in page
+    reading = read_text(page.replace(f"<li>{printed} ‒", f"<li>{label} ‒"), APRIL_12)
+    assert _table(reading.figures) == {APRIL_12: APRIL_12_2026}
+    assert reading.verdict == "report"
+
+
+@pytest.mark.parametrize("label", ["unmanned ground vehicles", "unmanned ground vehicle", "Unmanned Ground Vehicles"])
+def test_unmanned_ground_vehicles_are_ground_robots(label):
+    page = mod_2026_page("en").replace("</ul>", f"<li>{label} ‒ 1 373 (+2).</li></ul>")
+    figures = {f.metric: (f.value, f.reported_delta) for f in read_text(page, APRIL_12).figures}
+    assert figures == {**APRIL_12_2026, "ground_robots": (1_373, 2)}

@@ -142,20 +142,22 @@ LABELS = (
         "multiple launch rocket systems",
     ),
     _label(
-        r"(?:anti-?)?aircraft warfare(?: systems?)?|air defen[cs]e(?: systems?| means)?|засоб\w* ппо|ппо",
+        r"(?:anti-?)?aircraft warfare(?: systems?)?|air defen[cs]e(?: systems?| means| assets?)?|засоб\w* ппо|ппо",
         "air_defense",
         "anti-aircraft warfare systems",
         "air defense systems",
         "air defence systems",
+        "air defense assets",
         "засоби ППО",
     ),
     _label(r"aircraft|(?:war)?planes?|літак\w*", "aircraft", "aircraft", "літаків"),
     _label(r"helicopters?|гелікоптер\w*|вертол\w*", "helicopters", "helicopters", "гелікоптерів"),
     _label(
-        r"(?:uavs?|drones?|unmanned aerial vehicles?)(?: of)?(?: operational[- ]tactical level)?"
+        r"(?:uavs?|drones?|unmanned aerial vehicles?)(?: of)?(?: \(?operational[- ]tactical level\)?)?"
         r"|бпла(?: оперативно-тактичного рівня)?",
         "uav",
         "uav operational-tactical level",
+        "uavs (operational-tactical level)",
         "uavs",
         "бпла оперативно-тактичного рівня",
     ),
