@@ -13,13 +13,17 @@ from genstaff_cases import (
     DAY_NUMBERS_2026_04_11,
     DAY_SUMMARIES,
     JUNE_14_2025,
+    MAY_12_2026,
     MOD_2026_04_12_EN_BULLETS,
+    MOD_2026_05_12_EN_PAGE,
+    MOD_2026_05_12_UK_PAGE,
     NEWS_2025_EN,
     mod_2026_page,
 )
 
 from tallywatch.extract.genstaff import read, read_text
 from tallywatch.models import Document
+from tallywatch.sources import html
 
 APRIL_12 = dt.date(2026, 4, 12)
 SUMMARIES = [(name[:2], summary) for name, summary in DAY_SUMMARIES.items()]
@@ -157,3 +161,46 @@ def test_unmanned_ground_vehicles_are_ground_robots(label):
     page = mod_2026_page("en").replace("</ul>", f"<li>{label} ‒ 1 373 (+2).</li></ul>")
     figures = {f.metric: (f.value, f.reported_delta) for f in read_text(page, APRIL_12).figures}
     assert figures == {**APRIL_12_2026, "ground_robots": (1_373, 2)}
+
+
+@pytest.mark.parametrize("page", [MOD_2026_05_12_EN_PAGE, MOD_2026_05_12_UK_PAGE], ids=["en", "uk"])
+@pytest.mark.parametrize("selector", ["body", "main", "article"])
+def test_the_whole_page_through_the_html_source_gives_the_day_s_figures_and_the_sidebar_none(page, selector):
+    """As the mod source reads it, whatever element its selector names: the page's title is its
+    h1, the sidebar's links (other days' report titles) make no reports, the summary no figures."""
+    document = html.page_document(page.encode(), "mod", selector, "https://mod.gov.ua/en/news/x")
+    reading = read(document)
+    assert _table(reading.figures) == {dt.date(2026, 5, 12): MAY_12_2026}
+    assert (reading.verdict, reading.coverage, reading.problems) == ("report", "complete", ())
+
+
+def _sidebar_before_the_list(page: str) -> str:
+    """The page with its sidebar of other days' report titles moved between the title and the list."""
+    aside = page[page.index("<aside>") : page.index("</aside>") + len("</aside>")]
+    page = page.replace(aside, "")
+    return page.replace("<ul>\n<li>", aside + "\n<ul>\n<li>", 1)
+
+
+@pytest.mark.parametrize("page", [MOD_2026_05_12_EN_PAGE, MOD_2026_05_12_UK_PAGE], ids=["en", "uk"])
+def test_other_days_titles_between_the_page_s_title_and_its_list_do_not_take_the_list(page, caplog):
+    """A page is the report its title names: links to other days' reports printed between its
+    header and its list (a sidebar, "read also") start no report that would take the list."""
+    page = _sidebar_before_the_list(page)
+    assert page.index("<aside>") < page.index("<ul>\n<li>") < page.index("</article>")
+    document = html.page_document(page.encode(), "mod", "body", "https://mod.gov.ua/en/news/x")
+    with caplog.at_level(logging.WARNING, logger="tallywatch.extract"):
+        reading = read(document)
+    assert _table(reading.figures) == {dt.date(2026, 5, 12): MAY_12_2026}
+    assert (reading.verdict, reading.coverage, reading.problems) == ("report", "complete", ())
+    assert caplog.records == []
+
+
+def test_other_days_reports_after_the_titled_one_are_still_read():
+    """Only until the titled report has a category: a digest of several days keeps them all."""
+    bullets = "\n".join(MOD_2026_04_12_EN_BULLETS)  # the same figures twice: the dates are what is tested
+    text = f"Combat losses of the enemy as of April 12, 2026:\n{bullets}\nCombat losses of the enemy as of April 11, 2026:\n{bullets}"
+    document = Document(
+        source="digest", guid="d", title="Total combat losses of the enemy as of April 12, 2026", text=text
+    )
+    reading = read(document)
+    assert _table(reading.figures) == {APRIL_12: APRIL_12_2026, dt.date(2026, 4, 11): APRIL_12_2026}

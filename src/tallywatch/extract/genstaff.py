@@ -405,8 +405,12 @@ def _header_date(line: str, reference: dt.date, where: str) -> tuple[re.Match | 
         return header, None
 
 
-def _reports(text: str, reference: dt.date, where: str) -> list[_Report]:
-    """The report blocks of a text: each header or date line starts one; lines before any, a headerless one."""
+def _reports(text: str, reference: dt.date, where: str, titled: dt.date | None = None) -> list[_Report]:
+    """The report blocks of a text: each header or date line starts one; lines before any, a headerless one.
+
+    ``titled``: the day the document's title names. Until its report has a category, a header
+    line of another day (a link to another day's report: a sidebar, "read also") starts none.
+    """
     reports: list[_Report] = []
     current: _Report | None = _Report(None, headed=False)
     reports.append(current)
@@ -428,6 +432,8 @@ def _reports(text: str, reference: dt.date, where: str) -> list[_Report]:
             if day is None:
                 current = None  # an impossible date: its lines are nobody's
                 continue
+            if titled and current is not None and current.as_of == titled != day and not current.categories:
+                continue  # another day's title between the page's header and its list: a link
             current = _Report(day)
             reports.append(current)
             ended, pending = False, None
@@ -466,14 +472,17 @@ def _reports(text: str, reference: dt.date, where: str) -> list[_Report]:
     return reports
 
 
-def read_text(text: str, published: dt.date | None = None, where: str = "text") -> Reading:
-    """The figures of every report in ``text``, and the verdict on it (see ``models.Reading``)."""
+def read_text(
+    text: str, published: dt.date | None = None, where: str = "text", titled: dt.date | None = None
+) -> Reading:
+    """The figures of every report in ``text``, and the verdict on it (see ``models.Reading``);
+    ``titled``, the day the document's title names (``_reports``)."""
     reference = published or dt.datetime.now(REPORT_ZONE).date()
     figures: list[Figure] = []
     problems: list[str] = []
     coverage = "complete"
     found = broken = False
-    for report in _reports(text, reference, where):
+    for report in _reports(text, reference, where, titled):
         if not report.looks_like_report():
             continue
         if not report.headed:
@@ -509,18 +518,25 @@ def extract_text(text: str, published: dt.date | None = None, where: str = "text
     return read_text(text, published, where).figures
 
 
-def _headed(text: str) -> bool:
-    """Whether ``text`` has a report header (a day summary shaped like one is none)."""
-    return any(_HEADER.search(line) and not _day_summary(line) for line in clean_text(text).splitlines())
+def _header_day(text: str, reference: dt.date, where: str) -> dt.date | None:
+    """The day the first report header of ``text`` names (a day summary shaped like one is none)."""
+    for line in clean_text(text).splitlines():
+        if not _day_summary(line):
+            header, day = _header_date(line, reference, where)
+            if header:
+                return day
+    return None
 
 
 def read(document: Document) -> Reading:
     """A feed item, page or post: its report, if it is one. The date may be only in its title."""
     where = f"{document.source} item {document.guid}"
+    reference = document.day or dt.datetime.now(REPORT_ZONE).date()
     text = document.text
-    if not _headed(text) and _headed(document.title):
+    titled = _header_day(document.title, reference, where)
+    if titled and not _header_day(text, reference, where):
         text = document.title + "\n" + text  # the date is only in the title
-    return read_text(text, document.day, where)
+    return read_text(text, document.day, where, titled)
 
 
 def extract(document: Document) -> list[Figure]:
