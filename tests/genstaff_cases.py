@@ -773,29 +773,255 @@ TRAILING_CLAUSE_2022_04_03_UK = """Загальні бойові втрати п
 """
 
 
+APRIL_12_2026 = {
+    "personnel": (1_311_180, 1070),
+    "tanks": (11_859, 8),
+    "armoured_vehicles": (24_384, 3),
+    "artillery": (39_871, 73),
+    "mlrs": (1_727, 1),
+    "air_defense": (1_345, 1),
+    "aircraft": (435, 0),
+    "helicopters": (351, 0),
+    "uav": (233_866, 2081),
+    "cruise_missiles": (4_517, 0),
+    "warships": (33, 0),
+    "submarines": (2, 0),
+    "vehicles": (88_914, 216),
+    "special_equipment": (4_121, 0),
+}
+
+# --- mod.gov.ua's 2026 report pages, ours: BUILT FROM THE DESCRIPTION in issue #30 (public
+# scrapers' notes; no whole page is saved anywhere). What is taken from it: the title forms ("The
+# estimated combat losses of the enemy as of …", "Combat losses of the enemy as of …", "Total
+# russian combat losses in Ukraine as of …", "The estimated combat losses of russians over the
+# last day: …", "Бойові втрати ворога на 5 лютого 2026 року"), a `<li>label ‒ total (+change);</li>`
+# bullet per category with numbers grouped by spaces, "approximately 1 311 180 (+1 070) persons.",
+# the 2026 English labels, the page's time printed as "12 April, 2026, 7:32 AM EEST", and the
+# summary line of the DAY's numbers before the list ("Total russian military losses on April 11,
+# 2026: 1,070 personnel, 2,081 UAVs."). The Ukrainian summary line, the label-first summaries and
+# the page around the report (navigation, sidebar, footer) are ours. Figures: the bundled dataset's.
+MOD_2026_04_12_EN_BULLETS = [
+    "personnel ‒ approximately 1 311 180 (+1 070) persons.",
+    "tanks ‒ 11 859 (+8);",
+    "armored fighting vehicles ‒ 24 384 (+3);",
+    "artillery systems ‒ 39 871 (+73);",
+    "MLRS ‒ 1 727 (+1);",
+    "air defense assets ‒ 1 345 (+1);",
+    "aircraft ‒ 435;",
+    "helicopters ‒ 351;",
+    "UAVs (operational-tactical level) ‒ 233 866 (+2 081);",
+    "cruise missiles ‒ 4 517;",
+    "warships and boats ‒ 33;",
+    "submarines ‒ 2;",
+    "vehicles and fuel tanks ‒ 88 914 (+216);",
+    "special equipment ‒ 4 121.",
+]
+MOD_2026_04_12_UK_BULLETS = [
+    "особового складу ‒ близько 1 311 180 (+1 070) осіб;",
+    "танків ‒ 11 859 (+8);",
+    "бойових броньованих машин ‒ 24 384 (+3);",
+    "артилерійських систем ‒ 39 871 (+73);",
+    "РСЗВ ‒ 1 727 (+1);",
+    "засобів ППО ‒ 1 345 (+1);",
+    "літаків ‒ 435;",
+    "гелікоптерів ‒ 351;",
+    "БпЛА оперативно-тактичного рівня ‒ 233 866 (+2 081);",
+    "крилатих ракет ‒ 4 517;",
+    "кораблів / катерів ‒ 33;",
+    "підводних човнів ‒ 2;",
+    "автомобільної техніки та автоцистерн ‒ 88 914 (+216);",
+    "спеціальної техніки ‒ 4 121.",
+]
+MOD_2026_04_12_TITLES = {
+    "en": "Total russian combat losses in Ukraine as of April 12, 2026",
+    "uk": "Бойові втрати ворога на 12 квітня 2026 року",
+}
+MOD_2026_04_12_TIMES = {"en": "12 April, 2026, 7:32 AM EEST", "uk": "12 квітня 2026, 07:32"}
+# The day summary (the numbers of 11 April: personnel +1,070, UAVs +2,081), in the wordings a
+# reader must not take for totals: the one quoted in the issue, label-first ones, and ones shaped
+# like a report's header ("Бойові втрати ворога … на 11 квітня"), which must not start a report.
+DAY_SUMMARIES = {
+    "en-quoted": "Total russian military losses on April 11, 2026: 1,070 personnel, 2,081 UAVs.",
+    "en-label-first": "Total russian military losses on April 11, 2026: personnel – 1,070, UAVs – 2,081",
+    "en-over-the-last-day": "The estimated combat losses of russians over the last day: personnel – 1,070,"
+    " UAVs – 2,081, artillery systems – 73",
+    "en-header-shaped": "Combat losses of the enemy over the last day, as of April 11, 2026: personnel – 1,070,"
+    " UAVs – 2,081",
+    "uk-number-first": "Загальні втрати росіян за 11 квітня 2026 року: 1 070 осіб, 2 081 БпЛА.",
+    "uk-za-dobu": "Загальні втрати росіян за минулу добу: особового складу – 1 070, БпЛА – 2 081",
+    "uk-za-date": "Втрати ворога за 11 квітня 2026 року: БпЛА – 2 081, особового складу – 1 070,"
+    " артилерійських систем – 73",
+    "uk-header-shaped": "Бойові втрати ворога за минулу добу на 11 квітня 2026 року: особового складу – 1 070,"
+    " БпЛА – 2 081",
+}
+DAY_NUMBERS_2026_04_11 = {"personnel": 1070, "uav": 2081, "artillery": 73}
+
+
+def mod_2026_page(language: str, summary: str | None = None, where: str = "before") -> str:
+    """A mod.gov.ua report page of 12 April 2026 (ours, from the description above), the day
+    summary ``summary`` placed ``before`` the list, ``inside`` it (a bullet of its own between
+    the categories) or ``after`` it."""
+    bullets = [f"<li>{b}</li>" for b in {"en": MOD_2026_04_12_EN_BULLETS, "uk": MOD_2026_04_12_UK_BULLETS}[language]]
+    if summary and where == "inside":
+        bullets.insert(5, f"<li>{summary}</li>")
+    before = f"<p>{summary}</p>" if summary and where == "before" else ""
+    after = f"<p>{summary}</p>" if summary and where == "after" else ""
+    return (
+        f"<article><h1>{MOD_2026_04_12_TITLES[language]}</h1>\n<p>{MOD_2026_04_12_TIMES[language]}</p>\n"
+        f"{before}\n<ul>\n" + "\n".join(bullets) + f"\n</ul>\n{after}</article>"
+    )
+
+
+# The whole English page of 12 May 2026 (ours): navigation with the latest report's link before
+# the article, the day summary, the list with "unmanned ground vehicles", and a sidebar of related
+# news whose link texts are other days' report titles, then a footer.
+MOD_2026_05_12_EN_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Total russian combat losses in Ukraine as of May 12, 2026 | Ministry of Defence of Ukraine</title>
+<meta property="og:title" content="Total russian combat losses in Ukraine as of May 12, 2026">
+</head>
+<body>
+<header><nav><a href="/en">Ministry of Defence of Ukraine</a> <a href="/en/news">News</a>
+<a href="/en/news/total-russian-combat-losses-in-ukraine-as-of-may-11-2026">Latest:
+Total russian combat losses in Ukraine as of May 11, 2026</a></nav></header>
+<main>
+<article>
+<h1>Total russian combat losses in Ukraine as of May 12, 2026</h1>
+<p>12 May, 2026, 7:05 AM EEST</p>
+<p>Total russian military losses on May 11, 2026: 1,020 personnel, 1,252 UAVs.</p>
+<ul>
+<li>personnel ‒ approximately 1 343 050 (+1 020) persons.</li>
+<li>tanks ‒ 11 926 (+2);</li>
+<li>armored fighting vehicles ‒ 24 553 (+2);</li>
+<li>artillery systems ‒ 41 935 (+72);</li>
+<li>MLRS ‒ 1 785 (+2);</li>
+<li>air defense assets ‒ 1 373;</li>
+<li>aircraft ‒ 435;</li>
+<li>helicopters ‒ 352;</li>
+<li>UAVs (operational-tactical level) ‒ 285 506 (+1 252);</li>
+<li>cruise missiles ‒ 4 585;</li>
+<li>warships and boats ‒ 33;</li>
+<li>submarines ‒ 2;</li>
+<li>vehicles and fuel tanks ‒ 95 855 (+145);</li>
+<li>special equipment ‒ 4 179 (+1);</li>
+<li>unmanned ground vehicles ‒ 1 373 (+2).</li>
+</ul>
+<p>Data are being updated.</p>
+</article>
+<aside>
+<h2>Related news</h2>
+<ul>
+<li><a href="/en/news/total-russian-combat-losses-in-ukraine-as-of-may-11-2026">Total russian combat losses in Ukraine as of May 11, 2026</a> <span>11 May, 2026, 7:10 AM EEST</span></li>
+<li><a href="/en/news/the-estimated-combat-losses-of-russians-over-the-last-day">The estimated combat losses of russians over the last day: 1 010 persons, 1 895 UAVs and 57 artillery systems</a> <span>10 May, 2026, 7:02 AM EEST</span></li>
+<li><a href="/en/news/combat-losses-of-the-enemy-as-of-may-9-2026">Combat losses of the enemy as of May 9, 2026</a> <span>9 May, 2026, 7:15 AM EEST</span></li>
+</ul>
+</aside>
+</main>
+<footer><p>© 2026 Ministry of Defence of Ukraine</p><p>All materials on this site are available under the Creative Commons Attribution 4.0 license</p></footer>
+</body></html>"""
+# The Ukrainian page of the same day (ours), its summary line ours too.
+MOD_2026_05_12_UK_PAGE = """<!DOCTYPE html>
+<html lang="uk"><head><meta charset="utf-8"><title>Бойові втрати ворога на 12 травня 2026 року</title></head>
+<body>
+<header><nav><a href="/">Міністерство оборони України</a> <a href="/news">Новини</a></nav></header>
+<main>
+<article>
+<h1>Бойові втрати ворога на 12 травня 2026 року</h1>
+<p>12 травня 2026, 06:38</p>
+<p>Загальні втрати росіян за 11 травня 2026 року: 1 020 осіб, 1 252 БпЛА.</p>
+<ul>
+<li>особового складу ‒ близько 1 343 050 (+1 020) осіб;</li>
+<li>танків ‒ 11 926 (+2);</li>
+<li>бойових броньованих машин ‒ 24 553 (+2);</li>
+<li>артилерійських систем ‒ 41 935 (+72);</li>
+<li>РСЗВ ‒ 1 785 (+2);</li>
+<li>засобів ППО ‒ 1 373;</li>
+<li>літаків ‒ 435;</li>
+<li>гелікоптерів ‒ 352;</li>
+<li>БпЛА оперативно-тактичного рівня ‒ 285 506 (+1 252);</li>
+<li>крилатих ракет ‒ 4 585;</li>
+<li>кораблів / катерів ‒ 33;</li>
+<li>підводних човнів ‒ 2;</li>
+<li>автомобільної техніки та автоцистерн ‒ 95 855 (+145);</li>
+<li>спеціальної техніки ‒ 4 179 (+1);</li>
+<li>наземних робототехнічних комплексів ‒ 1 373 (+2).</li>
+</ul>
+</article>
+<aside>
+<h2>Читайте також</h2>
+<ul>
+<li><a href="/news/bojovi-vtrati-voroga-na-11-travnya-2026-roku">Бойові втрати ворога на 11 травня 2026 року</a> <span>11 травня 2026, 06:41</span></li>
+<li><a href="/news/bojovi-vtrati-voroga-na-10-travnya-2026-roku">Бойові втрати ворога на 10 травня 2026 року</a> <span>10 травня 2026, 06:35</span></li>
+</ul>
+</aside>
+</main>
+<footer><p>© 2026 Міністерство оборони України</p></footer>
+</body></html>"""
+MAY_12_2026 = {
+    "personnel": (1_343_050, 1020),
+    "tanks": (11_926, 2),
+    "armoured_vehicles": (24_553, 2),
+    "artillery": (41_935, 72),
+    "mlrs": (1_785, 2),
+    "air_defense": (1_373, 0),
+    "aircraft": (435, 0),
+    "helicopters": (352, 0),
+    "uav": (285_506, 1252),
+    "cruise_missiles": (4_585, 0),
+    "warships": (33, 0),
+    "submarines": (2, 0),
+    "vehicles": (95_855, 145),
+    "special_equipment": (4_179, 1),
+    "ground_robots": (1_373, 2),
+}
+# "Combat losses of the enemy as of February 18, 2026" (ours, the title form from the description).
+MOD_2026_02_18_EN = """<h1>Combat losses of the enemy as of February 18, 2026</h1>
+<p>18 February, 2026, 7:12 AM EEST</p>
+<ul>
+<li>personnel ‒ approximately 1 256 080 (+740) persons.</li>
+<li>tanks ‒ 11 681 (+3);</li>
+<li>armored fighting vehicles ‒ 24 051 (+6);</li>
+<li>artillery systems ‒ 37 363 (+40);</li>
+<li>MLRS ‒ 1 648;</li>
+<li>air defense assets ‒ 1 302 (+1);</li>
+<li>aircraft ‒ 435;</li>
+<li>helicopters ‒ 347;</li>
+<li>UAVs (operational-tactical level) ‒ 137 924 (+1 851);</li>
+<li>cruise missiles ‒ 4 314 (+26);</li>
+<li>warships and boats ‒ 29;</li>
+<li>submarines ‒ 2;</li>
+<li>vehicles and fuel tanks ‒ 78 919 (+194);</li>
+<li>special equipment ‒ 4 072 (+1).</li>
+</ul>"""
+# A day whose title is the summary itself ("… over the last day: …", no date in it, ours with the
+# day's numbers): the page is dated by its publication, and the title's numbers are no totals.
+MOD_2026_06_20_EN_OVER_THE_LAST_DAY = """<h1>The estimated combat losses of russians over the last day: 1 240 persons, 2 246 UAVs and 88 artillery systems</h1>
+<p>20 June, 2026, 7:20 AM EEST</p>
+<ul>
+<li>personnel ‒ approximately 1 390 660 (+1 240) persons.</li>
+<li>tanks ‒ 12 041 (+1);</li>
+<li>armored fighting vehicles ‒ 24 787 (+4);</li>
+<li>artillery systems ‒ 44 386 (+88);</li>
+<li>MLRS ‒ 1 883 (+2);</li>
+<li>air defense assets ‒ 1 433 (+1);</li>
+<li>aircraft ‒ 436;</li>
+<li>helicopters ‒ 353;</li>
+<li>UAVs (operational-tactical level) ‒ 361 803 (+2 246);</li>
+<li>cruise missiles ‒ 4 787;</li>
+<li>warships and boats ‒ 33;</li>
+<li>submarines ‒ 2;</li>
+<li>vehicles and fuel tanks ‒ 109 342 (+476);</li>
+<li>special equipment ‒ 4 314 (+5);</li>
+<li>unmanned ground vehicles ‒ 1 695 (+7).</li>
+</ul>"""
+
+
 OURS = [
     Case(
         "ours: mod.gov.ua EN 2026-04-12: 'as of April 12, 2026', the label on its own line and the figure under it",
         MOD_2026_04_12_EN,
         D(2026, 4, 12),
-        {
-            D(2026, 4, 12): {
-                "personnel": (1_311_180, 1070),
-                "tanks": (11_859, 8),
-                "armoured_vehicles": (24_384, 3),
-                "artillery": (39_871, 73),
-                "mlrs": (1_727, 1),
-                "air_defense": (1_345, 1),
-                "aircraft": (435, 0),
-                "helicopters": (351, 0),
-                "uav": (233_866, 2081),
-                "cruise_missiles": (4_517, 0),
-                "warships": (33, 0),
-                "submarines": (2, 0),
-                "vehicles": (88_914, 216),
-                "special_equipment": (4_121, 0),
-            }
-        },
+        {D(2026, 4, 12): APRIL_12_2026},
         origin="ours",
     ),
     Case(
@@ -960,6 +1186,78 @@ OURS = [
                 "uav": (89, None),
                 "special_equipment": (24, None),
                 "srbm_launchers": (4, None),
+            }
+        },
+        origin="ours",
+    ),
+    Case(
+        "ours: mod.gov.ua EN page 2026-05-12 whole (nav, sidebar of other days' titles, footer), the day summary"
+        " before the list, 2026 labels ('unmanned ground vehicles')",
+        MOD_2026_05_12_EN_PAGE,
+        D(2026, 5, 12),
+        {D(2026, 5, 12): MAY_12_2026},
+        origin="ours",
+    ),
+    Case(
+        "ours: mod.gov.ua UK page 2026-05-12 whole, 'Загальні втрати росіян за 11 травня …' before the list",
+        MOD_2026_05_12_UK_PAGE,
+        D(2026, 5, 12),
+        {D(2026, 5, 12): MAY_12_2026},
+        origin="ours",
+    ),
+    Case(
+        "ours: mod.gov.ua EN 2026-04-12 bullets, 2026 labels ('air defense assets', 'UAVs (operational-tactical level)')",
+        mod_2026_page("en"),
+        D(2026, 4, 12),
+        {D(2026, 4, 12): APRIL_12_2026},
+        origin="ours",
+    ),
+    Case(
+        "ours: mod.gov.ua EN 2026-02-18: 'Combat losses of the enemy as of February 18, 2026'",
+        MOD_2026_02_18_EN,
+        D(2026, 2, 18),
+        {
+            D(2026, 2, 18): {
+                "personnel": (1_256_080, 740),
+                "tanks": (11_681, 3),
+                "armoured_vehicles": (24_051, 6),
+                "artillery": (37_363, 40),
+                "mlrs": (1_648, 0),
+                "air_defense": (1_302, 1),
+                "aircraft": (435, 0),
+                "helicopters": (347, 0),
+                "uav": (137_924, 1851),
+                "cruise_missiles": (4_314, 26),
+                "warships": (29, 0),
+                "submarines": (2, 0),
+                "vehicles": (78_919, 194),
+                "special_equipment": (4_072, 1),
+            }
+        },
+        origin="ours",
+    ),
+    Case(
+        "ours: mod.gov.ua EN 2026-06-20: title 'The estimated combat losses of russians over the last day: 1 240"
+        " persons, …' (no date: dated by the publication; its numbers are the day's, no totals)",
+        MOD_2026_06_20_EN_OVER_THE_LAST_DAY,
+        D(2026, 6, 20),
+        {
+            D(2026, 6, 20): {
+                "personnel": (1_390_660, 1240),
+                "tanks": (12_041, 1),
+                "armoured_vehicles": (24_787, 4),
+                "artillery": (44_386, 88),
+                "mlrs": (1_883, 2),
+                "air_defense": (1_433, 1),
+                "aircraft": (436, 0),
+                "helicopters": (353, 0),
+                "uav": (361_803, 2246),
+                "cruise_missiles": (4_787, 0),
+                "warships": (33, 0),
+                "submarines": (2, 0),
+                "vehicles": (109_342, 476),
+                "special_equipment": (4_314, 5),
+                "ground_robots": (1_695, 7),
             }
         },
         origin="ours",

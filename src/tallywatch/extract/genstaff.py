@@ -11,7 +11,16 @@ of them as the publishers served them):
 * the 2025 one-line news form with thousands separators (``1,002,690``, ``1 002 690``);
 * the 2025–26 mod.gov.ua forms: "… as of April 12, 2026", "Бойові втрати ворога на 5 лютого
   2026 року", "станом на 12.04.2026"; ``personnel: about 1 226 420 (+830) persons;`` with a
-  colon, or the label on its own line (``Personnel:``) and the figure on the next.
+  colon, or the label on its own line (``Personnel:``) and the figure on the next;
+* mod.gov.ua's 2026 pages: "Combat losses of the enemy as of …", "Total russian combat losses in
+  Ukraine as of …", a ``<li>label ‒ total (+change);</li>`` bullet per category with the 2026
+  English labels ("air defense assets", "UAVs (operational-tactical level)", "unmanned ground
+  vehicles"), and a title "… over the last day: 880 persons, …" with no date (the page is then
+  dated by its publication).
+
+A line of the day's numbers — "Total russian military losses on April 11, 2026: 1,070 personnel,
+2,081 UAVs.", "Загальні втрати росіян за минулу добу: …" — is never read as totals and never starts
+a report, wherever it stands (``_DAY_SUMMARY``).
 
 A line that cannot be read is skipped and logged; it never ends the report. Each document gets
 a verdict (``models.Reading``): a report, not a report, or a broken report — one that looks like
@@ -24,7 +33,8 @@ Metric names are stable across the years although the report's categories change
 * ``warships`` — "warships / boats", earlier "boats / cutters".
 * ``srbm_launchers`` — "mobile SRBM system", listed until April 2022 (frozen at 4); it was not
   merged into cruise missiles, so it keeps a name of its own.
-* ``ground_robots`` — "ground robotic systems", new in May 2026.
+* ``ground_robots`` — "ground robotic systems" ("unmanned ground vehicles" on mod.gov.ua's English
+  pages), new in May 2026.
 
 A label is matched against each metric's synonyms (``LABELS``), then by a close match for small
 slips ("artilery systems"); only a label like none of them is a new category, kept under a
@@ -39,6 +49,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from ..format import format_delta, format_number
 from ..markup import clean_text
 from ..models import REPORT_ZONE, Document, Figure, Reading
 from . import dates
@@ -131,20 +142,22 @@ LABELS = (
         "multiple launch rocket systems",
     ),
     _label(
-        r"(?:anti-?)?aircraft warfare(?: systems?)?|air defen[cs]e(?: systems?| means)?|засоб\w* ппо|ппо",
+        r"(?:anti-?)?aircraft warfare(?: systems?)?|air defen[cs]e(?: systems?| means| assets?)?|засоб\w* ппо|ппо",
         "air_defense",
         "anti-aircraft warfare systems",
         "air defense systems",
         "air defence systems",
+        "air defense assets",
         "засоби ППО",
     ),
     _label(r"aircraft|(?:war)?planes?|літак\w*", "aircraft", "aircraft", "літаків"),
     _label(r"helicopters?|гелікоптер\w*|вертол\w*", "helicopters", "helicopters", "гелікоптерів"),
     _label(
-        r"(?:uavs?|drones?|unmanned aerial vehicles?)(?: of)?(?: operational[- ]tactical level)?"
+        r"(?:uavs?|drones?|unmanned aerial vehicles?)(?: of)?(?: \(?operational[- ]tactical level\)?)?"
         r"|бпла(?: оперативно-тактичного рівня)?",
         "uav",
         "uav operational-tactical level",
+        "uavs (operational-tactical level)",
         "uavs",
         "бпла оперативно-тактичного рівня",
     ),
@@ -169,9 +182,10 @@ LABELS = (
         "mobile srbm system",
     ),
     _label(
-        r"ground robotic (?:systems|complexes)|ground robots?|наземн\w* робот\w* комплекс\w*",
+        r"ground robotic (?:systems|complexes)|ground robots?|unmanned ground vehicles?|наземн\w* робот\w* комплекс\w*",
         "ground_robots",
         "ground robotic systems",
+        "unmanned ground vehicles",
         "наземні робототехнічні комплекси",
     ),
 )
@@ -188,6 +202,29 @@ _HEADER = re.compile(
     r"(?:[^\n:]{0,40}:)?",  # "… were approximately:"
     re.I,
 )
+# A line of the DAY's numbers, not totals: mod.gov.ua's "Total russian military losses on April 11,
+# 2026: 1,070 personnel, 2,081 UAVs." before the list, "The estimated combat losses of russians over
+# the last day: …", "Загальні втрати росіян за 11 квітня 2026 року: …", "… за минулу добу: …". What
+# marks it is in its lead-in (the text before its first colon or dash): losses "on <date>" /
+# "за <date>" or a span of one day ("over the last day", "за добу", "протягом доби"), where a
+# header of totals says "as of" / "на" / "станом на" / "from … to" / "з … по". Such a line is
+# nobody's totals and starts no report, even when it reads like a header ("Бойові втрати ворога за
+# минулу добу на 11 квітня …").
+_DAY_SUMMARY = re.compile(
+    r"\b(?:over|in|during|for)\s+the\s+(?:last|past|previous)\s+(?:day|24\s+hours)\b|\bper\s+day\b"
+    r"|\blosses\b.*?\b(?:on|for)\s+" + dates.DATE + r"|\bза\s+(?:минулу\s+|останню\s+|попередню\s+)?добу\b"
+    r"|\b(?:протягом|упродовж|впродовж)\s+(?:минулої\s+|останньої\s+)?доби\b|\bминулої\s+доби\b"
+    r"|\bвтрат\w*\b.*?\bза\s+" + dates.DATE,
+    re.I,
+)
+_LEAD_IN = re.compile(r"[^:‒–—]*")
+
+
+def _day_summary(line: str) -> bool:
+    """A line of the day's numbers (see ``_DAY_SUMMARY``): its lead-in names one day's losses."""
+    return _DAY_SUMMARY.search(_LEAD_IN.match(line).group(0)) is not None
+
+
 _DATE_LINE = re.compile(r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4})")
 _SEPARATOR = r"\s*(?:[‒–—:]|(?<=\s)-|-(?=\s))\s*"
 _QUALIFIER = r"(?:about|approximately|approx\.|more than|over|nearly|близько|понад|майже|приблизно|ліквідовано)"
@@ -319,6 +356,21 @@ class _Report:
     def add(self, item: _Item, where: str) -> None:
         seen = self.items.setdefault(item.metric, [])
         if seen and not (item.part and all(i.part for i in seen)):
+            before = sum(i.value for i in seen)
+            if item.delta == before:
+                # What came first was the day's number (a summary line in a wording _DAY_SUMMARY
+                # does not know yet): this line prints it as its change, beside the total.
+                log.warning(
+                    "%s: %s gives %s %s and then %s (%s): kept the total",
+                    where,
+                    self.name,
+                    item.metric,
+                    format_number(before),
+                    format_number(item.value),
+                    format_delta(item.delta),
+                )
+                seen[:] = [item]
+                return
             log.warning("%s: %s names %s twice; kept the first", where, self.name, item.metric)
             return
         seen.append(item)
@@ -353,14 +405,21 @@ def _header_date(line: str, reference: dt.date, where: str) -> tuple[re.Match | 
         return header, None
 
 
-def _reports(text: str, reference: dt.date, where: str) -> list[_Report]:
-    """The report blocks of a text: each header or date line starts one; lines before any, a headerless one."""
+def _reports(text: str, reference: dt.date, where: str, titled: dt.date | None = None) -> list[_Report]:
+    """The report blocks of a text: each header or date line starts one; lines before any, a headerless one.
+
+    ``titled``: the day the document's title names. Until its report has a category, a header
+    line of another day (a link to another day's report: a sidebar, "read also") starts none.
+    """
     reports: list[_Report] = []
     current: _Report | None = _Report(None, headed=False)
     reports.append(current)
     ended = False  # trailer text follows the list: only known categories count from here on
     pending: str | None = None  # a label alone on its line ("Personnel:"); its figure is on the next
     for line in clean_text(text).splitlines():
+        if _day_summary(line):
+            pending = None  # the day's numbers, not totals: neither figures nor a report of their own
+            continue
         body = line
         header, day = _header_date(line, reference, where)
         date_line = None if header else _DATE_LINE.fullmatch(line)
@@ -373,6 +432,8 @@ def _reports(text: str, reference: dt.date, where: str) -> list[_Report]:
             if day is None:
                 current = None  # an impossible date: its lines are nobody's
                 continue
+            if titled and current is not None and current.as_of == titled != day and not current.categories:
+                continue  # another day's title between the page's header and its list: a link
             current = _Report(day)
             reports.append(current)
             ended, pending = False, None
@@ -411,14 +472,17 @@ def _reports(text: str, reference: dt.date, where: str) -> list[_Report]:
     return reports
 
 
-def read_text(text: str, published: dt.date | None = None, where: str = "text") -> Reading:
-    """The figures of every report in ``text``, and the verdict on it (see ``models.Reading``)."""
+def read_text(
+    text: str, published: dt.date | None = None, where: str = "text", titled: dt.date | None = None
+) -> Reading:
+    """The figures of every report in ``text``, and the verdict on it (see ``models.Reading``);
+    ``titled``, the day the document's title names (``_reports``)."""
     reference = published or dt.datetime.now(REPORT_ZONE).date()
     figures: list[Figure] = []
     problems: list[str] = []
     coverage = "complete"
     found = broken = False
-    for report in _reports(text, reference, where):
+    for report in _reports(text, reference, where, titled):
         if not report.looks_like_report():
             continue
         if not report.headed:
@@ -454,13 +518,25 @@ def extract_text(text: str, published: dt.date | None = None, where: str = "text
     return read_text(text, published, where).figures
 
 
+def _header_day(text: str, reference: dt.date, where: str) -> dt.date | None:
+    """The day the first report header of ``text`` names (a day summary shaped like one is none)."""
+    for line in clean_text(text).splitlines():
+        if not _day_summary(line):
+            header, day = _header_date(line, reference, where)
+            if header:
+                return day
+    return None
+
+
 def read(document: Document) -> Reading:
     """A feed item, page or post: its report, if it is one. The date may be only in its title."""
     where = f"{document.source} item {document.guid}"
+    reference = document.day or dt.datetime.now(REPORT_ZONE).date()
     text = document.text
-    if not _HEADER.search(clean_text(text)) and _HEADER.search(clean_text(document.title)):
+    titled = _header_day(document.title, reference, where)
+    if titled and not _header_day(text, reference, where):
         text = document.title + "\n" + text  # the date is only in the title
-    return read_text(text, document.day, where)
+    return read_text(text, document.day, where, titled)
 
 
 def extract(document: Document) -> list[Figure]:
