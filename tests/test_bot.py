@@ -31,9 +31,10 @@ def fake():
         yield server
 
 
-def make_config(tmp_path, fake):
+def make_config(tmp_path, fake, **more):
     return Config.from_dict(
         {
+            **more,
             "storage": {"path": str(tmp_path / "bot.db")},
             "detect": {"baseline": False},
             "backfill": {"enabled": False},
@@ -54,8 +55,8 @@ async def until(predicate, timeout=10.0):
 
 
 @contextlib.asynccontextmanager
-async def running(tmp_path, fake):
-    config = make_config(tmp_path, fake)
+async def running(tmp_path, fake, **more):
+    config = make_config(tmp_path, fake, **more)
     channel = TelegramChannel(TOKEN, config.telegram)
     pipeline = Pipeline(config, channels=[channel])
     bot = TelegramBot(pipeline, TOKEN, config.telegram)
@@ -444,15 +445,23 @@ def test_hostile_input_is_answered_safely(tmp_path, fake):
 
 
 def test_admin_commands_only_for_admins(tmp_path, fake):
+    kmu = {"name": "kmu", "kind": "html", "url": "https://kmu.example/{date:%d%m%Y}", "selector": "div"}
+
     async def go():
-        async with running(tmp_path, fake) as pipeline:
+        async with running(tmp_path, fake, sources=[kmu]) as pipeline:
             store = pipeline.store
             for chat in (5001, 5002):
                 await pipeline.in_store(store.save_subscriber, "telegram", str(chat), choice="milestones")
             assert await ask(fake, OTHER, "/stats") == "Sorry, this command is for the bot's administrators."
             assert await ask(fake, OTHER, "/broadcast hi all") == "Sorry, this command is for the bot's administrators."
+            # a source polled for nine days without a report (issue 30): /stats says it beside its state
+            await pipeline.in_store(store.note_success, "kmu", etag=None, last_modified=None, new_report=False,
+                                    keep_validators=False)  # fmt: skip
+            began = (dt.datetime.now(dt.UTC) - dt.timedelta(days=9, hours=1)).isoformat()
+            await pipeline.in_store(store.conn.execute, "UPDATE sources SET first_success = ?", [began])
             stats = await ask(fake, ADMIN, "/stats")
             assert stats.startswith("<pre>subscribers: 2 active, 0 inactive\ndeliveries: ")
+            assert "\nsource kmu: ok; no report for 9 days: the publisher may have stopped; last success " in stats
             done = await ask(fake, ADMIN, "/broadcast Maintenance <tonight> & tomorrow")
             assert done == "Broadcast queued for 2 recipients."
             await deliver_all(pipeline)

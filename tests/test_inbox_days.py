@@ -87,7 +87,7 @@ READERS = {"501": ("all", "en"), "502": ("milestones", "uk"), "503": ("report", 
 QUIET = "504"  # the reader whose quiet hours the machine turns on and off
 ADMIN = "900"  # [telegram] admins: the notices about the data (a figure set aside, a retraction) go there
 # what only the admins are told of (the model's own list, not the code's: models.ADMIN_ONLY is what it checks)
-ADMIN_RULES = ("guard", "disagreement", "reported_delta", "stale", "recovered", "broken", "repaired")
+ADMIN_RULES = ("guard", "disagreement", "reported_delta", "stale", "stopped", "recovered", "broken", "repaired")
 MAIL = "reader@example.org"
 FIGURE_RULES = ("milestone", "approaching", "spike", "record", "correction", "reported_delta")
 

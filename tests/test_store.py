@@ -332,7 +332,8 @@ def test_a_commit_that_fails_is_rolled_back_and_later_transactions_still_commit(
     reopened.close()
 
 
-UNDO_14 = ("ALTER TABLE deliveries DROP COLUMN alone_after",)  # a schema 13 file
+UNDO_15 = ("ALTER TABLE sources DROP COLUMN first_success",)  # a schema 14 file
+UNDO_14 = (*UNDO_15, "ALTER TABLE deliveries DROP COLUMN alone_after")  # a schema 13 file
 UNDO_13 = (  # a schema 12 file, as the release before it left one
     *UNDO_14,
     "DROP INDEX deliveries_event",
@@ -388,4 +389,31 @@ def test_a_version_13_file_keeps_its_queue_and_its_follow_ups_wait_for_nothing_n
     assert store.version == SCHEMA_VERSION
     assert [d.event.key for d in store.claim("telegram")] == ["milestone:tanks:11000"]
     assert store.conn.execute("SELECT alone_after FROM deliveries").fetchone()[0] is None
+    store.close()
+
+
+def test_a_version_14_file_learns_since_when_its_sources_were_polled(tmp_path):
+    """Schema 15 keeps each source's first successful poll (a source that never brought a report is
+    silent since then): a file's sources polled before it count from the first item seen of theirs,
+    else from their last success; one never polled successfully has none, and a poll sets it once."""
+    path = tmp_path / "v14.db"
+    store = Store(path)
+    store.conn.executemany(
+        "INSERT INTO sources (name, last_success) VALUES (?, ?)",
+        [("mod", "2025-06-14T06:00:00+00:00"), ("kmu", "2025-06-14T07:00:00+00:00"), ("down", None)],
+    )
+    store.mark_item("mod", "a", "d", 14, "complete")
+    store.conn.execute("UPDATE items SET first_seen = '2025-06-01T06:00:00+00:00'")
+    for statement in (*UNDO_15, "PRAGMA user_version = 14"):
+        store.conn.execute(statement)
+    store.close()
+    store = Store(path)
+    assert store.version == SCHEMA_VERSION
+    first = {s["name"]: s["first_success"] for s in store.source_states()}
+    assert first == {"mod": "2025-06-01T06:00:00+00:00", "kmu": "2025-06-14T07:00:00+00:00", "down": None}
+    for name in ("down", "mod", "down"):
+        store.note_success(name, etag=None, last_modified=None, new_report=False, keep_validators=False)
+    after = {s["name"]: s for s in store.source_states()}
+    assert after["mod"]["first_success"] == "2025-06-01T06:00:00+00:00"  # kept
+    assert after["down"]["first_success"] < after["down"]["last_success"]  # its first success, not its last
     store.close()

@@ -628,7 +628,8 @@ class TelegramBot:
         ]
         for h in health.read_all(self.pipeline.config, sources):
             error = f", last error: {h.last_error}" if h.consecutive_failures and h.last_error else ""
-            lines.append(f"source {h.name}: {h.summary}; last success {h.last_success or 'never'}{error}")
+            notice = f"; {h.notice}" if h.notice else ""
+            lines.append(f"source {h.name}: {h.summary}{notice}; last success {h.last_success or 'never'}{error}")
         await self._reply(update, f"<pre>{esc(chr(10).join(lines))}</pre>")
 
     async def on_broadcast(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -216,7 +216,8 @@ def cmd_status(cfg: config.Config, origin: str, args: argparse.Namespace) -> int
     print()
     for h in health.read_all(cfg, sources, times=times):  # the next poll as the daemon's trigger plans it
         last = format_moment(h.last_success, zone) if h.last_success else "never"
-        print(f"source {h.name}: {h.summary}; last success {last}; next poll {h.next_poll}")
+        notice = f"{h.notice}; " if h.notice else ""
+        print(f"source {h.name}: {h.summary}; {notice}last success {last}; next poll {h.next_poll}")
     return 0
 
 
@@ -299,6 +300,8 @@ def cmd_sources(cfg: config.Config, origin: str, args: argparse.Namespace) -> in
             )
         if h.last_error:
             print(f"    last error: {h.last_error}")
+        if h.notice:
+            print(f"    notice: {h.notice} ({h.silent_from})")
     return 0
 
 

@@ -368,9 +368,11 @@ class ReportedDelta(RuleSettings):
 
 
 class Stale(RuleSettings):
-    """A source brings no new report for longer than expected."""
+    """A source brings no new report for longer than expected; for much longer, its publisher may
+    have stopped (``stopped_after``: said by `tallywatch sources`, /healthz, and to the admins once)."""
 
     after: Seconds = Duration(30 * 3600.0)
+    stopped_after: Seconds = Duration(7 * 86400.0)
 
 
 class Disagreement(RuleSettings):

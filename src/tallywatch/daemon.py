@@ -302,6 +302,7 @@ async def _tick(session_ref: list[Session], web_ref: list[WebServer | None], sto
                 sources = read_all(session.config, state)
                 if web is not None:
                     web.snapshot.sources = _ages(sources)
+                    web.snapshot.notices = [f"source {h.name}: {h.notice}" for h in sources if h.notice]
                     web.snapshot.stuck = _stuck(stuck, bound)
                 line = status_line(sources, counts)
                 if line != last_status:

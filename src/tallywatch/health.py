@@ -4,7 +4,10 @@ The event loop refreshes a snapshot every second (a heartbeat) and every few sec
 sources' state from the store; a request only reads that snapshot, never the database.
 ``/healthz`` answers 200 while the loop is alive, every source's last successful poll is recent
 enough (``allowance`` × its interval), the database can be written and is still the file opened,
-and no delivery is stuck 'sending'; 503 with the reasons otherwise. ``/metrics`` is
+and no delivery is stuck 'sending'; 503 with the reasons otherwise. A source that works but has
+brought no report for ``[rules.stale] stopped_after`` is a notice line after them ("notice: source
+kmu: no report for 9 days: the publisher may have stopped"), never a 503: the daemon is fine, and a
+restart (what a failing health check leads to) would mend nothing. ``/metrics`` is
 Prometheus text from prometheus-client (its own registry, nothing global).
 """
 
@@ -60,6 +63,7 @@ class Snapshot:
     )  # name → (last success age s, allowance s)
     storage: str | None = None  # the database can't be written: why
     stuck: str | None = None  # a delivery 'sending' for longer than a send can take: which
+    notices: list[str] = field(default_factory=list)  # said, but healthy: a source whose publisher may have stopped
 
     def problems(self, now: float) -> list[str]:
         out = []
@@ -79,9 +83,10 @@ class Snapshot:
 
 
 def healthz(snapshot: Snapshot) -> tuple[int, str]:
-    """/healthz: 200 "ok", or 503 with one line per problem."""
+    """/healthz: 200 "ok", or 503 with one line per problem; then a line per notice ("notice: …")."""
     problems = snapshot.problems(time.monotonic())
-    return (503, "\n".join(problems) + "\n") if problems else (200, "ok\n")
+    notices = "".join(f"notice: {line}\n" for line in snapshot.notices)
+    return (503, "\n".join(problems) + "\n" + notices) if problems else (200, "ok\n" + notices)
 
 
 def metrics() -> bytes:

@@ -73,6 +73,7 @@ RULES = (
     "guard",
     "disagreement",
     "stale",
+    "stopped",
     "recovered",
     "broken",
     "repaired",
@@ -83,10 +84,12 @@ RULES = (
 # Who is told of an event. The readers — subscribers, the config's channels, the page, the feeds, the
 # API's events, the digests — get the figures and what they mean: milestones, records, unusual days,
 # corrections. What is wrong with the data or the service — a figure held or set aside ("guard"), sources
-# disagreeing, a printed change that does not add up, a source broken, stale or back — is for the
+# disagreeing, a printed change that does not add up, a source broken, stale, stopped or back — is for the
 # admins only (``[telegram] admins``, the console, the webhooks), with the sources' ids. A retraction
 # ("guard") reaches readers only as the answer to an alert they got (``outbox.enqueue``), in plain words.
-ADMIN_ONLY = frozenset({"guard", "disagreement", "reported_delta", "stale", "recovered", "broken", "repaired"})
+ADMIN_ONLY = frozenset(
+    {"guard", "disagreement", "reported_delta", "stale", "stopped", "recovered", "broken", "repaired"}
+)
 
 
 def for_readers(rule: str) -> bool:

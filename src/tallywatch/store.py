@@ -286,6 +286,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE deliveries ADD COLUMN alone_after TEXT
     """,
+    # 15: since when a source has been polled successfully: one that never brought a report is silent
+    #     from then (``detect.stale.silence``). A file's sources polled before it: from the first item
+    #     seen of theirs, else their last success (the least that is known).
+    """
+    ALTER TABLE sources ADD COLUMN first_success TEXT;
+    UPDATE sources SET first_success = coalesce(
+        min((SELECT min(first_seen) FROM items WHERE items.source = sources.name), last_success), last_success)
+        WHERE last_success IS NOT NULL
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -945,10 +954,10 @@ class Store:
         now = _ts()
         self.db.execute(
             "UPDATE sources SET last_attempt = ?, last_success = ?, consecutive_failures = 0, last_error = NULL,"
-            " next_poll_after = NULL, polls = polls + 1,"
+            " next_poll_after = NULL, polls = polls + 1, first_success = coalesce(first_success, ?),"
             " etag = CASE WHEN ? THEN etag ELSE ? END, last_modified = CASE WHEN ? THEN last_modified ELSE ? END,"
             " last_new_report = CASE WHEN ? THEN ? ELSE last_new_report END WHERE name = ?",
-            [now, now, keep_validators, etag, keep_validators, last_modified, new_report, now, name],
+            [now, now, now, keep_validators, etag, keep_validators, last_modified, new_report, now, name],
         )
 
     @_writes
@@ -1050,11 +1059,18 @@ class Store:
 
     def open_stale(self, source: str) -> str | None:
         """The key of the source's last stale event, unless a recovery followed it."""
-        row = self.conn.execute(
-            "SELECT rule, key FROM events WHERE source = ? AND rule IN ('stale', 'recovered') ORDER BY id DESC LIMIT 1",
-            [source],
-        ).fetchone()
-        return row[1] if row and row[0] == "stale" else None
+        event = self.open_silence(source, "stale")
+        return event.key if event else None
+
+    def open_silence(self, source: str, rule: str) -> Event | None:
+        """The source's last ``rule`` event (``stale``, ``stopped``), unless a recovery followed it."""
+        rows = list(
+            self.db.query(
+                "SELECT * FROM events WHERE source = ? AND rule IN (?, 'recovered') ORDER BY id DESC LIMIT 1",
+                [source, rule],
+            )
+        )
+        return _event(rows[0]) if rows and rows[0]["rule"] == rule else None
 
     def told(self, day: dt.date) -> bool:
         """Whether the day has a daily report already."""

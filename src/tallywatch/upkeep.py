@@ -5,7 +5,8 @@ A success resets the count of failures (a broken source is ``repaired``, once); 
 counted, its next try set (exponential backoff with full jitter, never sooner than the server's
 ``Retry-After``; polled ``slow_factor`` times less often after ``slow_after`` failures in a row)
 and at ``broken_after`` the source is ``broken``, once; a source bringing no new report for too
-long is ``stale``, once, then ``recovered``. All of it runs on the store's thread, each step in one
+long is ``stale``, once, and for much longer ``stopped`` (its publisher may have stopped; a source
+that never brought a report counts from its first successful poll), once, then ``recovered``. All of it runs on the store's thread, each step in one
 transaction with the events and deliveries it raises. ``sources.health`` reads the result.
 """
 
@@ -96,23 +97,30 @@ def note_failure(
 def check_stale(
     store: Store, config: Config, channels: Sequence[Channel], source: Source, now: dt.datetime | None = None
 ) -> list[StoredEvent]:
-    """Raise ``stale`` once when a source has brought no new report for too long, ``recovered`` after."""
+    """Raise ``stale`` once when a source has brought no new report for too long, ``stopped`` once
+    when for much longer (or never, polled for as long), and one ``recovered`` when a report ends it
+    (both open: the same key, stored once)."""
     settings = config.rules.stale
-    if not settings.enabled:
+    if not settings.enabled or not source.enabled:
         return []
-    last = store.source_state(source.name).get("last_new_report")
+    state = store.source_state(source.name)
+    last, first = (
+        dt.datetime.fromisoformat(state[k]) if state.get(k) else None for k in ("last_new_report", "first_success")
+    )
+    now = now or utcnow()
     with store.transaction():
-        events = stale.evaluate(
-            source.name,
-            dt.datetime.fromisoformat(last) if last else None,
-            now or utcnow(),
-            source.stale_after or settings.after,
-            store.open_stale(source.name),
-        )
+        events = [
+            *stale.evaluate(
+                source.name, last, now, source.stale_after or settings.after, store.open_stale(source.name)
+            ),
+            *stale.stopped(
+                source.name, first, last, now, settings.stopped_after, store.open_silence(source.name, "stopped")
+            ),
+        ]
         stored = [s for s in (store.add_event(e, source.name, True) for e in events) if s is not None]
         outbox.enqueue(store, stored, channels)
     for event in stored:
-        log.log(logging.WARNING if event.event.rule == "stale" else logging.INFO, "%s", event.event.message)
+        log.log(logging.INFO if event.event.rule == "recovered" else logging.WARNING, "%s", event.event.message)
     return stored
 
 

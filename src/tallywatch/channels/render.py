@@ -74,6 +74,7 @@ ICONS = {
     "guard": "⚠️",
     "reported_delta": "ℹ️",
     "stale": "🔕",
+    "stopped": "📭",
     "recovered": "🔔",
     "broken": "⛔",
     "repaired": "🔧",

@@ -2,7 +2,9 @@
 
 Computed in one place from the configured source and its row in the store, and read by every
 place that tells it: ``tallywatch sources`` and ``status``, the bot's ``/stats``, the systemd
-STATUS line and ``/healthz``. (``config.SourceHealth`` is the settings: when a failing source is
+STATUS line and ``/healthz`` — with a source silent for ``[rules.stale] stopped_after`` (its
+publisher may have stopped: ``detect.stale.silence``) as a notice beside its state, never a state of
+its own (the source works; a restart mends nothing). (``config.SourceHealth`` is the settings: when a failing source is
 slowed, when it is broken.)
 """
 
@@ -13,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..config import Config, Source
+from ..detect import stale
 from ..format import format_duration
 from ..secrets import redact, values
 from . import schedule
@@ -34,6 +37,11 @@ class SourceHealth:
     age: float | None  # seconds since the last successful poll (None: never)
     allowance: float  # /healthz: unhealthy past this many seconds without a successful poll
     reports: dict[str, int] = field(default_factory=dict)  # recent report documents read: complete, partial, unread
+    # no report for [rules.stale] stopped_after: "no report for 9 days: the publisher may have stopped",
+    # counted since (Kyiv time, ISO) its last new report or its first successful poll; None otherwise
+    notice: str | None = None
+    silent_since: str | None = None
+    silent_from: str | None = None  # the same in words: "last report 2026-05-02 07:32 Kyiv time", "polled since …"
 
     @property
     def ok(self) -> bool:
@@ -46,7 +54,7 @@ class SourceHealth:
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["state"] = self.summary  # what `tallywatch sources --json` has always said
-        del out["summary"], out["age"], out["allowance"]
+        del out["summary"], out["age"], out["allowance"], out["silent_from"]
         return out
 
 
@@ -80,6 +88,10 @@ def read(
     now = now or dt.datetime.now(dt.UTC)
     backoff = row.get("next_poll_after")
     window = schedule.learn(times or [], now) if source.learn else None
+    first, report = (
+        dt.datetime.fromisoformat(row[k]) if row.get(k) else None for k in ("first_success", "last_new_report")
+    )
+    silent = stale.silence(first, report, now, config.rules.stale.stopped_after) if source.enabled else None
     if backoff:
         next_poll = f"not before {backoff}"
     elif window is None or not source.enabled:
@@ -102,6 +114,9 @@ def read(
         age=(now - dt.datetime.fromisoformat(last)).total_seconds() if last else None,
         allowance=max(source.interval * config.health.allowance, 5.0),
         reports=coverage or {"complete": 0, "partial": 0, "unread": 0},
+        notice=silent.words if silent else None,
+        silent_since=silent.since.astimezone(schedule.KYIV).isoformat(timespec="seconds") if silent else None,
+        silent_from=silent.origin if silent else None,
     )
 
 
