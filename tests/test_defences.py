@@ -256,7 +256,7 @@ def test_follow_with_a_dated_url_is_refused_by_the_config():
     with pytest.raises(ConfigError) as refused:
         Config.from_dict({"sources": [{**dated, "follow": r"/news/\d+"}]})
     assert str(refused.value) == (
-        "settings: sources[0]: follow (a listing page) and a {date:…} url (one page per day) exclude each other"
+        "settings: sources[0]: follow (a listing page) and a dated url (one page per day) exclude each other"
     )
     # each alone is fine: a page per day, or a listing whose links are followed
     assert Config.from_dict({"sources": [dated]}).sources[0].follow is None

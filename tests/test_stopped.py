@@ -27,8 +27,7 @@ from tallywatch import outbox, upkeep
 from tallywatch.channels.limits import FloodGate
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config
-from tallywatch.detect import stale
-from tallywatch.sources.health import read_all
+from tallywatch.sources.health import read_all, silence
 from tallywatch.store import Store, utcnow
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -52,7 +51,7 @@ moments = st.datetimes(
 def test_the_silence_counts_whole_days_from_the_last_report_or_the_first_poll(first, report, later, after):
     last = None if report is None else first + report
     now = (last or first) + later
-    found = stale.silence(first, last, now, after)
+    found = silence(first, last, now, after)
     since = last or first
     if (now - since).total_seconds() < after:
         assert found is None
@@ -63,7 +62,7 @@ def test_the_silence_counts_whole_days_from_the_last_report_or_the_first_poll(fi
     # the moment shown is Kyiv's, with the offset of its season (EET +02:00 or EEST +03:00)
     local = since.astimezone(KYIV)
     assert found.shown == f"{local:%Y-%m-%d %H:%M} Kyiv time"
-    later_still = stale.silence(first, last, now + dt.timedelta(hours=25), after)
+    later_still = silence(first, last, now + dt.timedelta(hours=25), after)
     assert later_still.days >= found.days and later_still.since == found.since  # it only grows
 
 
@@ -72,8 +71,8 @@ def test_across_the_spring_clock_change_a_week_is_168_hours():
     the 31st (EEST) is 7 days on the calendar but 167 hours: not yet a week."""
     first = dt.datetime(2026, 3, 24, 8, 0, tzinfo=KYIV).astimezone(dt.UTC)
     now = dt.datetime(2026, 3, 31, 8, 0, tzinfo=KYIV).astimezone(dt.UTC)
-    assert stale.silence(first, None, now, WEEK) is None
-    found = stale.silence(first, None, now + dt.timedelta(hours=1), WEEK)
+    assert silence(first, None, now, WEEK) is None
+    found = silence(first, None, now + dt.timedelta(hours=1), WEEK)
     assert found.days == 7 and found.shown == "2026-03-24 08:00 Kyiv time"
 
 

@@ -287,7 +287,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE deliveries ADD COLUMN alone_after TEXT
     """,
     # 15: since when a source has been polled successfully: one that never brought a report is silent
-    #     from then (``detect.stale.silence``). A file's sources polled before it: from the first item
+    #     from then (``sources.health.silence``). A file's sources polled before it: from the first item
     #     seen of theirs, else their last success (the least that is known).
     """
     ALTER TABLE sources ADD COLUMN first_success TEXT;

@@ -2,7 +2,7 @@
 
 A source silent for much longer (``[rules.stale] stopped_after``, 7 days) — from its last new
 report, or from its first successful poll if it never brought one — is ``stopped``: its publisher
-may have stopped. ``silence`` is the one answer to "for how long", read by ``sources.health``
+may have stopped. ``sources.health.silence`` is the one answer to "for how long", read by ``sources.health``
 (`tallywatch sources`, ``status``, /stats, /healthz) and by ``stopped`` (the admins' notice, once
 per silence). The silence ends with the next new report: one ``recovered``, shared with ``stale``'s
 (the same key when both were open), so the admins are told once that it is back.
@@ -11,47 +11,9 @@ per silence). The silence ends with the next new report: one ``recovered``, shar
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
-from ..models import REPORT_ZONE, Event, report_day
-
-DAY = dt.timedelta(days=1)
-
-
-@dataclass(frozen=True)
-class Silence:
-    """A source without a report for ``days`` whole days (24 h each, whatever Kyiv's clocks do)
-    since ``since``: its last new report (``ever``), else its first successful poll."""
-
-    since: dt.datetime
-    days: int
-    ever: bool
-
-    @property
-    def words(self) -> str:
-        """What `tallywatch sources`, ``status``, /stats and /healthz say."""
-        return f"no report for {self.days} day{'s' if self.days != 1 else ''}: the publisher may have stopped"
-
-    @property
-    def shown(self) -> str:
-        """``since`` as people read it: Kyiv time."""
-        return f"{self.since.astimezone(REPORT_ZONE):%Y-%m-%d %H:%M} Kyiv time"
-
-    @property
-    def origin(self) -> str:
-        """Where the days are counted from, in words."""
-        return f"last report {self.shown}" if self.ever else f"polled since {self.shown}, never a report"
-
-
-def silence(
-    first_success: dt.datetime | None, last_new_report: dt.datetime | None, now: dt.datetime, after: float
-) -> Silence | None:
-    """The source's silence once it has lasted ``after`` seconds (``[rules.stale] stopped_after``),
-    else None; a source never polled successfully has none."""
-    since = last_new_report or first_success
-    if since is None or (now - since).total_seconds() < after:
-        return None
-    return Silence(since, (now - since) // DAY, last_new_report is not None)
+from ..models import Event, report_day
+from ..sources.health import DAY, silence
 
 
 def stopped(

@@ -3,7 +3,7 @@
 Computed in one place from the configured source and its row in the store, and read by every
 place that tells it: ``tallywatch sources`` and ``status``, the bot's ``/stats``, the systemd
 STATUS line and ``/healthz`` — with a source silent for ``[rules.stale] stopped_after`` (its
-publisher may have stopped: ``detect.stale.silence``) as a notice beside its state, never a state of
+publisher may have stopped: ``silence``) as a notice beside its state, never a state of
 its own (the source works; a restart mends nothing). (``config.SourceHealth`` is the settings: when a failing source is
 slowed, when it is broken.)
 """
@@ -15,10 +15,48 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..config import Config, Source
-from ..detect import stale
 from ..format import format_duration
+from ..models import REPORT_ZONE
 from ..secrets import redact, values
 from . import schedule
+
+DAY = dt.timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Silence:
+    """A source without a report for ``days`` whole days (24 h each, whatever Kyiv's clocks do)
+    since ``since``: its last new report (``ever``), else its first successful poll."""
+
+    since: dt.datetime
+    days: int
+    ever: bool
+
+    @property
+    def words(self) -> str:
+        """What `tallywatch sources`, ``status``, /stats and /healthz say."""
+        return f"no report for {self.days} day{'s' if self.days != 1 else ''}: the publisher may have stopped"
+
+    @property
+    def shown(self) -> str:
+        """``since`` as people read it: Kyiv time."""
+        return f"{self.since.astimezone(REPORT_ZONE):%Y-%m-%d %H:%M} Kyiv time"
+
+    @property
+    def origin(self) -> str:
+        """Where the days are counted from, in words."""
+        return f"last report {self.shown}" if self.ever else f"polled since {self.shown}, never a report"
+
+
+def silence(
+    first_success: dt.datetime | None, last_new_report: dt.datetime | None, now: dt.datetime, after: float
+) -> Silence | None:
+    """The source's silence once it has lasted ``after`` seconds (``[rules.stale] stopped_after``),
+    else None; a source never polled successfully has none."""
+    since = last_new_report or first_success
+    if since is None or (now - since).total_seconds() < after:
+        return None
+    return Silence(since, (now - since) // DAY, last_new_report is not None)
 
 
 @dataclass(frozen=True)
@@ -91,7 +129,7 @@ def read(
     first, report = (
         dt.datetime.fromisoformat(row[k]) if row.get(k) else None for k in ("first_success", "last_new_report")
     )
-    silent = stale.silence(first, report, now, config.rules.stale.stopped_after) if source.enabled else None
+    silent = silence(first, report, now, config.rules.stale.stopped_after) if source.enabled else None
     if backoff:
         next_poll = f"not before {backoff}"
     elif window is None or not source.enabled:
