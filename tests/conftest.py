@@ -6,6 +6,23 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests import the shared fixtur
 import pytest
 
 
+@pytest.fixture(autouse=True)
+def events_keep_their_shape(monkeypatch):
+    """Every event any test stores carries the data its rule's shape allows (``models.EVENT_DATA``):
+    a key misspelt or of the wrong type (an id where a key was expected) fails the test that made it."""
+    from tallywatch.models import check_data
+    from tallywatch.store import Store
+
+    add_event = Store.add_event
+
+    def checked(self, event, source, notify):
+        problems = check_data(event.rule, event.data)
+        assert not problems, f"{event.key}: {'; '.join(problems)}"
+        return add_event(self, event, source, notify)
+
+    monkeypatch.setattr(Store, "add_event", checked)
+
+
 @pytest.fixture
 def feed_server():
     from feeds import FeedServer

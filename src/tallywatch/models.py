@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Required, TypedDict
 from zoneinfo import ZoneInfo
 
 # The reports' calendar: a report "for 14.06" is Kyiv's 14 June (a dated page's "today", an item's day).
@@ -179,3 +179,205 @@ class Event:
     def about(cls, step: Step, key: str, rule: str, severity: str, message: str, **data: Any) -> Event:
         """An event about an accepted figure: its metric, day and value come from the step."""
         return cls(key, rule, step.metric, step.as_of, step.value, message, severity, data)
+
+
+# -- what each kind of event carries in ``Event.data`` ----------------------------------------------
+# One TypedDict per rule (``EVENT_DATA``): the keys an event of that rule may carry and their types,
+# as they are stored (JSON: a day is an ISO string). Every key is optional unless ``Required``: an
+# event made by hand (a broadcast, a test) may leave some out; the rules fill what they know.
+# ``check_data`` holds an event to its rule's shape; the tests run it on every event stored.
+
+LateData = TypedDict("LateData", {"from": str, "to": str})  # the days a late milestone fell between
+
+
+class RankData(TypedDict):
+    rank: int  # the day's place among all days (1: the most)
+    of: int
+
+
+class ReportFigure(TypedDict, total=False):
+    metric: Required[str]
+    value: int | None  # None: held (not confirmed yet)
+    delta: int | None
+    confirmed: bool
+
+
+class Standout(TypedDict):
+    """An event the daily report tells of (a milestone, a record, …), as the report keeps it."""
+
+    rule: str
+    metric: str
+    value: int
+    message: str
+    data: dict[str, Any]
+
+
+class RecordData(TypedDict):
+    delta: int
+    previous: int  # the rise it beat
+    previous_on: str
+    window: int  # days looked back
+    per_day: bool
+
+
+class _Told(TypedDict, total=False):
+    publisher: str  # whose figures these are (``config.Source.said_by``)
+    link: str | None  # the report the figure came from
+    folded: str  # the key of the daily report that tells of it too
+
+
+class MilestoneData(_Told, total=False):
+    level: int
+    delta: int
+    prior_as_of: str
+    late: LateData  # learned of days after it was crossed
+
+
+class ApproachingData(_Told, total=False):
+    level: Required[int]
+    expected: Required[str]  # the day it is expected
+    rate: Required[float]  # per day
+
+
+class SpikeData(_Told, total=False):
+    delta: int
+    direction: str  # "rise" or "drop"
+    baseline: float
+    score: float | None
+    per_day: bool
+    record: RecordData  # the spike is also the most in the window
+
+
+class RecordEventData(_Told, total=False):
+    delta: Required[int]
+    previous: Required[int]
+    previous_on: Required[str]
+    window: Required[int]
+    per_day: Required[bool]
+
+
+class CorrectionData(_Told, total=False):
+    kind: str  # "revised" (the publisher's own) or a figure set aside
+    old: int
+    new: int
+    answers: list[int]  # the ids of the events it corrects
+
+
+class ReportedDeltaData(_Told, total=False):
+    computed: Required[int]
+    reported: Required[int]
+
+
+class GuardData(_Told, total=False):
+    source: Required[str]
+    why: str
+    discarded: bool
+    other: int
+    other_day: str
+    other_source: str
+    retracted: bool
+    retracts: list[int]  # the ids of the events it takes back
+    later: list[tuple[int, str]]
+
+
+class DisagreementData(_Told, total=False):
+    """Also each source's value under its name (as before the list), which ``check_data`` allows."""
+
+    sources: Required[list[tuple[str, int]]]
+
+
+class SourceData(TypedDict, total=False):
+    source: Required[str]
+    since: str
+    error: str  # broken
+    ever: bool  # stopped: a report came once
+    last_new_report: str  # stale
+    silent_since: str  # recovered
+
+
+class BroadcastData(TypedDict, total=False):
+    by: int  # the admin's Telegram id
+
+
+class DigestEvent(TypedDict):
+    as_of: str
+    rule: str
+    metric: str
+    value: int
+    message: str
+    data: dict[str, Any]
+
+
+class DigestMetric(TypedDict):
+    metric: str
+    as_of: str
+    value: int
+    change: int
+
+
+class DigestData(TypedDict, total=False):
+    kind: Required[str]  # daily or weekly
+    label: Required[str]
+    since: Required[str]
+    as_of: Required[str]
+    chart_metric: Required[str]
+    metrics: Required[list[DigestMetric]]
+    events: Required[list[DigestEvent]]
+    awaited: str  # the day's report had not come when it went
+
+
+class ReportData(_Told, total=False):
+    day_of_war: int
+    figures: list[ReportFigure]
+    rank: RankData | None
+    standouts: list[Standout]
+    version: int  # 2, 3, …: a newer version of the day's report
+    replaces: list[int]  # the ids of the versions it replaces
+
+
+EVENT_DATA: dict[str, type] = {
+    "milestone": MilestoneData,
+    "approaching": ApproachingData,
+    "spike": SpikeData,
+    "record": RecordEventData,
+    "correction": CorrectionData,
+    "reported_delta": ReportedDeltaData,
+    "guard": GuardData,
+    "disagreement": DisagreementData,
+    "stale": SourceData,
+    "stopped": SourceData,
+    "recovered": SourceData,
+    "broken": SourceData,
+    "repaired": SourceData,
+    "broadcast": BroadcastData,
+    "digest": DigestData,
+    "report": ReportData,
+}
+
+
+def check_data(rule: str, data: dict[str, Any]) -> list[str]:
+    """What is wrong with an event's data for its rule (``EVENT_DATA``): keys it may not carry,
+    values of the wrong type, required keys missing; [] when it fits."""
+    import json
+
+    import msgspec
+
+    shape = EVENT_DATA.get(rule)
+    if shape is None:
+        return [f"no data shape for the rule {rule!r}"]
+    stored = json.loads(json.dumps(data, default=str))  # as the store keeps it
+    if rule == "disagreement":  # each source's value under its name, beside the list
+        named = {name for name, _ in stored.get("sources", [])}
+        stored = {k: v for k, v in stored.items() if not (k in named and isinstance(v, int))}
+    problems = [f"{rule}: unknown key {key!r}" for key in sorted(set(stored) - set(_keys(shape)))]
+    try:
+        msgspec.convert(stored, shape)
+    except msgspec.ValidationError as exc:
+        problems.append(f"{rule}: {exc}")
+    return problems
+
+
+def _keys(shape: type) -> set[str]:
+    from typing import get_type_hints
+
+    return set(get_type_hints(shape))
