@@ -20,7 +20,7 @@ D = dt.date
 
 
 class Receiver:
-    """An HTTP endpoint that verifies the signature the way the README tells receivers to."""
+    """An HTTP endpoint that verifies the signature the way docs/email.md tells receivers to."""
 
     def __init__(self, failures: int = 0):
         self.received, self.failures = [], failures
