@@ -68,8 +68,8 @@ mkdir -p "$PREFIX" "$CONF/credentials" "$UNIT_DIR" "$BIN_DIR"
 chmod 755 "$CONF"
 chmod 700 "$CONF/credentials"
 # the program: a fresh copy of the source, then an upgrade of the virtual environment in place
-rm -rf "$PREFIX/src"
-cp -a "$SRC/src" "$SRC/pyproject.toml" "$SRC/README.md" "$PREFIX/"
+rm -rf "$PREFIX/src" "$PREFIX/docs"
+cp -a "$SRC/src" "$SRC/docs" "$SRC/pyproject.toml" "$SRC/README.md" "$PREFIX/"
 [ -d "$PREFIX/.venv" ] || python3 -m venv "$PREFIX/.venv"
 # shellcheck disable=SC2086 # PIP_ARGS holds several options on purpose
 "$PIP" install -q ${PIP_ARGS:-} --upgrade "$PREFIX"

@@ -343,6 +343,7 @@ def test_install_script_is_idempotent_and_uninstalls(tmp_path):
     root = tmp_path / "root"
     assert (root / "opt/tallywatch/.venv/bin/python").exists()
     assert (root / "opt/tallywatch/src/tallywatch/daemon.py").exists()
+    assert (root / "opt/tallywatch/docs/admin.md").exists()  # the unit's Documentation= and the README's links
     assert (root / "etc/systemd/system/tallywatch.service").read_text() == (
         ROOT / "deploy/tallywatch.service"
     ).read_text()
