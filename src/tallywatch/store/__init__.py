@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .models import ADMIN_ONLY, Change, Event, Figure
-from .secrets import redact
+from ..models import ADMIN_ONLY, Change, Event, Figure
+from ..secrets import redact
 
 log = logging.getLogger("tallywatch.store")
 
@@ -392,7 +392,7 @@ class Faults:
 
     def failed(self, where: str, exc: sqlite3.Error) -> str:
         """Count and (once) say a failed round; returns the error for its result."""
-        from .health import STORAGE_ERRORS
+        from ..health import STORAGE_ERRORS
 
         kind = storage_fault(exc)
         STORAGE_ERRORS.labels(kind).inc()
@@ -906,7 +906,7 @@ class Store:
         (a wrong time zone: a local time read as UTC lies in the future) or exactly midnight, UTC's
         or Kyiv's (a day without its time: a dated page stored so before it carried a day, a feed
         that dates by the day), then the time it was first seen."""
-        from .models import REPORT_ZONE
+        from ..models import REPORT_ZONE
 
         out: dict[str, list[dt.datetime]] = {}
         skew = dt.timedelta(minutes=5)  # the publisher's clock and ours
