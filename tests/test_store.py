@@ -419,3 +419,15 @@ def test_a_version_14_file_learns_since_when_its_sources_were_polled(tmp_path):
     assert after["mod"]["first_success"] == "2025-06-01T06:00:00+00:00"  # kept
     assert after["down"]["first_success"] < after["down"]["last_success"]  # its first success, not its last
     store.close()
+
+
+def test_an_installations_key_is_made_once_and_kept_across_a_restart(tmp_path):
+    """The web app's signing key: the first one made stays (a new one would void every form out there)."""
+    store = Store(tmp_path / "k.db")
+    assert store.key("csrf", lambda: "first") == "first"
+    assert store.key("csrf", lambda: "second") == "first"
+    assert store.key("other", lambda: "its own") == "its own"
+    store.close()
+    store = Store(tmp_path / "k.db")
+    assert store.key("csrf", lambda: "third") == "first"
+    store.close()

@@ -30,7 +30,9 @@ log = logging.getLogger("tallywatch.store")
 def _import_sqlite_utils():
     """sqlite-utils imports numpy and pandas when they are installed (matplotlib brings numpy), only
     to map their types; tallywatch stores none, and an idle daemon need not carry ~15 MB of numpy.
-    They are hidden for that one import and importable again right after (charts need numpy)."""
+    They are hidden for that one import and importable again right after (charts need numpy).
+    It stays: sqlite-utils 4.2.1, the newest, still imports both at module level, and without it the
+    daemon holds numpy (tests/test_charts.py, the daemon without matplotlib or numpy, fails)."""
     hidden = [name for name in ("numpy", "pandas") if name not in sys.modules]
     for name in hidden:
         sys.modules[name] = None  # type: ignore[assignment] # makes `import numpy` raise ImportError

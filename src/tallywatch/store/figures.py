@@ -312,7 +312,8 @@ class Figures(Connection):
         return list(self.db.query("SELECT * FROM sources ORDER BY name"))
 
     def _ensure_source(self, name: str) -> None:
-        self.db.execute("INSERT OR IGNORE INTO sources (name) VALUES (?)", [name])
+        """The source's row, made once (its counters start at their defaults)."""
+        self.db["sources"].insert({"name": name}, ignore=True)
 
     @_writes
     def note_success(
@@ -331,14 +332,12 @@ class Figures(Connection):
     @_writes
     def note_moved(self, name: str, configured: str, now_at: str) -> None:
         """The source's configured URL answered a permanent redirect: poll ``now_at`` from now on."""
-        self._ensure_source(name)
-        self.conn.execute("UPDATE sources SET moved_from = ?, moved_to = ? WHERE name = ?", [configured, now_at, name])
+        self.db["sources"].upsert({"name": name, "moved_from": configured, "moved_to": now_at}, pk="name")
 
     @_writes
     def set_broken(self, name: str, since: dt.datetime | None) -> None:
         """Mark a source broken since ``since``, or working again (None)."""
-        self._ensure_source(name)
-        self.db.execute("UPDATE sources SET broken_since = ? WHERE name = ?", [_ts(since) if since else None, name])
+        self.db["sources"].upsert({"name": name, "broken_since": _ts(since) if since else None}, pk="name")
 
     @_writes
     def note_failure(self, name: str, error: str, next_poll_after: dt.datetime) -> dict[str, Any]:

@@ -21,5 +21,6 @@ class Keys(Connection):
     @_writes
     def key(self, name: str, make: Callable[[], str]) -> str:
         """A long-lived secret of this installation (the web app's signing key): made once, kept."""
-        self.conn.execute("INSERT INTO keys (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", [name, make()])
-        return self.conn.execute("SELECT value FROM keys WHERE name = ?", [name]).fetchone()[0]
+        keys = self.db["keys"]
+        keys.insert({"name": name, "value": make()}, ignore=True)
+        return keys.get(name)["value"]
