@@ -1,6 +1,5 @@
 import datetime as dt
 import sqlite3
-from pathlib import Path
 
 import pytest
 from tally import Tally
@@ -220,15 +219,18 @@ def test_every_store_method_that_writes_runs_in_a_transaction():
     """The static half of "one way to write": every Store method with an INSERT / UPDATE / DELETE
     in it is ``@_writes`` or wraps its work in ``with self.transaction()``, and a private helper
     that writes is called only from such methods (the trace above covers what a life exercises;
-    this covers every method, called or not)."""
+    this covers every method, called or not). Store's methods are those of its rooms, each a class
+    in a module of the store package."""
     import ast
+    import inspect
     import re
 
-    from tallywatch import store as store_module
-
-    tree = ast.parse(Path(store_module.__file__).read_text(encoding="utf-8"))
-    (cls,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Store"]
-    methods = {fn.name: fn for fn in cls.body if isinstance(fn, ast.FunctionDef)}
+    rooms = [cls for cls in Store.__mro__ if cls.__module__.startswith("tallywatch.store")]
+    assert len(rooms) > 5
+    methods = {}
+    for room in reversed(rooms):  # the first in the MRO wins, as in Store
+        (cls,) = ast.parse(inspect.getsource(room)).body
+        methods.update({fn.name: fn for fn in cls.body if isinstance(fn, ast.FunctionDef)})
     sql_write = re.compile(r"^\s*(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
 
     def writes(fn: ast.FunctionDef) -> bool:
@@ -416,4 +418,16 @@ def test_a_version_14_file_learns_since_when_its_sources_were_polled(tmp_path):
     after = {s["name"]: s for s in store.source_states()}
     assert after["mod"]["first_success"] == "2025-06-01T06:00:00+00:00"  # kept
     assert after["down"]["first_success"] < after["down"]["last_success"]  # its first success, not its last
+    store.close()
+
+
+def test_an_installations_key_is_made_once_and_kept_across_a_restart(tmp_path):
+    """The web app's signing key: the first one made stays (a new one would void every form out there)."""
+    store = Store(tmp_path / "k.db")
+    assert store.key("csrf", lambda: "first") == "first"
+    assert store.key("csrf", lambda: "second") == "first"
+    assert store.key("other", lambda: "its own") == "its own"
+    store.close()
+    store = Store(tmp_path / "k.db")
+    assert store.key("csrf", lambda: "third") == "first"
     store.close()
