@@ -140,7 +140,7 @@ class DatabaseBusy(StoreError):
     """Another tallywatch daemon holds this database."""
 
 
-RESTORE_HINT = "restore it from a backup (`tallywatch restore FILE`, see the README) or move it away to start afresh"
+RESTORE_HINT = "restore it from a backup (`tallywatch restore FILE`, see docs/admin.md, section Backups) or move it away to start afresh"
 
 
 def identity(path: Path) -> tuple[int, int] | None:
