@@ -39,7 +39,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -56,9 +56,9 @@ from .data import SECURITY_HEADERS, Cache
 from .page import routes as page_routes
 
 if TYPE_CHECKING:
-    from ..charts import Charts, Drawer
+    from ..charts import Charts
     from ..config import Config
-    from ..store import Store
+    from ..running import Running
 
 log = logging.getLogger("tallywatch.web")
 
@@ -67,19 +67,6 @@ FORM_MAX_AGE = 2 * 3600  # a subscribe form is good for two hours after it was s
 MAX_FORM_BYTES = 4096  # an address, two choices and a token: anything longer is not our form
 CLIENT_WINDOW = 600.0  # seconds over which [web] signups_per_client counts
 SHARE_WINDOW = 3600.0  # seconds over which a client's share of [web] signups_per_hour counts
-
-
-class Running(Protocol):
-    """What the web app needs of the running session (the Pipeline): its configuration, its store
-    and the store's own thread, where every database call goes (never the event loop's thread:
-    a call there could join a transaction in flight), its charts and the process they are drawn in."""
-
-    config: Config
-    store: Store
-    charts: Charts
-    drawer: Drawer
-
-    async def in_store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
 
 
 class Site:
