@@ -52,7 +52,7 @@ from ..channels import Gone, Rejected, Retry
 from ..channels.email import confirmation, email_address, mailbox, smtp_send
 from ..extract.genstaff import METRICS
 from . import data
-from .data import SECURITY_HEADERS, Cache
+from .data import SECURITY_HEADERS, Cache, path_language
 from .page import routes as page_routes
 
 if TYPE_CHECKING:
@@ -124,11 +124,6 @@ class Site:
         return self._signing
 
 
-def _language(request: Request) -> str:
-    lang = request.path_params.get("lang", i18n.SOURCE)
-    return lang if lang in i18n.languages() else ""
-
-
 def _prefix(language: str) -> str:
     return "" if language == i18n.SOURCE else f"/{language}"
 
@@ -189,7 +184,7 @@ async def unsubscribe(request: Request) -> Response:
     run = site.running()
     token = request.query_params.get("t", "")
     sub = await run.in_store(run.store.subscriber_by_token, token) if 0 < len(token) <= 200 else None
-    asked = "lang" in request.path_params and _language(request)  # /uk/unsubscribe: the page in that language
+    asked = "lang" in request.path_params and path_language(request)  # /uk/unsubscribe: the page in that language
     language = asked or (sub or {}).get("language") or i18n.SOURCE
     _ = functools.partial(i18n.gettext, language)
     if sub is None or sub["channel"] != "email":
@@ -332,7 +327,7 @@ async def subscribe(request: Request) -> Response:
     site: Site = request.app.state.site
     run = site.running()
     config = run.config
-    language = _language(request)
+    language = path_language(request)
     if not language:
         return PlainTextResponse("not found\n", 404)
     if not _offered(config):
@@ -426,7 +421,7 @@ async def confirm(request: Request) -> Response:
     """GET: what is being confirmed, and a button. POST: subscribed."""
     site: Site = request.app.state.site
     run = site.running()
-    language = _language(request) or i18n.SOURCE
+    language = path_language(request) or i18n.SOURCE
     _ = functools.partial(i18n.gettext, language)
     token = request.query_params.get("t", "")
     found = await run.in_store(run.store.signup, token) if 0 < len(token) <= 200 else None

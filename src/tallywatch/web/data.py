@@ -113,10 +113,18 @@ def cached(make: Callable[[Request, Config, Store, str], tuple[bytes, str]]):
     return endpoint
 
 
-def i18n_of(request: Request) -> str:
+def path_language(request: Request) -> str:
+    """The language a path names (``/uk/…``; the source language where it names none), or "" where
+    it names one with no catalogue."""
     lang = request.path_params.get("lang", i18n.SOURCE)
-    if lang not in i18n.languages():
-        raise Answer(404, f"no language {lang!r}", languages=list(i18n.languages()))
+    return lang if lang in i18n.languages() else ""
+
+
+def i18n_of(request: Request) -> str:
+    """The path's language (``path_language``), or a 404 naming the languages there are."""
+    lang = path_language(request)
+    if not lang:
+        raise Answer(404, f"no language {request.path_params['lang']!r}", languages=list(i18n.languages()))
     return lang
 
 
