@@ -51,6 +51,7 @@ from .. import health, i18n
 from ..channels import Gone, Rejected, Retry
 from ..channels.email import confirmation, email_address, mailbox, smtp_send
 from ..extract.genstaff import METRICS
+from ..secrets import mask_address
 from . import data
 from .data import SECURITY_HEADERS, Cache, path_language
 from .page import routes as page_routes
@@ -171,12 +172,6 @@ async def metrics(request: Request) -> Response:
 # -- unsubscribe ------------------------------------------------------------------------------------
 
 
-def masked(address: str) -> str:
-    """j•••@example.com: enough for its owner to recognise, little for anyone the page is shown to."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}•••@{domain}"
-
-
 async def unsubscribe(request: Request) -> Response:
     """GET: a page with a button. POST: unsubscribed at once (RFC 8058 one-click), no cookie or form
     token needed: the link's token is the proof."""
@@ -195,7 +190,7 @@ async def unsubscribe(request: Request) -> Response:
             [_("It may have been copied incompletely. Use the link in the latest mail you received.")],
             404,
         )
-    who = masked(sub["address"])
+    who = mask_address(sub["address"])
     name = run.config.service.called(language)
     if request.method == "POST":
         if sub["active"]:
@@ -399,7 +394,9 @@ async def _confirm_by_mail(
     )
     if stopped == "address":
         log.info(
-            "subscribe form: the mailbox of %s had %d confirmation mails today; none sent", masked(address), limits[0]
+            "subscribe form: the mailbox of %s had %d confirmation mails today; none sent",
+            mask_address(address),
+            limits[0],
         )
         return "held"
     if stopped == "hour":
@@ -412,7 +409,7 @@ async def _confirm_by_mail(
         await asyncio.to_thread(site.send_mail, config.email, message)
     except (Retry, Gone, Rejected) as exc:
         await run.in_store(run.store.drop_signup, token)
-        log.error("subscribe form: the confirmation mail to %s was not sent: %s", masked(address), exc)
+        log.error("subscribe form: the confirmation mail to %s was not sent: %s", mask_address(address), exc)
         return "failed"
     return "sent"
 
@@ -438,7 +435,7 @@ async def confirm(request: Request) -> Response:
     choice = _choices(language, found["digest"], bool(found["instant"]))
     if request.method == "POST":
         sub = await run.in_store(run.store.confirm_signup, token, secrets.token_urlsafe(32))
-        log.info("email subscriber %s confirmed: %s", masked(found["address"]), choice)
+        log.info("email subscriber %s confirmed: %s", mask_address(found["address"]), choice)
         return _message(
             request,
             language,
