@@ -24,6 +24,7 @@ from starlette.responses import Response
 from .. import i18n
 from ..channels.render import credit, event_said, metric_name, report_html, report_title, telegram_html
 from ..detect.report import day_of_war
+from ..extract.dates import iso_day
 from ..extract.genstaff import METRICS
 
 if TYPE_CHECKING:
@@ -144,7 +145,7 @@ def _day(text: str | None, what: str) -> dt.date | None:
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        return iso_day(text)
     except ValueError:
         raise Answer(400, f"{what}: expected a date such as 2025-06-14, got {text[:40]!r}") from None
 
