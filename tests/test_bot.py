@@ -9,7 +9,7 @@ import re
 
 import pytest
 from fake_telegram import TOKEN, FakeTelegram
-from tally import million_through
+from tally import drain_pipeline, million_through
 
 from tallywatch.bot import TelegramBot
 from tallywatch.channels.render import metric_name
@@ -67,18 +67,6 @@ async def running(tmp_path, fake, **more):
         await bot.stop()
         await channel.stop()
         await pipeline.aclose()
-
-
-async def deliver_all(pipeline, timeout=15.0):
-    """Deliver until the outbox is empty (a reply the bot just sent to a chat can delay an alert by a second)."""
-    end = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < end:
-        await pipeline.deliver()
-        counts = await pipeline.in_store(pipeline.store.outbox_counts)
-        if counts["pending"] + counts["retrying"] + counts["sending"] == 0:
-            return counts
-        await asyncio.sleep(0.2)
-    raise AssertionError("outbox not drained")
 
 
 def texts(fake, chat):
@@ -152,7 +140,7 @@ def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, 
                 "mod",
                 [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340, 1_140)])],
             )
-            await deliver_all(pipeline)
+            await drain_pipeline(pipeline)
             alerts = [t for t in texts(fake, USER) if "1,000,000" in t]
             assert alerts == [
                 "🏁 <b>12 Jun 2025</b>\nPersonnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)\n\n"
@@ -189,7 +177,7 @@ def test_a_milestone_as_the_reader_sees_it(tmp_path, fake, language, user, expec
             fake.press(user, "sub:milestones", language=language)
             await until(lambda: fake.calls("editMessageText", 200))
             await million_through(pipeline)
-            await deliver_all(pipeline)
+            await drain_pipeline(pipeline)
             return fake.calls("editMessageText", 200)[-1].params["text"], texts(fake, user)[-1]
 
     subscribed, alert = asyncio.run(go())
@@ -464,7 +452,7 @@ def test_admin_commands_only_for_admins(tmp_path, fake):
             assert "\nsource kmu: ok; no report for 9 days: the publisher may have stopped; last success " in stats
             done = await ask(fake, ADMIN, "/broadcast Maintenance <tonight> & tomorrow")
             assert done == "Broadcast queued for 2 recipients."
-            await deliver_all(pipeline)
+            await drain_pipeline(pipeline)
             assert len(fake.sent(5001)) == 1 and len(fake.sent(5002)) == 1
             assert texts(fake, 5001)[0].endswith("\nMaintenance &lt;tonight&gt; &amp; tomorrow")
 
@@ -566,7 +554,7 @@ def test_settings_never_subscribe(tmp_path, fake):
             sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
             assert (sub["active"], sub["language"], sub["quiet_from"]) == (0, "uk", 23)
             await million_through(pipeline)
-            await deliver_all(pipeline)
+            await drain_pipeline(pipeline)
             before = len(fake.sent(USER))
             await ask(fake, USER, "/subscribe")  # and subscribing later keeps the language chosen
             await press(fake, USER, "sub:milestones")
@@ -722,7 +710,7 @@ def test_replies_and_an_alerts_fan_out_share_the_flood_budget(tmp_path, fake):
                 )
 
             await pipeline.in_store(prepare)
-            fan_out = asyncio.create_task(deliver_all(pipeline, timeout=60))
+            fan_out = asyncio.create_task(drain_pipeline(pipeline))
             await until(lambda: len(fake.sent()) >= 5)
             for user in people:
                 fake.send_command(user, "/start")

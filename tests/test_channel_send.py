@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 from fake_telegram import TOKEN, FakeTelegram
-from tally import Tally
-from test_daily_report import day_item, send_all
+from tally import Tally, send_all
+from test_daily_report import day_item
 
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config, ConfigError
