@@ -5,7 +5,7 @@ import json
 import signal
 
 import pytest
-from processes import run_tallywatch, start_daemon, tallywatch_env
+from processes import offline, run_tallywatch, start_daemon, tallywatch_env
 from waiting import wait
 
 from tallywatch import history
@@ -41,23 +41,8 @@ def tallywatch(*args, cfg=None, timeout=120):
 def cfg(tmp_path, feed_server):
     path = tmp_path / "tallywatch.toml"
     path.write_text(
-        f"""
-[detect]
-baseline = false  # these tests feed their own days (test_baseline.py: a first start)
-
-[backfill]
-enabled = false  # never the real API from a test (test_backfill.py: a loopback one)
-
-[storage]
-path = "{tmp_path / "state" / "tw.db"}"
-
-[[sources]]
-name = "mod"
-kind = "rss"
-url = "{feed_server.url}/mod.rss"
-interval = "1s"
-jitter = 0
-
+        offline(tmp_path / "state" / "tw.db", f"{feed_server.url}/mod.rss")
+        + """
 [milestones.personnel]
 step = 100_000
 """,
