@@ -6,7 +6,7 @@ Ukrainian, against what the admin's chat holds; a retraction in plain words for 
 import datetime as dt
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 from tally import Bound, Tally, send_all
 
 from tallywatch import digest
@@ -68,12 +68,6 @@ def config(fake, smtp_port: int, **telegram) -> Config:
             },
         }
     )
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def post(source: str, n: int, people: int, tanks: int, before: tuple[int, int] | None, guid: str = "") -> Item:

@@ -8,7 +8,7 @@ import logging
 import re
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 from tally import drain_pipeline, million_through
 
 from tallywatch.bot import TelegramBot
@@ -23,12 +23,6 @@ from tallywatch.pipeline import Pipeline
 USER, ADMIN, OTHER = 1001, 4242, 1002
 UK, RU = 1003, 1004  # users whose Telegram is in Ukrainian, in Russian
 D = dt.date
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def make_config(tmp_path, fake, **more):

@@ -6,7 +6,7 @@ import asyncio
 import datetime as dt
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 from tally import Tally, finish_send, send_all
 
 from tallywatch.channels.telegram import TelegramChannel
@@ -19,12 +19,6 @@ from tallywatch.replay import seed
 D = dt.date
 FIRST, LAST = D(2025, 6, 1), D(2025, 6, 13)
 REPORT_EN, ALL_UK, MILESTONES = "501", "502", "503"
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def config(fake) -> Config:

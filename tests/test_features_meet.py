@@ -8,8 +8,7 @@ import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 from tally import Tally, finish_send
 from tally import send_all as send_reports
 from test_daily_report import FIRST, day_item, fresh
@@ -22,12 +21,6 @@ from tallywatch.models import Event
 from tallywatch.store import Store, utcnow
 
 D = dt.date
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def stored(store: Store, event: Event, channels) -> None:

@@ -5,7 +5,7 @@ import asyncio
 import datetime as dt
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 from tally import Tally, finish_send
 from tally import send_all as tally_send_all
 
@@ -18,12 +18,6 @@ D = dt.date
 START = D(2025, 6, 1)
 # a user who chose speed over agreement ([detect] confirm = "none") gets a milestone from a wrong figure
 CONFIG = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}, "detect": {"confirm": "none"}})
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def day(n):

@@ -13,8 +13,7 @@ import re
 import signal
 from zoneinfo import ZoneInfo
 
-import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from processes import offline, run_tallywatch, start_daemon, tallywatch_env
@@ -93,12 +92,6 @@ def config(fake) -> Config:
             },
         }
     )
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def deliver(store: Store, channel: TelegramChannel) -> None:

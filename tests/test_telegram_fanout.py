@@ -21,12 +21,6 @@ CONFIG = Config.from_dict({"milestones": {"personnel": {"step": 100_000}, "tanks
 CROSSING_DAY = D(2025, 6, 12)
 
 
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
-
-
 def seeded(tmp_path, channel) -> Tally:
     """Ten quiet days of history: personnel 990,000 … 999,000, tanks 10,885 … 10,966."""
     tally = Tally(tmp_path / "tg.db", CONFIG, [channel])
