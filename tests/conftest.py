@@ -32,6 +32,15 @@ def feed_server():
 
 
 @pytest.fixture
+def fake():
+    """The fake Telegram Bot API on 127.0.0.1 (``fake_telegram.py``), one for each test."""
+    from fake_telegram import FakeTelegram
+
+    with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
 def smtp():
     """A real SMTP server (aiosmtpd) on 127.0.0.1: (its controller, the Sink of what it received)."""
     from aiosmtpd.controller import Controller

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
+from tallywatch import outbox
+from tallywatch.channels.limits import FloodGate
 from tallywatch.config import Config
 from tallywatch.detect import Detector
 from tallywatch.ingest import Ingested, Item, ingest
 from tallywatch.models import Figure
-from tallywatch.store import Store
+from tallywatch.store import Store, utcnow
 
 
 class Tally:
@@ -81,12 +84,71 @@ def keys(result: Ingested) -> list[str]:
 
 def deliver(store: Store, channel) -> int:
     """Send what is due on ``channel`` now, as the daemon's worker would."""
-    import asyncio
-
-    from tallywatch import outbox
-    from tallywatch.channels.limits import FloodGate
-
     return asyncio.run(outbox.deliver(outbox.direct, store, channel, FloodGate(channel.limits)))
+
+
+def waiting(counts: dict[str, int]) -> int:
+    """Deliveries not yet done with: pending, retrying or being sent."""
+    return counts["pending"] + counts["retrying"] + counts["sending"]
+
+
+async def drain(
+    store: Store,
+    channels,
+    *,
+    send=None,
+    run=outbox.direct,
+    retry_base: float = 0.05,
+    retry_max: float = 0.2,
+    timeout: float = 60.0,
+) -> dict[str, int]:
+    """Deliver round after round until nothing waits; a send a limit or a retry put off goes when it
+    comes due (the wait between rounds is until then, at most a second). A round is ``send()``
+    (a running pipeline's ``deliver``), else each of ``channels`` through the outbox with a flood gate
+    of its own; ``run`` is the way to the store (a pipeline's ``in_store``). The outbox's counts;
+    AssertionError with them when it is not empty within ``timeout`` seconds."""
+    if send is None:
+        gates = {c.kind: FloodGate(c.limits) for c in channels}
+
+        async def send() -> None:
+            for c in channels:
+                await outbox.deliver(run, store, c, gates[c.kind], retry_base=retry_base, retry_max=retry_max)
+
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        await send()
+        counts = await run(store.outbox_counts)
+        if not waiting(counts):
+            return counts
+        if loop.time() >= end:
+            raise AssertionError(f"outbox not drained: {counts}")
+        dues = [due for c in channels if (due := await run(store.next_due, c.kind)) is not None]
+        wait = min(dues, default=None)
+        await asyncio.sleep(0.02 if wait is None else min(1.0, max(0.02, (wait - utcnow()).total_seconds())))
+
+
+async def drain_pipeline(pipeline, timeout: float = 60.0) -> dict[str, int]:
+    """``drain`` a running pipeline's outbox its own way: its ``deliver`` (its gates, its retry
+    schedule: a reply the bot just sent to a chat can delay an alert by a second), on its store's thread."""
+    return await drain(pipeline.store, pipeline.channels, send=pipeline.deliver, run=pipeline.in_store, timeout=timeout)
+
+
+def send_all(where, *channels, **how) -> dict[str, int]:
+    """``drain`` from a test's own thread, the channels stopped after; the outbox's counts. ``where``:
+    a ``Tally`` or a ``Store``."""
+    store = getattr(where, "store", where)
+
+    async def go() -> dict[str, int]:
+        try:
+            return await drain(store, channels, **how)
+        finally:
+            for channel in channels:
+                stop = getattr(channel, "stop", None)
+                if stop is not None:
+                    await stop()
+
+    return asyncio.run(go())
 
 
 async def million_through(pipeline, source: str = "mod") -> None:
@@ -103,7 +165,6 @@ async def million_through(pipeline, source: str = "mod") -> None:
 def finish_send(store: Store, channel, delivery) -> None:
     """A send that was in flight (claimed before something changed) completes and is marked, as the
     daemon's worker would finish it."""
-    import asyncio
 
     async def go():
         try:

@@ -3,22 +3,19 @@ or the service (issue 26). On one day with a typo set aside and two sources disa
 subscriber's chat (the fake Bot API), a channel's and a mailbox (aiosmtpd) hold, in English and
 Ukrainian, against what the admin's chat holds; a retraction in plain words for readers."""
 
-import asyncio
 import datetime as dt
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
-from tally import Bound, Tally
+from fake_telegram import TOKEN
+from tally import Bound, Tally, send_all
 
-from tallywatch import digest, outbox
+from tallywatch import digest
 from tallywatch.channels.email import EmailChannel
-from tallywatch.channels.limits import FloodGate
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config, ConfigError
 from tallywatch.format import format_date
 from tallywatch.ingest import Item
 from tallywatch.models import Figure
-from tallywatch.store import utcnow
 
 D = dt.date
 START = D(2025, 6, 1)
@@ -73,37 +70,6 @@ def config(fake, smtp_port: int, **telegram) -> Config:
     )
 
 
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
-
-
-def deliver_all(tally: Tally, channels) -> None:
-    async def go():
-        gates = {c.kind: FloodGate(c.limits) for c in channels}
-        try:
-            for _ in range(200):
-                for channel in channels:
-                    await outbox.deliver(
-                        outbox.direct, tally.store, channel, gates[channel.kind], retry_base=0.05, retry_max=0.2
-                    )
-                counts = tally.store.outbox_counts()
-                if counts["pending"] + counts["retrying"] + counts["sending"] == 0:
-                    return
-                dues = [tally.store.next_due(c.kind) for c in channels]
-                due = min((d for d in dues if d is not None), default=None)
-                await asyncio.sleep(0.02 if due is None else max(0.02, (due - utcnow()).total_seconds()))
-            raise AssertionError(f"outbox not drained: {tally.store.outbox_counts()}")
-        finally:
-            for channel in channels:
-                stop = getattr(channel, "stop", None)
-                if stop is not None:
-                    await stop()
-
-    asyncio.run(go())
-
-
 def post(source: str, n: int, people: int, tanks: int, before: tuple[int, int] | None, guid: str = "") -> Item:
     """A source's report for day ``n``: personnel and tanks, each with its printed "(+N)"."""
     printed = (people - before[0], tanks - before[1]) if before else (None, None)
@@ -149,10 +115,10 @@ def test_readers_get_figures_and_corrections_the_admin_gets_the_notices(tmp_path
     tally.store.save_subscriber("email", MAIL, instant=1, token="t" * 43)
     tally.store.save_subscriber("email", DIGEST, digest="daily", token="d" * 43)
     a_day_with_a_typo_and_a_disagreement(tally)
-    deliver_all(tally, [telegram, mail])
+    send_all(tally, telegram, mail)
     instant = list(mailbox.messages)
     assert digest.queue(tally.store, cfg, [mail], "daily") == 1
-    deliver_all(tally, [telegram, mail])
+    send_all(tally, telegram, mail)
     (daily,) = mailbox.messages[len(instant) :]  # the day's digest: its alerts are the readers' too
     assert daily["To"] == DIGEST
     told = daily.get_body(("plain",)).get_content()
@@ -198,7 +164,7 @@ def test_the_readers_words_in_ukrainian_name_no_source_id(tmp_path, fake, smtp):
     tally = Tally(tmp_path / "u.db", cfg, [telegram])
     tally.store.save_subscriber("telegram", str(READER_UK), choice="all", language="uk")
     a_day_with_a_typo_and_a_disagreement(tally)
-    deliver_all(tally, [telegram])
+    send_all(tally, telegram)
     (milestone, correction) = [c.text for c in fake.sent(READER_UK)]
     assert "особовий склад" in milestone.lower() and "1\u00a0000\u00a0240" in milestone
     assert "Генштаб" in correction and "10\u00a0930 → 10\u00a0940" in correction
@@ -231,12 +197,12 @@ def test_a_retraction_is_one_plain_sentence_for_readers_and_the_guards_words_for
     for n in range(10):
         tally.report("mod", day(n), 988_700 + 1_000 * n)
     tally.report("mod", day(10), 1_001_000)  # wrong (truly 998,700), nothing printed to check it by
-    deliver_all(tally, [telegram])
+    send_all(tally, telegram)
     assert fake.sent(ADMIN) == []  # a milestone is the readers'
     (alert,) = fake.sent(READER_EN)
     tally.report("mod", day(11), 999_800, delta=1_100)
     tally.report("mod", day(12), 1_000_900, delta=1_100)
-    deliver_all(tally, [telegram])
+    send_all(tally, telegram)
 
     plain = (
         f"Personnel 1,001,000 for {shown(10)} was wrong: the next reports from the General Staff give 999,800 "

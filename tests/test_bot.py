@@ -8,8 +8,8 @@ import logging
 import re
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
-from tally import million_through
+from fake_telegram import TOKEN
+from tally import drain_pipeline, million_through
 
 from tallywatch.bot import TelegramBot
 from tallywatch.channels.render import metric_name
@@ -23,12 +23,6 @@ from tallywatch.pipeline import Pipeline
 USER, ADMIN, OTHER = 1001, 4242, 1002
 UK, RU = 1003, 1004  # users whose Telegram is in Ukrainian, in Russian
 D = dt.date
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def make_config(tmp_path, fake, **more):
@@ -69,16 +63,9 @@ async def running(tmp_path, fake, **more):
         await pipeline.aclose()
 
 
-async def deliver_all(pipeline, timeout=15.0):
-    """Deliver until the outbox is empty (a reply the bot just sent to a chat can delay an alert by a second)."""
-    end = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < end:
-        await pipeline.deliver()
-        counts = await pipeline.in_store(pipeline.store.outbox_counts)
-        if counts["pending"] + counts["retrying"] + counts["sending"] == 0:
-            return counts
-        await asyncio.sleep(0.2)
-    raise AssertionError("outbox not drained")
+async def subscriber(pipeline, chat=USER):
+    """The chat's subscription as the store keeps it (read on the store's thread)."""
+    return await pipeline.in_store(pipeline.store.subscriber, "telegram", str(chat))
 
 
 def texts(fake, chat):
@@ -142,7 +129,7 @@ def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, 
             ]
             assert buttons == ["sub:report", "sub:all", "sub:milestones", "sub:metrics"]  # the report first
             await press(fake, USER, "sub:milestones")
-            sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
+            sub = await subscriber(pipeline)
             assert (sub["active"], sub["choice"]) == (1, "milestones")
             await pipeline.in_store(
                 ingest,
@@ -152,7 +139,7 @@ def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, 
                 "mod",
                 [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340, 1_140)])],
             )
-            await deliver_all(pipeline)
+            await drain_pipeline(pipeline)
             alerts = [t for t in texts(fake, USER) if "1,000,000" in t]
             assert alerts == [
                 "🏁 <b>12 Jun 2025</b>\nPersonnel passed 1,000,000 — now 1,000,340 (+1,140 in a day)\n\n"
@@ -189,7 +176,7 @@ def test_a_milestone_as_the_reader_sees_it(tmp_path, fake, language, user, expec
             fake.press(user, "sub:milestones", language=language)
             await until(lambda: fake.calls("editMessageText", 200))
             await million_through(pipeline)
-            await deliver_all(pipeline)
+            await drain_pipeline(pipeline)
             return fake.calls("editMessageText", 200)[-1].params["text"], texts(fake, user)[-1]
 
     subscribed, alert = asyncio.run(go())
@@ -238,7 +225,7 @@ def test_a_reader_in_a_language_without_a_catalogue_is_asked_once(tmp_path, fake
             chosen = fake.calls("editMessageText", 200)[-1].params["text"]
             help_ = await ask(fake, RU, "/help", language="ru")
             again = await ask(fake, RU, "/start", language="ru")
-            sub = await pipeline.in_store(pipeline.store.subscriber, "telegram", str(RU))
+            sub = await subscriber(pipeline, RU)
             for text in ("/start", "/help", "/latest"):  # one who never answers is not asked again either
                 await ask(fake, RU2, text, expect=2 if text == "/start" else 1, language="ru")
             for user, language in ((UK, "uk"), (USER, "en")):
@@ -281,7 +268,7 @@ def test_the_daily_report_is_the_first_choice(tmp_path, fake):
         async with running(tmp_path, fake) as pipeline:
             await ask(fake, USER, "/subscribe")
             await press(fake, USER, "sub:report")
-            sub = await pipeline.in_store(pipeline.store.subscriber, "telegram", str(USER))
+            sub = await subscriber(pipeline)
             assert (sub["active"], sub["choice"]) == (1, "report")
             assert fake.calls("editMessageText", 200)[-1].params["text"] == (
                 "Subscribed: the daily report. /unsubscribe stops it."
@@ -293,21 +280,20 @@ def test_the_daily_report_is_the_first_choice(tmp_path, fake):
 def test_chosen_metrics_and_settings(tmp_path, fake):
     async def go():
         async with running(tmp_path, fake) as pipeline:
-            store = pipeline.store
             await ask(fake, USER, "/subscribe")
             await press(fake, USER, "sub:metrics")
             await press(fake, USER, "m:tanks")
             await press(fake, USER, "m:uav")
             await press(fake, USER, "m:uav")  # pressed again: off
             await press(fake, USER, "m:done")
-            sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
+            sub = await subscriber(pipeline)
             assert (sub["active"], sub["choice"], sub["metrics"]) == (1, "metrics", ["tanks"])
             settings = await ask(fake, USER, "/settings")
             assert settings.endswith("Now: English; quiet hours off.")  # what is set now, said
             assert "Quiet hours are Kyiv time" in settings
             await press(fake, USER, "lang:uk")
             await press(fake, USER, "quiet:22-7")
-            sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
+            sub = await subscriber(pipeline)
             assert (sub["language"], sub["quiet_from"], sub["quiet_to"]) == ("uk", 22, 7)
             edited = fake.calls("editMessageText", 200)[-1].params  # /settings' own message, updated
             assert edited["text"].endswith("Зараз: українська; тихі години 22:00–7:00 за київським часом.")
@@ -325,7 +311,7 @@ def test_chosen_metrics_and_settings(tmp_path, fake):
                 == "/subscribe — обрати, що отримувати\n/unsubscribe — відписатися\n/latest — останні дані\n/week, /month — останні 7 чи 30 днів\n/chart КАТЕГОРІЯ [ДНІВ] — графік, напр. /chart дрони 30\n/settings — мова й тихі години\n/help — цей список"
             )
             assert (await ask(fake, USER, "/unsubscribe")).startswith("Підписку скасовано")
-            sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
+            sub = await subscriber(pipeline)
             assert sub["active"] == 0
 
     asyncio.run(go())
@@ -427,7 +413,6 @@ def test_latest_is_a_monospace_table(tmp_path, fake):
 def test_hostile_input_is_answered_safely(tmp_path, fake):
     async def go():
         async with running(tmp_path, fake) as pipeline:
-            store = pipeline.store
             assert (await ask(fake, USER, "/subscribe <b>x</b>")).startswith("What would you like to receive?")
             unknown = await ask(fake, USER, "/<script>alert(1)</script>")
             assert "<script>" not in unknown and "&lt;script&gt;" in unknown
@@ -439,7 +424,7 @@ def test_hostile_input_is_answered_safely(tmp_path, fake):
                 await press(fake, USER, data)
             refusals = [c.text for c in fake.calls("answerCallbackQuery")]
             assert refusals[-6:] == ["This button is no longer valid."] * 6
-            assert await pipeline.in_store(store.subscriber, "telegram", str(USER)) is None  # nothing was changed
+            assert await subscriber(pipeline) is None  # nothing was changed
 
     asyncio.run(go())
 
@@ -464,7 +449,7 @@ def test_admin_commands_only_for_admins(tmp_path, fake):
             assert "\nsource kmu: ok; no report for 9 days: the publisher may have stopped; last success " in stats
             done = await ask(fake, ADMIN, "/broadcast Maintenance <tonight> & tomorrow")
             assert done == "Broadcast queued for 2 recipients."
-            await deliver_all(pipeline)
+            await drain_pipeline(pipeline)
             assert len(fake.sent(5001)) == 1 and len(fake.sent(5002)) == 1
             assert texts(fake, 5001)[0].endswith("\nMaintenance &lt;tonight&gt; &amp; tomorrow")
 
@@ -559,18 +544,17 @@ def test_settings_never_subscribe(tmp_path, fake):
 
     async def go():
         async with running(tmp_path, fake) as pipeline:
-            store = pipeline.store
             await ask(fake, USER, "/settings")
             await press(fake, USER, "lang:uk")
             await press(fake, USER, "quiet:23-8")
-            sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
+            sub = await subscriber(pipeline)
             assert (sub["active"], sub["language"], sub["quiet_from"]) == (0, "uk", 23)
             await million_through(pipeline)
-            await deliver_all(pipeline)
+            await drain_pipeline(pipeline)
             before = len(fake.sent(USER))
             await ask(fake, USER, "/subscribe")  # and subscribing later keeps the language chosen
             await press(fake, USER, "sub:milestones")
-            sub = await pipeline.in_store(store.subscriber, "telegram", str(USER))
+            sub = await subscriber(pipeline)
             assert (sub["active"], sub["language"], sub["choice"]) == (1, "uk", "milestones")
             return before
 
@@ -587,12 +571,12 @@ def test_in_a_group_only_its_admins_change_what_it_receives(tmp_path, fake):
             await ask(fake, OTHER, "/subscribe", chat=group)
             await press(fake, OTHER, "sub:all", message=fake.last_message(group))
             refused = fake.calls("answerCallbackQuery")[-1].params.get("text")
-            assert await pipeline.in_store(pipeline.store.subscriber, "telegram", str(group)) is None
+            assert await subscriber(pipeline, group) is None
             await press(fake, ADMIN, "sub:all", message=fake.last_message(group))
-            sub = await pipeline.in_store(pipeline.store.subscriber, "telegram", str(group))
+            sub = await subscriber(pipeline, group)
             assert sub["active"] == 1
             answer = await ask(fake, OTHER, "/unsubscribe", chat=group)
-            assert (await pipeline.in_store(pipeline.store.subscriber, "telegram", str(group)))["active"] == 1
+            assert (await subscriber(pipeline, group))["active"] == 1
             return refused, answer
 
     refused, answer = asyncio.run(go())
@@ -722,7 +706,7 @@ def test_replies_and_an_alerts_fan_out_share_the_flood_budget(tmp_path, fake):
                 )
 
             await pipeline.in_store(prepare)
-            fan_out = asyncio.create_task(deliver_all(pipeline, timeout=60))
+            fan_out = asyncio.create_task(drain_pipeline(pipeline))
             await until(lambda: len(fake.sent()) >= 5)
             for user in people:
                 fake.send_command(user, "/start")

@@ -6,9 +6,9 @@ API; what each channel holds is read from the fake's messages."""
 import datetime as dt
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
-from tally import Tally
-from test_daily_report import day_item, send_all
+from fake_telegram import TOKEN
+from tally import Tally, send_all
+from test_daily_report import day_item
 
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config, ConfigError
@@ -21,12 +21,6 @@ CHANNELS = [
     {"chat": "@every_post", "send": ["report", "milestones", "records", "spikes", "approaching", "corrections"]},
     {"chat": "@doubts", "send": ["spikes", "records", "corrections"]},
 ]
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def channels(fake, until: dt.date, tmp_path) -> tuple[Tally, TelegramChannel]:

@@ -5,7 +5,7 @@ import json
 import signal
 
 import pytest
-from processes import run_tallywatch, start_daemon, tallywatch_env
+from processes import offline, run_tallywatch, start_daemon, tallywatch_env
 from waiting import wait
 
 from tallywatch import history
@@ -41,23 +41,8 @@ def tallywatch(*args, cfg=None, timeout=120):
 def cfg(tmp_path, feed_server):
     path = tmp_path / "tallywatch.toml"
     path.write_text(
-        f"""
-[detect]
-baseline = false  # these tests feed their own days (test_baseline.py: a first start)
-
-[backfill]
-enabled = false  # never the real API from a test (test_backfill.py: a loopback one)
-
-[storage]
-path = "{tmp_path / "state" / "tw.db"}"
-
-[[sources]]
-name = "mod"
-kind = "rss"
-url = "{feed_server.url}/mod.rss"
-interval = "1s"
-jitter = 0
-
+        offline(tmp_path / "state" / "tw.db", f"{feed_server.url}/mod.rss")
+        + """
 [milestones.personnel]
 step = 100_000
 """,
@@ -413,15 +398,7 @@ def admin_config(tmp_path, db, extra=""):
 
 
 @pytest.fixture
-def telegram():
-    from fake_telegram import FakeTelegram
-
-    with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-def traced(tmp_path, telegram):
+def traced(tmp_path, fake):
     """A database the real pipeline filled with every fate a delivery has: a wrong milestone sent to
     two readers through the fake Bot API, refused for one (400), one gone (403), one failing (500),
     then taken back (the retraction due, the true milestone held behind it, the failing reader's copy
@@ -435,7 +412,7 @@ def traced(tmp_path, telegram):
     from tallywatch.config import Config
 
     config = Config.from_dict(TRACED)
-    channel = TelegramChannel(TOKEN, config.telegram.replace(base_url=telegram.base_url))
+    channel = TelegramChannel(TOKEN, config.telegram.replace(base_url=fake.base_url))
     db = tmp_path / "traced.db"
     tally = Tally(db, config, [channel])
     store = tally.store
@@ -445,9 +422,9 @@ def traced(tmp_path, telegram):
     for chat in ("703", "704", "705"):
         store.save_subscriber("telegram", chat, choice="milestones")
     store.save_subscriber("telegram", "706", choice="all", quiet_from=hour, quiet_to=(hour + 2) % 24)
-    telegram.fail_chat(703, 403, "Forbidden: bot was blocked by the user")
-    telegram.fail_chat(704, 500, "Internal Server Error")
-    telegram.fail_chat(705, 400, "Bad Request: message is too long")
+    fake.fail_chat(703, 403, "Forbidden: bot was blocked by the user")
+    fake.fail_chat(704, 500, "Internal Server Error")
+    fake.fail_chat(705, 400, "Bad Request: message is too long")
     for i in range(10):  # 988,700 … 997,700: a quiet first import, then "approaching 1,000,000"
         tally.report("mod", trace_day(i), 988_700 + 1_000 * i)
     tally.report("mod", trace_day(10), 1_001_000)  # a wrong figure crosses 1,000,000
@@ -467,7 +444,7 @@ def by_reader(rows):
     return {(row["event"], row["recipient"]): row for row in rows}
 
 
-def test_deliveries_tell_each_readers_copy_of_an_alert_sent_or_why_not(traced, telegram, tmp_path):
+def test_deliveries_tell_each_readers_copy_of_an_alert_sent_or_why_not(traced, fake, tmp_path):
     from tallywatch.store import Store
 
     db, first = traced
@@ -487,7 +464,7 @@ def test_deliveries_tell_each_readers_copy_of_an_alert_sent_or_why_not(traced, t
     retraction = "retracted:personnel:2025-06-11:1001000"
 
     wrong = {chat: rows[(million + " (taken back)", chat)] for chat in ("701", "702", "703", "704", "705")}
-    (to_701,) = telegram.sent(701)
+    (to_701,) = fake.sent(701)
     assert wrong["701"]["status"] == "sent"
     assert wrong["701"]["message_id"] == str(to_701.params["_message"]["message_id"])
     assert wrong["701"]["sent_at"] == dt.datetime.fromisoformat(stored[wrong["701"]["id"]]["sent_at"]).astimezone(

@@ -11,7 +11,7 @@ import shutil
 from zoneinfo import ZoneInfo
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from tally import Tally
@@ -44,12 +44,6 @@ def config(tmp_path, port: int = 25, base_url: str = "http://127.0.0.1:9/bot", *
     """test_email's settings (mail to 127.0.0.1:port), and Telegram at the fake Bot API."""
     cfg = mail_config(tmp_path, port, **email)
     return cfg.replace(telegram=cfg.telegram.replace(base_url=base_url))
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def test_the_daily_mail_goes_with_the_report_or_at_daily_at_once_a_day(tmp_path, smtp, fake):

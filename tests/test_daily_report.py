@@ -6,11 +6,9 @@ import asyncio
 import datetime as dt
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
-from tally import Tally, finish_send
+from fake_telegram import TOKEN
+from tally import Tally, finish_send, send_all
 
-from tallywatch import outbox
-from tallywatch.channels.limits import FloodGate
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config
 from tallywatch.history import between
@@ -21,12 +19,6 @@ from tallywatch.replay import seed
 D = dt.date
 FIRST, LAST = D(2025, 6, 1), D(2025, 6, 13)
 REPORT_EN, ALL_UK, MILESTONES = "501", "502", "503"
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def config(fake) -> Config:
@@ -57,23 +49,6 @@ def day_item(day: dt.date, change: dict[str, int] | None = None, digest: str = "
         value = f.value + (change or {}).get(f.metric, 0)
         figures.append(Figure(f.metric, f.as_of, value, value - before[f.metric] if f.metric in before else None))
     return Item(f"post:{day}", digest or f"post:{day}", figures, link=link(day))
-
-
-def send_all(tally: Tally, channel: TelegramChannel) -> None:
-    async def go():
-        try:
-            gate = FloodGate(channel.limits)
-            for _ in range(50):
-                await outbox.deliver(outbox.direct, tally.store, channel, gate, retry_base=0.05, retry_max=0.2)
-                counts = tally.store.outbox_counts()
-                if counts["pending"] + counts["retrying"] + counts["sending"] == 0:
-                    return
-                await asyncio.sleep(0.05)
-            raise AssertionError(f"outbox not drained: {tally.store.outbox_counts()}")
-        finally:
-            await channel.stop()
-
-    asyncio.run(go())
 
 
 def fresh(tmp_path, fake, until: dt.date) -> tuple[Tally, TelegramChannel]:

@@ -17,7 +17,7 @@ import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 from processes import offline, run_tallywatch, tallywatch_env
 from tally import Tally
@@ -40,12 +40,6 @@ from tallywatch.web.app import FORM_COOKIE
 
 D = dt.date
 START = D(2025, 1, 1)
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def day(n: int) -> dt.date:

@@ -12,7 +12,7 @@ from email.policy import default as email_policy
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
-from processes import run_tallywatch
+from processes import offline, run_tallywatch
 
 from tallywatch import digest
 from tallywatch.channels.email import build_message
@@ -344,18 +344,9 @@ def tallywatch(*args, cfg_path):
 def write_config(tmp_path, port, feed_url=None):
     path = tmp_path / "tw.toml"
     path.write_text(
-        f"""
-sources = []  # the days are fed in by the test (left out: the built-in sources, on the internet)
-
-[detect]
-baseline = false  # these tests feed their own days (test_baseline.py: a first start)
-
-[backfill]
-enabled = false  # never the real API from a test (test_backfill.py: a loopback one)
-
-[storage]
-path = "{tmp_path / "cli.db"}"
-
+        "sources = []  # the days are fed in by the test (left out: the built-in sources, on the internet)\n"
+        + offline(tmp_path / "cli.db")
+        + f"""
 [console]
 enabled = false
 

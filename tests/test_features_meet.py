@@ -8,11 +8,10 @@ import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 from tally import Tally, finish_send
+from tally import send_all as send_reports
 from test_daily_report import FIRST, day_item, fresh
-from test_daily_report import send_all as send_reports
 from test_retraction import CONFIG, send_all, take_it_back, wrong_million_then_taken_back
 
 from tallywatch import outbox
@@ -22,12 +21,6 @@ from tallywatch.models import Event
 from tallywatch.store import Store, utcnow
 
 D = dt.date
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def stored(store: Store, event: Event, channels) -> None:
@@ -145,19 +138,7 @@ def test_a_clean_stop_does_not_make_readers_who_never_got_the_alert_get_its_retr
     channel.halt = asyncio.Event()  # (never set again: the send_all below runs to the end)
     fake.state.calls.clear()
 
-    async def rest():
-        gate = FloodGate(channel.limits)
-        try:
-            for _ in range(40):
-                await outbox.deliver(outbox.direct, tally.store, channel, gate, retry_base=0.1, retry_max=0.5)
-                counts = tally.store.outbox_counts()
-                if counts["pending"] + counts["retrying"] + counts["sending"] == 0:
-                    return
-                await asyncio.sleep(0.1)
-        finally:
-            await channel.stop()
-
-    asyncio.run(rest())
+    send_all(tally, channel)
     for chat in {"921", "922", "923"} - {str(got)}:
         texts = [c.text for c in fake.sent(chat)]
         assert not any("was wrong" in t for t in texts), (chat, texts)  # never had the alert

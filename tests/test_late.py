@@ -14,7 +14,7 @@ import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 from tally import Tally, deliver
 from test_daily_report import day_item
 from test_email import free_port
@@ -167,12 +167,6 @@ def test_a_gap_the_history_api_could_not_fill_is_asked_for_again_and_pins_the_tr
         0,
         {"from": str(crossing), "to": str(crossing)},
     )
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def test_a_new_install_whose_fill_failed_tells_old_crossings_as_a_line_of_the_first_report(tmp_path, fake):

@@ -5,26 +5,19 @@ import asyncio
 import datetime as dt
 
 import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 from tally import Tally, finish_send
+from tally import send_all as tally_send_all
 
 from tallywatch import outbox
-from tallywatch.channels.limits import FloodGate
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config
 from tallywatch.format import format_date
-from tallywatch.store import utcnow
 
 D = dt.date
 START = D(2025, 6, 1)
 # a user who chose speed over agreement ([detect] confirm = "none") gets a milestone from a wrong figure
 CONFIG = Config.from_dict({"milestones": {"personnel": {"step": 100_000}}, "detect": {"confirm": "none"}})
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def day(n):
@@ -33,21 +26,7 @@ def day(n):
 
 def send_all(tally, channel):
     """Deliver until nothing is waiting (a send Telegram's per-chat limit deferred is sent when due)."""
-
-    async def go():
-        gate = FloodGate(channel.limits)
-        try:
-            while True:
-                await outbox.deliver(outbox.direct, tally.store, channel, gate, retry_base=0.1, retry_max=0.5)
-                counts = tally.store.outbox_counts()
-                if counts["pending"] + counts["retrying"] + counts["sending"] == 0:
-                    return counts
-                due = tally.store.next_due(channel.kind)
-                await asyncio.sleep(0.05 if due is None else max(0.02, (due - utcnow()).total_seconds()))
-        finally:
-            await channel.stop()
-
-    return asyncio.run(go())
+    return tally_send_all(tally, channel, retry_base=0.1, retry_max=0.5)
 
 
 def test_a_wrong_milestone_is_taken_back_its_message_edited_and_the_true_one_fires_once(tmp_path, fake):

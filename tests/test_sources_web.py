@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from processes import run_tallywatch
+from processes import offline, run_tallywatch
 from test_poll import config, run
 
 from tallywatch.config import ConfigError, Source, defaults, parse
@@ -246,16 +246,8 @@ def test_bad_web_source_settings_are_config_errors(extra, message):
 def write_config(tmp_path, server) -> Path:
     cfg = tmp_path / "tw.toml"
     cfg.write_text(
-        f"""
-[detect]
-baseline = false  # these tests feed their own days (test_baseline.py: a first start)
-
-[backfill]
-enabled = false  # never the real API from a test (test_backfill.py: a loopback one)
-
-[storage]
-path = "{tmp_path / "tw.db"}"
-
+        offline(tmp_path / "tw.db")
+        + f"""
 [[sources]]
 name = "kmu"
 kind = "html"

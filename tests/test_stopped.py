@@ -7,24 +7,22 @@ successfully, ``tallywatch sources``, ``status``, /stats and /healthz say so, an
 the readers) are told once per silence; a report coming again is told once. Real parts: the SQLite
 file, the fake Bot API, the daemon as a subprocess."""
 
-import asyncio
 import datetime as dt
 import json
 import re
 import signal
 from zoneinfo import ZoneInfo
 
-import pytest
-from fake_telegram import TOKEN, FakeTelegram
+from fake_telegram import TOKEN
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from processes import offline, run_tallywatch, start_daemon, tallywatch_env
+from tally import send_all
 from test_daemon_lifecycle import free_port, get
 from test_telegram_daemon import feed_until
 from waiting import wait
 
-from tallywatch import outbox, upkeep
-from tallywatch.channels.limits import FloodGate
+from tallywatch import upkeep
 from tallywatch.channels.telegram import TelegramChannel
 from tallywatch.config import Config
 from tallywatch.sources.health import read_all, silence
@@ -96,24 +94,9 @@ def config(fake) -> Config:
     )
 
 
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
-
-
 def deliver(store: Store, channel: TelegramChannel) -> None:
-    async def go():
-        gate = FloodGate(channel.limits)
-        for _ in range(100):
-            await outbox.deliver(outbox.direct, store, channel, gate, retry_base=0.05, retry_max=0.2)
-            counts = store.outbox_counts()
-            if counts["pending"] + counts["retrying"] + counts["sending"] == 0:
-                break
-        await channel.stop()
-        assert store.outbox_counts()["sent"] == store.conn.execute("SELECT count(*) FROM deliveries").fetchone()[0]
-
-    asyncio.run(go())
+    send_all(store, channel)
+    assert store.outbox_counts()["sent"] == store.conn.execute("SELECT count(*) FROM deliveries").fetchone()[0]
 
 
 def polled(store: Store, name: str, first: dt.datetime, last_report: dt.datetime | None = None) -> None:

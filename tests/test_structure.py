@@ -22,7 +22,7 @@ STAGES = [
     ("store", ["store"]),
     ("detect", ["detect"]),
     ("channels", ["channels"]),
-    ("deliver", ["outbox", "digest", "charts", "ingest", "upkeep"]),
+    ("deliver", ["outbox", "digest", "charts", "ingest", "upkeep", "running"]),
 ]
 WIRING = {"pipeline", "daemon", "cli", "bot", "web", "demo", "replay", "backfill", "backup", "__main__", ""}
 

@@ -38,12 +38,6 @@ def first_days_then_a_reader(feed_server, db, cfg, env, chat: str, choice: str) 
     store.close()
 
 
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
-
-
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_a_stop_mid_fanout_then_restart_delivers_everything(tmp_path, feed_server, fake, sig):
     db = tmp_path / "tw.db"

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 from fake_telegram import TOKEN, FakeTelegram
-from tally import Tally, million_through
+from tally import Tally, million_through, send_all
 
 from tallywatch import charts, outbox
 from tallywatch.channels.limits import FloodGate
@@ -19,12 +19,6 @@ from tallywatch.store import utcnow
 D = dt.date
 CONFIG = Config.from_dict({"milestones": {"personnel": {"step": 100_000}, "tanks": {"step": 1_000}}})
 CROSSING_DAY = D(2025, 6, 12)
-
-
-@pytest.fixture
-def fake():
-    with FakeTelegram() as server:
-        yield server
 
 
 def seeded(tmp_path, channel) -> Tally:
@@ -47,26 +41,8 @@ def crossing(tally: Tally):
     )
 
 
-async def drain(store, channel, gate, timeout=60.0):
-    end = asyncio.get_running_loop().time() + timeout
-    while asyncio.get_running_loop().time() < end:
-        await outbox.deliver(outbox.direct, store, channel, gate, retry_base=0.2, retry_max=1.0)
-        counts = store.outbox_counts()
-        if counts["pending"] + counts["retrying"] + counts["sending"] == 0:
-            return counts
-        due = store.next_due(channel.kind)
-        await asyncio.sleep(0.05 if due is None else min(1.0, max(0.02, (due - utcnow()).total_seconds())))
-    raise AssertionError(f"outbox not drained: {store.outbox_counts()}")
-
-
 def run_fanout(tally, channel):
-    async def go():
-        try:
-            return await drain(tally.store, channel, FloodGate(channel.limits))
-        finally:
-            await channel.stop()
-
-    return asyncio.run(go())
+    return send_all(tally, channel, retry_base=0.2, retry_max=1.0)
 
 
 def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_path, fake):

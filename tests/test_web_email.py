@@ -441,6 +441,25 @@ def test_unknown_and_expired_links(tmp_path, smtp):
     assert late.status_code == 404 and "This link has expired" in late.text and sub is None
 
 
+def test_the_pages_speak_the_language_their_path_names_and_no_other(tmp_path, smtp):
+    """/uk/…: Ukrainian. A language with no catalogue (/xx/…): no form, and a link's page in English."""
+    controller, _sink = smtp
+    cfg = web_config(tmp_path, controller.port, free_port())
+
+    async def steps(pipeline, client, site):
+        paths = ["/uk/confirm?t=x", "/xx/confirm?t=x", "/uk/unsubscribe?t=x", "/xx/unsubscribe?t=x", "/xx/subscribe"]
+        return [await client.get(path) for path in paths]
+
+    uk_confirm, xx_confirm, uk_unsubscribe, xx_unsubscribe, xx_form = serve(cfg, steps)
+    assert uk_confirm.status_code == 404 and "Посилання застаріло" in uk_confirm.text
+    assert 'href="/uk/subscribe"' in uk_confirm.text
+    assert xx_confirm.status_code == 404 and "This link has expired" in xx_confirm.text
+    assert 'href="/subscribe"' in xx_confirm.text
+    assert uk_unsubscribe.status_code == 404 and "Це посилання для відписки недійсне" in uk_unsubscribe.text
+    assert xx_unsubscribe.status_code == 404 and "This unsubscribe link is not valid" in xx_unsubscribe.text
+    assert xx_form.status_code == 404 and xx_form.text == "not found\n"
+
+
 def test_no_form_without_email_or_a_public_address(tmp_path, smtp):
     controller, _sink = smtp
     cfg = web_config(tmp_path, controller.port, free_port())

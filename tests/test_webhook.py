@@ -9,6 +9,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from tally import drain_pipeline
 
 from tallywatch.config import Config
 from tallywatch.ingest import Item, ingest
@@ -54,7 +55,7 @@ def secret(monkeypatch):
     monkeypatch.setenv("TALLYWATCH_WEBHOOK_SECRET", SECRET)
 
 
-def run(tmp_path, receiver, rounds=1):
+def run(tmp_path, receiver):
     cfg = Config.from_dict(
         {
             "storage": {"path": str(tmp_path / "hook.db")},
@@ -73,10 +74,7 @@ def run(tmp_path, receiver, rounds=1):
             for day, value, printed in [(D(2025, 6, 11), 999_200, 1_100), (D(2025, 6, 12), 1_000_340, 1_140)]:
                 item = Item(str(day), str(day), [Figure("personnel", day, value, printed)])
                 await pipeline.in_store(ingest, pipeline.store, pipeline.detector, pipeline.channels, "mod-rss", [item])
-            for _ in range(rounds):
-                await pipeline.deliver()
-                await asyncio.sleep(0.3)
-            return await pipeline.in_store(pipeline.store.outbox_counts)
+            return await drain_pipeline(pipeline)
         finally:
             for c in pipeline.channels:
                 await c.stop()
@@ -109,7 +107,7 @@ def test_signed_payload_as_documented(tmp_path, secret):
 
 def test_a_500_is_retried_then_delivered_once(tmp_path, secret):
     receiver = Receiver(failures=2)
-    counts = run(tmp_path, receiver, rounds=4)
+    counts = run(tmp_path, receiver)
     assert [status for status, _, _ in receiver.received] == [500, 500, 200]
     assert counts["sent"] == 1 and counts["retrying"] == 0
     assert len({h["Idempotency-Key"] for _, h, _ in receiver.received}) == 1  # the same key on every try

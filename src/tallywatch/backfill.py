@@ -27,9 +27,8 @@ import dataclasses
 import datetime as dt
 import itertools
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urljoin, urlsplit
 
 from .config import Source
@@ -40,24 +39,8 @@ from .sources import json_api
 from .sources.http import FetchError
 
 if TYPE_CHECKING:
-    from .channels import Channel
-    from .config import Config
-    from .detect import Detector
     from .ingest import Item
-    from .sources.http import PoliteClient
-    from .store import Store
-
-
-class Running(Protocol):
-    """What a fill needs of the running daemon (the pipeline has it): never an import of it."""
-
-    config: Config
-    store: Store
-    detector: Detector
-    channels: list[Channel]
-    client: PoliteClient
-
-    async def in_store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+    from .running import Running
 
 
 log = logging.getLogger("tallywatch.backfill")

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from . import __version__, config, i18n, secrets
 from .channels.render import line
+from .extract.dates import iso_day
 from .format import format_delta, format_duration, format_moment, format_number, iso_moment
 from .sources import health, schedule
 
@@ -44,7 +45,7 @@ def command(sub, common: argparse.ArgumentParser, name: str, func, **texts: str)
 
 def _date(text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        return iso_day(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a date like 2025-06-12, got {text!r}") from None
 

@@ -19,9 +19,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from . import outbox
@@ -30,21 +29,10 @@ from .config import Config
 from .extract.genstaff import METRICS
 from .format import format_delta, format_number
 from .models import Event
+from .running import Running
 from .store import Store, StoredEvent, utcnow
 
 log = logging.getLogger("tallywatch.digest")
-
-
-class Running(Protocol):
-    """What sending a digest needs of the running daemon (the pipeline has it): never an import of it."""
-
-    config: Config
-    store: Store
-    channels: list[Channel]
-
-    async def in_store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
-
-    async def handed_on(self) -> int: ...
 
 
 SPANS = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}

@@ -50,7 +50,14 @@ def secret(name: str) -> str | None:
 
 
 def mask(value: str) -> str:
+    """A secret's value as it may be shown: nothing of it (eight stars; nothing where it is empty)."""
     return "*" * 8 if value else ""
+
+
+def mask_address(address: str) -> str:
+    """j•••@example.com: enough for its owner to recognise, little for anyone a page or a log is shown to."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}"
 
 
 _BOT_TOKEN = re.compile(r"\d{5,}:[A-Za-z0-9_-]{20,}")

@@ -5,6 +5,9 @@
 year that puts it nearest before the document's publication: a report "to 31.12" read on
 1 January is last year's.
 
+``iso_day`` reads the one other form there is, ISO 8601's 2025-06-14: a day as the store keeps it
+and as a reader names one (a command's ``--from``, the data API's ``?from=``).
+
 Only two languages' twelve month names are needed, inside patterns anchored on the report's
 own wording, so they are a table here rather than a general date-parsing library (which would
 add megabytes and guess at formats these reports never use).
@@ -13,6 +16,7 @@ add megabytes and guess at formats these reports never use).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 
 _UK = ("січ", "лют", "берез", "квіт", "трав", "черв", "лип", "серп", "верес", "жовт", "листопад", "груд")
@@ -54,6 +58,14 @@ def month_number(word: str) -> int | None:
         if name.startswith(w) if w.isascii() else w.startswith(name):
             return i
     return None
+
+
+@functools.lru_cache(maxsize=8192)
+def iso_day(text: str) -> dt.date:
+    """The day ``text`` names in ISO 8601 (2025-06-14), the same object for the same text (a long
+    series read from the store shares them); ValueError if it names none (the caller says what it
+    expected, where the reader will see it)."""
+    return dt.date.fromisoformat(text)
 
 
 def parse(text: str, reference: dt.date) -> dt.date:

@@ -39,7 +39,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -51,14 +51,15 @@ from .. import health, i18n
 from ..channels import Gone, Rejected, Retry
 from ..channels.email import confirmation, email_address, mailbox, smtp_send
 from ..extract.genstaff import METRICS
+from ..secrets import mask_address
 from . import data
-from .data import SECURITY_HEADERS, Cache
+from .data import SECURITY_HEADERS, Cache, path_language
 from .page import routes as page_routes
 
 if TYPE_CHECKING:
-    from ..charts import Charts, Drawer
+    from ..charts import Charts
     from ..config import Config
-    from ..store import Store
+    from ..running import Running
 
 log = logging.getLogger("tallywatch.web")
 
@@ -67,19 +68,6 @@ FORM_MAX_AGE = 2 * 3600  # a subscribe form is good for two hours after it was s
 MAX_FORM_BYTES = 4096  # an address, two choices and a token: anything longer is not our form
 CLIENT_WINDOW = 600.0  # seconds over which [web] signups_per_client counts
 SHARE_WINDOW = 3600.0  # seconds over which a client's share of [web] signups_per_hour counts
-
-
-class Running(Protocol):
-    """What the web app needs of the running session (the Pipeline): its configuration, its store
-    and the store's own thread, where every database call goes (never the event loop's thread:
-    a call there could join a transaction in flight), its charts and the process they are drawn in."""
-
-    config: Config
-    store: Store
-    charts: Charts
-    drawer: Drawer
-
-    async def in_store(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any: ...
 
 
 class Site:
@@ -137,11 +125,6 @@ class Site:
         return self._signing
 
 
-def _language(request: Request) -> str:
-    lang = request.path_params.get("lang", i18n.SOURCE)
-    return lang if lang in i18n.languages() else ""
-
-
 def _prefix(language: str) -> str:
     return "" if language == i18n.SOURCE else f"/{language}"
 
@@ -189,12 +172,6 @@ async def metrics(request: Request) -> Response:
 # -- unsubscribe ------------------------------------------------------------------------------------
 
 
-def masked(address: str) -> str:
-    """j•••@example.com: enough for its owner to recognise, little for anyone the page is shown to."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}•••@{domain}"
-
-
 async def unsubscribe(request: Request) -> Response:
     """GET: a page with a button. POST: unsubscribed at once (RFC 8058 one-click), no cookie or form
     token needed: the link's token is the proof."""
@@ -202,7 +179,7 @@ async def unsubscribe(request: Request) -> Response:
     run = site.running()
     token = request.query_params.get("t", "")
     sub = await run.in_store(run.store.subscriber_by_token, token) if 0 < len(token) <= 200 else None
-    asked = "lang" in request.path_params and _language(request)  # /uk/unsubscribe: the page in that language
+    asked = "lang" in request.path_params and path_language(request)  # /uk/unsubscribe: the page in that language
     language = asked or (sub or {}).get("language") or i18n.SOURCE
     _ = functools.partial(i18n.gettext, language)
     if sub is None or sub["channel"] != "email":
@@ -213,7 +190,7 @@ async def unsubscribe(request: Request) -> Response:
             [_("It may have been copied incompletely. Use the link in the latest mail you received.")],
             404,
         )
-    who = masked(sub["address"])
+    who = mask_address(sub["address"])
     name = run.config.service.called(language)
     if request.method == "POST":
         if sub["active"]:
@@ -345,7 +322,7 @@ async def subscribe(request: Request) -> Response:
     site: Site = request.app.state.site
     run = site.running()
     config = run.config
-    language = _language(request)
+    language = path_language(request)
     if not language:
         return PlainTextResponse("not found\n", 404)
     if not _offered(config):
@@ -417,7 +394,9 @@ async def _confirm_by_mail(
     )
     if stopped == "address":
         log.info(
-            "subscribe form: the mailbox of %s had %d confirmation mails today; none sent", masked(address), limits[0]
+            "subscribe form: the mailbox of %s had %d confirmation mails today; none sent",
+            mask_address(address),
+            limits[0],
         )
         return "held"
     if stopped == "hour":
@@ -430,7 +409,7 @@ async def _confirm_by_mail(
         await asyncio.to_thread(site.send_mail, config.email, message)
     except (Retry, Gone, Rejected) as exc:
         await run.in_store(run.store.drop_signup, token)
-        log.error("subscribe form: the confirmation mail to %s was not sent: %s", masked(address), exc)
+        log.error("subscribe form: the confirmation mail to %s was not sent: %s", mask_address(address), exc)
         return "failed"
     return "sent"
 
@@ -439,7 +418,7 @@ async def confirm(request: Request) -> Response:
     """GET: what is being confirmed, and a button. POST: subscribed."""
     site: Site = request.app.state.site
     run = site.running()
-    language = _language(request) or i18n.SOURCE
+    language = path_language(request) or i18n.SOURCE
     _ = functools.partial(i18n.gettext, language)
     token = request.query_params.get("t", "")
     found = await run.in_store(run.store.signup, token) if 0 < len(token) <= 200 else None
@@ -456,7 +435,7 @@ async def confirm(request: Request) -> Response:
     choice = _choices(language, found["digest"], bool(found["instant"]))
     if request.method == "POST":
         sub = await run.in_store(run.store.confirm_signup, token, secrets.token_urlsafe(32))
-        log.info("email subscriber %s confirmed: %s", masked(found["address"]), choice)
+        log.info("email subscriber %s confirmed: %s", mask_address(found["address"]), choice)
         return _message(
             request,
             language,

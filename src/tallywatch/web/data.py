@@ -24,6 +24,7 @@ from starlette.responses import Response
 from .. import i18n
 from ..channels.render import credit, event_said, metric_name, report_html, report_title, telegram_html
 from ..detect.report import day_of_war
+from ..extract.dates import iso_day
 from ..extract.genstaff import METRICS
 
 if TYPE_CHECKING:
@@ -113,10 +114,18 @@ def cached(make: Callable[[Request, Config, Store, str], tuple[bytes, str]]):
     return endpoint
 
 
-def i18n_of(request: Request) -> str:
+def path_language(request: Request) -> str:
+    """The language a path names (``/uk/…``; the source language where it names none), or "" where
+    it names one with no catalogue."""
     lang = request.path_params.get("lang", i18n.SOURCE)
-    if lang not in i18n.languages():
-        raise Answer(404, f"no language {lang!r}", languages=list(i18n.languages()))
+    return lang if lang in i18n.languages() else ""
+
+
+def i18n_of(request: Request) -> str:
+    """The path's language (``path_language``), or a 404 naming the languages there are."""
+    lang = path_language(request)
+    if not lang:
+        raise Answer(404, f"no language {request.path_params['lang']!r}", languages=list(i18n.languages()))
     return lang
 
 
@@ -136,7 +145,7 @@ def _day(text: str | None, what: str) -> dt.date | None:
     if not text:
         return None
     try:
-        return dt.date.fromisoformat(text)
+        return iso_day(text)
     except ValueError:
         raise Answer(400, f"{what}: expected a date such as 2025-06-14, got {text[:40]!r}") from None
 
