@@ -22,6 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Self
 
+from ..extract.dates import iso_day
 from ..models import Event
 
 log = logging.getLogger("tallywatch.store")
@@ -67,10 +68,7 @@ IDLE_CACHE = -1024  # KiB of SQLite page cache (negative: a size, not pages): an
 BULK_CACHE = -16384  # …and a bulk load's (Store.roomy)
 
 
-@functools.lru_cache(maxsize=8192)
-def _day(text: str) -> dt.date:
-    """A stored day as a date, the same object for the same day (see ``Store.series``)."""
-    return dt.date.fromisoformat(text)
+_day = iso_day  # a stored day as a date, the same object for the same day (see ``Store.series``)
 
 
 def _ts(when: dt.datetime | None = None) -> str:
