@@ -52,7 +52,13 @@ async def run(subscribers: int, fake: FakeTelegram, db: Path, text_only: bool = 
     store = pipeline.store
 
     def prepare() -> None:
-        ingest(store, pipeline.detector, [], "mod", [Item("a", "a", [Figure("personnel", D(2025, 6, 11), 999_200)])])
+        ingest(
+            store,
+            pipeline.detector,
+            [],
+            "mod",
+            [Item("a", "a", [Figure(metric="personnel", as_of=D(2025, 6, 11), value=999_200)])],
+        )
         for i in range(subscribers):
             store.save_subscriber("telegram", str(100_000 + i), choice="all")
 
@@ -69,7 +75,7 @@ async def run(subscribers: int, fake: FakeTelegram, db: Path, text_only: bool = 
         pipeline.detector,
         pipeline.channels,
         "mod",
-        [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340, 1_140)])],
+        [Item("b", "b", [Figure(metric="personnel", as_of=D(2025, 6, 12), value=1_000_340, reported_delta=1_140)])],
     )
     pipeline.notify()
     while len(fake.sent()) < subscribers:

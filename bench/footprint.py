@@ -136,7 +136,9 @@ def main() -> None:
         days = [last - dt.timedelta(days=i) for i in range(6, -1, -1)]
         rise = {f.metric: f.value for f in series[last - dt.timedelta(days=1)]}
         new = last + dt.timedelta(days=1)
-        series[new] = tuple(Figure(f.metric, new, 2 * f.value - rise.get(f.metric, f.value)) for f in series[last])
+        series[new] = tuple(
+            Figure(metric=f.metric, as_of=new, value=2 * f.value - rise.get(f.metric, f.value)) for f in series[last]
+        )
     served = [rss(days, series)]
     with (
         FakeTelegram() as fake,

@@ -35,7 +35,9 @@ class Tally:
     ) -> Ingested:
         """One figure, as one item of its own (the item id changes with the value: an edited post)."""
         guid = item or f"{source}:{metric}:{day}"
-        return self.feed(source, Item(guid, f"{guid}={value}", [Figure(metric, day, value, delta)]))
+        return self.feed(
+            source, Item(guid, f"{guid}={value}", [Figure(metric=metric, as_of=day, value=value, reported_delta=delta)])
+        )
 
     def restart(self) -> None:
         self.store.close()
@@ -158,7 +160,9 @@ async def million_through(pipeline, source: str = "mod") -> None:
     from tallywatch.models import Figure
 
     for n, (day, value) in enumerate([(dt.date(2025, 6, 11), 999_200), (dt.date(2025, 6, 12), 1_000_340)]):
-        item = Item(f"million-{n}", f"million-{n}", [Figure("personnel", day, value, 1_140)])
+        item = Item(
+            f"million-{n}", f"million-{n}", [Figure(metric="personnel", as_of=day, value=value, reported_delta=1_140)]
+        )
         await pipeline.in_store(ingest, pipeline.store, pipeline.detector, pipeline.channels, source, [item])
 
 

@@ -73,7 +73,10 @@ def config(fake, smtp_port: int, **telegram) -> Config:
 def post(source: str, n: int, people: int, tanks: int, before: tuple[int, int] | None, guid: str = "") -> Item:
     """A source's report for day ``n``: personnel and tanks, each with its printed "(+N)"."""
     printed = (people - before[0], tanks - before[1]) if before else (None, None)
-    figures = [Figure("personnel", day(n), people, printed[0]), Figure("tanks", day(n), tanks, printed[1])]
+    figures = [
+        Figure(metric="personnel", as_of=day(n), value=people, reported_delta=printed[0]),
+        Figure(metric="tanks", as_of=day(n), value=tanks, reported_delta=printed[1]),
+    ]
     guid = guid or f"{source}:{day(n)}"
     return Item(guid, f"{guid}={people},{tanks}", figures, link=f"https://genstaff.example/{day(n)}")
 
@@ -93,7 +96,9 @@ def a_day_with_a_typo_and_a_disagreement(tally: Tally) -> None:
     for n in range(9):
         tally.feed("genstaff-feed", post("genstaff-feed", n, people(n), tanks(n), None), quiet=True)
     typo = post("genstaff-feed", 9, people(9), 109_270 + 7, (people(8), tanks(8)))
-    typo.figures[1] = Figure("tanks", day(9), 109_277, 3)  # 10,927 with a 9 too many: its "(+3)" does not fit
+    typo.figures[1] = Figure(
+        metric="tanks", as_of=day(9), value=109_277, reported_delta=3
+    )  # 10,927 with a 9 too many: its "(+3)" does not fit
     tally.feed("genstaff-feed", typo)
     assert tally.point("tanks", day(9)) == (109_277, "genstaff-feed", "suspect")
     tally.feed("genstaff-feed", post("genstaff-feed", 10, people(10), tanks(10), (people(9), tanks(9))))

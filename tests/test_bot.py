@@ -120,7 +120,7 @@ def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, 
                 pipeline.detector,
                 pipeline.channels,
                 "mod",
-                [Item("a", "a", [Figure("personnel", D(2025, 6, 11), 999_200)])],
+                [Item("a", "a", [Figure(metric="personnel", as_of=D(2025, 6, 11), value=999_200)])],
             )
             reply = await ask(fake, USER, "/subscribe")
             assert reply.startswith("What would you like to receive? The daily report: ")
@@ -137,7 +137,13 @@ def test_subscribe_with_buttons_then_one_alert_with_the_right_numbers(tmp_path, 
                 pipeline.detector,
                 pipeline.channels,
                 "mod",
-                [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340, 1_140)])],
+                [
+                    Item(
+                        "b",
+                        "b",
+                        [Figure(metric="personnel", as_of=D(2025, 6, 12), value=1_000_340, reported_delta=1_140)],
+                    )
+                ],
             )
             await drain_pipeline(pipeline)
             alerts = [t for t in texts(fake, USER) if "1,000,000" in t]
@@ -324,7 +330,7 @@ def seeded_june(pipeline):
 
     def fill(store, detector):
         seed(store, detector, JUNE_13)
-        old = [Figure("srbm_launchers", D(2024, 1, 10), 5)]
+        old = [Figure(metric="srbm_launchers", as_of=D(2024, 1, 10), value=5)]
         ingest(store, detector, [], "mod", [Item("old", "old", old)], quiet=True)
 
     return pipeline.in_store(fill, pipeline.store, pipeline.detector)
@@ -394,8 +400,14 @@ def test_latest_is_a_monospace_table(tmp_path, fake):
     async def go():
         async with running(tmp_path, fake) as pipeline:
             figures = [
-                [Figure("personnel", D(2025, 6, 13), 1_001_560), Figure("tanks", D(2025, 6, 13), 10_934)],
-                [Figure("personnel", D(2025, 6, 14), 1_002_690), Figure("tanks", D(2025, 6, 14), 10_937)],
+                [
+                    Figure(metric="personnel", as_of=D(2025, 6, 13), value=1_001_560),
+                    Figure(metric="tanks", as_of=D(2025, 6, 13), value=10_934),
+                ],
+                [
+                    Figure(metric="personnel", as_of=D(2025, 6, 14), value=1_002_690),
+                    Figure(metric="tanks", as_of=D(2025, 6, 14), value=10_937),
+                ],
             ]
             for i, figs in enumerate(figures):
                 await pipeline.in_store(
@@ -504,7 +516,9 @@ def test_chart_command_sends_a_photo(tmp_path, fake):
     async def go():
         async with running(tmp_path, fake) as pipeline:
             for i in range(30):
-                figs = [Figure("personnel", D(2025, 5, 20) + dt.timedelta(days=i), 970_000 + 1_100 * i)]
+                figs = [
+                    Figure(metric="personnel", as_of=D(2025, 5, 20) + dt.timedelta(days=i), value=970_000 + 1_100 * i)
+                ]
                 await pipeline.in_store(
                     ingest, pipeline.store, pipeline.detector, [], "mod", [Item(str(i), str(i), figs)]
                 )
@@ -693,7 +707,7 @@ def test_replies_and_an_alerts_fan_out_share_the_flood_budget(tmp_path, fake):
                     pipeline.detector,
                     [],
                     "mod",
-                    [Item("a", "a", [Figure("personnel", D(2025, 6, 11), 999_200)])],
+                    [Item("a", "a", [Figure(metric="personnel", as_of=D(2025, 6, 11), value=999_200)])],
                 )
                 for chat in subscribers:
                     store.save_subscriber("telegram", chat, choice="all")
@@ -702,7 +716,13 @@ def test_replies_and_an_alerts_fan_out_share_the_flood_budget(tmp_path, fake):
                     pipeline.detector,
                     pipeline.channels,
                     "mod",
-                    [Item("b", "b", [Figure("personnel", D(2025, 6, 12), 1_000_340, 1_140)])],
+                    [
+                        Item(
+                            "b",
+                            "b",
+                            [Figure(metric="personnel", as_of=D(2025, 6, 12), value=1_000_340, reported_delta=1_140)],
+                        )
+                    ],
                 )
 
             await pipeline.in_store(prepare)

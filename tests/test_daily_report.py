@@ -47,7 +47,14 @@ def day_item(day: dt.date, change: dict[str, int] | None = None, digest: str = "
     figures = []
     for f in between(day, day)[day]:
         value = f.value + (change or {}).get(f.metric, 0)
-        figures.append(Figure(f.metric, f.as_of, value, value - before[f.metric] if f.metric in before else None))
+        figures.append(
+            Figure(
+                metric=f.metric,
+                as_of=f.as_of,
+                value=value,
+                reported_delta=value - before[f.metric] if f.metric in before else None,
+            )
+        )
     return Item(f"post:{day}", digest or f"post:{day}", figures, link=link(day))
 
 
@@ -216,7 +223,14 @@ def test_a_day_held_by_a_typo_is_reported_after_the_wait_and_edited_when_the_fig
 
     old = D(2025, 3, 1)  # a crossing learned late, not told yet: it waits for the newest day's first report
     crossing = Event(
-        "milestone:uav:150000", "milestone", "uav", old, 150_100, "uav passed 150,000", "critical", {"level": 150_000}
+        key="milestone:uav:150000",
+        rule="milestone",
+        metric="uav",
+        as_of=old,
+        value=150_100,
+        message="uav passed 150,000",
+        severity="critical",
+        data={"level": 150_000},
     )
     tally.store.add_event(milestones.late(crossing, old, old), "api", notify=False)
     wait = dt.timedelta(seconds=tally.config.report.wait)

@@ -174,7 +174,7 @@ def core_item(n: int, bump: dict[str, int] | None = None, digest: str = "") -> I
     figures = []
     for i, metric in enumerate(CORE_METRICS):
         before, value = 1_000 * (i + 1) + 10 * (n - 1), 1_000 * (i + 1) + 10 * n + (bump or {}).get(metric, 0)
-        figures.append(Figure(metric, day(n), value, value - before))
+        figures.append(Figure(metric=metric, as_of=day(n), value=value, reported_delta=value - before))
     return Item(f"post:{day(n)}", digest or f"post:{day(n)}", figures)
 
 
@@ -404,7 +404,10 @@ def a_wrong_milestone_taken_back(tmp_path, fake, readers, unreachable=(), later=
     tally = Tally(tmp_path / "taken.db", TAKING_BACK, [channel])
     for chat in readers:
         tally.store.save_subscriber("telegram", chat, choice="all")
-    history = [Item(f"post-{n}", f"post-{n}", [Figure("personnel", day(n), 988_700 + 1_000 * n)]) for n in range(10)]
+    history = [
+        Item(f"post-{n}", f"post-{n}", [Figure(metric="personnel", as_of=day(n), value=988_700 + 1_000 * n)])
+        for n in range(10)
+    ]
     tally.feed("mod", *history)  # 988,700 … 997,700: a first import, quiet
     wrong = tally.report("mod", day(10), 1_001_000)
     assert [s.event.key for s in wrong.events if s.notify] == ["milestone:personnel:1000000"]

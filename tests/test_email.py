@@ -77,7 +77,10 @@ def feed(pipeline, days):
         for day, people, tanks in days:
             before = {d: (p, t) for d, p, t in DAYS}.get(day - dt.timedelta(days=1))  # the report prints its "(+N)"
             printed = (people - before[0], tanks - before[1]) if before else (None, None)
-            figures = [Figure("personnel", day, people, printed[0]), Figure("tanks", day, tanks, printed[1])]
+            figures = [
+                Figure(metric="personnel", as_of=day, value=people, reported_delta=printed[0]),
+                Figure(metric="tanks", as_of=day, value=tanks, reported_delta=printed[1]),
+            ]
             item = Item(str(day), str(day), figures, link=f"https://www.mil.gov.ua/news/{day:%Y/%m/%d}/losses/")
             await pipeline.in_store(ingest, pipeline.store, pipeline.detector, pipeline.channels, "mod", [item])
 
@@ -463,7 +466,7 @@ def test_a_weekly_digest_is_labelled_with_the_week_it_tells_of(tmp_path):
     from tallywatch.models import Figure
 
     tally = Tally(tmp_path / "w.db", Config(milestones={"personnel": Milestone(step=100_000)}))
-    tally.feed("mod", Item("d", "d", [Figure("personnel", D(2025, 6, 15), 1_003_000)]))
+    tally.feed("mod", Item("d", "d", [Figure(metric="personnel", as_of=D(2025, 6, 15), value=1_003_000)]))
     monday = dt.datetime(2025, 6, 16, 4, 30, tzinfo=dt.UTC)  # 07:30 in Kyiv
     weekly = digest.make(tally.store, tally.config, "weekly", monday)
     assert weekly.data["label"] == "2025-W24" and weekly.key == "digest:weekly:2025-W24"

@@ -39,10 +39,24 @@ def test_a_milestone_at_night_is_not_held_behind_an_alert_waiting_for_quiet_hour
     store = Store(tmp_path / "q.db")
     hour = dt.datetime.now(ZoneInfo("Europe/Kyiv")).hour  # quiet hours now (say 22–07), whatever the time
     store.save_subscriber("telegram", "901", choice="all", quiet_from=hour, quiet_to=(hour + 2) % 24)
-    spike = Event("spike:tanks:2025-06-12", "spike", "tanks", D(2025, 6, 12), 10_933, "tanks +55", "warning")
+    spike = Event(
+        key="spike:tanks:2025-06-12",
+        rule="spike",
+        metric="tanks",
+        as_of=D(2025, 6, 12),
+        value=10_933,
+        message="tanks +55",
+        severity="warning",
+    )
     stored(store, spike, [channel])  # waits until 07:00 (quiet hours)
     million = Event(
-        "milestone:personnel:1000000", "milestone", "personnel", D(2025, 6, 12), 1_000_340, "passed", "critical"
+        key="milestone:personnel:1000000",
+        rule="milestone",
+        metric="personnel",
+        as_of=D(2025, 6, 12),
+        value=1_000_340,
+        message="passed",
+        severity="critical",
     )
     stored(store, million, [channel])  # critical: never waits
     rows = {r["key"]: r for r in store.outbox_rows(("pending",))}
@@ -52,9 +66,25 @@ def test_a_milestone_at_night_is_not_held_behind_an_alert_waiting_for_quiet_hour
     store.mark_sent(claimed[0].id, "text:1")
     # a correction of the spike waiting for the morning waits with it, and holds nothing back
     (spike_id,) = [e["id"] for e in store.events() if e["key"] == spike.key]
-    fixed = Event("correction:tanks", "correction", "tanks", D(2025, 6, 12), 10_940, "fixed", "warning")
+    fixed = Event(
+        key="correction:tanks",
+        rule="correction",
+        metric="tanks",
+        as_of=D(2025, 6, 12),
+        value=10_940,
+        message="fixed",
+        severity="warning",
+    )
     stored(store, dataclasses.replace(fixed, data={"answers": [spike_id]}), [channel])
-    later = Event("milestone:uav:150000", "milestone", "uav", D(2025, 6, 12), 150_100, "passed", "critical")
+    later = Event(
+        key="milestone:uav:150000",
+        rule="milestone",
+        metric="uav",
+        as_of=D(2025, 6, 12),
+        value=150_100,
+        message="passed",
+        severity="critical",
+    )
     stored(store, later, [channel])
     assert [d.event.key for d in store.claim("telegram")] == [later.key]
     store.close()
@@ -70,13 +100,27 @@ def test_a_correction_whose_original_never_reached_a_quiet_reader_waits_for_thei
     hour = dt.datetime.now(ZoneInfo("Europe/Kyiv")).hour
     store.save_subscriber("telegram", "905", choice="all", quiet_from=hour, quiet_to=(hour + 2) % 24)
     million = Event(
-        "milestone:personnel:1000000", "milestone", "personnel", D(2025, 6, 12), 1_000_340, "passed", "critical"
+        key="milestone:personnel:1000000",
+        rule="milestone",
+        metric="personnel",
+        as_of=D(2025, 6, 12),
+        value=1_000_340,
+        message="passed",
+        severity="critical",
     )
     stored(store, million, [channel])
     (copy,) = store.claim("telegram")  # critical: at once, quiet hours or not
     store.mark_retry(copy.id, "Telegram: NetworkError: 500", utcnow() + dt.timedelta(minutes=5), dead=False)
     (million_id,) = [e["id"] for e in store.events() if e["key"] == million.key]
-    fixed = Event("correction:personnel", "correction", "personnel", D(2025, 6, 12), 1_000_330, "fixed", "warning")
+    fixed = Event(
+        key="correction:personnel",
+        rule="correction",
+        metric="personnel",
+        as_of=D(2025, 6, 12),
+        value=1_000_330,
+        message="fixed",
+        severity="warning",
+    )
     stored(store, dataclasses.replace(fixed, data={"answers": [million_id]}), [channel])
     store.mark_retry(copy.id, "Telegram: chat not found", utcnow(), dead=True)  # the milestone's copy dies
     assert store.claim("telegram") == []  # the correction, now a message of its own, waits
@@ -236,7 +280,14 @@ def test_a_late_milestone_is_a_line_of_the_next_days_report_not_only_of_an_edit_
     # an hourly fill finds a crossing in an old gap: recorded late, sent to no one
     old = D(2025, 3, 1)
     crossing = Event(
-        "milestone:uav:150000", "milestone", "uav", old, 150_100, "uav passed 150,000", "critical", {"level": 150_000}
+        key="milestone:uav:150000",
+        rule="milestone",
+        metric="uav",
+        as_of=old,
+        value=150_100,
+        message="uav passed 150,000",
+        severity="critical",
+        data={"level": 150_000},
     )
     with tally.store.transaction():
         tally.store.add_event(milestones.late(crossing, old, old), "api", notify=False)

@@ -433,7 +433,12 @@ class Inboxes(RuleBasedStateMachine):
 
     def _figure(self, metric: str, day: dt.date, value: int | None = None, printed: bool = True) -> Figure:
         value = self.truth(metric, day) if value is None else value
-        return Figure(metric, day, value, value - self.truth(metric, day - ONE) if printed else None)
+        return Figure(
+            metric=metric,
+            as_of=day,
+            value=value,
+            reported_delta=value - self.truth(metric, day - ONE) if printed else None,
+        )
 
     def _report(self, day: dt.date, change: dict | None = None, leave_out: str = "", unprinted: str = "") -> Item:
         """mod's post for the day (each figure with its printed "(+N)"); ``change``: values other than the true ones."""
@@ -538,7 +543,9 @@ class Inboxes(RuleBasedStateMachine):
         # the typo's printed change is the true one: the typo is in the total
         figures = {metric: value}
         item = self._report(day, figures)
-        item.figures[CORE_METRICS.index(metric)] = Figure(metric, day, value, self.truth.rise(metric, day))
+        item.figures[CORE_METRICS.index(metric)] = Figure(
+            metric=metric, as_of=day, value=value, reported_delta=self.truth.rise(metric, day)
+        )
         self._arrives("mod", item)
 
     @precondition(lambda self: self.typo is not None)
@@ -854,15 +861,15 @@ class Inboxes(RuleBasedStateMachine):
             e = dict(zip((*names, "notify", "retracted_at"), row, strict=True))
             e["data"] = json.loads(e["data"])
             e["event"] = Event(
-                e["key"].split("~")[0],
-                e["rule"],
-                e["metric"],
-                D.fromisoformat(e["as_of"]),
-                e["value"],
-                e["message"],
-                e["severity"],
-                e["data"],
-                e["source"],
+                key=e["key"].split("~")[0],
+                rule=e["rule"],
+                metric=e["metric"],
+                as_of=D.fromisoformat(e["as_of"]),
+                value=e["value"],
+                message=e["message"],
+                severity=e["severity"],
+                data=e["data"],
+                source=e["source"],
             )
             out[e["id"]] = e
         return out

@@ -85,7 +85,14 @@ def stored_until(cfg: Config, last: dt.date, days: int = 10) -> None:
     tally = Tally(cfg.storage.resolved(), cfg)
     for n in range(days, -1, -1):
         day = last - dt.timedelta(days=n)
-        tally.feed("russianwarship", Item(f"rw:{day}", f"rw:{day}", [Figure("personnel", day, personnel(day), 1_000)]))
+        tally.feed(
+            "russianwarship",
+            Item(
+                f"rw:{day}",
+                f"rw:{day}",
+                [Figure(metric="personnel", as_of=day, value=personnel(day), reported_delta=1_000)],
+            ),
+        )
     tally.close()
 
 
@@ -142,7 +149,12 @@ def test_a_gap_the_history_api_could_not_fill_is_asked_for_again_and_pins_the_tr
     start(cfg)  # the fill fails: the days stay missing
     tally = Tally(cfg.storage.resolved(), cfg)  # the live poll's report, 39 days after the last stored one
     live = tally.feed(
-        "russianwarship", Item("rw:live", "rw:live", [Figure("personnel", TODAY, personnel(TODAY), 1_000)])
+        "russianwarship",
+        Item(
+            "rw:live",
+            "rw:live",
+            [Figure(metric="personnel", as_of=TODAY, value=personnel(TODAY), reported_delta=1_000)],
+        ),
     )
     (late,) = [s for s in live.events if s.event.rule == "milestone"]
     assert not late.notify and late.event.data["late"] == {"from": str(before + dt.timedelta(days=1)), "to": str(TODAY)}

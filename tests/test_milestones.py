@@ -15,7 +15,9 @@ CONFIG = Config(milestones={"personnel": Milestone(step=100_000, levels=[1_000_0
 
 
 def item(day, value, metric="personnel", delta=None):
-    return Item(f"post-{day}-{value}", f"{day}-{value}", [Figure(metric, day, value, delta)])
+    return Item(
+        f"post-{day}-{value}", f"{day}-{value}", [Figure(metric=metric, as_of=day, value=value, reported_delta=delta)]
+    )
 
 
 def test_levels_between():
@@ -67,8 +69,15 @@ def test_milestone_fires_once_across_restart_and_repoll(tmp_path):
     tally.restart()
     assert alerts(tally.feed("mod", item(D(2025, 6, 12), 1_000_340))) == []  # re-poll
     # the same report again under another item id and source: nothing; a revision of the day: only the correction
-    assert alerts(tally.feed("rss", Item("other", "x", [Figure("personnel", D(2025, 6, 12), 1_000_340)]))) == []
-    revised = tally.feed("mod", Item("post-fix", "y", [Figure("personnel", D(2025, 6, 12), 1_000_400)]))
+    assert (
+        alerts(
+            tally.feed("rss", Item("other", "x", [Figure(metric="personnel", as_of=D(2025, 6, 12), value=1_000_340)]))
+        )
+        == []
+    )
+    revised = tally.feed(
+        "mod", Item("post-fix", "y", [Figure(metric="personnel", as_of=D(2025, 6, 12), value=1_000_400)])
+    )
     assert alerts(revised) == [("correction:personnel:2025-06-12:1000340:1000400", D(2025, 6, 12))]
     assert [e["key"] for e in tally.store.events(notify_only=True)] == [
         "milestone:personnel:1000000",
@@ -162,9 +171,17 @@ def test_no_approaching_alert_for_a_level_the_same_poll_passes(tmp_path):
     for i in range(20):  # 976,000 … 995,000 by 11 June: five days short, nothing near yet
         day = dt.date(2025, 5, 23) + dt.timedelta(days=i)
         for t in (tally, alone):
-            t.feed("mod", Item(f"h{i}", f"h{i}", [Figure("personnel", day, 976_000 + 1_000 * i)]), quiet=True)
-    first = Item("d1", "d1", [Figure("personnel", dt.date(2025, 6, 13), 997_000, 1_000)])  # three days short
-    second = Item("d2", "d2", [Figure("personnel", dt.date(2025, 6, 16), 1_000_000, 1_000)])  # and passed
+            t.feed(
+                "mod",
+                Item(f"h{i}", f"h{i}", [Figure(metric="personnel", as_of=day, value=976_000 + 1_000 * i)]),
+                quiet=True,
+            )
+    first = Item(
+        "d1", "d1", [Figure(metric="personnel", as_of=dt.date(2025, 6, 13), value=997_000, reported_delta=1_000)]
+    )  # three days short
+    second = Item(
+        "d2", "d2", [Figure(metric="personnel", as_of=dt.date(2025, 6, 16), value=1_000_000, reported_delta=1_000)]
+    )  # and passed
     assert [e.event.rule for e in alone.feed("mod", first).events] == ["approaching"]  # alone, it is told
     both = tally.feed("mod", first, second)
     assert [(e.event.rule, e.event.as_of) for e in both.events] == [("milestone", dt.date(2025, 6, 16))]

@@ -86,7 +86,18 @@ def test_a_typo_never_fires_a_false_milestone_and_the_true_one_fires_once(tmp_pa
         from tallywatch.models import Figure
 
         items = [
-            Item(f"h{i}", f"h{i}", [Figure("personnel", START + dt.timedelta(days=i), values[i], printed(i))])
+            Item(
+                f"h{i}",
+                f"h{i}",
+                [
+                    Figure(
+                        metric="personnel",
+                        as_of=START + dt.timedelta(days=i),
+                        value=values[i],
+                        reported_delta=printed(i),
+                    )
+                ],
+            )
             for i in range(case["history"])
         ]
         tally.feed("mod", *items)  # the first import: quiet
@@ -176,7 +187,10 @@ def test_the_issue_s_case_a_week_of_history_then_an_extra_digit_then_the_true_mi
 
     tally = Tally(Path(tempfile.mkdtemp()) / "w.db", CONFIG)
     week = [(START + dt.timedelta(days=i), 983_000 + 1_130 * i) for i in range(8)]  # … 990,910
-    items = [Item(str(d), str(d), [Figure("personnel", d, v, 1_130 if i else None)]) for i, (d, v) in enumerate(week)]
+    items = [
+        Item(str(d), str(d), [Figure(metric="personnel", as_of=d, value=v, reported_delta=1_130 if i else None)])
+        for i, (d, v) in enumerate(week)
+    ]
     tally.feed("mod", *items)
     day, value, fired = week[-1][0], week[-1][1], []
     for n in range(1, 10):
@@ -227,10 +241,16 @@ def test_a_report_with_one_wrong_line_keeps_its_other_lines():
     tally = Tally(Path(tempfile.mkdtemp()) / "l.db", cfg)
     for i in range(5):
         d = START + dt.timedelta(days=i)
-        figures = [Figure("personnel", d, 990_000 + 1_000 * i, 1_000), Figure("tanks", d, 10_990 + 2 * i, 2)]
+        figures = [
+            Figure(metric="personnel", as_of=d, value=990_000 + 1_000 * i, reported_delta=1_000),
+            Figure(metric="tanks", as_of=d, value=10_990 + 2 * i, reported_delta=2),
+        ]
         tally.feed("mod", Item(f"r{i}", f"r{i}", figures))
     d = START + dt.timedelta(days=5)  # personnel 995,000 printed 9,950,000; tanks right, crossing 11,000
-    figures = [Figure("personnel", d, 9_950_000, 1_000), Figure("tanks", d, 11_000, 2)]
+    figures = [
+        Figure(metric="personnel", as_of=d, value=9_950_000, reported_delta=1_000),
+        Figure(metric="tanks", as_of=d, value=11_000, reported_delta=2),
+    ]
     result = tally.feed("mod", Item("r5", "r5", figures))
     assert [s.event.key for s in result.events if s.notify] == ["milestone:tanks:11000"]
     assert tally.point("tanks", d) == (11_000, "mod", "accepted")

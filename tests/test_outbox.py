@@ -189,7 +189,11 @@ def test_one_recipient_gets_one_send_at_a_time_in_the_order_queued(tmp_path):
     before it is done; other recipients' go on meanwhile; a retry holds back what came after it, quiet hours do not."""
     store = Store(tmp_path / "q.db")
     for n in range(3):
-        stored = store.add_event(Event(f"e{n}", "milestone", "personnel", D(2025, 6, 12), n, f"m{n}"), "mod", True)
+        stored = store.add_event(
+            Event(key=f"e{n}", rule="milestone", metric="personnel", as_of=D(2025, 6, 12), value=n, message=f"m{n}"),
+            "mod",
+            True,
+        )
         for chat in ("1", "2"):
             store.enqueue(stored.id, "telegram", chat, f"e{n}|telegram|{chat}")
     first = store.claim("telegram")
@@ -199,9 +203,15 @@ def test_one_recipient_gets_one_send_at_a_time_in_the_order_queued(tmp_path):
     store.mark_retry(first[1].id, "429", utcnow() + dt.timedelta(hours=1), dead=False)
     assert [(d.recipient, d.event.key) for d in store.claim("telegram")] == [("1", "e1")]
     assert store.claim("telegram") == []  # chat 2 waits for its retry: e1 and e2 stay behind e0
-    late = store.add_event(Event("night", "milestone", "personnel", D(2025, 6, 12), 9, "m"), "mod", True)
+    late = store.add_event(
+        Event(key="night", rule="milestone", metric="personnel", as_of=D(2025, 6, 12), value=9, message="m"),
+        "mod",
+        True,
+    )
     store.enqueue(late.id, "telegram", "3", "night|telegram|3", utcnow() + dt.timedelta(hours=6))  # quiet hours
-    milestone = store.add_event(Event("m", "milestone", "personnel", D(2025, 6, 12), 9, "m"), "mod", True)
+    milestone = store.add_event(
+        Event(key="m", rule="milestone", metric="personnel", as_of=D(2025, 6, 12), value=9, message="m"), "mod", True
+    )
     store.enqueue(milestone.id, "telegram", "3", "m|telegram|3")
     assert [(d.recipient, d.event.key) for d in store.claim("telegram")] == [("3", "m")]  # it need not wait
     store.close()
@@ -213,14 +223,24 @@ def answered_twice(tmp_path, dropped_before_the_next: bool) -> tuple[list[tuple[
     next correction's copies answer (the reader holds one: one answer to it)."""
     store = Store(tmp_path / "t.db")
     channel = ConsoleChannel(io.StringIO())
-    alert = store.add_event(Event("milestone:a", "milestone", "personnel", D(2025, 6, 12), 1, "m"), "mod", True)
+    alert = store.add_event(
+        Event(key="milestone:a", rule="milestone", metric="personnel", as_of=D(2025, 6, 12), value=1, message="m"),
+        "mod",
+        True,
+    )
     outbox.enqueue(store, [alert], [channel])
     (sent,) = store.claim("console")
     store.mark_sent(sent.id)
 
     def correction(n: int, answers: list[int]):
         event = Event(
-            f"correction:{n}", "correction", "personnel", D(2025, 6, 12), n, f"c{n}", data={"answers": answers}
+            key=f"correction:{n}",
+            rule="correction",
+            metric="personnel",
+            as_of=D(2025, 6, 12),
+            value=n,
+            message=f"c{n}",
+            data={"answers": answers},
         )
         stored = store.add_event(event, "mod", True)
         outbox.enqueue(store, [stored], [channel])
@@ -258,11 +278,23 @@ def test_an_answer_to_a_message_sent_goes_at_once_not_when_that_copy_was_due_whi
     held the false figure 23 minutes longer. An answer to a message sent goes now."""
     store = Store(tmp_path / "a.db")
     channel = ConsoleChannel(io.StringIO())
-    alert = store.add_event(Event("milestone:a", "milestone", "personnel", D(2025, 6, 12), 1, "m"), "mod", True)
+    alert = store.add_event(
+        Event(key="milestone:a", rule="milestone", metric="personnel", as_of=D(2025, 6, 12), value=1, message="m"),
+        "mod",
+        True,
+    )
     outbox.enqueue(store, [alert], [channel])
     (copy,) = store.claim("console")
     store.mark_retry(copy.id, "503", utcnow() + dt.timedelta(hours=1), dead=False)  # Telegram busy: an hour
-    event = Event("correction:a", "correction", "personnel", D(2025, 6, 12), 2, "c", data={"answers": [alert.id]})
+    event = Event(
+        key="correction:a",
+        rule="correction",
+        metric="personnel",
+        as_of=D(2025, 6, 12),
+        value=2,
+        message="c",
+        data={"answers": [alert.id]},
+    )
     outbox.enqueue(store, [store.add_event(event, "mod", True)], [channel])  # due when the alert's copy is
     store.conn.execute("UPDATE deliveries SET next_attempt_at = ? WHERE id = ?", [utcnow().isoformat(), copy.id])
     (again,) = store.claim("console")  # (the hour has passed for the alert)

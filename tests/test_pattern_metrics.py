@@ -59,7 +59,9 @@ def test_the_number_is_read_whatever_its_separators_and_the_date_falls_back_to_t
     published = dt.datetime(2025, 6, 13, 22, 30, tzinfo=dt.UTC)  # 01:30 on 14 June in Kyiv
     for written in ("111,387", "111 387", "111\u00a0387", "111\u202f387", "111387"):
         doc = Document("mz", "x", f"we have confirmed the names of {written} Russian soldiers", published=published)
-        assert patterns.extract(doc, "confirmed_deaths", spec) == [Figure("confirmed_deaths", D(2025, 6, 14), 111_387)]
+        assert patterns.extract(doc, "confirmed_deaths", spec) == [
+            Figure(metric="confirmed_deaths", as_of=D(2025, 6, 14), value=111_387)
+        ]
     assert patterns.extract(Document("mz", "y", "no figure here", published=published), "confirmed_deaths", spec) == []
 
 
@@ -83,17 +85,24 @@ def test_a_count_per_day_has_spikes_and_records_but_no_milestones_corrections_or
     start = D(2025, 5, 1)
     usual = [150, 162, 171, 148, 155, 167, 159, 173, 152, 160] * 4  # forty ordinary days
     for i, value in enumerate(usual):
-        tally.feed("ops", Item(f"d{i}", f"d{i}", [Figure("combat_clashes", start + dt.timedelta(days=i), value)]))
+        tally.feed(
+            "ops",
+            Item(f"d{i}", f"d{i}", [Figure(metric="combat_clashes", as_of=start + dt.timedelta(days=i), value=value)]),
+        )
     day = start + dt.timedelta(days=len(usual))
-    spike = tally.feed("ops", Item("s", "s", [Figure("combat_clashes", day, 420)]))
+    spike = tally.feed("ops", Item("s", "s", [Figure(metric="combat_clashes", as_of=day, value=420)]))
     assert keys(spike) == [f"spike:combat_clashes:{day}"]  # also a 30-day record: one alert saying both
     assert spike.events[0].event.message == (
         "combat clashes 420 in a day — the most in 30 days, about 2.6× the usual 160 a day"
     )
-    fall = tally.feed("ops", Item("f", "f", [Figure("combat_clashes", day + dt.timedelta(days=1), 140)]))
+    fall = tally.feed(
+        "ops", Item("f", "f", [Figure(metric="combat_clashes", as_of=day + dt.timedelta(days=1), value=140)])
+    )
     assert keys(fall) == []  # a quieter day: no correction, nothing held as suspect
     assert tally.point("combat_clashes", day + dt.timedelta(days=1)) == (140, "ops", "accepted")
-    typo = tally.feed("ops", Item("t", "t", [Figure("combat_clashes", day + dt.timedelta(days=2), 16_000)]))
+    typo = tally.feed(
+        "ops", Item("t", "t", [Figure(metric="combat_clashes", as_of=day + dt.timedelta(days=2), value=16_000)])
+    )
     assert keys(typo) == []  # far beyond any day seen: held as suspect, no spike from a typo
     assert tally.point("combat_clashes", day + dt.timedelta(days=2))[2] == "suspect"
     tally.close()

@@ -19,7 +19,16 @@ KYIV = ZoneInfo("Europe/Kyiv")
 
 
 def event(rule="spike", metric="tanks", message="tanks +55 in a day", severity="warning"):
-    return Event(f"{rule}:{metric}", rule, metric, dt.date(2023, 10, 20), 5_047, message, severity, {})
+    return Event(
+        key=f"{rule}:{metric}",
+        rule=rule,
+        metric=metric,
+        as_of=dt.date(2023, 10, 20),
+        value=5_047,
+        message=message,
+        severity=severity,
+        data={},
+    )
 
 
 def test_html_escapes_everything_from_outside():
@@ -48,7 +57,16 @@ def test_a_report_caption_fits_a_photo_whatever_stood_out():
     standouts = [crossing, *standouts]
     data = {"day_of_war": 1_206, "figures": figures, "rank": {"rank": 3, "of": 365}, "standouts": standouts,
             "publisher": "genstaff", "link": "https://www.mil.gov.ua/news/2025/06/13/x/", "version": 2}  # fmt: skip
-    report = Event("report:2025-06-13/2", "report", "", dt.date(2025, 6, 13), 1_000_000, "r", "info", data)
+    report = Event(
+        key="report:2025-06-13/2",
+        rule="report",
+        metric="",
+        as_of=dt.date(2025, 6, 13),
+        value=1_000_000,
+        message="r",
+        severity="info",
+        data=data,
+    )
     for language in ("en", "uk"):
         text = telegram_html(report, language)
         assert len(text) <= 1024 and text.count("\n") > 15
@@ -93,8 +111,8 @@ def test_every_figure_alert_reads_the_same_in_ukrainian():
         "tanks", day, ("mod", 10_934), ("kmu", 10_940), config.Disagreement(tolerance=0, tolerance_ratio=0)
     )
     events.append(
-        Event("reported_delta:personnel", "reported_delta", "personnel", day, 1_001_560, "", "info",
-              {"reported": 1_500, "computed": 1_220})
+        Event(key="reported_delta:personnel", rule="reported_delta", metric="personnel", as_of=day, value=1_001_560, message="", severity="info",
+              data={"reported": 1_500, "computed": 1_220})
     )  # fmt: skip
     # and what readers are told of a figure corrected, or taken back, in plain words
     step = Step("tanks", day, 10_940, "mod", day - dt.timedelta(days=1), 10_931)

@@ -224,7 +224,10 @@ def test_a_suspect_confirmed_by_a_second_source_fires_its_milestone(tally):
 def test_the_printed_delta_disagreeing_is_noted_and_the_computed_one_used(tally):
     values = steady(days=30)
     history(tally, values)
-    result = tally.feed("mod", Item("p", "p", [Figure("personnel", day(30), values[-1] + 1_000, reported_delta=3_000)]))
+    result = tally.feed(
+        "mod",
+        Item("p", "p", [Figure(metric="personnel", as_of=day(30), value=values[-1] + 1_000, reported_delta=3_000)]),
+    )
     assert result.events == []  # the report disagrees with itself: held until the next report
     assert tally.point("personnel", day(30)) == (values[-1] + 1_000, "mod", "suspect")
     result = tally.report("mod", day(31), values[-1] + 2_000, delta=1_000)  # it continues from it: confirmed

@@ -21,15 +21,20 @@ def store(tmp_path):
 def test_new_unchanged_revised(store):
     with store.transaction():
         first = store.record(
-            "mod", "post-1", [Figure("personnel", D(2025, 6, 13), 1_001_560), Figure("tanks", D(2025, 6, 13), 10_934)]
+            "mod",
+            "post-1",
+            [
+                Figure(metric="personnel", as_of=D(2025, 6, 13), value=1_001_560),
+                Figure(metric="tanks", as_of=D(2025, 6, 13), value=10_934),
+            ],
         )
         store.flush()
     assert [c.kind for c in first] == ["new", "new"]
     with store.transaction():
-        again = store.record("mod", "post-1", [Figure("personnel", D(2025, 6, 13), 1_001_560)])
+        again = store.record("mod", "post-1", [Figure(metric="personnel", as_of=D(2025, 6, 13), value=1_001_560)])
     assert [c.kind for c in again] == ["unchanged"]
     with store.transaction():
-        fixed = store.record("mod", "post-1b", [Figure("personnel", D(2025, 6, 13), 1_001_650)])
+        fixed = store.record("mod", "post-1b", [Figure(metric="personnel", as_of=D(2025, 6, 13), value=1_001_650)])
         store.flush()
     assert [(c.kind, c.previous, c.figure.value) for c in fixed] == [("revised", 1_001_560, 1_001_650)]
     assert store.observation_count() == 3  # every value a source gave is kept, the revised one too
@@ -39,9 +44,9 @@ def test_new_unchanged_revised(store):
 
 def test_revision_is_per_source(store):
     with store.transaction():
-        store.record("api", "x", [Figure("tanks", D(2022, 11, 24), 2898)])
+        store.record("api", "x", [Figure(metric="tanks", as_of=D(2022, 11, 24), value=2898)])
         store.flush()
-        (other,) = store.record("rss", "y", [Figure("tanks", D(2022, 11, 24), 2899)])
+        (other,) = store.record("rss", "y", [Figure(metric="tanks", as_of=D(2022, 11, 24), value=2899)])
     assert other.kind == "new"  # another source's figure is not a revision of this one
 
 
@@ -140,7 +145,14 @@ def test_a_file_from_a_newer_tallywatch_is_refused(tmp_path):
 
 
 def test_event_keys_are_unique(store):
-    event = Event("milestone:personnel:1000000", "milestone", "personnel", D(2025, 6, 12), 1_000_340, "m")
+    event = Event(
+        key="milestone:personnel:1000000",
+        rule="milestone",
+        metric="personnel",
+        as_of=D(2025, 6, 12),
+        value=1_000_340,
+        message="m",
+    )
     assert store.add_event(event, "mod", True) is not None
     assert store.add_event(event, "mod", True) is None
     assert len(store.events()) == 1
@@ -161,7 +173,9 @@ def test_writes_outside_a_transaction_are_committed(tmp_path):
     (save_subscriber); reopened, both are there."""
     path = tmp_path / "w.db"
     store = Store(path)
-    stored = store.add_event(Event("k", "milestone", "personnel", D(2025, 6, 12), 1, "m"), "mod", True)
+    stored = store.add_event(
+        Event(key="k", rule="milestone", metric="personnel", as_of=D(2025, 6, 12), value=1, message="m"), "mod", True
+    )
     store.enqueue(stored.id, "console", "-", "k|console|-")
     store.save_subscriber("telegram", "42")
     store.conn.execute("UPDATE subscribers SET name = 'raw'")  # even a bare statement commits itself
@@ -287,7 +301,10 @@ def test_the_series_shares_its_days_and_sources_across_metrics(tmp_path):
     tally = Tally(tmp_path / "s.db", Config())
     days = [D(2025, 6, 1) + dt.timedelta(days=i) for i in range(3)]
     for i, day in enumerate(days):
-        figures = [Figure("personnel", day, 1_000_000 + i), Figure("tanks", day, 10_000 + i)]
+        figures = [
+            Figure(metric="personnel", as_of=day, value=1_000_000 + i),
+            Figure(metric="tanks", as_of=day, value=10_000 + i),
+        ]
         tally.feed("bundled-genstaff", Item(f"day-{i}", f"day-{i}", figures), quiet=True)
     personnel, tanks = tally.store.series("personnel"), tally.store.series("tanks")
     assert [row[0] for row in personnel] == days
@@ -353,10 +370,18 @@ UNDO_13 = (  # a schema 12 file, as the release before it left one
 def test_a_version_12_file_learns_which_reports_were_replaced_and_which_deliveries_were_dropped(tmp_path):
     path = tmp_path / "v12.db"
     store = Store(path)
-    first = store.add_event(Event("report:2025-06-13", "report", "", D(2025, 6, 13), 1, "v1"), "mod", True)
+    first = store.add_event(
+        Event(key="report:2025-06-13", rule="report", metric="", as_of=D(2025, 6, 13), value=1, message="v1"),
+        "mod",
+        True,
+    )
     data = {"replaces": [first.id], "version": 2}
     second = store.add_event(
-        Event("report:2025-06-13/2", "report", "", D(2025, 6, 13), 2, "v2", data=data), "mod", True
+        Event(
+            key="report:2025-06-13/2", rule="report", metric="", as_of=D(2025, 6, 13), value=2, message="v2", data=data
+        ),
+        "mod",
+        True,
     )
     store.enqueue(first.id, "telegram", "1", "a")
     store.conn.execute(
@@ -382,7 +407,18 @@ def test_a_version_13_file_keeps_its_queue_and_its_follow_ups_wait_for_nothing_n
     none, and goes as it would have."""
     path = tmp_path / "v13.db"
     store = Store(path)
-    event = store.add_event(Event("milestone:tanks:11000", "milestone", "tanks", D(2025, 6, 13), 11_001, "m"), "mod", 1)
+    event = store.add_event(
+        Event(
+            key="milestone:tanks:11000",
+            rule="milestone",
+            metric="tanks",
+            as_of=D(2025, 6, 13),
+            value=11_001,
+            message="m",
+        ),
+        "mod",
+        1,
+    )
     store.enqueue(event.id, "telegram", "1", "a")
     for statement in (*UNDO_14, "PRAGMA user_version = 13"):
         store.conn.execute(statement)

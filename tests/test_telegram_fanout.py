@@ -26,7 +26,10 @@ def seeded(tmp_path, channel) -> Tally:
     tally = Tally(tmp_path / "tg.db", CONFIG, [channel])
     for i in range(10):
         day = CROSSING_DAY - dt.timedelta(days=10 - i)
-        figures = [Figure("personnel", day, 990_000 + 1_000 * i), Figure("tanks", day, 10_885 + 9 * i)]
+        figures = [
+            Figure(metric="personnel", as_of=day, value=990_000 + 1_000 * i),
+            Figure(metric="tanks", as_of=day, value=10_885 + 9 * i),
+        ]
         tally.feed("mod", Item(f"d{i}", f"d{i}", figures), quiet=True)
     return tally
 
@@ -36,7 +39,12 @@ def crossing(tally: Tally):
     return tally.feed(
         "mod",
         Item(
-            "d10", "d10", [Figure("personnel", CROSSING_DAY, 1_000_340, 1_340), Figure("tanks", CROSSING_DAY, 10_977)]
+            "d10",
+            "d10",
+            [
+                Figure(metric="personnel", as_of=CROSSING_DAY, value=1_000_340, reported_delta=1_340),
+                Figure(metric="tanks", as_of=CROSSING_DAY, value=10_977),
+            ],
         ),
     )
 
@@ -199,7 +207,11 @@ def long_broadcast(tally: Tally, chats: list[str]) -> str:
     from tallywatch.models import Event
 
     text = "\n".join(f"line {n}: " + "figures & context " * 10 for n in range(50))
-    stored = tally.store.add_event(Event("broadcast:long", "broadcast", "", CROSSING_DAY, 0, text), "admin", True)
+    stored = tally.store.add_event(
+        Event(key="broadcast:long", rule="broadcast", metric="", as_of=CROSSING_DAY, value=0, message=text),
+        "admin",
+        True,
+    )
     for chat in chats:
         tally.store.enqueue(stored.id, "telegram", chat, outbox.idempotency_key("broadcast:long", "telegram", chat))
     return text

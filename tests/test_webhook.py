@@ -72,7 +72,9 @@ def run(tmp_path, receiver):
         pipeline = Pipeline(cfg)
         try:
             for day, value, printed in [(D(2025, 6, 11), 999_200, 1_100), (D(2025, 6, 12), 1_000_340, 1_140)]:
-                item = Item(str(day), str(day), [Figure("personnel", day, value, printed)])
+                item = Item(
+                    str(day), str(day), [Figure(metric="personnel", as_of=day, value=value, reported_delta=printed)]
+                )
                 await pipeline.in_store(ingest, pipeline.store, pipeline.detector, pipeline.channels, "mod-rss", [item])
             return await drain_pipeline(pipeline)
         finally:

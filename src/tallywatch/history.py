@@ -54,7 +54,10 @@ def daily() -> dict[dt.date, tuple[Figure, ...]]:
                 value = record.get(column)
                 if isinstance(value, int):
                     totals[day][metric] += value
-    return {day: tuple(Figure(m, day, v) for m, v in sorted(totals[day].items())) for day in sorted(totals)}
+    return {
+        day: tuple(Figure(metric=m, as_of=day, value=v) for m, v in sorted(totals[day].items()))
+        for day in sorted(totals)
+    }
 
 
 def between(start: dt.date | None = None, end: dt.date | None = None) -> dict[dt.date, tuple[Figure, ...]]:

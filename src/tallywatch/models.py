@@ -178,7 +178,16 @@ class Event:
     @classmethod
     def about(cls, step: Step, key: str, rule: str, severity: str, message: str, **data: Any) -> Event:
         """An event about an accepted figure: its metric, day and value come from the step."""
-        return cls(key, rule, step.metric, step.as_of, step.value, message, severity, data)
+        return cls(
+            key=key,
+            rule=rule,
+            metric=step.metric,
+            as_of=step.as_of,
+            value=step.value,
+            message=message,
+            severity=severity,
+            data=data,
+        )
 
 
 # -- what each kind of event carries in ``Event.data`` ----------------------------------------------

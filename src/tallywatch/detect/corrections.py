@@ -55,14 +55,14 @@ def discarded(metric: str, point: Point, why: str, other: Point) -> Event:
     data.update(other=other.value, other_day=str(other.as_of), other_source=other.source)
     message = say("guard", metric, point.as_of, point.value, data, admin=True)
     return Event(
-        f"discarded:{metric}:{point.as_of}:{point.value}",
-        "guard",
-        metric,
-        point.as_of,
-        point.value,
-        message,
-        "warning",
-        data,
+        key=f"discarded:{metric}:{point.as_of}:{point.value}",
+        rule="guard",
+        metric=metric,
+        as_of=point.as_of,
+        value=point.value,
+        message=message,
+        severity="warning",
+        data=data,
     )
 
 

@@ -437,5 +437,14 @@ def _merge_spike_and_record(events: list[Event]) -> list[Event]:
         return events
     data = {**spike.data, "record": record.data}
     message = say("spike", spike.metric, spike.as_of, spike.value, data)
-    merged = Event(spike.key, spike.rule, spike.metric, spike.as_of, spike.value, message, spike.severity, data)
+    merged = Event(
+        key=spike.key,
+        rule=spike.rule,
+        metric=spike.metric,
+        as_of=spike.as_of,
+        value=spike.value,
+        message=message,
+        severity=spike.severity,
+        data=data,
+    )
     return [merged if e is spike else e for e in events if e is not record]

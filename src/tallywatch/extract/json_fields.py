@@ -88,7 +88,7 @@ def extract_record(record: Any, mapping: Mapping[str, Any], where: str) -> list[
             continue
         delta = deltas.get(key)
         delta = delta if isinstance(delta, int) and not isinstance(delta, bool) else None
-        figures.append(Figure(metric, as_of, raw, delta))
+        figures.append(Figure(metric=metric, as_of=as_of, value=raw, reported_delta=delta))
     return figures
 
 

@@ -47,7 +47,7 @@ def extract(document: Document, metric: str, spec: PatternMetric) -> list[Figure
             "%s in %s of %s: no date in the text or the item; not stored", metric, document.guid, document.source
         )
         return []
-    return [Figure(metric, day, value)]
+    return [Figure(metric=metric, as_of=day, value=value)]
 
 
 def _day(when, spec: PatternMetric, document: Document) -> dt.date | None:

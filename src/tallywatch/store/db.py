@@ -163,15 +163,15 @@ def still_there(path: Path, known: tuple[int, int] | None, what: str) -> str | N
 
 def _event(row: dict[str, Any], prefix: str = "") -> Event:
     return Event(
-        row[f"{prefix}key"],
-        row[f"{prefix}rule"],
-        row[f"{prefix}metric"],
-        dt.date.fromisoformat(row[f"{prefix}as_of"]),
-        row[f"{prefix}value"],
-        row[f"{prefix}message"],
-        row[f"{prefix}severity"],
-        json.loads(row[f"{prefix}data"]),
-        row[f"{prefix}source"],
+        key=row[f"{prefix}key"],
+        rule=row[f"{prefix}rule"],
+        metric=row[f"{prefix}metric"],
+        as_of=dt.date.fromisoformat(row[f"{prefix}as_of"]),
+        value=row[f"{prefix}value"],
+        message=row[f"{prefix}message"],
+        severity=row[f"{prefix}severity"],
+        data=json.loads(row[f"{prefix}data"]),
+        source=row[f"{prefix}source"],
     )
 
 

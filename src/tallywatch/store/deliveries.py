@@ -263,15 +263,15 @@ class Deliveries(Connection):
         )
         return [
             Delivery(
-                r["id"],
-                r["channel"],
-                r["recipient"],
-                r["attempts"],
-                r["language"],
-                _event(r),
-                Reply(_event(r, "reply_"), r["reply_receipt"]) if r["reply_key"] else None,
-                r["pieces_sent"],
-                r["receipt"],
+                id=r["id"],
+                channel=r["channel"],
+                recipient=r["recipient"],
+                attempts=r["attempts"],
+                language=r["language"],
+                event=_event(r),
+                reply=Reply(_event(r, "reply_"), r["reply_receipt"]) if r["reply_key"] else None,
+                pieces_sent=r["pieces_sent"],
+                receipt=r["receipt"],
             )
             for r in rows
         ]
