@@ -349,9 +349,7 @@ def _alert(stored: dict[str, Any], language: str) -> str:
     if "data" not in stored:
         return stored["message"]
     day = dt.date.fromisoformat(stored["as_of"])
-    return alert_text(
-        stored["rule"], stored["metric"], day, stored["value"], stored["data"], stored["message"], language
-    )
+    return alert_text(stored, day, language)
 
 
 def smtp_send(settings: EmailSettings, message: EmailMessage) -> None:
