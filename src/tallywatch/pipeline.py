@@ -388,7 +388,6 @@ class Pipeline:
             self.store,
             channel,
             lambda: self.deliver(channel),
-            self.wakes[channel.kind],
-            self.stopping,
+            outbox.Signals(wake=self.wakes[channel.kind], stop=self.stopping),
             self.faults,
         )
