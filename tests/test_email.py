@@ -15,7 +15,7 @@ from aiosmtpd.controller import Controller
 from processes import offline, run_tallywatch
 
 from tallywatch import digest
-from tallywatch.channels.email import build_message
+from tallywatch.channels.email import Mail, build_message
 from tallywatch.config import Config
 from tallywatch.ingest import Item, ingest
 from tallywatch.models import Figure
@@ -161,7 +161,7 @@ def test_a_long_subject_arrives_as_written(tmp_path, smtp):
     controller, sink = smtp
     cfg = config(tmp_path, controller.port)
     subject = "tallywatch: Personnel for 10 Jul 2025 revised: 1,030,580 → 1,029,725 (−855)"
-    smtp_send(cfg.email, build_message(cfg.email, "reader@example.org", "t", subject, "text", "<p>x</p>", []))
+    smtp_send(cfg.email, build_message(cfg.email, "reader@example.org", "t", Mail(subject, "text", "<p>x</p>", [])))
     (mail,) = sink.messages
     assert str(mail["Subject"]) == subject
 
@@ -444,11 +444,11 @@ def test_a_header_with_a_line_break_cannot_be_built(tmp_path):
     cfg = config(tmp_path, 25)
     with pytest.raises(ValueError):
         build_message(
-            cfg.email, "a@example.org\r\nBcc: evil@example.com", "t", "s", "text", "<p>x</p>", None
+            cfg.email, "a@example.org\r\nBcc: evil@example.com", "t", Mail("s", "text", "<p>x</p>", None)
         ).as_bytes()
     with pytest.raises(ValueError):
         build_message(
-            cfg.email, "a@example.org", "t", "subject\r\nBcc: evil@example.com", "text", "<p>x</p>", None
+            cfg.email, "a@example.org", "t", Mail("subject\r\nBcc: evil@example.com", "text", "<p>x</p>", None)
         ).as_bytes()
 
 

@@ -128,81 +128,98 @@ def card(report: dict[str, Any], day: dt.date, language: str = "en", said_by: st
     passed 1 million``: the day's news before its figures); personnel large across the width; every
     other category in two columns, its total in bold and the day's change in red; whose figures
     they are at the foot. ``report``: a report event's data."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-    from matplotlib.patches import FancyBboxPatch, Rectangle
-
-    from .format import format_delta
-
     figures = report["figures"]
     if not figures:
         raise ValueError("a report without figures has no card")
+    drawing = _Card(language)
+    drawing.title(report, day)
+    crossed = [crossing(s["metric"], s["data"]["level"], language) for s in headlines(report)][:BAND_ROWS]
+    top = drawing.band(crossed, top=200)  # under the title's band
+    drawing.cells(figures, top, crossed=bool(crossed))
+    if said_by:  # one line, or two: whose figures, then the service that shows them
+        drawing.text(40, CARD_HEIGHT - 14, said_by, 24, color=MUTED, va="bottom", linespacing=1.35)
+    return drawing.png()
+
+
+class _Card:
+    """The card being drawn, in pixels from its top left corner (``card``)."""
+
     dpi = 100
-    figure = Figure(figsize=(CARD_WIDTH / dpi, CARD_HEIGHT / dpi), dpi=dpi, facecolor="white")
-    renderer = FigureCanvasAgg(figure).get_renderer()  # measures words, so they fit where they go
-    fx = lambda px: px / CARD_WIDTH  # noqa: E731  (pixels from the left)
-    fy = lambda px: 1 - px / CARD_HEIGHT  # noqa: E731  (pixels from the top)
-    pt = lambda px: px * 72 / dpi  # noqa: E731  (a text's height in pixels, as points)
 
-    def text(x: float, y: float, words: str, size: float, **style: Any) -> Any:
-        return figure.text(fx(x), fy(y), words, fontsize=pt(size), transform=figure.transFigure, **style)
+    def __init__(self, language: str) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
 
-    def width(drawn: Any) -> float:
-        return drawn.get_window_extent(renderer).width  # pixels (the figure's dpi is the card's)
+        self.language = language
+        self.figure = Figure(figsize=(CARD_WIDTH / self.dpi, CARD_HEIGHT / self.dpi), dpi=self.dpi, facecolor="white")
+        self.renderer = FigureCanvasAgg(self.figure).get_renderer()  # measures words, so they fit where they go
 
-    def box(x: float, y: float, w: float, h: float, color: str, rounded: bool = True) -> None:
+    @staticmethod
+    def fx(px: float) -> float:  # pixels from the left
+        return px / CARD_WIDTH
+
+    @staticmethod
+    def fy(px: float) -> float:  # pixels from the top
+        return 1 - px / CARD_HEIGHT
+
+    def text(self, x: float, y: float, words: str, size: float, **style: Any) -> Any:
+        points = size * 72 / self.dpi  # a text's height in pixels, as points
+        return self.figure.text(
+            self.fx(x), self.fy(y), words, fontsize=points, transform=self.figure.transFigure, **style
+        )
+
+    def width(self, drawn: Any) -> float:
+        return drawn.get_window_extent(self.renderer).width  # pixels (the figure's dpi is the card's)
+
+    def box(self, x: float, y: float, w: float, h: float, color: str, rounded: bool = True) -> None:
+        from matplotlib.patches import FancyBboxPatch, Rectangle
+
+        corner, size = (self.fx(x), self.fy(y + h)), (self.fx(w), h / CARD_HEIGHT)
         shape = (
             FancyBboxPatch(
-                (fx(x), fy(y + h)),
-                fx(w),
-                h / CARD_HEIGHT,
+                corner,
+                *size,
                 boxstyle="round,pad=0,rounding_size=0.012",
-                transform=figure.transFigure,
+                transform=self.figure.transFigure,
                 facecolor=color,
                 edgecolor="none",
             )
             if rounded
-            else Rectangle((fx(x), fy(y + h)), fx(w), h / CARD_HEIGHT, transform=figure.transFigure, color=color)
+            else Rectangle(corner, *size, transform=self.figure.transFigure, color=color)
         )
-        figure.patches.append(shape)
+        self.figure.patches.append(shape)
 
-    title, subtitle = (gettext(language, text) for text in CARD_TITLES)
-    when = format_date(day, language)
-    number = format_number(report["day_of_war"]) if language == "en" else str(report["day_of_war"])
-    box(0, 0, CARD_WIDTH, 200, NAVY, rounded=False)
-    text(60, 95, title, 64, color="white", fontweight="bold", va="baseline")
-    text(60, 158, subtitle.format(day=when, n=number), 34, color="#c9d6e3", va="baseline")
+    def title(self, report: dict[str, Any], day: dt.date) -> None:
+        language = self.language
+        title, subtitle = (gettext(language, text) for text in CARD_TITLES)
+        when = format_date(day, language)
+        number = format_number(report["day_of_war"]) if language == "en" else str(report["day_of_war"])
+        self.box(0, 0, CARD_WIDTH, 200, NAVY, rounded=False)
+        self.text(60, 95, title, 64, color="white", fontweight="bold", va="baseline")
+        self.text(60, 158, subtitle.format(day=when, n=number), 34, color="#c9d6e3", va="baseline")
 
-    def cell(x: float, y: float, w: float, h: float, figure_: dict, big: bool) -> None:
-        box(x, y, w, h, PANEL)
-        k = min(1.0, h / (190 if big else 105))  # a lower cell (the band took its room): smaller words
-        name = capitalized(metric_name(figure_["metric"], language))
-        text(x + 28, y + k * (52 if big else 36), name, k * (34 if big else 25), color=MUTED, va="baseline")
-        baseline = y + h - k * (34 if big else 16)
-        if figure_["value"] is None:  # held as suspect: no number until it is confirmed
-            words = gettext(language, "not yet confirmed")
-            text(x + 28, baseline, words, k * (44 if big else 26), color=MUTED, fontstyle="italic", va="baseline")
-            return
-        total = format_number(figure_["value"], language)
-        text(x + 28, baseline, total, k * (96 if big else 46), color=INK, fontweight="bold", va="baseline")
-        if figure_["delta"] is not None:
-            change = format_delta(figure_["delta"], language)
-            color = ACCENT if figure_["delta"] else MUTED  # a day without losses in the category: grey
-            text(
-                x + w - 28,
-                baseline,
-                change,
-                k * (56 if big else 36),
-                color=color,
-                fontweight="bold",
-                va="baseline",
-                ha="right",
-            )
+    def band(self, crossed: list[tuple[str, str]], top: float) -> float:
+        """The day's news: a red band across the card, a row for each milestone; where it ends."""
+        if not crossed:
+            return top
+        row, size, one, two = (
+            (110, 68, range(34, 27, -2), range(32, 19, -2))
+            if len(crossed) == 1
+            else (64, 44, range(28, 21, -2), range(20, 15, -2))
+        )
+        pad = 0 if len(crossed) == 1 else 8
+        self.box(0, top, CARD_WIDTH, row * len(crossed) + 2 * pad, ACCENT, rounded=False)
+        for i, (level, words) in enumerate(crossed):
+            middle = top + pad + i * row + row / 2
+            drawn = self.text(60, middle + size * 0.36, level, size, color="white", fontweight="bold", va="baseline")
+            self.words_in(60 + self.width(drawn) + 32, CARD_WIDTH - 50, middle, capitalized(words), (one, two))
+        return top + row * len(crossed) + 2 * pad
 
-    def words_in(x: float, right: float, middle: float, words: str, one: range, two: range) -> None:
+    def words_in(self, x: float, right: float, middle: float, words: str, sizes: tuple[range, range]) -> None:
         """``words`` in white from ``x`` to ``right``, centred on ``middle``: on one line at the
         largest of the sizes ``one`` that fits, else on two at the largest of ``two`` (cut at the
         space nearest the middle: a number and its word are held by a no-break space)."""
+        one, two = sizes
         cuts = [i for i, c in enumerate(words) if c == " "]
         cut = min(cuts, key=lambda i: abs(i - len(words) / 2), default=None)
         halves = [words[:cut], words[cut + 1 :]] if cut is not None else [words]
@@ -210,49 +227,59 @@ def card(report: dict[str, Any], day: dt.date, language: str = "en", said_by: st
         for n, (lines, size) in enumerate(tries):
             first = middle - (len(lines) - 1) * size * 0.62 + size * 0.36  # the first line's baseline
             drawn = [
-                text(x, first + i * size * 1.25, line, size, color="white", va="baseline")
+                self.text(x, first + i * size * 1.25, line, size, color="white", va="baseline")
                 for i, line in enumerate(lines)
             ]
-            if max(width(d) for d in drawn) <= right - x or n == len(tries) - 1:
+            if max(self.width(d) for d in drawn) <= right - x or n == len(tries) - 1:
                 return
             for d in drawn:
                 d.remove()
 
-    top = 200  # under the title's band
-    crossed = [crossing(s["metric"], s["data"]["level"], language) for s in headlines(report)][:BAND_ROWS]
-    if crossed:  # the day's news: a red band across the card, a row for each milestone
-        row, size, one, two = (
-            (110, 68, range(34, 27, -2), range(32, 19, -2))
-            if len(crossed) == 1
-            else (64, 44, range(28, 21, -2), range(20, 15, -2))
-        )
-        pad = 0 if len(crossed) == 1 else 8
-        box(0, top, CARD_WIDTH, row * len(crossed) + 2 * pad, ACCENT, rounded=False)
-        for i, (level, words) in enumerate(crossed):
-            middle = top + pad + i * row + row / 2
-            drawn = text(60, middle + size * 0.36, level, size, color="white", fontweight="bold", va="baseline")
-            words_in(60 + width(drawn) + 32, CARD_WIDTH - 50, middle, capitalized(words), one, two)
-        top += row * len(crossed) + 2 * pad
-    personnel = [f for f in figures if f["metric"] == "personnel"]
-    others = [f for f in figures if f["metric"] != "personnel"]
-    top += 30 if not crossed else 20
-    if personnel:
-        big = 190 if not crossed else 175  # room for the band, shared with the other categories
-        cell(40, top, CARD_WIDTH - 80, big, personnel[0], big=True)
-        top += big + 20
-    rows = (len(others) + 1) // 2
-    foot = 90
-    gap = 14 if not crossed else 10
-    height = (CARD_HEIGHT - top - foot - gap * max(rows - 1, 0)) / max(rows, 1)
-    width = (CARD_WIDTH - 80 - 20) / 2
-    for i, f in enumerate(others):
-        row, column = divmod(i, 2)
-        cell(40 + column * (width + 20), top + row * (height + gap), width, height, f, big=False)
-    if said_by:  # one line, or two: whose figures, then the service that shows them
-        text(40, CARD_HEIGHT - 14, said_by, 24, color=MUTED, va="bottom", linespacing=1.35)
-    out = io.BytesIO()
-    figure.savefig(out, format="png", dpi=dpi, facecolor="white")
-    return out.getvalue()
+    def cells(self, figures: list[dict[str, Any]], top: float, *, crossed: bool) -> None:
+        """Personnel large across the width, every other category in two columns under it."""
+        personnel = [f for f in figures if f["metric"] == "personnel"]
+        others = [f for f in figures if f["metric"] != "personnel"]
+        top += 30 if not crossed else 20
+        if personnel:
+            big = 190 if not crossed else 175  # room for the band, shared with the other categories
+            self.cell((40, top, CARD_WIDTH - 80, big), personnel[0], big=True)
+            top += big + 20
+        rows = (len(others) + 1) // 2
+        foot = 90
+        gap = 14 if not crossed else 10
+        height = (CARD_HEIGHT - top - foot - gap * max(rows - 1, 0)) / max(rows, 1)
+        width = (CARD_WIDTH - 80 - 20) / 2
+        for i, f in enumerate(others):
+            row, column = divmod(i, 2)
+            self.cell((40 + column * (width + 20), top + row * (height + gap), width, height), f, big=False)
+
+    def cell(self, where: tuple[float, float, float, float], figure: dict[str, Any], big: bool) -> None:
+        """One category in its panel (``where``: x, y, width, height): its name, its total, the day's change."""
+        from .format import format_delta
+
+        x, y, w, h = where
+        language = self.language
+        self.box(x, y, w, h, PANEL)
+        k = min(1.0, h / (190 if big else 105))  # a lower cell (the band took its room): smaller words
+        name = capitalized(metric_name(figure["metric"], language))
+        self.text(x + 28, y + k * (52 if big else 36), name, k * (34 if big else 25), color=MUTED, va="baseline")
+        baseline = y + h - k * (34 if big else 16)
+        if figure["value"] is None:  # held as suspect: no number until it is confirmed
+            words = gettext(language, "not yet confirmed")
+            self.text(x + 28, baseline, words, k * (44 if big else 26), color=MUTED, fontstyle="italic", va="baseline")
+            return
+        total = format_number(figure["value"], language)
+        self.text(x + 28, baseline, total, k * (96 if big else 46), color=INK, fontweight="bold", va="baseline")
+        if figure["delta"] is not None:
+            change = format_delta(figure["delta"], language)
+            color = ACCENT if figure["delta"] else MUTED  # a day without losses in the category: grey
+            size = k * (56 if big else 36)
+            self.text(x + w - 28, baseline, change, size, color=color, fontweight="bold", va="baseline", ha="right")
+
+    def png(self) -> bytes:
+        out = io.BytesIO()
+        self.figure.savefig(out, format="png", dpi=self.dpi, facecolor="white")
+        return out.getvalue()
 
 
 def marks_from(events: list[tuple[dt.date, str, dict]], language: str = "en") -> list[Mark]:

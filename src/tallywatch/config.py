@@ -241,28 +241,36 @@ class Source(Strict):
                 re.compile(self.follow)
             except re.error as exc:
                 raise ValueError(f"follow: not a regular expression: {exc}") from None
-        dated = is_dated(self.url)
         if self.kind == "html":
-            if not self.selector:
-                raise ValueError("an html source needs selector, the CSS selector of the report's element")
-            if dated and self.follow:
-                raise ValueError("follow (a listing page) and a dated url (one page per day) exclude each other")
-            if dated:
-                _check_dated("url", self.url)
-            if (self.sitemap or self.fallback) and not self.follow:
-                raise ValueError("sitemap and fallback stand in for a listing: they need follow")
-            if self.fallback is not None:
-                _check_dated("fallback", self.fallback)
+            self._check_html()
         else:
-            for key in ("selector", "follow", "sitemap", "fallback"):
-                if getattr(self, key) is not None:
-                    raise ValueError(f"{key}: for html sources only")
-            if dated:
-                raise ValueError("url: a dated url is for html sources only")
+            self._check_not_html()
         if self.kind == "telegram_channel" and not re.fullmatch(r"/s/[A-Za-z0-9_]{4,64}/?", urlsplit(self.url).path):
             raise ValueError("url: a telegram_channel url is the channel's public preview, https://t.me/s/<channel>")
         if self.selector is not None:
             _css(self.selector)
+
+    def _check_html(self) -> None:
+        """An html source: its selector, and one way to its pages (a dated url, or a listing to follow)."""
+        dated = is_dated(self.url)
+        if not self.selector:
+            raise ValueError("an html source needs selector, the CSS selector of the report's element")
+        if dated and self.follow:
+            raise ValueError("follow (a listing page) and a dated url (one page per day) exclude each other")
+        if dated:
+            _check_dated("url", self.url)
+        if (self.sitemap or self.fallback) and not self.follow:
+            raise ValueError("sitemap and fallback stand in for a listing: they need follow")
+        if self.fallback is not None:
+            _check_dated("fallback", self.fallback)
+
+    def _check_not_html(self) -> None:
+        """Any other source: none of the html sources' keys."""
+        for key in ("selector", "follow", "sitemap", "fallback"):
+            if getattr(self, key) is not None:
+                raise ValueError(f"{key}: for html sources only")
+        if is_dated(self.url):
+            raise ValueError("url: a dated url is for html sources only")
 
     @property
     def extractor_name(self) -> str:
@@ -798,23 +806,18 @@ class Config(Strict):
 
     def _names_known(self) -> Iterable[str]:
         """A metric or rule named anywhere must exist: a typo would otherwise never fire, silently."""
-        metrics = {*METRICS, *self.metrics}
-        for source in self.sources:  # a JSON source may map its fields to metrics of its own
-            for target in source.mapping.metrics.values() if source.mapping else ():
-                metrics.update([target] if isinstance(target, str) else [name for _, name in target])
-
-        def check(where: str, name: str, known: set[str] | tuple[str, ...], what: str) -> Iterable[str]:
-            if name not in known:
-                yield f"{where}: no {what} named {name!r}{_did_you_mean(name, known)}"
-
-        for name in self.milestones:
-            yield from check(f"milestones.{name}", name, metrics, "metric")
-        for family in Rules.__struct_fields__:
-            for name in getattr(self.rules, family).metric:
-                yield from check(f"rules.{family}.metric.{name}", name, metrics, "metric")
-        yield from check("email.chart_metric", self.email.chart_metric, metrics, "metric")
+        metrics = self._metrics_known()
+        named = [(f"milestones.{name}", name) for name in self.milestones]
+        named += [
+            (f"rules.{family}.metric.{name}", name)
+            for family in Rules.__struct_fields__
+            for name in getattr(self.rules, family).metric
+        ]
+        named.append(("email.chart_metric", self.email.chart_metric))
+        for where, name in named:
+            yield from _unknown(where, name, metrics, "metric")
         for rule in self.email.instant_rules:
-            yield from check("email.instant_rules", rule, RULES, "rule")
+            yield from _unknown("email.instant_rules", rule, RULES, "rule")
             if rule in ADMIN_ONLY:  # mails go to readers; what is wrong with the data goes to the admins
                 yield (
                     f"email.instant_rules: {rule!r} is a notice for the admins only ([telegram] admins, the"
@@ -822,7 +825,15 @@ class Config(Strict):
                 )
         for i, hook in enumerate(self.webhooks):
             for rule in hook.rules:
-                yield from check(f"webhooks[{i}].rules", rule, RULES, "rule")
+                yield from _unknown(f"webhooks[{i}].rules", rule, RULES, "rule")
+
+    def _metrics_known(self) -> set[str]:
+        """The built-in metrics, the pattern metrics, and those a JSON source maps its fields to."""
+        metrics = {*METRICS, *self.metrics}
+        for source in self.sources:
+            for target in source.mapping.metrics.values() if source.mapping else ():
+                metrics.update([target] if isinstance(target, str) else [name for _, name in target])
+        return metrics
 
     def provenance(self) -> list[str]:
         """Where the sources and milestones come from, one line each (``config check`` says it):
@@ -853,6 +864,11 @@ class Config(Strict):
             if s.name == name:
                 return s
         raise KeyError(name)
+
+
+def _unknown(where: str, name: str, known: set[str] | tuple[str, ...], what: str) -> Iterable[str]:
+    if name not in known:
+        yield f"{where}: no {what} named {name!r}{_did_you_mean(name, known)}"
 
 
 def state_dir() -> Path:
@@ -892,27 +908,35 @@ def _problems(kind: Any, data: Any, where: str) -> list[tuple[str, str]]:
     inner = _inner(kind)
     found: list[tuple[str, str]] = []
     if isinstance(inner, type) and issubclass(inner, msgspec.Struct) and isinstance(data, dict):
-        fields = {f.encode_name: f for f in msgspec.structs.fields(inner)}
-        for key in data:
-            if key in inner._refused:
-                found.append((_join(where, key), inner._refused[key]))
-            elif key not in fields:
-                found.append((_join(where, key), f"unknown key{_did_you_mean(str(key), fields)}"))
-        for name, spec in fields.items():
-            if name in data:
-                found += _problems(spec.type, data[name], _join(where, name))
-            elif spec.required:
-                found.append((_join(where, name), "missing value (required)"))
-        if not found:  # the table's own checks (__post_init__): "key: what" is told at that key
-            for line in message.splitlines():
-                head, _, rest = line.partition(": ")
-                known = rest and re.split(r"[.\[]", head)[0] in fields
-                found.append((_join(where, head), rest) if known else (where, line))
+        found = _table_problems(inner, data, where, message)
     elif get_origin(inner) is list and isinstance(data, list):
         found = [p for i, item in enumerate(data) for p in _problems(get_args(inner)[0], item, _join(where, i))]
     elif get_origin(inner) is dict and isinstance(data, dict):
         found = [p for key, value in data.items() for p in _problems(get_args(inner)[1], value, _join(where, key))]
     return found or [(where, _explain(message, kind, data))]
+
+
+def _table_problems(table: type[msgspec.Struct], data: dict, where: str, message: str) -> list[tuple[str, str]]:
+    """A table's problems: keys refused or unknown, each value's own, a required key missing — else
+    what its own checks (``__post_init__``, msgspec's ``message``) said, at the key they name."""
+    fields = {f.encode_name: f for f in msgspec.structs.fields(table)}
+    found: list[tuple[str, str]] = []
+    for key in data:
+        if key in table._refused:
+            found.append((_join(where, key), table._refused[key]))
+        elif key not in fields:
+            found.append((_join(where, key), f"unknown key{_did_you_mean(str(key), fields)}"))
+    for name, spec in fields.items():
+        if name in data:
+            found += _problems(spec.type, data[name], _join(where, name))
+        elif spec.required:
+            found.append((_join(where, name), "missing value (required)"))
+    if not found:  # the table's own checks (__post_init__): "key: what" is told at that key
+        for line in message.splitlines():
+            head, _, rest = line.partition(": ")
+            known = rest and re.split(r"[.\[]", head)[0] in fields
+            found.append((_join(where, head), rest) if known else (where, line))
+    return found
 
 
 _TYPES = {

@@ -411,20 +411,7 @@ async def run(
             if stop.is_set():
                 break
             hup.clear()
-            new = _reload(reload)
-            if new is None:
-                continue
-            sdnotify.reloading()
-            log.info("reloading the configuration")
-            try:
-                session_ref[0], web_ref[0] = await _replace(session_ref, new, bot, web_ref[0])
-            except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc}".replace("\n", "; ")
-                log.error("configuration reload failed, still running on the previous configuration: %s", reason)
-                sdnotify.ready(f"reload failed: {reason[:200]}")
-                continue
-            sdnotify.ready("configuration reloaded")
-            log.info("configuration reloaded")
+            await _on_hup(reload, session_ref, web_ref, bot)
     finally:
         log.info("stopping")
         sdnotify.stopping()
@@ -436,6 +423,27 @@ async def run(
         if web_ref[0] is not None:
             await web_ref[0].stop()
         log.info("stopped")
+
+
+async def _on_hup(
+    reload: Callable[[], Config] | None, session_ref: list[Session], web_ref: list[WebServer | None], bot: bool
+) -> None:
+    """SIGHUP: the configuration read again and a new session started in the old one's place; if
+    that fails, the old session runs on and the reason is logged."""
+    new = _reload(reload)
+    if new is None:
+        return
+    sdnotify.reloading()
+    log.info("reloading the configuration")
+    try:
+        session_ref[0], web_ref[0] = await _replace(session_ref, new, bot, web_ref[0])
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}".replace("\n", "; ")
+        log.error("configuration reload failed, still running on the previous configuration: %s", reason)
+        sdnotify.ready(f"reload failed: {reason[:200]}")
+        return
+    sdnotify.ready("configuration reloaded")
+    log.info("configuration reloaded")
 
 
 async def _web_server(config: Config, session_ref: list[Session]) -> WebServer:

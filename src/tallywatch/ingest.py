@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from . import outbox
 from .channels import Channel
@@ -120,16 +120,31 @@ def page_problems(documents: Sequence[Document], items: Sequence[Item]) -> list[
     ]
 
 
+class IngestOptions(TypedDict, total=False):
+    """How ``ingest`` tells a batch's events (``Options``, as keywords)."""
+
+    quiet: bool
+    filling: dt.date | None
+    now: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Options:
+    """``quiet``: record every event without notifying; ``filling`` (today): the items fill days
+    missed; ``now``: the moment, for a test's clock."""
+
+    quiet: bool = False
+    filling: dt.date | None = None
+    now: dt.datetime | None = None
+
+
 def ingest(
     store: Store,
     detector: Detector,
     channels: Sequence[Channel],
     source: str,
     items: Iterable[Item],
-    *,
-    quiet: bool = False,
-    filling: dt.date | None = None,
-    now: dt.datetime | None = None,
+    **options: Unpack[IngestOptions],
 ) -> Ingested:
     """Record figures, detect, store events and queue their deliveries: one transaction.
 
@@ -143,84 +158,121 @@ def ingest(
     fell in pins it to that day. The day's first report, told on its day, brings the daily digest
     with it (``digest.after_report``; ``now``: the moment, for a test's clock).
     """
-    result = Ingested()
-    quiet_first = detector.config.detect.first_import == "quiet"
+    batch = _Batch(store, detector, source, Options(**options))
     try:
         with store.transaction():
-            fresh = [it for it in items if store.item_digest(source, it.guid) != it.digest]
-            fresh.sort(key=lambda it: min((f.as_of for f in it.figures), default=dt.date.min))
-            metrics = {f.metric for it in fresh for f in it.figures}
-            first_import = {m for m in metrics if not detector.known(m)} if quiet_first else set()
-            events = []
-            for it in fresh:
-                changes = store.record(source, it.guid, it.figures)
-                result.changes.extend(changes)
-                for change in changes:
-                    events.extend(detector.observe(change))
-                store.mark_item(source, it.guid, it.digest, len(it.figures), it.coverage, it.published)
-                if it.coverage:
-                    result.coverage.append(it.coverage)
-                if it.verdict == "broken":
-                    result.problems.append(f"broken report in {it.guid}: {'; '.join(it.problems)}")
-            store.flush()
-            result.items = len(fresh)
-            reached: dict[str, int] = {}  # per metric, the highest figure of this batch
-            for change in result.changes:
-                reached[change.figure.metric] = max(reached.get(change.figure.metric, 0), change.figure.value)
-            # a level "approaching" on one day of the batch and passed on a later one: only the crossing
-            events = [
-                e for e in events if not (e.rule == "approaching" and reached.get(e.metric, 0) >= e.data["level"])
-            ]
-            said_by = _said_by(detector.config, source)
-            links = {(f.metric, f.as_of): it.link for it in fresh if it.link for f in it.figures}
-            for event in events:  # every alert says whose figures these are, and where to read them
-                event.data.setdefault("publisher", said_by)
-                if (event.metric, event.as_of) in links:
-                    event.data.setdefault("link", links[(event.metric, event.as_of)])
-            late_after = detector.config.detect.late_after
-            events = [milestones.learned_late(e, late_after, filling, store.last_seen) for e in events]
-            # the day's report, when it is news: never for history stored quietly or a first import
-            news = not quiet and not set(report.CORE_METRICS) & first_import
-            changed = {c.figure.as_of for c in result.changes if c.kind != "unchanged"}
-            if not news:  # a quiet fill that settles a figure of a day told already: the next live batch edits it
-                detector.settled_quietly |= detector.settled()
-            else:  # days whose series changed: with figures that came now, a day told already, a day held back
-                settled, quietly = detector.settled(), detector.settled_quietly
-                detector.settled_quietly = set()
-                waiting = store.held_reports()
-                owed = lambda d: d in waiting or store.told(d)  # noqa: E731  (held back, or told: its edit)
-                days = {d for d in settled if d in changed or owed(d)} | {d for d in quietly if store.told(d)}
-                tell, wait = report.days_to_tell(detector.window, days, store.told, owed, late_after)
-                for day in wait:
-                    store.hold_report(day)  # told once settled, or after [report] wait
-                for day in tell:
-                    versions = store.report_versions(day)
-                    # crossings learned late: lines of the newest day's first report (held back till then)
-                    first_of_newest = day == tell[-1] and not versions
-                    untold = store.late_untold() if first_of_newest else []
-                    found = [
-                        *(s.event for s in untold),
-                        *(e for e in events if first_of_newest or "late" not in e.data),
-                    ]
-                    found += _crossed_before(store, day, found)
-                    link = links.get(("personnel", day))
-                    made = report.evaluate(detector.window, versions, day, found, source, said_by, link)
-                    if made is not None:
-                        events.append(made)
-                        store.fold([s.id for s in untold], made.key)
-            for event in events:
-                stored = store.add_event(event, source, notify=_told(event, quiet, filling, first_import))
-                if stored is not None:
-                    result.events.append(stored)
-                elif filling is not None and event.rule == "milestone":  # a crossing recorded with the gap
-                    store.pin(milestones.late(event, event.as_of, event.as_of))  # it fell in: its true day
-            outbox.enqueue(store, result.events, channels)
-            after_report(store, detector.config, channels, result.events, now or utcnow())
+            events = batch.attributed(batch.record(items))
+            batch.report_days(events)
+            batch.store_events(events)
+            outbox.enqueue(store, batch.result.events, channels)
+            after_report(store, detector.config, channels, batch.result.events, batch.options.now or utcnow())
     except BaseException:
         detector.forget()  # the transaction was rolled back: rebuild the windows from the store
         store.discard_staged()
         raise
-    return result
+    return batch.result
+
+
+@dataclass
+class _Batch:
+    """One call of ``ingest``: its steps, and what they share."""
+
+    store: Store
+    detector: Detector
+    source: str
+    options: Options
+    result: Ingested = field(default_factory=Ingested)
+    first_import: set[str] = field(default_factory=set)  # metrics with nothing stored before this batch
+    links: dict[tuple[str, dt.date], str] = field(default_factory=dict)  # (metric, day): where to read it
+
+    @property
+    def said_by(self) -> str:
+        return _said_by(self.detector.config, self.source)
+
+    def record(self, items: Iterable[Item]) -> list[Event]:
+        """The new and edited items' figures stored, oldest first; the events the rules raise."""
+        store, detector, result = self.store, self.detector, self.result
+        fresh = [it for it in items if store.item_digest(self.source, it.guid) != it.digest]
+        fresh.sort(key=lambda it: min((f.as_of for f in it.figures), default=dt.date.min))
+        if detector.config.detect.first_import == "quiet":
+            self.first_import = {f.metric for it in fresh for f in it.figures if not detector.known(f.metric)}
+        self.links = {(f.metric, f.as_of): it.link for it in fresh if it.link for f in it.figures}
+        events = []
+        for it in fresh:
+            changes = store.record(self.source, it.guid, it.figures)
+            result.changes.extend(changes)
+            for change in changes:
+                events.extend(detector.observe(change))
+            store.mark_item(self.source, it.guid, it.digest, len(it.figures), it.coverage, it.published)
+            if it.coverage:
+                result.coverage.append(it.coverage)
+            if it.verdict == "broken":
+                result.problems.append(f"broken report in {it.guid}: {'; '.join(it.problems)}")
+        store.flush()
+        result.items = len(fresh)
+        return events
+
+    def attributed(self, events: list[Event]) -> list[Event]:
+        """The events as told: whose figures and where to read them, a crossing learned of late
+        marked so; a level "approaching" on one day of the batch and passed on a later one left out
+        (only the crossing)."""
+        reached: dict[str, int] = {}  # per metric, the highest figure of this batch
+        for change in self.result.changes:
+            reached[change.figure.metric] = max(reached.get(change.figure.metric, 0), change.figure.value)
+        events = [e for e in events if not (e.rule == "approaching" and reached.get(e.metric, 0) >= e.data["level"])]
+        said_by = self.said_by
+        for event in events:  # every alert says whose figures these are, and where to read them
+            event.data.setdefault("publisher", said_by)
+            if (event.metric, event.as_of) in self.links:
+                event.data.setdefault("link", self.links[(event.metric, event.as_of)])
+        late_after = self.detector.config.detect.late_after
+        return [milestones.learned_late(e, late_after, self.options.filling, self.store.last_seen) for e in events]
+
+    def report_days(self, events: list[Event]) -> None:
+        """The daily report of each day whose series changed, when it is news (never for history
+        stored quietly or a first import): made and added to ``events``, or held back."""
+        store, detector = self.store, self.detector
+        news = not self.options.quiet and not set(report.CORE_METRICS) & self.first_import
+        if not news:  # a quiet fill that settles a figure of a day told already: the next live batch edits it
+            detector.settled_quietly |= detector.settled()
+            return
+        # days whose series changed: with figures that came now, a day told already, a day held back
+        changed = {c.figure.as_of for c in self.result.changes if c.kind != "unchanged"}
+        settled, quietly = detector.settled(), detector.settled_quietly
+        detector.settled_quietly = set()
+        waiting = store.held_reports()
+        owed = lambda d: d in waiting or store.told(d)  # noqa: E731  (held back, or told: its edit)
+        days = {d for d in settled if d in changed or owed(d)} | {d for d in quietly if store.told(d)}
+        late_after = detector.config.detect.late_after
+        tell, wait = report.days_to_tell(detector.window, days, store.told, owed, late_after)
+        for day in wait:
+            store.hold_report(day)  # told once settled, or after [report] wait
+        for day in tell:
+            self._report(day, events, newest=day == tell[-1])
+
+    def _report(self, day: dt.date, events: list[Event], *, newest: bool) -> None:
+        store = self.store
+        versions = store.report_versions(day)
+        # crossings learned late: lines of the newest day's first report (held back till then)
+        first_of_newest = newest and not versions
+        untold = store.late_untold() if first_of_newest else []
+        found = [*(s.event for s in untold), *(e for e in events if first_of_newest or "late" not in e.data)]
+        found += _crossed_before(store, day, found)
+        origin = report.Origin(self.source, self.said_by, self.links.get(("personnel", day)))
+        made = report.evaluate(self.detector.window, versions, day, found, origin)
+        if made is not None:
+            events.append(made)
+            store.fold([s.id for s in untold], made.key)
+
+    def store_events(self, events: list[Event]) -> None:
+        """The events stored (each once), told or not (``_told``)."""
+        quiet, filling = self.options.quiet, self.options.filling
+        for event in events:
+            stored = self.store.add_event(event, self.source, notify=_told(event, quiet, filling, self.first_import))
+            if stored is not None:
+                self.result.events.append(stored)
+            elif filling is not None and event.rule == "milestone":  # a crossing recorded with the gap
+                self.store.pin(milestones.late(event, event.as_of, event.as_of))  # it fell in: its true day
 
 
 def overdue(
@@ -241,7 +293,7 @@ def overdue(
                 said_by = _said_by(detector.config, source)
                 # (late milestones wait for the newest day's first report: this is an older, held day's)
                 found = _crossed_before(store, day, [])
-                event = report.evaluate(detector.window, [], day, found, source, said_by, None)
+                event = report.evaluate(detector.window, [], day, found, report.Origin(source, said_by))
                 stored = store.add_event(event, source, notify=True) if event is not None else None
                 if stored is not None:
                     made.append(stored)

@@ -21,7 +21,8 @@ import logging
 import sqlite3
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, TypedDict, Unpack
 
 from .backoff import backoff_seconds
 from .channels import Channel, Gone, Rejected, Retry, Steps
@@ -62,41 +63,69 @@ def enqueue(store: Store, events: Iterable[StoredEvent], channels: Iterable[Chan
         data = stored.event.data
         replaced = data.get("replaces") or []
         waiting = store.supersede(replaced, stored.id) if replaced else []
-        answered: set[tuple[str, str]] = set()
-        for earlier in store.followed(data.get("retracts") or data.get("answers") or replaced):
-            if earlier["channel"] not in kinds:
-                continue
-            kind, recipient = earlier["channel"], earlier["recipient"]
-            key = idempotency_key(stored.event.key, kind, f"{recipient}#{earlier['id']}")
-            # a follow-up of a copy still deferred (the reader's quiet hours) is due when that copy is
-            due = dt.datetime.fromisoformat(earlier["next_attempt_at"]) if earlier["status"] == "pending" else None
-            # (and if that copy is never sent, it goes as a message of its own: then quiet hours hold it)
-            alone = kinds[kind].quiet_until(recipient, stored.event, store)
-            store.enqueue(stored.id, kind, recipient, key, due, earlier["language"], earlier["id"], alone_after=alone)
-            answered.add((kind, recipient))
-            added += 1
+        answered = _follow_ups(store, stored, kinds, data.get("retracts") or data.get("answers") or replaced)
+        added += len(answered)
         if replaced:
-            for copy in waiting if stored.notify else []:
-                if copy["channel"] not in kinds or (copy["channel"], copy["recipient"]) in answered:
-                    continue
-                kind, recipient = copy["channel"], copy["recipient"]
-                due = dt.datetime.fromisoformat(copy["next_attempt_at"])
-                key = idempotency_key(stored.event.key, kind, recipient)
-                dead = (copy["last_error"] or "gave up") if copy["status"] == "dead" else None
-                store.enqueue(stored.id, kind, recipient, key, due, copy["language"], copy["reply_to"], dead)
-                added += 1
+            added += _in_place_of(store, stored, kinds, waiting if stored.notify else [], set(answered))
+        elif stored.notify:
+            added += _to_recipients(store, stored, channels, set(answered))
+    return added
+
+
+def _follow_ups(
+    store: Store, stored: StoredEvent, kinds: dict[str, Channel], followed: list[int]
+) -> list[tuple[str, str]]:
+    """A delivery answering each copy of the events ``stored`` follows up; the (channel, recipient)s answered."""
+    answered = []
+    for earlier in store.followed(followed):
+        if earlier["channel"] not in kinds:
             continue
-        if not stored.notify:
+        kind, recipient = earlier["channel"], earlier["recipient"]
+        key = idempotency_key(stored.event.key, kind, f"{recipient}#{earlier['id']}")
+        # a follow-up of a copy still deferred (the reader's quiet hours) is due when that copy is
+        due = dt.datetime.fromisoformat(earlier["next_attempt_at"]) if earlier["status"] == "pending" else None
+        # (and if that copy is never sent, it goes as a message of its own: then quiet hours hold it)
+        alone = kinds[kind].quiet_until(recipient, stored.event, store)
+        store.enqueue(stored.id, kind, recipient, key, due, earlier["language"], earlier["id"], alone_after=alone)
+        answered.append((kind, recipient))
+    return answered
+
+
+def _in_place_of(
+    store: Store,
+    stored: StoredEvent,
+    kinds: dict[str, Channel],
+    waiting: list[dict[str, Any]],
+    answered: set[tuple[str, str]],
+) -> int:
+    """A newer version in the place of each copy of the older one not sent yet (``waiting``): for
+    the same reader at the same time (dead in the place of a copy that died); how many were added."""
+    added = 0
+    for copy in waiting:
+        if copy["channel"] not in kinds or (copy["channel"], copy["recipient"]) in answered:
             continue
-        # the rest as every event goes: a retraction is a notice about the data ("guard", models.ADMIN_ONLY),
-        # so the channels name only the admins — readers have it above, as the answer to what they got
-        for channel in channels:
-            for r in channel.recipients(stored.event, store):
-                if (channel.kind, r.address) in answered:
-                    continue
-                key = idempotency_key(stored.event.key, channel.kind, r.address)
-                store.enqueue(stored.id, channel.kind, r.address, key, r.not_before, r.language)
-                added += 1
+        kind, recipient = copy["channel"], copy["recipient"]
+        due = dt.datetime.fromisoformat(copy["next_attempt_at"])
+        key = idempotency_key(stored.event.key, kind, recipient)
+        dead = (copy["last_error"] or "gave up") if copy["status"] == "dead" else None
+        store.enqueue(stored.id, kind, recipient, key, due, copy["language"], copy["reply_to"], dead)
+        added += 1
+    return added
+
+
+def _to_recipients(store: Store, stored: StoredEvent, channels: list[Channel], answered: set[tuple[str, str]]) -> int:
+    """The event to each channel's recipients of it, but those ``answered`` already; how many were added.
+
+    A retraction is a notice about the data ("guard", models.ADMIN_ONLY), so the channels name only
+    the admins — readers have it as the answer to what they got."""
+    added = 0
+    for channel in channels:
+        for r in channel.recipients(stored.event, store):
+            if (channel.kind, r.address) in answered:
+                continue
+            key = idempotency_key(stored.event.key, channel.kind, r.address)
+            store.enqueue(stored.id, channel.kind, r.address, key, r.not_before, r.language)
+            added += 1
     return added
 
 
@@ -114,18 +143,18 @@ def _interleave(deliveries: list[Delivery]) -> list[Delivery]:
     return order
 
 
+def _sent(store: Store, channel: Channel, d: Delivery, receipt: str | None) -> None:
+    store.mark_sent(d.id, receipt)
+    DELIVERIES.labels(channel.kind, "sent").inc()
+
+
 def _outcome(
-    store: Store,
-    channel: Channel,
-    d: Delivery,
-    error: Exception | None,
-    retry_base: float,
-    retry_max: float,
-    receipt: str | None = None,
+    store: Store, channel: Channel, d: Delivery, error: Exception | None, retry_base: float, retry_max: float
 ) -> None:
+    """A send that failed marked: dead (the recipient gone, the message refused, the attempts run
+    out) or to retry (backoff from ``retry_base`` up to ``retry_max``); without an error, sent."""
     if error is None:
-        store.mark_sent(d.id, receipt)
-        DELIVERIES.labels(channel.kind, "sent").inc()
+        _sent(store, channel, d, None)
         return
     attempts = d.attempts + 1
     if isinstance(error, Gone | Rejected):
@@ -153,81 +182,122 @@ def _outcome(
     DELIVERIES.labels(channel.kind, "dead" if dead else "retry").inc()
 
 
-async def deliver(
-    run: Run,
-    store: Store,
-    channel: Channel,
-    gate: FloodGate,
-    *,
-    retry_base: float = 30.0,
-    retry_max: float = 3600.0,
-    batch: int = 200,
-    stop: asyncio.Event | None = None,
-) -> int:
+class DeliverOptions(TypedDict, total=False):
+    """How ``deliver`` goes about it (``_Sending``, as keywords)."""
+
+    retry_base: float
+    retry_max: float
+    batch: int
+    stop: asyncio.Event | None
+
+
+@dataclass(frozen=True)
+class _Sending:
+    """``retry_base``, ``retry_max``: ``Retries``; ``batch``: how many deliveries a round claims;
+    ``stop``: once set, no new send starts."""
+
+    retry_base: float = 30.0
+    retry_max: float = 3600.0
+    batch: int = 200
+    stop: asyncio.Event | None = None
+
+
+async def deliver(run: Run, store: Store, channel: Channel, gate: FloodGate, **options: Unpack[DeliverOptions]) -> int:
     """Send everything of ``channel`` that is due now; returns how many were sent.
 
     Once ``stop`` is set no new send starts; sends in flight finish and are marked, and what was
     claimed but not sent is released back to the queue.
     """
-    sent = 0
-    prepare = getattr(channel, "prepare", None)  # slow work for a send (a chart), done before the gate books it
-    gone: set[str] = set()  # recipients found gone in this round: their other deliveries are not tried
-    while not (stop and stop.is_set()) and (claimed := await run(store.claim, channel.kind, batch)):
+    sending = _Sending(**options)
+    sender = _Sender(run, store, channel, gate, sending)
+    return await sender.drain()
+
+
+@dataclass
+class _Sender:
+    """One ``deliver``: rounds of claimed deliveries, each sent by the channel's concurrent workers."""
+
+    run: Run
+    store: Store
+    channel: Channel
+    gate: FloodGate
+    sending: _Sending
+    sent: int = 0
+    gone: set[str] = field(default_factory=set)  # recipients found gone: their other deliveries are not tried
+
+    def __post_init__(self) -> None:
+        # slow work for a send (a chart), done before the gate books it
+        self.prepare = getattr(self.channel, "prepare", None)
+
+    def stopped(self) -> bool:
+        return bool(self.sending.stop and self.sending.stop.is_set())
+
+    async def drain(self) -> int:
+        while not self.stopped() and (
+            claimed := await self.run(self.store.claim, self.channel.kind, self.sending.batch)
+        ):
+            await self._round(claimed)
+        return self.sent
+
+    async def _round(self, claimed: list[Delivery]) -> None:
         queue = deque(_interleave(claimed))
         unmarked = {d.id for d in claimed}  # claimed and not yet marked sent, to retry or dead
         started: set[int] = set()  # of those, handed to the channel (they may have arrived)
 
-        async def worker(
-            queue: deque[Delivery] = queue, unmarked: set[int] = unmarked, started: set[int] = started
-        ) -> None:
-            nonlocal sent
-            while queue and not (stop and stop.is_set()):
+        async def worker() -> None:
+            while queue and not self.stopped():
                 d = queue.popleft()
-                if d.recipient not in gone:
-                    if prepare is not None:
-                        await prepare(d.event, d.language)
-                    await gate.acquire(d.recipient, channel.is_group(d.recipient))
-                if d.recipient in gone:  # found gone by another send (also while we waited for the gate)
-                    gate.finished(d.recipient)  # booked, never sent
-                    earlier = Gone("recipient gone (found earlier)")
-                    await run(_outcome, store, channel, d, earlier, retry_base, retry_max)
-                    unmarked.discard(d.id)
-                    continue
-                error: Exception | None = None
-                receipt = None
-                try:
-                    steps = Steps(
-                        d.pieces_sent,
-                        d.receipt,
-                        gate=functools.partial(gate.acquire, d.recipient, channel.is_group(d.recipient)),
-                        record=functools.partial(run, store.mark_step, d.id),
-                        finished=functools.partial(gate.finished, d.recipient),
-                    )
-                    started.add(d.id)
-                    try:
-                        receipt = await channel.send(d.event, d.recipient, d.language, reply=d.reply, steps=steps)
-                    finally:
-                        gate.finished(d.recipient)
-                    sent += 1
-                except (Retry, Gone, Rejected) as exc:
-                    error = exc
-                    if isinstance(exc, Gone):
-                        gone.add(d.recipient)
-                    if isinstance(exc, Retry) and exc.after:
-                        gate.pause(d.recipient, exc.after)
-                except Exception as exc:  # a bug or an unforeseen answer: retry later, never lose
-                    log.exception("%s %s: unexpected error while sending", channel.kind, d.recipient)
-                    error = Retry(f"unexpected error: {type(exc).__name__}: {exc}", uncertain=True)
-                await run(_outcome, store, channel, d, error, retry_base, retry_max, receipt)
+                await self._send(d, started)
                 unmarked.discard(d.id)
 
         try:
-            await asyncio.gather(*(worker() for _ in range(max(1, channel.limits.concurrency))))
+            await asyncio.gather(*(worker() for _ in range(max(1, self.channel.limits.concurrency))))
         finally:  # stopped, interrupted (Ctrl-C) or failed (a full disk): what was taken and not
             # marked goes back to the queue at once, never left 'sending' until a restart
             if unmarked:
-                await _release(run, store, channel, sorted(unmarked), sorted(started & unmarked))
-    return sent
+                await _release(self.run, self.store, self.channel, sorted(unmarked), sorted(started & unmarked))
+
+    async def _send(self, d: Delivery, started: set[int]) -> None:
+        """One delivery through the gate to the channel, marked as it went."""
+        channel, gate = self.channel, self.gate
+        if d.recipient not in self.gone:
+            if self.prepare is not None:
+                await self.prepare(d.event, d.language)
+            await gate.acquire(d.recipient, channel.is_group(d.recipient))
+        if d.recipient in self.gone:  # found gone by another send (also while we waited for the gate)
+            gate.finished(d.recipient)  # booked, never sent
+            earlier = Gone("recipient gone (found earlier)")
+            await self._failed(d, earlier)
+            return
+        try:
+            steps = Steps(
+                d.pieces_sent,
+                d.receipt,
+                gate=functools.partial(gate.acquire, d.recipient, channel.is_group(d.recipient)),
+                record=functools.partial(self.run, self.store.mark_step, d.id),
+                finished=functools.partial(gate.finished, d.recipient),
+            )
+            started.add(d.id)
+            try:
+                receipt = await channel.send(d.event, d.recipient, d.language, reply=d.reply, steps=steps)
+            finally:
+                gate.finished(d.recipient)
+            self.sent += 1
+        except (Retry, Gone, Rejected) as exc:
+            if isinstance(exc, Gone):
+                self.gone.add(d.recipient)
+            if isinstance(exc, Retry) and exc.after:
+                gate.pause(d.recipient, exc.after)
+            await self._failed(d, exc)
+            return
+        except Exception as exc:  # a bug or an unforeseen answer: retry later, never lose
+            log.exception("%s %s: unexpected error while sending", channel.kind, d.recipient)
+            await self._failed(d, Retry(f"unexpected error: {type(exc).__name__}: {exc}", uncertain=True))
+            return
+        await self.run(_sent, self.store, channel, d, receipt)
+
+    async def _failed(self, d: Delivery, error: Exception) -> None:
+        await self.run(_outcome, self.store, self.channel, d, error, self.sending.retry_base, self.sending.retry_max)
 
 
 async def _release(run: Run, store: Store, channel: Channel, ids: list[int], started: list[int]) -> None:
@@ -237,20 +307,28 @@ async def _release(run: Run, store: Store, channel: Channel, ids: list[int], sta
         log.error("%s: %d deliveries could not be put back in the queue: %s", channel.kind, len(ids), exc)
 
 
+@dataclass(frozen=True)
+class Signals:
+    """What moves a channel's ``worker``: ``wake`` (something was queued) and ``stop`` (the session ends)."""
+
+    wake: asyncio.Event
+    stop: asyncio.Event
+
+
 async def worker(
     run: Run,
     store: Store,
     channel: Channel,
     send_due: Callable[[], Awaitable[int]],
-    wake: asyncio.Event,
-    stop: asyncio.Event,
+    signals: Signals,
     faults: Faults,
 ) -> None:
     """The daemon's loop for one channel: send what is due (``send_due``), then sleep until woken
-    (something was queued) or a retry falls due, 30 s at most; until ``stop``.
+    (something was queued: ``signals.wake``) or a retry falls due, 30 s at most; until ``signals.stop``.
 
     A round that fails on the store may leave rows it claimed 'sending': the next round gives
     them back first (this worker is the channel's only sender: one daemon per database)."""
+    wake, stop = signals.wake, signals.stop
     stranded = False
     where = f"{channel.kind} deliveries"
     while not stop.is_set():

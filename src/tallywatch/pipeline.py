@@ -269,9 +269,7 @@ class Pipeline:
                     got.moved,
                 )
             if got.not_modified:
-                await self.in_store(
-                    upkeep.note_success, self.store, self.channels, source.name, None, None, False, True
-                )
+                await self.in_store(upkeep.note_success, self.store, self.channels, source.name, None, False)
                 log.debug("source %s: not modified", source.name)
                 return PollResult(source.name, "not_modified")
             documents = got.documents
@@ -303,7 +301,8 @@ class Pipeline:
             since = utcnow() - dt.timedelta(days=schedule.LOOKBACK + 1)
             self.report_times[source] = self.store.report_times(since, source).get(source, [])
         if not problems and not ingested.problems:
-            upkeep.note_success(self.store, self.channels, source, etag, last_modified, ingested.count("new") > 0)
+            validators = upkeep.Validators(etag, last_modified)
+            upkeep.note_success(self.store, self.channels, source, validators, ingested.count("new") > 0)
         return ingested
 
     async def _failed(
@@ -388,7 +387,6 @@ class Pipeline:
             self.store,
             channel,
             lambda: self.deliver(channel),
-            self.wakes[channel.kind],
-            self.stopping,
+            outbox.Signals(wake=self.wakes[channel.kind], stop=self.stopping),
             self.faults,
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from . import outbox
 from .backoff import backoff_seconds
@@ -28,20 +29,27 @@ from .store import Store, StoredEvent, utcnow
 log = logging.getLogger("tallywatch.poll")
 
 
+@dataclass(frozen=True)
+class Validators:
+    """What a source answered to be asked again conditionally (ETag, Last-Modified)."""
+
+    etag: str | None
+    last_modified: str | None
+
+
 def note_success(
-    store: Store,
-    channels: Sequence[Channel],
-    source: str,
-    etag: str | None,
-    last_modified: str | None,
-    new_report: bool,
-    keep_validators: bool = False,
+    store: Store, channels: Sequence[Channel], source: str, validators: Validators | None, new_report: bool
 ) -> None:
-    """A poll worked: the source's failures are reset; a broken one is repaired, once."""
+    """A poll worked: the source's failures are reset and its ``validators`` kept for the next
+    conditional GET (None: it answered 304, the ones held stay); a broken one is repaired, once."""
     since = store.source_state(source).get("broken_since")
     with store.transaction():
         store.note_success(
-            source, etag=etag, last_modified=last_modified, new_report=new_report, keep_validators=keep_validators
+            source,
+            etag=validators.etag if validators else None,
+            last_modified=validators.last_modified if validators else None,
+            new_report=new_report,
+            keep_validators=validators is None,
         )
         if since:
             store.set_broken(source, None)

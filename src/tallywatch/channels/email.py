@@ -20,6 +20,7 @@ import functools
 import html
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -128,18 +129,29 @@ class Picture:
     name: str
 
 
+@dataclass(frozen=True)
+class Mail:
+    """What a mail says: its subject, its plain text, its HTML body and pictures, and the preheader
+    (the line a mail program shows after the subject)."""
+
+    subject: str
+    text: str
+    html_body: str
+    pictures: Sequence[Picture] = ()
+    preheader: str = ""
+
+
 def build_message(
-    settings: EmailSettings,
-    to: str,
-    token: str | None,
-    subject: str,
-    text: str,
-    html_body: str,
-    pictures: list[Picture] = (),
-    preheader: str = "",
-    language: str = "en",
+    settings: EmailSettings, to: str, token: str | None, mail: Mail, language: str = "en"
 ) -> EmailMessage:
     """A multipart/alternative mail (text, then HTML with its pictures related by Content-ID)."""
+    subject, text, html_body, pictures, preheader = (
+        mail.subject,
+        mail.text,
+        mail.html_body,
+        mail.pictures,
+        mail.preheader,
+    )
     # the email package is imported when a mail is built, not by an idle daemon
     from email.headerregistry import Address
     from email.message import EmailMessage
@@ -189,7 +201,7 @@ def instant(
         body += f"<p style='font-size:13px;color:#4b5866'>{source}</p>"
     pictures = [Picture(chart, _chart_alt(event.metric, sentence, language), "chart.png")] if chart else []
     subject = f"{settings.service.called(language)}: {sentence}"
-    return build_message(settings, to, token, subject, text, body, pictures, sentence, language)
+    return build_message(settings, to, token, Mail(subject, text, body, pictures, sentence), language)
 
 
 def confirmation(
@@ -220,7 +232,7 @@ def confirmation(
         f"<p style='font-size:16px'>{html.escape(asked)}</p><p style='font-size:16px'>{html.escape(press)}</p>"
         f"<p style='margin:20px 0'>{_button(link, _('Confirm my subscription'))}</p>"
     )
-    return build_message(settings, to, None, subject, text, body, preheader=asked, language=language)
+    return build_message(settings, to, None, Mail(subject, text, body, preheader=asked), language)
 
 
 def _button(link: str, words: str) -> str:
@@ -279,17 +291,20 @@ DIGEST_WORDS = {  # msgids
 }
 
 
+@dataclass(frozen=True)
+class Drawn:
+    """A digest's pictures, drawn before it is built: the chart, and the day's card (None: not drawn)."""
+
+    chart: bytes | None
+    card: bytes | None = None
+
+
 def digest(
-    event: Event,
-    settings: EmailSettings,
-    to: str,
-    token: str,
-    chart: bytes | None,
-    card: bytes | None = None,
-    language: str = "en",
+    event: Event, settings: EmailSettings, to: str, token: str, drawn: Drawn, language: str = "en"
 ) -> EmailMessage:
     """Every category's latest figure and its change over the day or week, who counts them, the
     period's alerts (worded for the reader, as in Telegram), the day's card and the chart."""
+    chart, card = drawn.chart, drawn.card
     data = event.data
     heading, alerts_heading = (gettext(language, text) for text in DIGEST_WORDS[data["kind"]])
     day = dt.date.fromisoformat(data["as_of"])
@@ -341,7 +356,7 @@ def digest(
         pictures.append(Picture(chart, _chart_alt(data["chart_metric"], "", language), "chart.png"))
     preheader = " ".join(filter(None, [awaited, figures_line(data["metrics"], language, limit=3)]))
     subject = digest_subject(data, settings.service.called(language), language)
-    return build_message(settings, to, token, subject, "\n".join(text_lines), body, pictures, preheader, language)
+    return build_message(settings, to, token, Mail(subject, "\n".join(text_lines), body, pictures, preheader), language)
 
 
 def _alert(stored: dict[str, Any], language: str) -> str:
@@ -349,9 +364,7 @@ def _alert(stored: dict[str, Any], language: str) -> str:
     if "data" not in stored:
         return stored["message"]
     day = dt.date.fromisoformat(stored["as_of"])
-    return alert_text(
-        stored["rule"], stored["metric"], day, stored["value"], stored["data"], stored["message"], language
-    )
+    return alert_text(stored, day, language)
 
 
 def smtp_send(settings: EmailSettings, message: EmailMessage) -> None:
@@ -423,7 +436,7 @@ class EmailChannel:
         if event.rule == "digest":
             daily = card_of(event)
             card = await context.card(daily, language) if daily is not None else None
-            message = digest(event, self.settings, recipient, token, chart, card, language)
+            message = digest(event, self.settings, recipient, token, Drawn(chart, card), language)
         else:
             message = instant(event, self.settings, recipient, token, chart, language)
         await asyncio.to_thread(smtp_send, self.settings, message)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from ..detect import report as reports
-from ..detect.wording import crossing, metric_name, say
+from ..detect.wording import crossing, metric_name, say, say_to_admins
 from ..format import format_date, format_delta, format_number
 from ..i18n import N_, capitalized, gettext, languages
 from ..models import Event
@@ -184,31 +185,31 @@ def localize_numbers(text: str, language: str) -> str:
     return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "\u00a0", text)
 
 
-def alert_text(
-    rule: str,
-    metric: str,
-    as_of: dt.date,
-    value: int,
-    data: dict,
-    message: str,
-    language: str = "en",
-    *,
-    admin: bool = False,
-) -> str:
+def event_said(event: Event, language: str = "en", *, admin: bool = False) -> str:
     """An alert's sentence in the reader's language: worded from its data (``wording.say``; in the
     admins' words — the sources' ids — for ``admin``) or, for the kinds with no words of their own
     (the daemon's notices, a broadcast), its message with the numbers grouped as the language groups
     them. It opens with a capital letter, as a sentence does (the words start with a category's
     name, lower case mid-sentence: ``personnel``); a broadcast is the admin's words, as written."""
-    said = say(rule, metric, as_of, value, data, language, admin=admin) or localize_numbers(message, language)
-    return said if rule == "broadcast" else capitalized(said)
+    words = say_to_admins if admin else say
+    said = words(event.rule, event.metric, event.as_of, event.value, event.data, language)
+    said = said or localize_numbers(event.message, language)
+    return said if event.rule == "broadcast" else capitalized(said)
 
 
-def event_said(event: Event, language: str = "en", *, admin: bool = False) -> str:
-    """An event's sentence in the reader's language (``alert_text`` of its own fields)."""
-    return alert_text(
-        event.rule, event.metric, event.as_of, event.value, event.data, event.message, language, admin=admin
+def alert_text(kept: Mapping[str, Any], as_of: dt.date, language: str = "en") -> str:
+    """An alert kept as a dict of its fields (a daily report's standout, a digest's alert) in the
+    reader's language, as ``event_said`` says an event (a value left out: 0)."""
+    event = Event(
+        key="",
+        rule=kept["rule"],
+        metric=kept["metric"],
+        as_of=as_of,
+        value=kept.get("value", 0),
+        message=kept["message"],
+        data=kept["data"],
     )
+    return event_said(event, language)
 
 
 def telegram_html(event: Event, language: str = "en", *, source: bool = True, admin: bool = False) -> str:
@@ -307,7 +308,7 @@ def report_html(event: Event, language: str = "en", limit: int = 1024) -> str:
     standouts = [
         f"{ICONS.get(s['rule'], '•')} "
         + html.escape(
-            alert_text(s["rule"], s["metric"], event.as_of, s.get("value", 0), s["data"], s["message"], language),
+            alert_text(s, event.as_of, language),
             quote=False,
         )
         for s in reports.lines(d)

@@ -24,7 +24,6 @@ from telegram.error import (
     ChatMigrated,
     Forbidden,
     InvalidToken,
-    NetworkError,
     RetryAfter,
     TelegramError,
     TimedOut,
@@ -221,7 +220,7 @@ class TelegramChannel:
         admin = self.is_admin(recipient)
         text = telegram_html(event, language, admin=admin)
         if reply is not None:
-            return await self._answer(event, recipient, language, reply, text, steps, admin)
+            return await self._answer(event, recipient, language, reply, text, steps)
         photo = await self.prepare(event, language) if len(text) <= CAPTION_LIMIT else None
         if photo is None:
             return receipt(await self.send_text(recipient, text, steps=steps)) or steps.receipt
@@ -240,7 +239,7 @@ class TelegramChannel:
         return receipt(message)
 
     async def _answer(
-        self, event: Event, recipient: str, language: str, reply: Reply, text: str, steps: Steps, admin: bool = False
+        self, event: Event, recipient: str, language: str, reply: Reply, text: str, steps: Steps
     ) -> str | None:
         kind, _, number = (reply.receipt or "").partition(":")
         if event.rule == "report" and number.isdigit():  # a newer version of the report: the message is edited
@@ -253,6 +252,7 @@ class TelegramChannel:
             return reply.receipt
         edits = 1 if number.isdigit() else 0  # the alert answered is edited first: the delivery's first step
         if edits and steps.done == 0:
+            admin = self.is_admin(recipient)
             struck = f"<s>{telegram_html(reply.event, language, source=False, admin=admin)}</s>\n\n{text}"
             await steps.call()
             await self._call(recipient, self._edit, int(number), kind == "photo", struck)
@@ -351,27 +351,37 @@ class TelegramChannel:
                 await self.start()
             return await action(chat, *args)
         except ChatMigrated as exc:
-            if moved:
-                raise Gone(f"Telegram: the group moved twice, now to chat {exc.new_chat_id}") from None
-            new = str(exc.new_chat_id)
-            log.warning("Telegram: group %s became supergroup %s; its subscription follows it", recipient, new)
-            if any(c.chat == recipient for c in self.settings.channels):
-                log.warning("[telegram] channels lists %s: change it to %s in the config", recipient, new)
-            if self._context is not None:
-                await self._context.in_store(self._context.store.move_subscriber, self.kind, recipient, new)
-            return await self._call(new, action, *args, moved=True)
-        except RetryAfter as exc:
-            TELEGRAM_429.inc()
-            wait = retry_seconds(exc)
-            raise Retry(f"Telegram flood control: retry after {wait:g} s", wait) from None
-        except Forbidden as exc:
-            raise Gone(f"Telegram: {exc.message}") from None
-        except BadRequest as exc:
-            if "chat not found" in exc.message.lower() or "user is deactivated" in exc.message.lower():
-                raise Gone(f"Telegram: {exc.message}") from None
-            raise Rejected(f"Telegram refused the message: {exc.message}") from None
-        except InvalidToken:
-            raise Retry("Telegram: the bot token was refused (check TALLYWATCH_TELEGRAM_TOKEN)") from None
-        except (NetworkError, TelegramError) as exc:  # TimedOut is a NetworkError; 5xx arrive as NetworkError
-            # no answer at all: Telegram may have taken the message (its follow-ups must still reach it)
-            raise Retry(f"Telegram: {type(exc).__name__}: {exc.message}", uncertain=isinstance(exc, TimedOut)) from None
+            return await self._migrated(recipient, exc.new_chat_id, action, *args, moved=moved)
+        except TelegramError as exc:
+            raise _outbox_error(exc) from None
+
+    async def _migrated(self, recipient: str, new_chat_id: int, action, *args, moved: bool):
+        """A group upgraded to a supergroup: its subscription follows it, and the action is done there."""
+        if moved:
+            raise Gone(f"Telegram: the group moved twice, now to chat {new_chat_id}") from None
+        new = str(new_chat_id)
+        log.warning("Telegram: group %s became supergroup %s; its subscription follows it", recipient, new)
+        if any(c.chat == recipient for c in self.settings.channels):
+            log.warning("[telegram] channels lists %s: change it to %s in the config", recipient, new)
+        if self._context is not None:
+            await self._context.in_store(self._context.store.move_subscriber, self.kind, recipient, new)
+        return await self._call(new, action, *args, moved=True)
+
+
+def _outbox_error(exc: TelegramError) -> Retry | Gone | Rejected:
+    """A Bot API error as the outbox's answer: retry later, the recipient gone, or the message refused."""
+    if isinstance(exc, RetryAfter):
+        TELEGRAM_429.inc()
+        wait = retry_seconds(exc)
+        return Retry(f"Telegram flood control: retry after {wait:g} s", wait)
+    if isinstance(exc, Forbidden):
+        return Gone(f"Telegram: {exc.message}")
+    if isinstance(exc, BadRequest):
+        if "chat not found" in exc.message.lower() or "user is deactivated" in exc.message.lower():
+            return Gone(f"Telegram: {exc.message}")
+        return Rejected(f"Telegram refused the message: {exc.message}")
+    if isinstance(exc, InvalidToken):
+        return Retry("Telegram: the bot token was refused (check TALLYWATCH_TELEGRAM_TOKEN)")
+    # TimedOut is a NetworkError; 5xx arrive as NetworkError. No answer at all: Telegram may have
+    # taken the message (its follow-ups must still reach it)
+    return Retry(f"Telegram: {type(exc).__name__}: {exc.message}", uncertain=isinstance(exc, TimedOut))

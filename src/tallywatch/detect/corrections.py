@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..format import format_number
 from ..models import Event, Step
 from .window import Point, Window
-from .wording import DISCARDED, metric_label, say
+from .wording import DISCARDED, metric_label, say_to_admins
 
 
 def revised(step: Step, old: int, window: Window) -> list[Event]:
@@ -13,7 +13,7 @@ def revised(step: Step, old: int, window: Window) -> list[Event]:
     if not window.rules.correction.enabled:
         return []
     data = {"old": old, "new": step.value, "kind": "revised"}
-    message = say("correction", step.metric, step.as_of, step.value, data, admin=True)
+    message = say_to_admins("correction", step.metric, step.as_of, step.value, data)
     key = f"correction:{step.metric}:{step.as_of}:{old}:{step.value}"
     return [Event.about(step, key, "correction", "warning", message, **data)]
 
@@ -23,7 +23,7 @@ def went_down(step: Step, window: Window) -> list[Event]:
     if step.delta is None or step.delta >= 0 or not window.rules.correction.enabled:
         return []
     data = {"old": step.prior_value, "new": step.value, "kind": "decrease"}
-    message = say("correction", step.metric, step.as_of, step.value, data, admin=True)
+    message = say_to_admins("correction", step.metric, step.as_of, step.value, data)
     key = f"correction:{step.metric}:{step.as_of}:{step.prior_value}:{step.value}"
     return [Event.about(step, key, "correction", "warning", message, **data)]
 
@@ -53,7 +53,7 @@ def discarded(metric: str, point: Point, why: str, other: Point) -> Event:
     in behind newer ones that does not fit between them; ``other``: the report after it)."""
     data = {"source": point.source, "discarded": True, "why": why}
     data.update(other=other.value, other_day=str(other.as_of), other_source=other.source)
-    message = say("guard", metric, point.as_of, point.value, data, admin=True)
+    message = say_to_admins("guard", metric, point.as_of, point.value, data)
     return Event(
         key=f"discarded:{metric}:{point.as_of}:{point.value}",
         rule="guard",
@@ -85,5 +85,5 @@ def reported_delta(step: Step, window: Window) -> list[Event]:
     if step.reported_delta is None or step.delta is None or step.gap != 1 or step.reported_delta == step.delta:
         return []
     data = {"reported": step.reported_delta, "computed": step.delta}
-    message = say("reported_delta", step.metric, step.as_of, step.value, data, admin=True)
+    message = say_to_admins("reported_delta", step.metric, step.as_of, step.value, data)
     return [Event.about(step, f"reported_delta:{step.metric}:{step.as_of}", "reported_delta", "info", message, **data)]

@@ -6,7 +6,7 @@ import datetime as dt
 
 from ..config import Disagreement as DisagreementSettings
 from ..models import Event
-from .wording import say
+from .wording import say_to_admins
 
 
 def agree(a: int, b: int, s: DisagreementSettings) -> bool:
@@ -30,7 +30,7 @@ def evaluate(
             as_of=as_of,
             value=second[1],
             severity="warning",
-            message=say("disagreement", metric, as_of, second[1], data, admin=True),
+            message=say_to_admins("disagreement", metric, as_of, second[1], data),
             data=data,
         )
     ]

@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..extract.genstaff import CORE_METRICS, METRICS
@@ -137,18 +138,23 @@ def rank(w: Window, day: dt.date) -> dict[str, int] | None:
     return {"rank": 1 + sum(1 for r in rises if r > today), "of": len(rises)}
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a day's report comes from: the source's id, whose figures they are (``Source.said_by``)
+    and where people can read them (the post's link, if known)."""
+
+    source: str
+    said_by: str
+    link: str | None = None
+
+
 def evaluate(
-    window: Callable[[str], Window],
-    versions: list[dict[str, Any]],
-    day: dt.date,
-    found: list[Event],
-    source: str,
-    said_by: str,
-    link: str | None,
+    window: Callable[[str], Window], versions: list[dict[str, Any]], day: dt.date, found: list[Event], origin: Origin
 ) -> Event | None:
     """The report event for ``day`` — its first version, or a new one if its figures changed —
     or None. ``versions``: the day's report events stored before (oldest first); ``found``: the
     batch's other events (the day's spikes and records are folded into the report)."""
+    source, said_by, link = origin.source, origin.said_by, origin.link
     reported = figures(window, day)
     previous = versions[-1]["data"] if versions else None
     if previous is not None and previous["figures"] == reported:

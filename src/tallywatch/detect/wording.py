@@ -4,8 +4,8 @@ rules keep its English as the event's message; channels say it in the reader's l
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from ..format import format_date, format_delta, format_number
@@ -110,169 +110,233 @@ def _span(window: int, language: str) -> str:
     return ngettext(language, "the most in {n} day", "the most in {n} days", window).format(n=window)
 
 
-def say(
-    rule: str,
-    metric: str,
-    as_of: dt.date,
-    value: int,
-    data: dict[str, Any],
-    language: str = "en",
-    *,
-    admin: bool = False,
-) -> str | None:
-    """An alert for people, from its data (None: the rule has no words of its own here).
+@dataclass(frozen=True)
+class _Alert:
+    """One alert about to be said: its figures, its data, the language and whether admins read it."""
 
-    Readers' words by default: whose figures in words (``whose``), never a source's id. ``admin``:
-    the admins' words (the rules' English ``message``, the console, webhooks, the Telegram admins),
-    which name the sources by id and the guard's reasons. The notices only admins get
-    (``models.ADMIN_ONLY``) have only those."""
-    _ = functools.partial(gettext, language)
-    num = functools.partial(format_number, lang=language)
-    name = metric_name(metric, language)
-    delta = data.get("delta")
-    per_day = data.get("per_day", False)
-    shown = None if delta is None else (num(delta) if per_day else format_delta(delta, language))
-    if rule == "milestone" and data.get("late"):
-        first, last = (dt.date.fromisoformat(data["late"][end]) for end in ("from", "to"))
-        when = functools.partial(format_date, lang=language)
-        if first == last:
-            return _("{name} passed {level} on {day}, while this service had no figures").format(
-                name=name, level=num(data["level"]), day=when(first)
-            )
-        return _("{name} passed {level} between {first} and {last}, while this service had no figures").format(
-            name=name, level=num(data["level"]), first=when(first), last=when(last)
+    metric: str
+    as_of: dt.date
+    value: int
+    data: dict[str, Any]
+    language: str
+    admin: bool
+
+    def _(self, text: str) -> str:
+        return gettext(self.language, text)
+
+    def num(self, value: int) -> str:
+        return format_number(value, lang=self.language)
+
+    def day(self, day: dt.date | str) -> str:
+        """A day, from a date or as the data keeps it (ISO)."""
+        return format_date(dt.date.fromisoformat(day) if isinstance(day, str) else day, self.language)
+
+    def delta(self, delta: int) -> str:
+        return format_delta(delta, self.language)
+
+    @property
+    def name(self) -> str:
+        return metric_name(self.metric, self.language)
+
+    @property
+    def shown(self) -> str | None:
+        """The day's change as said: a plain count for a per-day metric, signed for a running total."""
+        delta = self.data.get("delta")
+        if delta is None:
+            return None
+        return self.num(delta) if self.data.get("per_day", False) else self.delta(delta)
+
+
+def _milestone_late(a: _Alert) -> str | None:
+    if not a.data.get("late"):
+        return None
+    _ = a._
+    first, last = (dt.date.fromisoformat(a.data["late"][end]) for end in ("from", "to"))
+    if first == last:
+        return _("{name} passed {level} on {day}, while this service had no figures").format(
+            name=a.name, level=a.num(a.data["level"]), day=a.day(first)
         )
-    if rule == "milestone":
-        text = _("{name} passed {level} — now {value}").format(name=name, level=num(data["level"]), value=num(value))
-        since = data.get("prior_as_of")
-        if delta is not None and since:
-            gap = (as_of - dt.date.fromisoformat(since)).days
-            text += " " + (
-                _("({delta} in a day)").format(delta=shown)
-                if gap == 1
-                else _("({delta} since {day})").format(
-                    delta=shown, day=format_date(dt.date.fromisoformat(since), language)
-                )
-            )
-        return text
-    if rule == "approaching":
-        expected = dt.date.fromisoformat(data["expected"])
-        days = max(1, (expected - as_of).days)
-        about = ngettext(language, "in about {n} day", "in about {n} days", days).format(n=days)
-        return _("{name} will pass {level} {about} (≈ {day})").format(
-            name=name, level=num(data["level"]), about=about, day=format_date(expected, language)
+    return _("{name} passed {level} between {first} and {last}, while this service had no figures").format(
+        name=a.name, level=a.num(a.data["level"]), first=a.day(first), last=a.day(last)
+    )
+
+
+def _milestone(a: _Alert) -> str:
+    _ = a._
+    text = _("{name} passed {level} — now {value}").format(
+        name=a.name, level=a.num(a.data["level"]), value=a.num(a.value)
+    )
+    since = a.data.get("prior_as_of")
+    if a.data.get("delta") is not None and since:
+        gap = (a.as_of - dt.date.fromisoformat(since)).days
+        text += " " + (
+            _("({delta} in a day)").format(delta=a.shown)
+            if gap == 1
+            else _("({delta} since {day})").format(delta=a.shown, day=a.day(since))
         )
-    if rule == "spike" and shown is not None:
-        baseline = data.get("baseline") or 0
-        record = data.get("record")
-        most = _span(record.get("window", 365), language) if record else None
-        if data.get("direction") == "drop":
-            return _("{name} only {delta} in a day — usually about {usual}").format(
-                name=name, delta=shown, usual=_usual(baseline, language)
-            )
-        if data.get("score") is None:  # a bursty category: zero on most days, a few on others
-            usual = _("usually 0–{high} a day").format(high=_usual(baseline, language))
-            lead = f"{most} ({usual})" if most else usual
-            return _("{name} {delta} in a day — {why}").format(name=name, delta=shown, why=lead)
-        times_usual = _("about {times} the usual {usual} a day").format(
-            times=times(delta / baseline, language) if baseline else "", usual=_usual(baseline, language)
+    return text
+
+
+def _approaching(a: _Alert) -> str:
+    expected = dt.date.fromisoformat(a.data["expected"])
+    days = max(1, (expected - a.as_of).days)
+    about = ngettext(a.language, "in about {n} day", "in about {n} days", days).format(n=days)
+    return a._("{name} will pass {level} {about} (≈ {day})").format(
+        name=a.name, level=a.num(a.data["level"]), about=about, day=a.day(expected)
+    )
+
+
+def _spike(a: _Alert) -> str | None:
+    if a.shown is None:
+        return None
+    _ = a._
+    baseline = a.data.get("baseline") or 0
+    record = a.data.get("record")
+    most = _span(record.get("window", 365), a.language) if record else None
+    if a.data.get("direction") == "drop":
+        return _("{name} only {delta} in a day — usually about {usual}").format(
+            name=a.name, delta=a.shown, usual=_usual(baseline, a.language)
         )
-        why = f"{most}, {times_usual}" if most else times_usual
-        return _("{name} {delta} in a day — {why}").format(name=name, delta=shown, why=why)
-    if rule == "record" and shown is not None:
-        why = _span(data.get("window", 365), language)
-        previous, on = data.get("previous"), data.get("previous_on")
-        if previous is not None and on:
-            was = num(previous) if per_day else format_delta(previous, language)
-            why += " " + _("(the previous most: {delta} on {day})").format(
-                delta=was, day=format_date(dt.date.fromisoformat(on), language)
-            )
-        return _("{name} {delta} in a day — {why}").format(name=name, delta=shown, why=why)
-    revision = rule == "correction" and data.get("kind") in ("revised", "decrease") and data.get("old") is not None
-    if revision and not admin:  # readers: whose figures were corrected, in words
+    if a.data.get("score") is None:  # a bursty category: zero on most days, a few on others
+        usual = _("usually 0–{high} a day").format(high=_usual(baseline, a.language))
+        lead = f"{most} ({usual})" if most else usual
+        return _("{name} {delta} in a day — {why}").format(name=a.name, delta=a.shown, why=lead)
+    times_usual = _("about {times} the usual {usual} a day").format(
+        times=times(a.data["delta"] / baseline, a.language) if baseline else "", usual=_usual(baseline, a.language)
+    )
+    why = f"{most}, {times_usual}" if most else times_usual
+    return _("{name} {delta} in a day — {why}").format(name=a.name, delta=a.shown, why=why)
+
+
+def _record(a: _Alert) -> str | None:
+    if a.shown is None:
+        return None
+    _ = a._
+    why = _span(a.data.get("window", 365), a.language)
+    previous, on = a.data.get("previous"), a.data.get("previous_on")
+    if previous is not None and on:
+        was = a.num(previous) if a.data.get("per_day", False) else a.delta(previous)
+        why += " " + _("(the previous most: {delta} on {day})").format(delta=was, day=a.day(on))
+    return _("{name} {delta} in a day — {why}").format(name=a.name, delta=a.shown, why=why)
+
+
+def _correction(a: _Alert) -> str | None:
+    kind = a.data.get("kind")
+    if kind not in ("revised", "decrease") or a.data.get("old") is None:
+        return None
+    _ = a._
+    old, new = a.data["old"], a.data["new"]
+    if not a.admin:  # readers: whose figures were corrected, in words
         said = (
             _("{whose} corrected {name} for {day}: {old} → {new} ({delta})")
-            if data["kind"] == "revised"
+            if kind == "revised"
             else _("{whose} corrected its count of {name} down: {old} → {new} ({delta})")
         )
         return said.format(
-            whose=capitalized(whose(data, language)),
-            name=name,
-            day=format_date(as_of, language),
-            old=num(data["old"]),
-            new=num(data["new"]),
-            delta=format_delta(data["new"] - data["old"], language),
+            whose=capitalized(whose(a.data, a.language)),
+            name=a.name,
+            day=a.day(a.as_of),
+            old=a.num(old),
+            new=a.num(new),
+            delta=a.delta(new - old),
         )
-    if rule == "correction" and data.get("kind") == "revised" and data.get("old") is not None:
+    if kind == "revised":
         return _("{name} for {day} revised: {old} → {new} ({delta})").format(
-            name=name,
-            day=format_date(as_of, language),
-            old=num(data["old"]),
-            new=num(data["new"]),
-            delta=format_delta(data["new"] - data["old"], language),
+            name=a.name, day=a.day(a.as_of), old=a.num(old), new=a.num(new), delta=a.delta(new - old)
         )
-    if rule == "correction" and data.get("kind") == "decrease" and data.get("old") is not None:
-        return _("{name} went down: {old} → {new} ({delta}) — the source corrected its count").format(
-            name=name,
-            old=num(data["old"]),
-            new=num(data["new"]),
-            delta=format_delta(data["new"] - data["old"], language),
-        )
-    if rule == "guard" and data.get("discarded") and data.get("why") in DISCARDED:
-        other_day = data.get("other_day")
-        return _(DISCARDED[data["why"]]).format(
-            name=name,
-            value=num(value),
-            day=format_date(as_of, language),
-            source=data.get("source", ""),
-            other=num(data["other"]),
-            other_day=format_date(dt.date.fromisoformat(other_day), language) if other_day else "",
-            other_source=data.get("other_source", ""),
-        )
-    if rule == "reported_delta" and data.get("reported") is not None and data.get("computed") is not None:
-        return _(
-            "{name}: the report says {reported} in a day, but its total changed by {computed} ({old} → {new})"
-        ).format(
-            name=name,
-            reported=format_delta(data["reported"], language),
-            computed=format_delta(data["computed"], language),
-            old=num(value - data["computed"]),
-            new=num(value),
-        )
-    if rule == "disagreement" and len(said_by := disagreeing(data)) >= 2:
-        (a, a_value), (b, b_value) = said_by[:2]
-        return _("{name} for {day}: {a} says {a_value}, {b} says {b_value}").format(
-            name=name, day=format_date(as_of, language), a=a, a_value=num(a_value), b=b, b_value=num(b_value)
-        )
-    if rule == "guard" and data.get("retracted") and data.get("later") and not admin:
-        (a, a_day), (b, b_day) = data["later"]  # one plain sentence: what was wrong, what is right
+    return _("{name} went down: {old} → {new} ({delta}) — the source corrected its count").format(
+        name=a.name, old=a.num(old), new=a.num(new), delta=a.delta(new - old)
+    )
+
+
+def _discarded(a: _Alert) -> str | None:
+    if not (a.data.get("discarded") and a.data.get("why") in DISCARDED):
+        return None
+    other_day = a.data.get("other_day")
+    return a._(DISCARDED[a.data["why"]]).format(
+        name=a.name,
+        value=a.num(a.value),
+        day=a.day(a.as_of),
+        source=a.data.get("source", ""),
+        other=a.num(a.data["other"]),
+        other_day=a.day(other_day) if other_day else "",
+        other_source=a.data.get("other_source", ""),
+    )
+
+
+def _retracted(a: _Alert) -> str | None:
+    if not (a.data.get("retracted") and a.data.get("later")):
+        return None
+    _ = a._
+    (first, first_day), (second, second_day) = a.data["later"]
+    later = {"a": a.num(first), "a_day": a.day(first_day), "b": a.num(second), "b_day": a.day(second_day)}
+    if not a.admin:  # one plain sentence: what was wrong, what is right
         return _(
             "{name} {value} for {day} was wrong: the next reports from {whose} give {a} for {a_day} and {b} for {b_day}"
-        ).format(
-            name=name,
-            value=num(value),
-            day=format_date(as_of, language),
-            whose=whose(data, language),
-            a=num(a),
-            a_day=format_date(dt.date.fromisoformat(a_day), language),
-            b=num(b),
-            b_day=format_date(dt.date.fromisoformat(b_day), language),
-        )
-    if rule == "guard" and data.get("retracted") and data.get("later"):
-        (a, a_day), (b, b_day) = data["later"]
-        return _(
-            "{name} {value} for {day} from {source} taken back: the next two reports ({a} for {a_day}, "
-            "{b} for {b_day}) agree with each other and contradict it"
-        ).format(
-            name=name,
-            value=num(value),
-            day=format_date(as_of, language),
-            source=data.get("source", ""),
-            a=num(a),
-            a_day=format_date(dt.date.fromisoformat(a_day), language),
-            b=num(b),
-            b_day=format_date(dt.date.fromisoformat(b_day), language),
-        )
+        ).format(name=a.name, value=a.num(a.value), day=a.day(a.as_of), whose=whose(a.data, a.language), **later)
+    return _(
+        "{name} {value} for {day} from {source} taken back: the next two reports ({a} for {a_day}, "
+        "{b} for {b_day}) agree with each other and contradict it"
+    ).format(name=a.name, value=a.num(a.value), day=a.day(a.as_of), source=a.data.get("source", ""), **later)
+
+
+def _reported_delta(a: _Alert) -> str | None:
+    reported, computed = a.data.get("reported"), a.data.get("computed")
+    if reported is None or computed is None:
+        return None
+    return a._(
+        "{name}: the report says {reported} in a day, but its total changed by {computed} ({old} → {new})"
+    ).format(
+        name=a.name,
+        reported=a.delta(reported),
+        computed=a.delta(computed),
+        old=a.num(a.value - computed),
+        new=a.num(a.value),
+    )
+
+
+def _disagreement(a: _Alert) -> str | None:
+    said_by = disagreeing(a.data)
+    if len(said_by) < 2:
+        return None
+    (first, first_value), (second, second_value) = said_by[:2]
+    return a._("{name} for {day}: {a} says {a_value}, {b} says {b_value}").format(
+        name=a.name, day=a.day(a.as_of), a=first, a_value=a.num(first_value), b=second, b_value=a.num(second_value)
+    )
+
+
+# each rule's ways of saying an alert, the first that has words for its data wins
+_SAYINGS: dict[str, tuple[Callable[[_Alert], str | None], ...]] = {
+    "milestone": (_milestone_late, _milestone),
+    "approaching": (_approaching,),
+    "spike": (_spike,),
+    "record": (_record,),
+    "correction": (_correction,),
+    "guard": (_discarded, _retracted),
+    "reported_delta": (_reported_delta,),
+    "disagreement": (_disagreement,),
+}
+
+
+def say(rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any], language: str = "en") -> str | None:
+    """An alert for readers, from its data (None: the rule has no words of its own here): whose
+    figures in words (``whose``), never a source's id."""
+    return _said(rule, _Alert(metric, as_of, value, data, language, admin=False))
+
+
+def say_to_admins(
+    rule: str, metric: str, as_of: dt.date, value: int, data: dict[str, Any], language: str = "en"
+) -> str | None:
+    """An alert in the admins' words (the rules' English ``message``, the console, webhooks, the
+    Telegram admins), which name the sources by id and the guard's reasons. The notices only admins
+    get (``models.ADMIN_ONLY``) have only those."""
+    return _said(rule, _Alert(metric, as_of, value, data, language, admin=True))
+
+
+def _said(rule: str, alert: _Alert) -> str | None:
+    for saying in _SAYINGS.get(rule, ()):
+        if (text := saying(alert)) is not None:
+            return text
     return None
 
 

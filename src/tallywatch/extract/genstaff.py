@@ -411,65 +411,91 @@ def _reports(text: str, reference: dt.date, where: str, titled: dt.date | None =
     ``titled``: the day the document's title names. Until its report has a category, a header
     line of another day (a link to another day's report: a sidebar, "read also") starts none.
     """
-    reports: list[_Report] = []
-    current: _Report | None = _Report(None, headed=False)
-    reports.append(current)
-    ended = False  # trailer text follows the list: only known categories count from here on
-    pending: str | None = None  # a label alone on its line ("Personnel:"); its figure is on the next
+    blocks = _Blocks(reference, where, titled)
     for line in clean_text(text).splitlines():
+        blocks.read(line)
+    return blocks.reports
+
+
+class _Blocks:
+    """A text read line by line into report blocks (``_reports``)."""
+
+    def __init__(self, reference: dt.date, where: str, titled: dt.date | None) -> None:
+        self.reference, self.where, self.titled = reference, where, titled
+        self.current: _Report | None = _Report(None, headed=False)  # None: lines of an impossible date
+        self.reports: list[_Report] = [self.current]
+        self.ended = False  # trailer text follows the list: only known categories count from here on
+        self.pending: str | None = None  # a label alone on its line ("Personnel:"); its figure is on the next
+
+    def read(self, line: str) -> None:
         if _day_summary(line):
-            pending = None  # the day's numbers, not totals: neither figures nor a report of their own
-            continue
+            self.pending = None  # the day's numbers, not totals: neither figures nor a report of their own
+            return
         body = line
-        header, day = _header_date(line, reference, where)
+        header, day = _header_date(line, self.reference, self.where)
         date_line = None if header else _DATE_LINE.fullmatch(line)
         if header or date_line:
-            if date_line:
-                try:
-                    day = dates.resolve(int(date_line["d"]), int(date_line["m"]), date_line["y"], reference)
-                except ValueError:
-                    day = None
-            if day is None:
-                current = None  # an impossible date: its lines are nobody's
-                continue
-            if titled and current is not None and current.as_of == titled != day and not current.categories:
-                continue  # another day's title between the page's header and its list: a link
-            current = _Report(day)
-            reports.append(current)
-            ended, pending = False, None
+            if not self._start(day if header else _date_line_day(date_line, self.reference)):
+                return
             body = line[header.end() :] if header else ""
-        if current is None or not body.strip():
-            continue
-        if pending is not None and _VALUE_LINE.fullmatch(body):
-            body = f"{pending} ‒ {body}"
-        pending = None
+        if self.current is None or not body.strip():
+            return
+        if self.pending is not None and _VALUE_LINE.fullmatch(body):
+            body = f"{self.pending} ‒ {body}"
+        self.pending = None
+        if not self._items(body, self.current) and not header:
+            self._other(body, self.current)
+
+    def _start(self, day: dt.date | None) -> bool:
+        """A header or date line: a new block begins, unless it is a link to another day's report
+        (False: the rest of the line is not read)."""
+        if day is None:
+            self.current = None  # an impossible date: its lines are nobody's
+            return False
+        current = self.current
+        if self.titled and current is not None and current.as_of == self.titled != day and not current.categories:
+            return False  # another day's title between the page's header and its list: a link
+        self.current = _Report(day)
+        self.reports.append(self.current)
+        self.ended, self.pending = False, None
+        return True
+
+    def _items(self, body: str, current: _Report) -> bool:
+        """The categories the line gives, added to the block (False: none)."""
         parts = _ITEM_SPLIT.split(body.strip())
         parsed = [i for i in (_parse_item(part) for part in parts) if i is not None]
-        if ended:
+        if self.ended:
             parsed = [i for i in parsed if i.known and i.metric not in current.items]
-        if parsed:
-            for item in parsed:
-                current.categories += 1
-                current.add(item, where)
-            continue
-        if header:
-            continue
+        for item in parsed:
+            current.categories += 1
+            current.add(item, self.where)
+        return bool(parsed)
+
+    def _other(self, body: str, current: _Report) -> None:
+        """A line with no category read: a label whose figure follows, a line that could not be
+        read, or the trailer text after the list."""
         label_line = _LABEL_LINE.fullmatch(body)
         if label_line and (label_line["colon"] or known_label(label_line["label"])):
             label = label_line["label"].strip()
-            if _label_shaped(label) and (not ended or known_label(label)):
-                pending = label
-                continue
+            if _label_shaped(label) and (not self.ended or known_label(label)):
+                self.pending = label
+                return
         like = _ITEM_LIKE.fullmatch(body)
         known = like is not None and known_label(like["label"]) is not None
-        if like and (known or not (ended or not current.items)):
+        if like and (known or not (self.ended or not current.items)):
             current.categories += 1 if known else 0
             current.skipped.append(body)
-            log.warning("%s: %s has a line that could not be read: %r", where, current.name, body)
-            continue
+            log.warning("%s: %s has a line that could not be read: %r", self.where, current.name, body)
+            return
         if current.items:
-            ended = True  # trailer text: what follows is not the list, unless it names a known category
-    return reports
+            self.ended = True  # trailer text: what follows is not the list, unless it names a known category
+
+
+def _date_line_day(date_line: re.Match, reference: dt.date) -> dt.date | None:
+    try:
+        return dates.resolve(int(date_line["d"]), int(date_line["m"]), date_line["y"], reference)
+    except ValueError:
+        return None
 
 
 def read_text(
@@ -478,39 +504,55 @@ def read_text(
     """The figures of every report in ``text``, and the verdict on it (see ``models.Reading``);
     ``titled``, the day the document's title names (``_reports``)."""
     reference = published or dt.datetime.now(REPORT_ZONE).date()
-    figures: list[Figure] = []
-    problems: list[str] = []
-    coverage = "complete"
-    found = broken = False
+    verdict = _Verdict()
     for report in _reports(text, reference, where, titled):
-        if not report.looks_like_report():
-            continue
-        if not report.headed:
-            if report.missing:
-                continue  # a few category-like lines in an ordinary text: not a report
-            if published is None:
-                problems.append("a list of losses without a date")
-                broken = True
-                continue
-            report.as_of = published  # the header is elsewhere (an image, a title in another form)
-        found = True
+        if report.looks_like_report() and (report.headed or verdict.dated(report, published)):
+            verdict.add(report, where)
+    return verdict.reading()
+
+
+@dataclass
+class _Verdict:
+    """What the report blocks of a text add up to (``read_text``)."""
+
+    figures: list[Figure] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    coverage: str = "complete"
+    found: bool = False
+    broken: bool = False
+
+    def dated(self, report: _Report, published: dt.date | None) -> bool:
+        """A list without a report header: dated by the publication, if it is a whole report (False: not one)."""
+        if report.missing:
+            return False  # a few category-like lines in an ordinary text: not a report
+        if published is None:
+            self.problems.append("a list of losses without a date")
+            self.broken = True
+            return False
+        report.as_of = published  # the header is elsewhere (an image, a title in another form)
+        return True
+
+    def add(self, report: _Report, where: str) -> None:
+        self.found = True
         missing = report.missing
         if missing:
-            broken = True
-            problems.append(f"report of {report.as_of}: missing {', '.join(missing)}")
+            self.broken = True
+            self.problems.append(f"report of {report.as_of}: missing {', '.join(missing)}")
             log.warning("%s: report of %s parsed only partly: missing %s", where, report.as_of, ", ".join(missing))
         if report.skipped:
-            problems.append(f"report of {report.as_of}: {len(report.skipped)} line(s) not read")
+            self.problems.append(f"report of {report.as_of}: {len(report.skipped)} line(s) not read")
         if not report.items:
-            coverage = "unread"
-        elif (missing or report.skipped) and coverage == "complete":
-            coverage = "partial"
-        figures.extend(report.figures())
-    if broken:
-        return Reading(figures, "broken", coverage if found else "unread", tuple(problems))
-    if not found:
-        return Reading([], "not_report", "")
-    return Reading(figures, "report", coverage, tuple(problems))
+            self.coverage = "unread"
+        elif (missing or report.skipped) and self.coverage == "complete":
+            self.coverage = "partial"
+        self.figures.extend(report.figures())
+
+    def reading(self) -> Reading:
+        if self.broken:
+            return Reading(self.figures, "broken", self.coverage if self.found else "unread", tuple(self.problems))
+        if not self.found:
+            return Reading([], "not_report", "")
+        return Reading(self.figures, "report", self.coverage, tuple(self.problems))
 
 
 def extract_text(text: str, published: dt.date | None = None, where: str = "text") -> list[Figure]:

@@ -165,38 +165,19 @@ async def _listing(reader: Reader, seen: Seen) -> Harvest:
     source's ``sitemap`` lists the pages instead, and failing that the day's page is asked for by
     its dated address (``fallback``); each step down is logged. Only when every way fails is the
     poll a failure, naming each."""
-    from . import html
-
     source = reader.source
     pattern = re.compile(source.follow or "")
     failures: list[str] = []
-    out = Harvest()
-    urls: list[str] = []
-    try:
-        fetched = await reader.get(source.url, conditional=True)
-        if fetched.not_modified:
-            return Harvest(not_modified=True)
-        urls = await asyncio.to_thread(html.links, fetched.content, source.url, pattern)
-        if not urls:
-            raise FetchError(f"no link on {source.url} matches follow {source.follow!r} (has the page layout changed?)")
-        out = Harvest([], fetched.etag, fetched.last_modified)
-    except FetchError as exc:
-        if not (source.sitemap or source.fallback):
-            raise
-        failures.append(f"listing: {exc}")
+    urls, out = await _listed(reader, pattern, failures)
+    if out.not_modified:
+        return out
     if not urls and source.sitemap:
         try:
             urls = await _sitemap(reader, source.sitemap, pattern)
         except FetchError as exc:
             failures.append(f"sitemap: {exc}")
     if not urls and source.fallback:
-        today = dt.datetime.now(REPORT_ZONE).date()
-        documents = await _dated(reader, seen, today, source.fallback)
-        if not documents:  # (a failure still: the listing and the sitemap are how the source works)
-            failures.append(f"dated address: no page at {dated_url(source.fallback, today)} yet")
-            raise FetchError("; ".join(failures))
-        log.warning("source %s: %s; the day's page read at its dated address", source.name, "; ".join(failures))
-        return Harvest(documents)
+        return await _fallback(reader, seen, source.fallback, failures)
     if not urls:
         raise FetchError("; ".join(failures))
     if failures:
@@ -206,6 +187,38 @@ async def _listing(reader: Reader, seen: Seen) -> Harvest:
             continue
         out.documents.append(await reader.page(url))
     return out
+
+
+async def _listed(reader: Reader, pattern: re.Pattern[str], failures: list[str]) -> tuple[list[str], Harvest]:
+    """The report pages the listing links to, and the harvest they go in (not modified: none to read).
+    A listing that fails, when the source has another way to its pages, is one of the ``failures``."""
+    from . import html
+
+    source = reader.source
+    try:
+        fetched = await reader.get(source.url, conditional=True)
+        if fetched.not_modified:
+            return [], Harvest(not_modified=True)
+        urls = await asyncio.to_thread(html.links, fetched.content, source.url, pattern)
+        if not urls:
+            raise FetchError(f"no link on {source.url} matches follow {source.follow!r} (has the page layout changed?)")
+        return urls, Harvest([], fetched.etag, fetched.last_modified)
+    except FetchError as exc:
+        if not (source.sitemap or source.fallback):
+            raise
+        failures.append(f"listing: {exc}")
+        return [], Harvest()
+
+
+async def _fallback(reader: Reader, seen: Seen, fallback: str, failures: list[str]) -> Harvest:
+    """The day's page at its dated address, when the listing and the sitemap gave none."""
+    today = dt.datetime.now(REPORT_ZONE).date()
+    documents = await _dated(reader, seen, today, fallback)
+    if not documents:  # (a failure still: the listing and the sitemap are how the source works)
+        failures.append(f"dated address: no page at {dated_url(fallback, today)} yet")
+        raise FetchError("; ".join(failures))
+    log.warning("source %s: %s; the day's page read at its dated address", reader.source.name, "; ".join(failures))
+    return Harvest(documents)
 
 
 async def _sitemap(reader: Reader, url: str, pattern: re.Pattern[str]) -> list[str]:

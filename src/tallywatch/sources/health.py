@@ -96,19 +96,22 @@ class SourceHealth:
         return out
 
 
+@dataclass(frozen=True)
+class Record:
+    """What the store keeps of one source: its row (``Store.source_states``), its recent coverage,
+    and when its reports appeared (``Store.report_times``: its window and its next poll)."""
+
+    row: dict[str, Any] | None
+    coverage: dict[str, int] | None = None
+    times: list[dt.datetime] | None = None
+
+
 def read(
-    config: Config,
-    source: Source,
-    row: dict[str, Any] | None,
-    coverage: dict[str, int] | None = None,
-    now: dt.datetime | None = None,
-    known: list[str] | None = None,
-    times: list[dt.datetime] | None = None,
+    config: Config, source: Source, record: Record, now: dt.datetime | None = None, known: list[str] | None = None
 ) -> SourceHealth:
-    """One source's health from its store row (``Store.source_states``) and recent coverage;
-    ``known``: the secret values to hide in its last error (default: looked up now); ``times``:
-    when its reports appeared (``Store.report_times``), for its window and its next poll."""
-    row = row or {}
+    """One source's health from its ``record``; ``known``: the secret values to hide in its last
+    error (default: looked up now)."""
+    row, coverage, times = record.row or {}, record.coverage, record.times
     failures = row.get("consecutive_failures") or 0
     if not source.enabled:
         state, summary = "disabled", "disabled"
@@ -168,6 +171,6 @@ def read_all(
     """Every configured source's health, in the config's order (the secrets to hide looked up once)."""
     by_name, known, times = {row["name"]: row for row in rows}, values(), times or {}
     return [
-        read(config, s, by_name.get(s.name), (coverage or {}).get(s.name), now, known, times.get(s.name))
+        read(config, s, Record(by_name.get(s.name), (coverage or {}).get(s.name), times.get(s.name)), now, known)
         for s in config.sources
     ]

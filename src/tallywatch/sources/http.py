@@ -21,6 +21,7 @@ import ssl
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypedDict, Unpack
 from urllib.parse import urljoin, urlsplit
 
 import certifi
@@ -160,6 +161,49 @@ class _Decoded:
         return data
 
 
+class GetOptions(TypedDict, total=False):
+    """How ``PoliteClient.get`` asks (``_Request``, as keywords)."""
+
+    etag: str | None
+    last_modified: str | None
+    timeout: float
+    deadline: float
+    max_bytes: int
+    accept: str
+    follow_to: Sequence[str]
+
+
+@dataclass(frozen=True)
+class _Request:
+    """``etag``, ``last_modified``: the validators of the copy held (a conditional GET); ``timeout``
+    to connect and between reads, ``deadline`` for all of it; ``max_bytes``, the largest answer
+    read; ``accept``, the types asked for; ``follow_to``, the other hosts a redirect may lead to."""
+
+    etag: str | None = None
+    last_modified: str | None = None
+    timeout: float = 20.0
+    deadline: float = 45.0
+    max_bytes: int = 5_000_000
+    accept: str = "*/*"
+    follow_to: Sequence[str] = ()
+
+
+async def _body(response: httpx.Response, max_bytes: int) -> bytes:
+    """The answer's body, decoded, refused past ``max_bytes`` (as declared, or as it arrives)."""
+    declared = response.headers.get("Content-Length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise FetchError(f"response too large: {int(declared):,} bytes declared, limit {max_bytes:,}")
+    body = bytearray()
+    received = 0
+    decoded = _Decoded(response.headers.get("Content-Encoding", ""), max_bytes)
+    async for chunk in response.aiter_raw():  # as sent: decoded here, in bounded steps
+        received += len(chunk)
+        if received > max_bytes:
+            raise FetchError(f"response too large: over {max_bytes:,} bytes, download aborted")
+        body += decoded.feed(chunk)
+    return bytes(body)
+
+
 class PoliteClient:
     def __init__(self, user_agent: str, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self._client = httpx.AsyncClient(
@@ -172,28 +216,19 @@ class PoliteClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def get(
-        self,
-        url: str,
-        *,
-        etag: str | None = None,
-        last_modified: str | None = None,
-        timeout: float = 20.0,
-        deadline: float = 45.0,
-        max_bytes: int = 5_000_000,
-        accept: str = "*/*",
-        follow_to: Sequence[str] = (),
-    ) -> Fetched:
+    async def get(self, url: str, **options: Unpack[GetOptions]) -> Fetched:
         """GET ``url``: ``timeout`` to connect and between reads, ``deadline`` for all of it.
 
         Redirects are followed (at most 5) within the site of ``url`` or to the hosts in
         ``follow_to``; another is refused, naming the host. When every hop was permanent (301,
         308), ``Fetched.moved`` is where the URL now lives."""
+        request = _Request(**options)
+        deadline, follow_to = request.deadline, request.follow_to
         try:
             async with asyncio.timeout(deadline):
                 current, permanent = url, True
                 for _ in range(MAX_REDIRECTS + 1):
-                    fetched = await self._get(current, etag, last_modified, timeout, max_bytes, accept)
+                    fetched = await self._get(current, request)
                     if isinstance(fetched, Fetched):
                         moved = current if permanent and current != url else None
                         return dataclasses.replace(fetched, moved=moved) if moved else fetched
@@ -212,11 +247,10 @@ class PoliteClient:
         except TimeoutError:
             raise FetchError(f"took too long: no whole answer within {deadline:g} s (the deadline)") from None
 
-    async def _get(
-        self, url: str, etag: str | None, last_modified: str | None, timeout: float, max_bytes: int, accept: str
-    ) -> Fetched | _Redirect:
+    async def _get(self, url: str, request: _Request) -> Fetched | _Redirect:
         """One request: what it answered, or where it redirects to."""
-        headers = {"Accept": accept}
+        etag, last_modified, timeout = request.etag, request.last_modified, request.timeout
+        headers = {"Accept": request.accept}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
@@ -232,20 +266,9 @@ class PoliteClient:
                     wait = retry_after_seconds(response.headers.get("Retry-After"))
                     reason = f"HTTP {response.status_code} {response.reason_phrase}".strip()
                     raise FetchError(reason, wait, response.status_code)
-                declared = response.headers.get("Content-Length")
-                if declared and declared.isdigit() and int(declared) > max_bytes:
-                    raise FetchError(f"response too large: {int(declared):,} bytes declared, limit {max_bytes:,}")
-                body = bytearray()
-                received = 0
-                decoded = _Decoded(response.headers.get("Content-Encoding", ""), max_bytes)
-                async for chunk in response.aiter_raw():  # as sent: decoded here, in bounded steps
-                    received += len(chunk)
-                    if received > max_bytes:
-                        raise FetchError(f"response too large: over {max_bytes:,} bytes, download aborted")
-                    body += decoded.feed(chunk)
                 return Fetched(
                     response.status_code,
-                    bytes(body),
+                    await _body(response, request.max_bytes),
                     response.headers.get("ETag"),
                     response.headers.get("Last-Modified"),
                     response.headers.get("Content-Type", ""),
