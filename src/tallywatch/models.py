@@ -42,7 +42,7 @@ def report_day(when: dt.datetime) -> dt.date:
     return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).astimezone(REPORT_ZONE).date()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Figure:
     """One number a report states: the running total of ``metric`` on ``as_of``."""
 
@@ -161,7 +161,7 @@ class Step:
         self.daily = self.latest and gap == 1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Event:
     """Something worth telling people, identified by a stable ``key``."""
 

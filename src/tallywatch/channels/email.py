@@ -279,7 +279,9 @@ def card_of(event: Event) -> Event | None:
     day = dt.date.fromisoformat(data["as_of"])
     figures = [{"metric": m["metric"], "value": m["value"], "delta": m["change"]} for m in data["metrics"]]
     card = {"figures": figures, "day_of_war": day_of_war(day), "publisher": data.get("publisher") or "genstaff"}
-    return Event(f"{event.key}:card", "report", "", day, 0, "", "info", card)
+    return Event(
+        key=f"{event.key}:card", rule="report", metric="", as_of=day, value=0, message="", severity="info", data=card
+    )
 
 
 DIGEST_KINDS = {"daily": N_("daily digest"), "weekly": N_("weekly digest")}

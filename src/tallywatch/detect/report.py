@@ -188,7 +188,17 @@ def evaluate(
     personnel = next((f for f in data["figures"] if f["metric"] == "personnel"), None)
     message = _summary(day, data["figures"])
     value = personnel["value"] if personnel and personnel["value"] is not None else 0
-    return Event(report, "report", "", day, value, message, "info", data, source)
+    return Event(
+        key=report,
+        rule="report",
+        metric="",
+        as_of=day,
+        value=value,
+        message=message,
+        severity="info",
+        data=data,
+        source=source,
+    )
 
 
 def _headline(rule: str, data: Mapping[str, Any]) -> bool:

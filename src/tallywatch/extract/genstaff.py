@@ -390,7 +390,9 @@ class _Report:
         for metric, parts in self.items.items():
             deltas = [0 if i.delta is None and printed and not i.delta_blank else i.delta for i in parts]
             delta = None if None in deltas else sum(deltas)
-            figures.append(Figure(metric, self.as_of, sum(i.value for i in parts), delta))
+            figures.append(
+                Figure(metric=metric, as_of=self.as_of, value=sum(i.value for i in parts), reported_delta=delta)
+            )
         return figures
 
 

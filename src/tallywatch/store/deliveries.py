@@ -49,7 +49,7 @@ class Reply:
     receipt: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Delivery:
     id: int
     channel: str
