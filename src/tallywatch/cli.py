@@ -449,6 +449,18 @@ def events_arguments(sub, common: argparse.ArgumentParser) -> None:
 
 def _fate(row: dict, now: dt.datetime, zone: ZoneInfo) -> tuple[str, str]:
     """What became of a delivery, in a word and in words: sent (when, which message), or why not."""
+    state, why = _ended(row, zone) if row["status"] != "pending" else _waiting(row, now, zone)
+    if row["status"] == "pending" and row["maybe_sent"]:
+        why += "; may have arrived already (a send was cut off before its answer came)"
+    return state, why
+
+
+def _gone_since(row: dict) -> str:
+    return f"the subscription ended after it was queued: {row['left_because'] or 'no reason kept'}"
+
+
+def _ended(row: dict, zone: ZoneInfo) -> tuple[str, str]:
+    """A delivery no longer queued: sent, dropped, given up, or being sent."""
     from .store import UNSUBSCRIBED
 
     error = secrets.redact(row["last_error"] or "")
@@ -457,38 +469,32 @@ def _fate(row: dict, now: dt.datetime, zone: ZoneInfo) -> tuple[str, str]:
         receipt = row["receipt"] or ""
         message = f", message {receipt.partition(':')[2] or receipt}" if receipt else ""
         return "sent", f"{format_moment(row['sent_at'], zone)}{message}"
-    if status == "dropped" and row["last_error"] == UNSUBSCRIBED:
-        return "unsubscribed", f"the subscription ended after it was queued: {row['left_because'] or 'no reason kept'}"
     if status == "dropped":
-        return "dropped", error
+        return ("unsubscribed", _gone_since(row)) if row["last_error"] == UNSUBSCRIBED else ("dropped", error)
+    if status == "dead" and row["subscribed"] == 0:
+        left = row["left_because"] or ""
+        return "gone", error if left in ("", error) else f"{error} ({left})"
     if status == "dead":
-        if row["subscribed"] == 0:
-            left = row["left_because"] or ""
-            return "gone", error if left in ("", error) else f"{error} ({left})"
         return "dead", f"gave up after {tries} attempt{'' if tries == 1 else 's'}: {error}"
-    if status == "sending":
-        return "sending", f"being sent since {format_moment(row['claimed_at'], zone)}" if row["claimed_at"] else ""
+    return "sending", f"being sent since {format_moment(row['claimed_at'], zone)}" if row["claimed_at"] else ""
+
+
+def _waiting(row: dict, now: dt.datetime, zone: ZoneInfo) -> tuple[str, str]:
+    """A delivery still queued: why it has not gone yet."""
+    error = secrets.redact(row["last_error"] or "")
+    tries = row["attempts"]
     due = dt.datetime.fromisoformat(row["next_attempt_at"])
     if row["subscribed"] == 0:
-        state, why = (
-            "unsubscribed",
-            f"the subscription ended after it was queued: {row['left_because'] or 'no reason kept'}",
-        )
-    elif due > now and tries:
-        state, why = "retrying", f"attempt {tries + 1} not before {format_moment(due, zone)}; last error: {error}"
-    elif due > now:
-        state, why = "deferred", f"quiet hours, until {format_moment(due, zone)}"
-    elif row["waits_for"]:
-        state, why = "held", f"waiting for #{row['waits_for']} ({row['waits_for_event']}) to go first"
-    else:
-        state, why = (
-            ("retrying", f"attempt {tries + 1} now; last error: {error}")
-            if tries
-            else ("due", "goes with the next round")
-        )
-    if row["maybe_sent"]:
-        why += "; may have arrived already (a send was cut off before its answer came)"
-    return state, why
+        return "unsubscribed", _gone_since(row)
+    if due > now and tries:
+        return "retrying", f"attempt {tries + 1} not before {format_moment(due, zone)}; last error: {error}"
+    if due > now:
+        return "deferred", f"quiet hours, until {format_moment(due, zone)}"
+    if row["waits_for"]:
+        return "held", f"waiting for #{row['waits_for']} ({row['waits_for_event']}) to go first"
+    return (
+        ("retrying", f"attempt {tries + 1} now; last error: {error}") if tries else ("due", "goes with the next round")
+    )
 
 
 def cmd_deliveries(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
@@ -617,48 +623,54 @@ def outbox_arguments(sub, common: argparse.ArgumentParser) -> None:
     box.add_argument("--json", action="store_true", help="JSON output")
 
 
-def cmd_subscribers(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
+def _add_or_remove(store, args: argparse.Namespace) -> int:
+    """`subscribers add|remove --email ADDRESS`: exit 2 on a wrong address or choice."""
     import secrets as tokens
 
     from .channels.email import email_address
+
+    if not args.email:
+        print(f"tallywatch subscribers {args.action}: --email ADDRESS is required", file=sys.stderr)
+        return 2
+    try:
+        address = email_address(args.email)
+    except ValueError as exc:
+        print(f"tallywatch subscribers {args.action}: {exc}", file=sys.stderr)
+        return 2
+    if args.action == "remove":
+        found = store.remove_subscriber("email", address)
+        print(f"removed {address}" if found else f"{address} was not subscribed")
+        return 0 if found else 1
+    if not args.digest and not args.instant:
+        print("tallywatch subscribers add: choose --digest daily|weekly and/or --instant", file=sys.stderr)
+        return 2
+    old = store.subscriber("email", address)
+    token = (old or {}).get("token") or tokens.token_hex(16)  # no leading "-" for the command line
+    language = args.language or (old or {}).get("language") or "en"
+    sub = store.save_subscriber(
+        "email",
+        address,
+        digest=args.digest,
+        instant=int(args.instant),
+        token=token,
+        active=1,
+        reason=None,
+        language=language,
+    )
+    print(
+        f"subscribed {address}: digest {sub['digest'] or 'none'}, instant {'yes' if sub['instant'] else 'no'}, "
+        f"language {sub['language']}"
+    )
+    return 0
+
+
+def cmd_subscribers(cfg: config.Config, origin: str, args: argparse.Namespace) -> int:
     from .store import Store
 
     store = Store(cfg.storage.resolved())
     try:
         if args.action in ("add", "remove"):
-            if not args.email:
-                print(f"tallywatch subscribers {args.action}: --email ADDRESS is required", file=sys.stderr)
-                return 2
-            try:
-                address = email_address(args.email)
-            except ValueError as exc:
-                print(f"tallywatch subscribers {args.action}: {exc}", file=sys.stderr)
-                return 2
-            if args.action == "remove":
-                found = store.remove_subscriber("email", address)
-                print(f"removed {address}" if found else f"{address} was not subscribed")
-                return 0 if found else 1
-            if not args.digest and not args.instant:
-                print("tallywatch subscribers add: choose --digest daily|weekly and/or --instant", file=sys.stderr)
-                return 2
-            old = store.subscriber("email", address)
-            token = (old or {}).get("token") or tokens.token_hex(16)  # no leading "-" for the command line
-            language = args.language or (old or {}).get("language") or "en"
-            sub = store.save_subscriber(
-                "email",
-                address,
-                digest=args.digest,
-                instant=int(args.instant),
-                token=token,
-                active=1,
-                reason=None,
-                language=language,
-            )
-            print(
-                f"subscribed {address}: digest {sub['digest'] or 'none'}, instant {'yes' if sub['instant'] else 'no'}, "
-                f"language {sub['language']}"
-            )
-            return 0
+            return _add_or_remove(store, args)
         if args.action == "unsubscribe":
             sub = store.subscriber_by_token(args.token or "")
             if sub is None:

@@ -126,7 +126,7 @@ class Subscribers(Connection):
         return self.subscriber(rows[0]["channel"], rows[0]["address"])
 
     @_writes
-    def add_signup(
+    def add_signup(  # noqa: PLR0913 — one argument per column of the sign-up it writes
         self,
         address: str,
         token: str,
