@@ -24,3 +24,23 @@ def test_a_disagreement_also_carries_each_sources_value_under_its_name():
     data = {"mod": 1_000_340, "api": 1_000_300, "sources": [["mod", 1_000_340], ["api", 1_000_300]]}
     assert check_data("disagreement", data) == []
     assert check_data("disagreement", {**data, "nope": "x"}) == ["disagreement: unknown key 'nope'"]
+
+
+def test_events_figures_and_deliveries_are_built_with_keywords_only():
+    """(An argument in the wrong place is how a list of ids once stood where a key was read.)"""
+    import datetime as dt
+
+    import pytest
+
+    from tallywatch.models import Event, Figure
+    from tallywatch.store import Delivery
+
+    day = dt.date(2025, 6, 12)
+    for make, args in (
+        (Event, ("milestone:personnel:1000000", "milestone", "personnel", day, 1_000_340, "passed")),
+        (Figure, ("personnel", day, 1_000_340)),
+        (Delivery, (1, "telegram", "42", 0, "en", None)),
+    ):
+        with pytest.raises(TypeError, match="positional argument"):
+            make(*args)
+    assert Figure(metric="personnel", as_of=day, value=1_000_340).reported_delta is None
