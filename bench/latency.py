@@ -14,13 +14,17 @@ in UTC after it. Every 15th day is moreover 90 minutes late (a late report). The
 with the 14 days before the simulation already seen, as a running install has them.
 
 Targets (issue #14): learned window median ≤ 60 s, 95th percentile ≤ 3 min, requests ≤ 1/10 of
-polling every minute.
-Run: .venv/bin/python bench/latency.py
+polling every minute. With ``--json`` the last line is one JSON object: for ``learned``,
+``fixed_30m`` and ``fixed_1m``, the median, 95th percentile and worst delay in seconds and the
+requests a day.
+Run: .venv/bin/python bench/latency.py [--json]
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import json
 import random
 import statistics
 
@@ -81,33 +85,43 @@ def learned(times: list[dt.datetime], rng: random.Random) -> tuple[list[float], 
     return delays, polls / DAYS
 
 
-def summary(name: str, delays: list[float], per_day: float) -> str:
+def figures(delays: list[float], per_day: float) -> dict[str, float]:
     ordered = sorted(delays)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"median_s": statistics.median(delays), "p95_s": p95, "worst_s": max(delays), "requests_per_day": per_day}
+
+
+def summary(name: str, got: dict[str, float]) -> str:
     return (
-        f"{name:<24} median {statistics.median(delays):>7.0f} s   p95 {p95:>7.0f} s   "
-        f"worst {max(delays):>6.0f} s   requests/day {per_day:>7.1f}"
+        f"{name:<24} median {got['median_s']:>7.0f} s   p95 {got['p95_s']:>7.0f} s   "
+        f"worst {got['worst_s']:>6.0f} s   requests/day {got['requests_per_day']:>7.1f}"
     )
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="one JSON line of the figures at the end")
+    args = parser.parse_args()
     rng = random.Random(20251026)
     times = publications(rng)
     rows = [
-        ("fixed every 30 minutes", *fixed(times, 1800, rng)),
-        ("fixed every minute", *fixed(times, 60, rng)),
-        ("learned window", *learned(times, rng)),
+        ("fixed_30m", "fixed every 30 minutes", *fixed(times, 1800, rng)),
+        ("fixed_1m", "fixed every minute", *fixed(times, 60, rng)),
+        ("learned", "learned window", *learned(times, rng)),
     ]
     print(f"{DAYS} days from {FIRST} (daylight saving ends 2025-10-26), {len(REAL)} real publication times")
-    for name, delays, per_day in rows:
-        print(summary(name, delays, per_day))
-    learned_delays, learned_per_day = rows[2][1], rows[2][2]
-    ordered = sorted(learned_delays)
-    p95 = ordered[round(0.95 * (len(ordered) - 1))]
+    out = {}
+    for key, name, delays, per_day in rows:
+        out[key] = figures(delays, per_day)
+        print(summary(name, out[key]))
+    got = out["learned"]
     print(
-        f"targets: median <= 60 s ({statistics.median(learned_delays):.0f}), p95 <= 180 s ({p95:.0f}), "
-        f"requests <= {1440 / 10:.0f}/day ({learned_per_day:.1f})"
+        f"targets: median <= 60 s ({got['median_s']:.0f}), p95 <= 180 s ({got['p95_s']:.0f}), "
+        f"requests <= {1440 / 10:.0f}/day ({got['requests_per_day']:.1f})"
     )
+    if args.json:
+        rounded = {key: {name: round(value, 1) for name, value in got.items()} for key, got in out.items()}
+        print(json.dumps({key: rounded[key] for key in ("learned", "fixed_30m", "fixed_1m")}, allow_nan=False))
 
 
 if __name__ == "__main__":
