@@ -5,13 +5,17 @@ second overall, one a second per chat) by answering 429.
 Prints replies per second overall, the median and the worst time from the crowd's arrival to each
 user's /subscribe keyboard, and the 429s received. Targets for 200 users: >= 25 replies/s, worst
 <= 20 s, 0 x 429.
-Run: .venv/bin/python bench/bot_burst.py [--users N]
+With ``--json`` the last line is one JSON object: users, replies_per_s, median_s, worst_s (null
+when a user never got the keyboard), 429s. A run in which no user got the keyboard measured
+nothing: exit status 1, no figure.
+Run: .venv/bin/python bench/bot_burst.py [--users N] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import sys
 import tempfile
@@ -79,9 +83,14 @@ async def crowd(users: int, fake: FakeTelegram, db: Path, timeout: float = 300.0
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--json", action="store_true", help="one JSON line of the figures at the end")
     args = parser.parse_args()
+    if args.users < 1:
+        sys.exit(f"bot_burst: --users {args.users}: it must be at least 1, or nothing would be measured")
     with FakeTelegram() as fake, tempfile.TemporaryDirectory() as tmp:
         got = asyncio.run(crowd(args.users, fake, Path(tmp) / "burst.db"))
+    if got["median"] != got["median"]:  # NaN: no keyboard reached anyone
+        sys.exit(f"bot_burst: FAILED, nothing measured: no user got the /subscribe keyboard ({got['replies']} replies)")
     print(f"{args.users} users x (/start, /subscribe): {got['replies']} replies")
     print(f"replies per second          {got['rate']:>7.1f}   (target >= 25)")
     print(
@@ -89,6 +98,10 @@ def main() -> None:
     )
     print(f"429s received               {got['429']:>7d}   (target 0)")
     print(f"each chat answered in order {'yes' if got['order_kept'] else 'NO'}")
+    if args.json:
+        worst = None if got["worst"] == float("inf") else round(got["worst"], 2)
+        figures = {"users": args.users, "replies_per_s": round(got["rate"], 1), "median_s": round(got["median"], 2)}
+        print(json.dumps({**figures, "worst_s": worst, "429s": got["429"]}, allow_nan=False))
 
 
 if __name__ == "__main__":

@@ -10,14 +10,16 @@ flight, one per chat; a chat in flight at two kills can get three copies).
 
 It measures or it fails: a start of the daemon that exits on its own (a refused config), a
 fan-out that stops moving, a last start that does not end cleanly, or a run in which nothing was
-killed or sent is an error (exit status 1, the daemon's own words, no figure printed).
-Run: .venv/bin/python bench/chaos.py [--subscribers 300] [--kills 10] [--seed N]
+killed or sent is an error (exit status 1, the daemon's own words, no figure printed). With
+``--json`` the last line is one JSON object: subscribers, kills, lost, duplicates_per_kill.
+Run: .venv/bin/python bench/chaos.py [--subscribers 300] [--kills 10] [--seed N] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import random
 import signal
 import subprocess
@@ -183,6 +185,7 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=300)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--json", action="store_true", help="one JSON line of the figures at the end")
     args = parser.parse_args()
     try:
         r = chaos(args.subscribers, args.kills, args.seed)
@@ -197,6 +200,9 @@ def main() -> None:
     print(f"  most copies to one chat:     {r['most']}")
     print(f"  429s from the fake Bot API:  {r['429s']}")
     print(f"  wall time:                   {r['took']:.1f} s")
+    if args.json:
+        figures = {"subscribers": r["subscribers"], "kills": r["kills"], "lost": r["lost"]}
+        print(json.dumps({**figures, "duplicates_per_kill": round(per_kill, 2)}, allow_nan=False))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,10 @@ being stored to the first message leaving, and how many times the milestone's ch
 (it is drawn once, and re-sent by Telegram's file id once the first upload is answered). Targets: >= 28 msg/s, 0 429s, 0 lost, < 100 ms.
 With ``--paid`` (``[telegram] paid_broadcast = true``) the messages carry ``allow_paid_broadcast``
 and are paced at up to 1,000 a second, the limit the fake enforces for them.
-Run: .venv/bin/python bench/fanout.py [--subscribers N] [--text] [--paid]
+With ``--json`` the last line is one JSON object: subscribers, paid, rate (messages a second), 429s,
+lost. A run that measured nothing (no message reached the fake, or all went out in the first second,
+leaving no sustained rate) exits 1 and prints no figure.
+Run: .venv/bin/python bench/fanout.py [--subscribers N] [--text] [--paid] [--json]
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import sys
 import tempfile
 import time
@@ -30,6 +34,10 @@ from tallywatch.models import Figure
 from tallywatch.pipeline import Pipeline
 
 D = dt.date
+
+
+class NothingMeasured(RuntimeError):
+    """The fan-out gave no figure to trust: none may be printed."""
 
 
 async def run(subscribers: int, fake: FakeTelegram, db: Path, text_only: bool = False, paid: bool = False) -> dict:
@@ -87,14 +95,21 @@ async def run(subscribers: int, fake: FakeTelegram, db: Path, text_only: bool = 
     await channel.stop()
     await pipeline.aclose()
     sent = fake.sent()
+    if not sent:
+        raise NothingMeasured("no message reached the fake Bot API")
     first, last = sent[0].at, sent[-1].at
     # sustained: after the first second, whose allowance goes out at once
     steady = [c for c in sent if c.at >= first + 1.0]
+    if len(steady) < 2:
+        raise NothingMeasured(
+            f"all {len(sent)} messages left within the first second, whose allowance goes out at once:"
+            " no sustained rate (more subscribers)"
+        )
     return {
         "subscribers": subscribers,
         "sent": len(sent),
         "seconds": last - first,
-        "rate": (len(steady) - 1) / (steady[-1].at - steady[0].at) if len(steady) > 1 else 0.0,
+        "rate": (len(steady) - 1) / (steady[-1].at - steady[0].at),
         "429s": sum(len(fake.calls(method, 429)) for method in SEND_METHODS),
         "uploads": fake.uploads(),
         "lost": subscribers - len({c.params["chat_id"] for c in sent}),
@@ -109,9 +124,13 @@ def main() -> None:
     parser.add_argument(
         "--paid", action="store_true", help="[telegram] paid_broadcast = true: up to 1,000 messages a second"
     )
+    parser.add_argument("--json", action="store_true", help="one JSON line of the figures at the end")
     args = parser.parse_args()
     with FakeTelegram() as fake, tempfile.TemporaryDirectory() as tmp:
-        r = asyncio.run(run(args.subscribers, fake, Path(tmp) / "fanout.db", args.text, args.paid))
+        try:
+            r = asyncio.run(run(args.subscribers, fake, Path(tmp) / "fanout.db", args.text, args.paid))
+        except NothingMeasured as exc:
+            sys.exit(f"fanout: FAILED, nothing measured: {exc}")  # exit status 1, on stderr
     print(f"subscribers              {r['subscribers']:>10,}")
     print(f"messages accepted        {r['sent']:>10,}")
     print(f"fan-out took             {r['seconds']:>10.1f} s")
@@ -125,6 +144,9 @@ def main() -> None:
     print(f"messages lost            {r['lost']:>10,}   (target 0)")
     print(f"stored → first message   {r['first_ms']:>10.1f} ms (target < 100; with the chart, its drawing first)")
     print(f"chart uploads            {r['uploads']:>10,}   (then re-sent by file id)")
+    if args.json:
+        figures = {"subscribers": r["subscribers"], "paid": args.paid, "rate": round(r["rate"], 2)}
+        print(json.dumps({**figures, "429s": r["429s"], "lost": r["lost"]}, allow_nan=False))
 
 
 if __name__ == "__main__":
