@@ -6,13 +6,17 @@ unit's ``PYTHON*`` environment (``PYTHONOPTIMIZE=2``) and the bytecode compiled 
 ``deploy/install.sh`` does (``--as-is``: plain ``python -m tallywatch run``). Then prints: the time from process start to READY=1
 on the notify socket, resident memory when idle, and CPU used while idle over a minute.
 Targets: READY <= 1.5 s, RSS <= 60 MB, idle CPU <= 0.5 % of one core.
-Run: .venv/bin/python bench/footprint.py [--idle SECONDS] [--restart | --report | --first-start]
+With ``--json`` the last line is one JSON object: situation (default, restart, report or
+first-start), rss_mb (idle resident memory), ready_s. A daemon that does not reach READY=1 (it
+exits, or stays silent for a minute) is an error: exit status 1, its last words, no figure.
+Run: .venv/bin/python bench/footprint.py [--idle SECONDS] [--restart | --report | --first-start] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import signal
 import socket
@@ -68,6 +72,22 @@ def compile_like_install(env: dict[str, str]) -> None:
         subprocess.run([sys.executable, level, "-m", "compileall", "-q", *paths], check=True, stdout=subprocess.DEVNULL)
 
 
+def wait_ready(proc: subprocess.Popen, notify: socket.socket, said: Path, timeout: float = 60) -> None:
+    """Until the daemon says READY=1 on ``notify``; it exiting or a silent minute is an error."""
+    notify.settimeout(0.2)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            words = said.read_text(errors="replace")[-3000:]
+            raise SystemExit(f"footprint: FAILED, the daemon exited ({proc.returncode}) before READY=1:\n{words}")
+        try:
+            if b"READY=1" in notify.recv(4096):
+                return
+        except TimeoutError:
+            pass
+    raise SystemExit(f"footprint: FAILED, the daemon sent no READY=1 within {timeout:.0f} s")
+
+
 def measure(
     cfg: Path, env: dict[str, str], idle: float, settled: Callable[[], bool] = lambda: True
 ) -> tuple[float, int, float, int, int, tuple[int, int]]:
@@ -77,17 +97,17 @@ def measure(
     notify_path = f"{cfg.parent}/notify.sock"
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     notify.bind(notify_path)
-    notify.settimeout(60)
+    said = cfg.parent / "daemon.log"
     started = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tallywatch", "run", "--config", str(cfg)],
-        env={**env, "NOTIFY_SOCKET": notify_path},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    with said.open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tallywatch", "run", "--config", str(cfg)],
+            env={**env, "NOTIFY_SOCKET": notify_path},
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
     try:
-        while b"READY=1" not in notify.recv(4096):
-            pass
+        wait_ready(proc, notify, said)
         ready = time.monotonic() - started
         _, at_ready, _ = proc_stat(proc.pid)
         deadline = time.monotonic() + 120
@@ -101,8 +121,9 @@ def measure(
         cpu1, resident, peak = proc_stat(proc.pid)
         drawing = children_kb(proc.pid)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
         notify.close()
         os.unlink(notify_path)
     return ready, at_ready, cpu1 - cpu0, resident, peak, drawing
@@ -125,7 +146,11 @@ def main() -> None:
         action="store_true",
         help="as --restart, and the second start finds a new report: its card and text go to a channel, then idle",
     )
+    parser.add_argument("--json", action="store_true", help="one JSON line of the figures at the end")
     args = parser.parse_args()
+    situation = next(
+        (name for name in ("first-start", "report", "restart") if getattr(args, name.replace("-", "_"))), "default"
+    )
     unit = {} if args.as_is else unit_environment()
     compile_like_install(unit)
     series = history.daily()
@@ -202,6 +227,9 @@ interval = "30m"
             f"drawing process         {drawing[0] / 1024:>8.1f} MB   (peak {drawing[1] / 1024:.1f} MB; a child, it ends a minute after its last picture)"
         )
         print(f"daemon + drawing, peaks {(peak + drawing[1]) / 1024:>8.1f} MB   (what the unit's MemoryMax must hold)")
+    if args.json:
+        figures = {"situation": situation, "rss_mb": round(resident / 1024, 1), "ready_s": round(ready, 2)}
+        print(json.dumps(figures, allow_nan=False))
 
 
 if __name__ == "__main__":
