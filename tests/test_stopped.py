@@ -142,6 +142,9 @@ def test_the_admin_is_told_once_per_silence_and_again_once_when_a_report_comes(t
     assert health["kmu"].silent_since == "2026-05-02T07:32:00+03:00" and health["kmu"].state == "ok"
     assert health["mod"].as_dict()["notice"] == f"no report for 9 days: {STOPPED}"
     assert health["off"].notice is None and health["off"].silent_since is None
+    unwatched = cfg.replace(rules=cfg.rules.replace(stale=cfg.rules.stale.replace(enabled=False)))
+    later = T0 + 9 * DAY + dt.timedelta(hours=1)
+    assert [h.notice for h in read_all(unwatched, store.source_states(), now=later)] == [None, None, None]
     # a report again on the 11th: kmu's first ever
     store.conn.execute("UPDATE sources SET last_new_report = ? WHERE name = 'kmu'", [(T0 + 9 * DAY).isoformat()])
     store.conn.execute("UPDATE sources SET last_new_report = ? WHERE name = 'mod'", [(T0 + 9 * DAY).isoformat()])

@@ -132,7 +132,8 @@ def read(
     first, report = (
         dt.datetime.fromisoformat(row[k]) if row.get(k) else None for k in ("first_success", "last_new_report")
     )
-    silent = silence(first, report, now, config.rules.stale.stopped_after) if source.enabled else None
+    watched = source.enabled and config.rules.stale.enabled  # ([rules.stale] enabled = false: not told, not shown)
+    silent = silence(first, report, now, config.rules.stale.stopped_after) if watched else None
     if backoff:
         next_poll = f"not before {backoff}"
     elif window is None or not source.enabled:
