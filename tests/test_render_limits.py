@@ -269,6 +269,32 @@ def test_the_gate_forgets_chats_no_limit_concerns_any_more():
 
     asyncio.run(fan_out())
     recent = 62 * 30  # the chats of the last minute (the group limit's window) at 30 a second
-    assert len(gate._last) <= FloodGate.KEPT + recent and len(gate._group) <= FloodGate.KEPT + recent
+    # (forgotten after as many new chats again as were kept: the maps hold at most twice the recent ones)
+    bound = max(FloodGate.KEPT, 2 * recent) + 1
+    assert len(gate._last) <= bound and len(gate._group) <= bound < 5_000
     assert gate.wait_for("-4999", True, clock.now) > 0  # the last one is remembered
     assert set(gate._paused) >= {"-4000"}  # its hour has not passed
+
+
+def test_a_paid_broadcast_to_thousands_of_chats_a_minute_forgets_rarely():
+    """At 1,000 sends a second, 60,000 chats are in the last minute: forgetting on every send once
+    past ``KEPT`` made each send rebuild maps of thousands (issue 28). It now runs after as many new
+    chats again as it kept, so a send pays O(1) for it — and the maps stay bounded."""
+    from tallywatch.channels.telegram import PAID_CONCURRENCY, PAID_PER_SECOND
+
+    clock = Clock()
+    gate = FloodGate(ChannelLimits(per_second=PAID_PER_SECOND, concurrency=PAID_CONCURRENCY), clock)
+    forgot = []
+    forget = gate._forget
+    gate._forget = lambda now: (forgot.append(now), forget(now))
+
+    async def fan_out():
+        for chat in range(20_000):
+            clock.now += gate.wait_for(str(chat), False, clock.now)
+            await gate.acquire(str(chat))
+            gate.finished(str(chat))
+
+    asyncio.run(fan_out())
+    assert 1 <= len(forgot) <= 6  # 1,024, 2,050, 4,100, 8,200, 16,400: doubling, not 19,000 times
+    assert len(gate._last) <= 2 * 20_000
+    assert gate.wait_for("19999", False, clock.now) > 0  # the last chat is still spaced

@@ -32,6 +32,7 @@ class FloodGate:
         # answered in the last second counts there, however long ago it was booked
         self._booked: dict[str, float] = {}  # recipient → when its send now in flight was booked
         self._spans: deque[tuple[float, float]] = deque()  # (booked, answered), answered in the last second
+        self._kept = self.KEPT  # how many chats the maps hold before the next forgetting
 
     def hold_all(self, seconds: float) -> None:
         """No send at all for ``seconds`` (a previous process may have used this second's allowance)."""
@@ -100,8 +101,11 @@ class FloodGate:
     async def acquire(self, recipient: str, group: bool = False) -> None:
         while True:
             now = self.clock()
-            if len(self._last) > self.KEPT:
+            if len(self._last) > self._kept:
                 self._forget(now)
+                # the next forgetting after as many new chats again: each send pays O(1) for it even
+                # when thousands of chats were sent to in the last minute (a paid broadcast)
+                self._kept = max(self.KEPT, 2 * len(self._last))
             wait = self.wait_for(recipient, group, now)
             if wait <= 0:
                 self._recent.append(now)
