@@ -329,13 +329,15 @@ async def subscribe(request: Request) -> Response:
     if request.method == "GET":
         return await _form(request, language)
     client = client_of(request)
-    chosen = await _posted(request, site, language, client)
+    chosen = await _posted(request, site, run.config, language, client)
     if isinstance(chosen, Response):
         return chosen
-    return await _sign_up(request, site, language, client, chosen)
+    return await _sign_up(request, site, run, language, client, chosen)
 
 
-async def _posted(request: Request, site: Site, language: str, client: str) -> tuple[str, str, bool] | Response:
+async def _posted(
+    request: Request, site: Site, config: Config, language: str, client: str
+) -> tuple[str, str, bool] | Response:
     """The posted choice — (address, digest, instant) — or the page that refuses it: a client over
     its limit, a form too long, without a valid token, or filled in wrong."""
     _ = functools.partial(i18n.gettext, language)
@@ -345,7 +347,7 @@ async def _posted(request: Request, site: Site, language: str, client: str) -> t
     if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
         return _message(request, language, _("Not sent"), [_("The form was too long.")], 413)
     form = await request.form(max_files=0, max_fields=8)
-    if not _same_site(request, site.running().config) or not await _genuine(request, site, str(form.get("csrf", ""))):
+    if not _same_site(request, config) or not await _genuine(request, site, str(form.get("csrf", ""))):
         log.info("subscribe form: refused a post without a valid form token (client %s)", client)
         return await _form(
             request, language, 403, _("This form has expired or did not come from this site. Please send it again.")
@@ -365,7 +367,9 @@ async def _posted(request: Request, site: Site, language: str, client: str) -> t
     return address, digest, instant
 
 
-async def _sign_up(request: Request, site: Site, language: str, client: str, chosen: tuple[str, str, bool]) -> Response:
+async def _sign_up(
+    request: Request, site: Site, run: Running, language: str, client: str, chosen: tuple[str, str, bool]
+) -> Response:
     """The confirmation mail for a choice the form accepted, within the client's share of the hour."""
     _ = functools.partial(i18n.gettext, language)
     address, digest, instant = chosen
@@ -376,7 +380,7 @@ async def _sign_up(request: Request, site: Site, language: str, client: str, cho
             site.client_share.limit,
         )
         return _too_many(request, language, site.client_share, client)
-    outcome = await _confirm_by_mail(site, site.running(), address, digest or None, instant, language)
+    outcome = await _confirm_by_mail(site, run, address, digest or None, instant, language)
     if outcome != "sent":
         site.client_share.give_back(client)  # no mail: none of the client's share spent
     if outcome == "failed":
