@@ -3,6 +3,7 @@ clock (``sources.schedule.next_poll`` is a pure function of the times seen and n
 
 import datetime as dt
 import itertools
+import random
 
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -511,3 +512,76 @@ def test_the_daemon_backs_up_on_the_wall_clock_trigger(tmp_path):
     from tallywatch.daemon import WallClockTrigger
 
     assert isinstance(session_trigger(tmp_path, "backup", backups=3), WallClockTrigger)
+
+
+class Top(random.Random):
+    """An rng whose every draw is the top of its range: the most a jitter can add."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def window_edges(seen: list[dt.datetime], now: dt.datetime) -> list[dt.datetime]:
+    """The start of the early hour before the learned window and the window's opening, today's and
+    tomorrow's, worked out here from the window (not from the code under test)."""
+    window = learn(seen, now)
+    if window is None:
+        return []
+    day = now.astimezone(KYIV).date()
+    out = []
+    for d in (day, day + dt.timedelta(days=1)):
+        opens = dt.datetime.combine(d, dt.time(window.start // 60, window.start % 60), tzinfo=KYIV)
+        out += [opens - dt.timedelta(minutes=schedule.EARLY_FOR), opens]
+    return out
+
+
+def test_the_jitter_never_carries_a_poll_past_an_edge_of_the_window_at_any_moment(tmp_path):
+    """Issue 28: the daemon's trigger added up to a tenth of the wait to each poll: a poll planned
+    for the start of the early hour, or for the window's opening, came up to 3 minutes after it, and
+    half-hour waits drifted at random past them. Over random moments (midnights and daylight-saving
+    changes in Kyiv included), with the largest jitter there is (every draw the top of its range)
+    and with random ones: the poll comes at or after the planned one, never across the early hour's
+    start or the window's opening, and in the window at most a quarter of the fast interval late."""
+    from tallywatch.config import Config
+    from tallywatch.daemon import LearnedTrigger
+    from tallywatch.pipeline import Pipeline
+
+    cfg = Config.from_dict(
+        {
+            "storage": {"path": str(tmp_path / "d.db")},
+            "sources": [{"name": "mod", "kind": "rss", "url": "http://127.0.0.1:9/x", "interval": "30m", "jitter": 1}],
+        }
+    )
+    pipeline = Pipeline(cfg)
+    trigger = LearnedTrigger(pipeline, cfg.sources[0])
+
+    @settings(max_examples=400, deadline=None)
+    @given(
+        now=NOW,
+        before=st.lists(st.tuples(st.integers(1, schedule.LOOKBACK), MINUTES, st.integers(0, 59)), max_size=20),
+        today=st.lists(st.tuples(MINUTES, st.integers(0, 59)), max_size=2),
+        rng=st.one_of(st.just(Top()), st.randoms(use_true_random=False)),
+    )
+    def check(now, before, today, rng):
+        day = now.astimezone(KYIV).date()
+        seen = [moment(day - dt.timedelta(days=back), minute, second) for back, minute, second in before]
+        seen += [moment(day, minute, second) for minute, second in today]
+        pipeline.report_times = {"mod": seen}
+        planned = polled(seen, now)
+        trigger.rng = rng
+        fired = trigger.get_next_fire_time(None, now)
+        assert planned <= fired <= planned + dt.timedelta(seconds=NORMAL)  # never before the planned poll
+        crossed = [e for e in window_edges(seen, now) if planned <= e < fired]
+        assert not crossed, f"planned {planned}, fired {fired}, past {crossed}"
+        if planned == now.astimezone(dt.UTC) + dt.timedelta(seconds=FAST):  # polling fast
+            event("polling fast")
+            assert fired - planned <= dt.timedelta(seconds=FAST / 4)
+        if any(e == planned for e in window_edges(seen, now)):
+            event("planned at an edge")
+
+    try:
+        check()
+    finally:
+        import asyncio
+
+        asyncio.run(pipeline.aclose())

@@ -18,12 +18,15 @@ now (a trigger asked again at once would spin). Without enough
 history (``MIN_DAYS``) a source is polled at its normal interval.
 
 ``next_poll`` is one pure function of (the times seen, now), tested with a clock; the daemon's
-trigger, ``tallywatch sources`` and ``bench/latency.py`` all use it.
+trigger, ``tallywatch sources`` and ``bench/latency.py`` all use it. The daemon's trigger and the
+benchmark then move each planned poll later by the source's jitter through ``jittered``, which never
+carries a poll past an edge of the window (``edges``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -134,3 +137,34 @@ def _planned(seen: list[dt.datetime], now: dt.datetime, normal: float, fast: flo
     if now <= closes + dt.timedelta(minutes=LATE_FOR):
         return watchful
     return tomorrow
+
+
+def edges(seen: list[dt.datetime], now: dt.datetime) -> list[dt.datetime]:
+    """The moments from which the schedule polls more often than before them: the start of the early
+    hour before the window and the window's opening, today's and tomorrow's (none without a window)."""
+    window = learn(seen, now)
+    if window is None:
+        return []
+    today = now.astimezone(KYIV).date()
+    early = dt.timedelta(minutes=EARLY_FOR)
+    return sorted(
+        moment
+        for day in (today, today + dt.timedelta(days=1))
+        for opens in [_at(day, window.start).astimezone(dt.UTC)]
+        for moment in (opens - early, opens)
+    )
+
+
+def jittered(
+    seen: list[dt.datetime], now: dt.datetime, planned: dt.datetime, fast: float, jitter: float, rng: random.Random
+) -> dt.datetime:
+    """``planned`` (from ``next_poll``) moved later by a random part of the wait, so that sources
+    (and installs) do not all poll at the same second: up to ``jitter`` × the wait, a quarter of
+    ``fast`` at most when polling fast, and never past an edge of the window (``edges``: a poll
+    planned before the early hour or the window's opening comes at that moment at the latest)."""
+    wait = (planned - now).total_seconds()
+    spread = jitter * wait if wait > fast else min(jitter * wait, fast / 4)
+    edge = next((e for e in edges(seen, now) if e >= planned), None)
+    if edge is not None:
+        spread = min(spread, (edge - planned).total_seconds())
+    return planned + dt.timedelta(seconds=rng.uniform(0, max(0.0, spread)))
