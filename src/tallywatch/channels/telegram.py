@@ -17,6 +17,9 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from .. import ptb  # noqa: F401  (first: python-telegram-bot without cryptography)
+
+# isort: split
 from telegram import Bot, InputMediaPhoto, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
