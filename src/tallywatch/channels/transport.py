@@ -22,13 +22,14 @@ import httpcore
 import httpx
 
 
-def readable(sock: socket.socket | None) -> bool:
+def readable(sock: socket.socket | None, poller: select.poll | None = None) -> bool:
     """Whether a read would return at once (data, or the end a server's close leaves): a socket
-    gone counts as readable, as in httpcore's own check."""
+    gone counts as readable, as in httpcore's own check. ``poller``: one with ``sock`` registered."""
     if sock is None or sock.fileno() < 0:
         return True
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
+    if poller is None:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
     return bool(poller.poll(0))
 
 
@@ -38,6 +39,9 @@ class _Stream(httpcore.AsyncNetworkStream):
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
         self._socket = inner.get_extra_info("socket")
+        self._poller = select.poll()  # registered once: each ask is then one poll() call
+        if self._socket is not None:
+            self._poller.register(self._socket, select.POLLIN)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         return await self._inner.read(max_bytes, timeout)
@@ -55,7 +59,7 @@ class _Stream(httpcore.AsyncNetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         if info == "is_readable":
-            return readable(self._socket)
+            return readable(self._socket, self._poller)
         return self._inner.get_extra_info(info)
 
 
