@@ -5,12 +5,13 @@ import asyncio
 import socket
 import threading
 
+import httpcore
 import httpx
 from fake_telegram import TOKEN
 
 from tallywatch.channels import transport as transport_module
 from tallywatch.channels.telegram import TelegramChannel
-from tallywatch.channels.transport import readable, transport
+from tallywatch.channels.transport import _Stream, readable, transport
 from tallywatch.config import Config
 from tallywatch.sources.http import tls_context
 
@@ -78,3 +79,44 @@ def test_the_telegram_sends_go_through_it():
     channel = TelegramChannel(TOKEN, Config.from_dict({}).telegram)
     pool = channel.bot.request._client._transport._pool
     assert isinstance(pool._network_backend, transport_module._Backend)
+
+
+class Recording(httpcore.AsyncNetworkStream):
+    """A connection's far end that records each write and answers 200."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+        self.answer = ANSWER
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.writes.append(bytes(buffer))
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        answer, self.answer = self.answer, b""
+        return answer
+
+    async def aclose(self) -> None:
+        pass
+
+    def get_extra_info(self, info: str):
+        return None
+
+
+def test_a_requests_headers_and_body_leave_in_one_write():
+    """httpcore writes the headers, then the body; held until the answer is read, they go as one."""
+    far = Recording()
+
+    async def post() -> int:
+        connection = httpcore.AsyncHTTP11Connection(httpcore.Origin(b"http", b"127.0.0.1", 80), _Stream(far))
+        body = b"chat_id=1&text=Hello"
+        headers = {"Host": "127.0.0.1", "Content-Length": str(len(body))}
+        request = httpcore.Request("POST", "http://127.0.0.1/sendMessage", headers=headers, content=body)
+        response = await connection.handle_async_request(request)
+        await response.aread()
+        return response.status
+
+    assert asyncio.run(post()) == 200
+    assert len(far.writes) == 1
+    assert far.writes[0].startswith(b"POST /sendMessage HTTP/1.1\r\n") and far.writes[0].endswith(
+        b"\r\n\r\nchat_id=1&text=Hello"
+    )

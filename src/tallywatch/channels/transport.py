@@ -33,28 +33,46 @@ def readable(sock: socket.socket | None, poller: select.poll | None = None) -> b
     return bool(poller.poll(0))
 
 
+UNSENT_MAX = 65536  # bytes a stream holds before it writes them anyway (a large upload)
+
+
 class _Stream(httpcore.AsyncNetworkStream):
-    """httpcore's stream, with its socket kept for the pool's readability ask."""
+    """httpcore's stream, with its socket kept for the pool's readability ask, and its writes
+    held until the answer is read: a request's headers and body leave in one write (one system
+    call, one TCP segment), where httpcore writes them one after the other."""
 
     def __init__(self, inner: httpcore.AsyncNetworkStream) -> None:
         self._inner = inner
+        self._unsent = bytearray()
+        self._timeout: float | None = None
         self._socket = inner.get_extra_info("socket")
         self._poller = select.poll()  # registered once: each ask is then one poll() call
         if self._socket is not None:
             self._poller.register(self._socket, select.POLLIN)
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        await self._flush()
         return await self._inner.read(max_bytes, timeout)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        await self._inner.write(buffer, timeout)
+        self._unsent += buffer
+        self._timeout = timeout
+        if len(self._unsent) >= UNSENT_MAX:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self._unsent:
+            data, self._unsent = bytes(self._unsent), bytearray()
+            await self._inner.write(data, self._timeout)
 
     async def aclose(self) -> None:
+        self._unsent.clear()
         await self._inner.aclose()
 
     async def start_tls(
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.AsyncNetworkStream:
+        await self._flush()
         return _Stream(await self._inner.start_tls(ssl_context, server_hostname, timeout))
 
     def get_extra_info(self, info: str) -> Any:
