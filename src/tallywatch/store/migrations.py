@@ -260,6 +260,11 @@ MIGRATIONS: list[str] = [
         min((SELECT min(first_seen) FROM items WHERE items.source = sources.name), last_success), last_success)
         WHERE last_success IS NOT NULL
     """,
+    # 16: a day's report is found by its rule and day (``told``, ``report_versions``, ``held_reports``,
+    #     asked once a day of a replay) without reading every report stored before (issue 28)
+    """
+    CREATE INDEX events_rule_day ON events (rule, as_of)
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
