@@ -118,9 +118,23 @@ def figures(window: Callable[[str], Window], day: dt.date) -> list[dict[str, Any
 
 
 def rank(w: Window, day: dt.date) -> dict[str, int] | None:
-    """Where the day's rise stands among the daily rises of the last 365 days (1: the highest)."""
+    """Where the day's rise stands among the daily rises of the last 365 days (1: the highest).
+
+    The newest day's (each day of a replay, each live report) from the changes the window keeps up
+    to date (``Window.changes``); a day behind it (a held day's report) counted over its year."""
     if w.covered(day, RANK_DAYS) < RANK_COVERED:
         return None
+    if w.last is None or day != w.last.as_of:
+        return _rank_counted(w, day)
+    changes = w.changes(RANK_DAYS)
+    newest = changes.newest()
+    if newest is None or newest[0] != day:  # the day before is not known: no rise
+        return None
+    return {"rank": 1 + changes.above(newest[1]), "of": len(changes)}
+
+
+def _rank_counted(w: Window, day: dt.date) -> dict[str, int] | None:
+    """``rank`` counted over the day's year of the series (for a day behind the newest)."""
     start = day - dt.timedelta(days=RANK_DAYS)
     first = max(0, bisect.bisect_right(w.days, start) - 1)  # the day before the window: the first rise's base
     rises, previous, today = [], None, None
