@@ -58,7 +58,7 @@ class Events(Connection):
     def late_untold(self) -> list[StoredEvent]:
         """Live milestones learned of late (``data["late"]``) that no daily report told yet (``fold``):
         the next day's report tells them, a line each."""
-        rows = self.db.query(
+        rows = self.db.query(  # (the words of the partial index events_late_untold, which holds only these)
             f"SELECT * FROM events WHERE rule = 'milestone' AND {LIVE_EVENT}"
             " AND json_extract(data, '$.late') IS NOT NULL AND json_extract(data, '$.folded') IS NULL ORDER BY id"
         )

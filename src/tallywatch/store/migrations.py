@@ -261,9 +261,14 @@ MIGRATIONS: list[str] = [
         WHERE last_success IS NOT NULL
     """,
     # 16: a day's report is found by its rule and day (``told``, ``report_versions``, ``held_reports``,
-    #     asked once a day of a replay) without reading every report stored before (issue 28)
+    #     asked once a day of a replay) without reading every report stored before, and the crossings
+    #     learned of late that no report told yet (``late_untold``, asked by the newest day's first
+    #     report) without reading every milestone's data (issue 28); the rule is tested first, so
+    #     storing any other event reads no JSON for it
     """
-    CREATE INDEX events_rule_day ON events (rule, as_of)
+    CREATE INDEX events_rule_day ON events (rule, as_of);
+    CREATE INDEX events_late_untold ON events (rule, id) WHERE rule = 'milestone'
+        AND json_extract(data, '$.late') IS NOT NULL AND json_extract(data, '$.folded') IS NULL
     """,
 ]
 
