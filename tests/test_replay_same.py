@@ -45,6 +45,7 @@ def test_a_replay_of_the_bundled_history_stores_the_same_events_and_reports(tmp_
     store = Store(old)  # the lookups by scan, as before schema 16
     store.conn.execute("DROP INDEX events_rule_day")
     store.conn.execute("DROP INDEX events_late_untold")
+    store.conn.execute("DROP INDEX events_retracting")
     store.close()
     monkeypatch.setattr(report, "rank", counted_rank)
     before = replayed(old, days)
