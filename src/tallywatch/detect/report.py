@@ -103,12 +103,12 @@ def figures(window: Callable[[str], Window], day: dt.date) -> list[dict[str, Any
     out = []
     for metric in METRICS:
         w = window(metric)
-        point = w.points.get(day)
-        if point is None:
+        i = bisect.bisect_left(w.days, day)  # the day's place in the series (``points.get``, ``before``)
+        if i == len(w.days) or w.days[i] != day:
             if metric in CORE_METRICS:
                 out.append({"metric": metric, "value": None, "delta": None, "confirmed": False})
             continue
-        before = w.before(day)
+        point, before = w.points.at(i), w.points.at(i - 1) if i else None
         if before is not None and (day - before.as_of).days == 1:
             delta = point.value - before.value
         else:
