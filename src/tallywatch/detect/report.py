@@ -56,7 +56,8 @@ def standing(window: Callable[[str], Window], day: dt.date) -> dict[str, str]:
     out = {}
     for metric in CORE_METRICS:
         w = window(metric)
-        if w.points.get(day) is not None:
+        last = w.last
+        if (last is not None and last.as_of == day) or w.points.get(day) is not None:  # (the newest day: its head)
             out[metric] = "in"
         elif w.suspect is not None and w.suspect.as_of == day:
             out[metric] = "held"

@@ -17,6 +17,10 @@ from ..models import ADMIN_ONLY, Event
 from .db import Connection, _day, _event, _ts, _writes
 from .deliveries import LIVE_EVENT
 
+# an event's data as stored: json.dumps(data, sort_keys=True) to the byte, one encoder made once and
+# without the check for circular data (a daily report's is stored once a day of a replay)
+_DATA = json.JSONEncoder(sort_keys=True, check_circular=False)
+
 
 @dataclass(frozen=True)
 class StoredEvent:
@@ -45,7 +49,7 @@ class Events(Connection):
                 event.value,
                 event.severity,
                 event.message,
-                json.dumps(event.data, sort_keys=True),
+                _DATA.encode(event.data),
                 source,
                 notify,
                 _ts(),
@@ -104,7 +108,7 @@ class Events(Connection):
                 [
                     event.as_of.isoformat(),
                     event.value,
-                    json.dumps(event.data, sort_keys=True),
+                    _DATA.encode(event.data),
                     event.message,
                     event.key,
                 ],
