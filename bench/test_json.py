@@ -55,7 +55,7 @@ def numbers(*values: object) -> bool:
 
 
 def test_latency_prints_the_three_ways_of_polling():
-    got = last_json("latency")
+    got = last_json("latency", "--seeds", "2")
     assert set(got) == {"learned", "fixed_30m", "fixed_1m"}
     for way in got.values():
         assert set(way) == FIGURES, way
@@ -63,6 +63,10 @@ def test_latency_prints_the_three_ways_of_polling():
         assert 0 <= way["median_s"] <= way["p95_s"] <= way["worst_s"]
     assert got["fixed_1m"]["requests_per_day"] == 1440
     assert got["fixed_30m"]["requests_per_day"] == 48
+
+
+def test_latency_without_seeds_names_the_option_and_prints_no_figure():
+    assert "--seeds 0" in refused("latency", "--seeds", "0")
 
 
 def test_replay_prints_the_first_start_and_the_full_rate():

@@ -10,8 +10,11 @@ second overall, one a second to one chat, 20 a minute to one group), and can be 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -23,6 +26,7 @@ from urllib.parse import parse_qs
 TOKEN = "123456789:AAHfakeTokenForTestsOnly-xyz_0123456789"
 BOT = {"id": 123456789, "is_bot": True, "first_name": "tallywatch", "username": "tallywatch_bot"}
 SEND_METHODS = {"sendMessage", "sendPhoto"}
+SUMMARY = "/fake/summary"  # what a fake in a process of its own tells the one that started it
 
 
 @dataclass
@@ -93,11 +97,17 @@ class FakeTelegram:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, as the real Bot API: a paid broadcast's 1,000/s
+            # the answer's headers and body leave at once: with Nagle's algorithm the body waited for
+            # the client's delayed ACK, 40 ms a request, which no real server adds
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                status, answer = fake.handle(self.path, _params(self, body))
+                if self.path == SUMMARY:  # the fake's own question, from the process that started it
+                    status, answer = 200, fake.summary(**json.loads(body or b"{}"))
+                else:
+                    status, answer = fake.handle(self.path, _params(self, body))
                 data = json.dumps(answer).encode()
                 try:
                     self.send_response(status)
@@ -331,6 +341,18 @@ class FakeTelegram:
             return 400, {"ok": False, "error_code": 400, "description": "Bad Request: wrong file identifier"}
         return self._send(method, params)
 
+    def summary(self, sends: bool = True) -> dict[str, Any]:
+        """How many sends were accepted and, with ``sends``, each (method, chat, when: ``time.monotonic``,
+        one clock for every process of the machine), the 429s answered, the uploads: what
+        ``FakeTelegramProcess`` reads."""
+        sent = self.sent()
+        out: dict[str, Any] = {"accepted": len(sent)}
+        if sends:
+            out["sent"] = [[c.method, str(c.params.get("chat_id")), c.at] for c in sent]
+            out["429s"] = sum(len(self.calls(method, 429)) for method in SEND_METHODS)
+            out["uploads"] = self.uploads()
+        return out
+
     def uploads(self) -> int:
         """How many photos were uploaded as bytes (a re-send by file id is not an upload)."""
         return sum(1 for c in self.sent() if c.method == "sendPhoto" and isinstance(c.params.get("photo"), bytes))
@@ -416,3 +438,48 @@ class FakeTelegram:
                 "parameters": {"retry_after": retry_after},
             }
         return code, {"ok": False, "error_code": code, "description": "Internal Server Error"}
+
+
+class FakeTelegramProcess:
+    """The fake Bot API in a process of its own, as Telegram is: a sender measured against it
+    shares no interpreter lock with it (``bench/fanout.py --paid``). Its base URL is read from
+    the child's first line; it stops when its stdin closes."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> FakeTelegramProcess:
+        self.process = subprocess.Popen(
+            [sys.executable, __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None
+        self.base_url = self.process.stdout.readline().strip()
+        if not self.base_url.startswith("http://127.0.0.1:"):
+            self.__exit__()
+            raise RuntimeError(f"the fake Bot API did not start (it said {self.base_url!r})")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.process is not None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def summary(self, sends: bool = True) -> dict[str, Any]:
+        """``FakeTelegram.summary`` of the child."""
+        origin = self.base_url.removesuffix("/bot")
+        body = json.dumps({"sends": sends}).encode()
+        request = urllib.request.Request(origin + SUMMARY, data=body, headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return json.load(answer)
+
+
+if __name__ == "__main__":  # the child of FakeTelegramProcess: serve until stdin closes
+    with FakeTelegram() as served:
+        print(served.base_url, flush=True)
+        sys.stdin.read()

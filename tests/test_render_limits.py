@@ -7,6 +7,8 @@ import re
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tallywatch import config
 from tallywatch.channels import ChannelLimits
@@ -298,3 +300,32 @@ def test_a_paid_broadcast_to_thousands_of_chats_a_minute_forgets_rarely():
     assert 1 <= len(forgot) <= 6  # 1,024, 2,050, 4,100, 8,200, 16,400: doubling, not 19,000 times
     assert len(gate._last) <= 2 * 20_000
     assert gate.wait_for("19999", False, clock.now) > 0  # the last chat is still spaced
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 5), st.floats(0, 1.5), st.floats(0, 0.7)),  # (chat, answer after, next booking after)
+        max_size=80,
+    )
+)
+def test_the_gate_counts_late_arrivals_as_the_plain_count_does(sends):
+    """The gate's late arrivals (booked over a second ago, answered within the last second), kept
+    in heaps, are those a plain scan of every (booked, answered) finds, at every moment."""
+    clock = Clock()
+    gate = FloodGate(LIMITS, clock)
+    spans: list[tuple[float, float]] = []
+    answers: list[tuple[float, str, float]] = []  # (answered at, chat, booked at)
+    for chat, takes, then in sends:
+        for moment in sorted({clock.now, clock.now + then / 2, clock.now + then}):
+            while answers and min(answers)[0] <= moment:  # the answers due by then come in order
+                at, who, booked = min(answers)
+                answers.remove(min(answers))
+                clock.now = at
+                gate.finished(who)
+                spans.append((booked, at))
+            clock.now = moment
+            plain = [answered + 1.0 for booked, answered in spans if booked + 1.0 <= moment < answered + 1.0]
+            assert gate._late(moment) == (len(plain), min(plain, default=moment))
+        if str(chat) not in gate._booked:  # one send in flight per chat, as the outbox has it
+            gate._booked[str(chat)] = clock.now
+            answers.append((clock.now + takes, str(chat), clock.now))

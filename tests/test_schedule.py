@@ -3,6 +3,7 @@ clock (``sources.schedule.next_poll`` is a pure function of the times seen and n
 
 import datetime as dt
 import itertools
+import random
 
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
@@ -47,8 +48,9 @@ def test_the_window_is_learned_from_the_days_before():
 def test_inside_the_window_fast_outside_the_normal_interval():
     seen = history(10)
     assert wait(seen, kyiv(DAY, 3, 0)) == NORMAL  # night
-    assert next_poll(seen, kyiv(DAY, 7, 40), NORMAL, FAST) == kyiv(DAY, 7, 51)  # never past the early hour's start
-    assert wait(seen, kyiv(DAY, 8, 0)) == 3 * FAST  # the hour before: an early report is watched for
+    assert next_poll(seen, kyiv(DAY, 5, 40), NORMAL, FAST) == kyiv(DAY, 5, 51)  # never past the early hours' start
+    assert wait(seen, kyiv(DAY, 8, 0)) == 8 * FAST  # the hours before: an early report is watched for
+    assert wait(seen, kyiv(DAY, 8, 40)) == 3 * FAST  # the more often the nearer the window
     assert wait(seen, kyiv(DAY, 8, 51)) == FAST
     assert wait(seen, kyiv(DAY, 9, 20)) == FAST
     assert wait(seen, kyiv(DAY, 10, 0)) == 3 * FAST  # past the window and not in yet: a late report
@@ -60,21 +62,22 @@ def test_once_the_days_report_is_in_it_relaxes_until_the_next_window():
     assert wait(seen, kyiv(DAY, 9, 5)) == NORMAL
     assert wait(seen, kyiv(DAY, 23, 50)) == NORMAL
     tomorrow = DAY + dt.timedelta(days=1)  # a new day: its window again (learned with today's report)
-    assert next_poll(seen, kyiv(tomorrow, 7, 40), NORMAL, FAST) == kyiv(tomorrow, 7, 51)
+    assert next_poll(seen, kyiv(tomorrow, 5, 40), NORMAL, FAST) == kyiv(tomorrow, 5, 51)
     assert wait(seen, kyiv(tomorrow, 9, 0)) == FAST
     # yesterday's report arriving after midnight is not today's
     late = [*history(10), kyiv(DAY, 0, 30).astimezone(dt.UTC)]
     assert wait(late, kyiv(DAY, 9, 0)) == FAST
 
 
-def test_a_window_soon_after_midnight_is_watched_for_from_the_hour_before_it_never_in_the_past():
-    """Reports at about 00:30: from 23:20 the next day's window is near — the next poll is a few
+def test_a_window_soon_after_midnight_is_watched_for_from_the_hours_before_it_never_in_the_past():
+    """Reports at about 00:30: from 21:20 the next day's window is near — the next poll is a few
     minutes on, not a time already past (which would poll without pause until midnight)."""
     seen = [kyiv(DAY - dt.timedelta(days=n), 0, 30).astimezone(dt.UTC) for n in range(1, 11)]
     assert str(learn(seen, kyiv(DAY, 23, 30))) == "00:20–00:50 Kyiv time (learned from 10 days)"
-    assert wait(seen, kyiv(DAY, 23, 30)) == 3 * FAST  # the day's report not seen: given up on, tomorrow's near
-    assert wait([*seen, kyiv(DAY, 0, 31)], kyiv(DAY, 23, 30)) == 3 * FAST  # the day's report in
-    assert next_poll(seen, kyiv(DAY, 23, 19), NORMAL, FAST) == kyiv(DAY, 23, 20)
+    assert wait(seen, kyiv(DAY, 23, 30)) == 8 * FAST  # the day's report not seen: given up on, tomorrow's near
+    assert wait([*seen, kyiv(DAY, 0, 31)], kyiv(DAY, 23, 30)) == 8 * FAST  # the day's report in
+    assert wait(seen, kyiv(DAY, 0, 5)) == 3 * FAST  # a quarter of an hour before it
+    assert next_poll(seen, kyiv(DAY, 21, 19), NORMAL, FAST) == kyiv(DAY, 21, 20)
 
 
 def test_now_in_kyiv_time_across_the_end_of_daylight_saving_is_the_same_moment_as_in_utc():
@@ -511,3 +514,98 @@ def test_the_daemon_backs_up_on_the_wall_clock_trigger(tmp_path):
     from tallywatch.daemon import WallClockTrigger
 
     assert isinstance(session_trigger(tmp_path, "backup", backups=3), WallClockTrigger)
+
+
+class Top(random.Random):
+    """An rng whose every draw is the top of its range: the most a jitter can add."""
+
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def window_edges(seen: list[dt.datetime], now: dt.datetime) -> list[dt.datetime]:
+    """The start of the early hour before the learned window and the window's opening, today's and
+    tomorrow's, worked out here from the window (not from the code under test)."""
+    window = learn(seen, now)
+    if window is None:
+        return []
+    day = now.astimezone(KYIV).date()
+    out = []
+    for d in (day, day + dt.timedelta(days=1)):
+        opens = dt.datetime.combine(d, dt.time(window.start // 60, window.start % 60), tzinfo=KYIV)
+        out += [opens - dt.timedelta(minutes=schedule.EARLY_FOR), opens]
+    return out
+
+
+def test_the_jitter_never_carries_a_poll_past_an_edge_of_the_window_at_any_moment(tmp_path):
+    """Issue 28: the daemon's trigger added up to a tenth of the wait to each poll: a poll planned
+    for the start of the early hour, or for the window's opening, came up to 3 minutes after it, and
+    half-hour waits drifted at random past them. Over random moments (midnights and daylight-saving
+    changes in Kyiv included), with the largest jitter there is (every draw the top of its range)
+    and with random ones: the poll comes at or after the planned one, never across the early hour's
+    start or the window's opening, and in the window at most a quarter of the fast interval late."""
+    from tallywatch.config import Config
+    from tallywatch.daemon import LearnedTrigger
+    from tallywatch.pipeline import Pipeline
+
+    cfg = Config.from_dict(
+        {
+            "storage": {"path": str(tmp_path / "d.db")},
+            "sources": [{"name": "mod", "kind": "rss", "url": "http://127.0.0.1:9/x", "interval": "30m", "jitter": 1}],
+        }
+    )
+    pipeline = Pipeline(cfg)
+    trigger = LearnedTrigger(pipeline, cfg.sources[0])
+
+    @settings(max_examples=400, deadline=None)
+    @given(
+        now=NOW,
+        before=st.lists(st.tuples(st.integers(1, schedule.LOOKBACK), MINUTES, st.integers(0, 59)), max_size=20),
+        today=st.lists(st.tuples(MINUTES, st.integers(0, 59)), max_size=2),
+        rng=st.one_of(st.just(Top()), st.randoms(use_true_random=False)),
+    )
+    def check(now, before, today, rng):
+        day = now.astimezone(KYIV).date()
+        seen = [moment(day - dt.timedelta(days=back), minute, second) for back, minute, second in before]
+        seen += [moment(day, minute, second) for minute, second in today]
+        pipeline.report_times = {"mod": seen}
+        planned = polled(seen, now)
+        trigger.rng = rng
+        fired = trigger.get_next_fire_time(None, now)
+        assert planned <= fired <= planned + dt.timedelta(seconds=NORMAL)  # never before the planned poll
+        crossed = [e for e in window_edges(seen, now) if planned <= e < fired]
+        assert not crossed, f"planned {planned}, fired {fired}, past {crossed}"
+        if planned == now.astimezone(dt.UTC) + dt.timedelta(seconds=FAST):  # polling fast
+            event("polling fast")
+            assert fired - planned <= dt.timedelta(seconds=FAST / 4)
+        if any(e == planned for e in window_edges(seen, now)):
+            event("planned at an edge")
+
+    try:
+        check()
+    finally:
+        import asyncio
+
+        asyncio.run(pipeline.aclose())
+
+
+def test_a_report_hours_before_the_window_is_found_within_ten_minutes():
+    """Issue 28: a publisher back at its spring hour (06:00, the real mil.gov.ua times of April 2022)
+    after two weeks at 09:00 was polled every 30 minutes until the hour before the window: found 29
+    minutes late. The three hours before the window are watched, less often the further from it."""
+    early = [kyiv(DAY, 6, 1, 10)]
+    delays = simulate(early, history(14))
+    assert delays[0] <= 8 * FAST + 20, delays  # 8 minutes at most, and a fetch
+
+
+def test_watching_the_hours_before_the_window_costs_a_few_polls():
+    """From three hours before the window to its opening: about 28 polls (30 at most), where the
+    hour at 3 minutes and two more at 30 minutes took 24."""
+    seen = history(14)
+    now, polls = kyiv(DAY, 5, 51).astimezone(dt.UTC), 0
+    while now < kyiv(DAY, 8, 51):
+        now, polls = next_poll(seen, now, NORMAL, FAST), polls + 1
+    assert polls <= 30, polls
+    assert wait(seen, kyiv(DAY, 5, 0)) == NORMAL  # before those hours: the normal interval
+    assert wait(seen, kyiv(DAY, 6, 0)) == 8 * FAST  # far from the window: every 8 minutes
+    assert wait(seen, kyiv(DAY, 8, 36)) == 3 * FAST  # near it: every 3

@@ -16,7 +16,22 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "tallywatch"
 STAGES = [
     (
         "base",
-        ["models", "i18n", "format", "markup", "secrets", "health", "backoff", "sdnotify", "history", "ratelimit"],
+        [
+            "models",
+            "i18n",
+            "format",
+            "markup",
+            "secrets",
+            "health",
+            "backoff",
+            "sdnotify",
+            "history",
+            "ratelimit",
+            "lean",
+            "ptb",
+            "cldr",
+            "cldr_data",
+        ],
     ),
     ("read", ["config", "extract", "sources"]),
     ("store", ["store"]),

@@ -18,6 +18,9 @@ import re
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
+from . import ptb  # noqa: F401  (first: python-telegram-bot without cryptography)
+
+# isort: split
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.error import RetryAfter, TelegramError

@@ -43,6 +43,7 @@ from .config import Config, ConfigError, Source
 from .format import format_duration
 from .health import OUTBOX, REGISTRY_SOURCES
 from .pipeline import Pipeline
+from .sources import schedule
 from .sources.health import SourceHealth, read_all
 
 if TYPE_CHECKING:
@@ -88,11 +89,13 @@ class Session:
 
 class LearnedTrigger(BaseTrigger):
     """A source's polls: often inside its learned publication window, at its interval outside
-    (``Pipeline.next_poll`` → ``sources.schedule.next_poll``), with its jitter on the long waits."""
+    (``Pipeline.next_poll`` → ``sources.schedule.next_poll``), each poll moved later by its jitter
+    (``sources.schedule.jittered``: never past an edge of the window)."""
 
     def __init__(self, pipeline: Pipeline, source: Source) -> None:
         self.pipeline, self.source = pipeline, source
         self._wrong = False  # the schedule gave a wrong answer (logged once)
+        self.rng = random.Random()  # its jitter's draws (a test sets its own)
 
     def get_next_fire_time(self, previous_fire_time: dt.datetime | None, now: dt.datetime) -> dt.datetime:
         try:
@@ -111,13 +114,9 @@ class LearnedTrigger(BaseTrigger):
                 )
             self._wrong = True
             planned = now + dt.timedelta(seconds=self.source.interval)
-        wait = (planned - now).total_seconds()
-        spread = (
-            min(self.source.jitter * wait, self.source.fast_interval / 4)
-            if wait <= self.source.fast_interval
-            else self.source.jitter * wait
-        )
-        return planned + dt.timedelta(seconds=random.uniform(0, spread))
+        seen = self.pipeline.report_times.get(self.source.name, []) if self.source.learn else []
+        fast = min(self.source.fast_interval, self.source.interval)
+        return schedule.jittered(seen, now, planned, fast, self.source.jitter, self.rng)
 
     def __str__(self) -> str:
         return f"learned window ({self.source.name})"

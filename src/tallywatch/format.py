@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+from . import cldr
+
 # the one way each language writes a day, wherever a reader sees one (an alert, the report, a
 # mail, the page, a chart, the bot): the month in words in English, so no one reads 06/13 or
 # 13/06 the wrong way round; as Ukrainian papers write it in Ukrainian. A language not here
@@ -29,7 +31,10 @@ def format_delta(value: int, lang: str = "en") -> str:
 
 
 def format_date(when: dt.date, lang: str = "en") -> str:
-    """A day for people: ``13 Jun 2025`` (English), ``13.06.2025`` (Ukrainian); see ``DATE_PATTERNS``."""
+    """A day for people: ``13 Jun 2025`` (English), ``13.06.2025`` (Ukrainian); see ``DATE_PATTERNS``
+    (the bundled languages from ``cldr_data.py``, without Babel; another through Babel)."""
+    if cldr.known(lang):
+        return cldr.date(when, lang)
     from babel.dates import format_date as cldr_date
 
     return cldr_date(when, DATE_PATTERNS.get(lang, "medium"), locale=lang)

@@ -143,9 +143,45 @@ def _interleave(deliveries: list[Delivery]) -> list[Delivery]:
     return order
 
 
-def _sent(store: Store, channel: Channel, d: Delivery, receipt: str | None) -> None:
-    store.mark_sent(d.id, receipt)
-    DELIVERIES.labels(channel.kind, "sent").inc()
+def _sent(store: Store, channel: Channel, marks: list[tuple[int, str | None, int | None]]) -> None:
+    store.mark_all_sent(marks)
+    DELIVERIES.labels(channel.kind, "sent").inc(len(marks))
+
+
+@dataclass
+class _Marks:
+    """The sends answered, marked sent in one commit per batch (group commit): the first answer
+    starts a write on the store's thread; those answered while it is written go in the next one.
+    Each send waits for its own mark, so nothing counts as sent before its row says so."""
+
+    run: Run
+    store: Store
+    channel: Channel
+    waiting: list[tuple[tuple[int, str | None, int | None], asyncio.Future[None]]] = field(default_factory=list)
+    writer: asyncio.Task[None] | None = None
+
+    async def sent(self, d: Delivery, receipt: str | None, pieces: int | None) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append(((d.id, receipt, pieces), done))
+        if self.writer is None or self.writer.done():
+            self.writer = asyncio.create_task(self._write())
+        await asyncio.shield(done)  # a send stopped while its mark is written: the mark still goes down
+
+    async def _write(self) -> None:
+        while self.waiting:
+            batch, self.waiting = self.waiting, []
+            try:
+                await self.run(_sent, self.store, self.channel, [mark for mark, _ in batch])
+            except BaseException as exc:  # the store failing (or the loop stopping): every send of the batch hears it
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc if isinstance(exc, Exception) else asyncio.CancelledError())
+                if not isinstance(exc, Exception):
+                    raise
+            else:
+                for _, done in batch:
+                    if not done.done():
+                        done.set_result(None)
 
 
 def _outcome(
@@ -154,7 +190,7 @@ def _outcome(
     """A send that failed marked: dead (the recipient gone, the message refused, the attempts run
     out) or to retry (backoff from ``retry_base`` up to ``retry_max``); without an error, sent."""
     if error is None:
-        _sent(store, channel, d, None)
+        _sent(store, channel, [(d.id, None, None)])
         return
     attempts = d.attempts + 1
     if isinstance(error, Gone | Rejected):
@@ -228,6 +264,7 @@ class _Sender:
     def __post_init__(self) -> None:
         # slow work for a send (a chart), done before the gate books it
         self.prepare = getattr(self.channel, "prepare", None)
+        self.marks = _Marks(self.run, self.store, self.channel)
 
     def stopped(self) -> bool:
         return bool(self.sending.stop and self.sending.stop.is_set())
@@ -294,7 +331,7 @@ class _Sender:
             log.exception("%s %s: unexpected error while sending", channel.kind, d.recipient)
             await self._failed(d, Retry(f"unexpected error: {type(exc).__name__}: {exc}", uncertain=True))
             return
-        await self.run(_sent, self.store, channel, d, receipt)
+        await self.marks.sent(d, receipt, steps.done or None)
 
     async def _failed(self, d: Delivery, error: Exception) -> None:
         await self.run(_outcome, self.store, self.channel, d, error, self.sending.retry_base, self.sending.retry_max)

@@ -70,11 +70,12 @@ class Steps:
             await self._gate()
         self._calls += 1
 
-    async def sent(self, receipt: str | None) -> None:
-        """A piece went out: remembered before the next one is tried."""
+    async def sent(self, receipt: str | None, *, last: bool = False) -> None:
+        """A piece went out: remembered before the next one is tried. The ``last`` is not written
+        down on its own: the delivery is marked sent with its receipt next, in one commit."""
         self.done += 1
         self.receipt = receipt
-        if self._record is not None:
+        if self._record is not None and not last:
             await self._record(self.done, receipt)
 
 

@@ -10,6 +10,7 @@ A small margin under each limit absorbs the jitter between our clock and the ser
 from __future__ import annotations
 
 import asyncio
+import heapq
 import time
 from collections import defaultdict, deque
 
@@ -31,7 +32,12 @@ class FloodGate:
         # a request may reach the server any time between its booking and its answer: a send
         # answered in the last second counts there, however long ago it was booked
         self._booked: dict[str, float] = {}  # recipient → when its send now in flight was booked
-        self._spans: deque[tuple[float, float]] = deque()  # (booked, answered), answered in the last second
+        # sends that may count where they arrived, each on its way through two heaps (O(log n) a
+        # send, however many are in the last second): ``_coming`` (booked + 1 s, answered + 1 s)
+        # until a second has passed since its booking, then ``_counting`` (answered + 1 s) until a
+        # second has passed since its answer
+        self._coming: list[tuple[float, float]] = []
+        self._counting: list[float] = []
         self._kept = self.KEPT  # how many chats the maps hold before the next forgetting
 
     def hold_all(self, seconds: float) -> None:
@@ -47,15 +53,18 @@ class FloodGate:
             self._last[recipient] = max(self._last[recipient], now)
         booked = self._booked.pop(recipient, None)
         if booked is not None:
-            self._spans.append((booked, now))
+            heapq.heappush(self._coming, (booked + 1.0, now + 1.0))
 
     def _late(self, now: float) -> tuple[int, float]:
         """Sends booked over a second ago and answered within the last second (they may have
         arrived within it), and when the first of them stops counting."""
-        while self._spans and self._spans[0][1] <= now - 1.0:
-            self._spans.popleft()
-        ends = [answered + 1.0 for booked, answered in self._spans if booked <= now - 1.0]
-        return len(ends), min(ends, default=now)
+        while self._coming and self._coming[0][0] <= now:
+            _, stops = heapq.heappop(self._coming)
+            if stops > now:
+                heapq.heappush(self._counting, stops)
+        while self._counting and self._counting[0] <= now:
+            heapq.heappop(self._counting)
+        return len(self._counting), self._counting[0] if self._counting else now
 
     def pause(self, recipient: str, seconds: float) -> None:
         self._paused[recipient] = max(self._paused.get(recipient, 0.0), self.clock() + seconds)

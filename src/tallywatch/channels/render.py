@@ -9,6 +9,7 @@ channel's length (``split``).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import html
 import re
 from collections.abc import Iterable, Mapping
@@ -360,8 +361,14 @@ def split(text: str, limit: int) -> list[str]:
     Never inside a tag or an entity (``&amp;``); a tag open at a cut is closed at the end of its
     piece and opened again at the start of the next, so every piece is HTML Telegram accepts.
     Cut at a line break, the break itself is left out (joined with ``\n`` the pieces give back
-    the text when no tag spans the cut).
+    the text when no tag spans the cut). A fan-out cuts the same text for every reader of a
+    language: the last few cuts are remembered.
     """
+    return list(_split(text, limit))
+
+
+@functools.lru_cache(maxsize=32)
+def _split(text: str, limit: int) -> tuple[str, ...]:
     atoms = _ATOM.findall(text)
     pieces: list[str] = []
     i, stack = 0, ()
@@ -378,7 +385,7 @@ def split(text: str, limit: int) -> list[str]:
             state, j = after, j + 1
         if j == len(atoms):
             pieces.append(body + _closing(state))
-            return pieces
+            return tuple(pieces)
         if newline is not None and newline[0] > i + 1:  # cut at the last line break
             j, state, length = newline
             body = body[:length]

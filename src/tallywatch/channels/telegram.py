@@ -17,6 +17,9 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from .. import ptb  # noqa: F401  (first: python-telegram-bot without cryptography)
+
+# isort: split
 from telegram import Bot, InputMediaPhoto, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -36,6 +39,7 @@ from ..models import Event, for_readers
 from ..sources.http import tls_context
 from . import ChannelLimits, Context, Gone, Recipient, Rejected, Retry, Steps
 from .render import split, telegram_html
+from .transport import transport
 
 if TYPE_CHECKING:
     from ..config import Telegram as TelegramSettings
@@ -142,7 +146,8 @@ class TelegramChannel:
         self.bot = Bot(
             token,
             base_url=settings.base_url,
-            request=HTTPXRequest(connection_pool_size=pool, httpx_kwargs={"verify": tls_context()}),
+            # the sends' pool of connections asks its idle ones cheaply whether they were closed
+            request=HTTPXRequest(connection_pool_size=pool, httpx_kwargs={"transport": transport(pool, tls_context())}),
             get_updates_request=HTTPXRequest(connection_pool_size=1, httpx_kwargs={"verify": tls_context()}),
         )
         self._ready = False
@@ -325,7 +330,8 @@ class TelegramChannel:
                 chat_id=chat, photo=photo, caption=text, parse_mode=ParseMode.HTML, reply_parameters=answer, **self.paid
             )
         message = None
-        for number, piece in enumerate(split(text, self.limits.max_length or 4096)):
+        pieces = split(text, self.limits.max_length or 4096)
+        for number, piece in enumerate(pieces):
             if after + number < steps.done:  # went out in an earlier attempt
                 continue
             await steps.call()
@@ -337,7 +343,7 @@ class TelegramChannel:
                 reply_parameters=answer,
                 **self.paid,
             )
-            await steps.sent(receipt(message))
+            await steps.sent(receipt(message), last=number == len(pieces) - 1)
         return message
 
     async def _call(self, recipient: str, action, *args, moved: bool = False):

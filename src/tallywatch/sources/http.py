@@ -25,7 +25,11 @@ from typing import TypedDict, Unpack
 from urllib.parse import urljoin, urlsplit
 
 import certifi
-import httpx
+
+from ..lean import without
+
+with without("pygments"):  # httpx's command-line client, never used (lean.py)
+    import httpx
 
 
 @functools.cache

@@ -10,20 +10,24 @@ publication times) give the span of that width holding the most days, the latest
 when it can be.
 
 Inside the window the source is polled every ``fast`` seconds (a conditional GET: an unchanged
-feed costs a 304); in the hour before it and for a few hours after it (an early or a late
-report) every ``LATE`` × fast; otherwise at the normal interval, never past the next of those
-moments. Once the day's report is in, the source relaxes to its normal interval until the next
+feed costs a 304); in the three hours before it (an early report: a publisher back at an earlier
+hour) every ``EARLY`` × fast far from it, down to ``LATE`` × fast as it nears (a sixth of the time
+left); for a few hours after it (a late report) every ``LATE`` × fast; otherwise at the normal
+interval, never past the next of those moments. Once the day's report is in, the source relaxes to its normal interval until the next
 day's window. Two polls are never closer than ``fast`` seconds, and the next one is always after
 now (a trigger asked again at once would spin). Without enough
 history (``MIN_DAYS``) a source is polled at its normal interval.
 
 ``next_poll`` is one pure function of (the times seen, now), tested with a clock; the daemon's
-trigger, ``tallywatch sources`` and ``bench/latency.py`` all use it.
+trigger, ``tallywatch sources`` and ``bench/latency.py`` all use it. The daemon's trigger and the
+benchmark then move each planned poll later by the source's jitter through ``jittered``, which never
+carries a poll past an edge of the window (``edges``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
@@ -34,9 +38,11 @@ RECENT = 3  # the last days that always fall inside it (a drifting hour is follo
 MIN_DAYS = 3  # days with a report needed before a window is trusted
 BEFORE = 10  # minutes of margin before the earliest usual time
 AFTER = 20  # … and after the latest
-LATE = 3  # an early or late report is waited for at this × the fast interval …
-EARLY_FOR = 60  # … from this many minutes before the window opens …
+LATE = 3  # an early or late report is waited for at this × the fast interval at least …
+EARLY_FOR = 3 * 60  # … from this many minutes before the window opens …
 LATE_FOR = 6 * 60  # … and for this many minutes after it closes
+APPROACH = 6  # before the window a poll waits this fraction of the time left (LATE to EARLY × fast)
+EARLY = 8  # × the fast interval: the longest wait in the hours before the window
 DONE_BEFORE = 3 * 60  # a report seen this long before the window opens is yesterday's, late
 MAX_WIDTH = 4 * 60  # minutes: the widest window, margins included
 
@@ -120,17 +126,53 @@ def _planned(seen: list[dt.datetime], now: dt.datetime, normal: float, fast: flo
     early = dt.timedelta(minutes=EARLY_FOR)
     relaxed = now + dt.timedelta(seconds=normal)
     watchful = now + dt.timedelta(seconds=min(normal, LATE * fast))
-    # until tomorrow's window: its early hour may have begun before midnight (a window soon after it)
+
+    def nearing(opens: dt.datetime) -> dt.datetime:  # in the hours before a window: sooner as it nears
+        left = (opens - now).total_seconds()
+        return min(opens, now + dt.timedelta(seconds=min(normal, max(LATE * fast, min(EARLY * fast, left / APPROACH)))))
+
+    # until tomorrow's window: its early hours may have begun before midnight (a window soon after it)
     opens_tomorrow = _at(today + dt.timedelta(days=1), window.start)
-    tomorrow = min(relaxed, opens_tomorrow - early) if now < opens_tomorrow - early else min(watchful, opens_tomorrow)
+    tomorrow = min(relaxed, opens_tomorrow - early) if now < opens_tomorrow - early else nearing(opens_tomorrow)
     if done_today(seen, window, now):
         return tomorrow
     if now < opens - early:
         return min(relaxed, opens - early)
     if now < opens:
-        return min(watchful, opens)
+        return nearing(opens)
     if now <= closes:
         return now + dt.timedelta(seconds=fast)
     if now <= closes + dt.timedelta(minutes=LATE_FOR):
         return watchful
     return tomorrow
+
+
+def edges(seen: list[dt.datetime], now: dt.datetime) -> list[dt.datetime]:
+    """The moments from which the schedule polls more often than before them: the start of the early
+    hours before the window and the window's opening, today's and tomorrow's (none without a window)."""
+    window = learn(seen, now)
+    if window is None:
+        return []
+    today = now.astimezone(KYIV).date()
+    early = dt.timedelta(minutes=EARLY_FOR)
+    return sorted(
+        moment
+        for day in (today, today + dt.timedelta(days=1))
+        for opens in [_at(day, window.start).astimezone(dt.UTC)]
+        for moment in (opens - early, opens)
+    )
+
+
+def jittered(
+    seen: list[dt.datetime], now: dt.datetime, planned: dt.datetime, fast: float, jitter: float, rng: random.Random
+) -> dt.datetime:
+    """``planned`` (from ``next_poll``) moved later by a random part of the wait, so that sources
+    (and installs) do not all poll at the same second: up to ``jitter`` × the wait, a quarter of
+    ``fast`` at most when polling fast, and never past an edge of the window (``edges``: a poll
+    planned before the early hours or the window's opening comes at that moment at the latest)."""
+    wait = (planned - now).total_seconds()
+    spread = jitter * wait if wait > fast else min(jitter * wait, fast / 4)
+    edge = next((e for e in edges(seen, now) if e >= planned), None)
+    if edge is not None:
+        spread = min(spread, (edge - planned).total_seconds())
+    return planned + dt.timedelta(seconds=rng.uniform(0, max(0.0, spread)))

@@ -321,13 +321,20 @@ class Deliveries(Connection):
             "UPDATE deliveries SET pieces_sent = ?, receipt = ? WHERE id = ?", [pieces_sent, receipt, delivery_id]
         )
 
+    def mark_sent(self, delivery_id: int, receipt: str | None = None, pieces: int | None = None) -> None:
+        """Sent; ``receipt`` is what the recipient's service calls the message (to edit it later);
+        ``pieces``: how many went out in all (the last one is written down here, not by ``mark_step``)."""
+        self.mark_all_sent([(delivery_id, receipt, pieces)])
+
     @_writes
-    def mark_sent(self, delivery_id: int, receipt: str | None = None) -> None:
-        """Sent; ``receipt`` is what the recipient's service calls the message (to edit it later)."""
-        self.db.execute(
+    def mark_all_sent(self, marks: list[tuple[int, str | None, int | None]]) -> None:
+        """``mark_sent`` for each (delivery id, receipt, pieces), in one transaction: the outbox's
+        sends answered while the last commit was being written go down in the next (group commit)."""
+        now = _ts()
+        self.conn.executemany(
             "UPDATE deliveries SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL,"
-            " claimed_at = NULL, receipt = ? WHERE id = ?",
-            [_ts(), receipt, delivery_id],
+            " claimed_at = NULL, receipt = ?, pieces_sent = COALESCE(?, pieces_sent) WHERE id = ?",
+            [(now, receipt, pieces, delivery_id) for delivery_id, receipt, pieces in marks],
         )
 
     @_writes
