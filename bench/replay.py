@@ -2,9 +2,9 @@
 
 Two ways: the full replay, each day through ``ingest`` as news (its daily report built), and a first
 start's, ``replay.feed_history``: the same days stored quietly (no reports), as the daemon's first
-start stores them. Prints figures per second of each and peak memory of the full one. Target:
->= 50,000 figures/s on one core. With ``--json`` the last line is one JSON object:
-first_start_figures_per_s, full_figures_per_s.
+start stores them. Prints figures per second of each and peak memory of the full one. Target
+(issue 28): >= 40,000 figures/s both ways, on one core. With ``--json`` the last line is one JSON
+object: first_start_figures_per_s, full_figures_per_s.
 ``--days N`` replays only the history's first N days (a quick check of the bench itself).
 Run: .venv/bin/python bench/replay.py [--rounds N] [--days N] [--json]
 """
@@ -80,9 +80,9 @@ def main() -> None:
     print(f"figures             {figures:>10,}")
     print(f"events              {events:>10,}")
     print(f"best of {args.rounds} rounds     {best:>10.3f} s")
-    print(f"figures per second  {figures / best:>10,.0f}   (target >= 50,000)")
+    print(f"figures per second  {figures / best:>10,.0f}   (target >= 40,000, each day's report built)")
     print(
-        f"first start         {figures / best_first:>10,.0f}   figures per second (best {best_first:.3f} s, quiet: no reports)"
+        f"first start         {figures / best_first:>10,.0f}   figures per second (target >= 40,000; best {best_first:.3f} s, quiet: no reports)"
     )
     print(f"peak traced memory  {peak / 2**20:>10.1f} MiB (Python allocations during one round)")
     print(f"max RSS             {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:>10.1f} MiB (whole process)")

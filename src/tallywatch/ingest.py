@@ -262,7 +262,8 @@ class _Batch:
         made = report.evaluate(self.detector.window, versions, day, found, origin)
         if made is not None:
             events.append(made)
-            store.fold([s.id for s in untold], made.key)
+            if untold:
+                store.fold([s.id for s in untold], made.key)
 
     def store_events(self, events: list[Event]) -> None:
         """The events stored (each once), told or not (``_told``)."""

@@ -126,9 +126,11 @@ class Detector:
         fig = change.figure
         window = self._windows.get(fig.metric) or self.window(fig.metric)
         point = Point(fig.as_of, fig.value, change.source, fig.reported_delta)
-        held = window.points.get(fig.as_of) or (
-            window.suspect if window.suspect and window.suspect.as_of == fig.as_of else None
-        )
+        last, suspect = window.last, window.suspect
+        # a day after the series' head (each new report) has no point of its own in it yet
+        held = None if last is not None and fig.as_of > last.as_of else window.points.get(fig.as_of)
+        if held is None and suspect is not None and suspect.as_of == fig.as_of:
+            held = suspect
         if held is not None and held.source != change.source:
             return self._second_source(window, held, point)
         if held is not None:  # the same source revised its figure for the day
@@ -331,6 +333,8 @@ class Detector:
             return False
         if rule is None or window.per_day or window.last is None:
             return False
+        if (milestones.next_level(rule, window.last.value) or point.value + 1) > point.value:
+            return False  # the usual day: no level between the last accepted value and this one
         levels = milestones.levels_between(rule, window.last.value, point.value)
         return any(not self.store.has_event(milestones.key(window.metric, level)) for level in levels)
 

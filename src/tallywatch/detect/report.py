@@ -56,7 +56,8 @@ def standing(window: Callable[[str], Window], day: dt.date) -> dict[str, str]:
     out = {}
     for metric in CORE_METRICS:
         w = window(metric)
-        if w.points.get(day) is not None:
+        last = w.last
+        if (last is not None and last.as_of == day) or w.points.get(day) is not None:  # (the newest day: its head)
             out[metric] = "in"
         elif w.suspect is not None and w.suspect.as_of == day:
             out[metric] = "held"
@@ -103,12 +104,12 @@ def figures(window: Callable[[str], Window], day: dt.date) -> list[dict[str, Any
     out = []
     for metric in METRICS:
         w = window(metric)
-        point = w.points.get(day)
-        if point is None:
+        i = bisect.bisect_left(w.days, day)  # the day's place in the series (``points.get``, ``before``)
+        if i == len(w.days) or w.days[i] != day:
             if metric in CORE_METRICS:
                 out.append({"metric": metric, "value": None, "delta": None, "confirmed": False})
             continue
-        before = w.before(day)
+        point, before = w.points.at(i), w.points.at(i - 1) if i else None
         if before is not None and (day - before.as_of).days == 1:
             delta = point.value - before.value
         else:
@@ -118,9 +119,23 @@ def figures(window: Callable[[str], Window], day: dt.date) -> list[dict[str, Any
 
 
 def rank(w: Window, day: dt.date) -> dict[str, int] | None:
-    """Where the day's rise stands among the daily rises of the last 365 days (1: the highest)."""
+    """Where the day's rise stands among the daily rises of the last 365 days (1: the highest).
+
+    The newest day's (each day of a replay, each live report) from the changes the window keeps up
+    to date (``Window.changes``); a day behind it (a held day's report) counted over its year."""
     if w.covered(day, RANK_DAYS) < RANK_COVERED:
         return None
+    if w.last is None or day != w.last.as_of:
+        return _rank_counted(w, day)
+    changes = w.changes(RANK_DAYS)
+    newest = changes.newest()
+    if newest is None or newest[0] != day:  # the day before is not known: no rise
+        return None
+    return {"rank": 1 + changes.above(newest[1]), "of": len(changes)}
+
+
+def _rank_counted(w: Window, day: dt.date) -> dict[str, int] | None:
+    """``rank`` counted over the day's year of the series (for a day behind the newest)."""
     start = day - dt.timedelta(days=RANK_DAYS)
     first = max(0, bisect.bisect_right(w.days, start) - 1)  # the day before the window: the first rise's base
     rises, previous, today = [], None, None

@@ -102,6 +102,20 @@ class SortedWindow:
         return float(ordered[mid][0]) if n % 2 else (ordered[mid - 1][0] + ordered[mid][0]) / 2
 
 
+class Changes(SortedWindow):
+    """Every day-to-day change of the last ``days`` days (falls too, unlike the rules' rises), sorted:
+    where the newest day's change stands among them, without walking the days again."""
+
+    def newest(self) -> tuple[dt.date, int] | None:
+        """The newest day's change, if its day before is known."""
+        return self._arrival[-1] if self._arrival else None
+
+    def above(self, change: int) -> int:
+        """How many of the changes are larger than ``change``."""
+        ordered = self._ordered()
+        return len(ordered) - bisect.bisect_right(ordered, (change, dt.date.max))
+
+
 class SlidingMax:
     """The largest daily rise of the last ``days`` days: a monotonic deque, O(1) amortised."""
 
@@ -168,6 +182,7 @@ class Window:
         self._windows: list[SortedWindow | SlidingMax] = [*self._sorted.values(), *self._maxima.values()]
         self.largest_ever: tuple[int, dt.date] | None = None
         self.daily_rises = 0  # how many daily rises are known (history for the rules)
+        self._changes: dict[int, Changes] = {}  # built when asked (personnel's rank), then kept up to date
 
     def covered(self, day: dt.date, days: int) -> int:
         """How many of the ``days`` days before ``day`` the series covers (for honest wording)."""
@@ -180,6 +195,21 @@ class Window:
     def largest(self, days: int) -> tuple[int, dt.date] | None:
         """The largest daily rise of the last ``days`` days (a window the guard or record rule asked for)."""
         return self._maxima[days].largest()
+
+    def changes(self, days: int) -> Changes:
+        """The day-to-day changes of the ``days`` days up to the newest one (falls too): read from the
+        series the first time, then kept up to date by ``push``."""
+        changes = self._changes.get(days)
+        if changes is None:
+            changes = self._changes[days] = Changes(days)
+            if self.last is not None:
+                start = self.last.as_of - dt.timedelta(days=days)
+                previous = None
+                for point in self.points.tail(max(0, bisect.bisect_right(self.days, start) - 1)):
+                    if previous is not None and point.as_of > start and (point.as_of - previous.as_of).days == 1:
+                        changes.add(point.as_of, point.value - previous.value)
+                    previous = point
+        return changes
 
     def before(self, day: dt.date) -> Point | None:
         i = bisect.bisect_left(self.days, day)
@@ -211,9 +241,13 @@ class Window:
         self.days.append(point.as_of)
         self.points.append(point)
         self.last = point
+        follows = prior is not None and (point.as_of - prior.as_of).days == 1
+        if follows and self._changes:
+            for changes in self._changes.values():
+                changes.add(point.as_of, point.value - prior.value)
         if self.per_day:
             rise = point.value  # each day's count is the day's "rise"
-        elif prior is None or (point.as_of - prior.as_of).days != 1:
+        elif not follows:
             return
         else:
             rise = point.value - prior.value

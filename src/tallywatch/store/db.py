@@ -54,6 +54,8 @@ def _writes(method):
 
     @functools.wraps(method)
     def wrapper(self: Connection, *args: Any, **kwargs: Any) -> Any:
+        if self.conn.in_transaction:  # the caller's: joined, as ``transaction()`` would (a replay's days)
+            return method(self, *args, **kwargs)
         with self.transaction():
             return method(self, *args, **kwargs)
 

@@ -17,6 +17,10 @@ from ..models import ADMIN_ONLY, Event
 from .db import Connection, _day, _event, _ts, _writes
 from .deliveries import LIVE_EVENT
 
+# an event's data as stored: json.dumps(data, sort_keys=True) to the byte, one encoder made once and
+# without the check for circular data (a daily report's is stored once a day of a replay)
+_DATA = json.JSONEncoder(sort_keys=True, check_circular=False)
+
 
 @dataclass(frozen=True)
 class StoredEvent:
@@ -45,7 +49,7 @@ class Events(Connection):
                 event.value,
                 event.severity,
                 event.message,
-                json.dumps(event.data, sort_keys=True),
+                _DATA.encode(event.data),
                 source,
                 notify,
                 _ts(),
@@ -53,21 +57,33 @@ class Events(Connection):
         )
         if cur.rowcount == 0:
             return None
+        if event.rule == "report":  # the day's report is told: it waits no more (``held_reports``)
+            self.conn.execute("DELETE FROM reports_held WHERE day = ?", [event.as_of.isoformat()])
         return StoredEvent(cur.lastrowid, event, notify)
 
     def late_untold(self) -> list[StoredEvent]:
         """Live milestones learned of late (``data["late"]``) that no daily report told yet (``fold``):
         the next day's report tells them, a line each."""
-        rows = self.db.query(
+        rows = self._rows(  # (the words of the partial index events_late_untold, which holds only these)
             f"SELECT * FROM events WHERE rule = 'milestone' AND {LIVE_EVENT}"
             " AND json_extract(data, '$.late') IS NOT NULL AND json_extract(data, '$.folded') IS NULL ORDER BY id"
         )
         return [StoredEvent(row["id"], _event(row), False) for row in rows]
 
+    def _rows(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        """The rows as dicts, for the lookups a daily report makes (asked once a day of a replay:
+        most find nothing, and ``db.query`` costs twice as much for that)."""
+        cur = self.conn.execute(sql, params or [])
+        rows = cur.fetchall()
+        if not rows:
+            return []
+        names = [column[0] for column in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in rows]
+
     def crossed_on(self, day: dt.date) -> list[Event]:
         """The live milestones crossed on ``day`` and told as news (not learned of late): the
         headline of that day's report, whichever batch brought them."""
-        rows = self.db.query(
+        rows = self._rows(
             f"SELECT * FROM events WHERE rule = 'milestone' AND as_of = ? AND {LIVE_EVENT}"
             " AND json_extract(data, '$.late') IS NULL ORDER BY id",
             [day.isoformat()],
@@ -92,7 +108,7 @@ class Events(Connection):
                 [
                     event.as_of.isoformat(),
                     event.value,
-                    json.dumps(event.data, sort_keys=True),
+                    _DATA.encode(event.data),
                     event.message,
                     event.key,
                 ],
@@ -130,7 +146,9 @@ class Events(Connection):
         )
 
     def held_reports(self) -> dict[dt.date, dt.datetime]:
-        """The days whose report waits for a held figure and is not told yet, with since when."""
+        """The days whose report waits for a held figure and is not told yet, with since when. (A
+        day's row goes when its report is stored; a file from before schema 16 may keep rows of
+        days told since, which the ``NOT EXISTS`` leaves out.)"""
         return {
             _day(day): dt.datetime.fromisoformat(since)
             for day, since in self.conn.execute(

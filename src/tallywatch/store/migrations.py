@@ -260,6 +260,18 @@ MIGRATIONS: list[str] = [
         min((SELECT min(first_seen) FROM items WHERE items.source = sources.name), last_success), last_success)
         WHERE last_success IS NOT NULL
     """,
+    # 16: a day's report is found by its rule and day (``told``, ``report_versions``, ``held_reports``,
+    #     asked once a day of a replay) without reading every report stored before, and the crossings
+    #     learned of late that no report told yet (``late_untold``, asked by the newest day's first
+    #     report) without reading every milestone's data (issue 28); the rule is tested first, so
+    #     storing any other event reads no JSON for it. The retractions (``Store.settle``, run by each
+    #     claim and at each newer version of a report) without reading every event's data either.
+    """
+    CREATE INDEX events_rule_day ON events (rule, as_of);
+    CREATE INDEX events_late_untold ON events (rule, id) WHERE rule = 'milestone'
+        AND json_extract(data, '$.late') IS NOT NULL AND json_extract(data, '$.folded') IS NULL;
+    CREATE INDEX events_retracting ON events (id) WHERE json_extract(data, '$.retracts') IS NOT NULL
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
