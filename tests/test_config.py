@@ -99,6 +99,10 @@ def test_defaults_list_real_public_sources():
         ),
         ("[web]\npublic_url = 'example.org'\n", "web.public_url: expected an http:// or https:// address"),
         (
+            "[telegram]\nbot_username = 'https://t.me/losses'\n",
+            "telegram.bot_username: expected the bot's username as @BotFather gave it, such as @losses_bot",
+        ),
+        (
             "[service]\nname = 'Losses <desk>'\n",
             "service.name: expected a name on one line, up to 80 characters, without <, > or quotes",
         ),

@@ -3,6 +3,7 @@ from the bundled General Staff series, and the app serving it on 127.0.0.1."""
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 
 import httpx
 from tally import Tally
@@ -12,7 +13,7 @@ from test_email import free_port
 from tallywatch.config import Config
 from tallywatch.history import between
 from tallywatch.pipeline import Pipeline
-from tallywatch.replay import seed
+from tallywatch.replay import baseline, seed
 from tallywatch.web.app import Site, build
 from tallywatch.web.server import WebServer
 
@@ -24,8 +25,9 @@ def bundled(metric: str, day: dt.date) -> int:
     return next(f.value for f in between(day, day)[day] if f.metric == metric)
 
 
-def june_database(tmp_path) -> Config:
-    """A database filled by the real ingest with June 2025 from the bundled series, and its config."""
+def june_database(tmp_path, **more: dict) -> Config:
+    """A database filled by the real ingest with June 2025 from the bundled series, and its config
+    (``more``: tables to add to it)."""
     cfg = Config.from_dict(
         {
             "storage": {"path": str(tmp_path / "d.db")},
@@ -33,6 +35,7 @@ def june_database(tmp_path) -> Config:
             "console": {"enabled": False},
             "backfill": {"enabled": False},
             "web": {"port": free_port(), "public_url": "https://losses.example.org"},
+            **more,
         }
     )
     tally = Tally(cfg.storage.resolved(), cfg, [])
@@ -45,13 +48,32 @@ def june_database(tmp_path) -> Config:
     return cfg
 
 
-def serve(cfg: Config, steps):
-    """The web app serving a pipeline on that database: ``steps(client, pipeline)``."""
+def fresh_install(tmp_path) -> Config:
+    """A first start's database: the whole bundled history, stored quietly, and no report read yet."""
+    cfg = Config.from_dict(
+        {
+            "storage": {"path": str(tmp_path / "fresh.db")},
+            "console": {"enabled": False},
+            "web": {"port": free_port(), "public_url": "https://losses.example.org"},
+        }
+    )
+    tally = Tally(cfg.storage.resolved(), cfg, [])
+    baseline(tally.store, tally.detector)
+    tally.close()
+    return cfg
+
+
+def serve(cfg: Config, steps, today: dt.date | Callable[[], dt.date] | None = None):
+    """The web app serving a pipeline on that database: ``steps(client, pipeline)``; ``today``: the
+    page's day (Kyiv), or its clock; else the real one."""
 
     async def go():
         pipeline = Pipeline(cfg)
         site = Site(lambda: pipeline, cfg)
-        server = WebServer(build(site), "127.0.0.1", cfg.web.port)
+        app = build(site)
+        if today is not None:
+            app.state.today = today if callable(today) else lambda: today
+        server = WebServer(app, "127.0.0.1", cfg.web.port)
         site.server = server
         await server.start()
         try:

@@ -406,6 +406,13 @@ class Console(Strict):
 
 
 ChatName = Annotated[str, _hinted(r"^(@[A-Za-z][A-Za-z0-9_]{3,}|-?\d+)\Z", "expected @channelname or a chat id")]
+BotName = Annotated[
+    str,
+    _hinted(
+        r"^@?[A-Za-z][A-Za-z0-9_]{1,28}[Bb][Oo][Tt]\Z",
+        "expected the bot's username as @BotFather gave it, such as @losses_bot (5 to 32 letters, digits or _, ending in bot)",
+    ),
+]
 
 
 def _spoken(language: str) -> None:
@@ -499,6 +506,13 @@ class Telegram(Strict):
     # bills the messages beyond the free limit (0.1 Star each) to the bot's Stars balance
     paid_broadcast: bool = False
     polling: bool = True  # answer commands (getUpdates); off: post alerts only
+    # the bot's username, for the public page's link to it (t.me/…); None: the page names no bot
+    bot_username: BotName | None = None
+
+    @property
+    def public_channels(self) -> list[TelegramChat]:
+        """The channels a link can name (``@name``: a chat id is private, it has no public address)."""
+        return [c for c in self.channels if c.chat.startswith("@")]
 
     def __post_init__(self) -> None:
         _known_zone("timezone", self.timezone)
