@@ -171,11 +171,12 @@ def _month_names(language: str) -> list[str]:
 
 def _date_axis(figure: Any, axis: Any, first: dt.date, last: dt.date, language: str) -> None:
     """One date axis under the daily changes, from ``first`` to ``last``, in the reader's language:
-    up to 45 days a tick a week back from the last day, named ``14 Jun`` / ``14 черв.``; longer, a
-    tick where each month (up to 200 days), each quarter (up to 800) or each year begins, its name
-    (``Jun``, a January its year ``2025``) written from there on, under its own figures. The first
-    part of a period, before its first tick, is named too where its name fits; a name that would
-    run into the next or past the end is left out. No offset text (the period is the title's)."""
+    up to 45 days a tick a week (up to 14, every other day) back from the last day, named
+    ``14 Jun`` / ``14 черв.``; longer, a tick where each month (up to 200 days), each quarter (up to
+    800) or each year begins, its name (``Jun``, a January its year ``2025``) written from there
+    on, under its own figures. The first part of a period, before its first tick, is named too
+    where its name fits under it; a name that would run into the next or past the end is left out.
+    No offset text (the period is the title's)."""
     from matplotlib.dates import date2num
     from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, NullFormatter, NullLocator
 
@@ -185,7 +186,8 @@ def _date_axis(figure: Any, axis: Any, first: dt.date, last: dt.date, language: 
     axis.xaxis.set_minor_locator(NullLocator())
     axis.xaxis.set_minor_formatter(NullFormatter())
     if span <= 45:
-        ticks = [last - dt.timedelta(days=k) for k in range(0, span + 1, 7)][::-1]
+        step = 1 if span <= 4 else 2 if span <= 14 else 7  # a week's chart (/chart tanks 7): every other day
+        ticks = [last - dt.timedelta(days=k) for k in range(0, span + 1, step)][::-1]
         names = {d: f"{d.day} {months[d.month - 1]}" for d in ticks}
         axis.xaxis.set_major_locator(FixedLocator(date2num(ticks)))
         axis.xaxis.set_major_formatter(FuncFormatter(lambda x, pos: names[ticks[pos]] if pos is not None else ""))
