@@ -214,13 +214,13 @@ def _date_axis(figure: Any, axis: Any, first: dt.date, last: dt.date, language: 
         renderer = figure.canvas.get_renderer()
         boxes = [t.label1.get_window_extent(renderer) for t in axis.xaxis.get_major_ticks()[: len(ticks)]]
         # the first part's name ends within its period (a May of one day is not named under June's
-        # figures); a name never runs into the next, nor past the last day
+        # figures); a name never runs into the next (a gap of 14 pixels at least), nor past the last day
         named = _next_month(ticks[0]) if name(ticks[0]) in months else dt.date(ticks[0].year + 1, 1, 1)
         limits = [axis.transData.transform((date2num(d), 0))[0] for d in (named, last + dt.timedelta(days=1))]
         crowded = [
             i
             for i, box in enumerate(boxes)
-            if box.x1 + 6
+            if box.x1 + 14
             > min(
                 boxes[i + 1].x0 if i + 1 < len(boxes) else limits[-1],
                 limits[0] if i == 0 and ticks[0] == first else limits[-1],
