@@ -46,11 +46,38 @@ def render(
     marks: list[Mark] = (),
     language: str = "en",
 ) -> bytes:
-    """PNG bytes: the cumulative curve above, the daily changes below, milestones and spikes marked."""
+    """PNG bytes: the cumulative curve above, the daily changes below, milestones and spikes marked
+    (``chart_figure``)."""
+    out = io.BytesIO()
+    chart_figure(metric, points, marks, language).savefig(out, format="png")
+    return out.getvalue()
+
+
+CURVE, RISE, FALL, STANDOUT = "#1f5fa8", "#5d8fc9", "#7f8c8d", "#c0392b"  # the chart's colours
+LEGEND = {  # what each colour means, in the legend under the chart (msgids)
+    RISE: N_("daily change"),
+    STANDOUT: N_("an unusual day or a record"),
+    FALL: N_("a count corrected down"),
+    "milestone": N_("a milestone passed"),
+}
+LABELLED = 3  # milestones named on a chart, the latest first (each one has its dot)
+
+
+def chart_figure(
+    metric: str,
+    points: list[tuple[dt.date, int]],
+    marks: list[Mark] = (),
+    language: str = "en",
+) -> Any:
+    """The chart as a matplotlib ``Figure`` on the Agg canvas, laid out (``render`` saves it).
+
+    ``points``: every day to draw, from the first to the last — the last 30, 90 or 365 days, or
+    all a metric has (``chart_data(metric, None)``); the date axis suits the span (``_date_axis``).
+    The counts on both axes are whole numbers, each said once; a milestone is a dot on the curve
+    with its level in the empty part of the chart beside it; a legend under the chart says what
+    each colour of bar means, in the reader's language."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter, DateFormatter, DayLocator
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
 
     if not points:
         raise ValueError(f"no figures for {metric} to draw")
@@ -59,7 +86,6 @@ def render(
     changes = [(d, b - a) for (_, a), (d, b) in itertools.pairwise(points)]
     spike_days = {m.as_of for m in marks if m.rule in ("spike", "record")}
     name = metric_name(metric, language)
-    thousands = FuncFormatter(lambda x, _pos: format_number(int(x), language))
 
     figure = Figure(
         figsize=(5.4, 5.6), dpi=180, layout="constrained"
@@ -70,49 +96,254 @@ def render(
     figure.suptitle(f"{capitalized(name)}: {format_number(values[-1], language)}", fontsize=17, fontweight="bold")
     top.set_title(period, fontsize=12, color="#555555")
 
-    top.plot(days, values, color="#1f5fa8", linewidth=2.4)
-    top.fill_between(days, values, min(values), color="#1f5fa8", alpha=0.08)
-    top.yaxis.set_major_formatter(thousands)
+    low, _ = _whole_axis(top, min(values), max(values), language)
+    (curve,) = top.plot(days, values, color=CURVE, linewidth=2.4)
+    top.fill_between(days, values, low, color=CURVE, alpha=0.08)
     top.set_ylabel(gettext(language, "total"), fontsize=12)
     top.grid(True, alpha=0.3)
-    span = max(1, (days[-1] - days[0]).days)
-    for mark in marks:
-        if mark.rule == "milestone" and days[0] <= mark.as_of <= days[-1]:
-            top.axvline(mark.as_of, color="#c0392b", linestyle="--", linewidth=1.4)
-            # at the top on white, left of the line — or right of it near the left edge (the y labels)
-            right = (mark.as_of - days[0]).days < span * 0.25
-            top.annotate(
-                mark.label,
-                xy=(mark.as_of, 0.98),
-                xycoords=("data", "axes fraction"),
-                xytext=(5 if right else -5, 0),
-                textcoords="offset points",
-                ha="left" if right else "right",
-                va="top",
-                fontsize=12,
-                fontweight="bold",
-                color="#c0392b",
-                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.9, "pad": 1.5},
-            )
 
+    shown: dict[str, str] = {}  # the legend: colour → words
     if changes:
-        colors = ["#c0392b" if d in spike_days else ("#7f8c8d" if c < 0 else "#5d8fc9") for d, c in changes]
-        bottom.bar([d for d, _ in changes], [c for _, c in changes], color=colors, width=0.85)
-    bottom.yaxis.set_major_formatter(thousands)
+        colors = [STANDOUT if d in spike_days else (FALL if c < 0 else RISE) for d, c in changes]
+        _bars(bottom, changes, colors)
+        shown = {color: LEGEND[color] for color in (RISE, STANDOUT, FALL) if color in colors}
+    steps = [c for _, c in changes] or [0]
+    _whole_axis(bottom, min(0, *steps), max(0, *steps), language)
     bottom.set_ylabel(gettext(language, "per day"), fontsize=12)
     bottom.grid(True, axis="y", alpha=0.3)
-    short = (days[-1] - days[0]).days <= 10
-    locator = DayLocator() if short else AutoDateLocator(maxticks=8)
-    bottom.xaxis.set_major_locator(locator)
-    # month names would be English whatever the reader's language: Ukrainian charts use 14.06 dates
-    bottom.xaxis.set_major_formatter(DateFormatter("%d.%m") if language == "uk" else ConciseDateFormatter(locator))
     for axis in (top, bottom):
         axis.tick_params(labelsize=11)
         for side in ("top", "right"):
             axis.spines[side].set_visible(False)
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
-    return out.getvalue()
+
+    at = dict(points)
+    milestones = [m for m in marks if m.rule == "milestone" and m.as_of in at]
+    if milestones:
+        shown["milestone"] = LEGEND["milestone"]
+    _legend(figure, shown, language)
+    _date_axis(figure, bottom, days[0], days[-1], language)
+    milestones.sort(key=lambda m: m.as_of)
+    if milestones:
+        top.plot([m.as_of for m in milestones], [at[m.as_of] for m in milestones], "o", color=STANDOUT, zorder=3)
+    _name_milestones(figure, top, curve, [(m, at[m.as_of]) for m in milestones], low)
+    return figure
+
+
+def _bars(axis: Any, changes: list[tuple[dt.date, int]], colors: list[str]) -> None:
+    """A bar a day, as one collection (1,600 days of bars as patches take seconds to lay out)."""
+    from matplotlib.collections import PolyCollection
+    from matplotlib.dates import date2num
+
+    half = 0.5 if len(changes) > 120 else 0.425  # bars a few pixels wide or less: no gap between them
+    shapes = [
+        [(x - half, 0), (x - half, c), (x + half, c), (x + half, 0)]
+        for x, c in zip(date2num([d for d, _ in changes]), [c for _, c in changes], strict=True)
+    ]
+    axis.add_collection(PolyCollection(shapes, facecolors=colors, edgecolors="none", linewidths=0), autolim=False)
+
+
+def _whole_axis(axis: Any, low: int, high: int, language: str) -> tuple[float, float]:
+    """Counts on ``axis``'s y: whole numbers only, each a different one (never ``1 1 1 0 0``), at
+    least two on a flat series; the limits it shows (from ``low`` to ``high`` and a little more)."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
+    if low == high:  # a flat series: the whole numbers around it (not 2.00 2.02 2.04…)
+        axis.set_ylim(low - 1 if low else 0, high + 1)
+    else:
+        margin = (high - low) * 0.05
+        axis.set_ylim(low - margin, high + margin)
+    axis.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=True, min_n_ticks=2))
+
+    def whole(x: float, _pos: Any) -> str:
+        return format_number(round(x), language).replace("-", "−") if abs(x - round(x)) < 1e-6 else ""
+
+    axis.yaxis.set_major_formatter(FuncFormatter(whole))
+    return axis.get_ylim()
+
+
+def _month_names(language: str) -> list[str]:
+    """The language's abbreviated month names, as CLDR writes them (Jun / черв.): Babel's tables,
+    read in the drawing process only."""
+    from babel.dates import get_month_names
+
+    return list(get_month_names("abbreviated", "format", locale=language).values())
+
+
+def _date_axis(figure: Any, axis: Any, first: dt.date, last: dt.date, language: str) -> None:
+    """One date axis under the daily changes, from ``first`` to ``last``, in the reader's language:
+    up to 45 days a tick a week (up to 14, every other day) back from the last day, named
+    ``14 Jun`` / ``14 черв.``; longer, a tick where each month (up to 200 days), each quarter (up to
+    800) or each year begins, its name (``Jun``, a January its year ``2025``) written from there
+    on, under its own figures. The first part of a period, before its first tick, is named too
+    where its name fits under it; a name that would run into the next or past the end is left out.
+    No offset text (the period is the title's)."""
+    from matplotlib.dates import date2num
+    from matplotlib.ticker import FixedFormatter, FixedLocator, FuncFormatter, NullFormatter, NullLocator
+
+    months = _month_names(language)
+    span = (last - first).days
+    axis.set_xlim(date2num(first) - 0.6, date2num(last) + 0.6)
+    axis.xaxis.set_minor_locator(NullLocator())
+    axis.xaxis.set_minor_formatter(NullFormatter())
+    if span <= 45:
+        step = 1 if span <= 4 else 2 if span <= 14 else 7  # a week's chart (/chart tanks 7): every other day
+        ticks = [last - dt.timedelta(days=k) for k in range(0, span + 1, step)][::-1]
+        names = {d: f"{d.day} {months[d.month - 1]}" for d in ticks}
+        axis.xaxis.set_major_locator(FixedLocator(date2num(ticks)))
+        axis.xaxis.set_major_formatter(FuncFormatter(lambda x, pos: names[ticks[pos]] if pos is not None else ""))
+        return
+    every = 1 if span <= 200 else 3 if span <= 800 else 12
+    starts = []  # each period's first day after ``first``
+    month = dt.date(first.year, first.month, 1)
+    while month <= last:
+        if month > first and (month.month - 1) % every == 0:
+            starts.append(month)
+        month = _next_month(month)
+
+    def name(day: dt.date) -> str:
+        return str(day.year) if every == 12 or day.month == 1 else months[day.month - 1]
+
+    ticks = [first, *starts]  # the first: the part of a period the range begins in
+    while True:
+        labels = [name(d) for d in ticks]
+        axis.xaxis.set_major_locator(FixedLocator(date2num(ticks)))
+        axis.xaxis.set_major_formatter(FixedFormatter(labels))
+        for tick in axis.xaxis.get_major_ticks()[: len(ticks)]:
+            tick.label1.set_horizontalalignment("left")
+        figure.draw_without_rendering()
+        renderer = figure.canvas.get_renderer()
+        boxes = [t.label1.get_window_extent(renderer) for t in axis.xaxis.get_major_ticks()[: len(ticks)]]
+        # the first part's name ends within its period (a May of one day is not named under June's
+        # figures); a name never runs into the next (a gap of 14 pixels at least), nor past the last day
+        named = _next_month(ticks[0]) if name(ticks[0]) in months else dt.date(ticks[0].year + 1, 1, 1)
+        limits = [axis.transData.transform((date2num(d), 0))[0] for d in (named, last + dt.timedelta(days=1))]
+        crowded = [
+            i
+            for i, box in enumerate(boxes)
+            if box.x1 + 14
+            > min(
+                boxes[i + 1].x0 if i + 1 < len(boxes) else limits[-1],
+                limits[0] if i == 0 and ticks[0] == first else limits[-1],
+            )
+        ]
+        if not crowded:
+            return
+        ticks.pop(crowded[0])
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _legend(figure: Any, shown: dict[str, str], language: str) -> None:
+    """Under the chart: a swatch of each colour shown and what it means, in the reader's language."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    if not shown:
+        return
+    handles = [
+        Line2D([], [], color=STANDOUT, marker="o", linestyle="--", linewidth=1.1, markersize=6)
+        if key == "milestone"
+        else Patch(facecolor=key, edgecolor="none")
+        for key in shown
+    ]
+    words = [gettext(language, text) for text in shown.values()]
+    columns = 2 if sum(len(w) for w in words) <= 48 else 1
+    figure.legend(
+        handles, words, loc="outside lower center", ncols=min(columns, len(words)), fontsize=11, frameon=False
+    )
+
+
+def _name_milestones(figure: Any, axis: Any, curve: Any, marks: list[tuple[Mark, int]], low: float) -> None:
+    """The latest ``LABELLED`` milestones (``marks``: each one with its dot on the curve, in order):
+    a dashed line down from the dot, and the level written in an empty part of the chart as near
+    the dot as it can be — the curve, the dots, the lines and the other levels nowhere under it —,
+    a thin line from it to the dot (one that does not cross the curve, where there is one). A
+    level that finds no room is left out (its dot stays)."""
+    from matplotlib.dates import date2num
+    from matplotlib.transforms import Bbox
+
+    named = marks[-LABELLED:][::-1]
+    for mark, value in named:
+        axis.vlines(mark.as_of, low, value, color=STANDOUT, linestyle="--", linewidth=1.1)
+    if not named:
+        return
+    figure.draw_without_rendering()
+    renderer = figure.canvas.get_renderer()
+    path = curve.get_transform().transform_path(curve.get_path())
+    under = _Graph(path.vertices)
+    frame = axis.get_window_extent(renderer)
+    dots = [axis.transData.transform((date2num(m.as_of), v)) for m, v in marks]
+    lines = [axis.transData.transform((date2num(m.as_of), v)) for m, v in named]
+    taken = [Bbox.from_extents(x - 9, y - 9, x + 9, y + 9) for x, y in dots]  # the dots
+    taken += [Bbox.from_extents(x - 3, frame.y0, x + 3, y) for x, y in lines]  # the dashed lines
+    style = {"fontsize": 12, "fontweight": "bold", "color": STANDOUT, "va": "bottom", "ha": "left"}
+    for mark, value in named:
+        text = axis.text(0, 0, mark.label, transform=axis.transAxes, **style)
+        width, height = text.get_window_extent(renderer).size
+        px, py = axis.transData.transform((date2num(mark.as_of), value))
+        room = []  # (how far from the dot, where it goes)
+        for fx in _steps(0.02, 0.98, 40):
+            for fy in _steps(0.04, 0.96, 24):
+                x0, y0 = frame.x0 + fx * frame.width, frame.y0 + fy * frame.height
+                box = Bbox.from_bounds(x0 - 4, y0 - 4, width + 8, height + 8)  # a little room around
+                if box.x0 < frame.x0 or box.x1 > frame.x1 or box.y0 < frame.y0 or box.y1 > frame.y1:
+                    continue
+                if under.meets(box) or any(box.overlaps(t) for t in taken):
+                    continue
+                nx, ny = min(max(px, box.x0), box.x1), min(max(py, box.y0), box.y1)
+                room.append((((nx - px) ** 2 + (ny - py) ** 2) ** 0.5, fx, fy, box, (nx, ny)))
+        if not room:
+            text.remove()
+            continue
+        room.sort(key=lambda r: r[0])
+
+        clear = (r for r in room[:50] if not _crosses(path, (px, py), r[-1]))  # its line to the dot
+        _, fx, fy, box, near = next(clear, room[0])
+        text.set_position((fx, fy))
+        taken.append(box)
+        axis.annotate(
+            "",
+            xy=(mark.as_of, value),
+            xytext=axis.transAxes.inverted().transform(near),
+            textcoords="axes fraction",
+            arrowprops={"arrowstyle": "-", "color": STANDOUT, "linewidth": 1.0, "shrinkA": 0, "shrinkB": 4},
+        )
+
+
+def _crosses(path: Any, dot: tuple[float, float], near: tuple[float, float]) -> bool:
+    """Whether the line from ``near`` to the ``dot`` on the curve (``path``, in pixels) crosses it
+    on the way (the line stops 10 pixels short of the dot)."""
+    from matplotlib.path import Path
+
+    (px, py), (nx, ny) = dot, near
+    distance = ((nx - px) ** 2 + (ny - py) ** 2) ** 0.5
+    if distance <= 10:
+        return False
+    short = 10 / distance
+    return path.intersects_path(Path([(nx, ny), (px + (nx - px) * short, py + (ny - py) * short)]))
+
+
+class _Graph:
+    """A curve drawn left to right (one y for each x), in pixels: whether it passes through a box."""
+
+    def __init__(self, vertices: Any) -> None:
+        self.x, self.y = vertices[:, 0], vertices[:, 1]
+
+    def meets(self, box: Any) -> bool:
+        import numpy as np
+
+        if box.x1 < self.x[0] or box.x0 > self.x[-1]:
+            return False
+        inside = self.y[np.searchsorted(self.x, box.x0) : np.searchsorted(self.x, box.x1)]
+        ends = np.interp([max(box.x0, self.x[0]), min(box.x1, self.x[-1])], self.x, self.y)
+        low, high = min(ends.min(), inside.min(initial=np.inf)), max(ends.max(), inside.max(initial=-np.inf))
+        return low <= box.y1 and high >= box.y0  # a connected curve: its heights over the box's width
+
+
+def _steps(low: float, high: float, n: int) -> list[float]:
+    return [low + (high - low) * i / (n - 1) for i in range(n)]
 
 
 CARD_WIDTH, CARD_HEIGHT = 1080, 1350  # pixels: a phone's full width, 4:5 as Telegram shows a photo
@@ -293,8 +524,9 @@ def marks_from(events: list[tuple[dt.date, str, dict]], language: str = "en") ->
     return out
 
 
-def chart_for(store, metric: str, days: int = 90, language: str = "en") -> bytes:
-    """The PNG for a metric from the store (call on the store's thread)."""
+def chart_for(store, metric: str, days: int | None = 90, language: str = "en") -> bytes:
+    """The PNG for a metric from the store (call on the store's thread): its last ``days`` days
+    (30, 90, 365…), or with ``days=None`` all it holds (``Charts.get`` passes ``days`` on the same way)."""
     points, events = store.chart_data(metric, days)
     return render(metric, points, marks_from(events, language), language)
 

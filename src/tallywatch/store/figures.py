@@ -143,14 +143,17 @@ class Figures(Connection):
         ).fetchone()
         return None if first is None else (_day(first), _day(last))
 
-    def chart_data(self, metric: str, days: int) -> tuple[list[tuple[dt.date, int]], list[tuple[dt.date, str, dict]]]:
-        """The accepted points of the last ``days`` days and the events about them (for a chart)."""
+    def chart_data(
+        self, metric: str, days: int | None
+    ) -> tuple[list[tuple[dt.date, int]], list[tuple[dt.date, str, dict]]]:
+        """The accepted points of the last ``days`` days and the events about them (for a chart);
+        ``days=None``: all of them, from the first day the store holds."""
         last = self.conn.execute(
             "SELECT max(as_of) FROM figures WHERE metric = ? AND status = 'accepted'", [metric]
         ).fetchone()[0]
         if last is None:
             return [], []
-        since = (dt.date.fromisoformat(last) - dt.timedelta(days=days)).isoformat()
+        since = "" if days is None else (dt.date.fromisoformat(last) - dt.timedelta(days=days)).isoformat()
         points = [
             (dt.date.fromisoformat(d), v)
             for d, v in self.conn.execute(
