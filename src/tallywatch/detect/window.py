@@ -129,22 +129,24 @@ class SlidingMax:
     def __init__(self, days: int) -> None:
         self.days = days
         self._span = dt.timedelta(days=days)
-        self._deque: deque[tuple[dt.date, int]] = deque()  # rises strictly decreasing
+        self._deque: deque[tuple[int, dt.date]] = deque()  # (rise, day), rises strictly decreasing
 
     def __len__(self) -> int:
         return len(self._deque)
 
     def add(self, day: dt.date, rise: int) -> None:
         q = self._deque
-        while q and q[-1][1] <= rise:
+        while q and q[-1][0] <= rise:
             q.pop()
-        q.append((day, rise))
+        q.append((rise, day))
         limit = day - self._span
-        while q[0][0] <= limit:
+        while q[0][1] <= limit:
             q.popleft()
 
     def largest(self) -> tuple[int, dt.date] | None:
-        return (self._deque[0][1], self._deque[0][0]) if self._deque else None
+        """(rise, day) of the largest rise, as kept (the guard asks it for every figure)."""
+        q = self._deque
+        return q[0] if q else None
 
 
 class ByDay:
@@ -245,23 +247,24 @@ class Window:
     def push(self, point: Point) -> None:
         """Add an accepted point at the head of the series (the newest day)."""
         prior = self.last
-        self.days.append(point.as_of)
+        day, value = point.as_of, point.value
+        self.days.append(day)
         self.points.append(point)
         self.last = point
-        follows = prior is not None and (point.as_of - prior.as_of).days == 1
+        follows = prior is not None and (day - prior.as_of).days == 1
         if follows and self._changes:
             for changes in self._changes.values():
-                changes.add(point.as_of, point.value - prior.value)
+                changes.add(day, value - prior.value)
         if self.per_day:
-            rise = point.value  # each day's count is the day's "rise"
+            rise = value  # each day's count is the day's "rise"
         elif not follows:
             return
         else:
-            rise = point.value - prior.value
+            rise = value - prior.value
         if rise < 0:
             return
         self.daily_rises += 1
         for window in self._windows:
-            window.add(point.as_of, rise)
+            window.add(day, rise)
         if self.largest_ever is None or rise > self.largest_ever[0]:
             self.largest_ever = (rise, point.as_of)
