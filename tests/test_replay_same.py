@@ -4,14 +4,30 @@ rank kept up to date (issue 28) as without them: the lookups by scan, the rank c
 day's year."""
 
 import datetime as dt
+import hashlib
 from pathlib import Path
 
-from tallywatch import config, history
+from tallywatch import config, history, replay
 from tallywatch.detect import Detector, report
 from tallywatch.ingest import Item, ingest
 from tallywatch.store import Store
 
 COLUMNS = "key, rule, metric, as_of, value, severity, message, data, source, notify, retracted_at, superseded_by"
+# everything a replay stores but the moments it stored it at (``updated_at``, ``first_seen``, …)
+STORED = {
+    "events": f"SELECT {COLUMNS} FROM events ORDER BY id",
+    "figures": "SELECT source, metric, as_of, value, reported_delta, item, status FROM figures ORDER BY metric, as_of, source",
+    "revisions": "SELECT source, item, metric, as_of, value, reported_delta FROM revisions ORDER BY id",
+    "items": "SELECT source, guid, digest, figures, coverage, published FROM items ORDER BY source, guid",
+    "held": "SELECT day FROM reports_held ORDER BY day",
+}
+# the sha256 of those rows after each way through the bundled history, as the code of 5b7d1bb (main, before
+# the second round of replay speed-ups, issue 28) stored them: the speed-ups change no byte of it. Change a
+# digest only with a change meant to store something else, and say so in its commit.
+STORED_BEFORE = {
+    "full": "e1bd46cfd5356a803effc7f2dc90021292b31903171ddb143c3ab169e4a04b3a",
+    "first_start": "7a232641ce432bd1d2792f1fc92c345539ed22f3c96b95da49945fabfc5ff134",
+}
 
 
 def replayed(path: Path, days: dict) -> tuple[list[tuple], list[tuple]]:
@@ -57,3 +73,28 @@ def test_a_replay_of_the_bundled_history_stores_the_same_events_and_reports(tmp_
     assert held == before[1]
     ranked = [e for e in events if e[1] == "report" and '"rank": {' in e[7]]
     assert len(ranked) > 1_000  # the rank was said, and compared, on most days
+
+
+def stored(store: Store) -> str:
+    """The sha256 of every row a replay stored (``STORED``), the moments left out."""
+    rows = {name: store.conn.execute(sql).fetchall() for name, sql in STORED.items()}
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def test_the_replay_and_a_first_start_store_to_the_byte_what_they_stored_before(tmp_path):
+    """Both ways ``bench/replay.py`` times: each day as news with its report, and a first start's
+    quiet ``replay.feed_history``; the digests were taken from the code before the speed-ups."""
+    days = history.daily()
+    store = Store(tmp_path / "full.db")
+    detector = Detector(config.defaults(), store)
+    with store.roomy(), store.transaction():
+        for day, figures in days.items():
+            item = Item(f"{history.SOURCE_NAME}:{day}", str(day), [*figures])
+            ingest(store, detector, [], history.SOURCE_NAME, [item])
+    full = stored(store)
+    store.close()
+    store = Store(tmp_path / "first.db")
+    replay.feed_history(store, Detector(config.defaults(), store), max(days))
+    first_start = stored(store)
+    store.close()
+    assert {"full": full, "first_start": first_start} == STORED_BEFORE

@@ -16,8 +16,8 @@ def evaluate(step: Step, window: Window) -> list[Event]:
     if rule is None or not s.enabled or not step.latest:
         return []
     level = next_level(rule, step.value)
-    fastest = window.rises(window.rules.spike.window).largest()
-    if level is None or fastest is None or level - step.value > s.days * fastest[0]:
+    fastest = window.rises(window.rules.spike.window).most()
+    if level is None or fastest is None or level - step.value > s.days * fastest:
         return []  # out of reach even at the fastest recent day: no need for the average
     start = window.before(step.as_of - dt.timedelta(days=s.rate_window - 1))
     if start is None or start.as_of < step.as_of - dt.timedelta(days=s.rate_window + 3):

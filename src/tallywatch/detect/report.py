@@ -104,8 +104,12 @@ def figures(window: Callable[[str], Window], day: dt.date) -> list[dict[str, Any
     out = []
     for metric in METRICS:
         w = window(metric)
-        i = bisect.bisect_left(w.days, day)  # the day's place in the series (``points.get``, ``before``)
-        if i == len(w.days) or w.days[i] != day:
+        days = w.days
+        last = w.last
+        # the day's place in the series (``points.get``, ``before``): the newest day's (each day of a
+        # replay, each live report) is the last, else found by bisection
+        i = len(days) - 1 if last is not None and last.as_of == day else bisect.bisect_left(days, day)
+        if i == len(days) or days[i] != day:
             if metric in CORE_METRICS:
                 out.append({"metric": metric, "value": None, "delta": None, "confirmed": False})
             continue

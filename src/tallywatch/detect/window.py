@@ -11,13 +11,16 @@ import bisect
 import datetime as dt
 from collections import deque
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..config import Approaching, Config, Correction, Disagreement, Guard, Milestone, Record, ReportedDelta, Spike
 from ..models import Step
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
+class Point(NamedTuple):
+    """A figure in a metric's series (or held beside it). Immutable, as a frozen dataclass was, and
+    made in a third of the time: one for every figure a replay stores."""
+
     as_of: dt.date
     value: int
     source: str
@@ -57,13 +60,15 @@ class SortedWindow:
 
     The sorted copy is built the first time a rule asks for it and maintained from then on, so a
     window only some metrics need (the long one of bursty metrics) costs the others a deque append.
+    It holds the rises alone (plain ints: a bisection compares no days, and the median, a quantile
+    or the largest rise read no day); the day a rise leaves the window takes one of its value out.
     """
 
     def __init__(self, days: int) -> None:
         self.days = days
         self._span = dt.timedelta(days=days)
         self._arrival: deque[tuple[dt.date, int]] = deque()
-        self._sorted: list[tuple[int, dt.date]] | None = None
+        self._sorted: list[int] | None = None
 
     def __len__(self) -> int:
         return len(self._arrival)
@@ -72,34 +77,36 @@ class SortedWindow:
         arrival, ordered = self._arrival, self._sorted
         arrival.append((day, rise))
         if ordered is not None:
-            bisect.insort(ordered, (rise, day))
+            bisect.insort(ordered, rise)
         limit = day - self._span
         while arrival[0][0] <= limit:
-            old_day, old_rise = arrival.popleft()
+            old = arrival.popleft()[1]
             if ordered is not None:
-                del ordered[bisect.bisect_left(ordered, (old_rise, old_day))]
+                del ordered[bisect.bisect_left(ordered, old)]
 
-    def _ordered(self) -> list[tuple[int, dt.date]]:
+    def _ordered(self) -> list[int]:
         if self._sorted is None:
-            self._sorted = sorted((rise, day) for day, rise in self._arrival)
+            self._sorted = sorted(rise for _, rise in self._arrival)
         return self._sorted
 
     def values(self) -> list[int]:
-        return [rise for rise, _ in self._ordered()]
+        """The rises, smallest first (the window's own list: read it, never change it)."""
+        return self._ordered()
 
-    def largest(self) -> tuple[int, dt.date] | None:
+    def most(self) -> int | None:
+        """The largest rise (None: none yet)."""
         ordered = self._ordered()
         return ordered[-1] if ordered else None
 
     def quantile(self, q: float) -> int:
         ordered = self._ordered()
-        return ordered[int(q * (len(ordered) - 1))][0]
+        return ordered[int(q * (len(ordered) - 1))]
 
     def median(self) -> float:
         ordered = self._ordered()
         n = len(ordered)
         mid = n // 2
-        return float(ordered[mid][0]) if n % 2 else (ordered[mid - 1][0] + ordered[mid][0]) / 2
+        return float(ordered[mid]) if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 class Changes(SortedWindow):
@@ -113,7 +120,7 @@ class Changes(SortedWindow):
     def above(self, change: int) -> int:
         """How many of the changes are larger than ``change``."""
         ordered = self._ordered()
-        return len(ordered) - bisect.bisect_right(ordered, (change, dt.date.max))
+        return len(ordered) - bisect.bisect_right(ordered, change)
 
 
 class SlidingMax:
@@ -122,22 +129,24 @@ class SlidingMax:
     def __init__(self, days: int) -> None:
         self.days = days
         self._span = dt.timedelta(days=days)
-        self._deque: deque[tuple[dt.date, int]] = deque()  # rises strictly decreasing
+        self._deque: deque[tuple[int, dt.date]] = deque()  # (rise, day), rises strictly decreasing
 
     def __len__(self) -> int:
         return len(self._deque)
 
     def add(self, day: dt.date, rise: int) -> None:
         q = self._deque
-        while q and q[-1][1] <= rise:
+        while q and q[-1][0] <= rise:
             q.pop()
-        q.append((day, rise))
+        q.append((rise, day))
         limit = day - self._span
-        while q[0][0] <= limit:
+        while q[0][1] <= limit:
             q.popleft()
 
     def largest(self) -> tuple[int, dt.date] | None:
-        return (self._deque[0][1], self._deque[0][0]) if self._deque else None
+        """(rise, day) of the largest rise, as kept (the guard asks it for every figure)."""
+        q = self._deque
+        return q[0] if q else None
 
 
 class ByDay:
@@ -238,23 +247,24 @@ class Window:
     def push(self, point: Point) -> None:
         """Add an accepted point at the head of the series (the newest day)."""
         prior = self.last
-        self.days.append(point.as_of)
+        day, value = point.as_of, point.value
+        self.days.append(day)
         self.points.append(point)
         self.last = point
-        follows = prior is not None and (point.as_of - prior.as_of).days == 1
+        follows = prior is not None and (day - prior.as_of).days == 1
         if follows and self._changes:
             for changes in self._changes.values():
-                changes.add(point.as_of, point.value - prior.value)
+                changes.add(day, value - prior.value)
         if self.per_day:
-            rise = point.value  # each day's count is the day's "rise"
+            rise = value  # each day's count is the day's "rise"
         elif not follows:
             return
         else:
-            rise = point.value - prior.value
+            rise = value - prior.value
         if rise < 0:
             return
         self.daily_rises += 1
         for window in self._windows:
-            window.add(point.as_of, rise)
+            window.add(day, rise)
         if self.largest_ever is None or rise > self.largest_ever[0]:
             self.largest_ever = (rise, point.as_of)

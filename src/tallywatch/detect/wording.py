@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..format import format_date, format_delta, format_number
-from ..i18n import N_, capitalized, gettext, in_words, ngettext, number
+from ..i18n import N_, capitalized, catalogue, gettext, in_words, ngettext, number
 
 _LABELS = {
     "uav": "UAVs",
@@ -80,16 +80,19 @@ def metric_name(metric: str, language: str = "en") -> str:
 
 def figures_said(figures: Iterable[tuple[str, int | None, int | None]], language: str = "en") -> list[str]:
     """(metric, total, change) as ``personnel 1,001,560 (+1,220)``: a report's summary, a preheader,
-    an alt text (a total not confirmed yet, None, as ``tanks not yet confirmed``)."""
-    return [
-        f"{metric_name(metric, language)} "
-        + (
-            gettext(language, "not yet confirmed")
-            if value is None
-            else format_number(value, language) + ("" if change is None else f" ({format_delta(change, language)})")
-        )
-        for metric, value, change in figures
-    ]
+    an alt text (a total not confirmed yet, None, as ``tanks not yet confirmed``). (``metric_name``
+    and ``gettext`` with the language's catalogue looked up once: every daily report is summed up so.)"""
+    translated = catalogue(language).gettext
+    said = []
+    for metric, value, change in figures:
+        if value is None:
+            figure = translated("not yet confirmed")
+        elif change is None:
+            figure = format_number(value, language)
+        else:
+            figure = f"{format_number(value, language)} ({format_delta(change, language)})"
+        said.append(f"{translated(metric_label(metric))} {figure}")
+    return said
 
 
 def crossing(metric: str, level: int, language: str = "en") -> tuple[str, str]:

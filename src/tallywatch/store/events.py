@@ -38,7 +38,7 @@ class Events(Connection):
     @_writes
     def add_event(self, event: Event, source: str, notify: bool) -> StoredEvent | None:
         """Store an event once ever: None if one with the same key exists already."""
-        cur = self.db.execute(
+        cur = self.conn.execute(
             "INSERT INTO events (key, rule, metric, as_of, value, severity, message, data, source, notify, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING",
             [

@@ -51,7 +51,8 @@ class Figures(Connection):
         figures = sorted(figures, key=lambda f: (f.as_of, f.metric))
         if not figures:
             return []
-        days = sorted({f.as_of.isoformat() for f in figures})
+        iso = {as_of: as_of.isoformat() for as_of in {f.as_of for f in figures}}  # (each day written once)
+        days = sorted(iso.values())
         metrics = sorted({f.metric for f in figures})
         held = {
             (metric, day): value
@@ -64,7 +65,7 @@ class Figures(Connection):
         now = _ts()
         changes = []
         for fig in figures:
-            day = fig.as_of.isoformat()
+            day = iso[fig.as_of]
             old = held.get((fig.metric, day))
             if old == fig.value:
                 changes.append(Change(fig, "unchanged", source))
