@@ -72,7 +72,7 @@ def problem(request: Request, name: str, detail: str, headers: dict | None = Non
         **more,
     }
     return Response(
-        json.dumps(body, ensure_ascii=False, indent=1),
+        json.dumps(body, ensure_ascii=False, indent=1) + "\n",
         status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers={**SECURITY_HEADERS, **(headers or {})},
@@ -158,7 +158,7 @@ def i18n_of(request: Request) -> str:
 
 
 def _json(value: Any) -> tuple[bytes, str]:
-    return json.dumps(value, ensure_ascii=False, indent=1).encode(), "application/json"
+    return (json.dumps(value, ensure_ascii=False, indent=1) + "\n").encode(), "application/json"  # a line, for curl
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> tuple[bytes, str]:
