@@ -66,10 +66,12 @@ def test_a_series_between_two_days_and_what_it_refuses(june):
     assert good.json()["kind"] == "total"
     rows = list(csv.reader(io.StringIO(as_csv.text)))
     assert rows[0] == ["date", "value", "change"] and rows[1][0] == "2025-06-10" and len(rows) == 5
-    assert unknown.status_code == 404 and unknown.json()["error"] == "no metric named 'tankz'"
+    assert unknown.status_code == 404 and unknown.json()["detail"] == "no metric named 'tankz'"
     assert "tanks" in unknown.json()["metrics"]
-    assert bad_day.status_code == 400 and bad_day.json()["error"].startswith("from: expected a date such as 2025-06-14")
-    assert hostile.status_code == 400 and hostile.headers["content-type"] == "application/json"
+    assert bad_day.status_code == 400 and bad_day.json()["detail"].startswith(
+        "from: expected a date such as 2025-06-14"
+    )
+    assert hostile.status_code == 400 and hostile.headers["content-type"] == "application/problem+json"
 
 
 def test_events_since_a_time(june):
@@ -92,7 +94,7 @@ def test_events_since_a_time(june):
     assert million["link"] == "https://www.mil.gov.ua/news/2025/06/12/losses/"
     assert not any(e["rule"] in ("digest", "broadcast", "stale", "broken") for e in events)
     assert none.json() == {"events": []}
-    assert bad.status_code == 400 and "since: expected a date or a time" in bad.json()["error"]
+    assert bad.status_code == 400 and "since: expected a date or a time" in bad.json()["detail"]
     assert len(list(csv.reader(io.StringIO(as_csv.text)))) == 4
 
 

@@ -26,6 +26,8 @@ from ..channels.render import credit, event_said, metric_name, report_html, repo
 from ..detect.report import day_of_war
 from ..extract.dates import iso_day
 from ..extract.genstaff import METRICS
+from . import api
+from .api import MAX_EVENTS, PROBLEM_MEDIA_TYPE, PROBLEMS
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -41,16 +43,40 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",  # the tokens in /confirm and /unsubscribe never leave in a Referer
 }
 FEED_ENTRIES = 50
-MAX_EVENTS = 500
 BOOT = secrets.token_hex(4)  # an ETag from before a restart never matches one after it
 
 
 class Answer(Exception):
-    """A request that can't be answered as asked: its status and the reason, said as JSON."""
+    """A request that can't be answered as asked: its status and the reason, said as JSON. Under
+    ``/api/`` it is said as problem JSON (RFC 9457) of the kind ``problem`` names (``PROBLEMS``)."""
 
-    def __init__(self, status: int, error: str, **more: Any) -> None:
+    def __init__(self, status: int, error: str, problem: str = "", **more: Any) -> None:
         super().__init__(error)
-        self.status, self.body = status, {"error": error, **more}
+        self.status, self.problem, self.more = status, problem, more
+        self.body = {"error": error, **more}
+
+
+def problem(request: Request, name: str, detail: str, headers: dict | None = None, **more: Any) -> Response:
+    """An API error as problem JSON (RFC 9457): its type (a URI that describes it), title, status,
+    what was wrong (``detail``) and the request it answers (``instance``)."""
+    status, title, _meaning = PROBLEMS[name]
+    site = request.app.state.site
+    base = base_url(request, site.running().config)
+    instance = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    body = {
+        "type": f"{base}{api.VERSION}/problems/{name}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+        **more,
+    }
+    return Response(
+        json.dumps(body, ensure_ascii=False, indent=1) + "\n",
+        status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers={**SECURITY_HEADERS, **(headers or {})},
+    )
 
 
 class Cache:
@@ -106,6 +132,8 @@ def cached(make: Callable[[Request, Config, Store, str], tuple[bytes, str]]):
             try:
                 found = await run.in_store(make, request, config, store, fmt)
             except Answer as refused:
+                if refused.problem:
+                    return problem(request, refused.problem, str(refused), **refused.more)
                 return Response(json.dumps(refused.body), refused.status, media_type="application/json")
             site.cache.put(key, found)
         body, media_type = found
@@ -130,7 +158,7 @@ def i18n_of(request: Request) -> str:
 
 
 def _json(value: Any) -> tuple[bytes, str]:
-    return json.dumps(value, ensure_ascii=False, indent=1).encode(), "application/json"
+    return (json.dumps(value, ensure_ascii=False, indent=1) + "\n").encode(), "application/json"  # a line, for curl
 
 
 def _csv(header: list[str], rows: list[list[Any]]) -> tuple[bytes, str]:
@@ -147,7 +175,9 @@ def _day(text: str | None, what: str) -> dt.date | None:
     try:
         return iso_day(text)
     except ValueError:
-        raise Answer(400, f"{what}: expected a date such as 2025-06-14, got {text[:40]!r}") from None
+        raise Answer(
+            400, f"{what}: expected a date such as 2025-06-14, got {text[:40]!r}", "bad-parameter", parameter=what
+        ) from None
 
 
 def _order(metric: str) -> tuple[int, str]:
@@ -186,7 +216,7 @@ def series(request: Request, config: Config, store: Store, fmt: str) -> tuple[by
     metric = request.path_params["metric"].removesuffix(".csv")
     known = {*METRICS, *config.metrics}
     if metric not in known:
-        raise Answer(404, f"no metric named {metric!r}", metrics=sorted(known, key=_order))
+        raise Answer(404, f"no metric named {metric[:40]!r}", "unknown-metric", metrics=sorted(known, key=_order))
     start = _day(request.query_params.get("from"), "from")
     end = _day(request.query_params.get("to"), "to")
     points, before = [], None
@@ -216,7 +246,12 @@ def _since(text: str | None) -> dt.datetime | None:
     try:
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00").replace(" ", "+"))
     except ValueError:
-        raise Answer(400, f"since: expected a date or a time such as 2025-06-14T06:00:00Z, got {text[:40]!r}") from None
+        raise Answer(
+            400,
+            f"since: expected a date or a time such as 2025-06-14T06:00:00Z, got {text[:40]!r}",
+            "bad-parameter",
+            parameter="since",
+        ) from None
     return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
 
 
@@ -225,7 +260,13 @@ def events(request: Request, config: Config, store: Store, fmt: str) -> tuple[by
     try:
         limit = min(MAX_EVENTS, max(1, int(request.query_params.get("limit", 100))))
     except ValueError:
-        raise Answer(400, "limit: expected a number from 1 to 500") from None
+        text = request.query_params.get("limit", "")
+        raise Answer(
+            400,
+            f"limit: expected a number from 1 to {MAX_EVENTS}, got {text[:40]!r}",
+            "bad-parameter",
+            parameter="limit",
+        ) from None
     found = store.public_events(since, limit)
     if fmt == "csv":
         return _csv(
@@ -318,21 +359,71 @@ def _atom_time(stored: str) -> str:
     return dt.datetime.fromisoformat(stored).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _metrics(config: Config) -> list[str]:
+    return sorted({*METRICS, *config.metrics}, key=_order)
+
+
+def index(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
+    return _json(api.index(config, base_url(request, config), _metrics(config)))
+
+
+def openapi(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
+    return _json(api.description(config, base_url(request, config), _metrics(config)))
+
+
+def problem_type(request: Request, config: Config, store: Store, fmt: str) -> tuple[bytes, str]:
+    name = request.path_params["name"]
+    if name not in PROBLEMS:
+        raise Answer(404, f"no problem type named {name[:40]!r}", "not-found")
+    return _json(api.problem_type(name, base_url(request, config)))
+
+
+async def refused(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals under /api/ (no route; a method the route does not take) as problem JSON."""
+    from starlette.exceptions import HTTPException
+
+    assert isinstance(exc, HTTPException)
+    path = request.url.path[:100]
+    if exc.status_code == 405:
+        methods = sorted(m.strip() for m in (exc.headers or {}).get("Allow", "GET, HEAD").split(","))
+        detail = f"{request.method[:20]} is not allowed on {path}: it answers {' and '.join(methods)}"
+        return problem(request, "method-not-allowed", detail, headers={"Allow": ", ".join(methods)})
+    return problem(request, "not-found", f"nothing at {path}: the endpoints are listed at {api.VERSION}/")
+
+
 def routes() -> list:
+    from starlette.exceptions import HTTPException
     from starlette.middleware import Middleware
     from starlette.middleware.cors import CORSMiddleware
+    from starlette.middleware.exceptions import ExceptionMiddleware
+    from starlette.responses import RedirectResponse
     from starlette.routing import Mount, Route
 
-    api = [
+    endpoints = [
+        Route("/", cached(index)),
+        Route("/openapi.json", cached(openapi)),
+        Route("/problems/{name}", cached(problem_type)),
         Route("/latest", cached(latest)),
         Route("/latest.csv", cached(latest)),
         Route("/series/{metric}", cached(series)),
         Route("/events", cached(events)),
         Route("/events.csv", cached(events)),
     ]
-    cors = [Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], expose_headers=["ETag"])]
+    # CORS outside the errors: a page on another site can read why it was refused
+    middleware = [
+        Middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], expose_headers=["ETag"]),
+        Middleware(ExceptionMiddleware, handlers={HTTPException: refused}),
+    ]
+
+    async def to_the_api(request: Request) -> Response:
+        return RedirectResponse("/api/v1/", 308)
+
     return [
-        Mount("/api/v1", routes=api, middleware=cors),
+        Route("/api", to_the_api),
+        Route("/api/", to_the_api),
+        Route("/api/v1", to_the_api),
+        Mount("/api/v1", routes=endpoints, middleware=middleware),
+        Mount("/api", routes=[], middleware=middleware),  # another version, or none: not-found
         Route("/feed.atom", cached(feed)),
         Route("/{lang}/feed.atom", cached(feed)),
     ]
