@@ -13,6 +13,7 @@ import os
 import re
 import resource
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -304,3 +305,30 @@ async def _trickle(writer) -> None:
     while True:
         await asyncio.sleep(0.1)
         writer.write(b"X")
+
+
+def test_answers_leave_at_once_tcp_nodelay_on_the_listener_and_every_connection():
+    """Nagle's algorithm holds a small answer's last segment until the client's delayed ACK (40 ms on
+    Linux): a floor under every request. asyncio sets TCP_NODELAY on an accepted connection only
+    when the listening socket was made with IPPROTO_TCP; the web server makes it so, and sets the
+    option on the listener too."""
+
+    async def go():
+        server = WebServer(_health, "127.0.0.1", 0, Web())
+        await server.start()
+        host, port = server.socket.getsockname()
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            await reader.readuntil(b"\r\n\r\n")
+            accepted = [p.transport.get_extra_info("socket") for p in server.door.open]
+            flags = [s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in accepted]
+            listener = server.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            writer.close()
+            return flags, listener
+        finally:
+            await server.stop()
+
+    flags, listener = asyncio.run(go())
+    assert len(flags) == 1 and all(flags), f"TCP_NODELAY on the accepted connection: {flags}"
+    assert listener, "TCP_NODELAY on the listening socket"
