@@ -28,7 +28,6 @@ import contextlib
 import datetime as dt
 import json
 import re
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the fa
 
 from fake_telegram import TOKEN, FakeTelegramProcess
 from feeds import FeedServer
-from processes import offline, run_tallywatch, tallywatch_env
+from processes import offline, run_tallywatch, stop, tallywatch_env
 from test_telegram_daemon import feed_until
 
 from tallywatch.store import Store
@@ -118,13 +117,7 @@ step = 100_000
             yield running
             running.check("during the run")
         finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            stop(process)
 
 
 def listening(running: Daemon) -> int:

@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import resource
-import signal
 import socket
 import subprocess
 import sys
@@ -20,7 +19,7 @@ import threading
 import time
 
 from fake_telegram import TOKEN, FakeTelegram
-from processes import offline, run_tallywatch, tallywatch_env, unit_environment
+from processes import offline, run_tallywatch, stop, tallywatch_env, unit_environment
 from swarm import Swarm
 from test_daemon_lifecycle import free_port, get
 from test_telegram_daemon import feed_until
@@ -200,12 +199,7 @@ enabled = false
                 after = swarm.stats()
             logged = tail(log, logged_before)
         finally:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
+            stop(daemon)
     print(
         f"\nfiles {files} (idle {idle_files}, most under the swarm {files_held.most}); connections held at most "
         f"{held.most}, none {emptied_in} s after the swarm stopped reopening them ({emptied}); latency first "
