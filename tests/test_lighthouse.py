@@ -23,6 +23,7 @@ import json
 import os
 import re
 import shutil
+import signal
 from pathlib import Path
 
 import pytest
@@ -84,8 +85,14 @@ async def lighthouse(url: str, out: Path) -> dict:
         env={**os.environ, "CHROME_PATH": CHROMIUM},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # its chromium in its process group: both ended if it hangs
     )
-    _out, stderr = await asyncio.wait_for(proc.communicate(), timeout=240)
+    try:
+        _out, stderr = await asyncio.wait_for(proc.communicate(), timeout=240)
+    finally:
+        if proc.returncode is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            await proc.wait()
     assert proc.returncode == 0, f"lighthouse on {url} exited {proc.returncode}:\n{stderr.decode()[-3000:]}"
     return json.loads(out.read_text())
 
