@@ -137,3 +137,14 @@ def test_chaos_prints_its_kills():
     assert set(got) == {"subscribers", "kills", "lost", "duplicates_per_kill"}
     assert got["subscribers"] == 40 and got["kills"] >= 1
     assert numbers(got["lost"], got["duplicates_per_kill"]), got
+
+
+def test_web_without_subscribers_names_the_option_and_prints_no_figure():
+    assert "--subscribers 0" in refused("web", "--subscribers", "0")
+
+
+@pytest.mark.slow
+def test_web_prints_the_page_speed_and_the_fanout_with_and_without_load():
+    got = last_json("web", "--subscribers", "90", "--requests", "300", "--load-seconds", "3", "--page-seconds", "1")
+    assert set(got) == {"page_rps", "page_p99_ms", "fanout_rate", "fanout_rate_under_load"}
+    assert numbers(*got.values()) and all(v > 0 for v in got.values()), got

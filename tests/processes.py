@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,18 @@ def start_daemon(cfg: Path, env: dict[str, str] | None = None) -> subprocess.Pop
         text=True,
         env=env or tallywatch_env(),
     )
+
+
+def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within ``timeout`` seconds; nothing if it has ended."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def offline(db: Path, source_url: str | None = None, interval: str = "1s") -> str:

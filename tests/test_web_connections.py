@@ -12,14 +12,14 @@ import logging
 import os
 import re
 import resource
-import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 
 from fake_telegram import TOKEN, FakeTelegram
-from processes import offline, run_tallywatch, tallywatch_env, unit_environment
+from processes import offline, run_tallywatch, stop, tallywatch_env, unit_environment
 from swarm import Swarm
 from test_daemon_lifecycle import free_port, get
 from test_telegram_daemon import feed_until
@@ -199,12 +199,7 @@ enabled = false
                 after = swarm.stats()
             logged = tail(log, logged_before)
         finally:
-            daemon.send_signal(signal.SIGTERM)
-            try:
-                daemon.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                daemon.kill()
-                daemon.wait()
+            stop(daemon)
     print(
         f"\nfiles {files} (idle {idle_files}, most under the swarm {files_held.most}); connections held at most "
         f"{held.most}, none {emptied_in} s after the swarm stopped reopening them ({emptied}); latency first "
@@ -304,3 +299,30 @@ async def _trickle(writer) -> None:
     while True:
         await asyncio.sleep(0.1)
         writer.write(b"X")
+
+
+def test_answers_leave_at_once_tcp_nodelay_on_the_listener_and_every_connection():
+    """Nagle's algorithm holds a small answer's last segment until the client's delayed ACK (40 ms on
+    Linux): a floor under every request. asyncio sets TCP_NODELAY on an accepted connection only
+    when the listening socket was made with IPPROTO_TCP; the web server makes it so, and sets the
+    option on the listener too."""
+
+    async def go():
+        server = WebServer(_health, "127.0.0.1", 0, Web())
+        await server.start()
+        host, port = server.socket.getsockname()
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+            writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            await reader.readuntil(b"\r\n\r\n")
+            accepted = [p.transport.get_extra_info("socket") for p in server.door.open]
+            flags = [s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in accepted]
+            listener = server.socket.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+            writer.close()
+            return flags, listener
+        finally:
+            await server.stop()
+
+    flags, listener = asyncio.run(go())
+    assert len(flags) == 1 and all(flags), f"TCP_NODELAY on the accepted connection: {flags}"
+    assert listener, "TCP_NODELAY on the listening socket"

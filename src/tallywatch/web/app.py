@@ -52,7 +52,7 @@ from ..channels import Gone, Rejected, Retry
 from ..channels.email import confirmation, email_address, mailbox, smtp_send
 from ..extract.genstaff import METRICS
 from ..secrets import mask_address
-from . import data
+from . import data, static
 from .data import SECURITY_HEADERS, Cache, path_language
 from .page import routes as page_routes
 
@@ -482,6 +482,6 @@ def build(site: Site) -> Starlette:
         Route("/confirm", confirm, methods=["GET", "POST"]),
         Route("/{lang}/confirm", confirm, methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=[*routes, *data.routes(), *page_routes()])
+    app = Starlette(routes=[*routes, *static.routes(), *data.routes(), *page_routes()], middleware=static.middleware())
     app.state.site = site
     return app

@@ -80,9 +80,13 @@ class WebServer:
     async def start(self) -> None:
         """Listen, or raise OSError (the port is taken, the address is not this machine's)."""
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # IPPROTO_TCP named: asyncio sets TCP_NODELAY on the connections it accepts only when the
+        # listener's proto says TCP (``_set_nodelay``); with proto 0 Nagle's algorithm holds each
+        # answer's last segment until the client's delayed ACK, a 40 ms floor under every request
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             sock.bind((self.host, self.port))
             sock.listen(BACKLOG)
             sock.setblocking(False)
