@@ -48,18 +48,26 @@ def _import_sqlite_utils():
 sqlite_utils = _import_sqlite_utils()
 
 
-def _writes(method):
+def _writes(method, *, news: bool = True):
     """A store method that writes runs in ``transaction()``: its own, committed when it returns, or
-    the caller's, joined. The one way tallywatch writes (tests/test_store.py traces every statement)."""
+    the caller's, joined. The one way tallywatch writes (tests/test_store.py traces every statement).
+    ``news=False`` (``_bookkeeping``): its own commit is not news for the web app's cache."""
 
     @functools.wraps(method)
     def wrapper(self: Connection, *args: Any, **kwargs: Any) -> Any:
         if self.conn.in_transaction:  # the caller's: joined, as ``transaction()`` would (a replay's days)
             return method(self, *args, **kwargs)
-        with self.transaction():
+        with self.transaction(news=news):
             return method(self, *args, **kwargs)
 
     return wrapper
+
+
+def _bookkeeping(method):
+    """``_writes`` for the outbox's own bookkeeping (a delivery claimed, marked sent, to retry, put
+    back): nothing the web app shows changes, so its cache (``generation``) stays good — a fan-out
+    commits hundreds of times a second, and each would have cleared it."""
+    return _writes(method, news=False)
 
 
 def utcnow() -> dt.datetime:
@@ -252,12 +260,12 @@ class Connection:
             self.conn.execute("PRAGMA shrink_memory")  # the pages it held are freed now
 
     @contextmanager
-    def transaction(self) -> Iterator[Self]:
+    def transaction(self, *, news: bool = True) -> Iterator[Self]:
         """One write transaction (BEGIN IMMEDIATE: the writer's lock up front, no upgrade deadlock).
 
         Inside another one it joins it: an error rolls the whole outer transaction back, which is
         what every caller wants (a replay or a batch is stored whole or not at all), and it costs
-        no savepoint per batch.
+        no savepoint per batch. Committed, it counts in ``generation`` unless not ``news``.
         """
         if self.conn.in_transaction:
             yield self
@@ -272,7 +280,8 @@ class Connection:
             if self.conn.in_transaction:
                 self.conn.rollback()
             raise
-        self.generation += 1
+        if news:
+            self.generation += 1
 
     def _migrate(self) -> None:
         """Bring the schema up to date: ``migrations.Schema`` does it; a bare connection has none."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from ..models import ADMIN_ONLY, Event
 from ..secrets import redact
-from .db import Connection, _event, _ts, _writes, utcnow
+from .db import Connection, _bookkeeping, _event, _ts, _writes, utcnow
 
 # An event still standing: neither taken back (a retraction) nor replaced by a newer version (a daily
 # report's /2). A *live delivery* is one of a live event, or a follow-up (an edit, a retraction) of a
@@ -234,7 +234,7 @@ class Deliveries(Connection):
         never two sends to one chat at once) — one deferred by quiet hours lets the later ones by
         (a milestone at night) —, and a follow-up only once the message it answers was sent."""
         now = _ts()
-        with self.transaction():
+        with self.transaction(news=False):  # (the outbox's bookkeeping, as ``_bookkeeping``)
             self.settle(now)
             ids = [
                 row[0]
@@ -276,7 +276,7 @@ class Deliveries(Connection):
             for r in rows
         ]
 
-    @_writes
+    @_bookkeeping
     def release(
         self,
         ids: list[int] | None = None,
@@ -314,7 +314,7 @@ class Deliveries(Connection):
             params,
         ).rowcount
 
-    @_writes
+    @_bookkeeping
     def mark_step(self, delivery_id: int, pieces_sent: int, receipt: str | None) -> None:
         """A piece of a delivery went out: a retry starts after it."""
         self.conn.execute(
@@ -326,7 +326,7 @@ class Deliveries(Connection):
         ``pieces``: how many went out in all (the last one is written down here, not by ``mark_step``)."""
         self.mark_all_sent([(delivery_id, receipt, pieces)])
 
-    @_writes
+    @_bookkeeping
     def mark_all_sent(self, marks: list[tuple[int, str | None, int | None]]) -> None:
         """``mark_sent`` for each (delivery id, receipt, pieces), in one transaction: the outbox's
         sends answered while the last commit was being written go down in the next (group commit)."""
@@ -337,7 +337,7 @@ class Deliveries(Connection):
             [(now, receipt, pieces, delivery_id) for delivery_id, receipt, pieces in marks],
         )
 
-    @_writes
+    @_bookkeeping
     def mark_retry(
         self, delivery_id: int, error: str, when: dt.datetime, dead: bool, *, maybe_sent: bool = False
     ) -> None:
