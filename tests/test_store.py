@@ -607,23 +607,24 @@ def test_an_installations_key_is_made_once_and_kept_across_a_restart(tmp_path):
     store.close()
 
 
+def tanks_passed(store: Store, value: int, day: int):
+    event = Event(
+        key=f"m{value}",
+        rule="milestone",
+        metric="tanks",
+        as_of=dt.date(2025, 6, day),
+        value=value,
+        message=f"tanks passed {value:,}",
+    )
+    return store.add_event(event, "mod", True)
+
+
 def test_the_outboxs_bookkeeping_leaves_the_web_cache_good_and_news_clears_it(tmp_path):
     """A fan-out claims, marks and puts back deliveries hundreds of times a second: none of that is
     anything the page or the API shows, so the store's generation (their cache's key) stays; an
     event stored, or taken back, moves it."""
     store = Store(tmp_path / "g.db")
-    stored = store.add_event(
-        Event(
-            key="m",
-            rule="milestone",
-            metric="tanks",
-            as_of=dt.date(2025, 6, 1),
-            value=11000,
-            message="tanks passed 11,000",
-        ),
-        "mod",
-        True,
-    )
+    stored = tanks_passed(store, 11_000, 1)
     for chat in ("1", "2", "3"):
         store.enqueue(stored.id, "telegram", chat, f"m|telegram|{chat}")
     before = store.generation
@@ -633,18 +634,7 @@ def test_the_outboxs_bookkeeping_leaves_the_web_cache_good_and_news_clears_it(tm
     store.mark_retry(second.id, "flood", dt.datetime.now(dt.UTC), dead=False)
     store.release([third.id])
     assert store.generation == before
-    store.add_event(
-        Event(
-            key="n",
-            rule="milestone",
-            metric="tanks",
-            as_of=dt.date(2025, 6, 2),
-            value=12000,
-            message="tanks passed 12,000",
-        ),
-        "mod",
-        True,
-    )
+    tanks_passed(store, 12_000, 2)
     assert store.generation > before
     now = store.generation
     store.retract_events([stored.id])
