@@ -21,6 +21,9 @@ from tallywatch.demo import rss
 
 D = dt.date
 LEFT_OUT = ("babel", "cryptography", "pygments")  # ~9, ~7.5 and ~1.3 MB while the daemon runs
+# what APScheduler and uvicorn import for pools and supervisors tallywatch never starts, and the
+# drawing worker once took from multiprocessing (~0.5 MB; lean.standing_in, charts.Drawer)
+NOT_STARTED = ("multiprocessing", "concurrent.futures.process", "_posixshmem")
 WRAPPER = Path(__file__).parent / "modules_on_signal.py"
 
 
@@ -31,6 +34,9 @@ def days_until(day: dt.date, days: int = 5) -> bytes:
 def test_the_daemon_that_worded_a_milestone_in_english_and_ukrainian_carries_no_babel_nor_unused_extras(
     tmp_path, feed_server, fake
 ):
+    """…nor multiprocessing, though its web app runs, its scheduler too, and it drew its cards."""
+    from test_daemon_lifecycle import free_port
+
     # the packages are there to be loaded (the test extras bring them): leaving them out is the daemon's doing
     assert all(importlib.util.find_spec(name) for name in LEFT_OUT)
     db, cfg, out = tmp_path / "tw.db", tmp_path / "tallywatch.toml", tmp_path / "modules.txt"
@@ -39,6 +45,9 @@ def test_the_daemon_that_worded_a_milestone_in_english_and_ukrainian_carries_no_
         + f"""
 [console]
 enabled = false
+
+[web]
+port = {free_port()}
 
 [telegram]
 base_url = "{fake.base_url}"
@@ -58,11 +67,13 @@ channels = ["@losses_feed", {{chat = "@vtraty", language = "uk"}}]
         env=env,
     )
     texts = lambda chat: [c.text for c in fake.sent() if c.params.get("chat_id") == chat]  # noqa: E731
+    photos = lambda: {c.params.get("chat_id") for c in fake.sent() if c.method == "sendPhoto"}  # noqa: E731
     try:
         told = wait(
             lambda: (
                 any("1,000,340" in t for t in texts("@losses_feed"))
                 and any("1\u00a0000\u00a0340" in t for t in texts("@vtraty"))
+                and photos() == {"@losses_feed", "@vtraty"}  # the day's cards: drawn before the daemon tells
             ),
             limit=60,
         )
@@ -81,6 +92,8 @@ channels = ["@losses_feed", {{chat = "@vtraty", language = "uk"}}]
     loaded = out.read_text().split()
     assert [m for m in loaded if m.split(".")[0] in LEFT_OUT] == []
     assert "tallywatch.cldr" in loaded  # what worded them instead
+    assert {"uvicorn", "apscheduler.schedulers.base"} <= set(loaded)
+    assert [m for m in loaded if m.startswith(NOT_STARTED)] == []
 
 
 def test_memory_freed_after_work_is_given_back_once_the_daemon_is_quiet():
@@ -138,3 +151,24 @@ def test_the_daemon_gives_back_the_memory_its_first_start_freed(tmp_path, feed_s
     (line,) = [x for x in words.splitlines() if "memory the daemon freed given back" in x]
     before, after = (float(n) for n in re.findall(r"(\d+\.\d) MB", line))
     assert after < before - 1, line  # the history's page cache, and more
+
+
+def test_the_pools_and_supervisors_left_out_are_there_for_whoever_asks():
+    """The daemon's scheduler and web server come without multiprocessing; a scheduler that does
+    use APScheduler's thread pool, or uvicorn's supervisors, still gets the real ones."""
+    script = """
+import sys
+import tallywatch.daemon, tallywatch.web.connections
+print(sorted(m for m in sys.modules if m.startswith(("multiprocessing", "concurrent.futures.process"))))
+from apscheduler.schedulers.background import BackgroundScheduler
+import uvicorn.supervisors
+print(type(BackgroundScheduler()._create_default_executor()).__module__, sys.modules["uvicorn.main"].Multiprocess.__name__)
+print(uvicorn.supervisors.Multiprocess.__module__, "multiprocessing" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "[]",
+        "apscheduler.executors.pool Multiprocess",
+        "uvicorn.supervisors.multiprocess True",
+    ]

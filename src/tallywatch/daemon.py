@@ -34,7 +34,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
 from . import backup, digest, sdnotify
@@ -42,12 +41,17 @@ from .charts import STARTUP
 from .config import Config, ConfigError, Source
 from .format import format_duration
 from .health import OUTBOX, REGISTRY_SOURCES
+from .lean import later, standing_in
 from .pipeline import Pipeline
 from .sources import schedule
 from .sources.health import SourceHealth, read_all
 
 if TYPE_CHECKING:
     from .web.server import WebServer
+
+POOLS = "apscheduler.executors.pool"
+with standing_in(POOLS, ThreadPoolExecutor=later(POOLS, "ThreadPoolExecutor")):  # without multiprocessing
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 log = logging.getLogger("tallywatch.daemon")
 STOP_GRACE = 4.0  # seconds in-flight polls and sends get after a stop signal
