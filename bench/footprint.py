@@ -52,8 +52,7 @@ def proc_stat(pid: int) -> tuple[float, int, int]:
 
 
 def children_kb(pid: int) -> tuple[int, int]:
-    """Resident kB and peak resident kB of the process's children (the drawing worker and
-    multiprocessing's helper, while they live)."""
+    """Resident kB and peak resident kB of the process's children (the drawing worker, while it lives)."""
     now = peak = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         for child in (task / "children").read_text().split():

@@ -5,15 +5,16 @@ at in test_daily_report and test_web_page.
 """
 
 import asyncio
+import contextlib
 import datetime as dt
 import gc
-import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 import textwrap
 import weakref
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -26,6 +27,26 @@ PNG = b"\x89PNG\r\n\x1a\n"
 def real_points(metric: str = "personnel", days: int = 90) -> list[tuple[dt.date, int]]:
     series = history.daily()
     return [(d, f.value) for d in sorted(series)[-days:] for f in series[d] if f.metric == metric]
+
+
+def drawing(pid: int | None = None) -> list[int]:
+    """The drawing processes of ``pid`` (this one by default), by the name in their command line;
+    one ended but not reaped (a zombie) still counts."""
+    out = []
+    for task in Path(f"/proc/{pid or os.getpid()}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                if b"tallywatch.charts" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    out.append(int(child))
+    return out
+
+
+def alive(pid: int) -> bool:
+    """Running, not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 async def until(predicate, limit: float = 30.0) -> bool:
@@ -43,7 +64,8 @@ def test_the_daemon_draws_its_card_and_charts_without_importing_matplotlib(tmp_p
     Charts, matplotlib and numpy are not in it, and the drawing process ends once idle."""
     script = textwrap.dedent(
         f"""
-        import asyncio, multiprocessing, sys
+        import asyncio, os, sys
+        from pathlib import Path
         from tallywatch import history
         from tallywatch.config import Config
         from tallywatch.detect.report import day_of_war
@@ -63,11 +85,12 @@ def test_the_daemon_draws_its_card_and_charts_without_importing_matplotlib(tmp_p
             chart = await pipeline.charts.get("personnel", "en")
             assert card[:8] == chart[:8] == b"\\x89PNG\\r\\n\\x1a\\n"
             print("matplotlib" in sys.modules, "numpy" in sys.modules)
-            for _ in range(600):  # the worker ends 0.2 s after its last picture
-                if not multiprocessing.active_children():
+            children = lambda: [c for t in Path(f"/proc/{{os.getpid()}}/task").iterdir() for c in (t / "children").read_text().split()]
+            for _ in range(600):  # the worker ends 0.2 s after its last picture, and is reaped
+                if not children():
                     break
                 await asyncio.sleep(0.05)
-            print(pipeline.drawer.running, len(multiprocessing.active_children()))
+            print(pipeline.drawer.running, len(children()), "multiprocessing" in sys.modules)
             await pipeline.aclose()
 
         asyncio.run(main())
@@ -75,7 +98,7 @@ def test_the_daemon_draws_its_card_and_charts_without_importing_matplotlib(tmp_p
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["False", "False", "False", "0"]
+    assert done.stdout.split() == ["False", "False", "False", "0", "False"]
 
 
 def test_a_worker_killed_while_idle_is_replaced_and_one_killed_while_drawing_fails_that_picture_only():
@@ -84,19 +107,20 @@ def test_a_worker_killed_while_idle_is_replaced_and_one_killed_while_drawing_fai
         try:
             points = real_points()
             assert (await drawer(charts.render, "personnel", points, [], "en"))[:8] == PNG
-            (worker,) = multiprocessing.active_children()
-            first = weakref.ref(drawer._pool)
-            os.kill(worker.pid, signal.SIGKILL)  # the OOM killer, say, while nothing is drawn
-            assert await until(lambda: not worker.is_alive())
+            (worker,) = drawing()
+            first = weakref.ref(drawer._worker)
+            os.kill(worker, signal.SIGKILL)  # the OOM killer, say, while nothing is drawn
+            assert await until(lambda: not alive(worker))
             assert (await drawer(charts.render, "personnel", points, [], "uk"))[:8] == PNG  # a new worker
             gc.collect()
-            assert first() is None  # the dead pool is let go, not kept by a finalizer for the Drawer's life
+            assert first() is None  # the dead worker is let go, not kept by a finalizer for the Drawer's life
+            assert drawing() != [worker]  # and reaped
             with pytest.raises(RuntimeError, match="the drawing process ended without its picture"):
                 await drawer(os._exit, 1)  # the worker dies while drawing
             assert (await drawer(charts.render, "personnel", points, [], "en"))[:8] == PNG
         finally:
             await drawer.aclose()
-        assert not drawer.running and await until(lambda: not multiprocessing.active_children())
+        assert not drawer.running and await until(lambda: not drawing())
 
     asyncio.run(go())
 
@@ -114,6 +138,31 @@ def test_a_drawing_that_fails_sends_the_event_without_its_picture(caplog):
     assert "the card of report:empty could not be drawn" in caplog.text
 
 
+def test_a_fan_outs_pictures_are_kept_while_asked_for_and_let_go_once_it_is_over():
+    """An event's card is drawn once for all its recipients; once nobody has asked for it for
+    ``kept_for`` seconds (its fan-out over) it is let go — ~120 KB a picture the idle daemon
+    would otherwise hold until sixteen newer ones pushed it out — and a late retry draws it again."""
+    drawn = []
+
+    async def draw(_card, _data, day, language, _said):
+        drawn.append((day, language))
+        return PNG + language.encode()
+
+    async def go():
+        kept = charts.Charts(None, None, draw, kept_for=0.5)
+        day = dt.date(2025, 6, 14)
+        for _ in range(3):  # three recipients of the English card, two of the Ukrainian
+            assert await kept.card("report:x", {}, day, "en") == PNG + b"en"
+        for _ in range(2):
+            assert await kept.card("report:x", {}, day, "uk") == PNG + b"uk"
+        assert drawn == [(day, "en"), (day, "uk")]
+        assert await until(lambda: not kept._drawn, limit=10)  # nobody asked for half a second
+        assert await kept.card("report:x", {}, day, "en") == PNG + b"en"  # a retry an hour later
+        assert drawn == [(day, "en"), (day, "uk"), (day, "en")]
+
+    asyncio.run(go())
+
+
 def test_a_stopped_worker_is_killed_at_the_deadline_and_the_next_picture_gets_a_new_one():
     """A worker that hangs (here: stopped with SIGSTOP, as an admin or a frozen cgroup would) fails
     its picture at ``deadline``, is killed and replaced; a stopped idle one doesn't hold up the close."""
@@ -123,24 +172,25 @@ def test_a_stopped_worker_is_killed_at_the_deadline_and_the_next_picture_gets_a_
         points = real_points()
         try:
             assert (await drawer(charts.render, "personnel", points, [], "en"))[:8] == PNG
-            (stopped,) = multiprocessing.active_children()
-            os.kill(stopped.pid, signal.SIGSTOP)
+            (stopped,) = drawing()
+            os.kill(stopped, signal.SIGSTOP)
             started = asyncio.get_running_loop().time()
             with pytest.raises(TimeoutError, match="the drawing took longer than 1 s; its process was killed"):
                 await asyncio.wait_for(drawer(charts.render, "personnel", points, [], "uk"), 30)  # (not forever)
             took = asyncio.get_running_loop().time() - started
-            assert await until(lambda: not stopped.is_alive(), limit=10)  # killed, stopped as it was
+            assert await until(lambda: stopped not in drawing(), limit=10)  # killed, stopped as it was, and reaped
             assert (await drawer(charts.render, "personnel", points, [], "uk"))[:8] == PNG  # a new worker
-            (fresh,) = multiprocessing.active_children()
-            assert fresh.pid != stopped.pid
-            os.kill(fresh.pid, signal.SIGSTOP)  # stopped while idle: the close kills it after the deadline
+            (fresh,) = drawing()
+            assert fresh != stopped
+            os.kill(fresh, signal.SIGSTOP)  # stopped while idle: the close kills it after the deadline
             closing = asyncio.get_running_loop().time()
             await drawer.aclose()
             closed = asyncio.get_running_loop().time() - closing
-            assert await until(lambda: not multiprocessing.active_children(), limit=10)
+            assert await until(lambda: not drawing(), limit=10)
         finally:
-            for child in multiprocessing.active_children():  # never leave a stopped process behind
-                child.kill()
+            for child in drawing():  # never leave a stopped process behind
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
             await drawer.aclose()
         return took, closed
 

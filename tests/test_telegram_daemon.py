@@ -192,18 +192,6 @@ def status(url: str) -> int:
         return 0
 
 
-def drawing_workers(pid: int) -> list[int]:
-    """The drawing processes of the daemon ``pid`` (its children spawned by multiprocessing, not
-    multiprocessing's resource tracker)."""
-    out = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            with contextlib.suppress(OSError):
-                if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
-                    out.append(int(child))
-    return out
-
-
 def gone(pid: int) -> bool:
     """Ended and reaped (a zombie still has its /proc entry)."""
     return not Path(f"/proc/{pid}").exists()
@@ -216,6 +204,7 @@ def test_a_stopped_drawing_worker_holds_the_report_up_to_its_deadline_and_health
     over a minute while /healthz said 200. Now the card is given up at [charts] deadline, the
     worker killed and replaced, and the report goes as text; and a delivery 'sending' for longer
     than a send can take (here one a round left an hour ago) makes /healthz 503, naming it."""
+    from test_charts import drawing as drawing_workers
     from test_daemon_lifecycle import free_port, get
 
     from tallywatch.store import _ts, utcnow

@@ -533,6 +533,7 @@ def chart_for(store, metric: str, days: int | None = 90, language: str = "en") -
 
 log = logging.getLogger("tallywatch.charts")
 KEPT = 16  # charts drawn for an event's fan-out, kept while its recipients are served
+KEPT_FOR = 60.0  # seconds they stay once nobody asks for them (the fan-out is over)
 IDLE = 60.0  # seconds the drawing process is kept after its last picture
 DEADLINE = 5.0  # seconds one picture may take ([charts] deadline): then its worker is killed
 STARTUP = 20.0  # seconds more for the picture that starts a worker (a fresh interpreter imports
@@ -550,15 +551,92 @@ def _with_the_daemon(daemon: int) -> None:
         os._exit(0)
 
 
-def _kill_workers(pool: Any) -> None:
-    """SIGKILL the processes of a ``ProcessPoolExecutor`` (it has no public way before Python 3.14);
-    its own thread then sees them gone and fails what they held."""
-    processes: list[Any] = []
-    with contextlib.suppress(Exception):  # (the pool's own map of its processes: read, never changed)
-        processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        with contextlib.suppress(Exception):  # already gone
-            process.kill()
+# The drawing process's command: the daemon's sys.path first (a test's module can be drawn with),
+# then ``_serve``. Its name is in the process's command line, for ps and the tests.
+WORKER = "import pickle, sys; sys.path[:] = pickle.load(sys.stdin.buffer); import tallywatch.charts as c; c._serve({})"
+
+
+def _serve(daemon: int) -> None:
+    """The drawing process: (function, arguments) from standard input, pickled, one at a time;
+    for each, ``(True, its bytes)`` or ``(False, the exception, its traceback)`` to the daemon,
+    pickled, on what was standard output (anything printed goes to standard error); standard
+    input closed — the daemon let it go — is its end."""
+    import pickle
+    import traceback
+
+    _with_the_daemon(daemon)
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    while True:
+        try:
+            draw, args = pickle.load(sys.stdin.buffer)
+        except EOFError:
+            return
+        try:
+            answer: tuple = (True, draw(*args))
+        except BaseException as exc:  # the daemon's to say; this process goes on drawing
+            answer = (False, exc, traceback.format_exc())
+        try:
+            pickle.dump(answer, answers)
+        except Exception as exc:  # (an exception that can't be pickled: its words instead)
+            pickle.dump((False, RuntimeError(f"{type(exc).__name__}: {exc}"), answer[-1]), answers)
+        answers.flush()
+
+
+class _Gone(Exception):
+    """The drawing process ended (killed, crashed) before it answered."""
+
+
+class _Drawn(Exception):
+    """The traceback of an exception raised in the drawing process (as the cause of its copy here)."""
+
+
+class _Worker:
+    """One drawing process: a fresh interpreter (``python -c WORKER``; not a fork of the daemon's
+    threads) that draws what ``ask`` sends it over a pipe. Its owner calls ``ask`` from one thread
+    at a time, and ``kill`` or ``close`` from any."""
+
+    def __init__(self) -> None:
+        import subprocess
+
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", WORKER.format(os.getpid())], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self.told_path = False
+
+    def ask(self, draw: Callable[..., bytes], args: tuple) -> bytes:
+        """``draw(*args)`` in the process (blocking); ``_Gone`` if it ends first."""
+        import pickle
+
+        try:
+            if not self.told_path:
+                pickle.dump(sys.path, self.process.stdin)
+                self.told_path = True
+            pickle.dump((draw, args), self.process.stdin)
+            self.process.stdin.flush()
+            answer = pickle.load(self.process.stdout)
+        except (EOFError, OSError, ValueError, pickle.UnpicklingError):  # (ValueError: the pipe closed here)
+            self.reap()
+            raise _Gone from None
+        if answer[0]:
+            return answer[1]
+        raise answer[1] from _Drawn(answer[2])
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):  # already gone
+            self.process.kill()
+
+    def close(self) -> None:
+        """No more pictures: the process ends after the one it may be drawing."""
+        with contextlib.suppress(OSError):
+            self.process.stdin.close()
+
+    def reap(self) -> None:
+        """Waits for the process's end (blocking), so no zombie is left."""
+        with contextlib.suppress(Exception):
+            self.process.wait()
+            self.process.stdout.close()
 
 
 class Drawer:
@@ -567,17 +645,20 @@ class Drawer:
 
     Drawing imports matplotlib, numpy and Pillow and loads fonts: ~45 MB that a daemon drawing
     its card once a day would otherwise carry all day (bench/footprint.py --report: 112 MB idle
-    after a report with the drawing in the daemon, 66 MB with it here). A report's pictures are
-    drawn by one worker, one at a time; a worker that dies (killed for its memory, a crash) fails
-    that picture only, and the next one starts a new worker. A picture not drawn within
-    ``deadline`` seconds (``STARTUP`` more if it starts the worker) fails with ``TimeoutError``:
-    the worker — hung, or stopped — is killed, and the next picture starts a new one."""
+    after a report with the drawing in the daemon, 66 MB with it here). The worker is a plain
+    ``subprocess`` spoken to over a pipe, not multiprocessing's pool: that left its process
+    starting and locking machinery in the daemon after each report, and a resource tracker process
+    beside it for good. A report's pictures are drawn by one worker, one at a time; a worker that
+    dies (killed for its memory, a crash) fails that picture only, and the next one starts a new
+    worker. A picture not drawn within ``deadline`` seconds (``STARTUP`` more if it starts the
+    worker) fails with ``TimeoutError``: the worker — hung, or stopped — is killed, and the next
+    picture starts a new one."""
 
     def __init__(self, idle: float = IDLE, deadline: float = DEADLINE) -> None:
         self.idle = idle
         self.deadline = deadline
-        self._pool: Any = None
-        self._unclosed: weakref.finalize | None = None  # shuts the pool down if the Drawer is dropped unclosed
+        self._worker: _Worker | None = None
+        self._unclosed: weakref.finalize | None = None  # lets the worker go if the Drawer is dropped unclosed
         self._busy = 0
         self._timer: asyncio.TimerHandle | None = None
         self._turns: tuple[Any, asyncio.Lock] | None = None  # (its loop, the lock): one picture at a time
@@ -585,7 +666,7 @@ class Drawer:
     @property
     def running(self) -> bool:
         """Whether a drawing process is up now."""
-        return self._pool is not None
+        return self._worker is not None
 
     def _turn(self) -> asyncio.Lock:
         """The lock that lets one picture at a time into the worker, so each has its deadline to
@@ -596,96 +677,99 @@ class Drawer:
         return self._turns[1]
 
     async def __call__(self, draw: Callable[..., bytes], *args: Any) -> bytes:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures.process import BrokenProcessPool
-
         loop = asyncio.get_running_loop()
         self._cancel_timer()
         self._busy += 1
         try:
             async with self._turn():
                 for _ in range(2):  # a worker that died while idle is replaced once
-                    fresh = self._pool is None
-                    if fresh:  # spawned, not forked: a clean interpreter, not a copy of the daemon's threads
-                        self._pool = ProcessPoolExecutor(
-                            max_workers=1,
-                            mp_context=multiprocessing.get_context("spawn"),
-                            initializer=_with_the_daemon,
-                            initargs=(os.getpid(),),
-                        )
-                        self._unclosed = weakref.finalize(self, self._pool.shutdown, wait=False)
-                    pool = self._pool
+                    fresh = self._worker is None
+                    if fresh:
+                        self._worker = _Worker()
+                        self._unclosed = weakref.finalize(self, _Worker.close, self._worker)
+                    worker = self._worker
                     limit = self.deadline + (STARTUP if fresh else 0.0)
                     try:
-                        return await asyncio.wait_for(loop.run_in_executor(pool, draw, *args), limit)
+                        return await asyncio.wait_for(loop.run_in_executor(None, worker.ask, draw, args), limit)
                     except TimeoutError:
-                        self._kill(pool)
+                        self._kill(worker)
                         raise TimeoutError(
                             f"the drawing took longer than {limit:g} s; its process was killed"
                         ) from None
-                    except BrokenProcessPool:
-                        if self._pool is pool:
+                    except _Gone:
+                        if self._worker is worker:
                             self._release()
-                        pool.shutdown(wait=False)
                         if fresh:  # it died drawing this very picture
                             break
                 raise RuntimeError("the drawing process ended without its picture (killed, or out of memory)")
         finally:
             self._busy -= 1
-            if not self._busy and self._pool is not None:
+            if not self._busy and self._worker is not None:
                 self._timer = loop.call_later(self.idle, self._stop)
 
-    def _kill(self, pool: Any) -> None:
-        """Kill ``pool``'s worker (hung or stopped: it would never take another picture) and let
-        the pool go; the next picture starts a new one."""
-        if self._pool is pool:
+    def _kill(self, worker: _Worker) -> None:
+        """Kill ``worker`` (hung or stopped: it would never take another picture) and let it go
+        (the thread that waits for its answer sees it end, and reaps it); the next picture starts
+        a new one."""
+        if self._worker is worker:
             self._release()
-        _kill_workers(pool)
-        pool.shutdown(wait=False, cancel_futures=True)
+        worker.kill()
 
     def _cancel_timer(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
 
-    def _release(self) -> Any:
-        """The pool, no longer this Drawer's (its finalizer let go with it), or None."""
-        pool, self._pool = self._pool, None
+    def _release(self) -> _Worker | None:
+        """The worker, no longer this Drawer's (its finalizer let go with it), or None."""
+        worker, self._worker = self._worker, None
         if self._unclosed is not None:
             self._unclosed.detach()
             self._unclosed = None
-        return pool
+        return worker
 
     def _stop(self) -> None:
         self._timer = None
-        pool = self._release()
-        if pool is not None:
-            pool.shutdown(wait=False)
+        worker = self._release()
+        if worker is not None:
+            worker.close()
+            asyncio.get_running_loop().run_in_executor(None, worker.reap)
 
     async def aclose(self) -> None:
         """Stop the worker (after the picture it may be drawing); one that does not stop within
         ``deadline`` (hung, or stopped) is killed, so the daemon's stop never waits on it."""
         self._cancel_timer()
-        pool = self._release()
-        if pool is not None:
-            closing = asyncio.ensure_future(asyncio.to_thread(pool.shutdown, True, cancel_futures=True))
+        worker = self._release()
+        if worker is not None:
+            worker.close()
+            ending = asyncio.ensure_future(asyncio.to_thread(worker.reap))
             try:
-                await asyncio.wait_for(asyncio.shield(closing), self.deadline)
+                await asyncio.wait_for(asyncio.shield(ending), self.deadline)
             except TimeoutError:
-                _kill_workers(pool)
-                await closing
+                worker.kill()
+                await ending
 
 
 class Charts:
     """Charts for the running daemon: the figures read on the store's thread (``run``), drawn in
     the drawing process (``draw``: the pipeline's ``Drawer``); with ``once`` (an event's key)
-    drawn once and kept for every recipient of that event, and a drawing that fails logged once —
-    the event then goes out without a chart."""
+    drawn once and kept for every recipient of that event (the last ``kept``), and a drawing that
+    fails logged once — the event then goes out without a chart. With ``kept_for``, the pictures
+    are let go once none has been asked for in that many seconds: the pipeline's, whose fan-out is
+    then over (a card is ~120 KB, bench/footprint.py --report); the web page's are kept."""
 
-    def __init__(self, run: Callable[..., Awaitable[Any]], store: Any, draw: Drawer, kept: int = KEPT) -> None:
-        self.run, self.store, self.draw, self.kept = run, store, draw, kept
+    def __init__(
+        self,
+        run: Callable[..., Awaitable[Any]],
+        store: Any,
+        draw: Drawer,
+        kept: int = KEPT,
+        kept_for: float | None = None,
+    ) -> None:
+        self.run, self.store, self.draw, self.kept, self.kept_for = run, store, draw, kept, kept_for
         self._drawn: OrderedDict[tuple, tuple[asyncio.Lock, list[bytes | None]]] = OrderedDict()
+        self._asked = 0.0  # when a kept picture was last asked for (the loop's clock)
+        self._forget: asyncio.TimerHandle | None = None
 
     async def get(self, metric: str, language: str = "en", days: int = 90, *, once: str | None = None) -> bytes | None:
         """A metric's chart as PNG (``None``: fewer than two points to draw)."""
@@ -711,6 +795,11 @@ class Charts:
     async def _once(self, key: tuple, what: str, draw: Callable[[], Awaitable[bytes | None]]) -> bytes | None:
         """The first caller draws (``draw``); the others wait for it and get the same bytes. A
         drawing that fails is logged once, and its event goes out without a picture."""
+        if self.kept_for is not None:
+            loop = asyncio.get_running_loop()
+            self._asked = loop.time()
+            if self._forget is None:
+                self._forget = loop.call_later(self.kept_for, self._let_go)
         if key not in self._drawn:
             self._drawn[key] = (asyncio.Lock(), [])
             while len(self._drawn) > self.kept:
@@ -725,3 +814,13 @@ class Charts:
                     log.exception("%s could not be drawn; it goes without one", what)
                     drawn.append(None)
         return drawn[0]
+
+    def _let_go(self) -> None:
+        """The kept pictures let go, ``kept_for`` seconds after the last was asked for."""
+        loop = asyncio.get_running_loop()
+        left = self._asked + self.kept_for - loop.time()
+        if left > 0:
+            self._forget = loop.call_later(left, self._let_go)
+            return
+        self._forget = None
+        self._drawn.clear()

@@ -94,7 +94,7 @@ class Pipeline:
         self.workers = False  # the daemon runs delivery workers; one-shot commands deliver inline
         # one drawing process for the alerts' charts and the page's, a picture cut off at its deadline
         self.drawer = charts.Drawer(deadline=config.charts.deadline)
-        self.charts = charts.Charts(self.in_store, self.store, self.drawer)
+        self.charts = charts.Charts(self.in_store, self.store, self.drawer, kept_for=charts.KEPT_FOR)
         # per source, when its reports appeared in the last weeks: its polling window is learned from them
         self.report_times: dict[str, list[dt.datetime]] = {}
         self.filling: asyncio.Task | None = None  # the start's fill of the days missed (``prepare``)

@@ -31,10 +31,14 @@ from collections import Counter
 from typing import Any
 
 import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..format import format_duration, format_number
 from ..health import WEB_REFUSED
+from ..lean import later, standing_in
+
+SUPERVISORS = "uvicorn.supervisors"  # (the first import of uvicorn: without multiprocessing)
+with standing_in(SUPERVISORS, **{name: later(SUPERVISORS, name) for name in ("ChangeReload", "Multiprocess")}):
+    from uvicorn.protocols.http.h11_impl import H11Protocol
 
 log = logging.getLogger("tallywatch.web")
 
