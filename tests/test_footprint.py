@@ -24,6 +24,8 @@ LEFT_OUT = ("babel", "cryptography", "pygments")  # ~9, ~7.5 and ~1.3 MB while t
 # what APScheduler and uvicorn import for pools and supervisors tallywatch never starts, and the
 # drawing worker once took from multiprocessing (~0.5 MB; lean.standing_in, charts.Drawer)
 NOT_STARTED = ("multiprocessing", "concurrent.futures.process", "_posixshmem")
+# …and what only a request imports: the Atom feed's ElementTree (and expat with it, ~0.3 MB idle)
+NOT_ASKED = ("xml.etree",)
 WRAPPER = Path(__file__).parent / "modules_on_signal.py"
 
 
@@ -94,6 +96,7 @@ channels = ["@losses_feed", {{chat = "@vtraty", language = "uk"}}]
     assert "tallywatch.cldr" in loaded  # what worded them instead
     assert {"uvicorn", "apscheduler.schedulers.base"} <= set(loaded)
     assert [m for m in loaded if m.startswith(NOT_STARTED)] == []
+    assert [m for m in loaded if m.startswith(NOT_ASKED)] == []
 
 
 def test_memory_freed_after_work_is_given_back_once_the_daemon_is_quiet():
