@@ -7,6 +7,7 @@ import threading
 
 import httpcore
 import httpx
+import pytest
 from fake_telegram import TOKEN
 
 from tallywatch.channels import transport as transport_module
@@ -120,3 +121,56 @@ def test_a_requests_headers_and_body_leave_in_one_write():
     assert far.writes[0].startswith(b"POST /sendMessage HTTP/1.1\r\n") and far.writes[0].endswith(
         b"\r\n\r\nchat_id=1&text=Hello"
     )
+
+
+def test_over_tls_a_kept_connection_carries_each_request_whole():
+    """Telegram is HTTPS: through the TLS stream the held writes still leave whole, a kept
+    connection serves the next request, and the server's certificate is checked."""
+    import http.server
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    bodies: list[bytes] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    trusting = ssl.create_default_context()
+    ca.configure_trust(trusting)
+
+    async def posts() -> list[int]:
+        url = f"https://127.0.0.1:{server.server_address[1]}/sendMessage"
+        async with httpx.AsyncClient(transport=transport(4, trusting)) as client:
+            return [(await client.post(url, data={"text": f"piece {n}"})).status_code for n in range(3)]
+
+    try:
+        assert asyncio.run(posts()) == [200, 200, 200]
+        assert bodies == [b"text=piece+0", b"text=piece+1", b"text=piece+2"]
+
+        async def untrusted() -> None:
+            async with httpx.AsyncClient(transport=transport(4, ssl.create_default_context())) as client:
+                await client.post(f"https://127.0.0.1:{server.server_address[1]}/x", data={"a": "b"})
+
+        with pytest.raises(httpx.ConnectError):
+            asyncio.run(untrusted())
+    finally:
+        server.shutdown()
+        server.server_close()
