@@ -750,6 +750,38 @@ class Drawer:
                 await ending
 
 
+class MadeOnce:
+    """Each key's value made once: the first caller makes it, those arriving meanwhile wait for it
+    and get the same; the newest ``kept`` keys are kept. A making that raises is not kept (the next
+    caller tries again). The charts' pictures (``Charts``) and the web page's card copies."""
+
+    def __init__(self, kept: int) -> None:
+        self.kept = kept
+        self._made: OrderedDict[tuple, tuple[asyncio.Lock, list[Any]]] = OrderedDict()
+
+    async def get(self, key: tuple, make: Callable[[], Awaitable[Any]]) -> Any:
+        if key not in self._made:
+            self._made[key] = (asyncio.Lock(), [])
+            while len(self._made) > self.kept:
+                self._made.popitem(last=False)
+        self._made.move_to_end(key)
+        lock, made = self._made[key]
+        async with lock:
+            if not made:
+                try:
+                    made.append(await make())
+                except BaseException:
+                    self._made.pop(key, None)
+                    raise
+        return made[0]
+
+    def __len__(self) -> int:
+        return len(self._made)
+
+    def clear(self) -> None:
+        self._made.clear()
+
+
 class Charts:
     """Charts for the running daemon: the figures read on the store's thread (``run``), drawn in
     the drawing process (``draw``: the pipeline's ``Drawer``); with ``once`` (an event's key)
@@ -766,8 +798,8 @@ class Charts:
         kept: int = KEPT,
         kept_for: float | None = None,
     ) -> None:
-        self.run, self.store, self.draw, self.kept, self.kept_for = run, store, draw, kept, kept_for
-        self._drawn: OrderedDict[tuple, tuple[asyncio.Lock, list[bytes | None]]] = OrderedDict()
+        self.run, self.store, self.draw, self.kept_for = run, store, draw, kept_for
+        self._drawn = MadeOnce(kept)
         self._asked = 0.0  # when a kept picture was last asked for (the loop's clock)
         self._forget: asyncio.TimerHandle | None = None
 
@@ -800,20 +832,15 @@ class Charts:
             self._asked = loop.time()
             if self._forget is None:
                 self._forget = loop.call_later(self.kept_for, self._let_go)
-        if key not in self._drawn:
-            self._drawn[key] = (asyncio.Lock(), [])
-            while len(self._drawn) > self.kept:
-                self._drawn.popitem(last=False)
-        self._drawn.move_to_end(key)
-        lock, drawn = self._drawn[key]
-        async with lock:
-            if not drawn:
-                try:
-                    drawn.append(await draw())
-                except Exception:
-                    log.exception("%s could not be drawn; it goes without one", what)
-                    drawn.append(None)
-        return drawn[0]
+
+        async def or_none() -> bytes | None:  # a failed drawing is kept as none: logged once, not tried again
+            try:
+                return await draw()
+            except Exception:
+                log.exception("%s could not be drawn; it goes without one", what)
+                return None
+
+        return await self._drawn.get(key, or_none)
 
     def _let_go(self) -> None:
         """The kept pictures let go, ``kept_for`` seconds after the last was asked for."""

@@ -20,12 +20,10 @@ drawn once per report version, range and language.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import functools
 import io
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
@@ -45,6 +43,7 @@ from ..channels.render import (
     report_title,
     war_day,
 )
+from ..charts import MadeOnce
 from ..detect.report import FULL_SCALE_WAR
 from ..extract.genstaff import METRICS
 from ..format import format_date, format_delta, format_number
@@ -368,32 +367,7 @@ def card_copy(png: bytes, width: int, kind: str) -> bytes:
     return out.getvalue()
 
 
-class Copies:
-    """The card's copies, each made once per report version, language, width and type (the first
-    request makes it; those arriving meanwhile wait for it), the newest ``kept``."""
-
-    def __init__(self, kept: int = COPIES_KEPT) -> None:
-        self.kept = kept
-        self._made: OrderedDict[tuple, tuple[asyncio.Lock, list[bytes]]] = OrderedDict()
-
-    async def get(self, key: tuple, make) -> bytes:
-        if key not in self._made:
-            self._made[key] = (asyncio.Lock(), [])
-            while len(self._made) > self.kept:
-                self._made.popitem(last=False)
-        self._made.move_to_end(key)
-        lock, made = self._made[key]
-        async with lock:
-            if not made:
-                try:
-                    made.append(await make())
-                except BaseException:  # not made (the drawing process failed): the next request tries again
-                    self._made.pop(key, None)
-                    raise
-        return made[0]
-
-
-async def card(request: Request, copies: Copies) -> Response:
+async def card(request: Request, copies: MadeOnce) -> Response:
     """``/card.png`` (1080 px, as drawn) and its copies ``/card-540.webp``, ``/card-1080.webp``,
     ``/card-540.png``."""
     try:
@@ -452,7 +426,7 @@ async def chart_png(request: Request) -> Response:
 def routes() -> list:
     from starlette.routing import Route
 
-    copies = Copies()
+    copies = MadeOnce(COPIES_KEPT)  # each copy made once per report version, language, width and type
 
     async def card_picture(request: Request) -> Response:
         return await card(request, copies)
