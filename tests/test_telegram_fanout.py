@@ -50,8 +50,8 @@ def crossing(tally: Tally):
     )
 
 
-def run_fanout(tally, channel):
-    return send_all(tally, channel, retry_base=0.2, retry_max=1.0)
+def run_fanout(tally, channel, **how):
+    return send_all(tally, channel, retry_base=0.2, retry_max=1.0, **how)
 
 
 def test_fanout_to_200_subscribers_gives_each_what_they_chose_with_no_429(tmp_path, fake):
@@ -466,11 +466,7 @@ def test_sends_answered_while_a_commit_is_slow_are_marked_in_the_next_one(tmp_pa
         return mark_all_sent(marks)
 
     tally.store.mark_all_sent = slow_disk
-    counts = run_fanout_on(tally, channel, pipeline)
+    counts = run_fanout(tally, channel, run=pipeline.in_store)
     assert counts["sent"] == 20 and all(len(fake.sent(chat)) == 1 for chat in chats)
     assert batches[0] == 1 and sum(batches) == 20 and len(batches) < 20 and max(batches) > 1
     asyncio.run(pipeline.aclose())
-
-
-def run_fanout_on(tally, channel, pipeline):
-    return send_all(tally, channel, run=pipeline.in_store, retry_base=0.2, retry_max=1.0)

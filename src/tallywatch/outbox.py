@@ -185,13 +185,10 @@ class _Marks:
 
 
 def _outcome(
-    store: Store, channel: Channel, d: Delivery, error: Exception | None, retry_base: float, retry_max: float
+    store: Store, channel: Channel, d: Delivery, error: Exception, retry_base: float, retry_max: float
 ) -> None:
     """A send that failed marked: dead (the recipient gone, the message refused, the attempts run
-    out) or to retry (backoff from ``retry_base`` up to ``retry_max``); without an error, sent."""
-    if error is None:
-        _sent(store, channel, [(d.id, None, None)])
-        return
+    out) or to retry (backoff from ``retry_base`` up to ``retry_max``)."""
     attempts = d.attempts + 1
     if isinstance(error, Gone | Rejected):
         what = "recipient gone" if isinstance(error, Gone) else "message refused"
